@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages runway needs to build and test. Idempotent: it asks apt only
+# for packages that are missing, so a second run takes well under a second.
+#   scripts/install-deps.sh          build + unit/integration test dependencies
+#   scripts/install-deps.sh --bench  also the benchmark peers (wrk, nginx, haproxy)
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config git
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libboost-filesystem1.81-dev libboost-system1.81-dev
+  libyaml-cpp-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev libcli11-dev
+  libspdlog-dev libfmt-dev libexpected-dev libssl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  prometheus curl procps python3
+)
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(wrk nginx-light haproxy)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds runway and runs every test: the whole suite in the `ci` preset (-Werror), then the unit
+# tests again under AddressSanitizer + UndefinedBehaviorSanitizer (`asan` preset).
+# Works as root on a fresh Debian 12 machine: it installs what it needs first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+jobs=$(nproc 2>/dev/null || echo 2)
+
+echo "== build (ci preset: RelWithDebInfo, -Werror)"
+cmake --preset ci >/dev/null
+cmake --build --preset ci -j"$jobs"
+
+echo "== tests (unit, integration, e2e)"
+ctest --preset ci -j"$jobs" --timeout 600
+
+echo "== build (asan preset: AddressSanitizer + UBSan, -Werror)"
+cmake --preset asan >/dev/null
+cmake --build --preset asan -j"$jobs"
+
+echo "== unit tests under ASan + UBSan"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --preset asan -j"$jobs" --timeout 600

@@ -1,0 +1,2 @@
+#include "runway/cli/cli.hpp"
+int runway::cli::run(int, char**) { return 0; }

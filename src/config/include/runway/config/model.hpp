@@ -1,0 +1,314 @@
+#pragma once
+
+// The configuration model: plain value types that the YAML loader (loader.hpp) produces and the
+// engine, analysis, runtime and checks consume. Every object remembers where it was written so
+// that later errors (a failing query, a dangling reference found at run time) can point at it.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runway/core/clock.hpp"
+
+namespace runway::config {
+
+struct SourceLocation {
+  std::string file;
+  int line = 0;    // 1-based; 0 when unknown
+  int column = 0;  // 1-based; 0 when unknown
+};
+
+// ---------------------------------------------------------------------------------------------
+// Application
+
+struct HealthProbe {
+  std::string path = "/health";
+  Duration initial_delay{0};
+  Duration period{std::chrono::seconds(1)};
+  Duration timeout{std::chrono::seconds(1)};
+  int failure_threshold = 3;  // consecutive failures before an instance is not ready
+};
+
+// How the embedded runtime starts one instance. `command` and `env` values may contain
+// ${PORT}, ${VERSION}, ${SERVICE} and ${ENVIRONMENT}, substituted per instance.
+struct LocalRun {
+  std::vector<std::string> command;  // argv; command[0] is resolved against working_dir, PATH
+  std::string working_dir;           // relative to the config file's directory; "" = that dir
+  SourceLocation location;
+};
+
+struct Resources {
+  double cpu = 0;              // cores per instance (0.25 = a quarter core); 0 = undeclared
+  std::int64_t memory_mb = 0;  // MiB per instance; 0 = undeclared
+};
+
+struct Service {
+  std::string name;
+  std::optional<LocalRun> local;            // embedded runtime
+  std::string image;                        // kubernetes runtime: repository without tag
+  int port = 0;                             // container port; 0 = only ${PORT} (local)
+  int instances = 1;                        // per version, 1..1000
+  std::map<std::string, std::string> env;  // values may use the same substitutions
+  HealthProbe health;
+  Resources resources;
+  SourceLocation location;
+};
+
+struct Application {
+  std::string name;
+  std::vector<Service> services;
+  SourceLocation location;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Environment
+
+struct LocalRuntime {
+  std::string bind_address = "127.0.0.1";
+  // Router listener port per service (service name -> port). A service without an entry gets a
+  // free port chosen at start.
+  std::map<std::string, int> ports;
+};
+
+struct KubernetesRuntime {
+  std::string context;
+  std::string namespace_name;
+};
+
+struct RuntimeSpec {
+  enum class Kind { Local, Kubernetes };
+  Kind kind = Kind::Local;
+  LocalRuntime local;
+  KubernetesRuntime kubernetes;
+  SourceLocation location;
+};
+
+enum class StrategyKind { Rolling, BlueGreen, Canary };
+
+// An integer count or a percentage of the instance count ("25%").
+struct IntOrPercent {
+  int value = 0;
+  bool percent = false;
+};
+
+struct RollingStrategy {
+  IntOrPercent max_surge{25, true};
+  IntOrPercent max_unavailable{0, false};
+  SourceLocation location;
+};
+
+// A reference from a strategy to analysis templates.
+struct AnalysisRef {
+  std::vector<std::string> templates;  // AnalysisTemplate names
+  std::map<std::string, std::string> args;
+  // Overrides each metric's interval for this use (the per-step interval); 0 = keep.
+  Duration interval{0};
+  // Replaces each metric's failureCondition threshold value where the template declares
+  // `${threshold}`; the per-step "more stringent thresholds".
+  std::map<std::string, std::string> thresholds;
+  SourceLocation location;
+};
+
+// Checks run as a gate: a smoke suite by name and/or a health level.
+struct CheckRef {
+  std::string smoke;   // suite name, "" = none
+  std::string health;  // "basic" | "comprehensive" | "detailed" | "" = none
+  SourceLocation location;
+};
+
+struct HeaderRoute {
+  enum class Match { Exact, Prefix, Regex };
+  std::string header;  // exactly one of header / cookie is set
+  std::string cookie;
+  Match match = Match::Exact;
+  std::string value;
+  SourceLocation location;
+};
+
+struct CanaryStep {
+  enum class Kind { SetWeight, Pause, Analysis, Approval, Checks, SetHeaderRoute };
+  Kind kind = Kind::SetWeight;
+  int weight = 0;                      // SetWeight: 0..100
+  std::optional<Duration> pause;       // Pause: nullopt = until promoted
+  AnalysisRef analysis;                // Analysis: inline, the step waits for its outcome
+  std::vector<std::string> approval;   // Approval: roles
+  CheckRef checks;                     // Checks
+  HeaderRoute header_route;            // SetHeaderRoute
+  SourceLocation location;
+};
+
+struct BackgroundAnalysis {
+  AnalysisRef analysis;
+  int starting_step = 0;  // 0-based index into steps
+  SourceLocation location;
+};
+
+struct CanaryStrategy {
+  std::vector<CanaryStep> steps;
+  std::optional<BackgroundAnalysis> analysis;
+  Duration abort_scale_down_delay{std::chrono::seconds(30)};
+  SourceLocation location;
+};
+
+struct BlueGreenStrategy {
+  // Switch automatically after `auto_promotion_after` once pre-promotion gates pass; when false
+  // the switch waits for `runway promote`.
+  bool auto_promotion = true;
+  Duration auto_promotion_after{0};
+  std::optional<AnalysisRef> pre_promotion_analysis;
+  std::optional<CheckRef> pre_promotion_checks;
+  // The verification period after the switch (runbook: 15 minutes) during which
+  // post-promotion analysis runs and a failure switches back.
+  Duration verification{std::chrono::minutes(15)};
+  std::optional<AnalysisRef> post_promotion_analysis;
+  std::optional<CheckRef> post_promotion_checks;
+  // How long the old colour keeps running after the switch, so rollback is a switch back.
+  Duration scale_down_delay{std::chrono::seconds(30)};
+  SourceLocation location;
+};
+
+struct ApprovalPolicy {
+  std::vector<std::string> roles;  // each must approve, by distinct people
+  bool prevent_self_approval = true;
+  std::optional<Duration> timeout;  // nullopt = wait forever
+  SourceLocation location;
+};
+
+enum class Weekday { Mon, Tue, Wed, Thu, Fri, Sat, Sun };
+
+struct ChangeWindow {
+  std::vector<Weekday> days;  // empty = every day
+  int start_minute = 0;       // minutes after midnight, 0..1439
+  int end_minute = 0;         // exclusive; end < start crosses midnight
+  std::string timezone = "UTC";
+  SourceLocation location;
+};
+
+struct Freeze {
+  TimePoint start;
+  TimePoint end;
+  std::string reason;
+  SourceLocation location;
+};
+
+// The environment's health limits: used by comprehensive health checks and the post-deploy
+// watch. nullopt = not checked.
+struct Thresholds {
+  std::optional<double> error_rate;    // share of 5xx, 0..1
+  std::optional<Duration> latency_p95;
+  std::optional<double> availability;  // 0..1
+  SourceLocation location;
+};
+
+struct PostDeployWatch {
+  Duration duration{0};  // 0 = no watch
+  AnalysisRef analysis;
+  SourceLocation location;
+};
+
+enum class ForceDeployPolicy { Allowed, Forbidden };
+enum class ProgressDeadlineAction { Abort, Degrade };
+enum class ConcurrencyPolicy { Reject, Queue, Supersede };
+
+struct Environment {
+  std::string name;
+  std::string application;  // "" = the only Application in the config
+  RuntimeSpec runtime;
+  std::string promotes_from;  // "" = deploys anything
+  StrategyKind strategy = StrategyKind::Rolling;
+  RollingStrategy rolling;
+  BlueGreenStrategy blue_green;
+  CanaryStrategy canary;
+  ApprovalPolicy approvals;
+  ForceDeployPolicy force_deploy = ForceDeployPolicy::Allowed;
+  bool promote_full_allowed = true;
+  std::vector<ChangeWindow> windows;  // empty = always open
+  std::vector<Freeze> freezes;
+  Thresholds thresholds;
+  Duration progress_deadline{std::chrono::minutes(10)};
+  ProgressDeadlineAction progress_deadline_action = ProgressDeadlineAction::Abort;
+  int rollback_window = 0;  // fast rollback to any of the last N successful releases
+  ConcurrencyPolicy concurrency = ConcurrencyPolicy::Reject;
+  PostDeployWatch post_deploy;
+  bool incident_on_rollback = false;
+  SourceLocation location;
+};
+
+// ---------------------------------------------------------------------------------------------
+// AnalysisTemplate
+
+enum class NoDataPolicy { Pass, Fail, Inconclusive, Error };
+
+struct PrometheusProvider {
+  std::string address;  // http(s)://host:port
+  std::string query;    // PromQL; may use ${service} ${version} ${environment} ${window}
+  Duration timeout{std::chrono::seconds(10)};
+  std::string bearer_token_env;  // name of the env var holding a bearer token
+  std::string basic_user;
+  std::string basic_password_env;
+  bool insecure_skip_verify = false;
+  SourceLocation location;
+};
+
+struct WebProvider {
+  std::string url;
+  std::string json_pointer;  // RFC 6901, e.g. /data/value
+  std::map<std::string, std::string> headers;
+  Duration timeout{std::chrono::seconds(10)};
+  SourceLocation location;
+};
+
+struct MetricSpec {
+  enum class Provider { Builtin, Prometheus, Web, Judge };
+  std::string name;
+  Provider provider = Provider::Builtin;
+  std::string query;  // builtin: error_rate, latency_p50/p95/p99, request_rate, availability
+  Duration window{std::chrono::minutes(1)};  // builtin sliding window; ${window} elsewhere
+  PrometheusProvider prometheus;
+  WebProvider web;
+  std::string success_condition;  // expression over `result`; "" = none
+  std::string failure_condition;
+  Duration interval{0};            // 0 = measure once
+  int count = 0;                   // 0 = until stopped (with interval) / 1 (without)
+  Duration initial_delay{0};
+  Duration for_duration{0};        // failure condition must hold this long before it fails
+  int failure_limit = 0;
+  int inconclusive_limit = 0;
+  int consecutive_error_limit = 4;
+  NoDataPolicy no_data = NoDataPolicy::Inconclusive;
+  bool dry_run = false;
+  SourceLocation location;
+};
+
+struct AnalysisTemplate {
+  std::string name;
+  std::vector<MetricSpec> metrics;
+  SourceLocation location;
+};
+
+// ---------------------------------------------------------------------------------------------
+
+// A whole, validated configuration.
+struct Config {
+  std::vector<Application> applications;
+  std::vector<Environment> environments;
+  std::vector<AnalysisTemplate> templates;
+  std::vector<std::string> files;  // the files it was read from, in order
+
+  const Application* findApplication(std::string_view name) const;
+  const Environment* findEnvironment(std::string_view name) const;
+  const AnalysisTemplate* findTemplate(std::string_view name) const;
+  // The application an environment deploys (its `application`, or the only one).
+  const Application* applicationFor(const Environment& env) const;
+};
+
+std::string_view toString(StrategyKind kind);
+std::string_view toString(NoDataPolicy policy);
+std::string_view toString(MetricSpec::Provider provider);
+std::string_view toString(CanaryStep::Kind kind);
+std::string_view toString(Weekday day);
+
+}  // namespace runway::config

@@ -1,0 +1,3 @@
+#include "runway/cli/cli.hpp"
+
+int main(int argc, char** argv) { return runway::cli::run(argc, argv); }

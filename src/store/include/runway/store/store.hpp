@@ -1,0 +1,156 @@
+#pragma once
+
+// The store: everything runway must remember across restarts. One interface, two
+// implementations (SQLite now, PostgreSQL later) that pass the same contract test suite
+// (tests/unit/store/store_contract.hpp).
+//
+// Every write is one transaction: it happens whole or not at all. The event log is
+// append-only and hash-chained: each record carries SHA-256(previous hash || canonical record),
+// so a row changed behind runway's back is found by verifyChain().
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runway/core/clock.hpp"
+#include "runway/core/error.hpp"
+
+namespace runway::store {
+
+struct Release {
+  std::string application;
+  std::string version;                           // "v1.2.3" or a git SHA
+  std::map<std::string, std::string> artifacts;  // service -> artifact ref (image:tag, path)
+  TimePoint created_at;
+};
+
+struct DeploymentRecord {
+  std::string id;
+  std::string environment;
+  std::string application;
+  std::string version;     // the release being deployed
+  std::string phase;       // engine phase name, denormalised for filtering
+  std::string state_json;  // the engine's state document (including pending intents)
+  std::int64_t revision = 0;  // compare-and-swap counter; 1 after create
+  TimePoint created_at;
+  TimePoint updated_at;
+};
+
+struct DeploymentFilter {
+  std::string environment;  // "" = any
+  std::string phase;        // "" = any
+  std::string version;      // "" = any
+  int limit = 100;          // newest first
+};
+
+struct ApprovalRecord {
+  std::string deployment_id;
+  std::string actor;  // identity of the token that approved
+  std::string role;
+  bool approved = true;  // false = rejection
+  std::string comment;
+  TimePoint at;
+};
+
+// An event to append. `at` is set by the caller (injected clock).
+struct NewEvent {
+  TimePoint at;
+  std::string actor;    // "alice", "controller", "system"
+  std::string kind;     // "deployment.created", "step.started", ...
+  std::string subject;  // deployment id, environment, or "" for global events
+  std::string reason;
+  std::string data_json = "{}";  // before/after or details
+};
+
+struct EventRecord {
+  std::int64_t seq = 0;  // 1, 2, 3, ... in append order
+  TimePoint at;
+  std::string actor;
+  std::string kind;
+  std::string subject;
+  std::string reason;
+  std::string data_json;
+  std::string prev_hash;  // hex; 64 zeros for the first record
+  std::string hash;       // hex SHA-256(prev_hash || canonical(record))
+};
+
+struct EventFilter {
+  std::int64_t after_seq = 0;  // only records with seq > after_seq
+  std::string subject;         // "" = any
+  int limit = 1000;            // oldest first
+};
+
+struct ChainBreak {
+  std::int64_t seq = 0;
+  TimePoint at;
+  std::string expected_hash;  // what the chain says this record's hash must be
+  std::string found_hash;     // what the row holds
+  std::string reason;         // "hash mismatch", "prev_hash does not link", "sequence gap"
+};
+
+struct ChainReport {
+  std::int64_t events = 0;  // records checked
+  std::optional<ChainBreak> first_break;
+  bool intact() const { return !first_break.has_value(); }
+};
+
+struct Lease {
+  std::string name;
+  std::string holder;
+  TimePoint expires_at;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Releases. putRelease is idempotent for an identical release; Conflict when the same
+  // application/version exists with different artifacts.
+  virtual Result<void> putRelease(const Release& release) = 0;
+  virtual Result<Release> getRelease(const std::string& application,
+                                     const std::string& version) = 0;
+  // Newest first.
+  virtual Result<std::vector<Release>> listReleases(const std::string& application) = 0;
+
+  // Deployments. createDeployment stores `record` with revision 1 and appends `events` in the
+  // same transaction; Conflict if the id exists.
+  virtual Result<DeploymentRecord> createDeployment(const DeploymentRecord& record,
+                                                    const std::vector<NewEvent>& events) = 0;
+  // Replaces phase and state of deployment `record.id` if its stored revision equals
+  // `record.revision`, bumps the revision and appends `events`, all in one transaction.
+  // Conflict (nothing written) when the revision is stale; NotFound for an unknown id.
+  virtual Result<DeploymentRecord> updateDeployment(const DeploymentRecord& record,
+                                                    const std::vector<NewEvent>& events) = 0;
+  virtual Result<DeploymentRecord> getDeployment(const std::string& id) = 0;
+  virtual Result<std::vector<DeploymentRecord>> listDeployments(const DeploymentFilter& filter) = 0;
+
+  // Approvals; Conflict if this actor already decided for this role on this deployment.
+  virtual Result<void> addApproval(const ApprovalRecord& approval,
+                                   const std::vector<NewEvent>& events) = 0;
+  virtual Result<std::vector<ApprovalRecord>> listApprovals(const std::string& deployment_id) = 0;
+
+  // The event log.
+  virtual Result<EventRecord> appendEvent(const NewEvent& event) = 0;
+  virtual Result<std::vector<EventRecord>> listEvents(const EventFilter& filter) = 0;
+  virtual Result<ChainReport> verifyChain() = 0;
+
+  // Leases (leader election, one controller per data directory). Acquire succeeds when the
+  // lease is free, expired at `now`, or already held by `holder` (then it is renewed).
+  virtual Result<bool> acquireLease(const std::string& name, const std::string& holder,
+                                    Duration ttl, TimePoint now) = 0;
+  virtual Result<void> releaseLease(const std::string& name, const std::string& holder) = 0;
+  virtual Result<std::optional<Lease>> getLease(const std::string& name) = 0;
+};
+
+// Opens (creating if needed) the SQLite store at `path` in WAL mode and applies pending schema
+// migrations. Unavailable when the file cannot be opened; FailedPrecondition when the file's
+// schema is newer than this binary knows.
+Result<std::unique_ptr<Store>> openSqliteStore(const std::string& path);
+
+// The canonical byte form of an event that its hash covers (stable across implementations).
+std::string canonicalEvent(std::int64_t seq, const NewEvent& event);
+
+}  // namespace runway::store
