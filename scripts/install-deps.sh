@@ -12,7 +12,7 @@ packages=(
   libyaml-cpp-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev libcli11-dev
   libspdlog-dev libfmt-dev libexpected-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  prometheus curl procps python3
+  prometheus curl procps python3 r-base-core
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(wrk nginx-light haproxy)

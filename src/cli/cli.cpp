@@ -1,2 +1,139 @@
 #include "runway/cli/cli.hpp"
-int runway::cli::run(int, char**) { return 0; }
+
+#include <cstdlib>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "commands.hpp"
+#include "runway/core/error.hpp"
+#include "runway/core/logging.hpp"
+#include "runway/core/suggest.hpp"
+
+namespace runway::cli {
+namespace {
+
+std::vector<std::string> subcommandNames(const CLI::App& app) {
+  std::vector<std::string> names;
+  for (const auto* sub : app.get_subcommands({})) names.push_back(sub->get_name());
+  return names;
+}
+
+std::vector<std::string> optionNames(const CLI::App& app) {
+  std::vector<std::string> names;
+  for (const auto* opt : app.get_options()) {
+    for (const auto& l : opt->get_lnames()) names.push_back("--" + l);
+  }
+  // Global options are valid after a subcommand too.
+  if (app.get_parent() != nullptr) {
+    for (auto& n : optionNames(*app.get_parent())) names.push_back(n);
+  }
+  return names;
+}
+
+// The deepest subcommand that was selected on the command line.
+const CLI::App* selected(const CLI::App& app) {
+  for (const auto* sub : app.get_subcommands()) return selected(*sub);
+  return &app;
+}
+
+// Turns CLI11's "arguments were not expected" into "unknown command/flag ... did you mean".
+int reportUsageError(const CLI::App& app, const CLI::ParseError& e) {
+  const CLI::App* where = selected(app);
+  std::string message = e.what();
+  if (const auto* extras = dynamic_cast<const CLI::ExtrasError*>(&e); extras != nullptr) {
+    // CLI11 reports "The following argument(s) were not expected: a b".
+    const auto colon = message.find(':');
+    std::string first = colon == std::string::npos ? message : message.substr(colon + 2);
+    first = first.substr(0, first.find(' '));
+    if (first.rfind("-", 0) == 0) {
+      const auto flag = first.substr(0, first.find('='));
+      message = fmt::format("unknown flag \"{}\" for \"{}\"", flag, where->get_name());
+      if (auto s = closestMatch(flag, optionNames(*where))) {
+        message += fmt::format("; did you mean \"{}\"?", *s);
+      }
+    } else if (!where->get_subcommands({}).empty()) {
+      message = fmt::format("unknown command \"{}\"", first);
+      if (auto s = closestMatch(first, subcommandNames(*where))) {
+        message += fmt::format("; did you mean \"{}\"?", *s);
+      }
+    } else {
+      message = fmt::format("unexpected argument \"{}\" for \"{}\"", first, where->get_name());
+    }
+  }
+  fmt::print(stderr, "runway: {}\nRun '{} --help' for usage.\n", message,
+             where == &app ? std::string("runway") : "runway " + where->get_name());
+  return kExitUsage;
+}
+
+}  // namespace
+
+std::string defaultDataDir() {
+  if (const char* d = std::getenv("RUNWAY_DATA_DIR"); d != nullptr && *d != '\0') return d;
+  if (const char* x = std::getenv("XDG_DATA_HOME"); x != nullptr && *x != '\0') {
+    return std::string(x) + "/runway";
+  }
+  if (const char* h = std::getenv("HOME"); h != nullptr && *h != '\0') {
+    return std::string(h) + "/.local/share/runway";
+  }
+  return ".runway";
+}
+
+int run(int argc, char** argv) {
+  Context ctx;
+  ctx.argv0 = argc > 0 ? argv[0] : "runway";
+  CLI::App app{
+      "runway: release operations from one binary. Ships an application through development, "
+      "staging and production with rolling, blue-green and canary strategies, judges every step "
+      "against live metrics and rolls back by itself.",
+      "runway"};
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.set_help_all_flag("--help-all", "Show help for every command");
+  app.add_option("--log-format", ctx.log_format, "Log line format: human or json")
+      ->check(CLI::IsMember({"human", "json"}));
+  app.add_option("--log-level", ctx.log_level, "trace, debug, info, warn, error or off");
+
+  addVersionCommand(app, ctx);
+  addValidateCommand(app, ctx);
+  addAuditCommand(app, ctx);
+
+  app.parse_complete_callback([&ctx] {
+    auto format = parseLogFormat(ctx.log_format);
+    if (format) {
+      auto r = initLogging(*format, ctx.log_level);
+      if (!r) throw CLI::ValidationError("--log-level", r.error().message);
+    }
+  });
+
+  try {
+    // Check the command name ourselves: CLI11 would only say "not expected".
+    if (argc > 1 && argv[1][0] != '-') {
+      const std::string name = argv[1];
+      const auto names = subcommandNames(app);
+      if (std::find(names.begin(), names.end(), name) == names.end()) {
+        std::string message = fmt::format("unknown command \"{}\"", name);
+        if (auto s = closestMatch(name, names)) message += fmt::format("; did you mean \"{}\"?", *s);
+        fmt::print(stderr, "runway: {}\nRun 'runway --help' for usage.\n", message);
+        return kExitUsage;
+      }
+    }
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return reportUsageError(app, e);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "runway: internal error: {}\n", e.what());
+    return kExitFailed;
+  }
+  return ctx.exit_code;
+}
+
+}  // namespace runway::cli

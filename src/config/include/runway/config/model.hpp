@@ -261,6 +261,42 @@ struct WebProvider {
   SourceLocation location;
 };
 
+// One metric the statistical judge compares between baseline (stable) and canary samples
+// (Kayenta's NetflixACAJudge, see /work/shared/reference/judges-and-formats.md §1).
+struct JudgeMetric {
+  enum class Direction { Increase, Decrease, Either };
+  enum class NanStrategy { Remove, Replace };
+  enum class EffectSize { MeanRatio, Cles };
+  std::string name;
+  // Where samples come from: a builtin query name (error_rate, latency_p95, ...) sampled per
+  // interval, or a PromQL range query when `prometheus` is set on the judge.
+  std::string query;
+  std::vector<std::string> groups;
+  Direction direction = Direction::Either;
+  NanStrategy nan_strategy = NanStrategy::Remove;
+  bool remove_outliers = false;
+  double outlier_factor = 3.0;
+  bool critical = false;
+  bool must_have_data = false;
+  EffectSize effect_size = EffectSize::MeanRatio;
+  double allowed_increase = 1.0;
+  double allowed_decrease = 1.0;
+  double critical_increase = 1.0;
+  double critical_decrease = 1.0;
+  SourceLocation location;
+};
+
+struct JudgeProvider {
+  std::vector<JudgeMetric> metrics;
+  std::map<std::string, double> group_weights;  // group -> weight (sum <= 100)
+  double pass_score = 75;
+  double marginal_score = 50;
+  std::string prometheus_address;  // "" = builtin router statistics
+  Duration lookback{std::chrono::minutes(10)};
+  Duration step{std::chrono::seconds(10)};
+  SourceLocation location;
+};
+
 struct MetricSpec {
   enum class Provider { Builtin, Prometheus, Web, Judge };
   std::string name;
@@ -269,6 +305,7 @@ struct MetricSpec {
   Duration window{std::chrono::minutes(1)};  // builtin sliding window; ${window} elsewhere
   PrometheusProvider prometheus;
   WebProvider web;
+  JudgeProvider judge;  // result = the 0..100 score
   std::string success_condition;  // expression over `result`; "" = none
   std::string failure_condition;
   Duration interval{0};            // 0 = measure once

@@ -1,0 +1,27 @@
+#pragma once
+
+// Each runway subcommand lives in its own file and is registered here. A command's callback
+// stores the process exit code in `Context::exit_code`.
+
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace runway::cli {
+
+struct Context {
+  int exit_code = 0;
+  std::string log_format = "human";
+  std::string log_level = "info";
+  std::string argv0;  // path the binary was started with
+};
+
+void addVersionCommand(CLI::App& app, Context& ctx);
+void addValidateCommand(CLI::App& app, Context& ctx);
+void addAuditCommand(CLI::App& app, Context& ctx);
+
+// The default data directory: $RUNWAY_DATA_DIR, else $XDG_DATA_HOME/runway, else
+// ~/.local/share/runway.
+std::string defaultDataDir();
+
+}  // namespace runway::cli
