@@ -1,0 +1,424 @@
+#include "runway/router/routing_table.hpp"
+
+#include <regex>
+#include <set>
+#include <utility>
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "json_util.hpp"
+#include "runway/core/ids.hpp"
+
+namespace runway::router {
+namespace json = boost::json;
+using json_util::invalid;
+
+std::string_view toString(InstanceState state) {
+  switch (state) {
+    case InstanceState::Ready: return "ready";
+    case InstanceState::Draining: return "draining";
+    case InstanceState::NotReady: return "not_ready";
+  }
+  return "not_ready";
+}
+
+Result<InstanceState> parseInstanceState(std::string_view text) {
+  if (text == "ready") return InstanceState::Ready;
+  if (text == "draining") return InstanceState::Draining;
+  if (text == "not_ready") return InstanceState::NotReady;
+  return fail(ErrorCode::InvalidArgument,
+              fmt::format("unknown instance state \"{}\" (ready, draining, not_ready)", text));
+}
+
+std::string_view toString(MatchSource source) {
+  return source == MatchSource::Header ? "header" : "cookie";
+}
+
+std::string_view toString(MatchKind kind) {
+  switch (kind) {
+    case MatchKind::Exact: return "exact";
+    case MatchKind::Prefix: return "prefix";
+    case MatchKind::Regex: return "regex";
+  }
+  return "exact";
+}
+
+namespace {
+
+// RFC 7230 token characters (header names and cookie names).
+bool isToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 32 || u >= 127) return false;
+    if (std::string_view("()<>@,;:\\\"/[]?={}").find(c) != std::string_view::npos) return false;
+  }
+  return true;
+}
+
+bool isIpAddress(const std::string& s) {
+  boost::system::error_code ec;
+  (void)boost::asio::ip::make_address(s, ec);
+  return !ec;
+}
+
+void validateListener(const Listener& l, const std::string& path, std::vector<std::string>& errs) {
+  if (!isValidName(l.service)) errs.push_back(path + ".service: invalid name \"" + l.service + "\"");
+  if (!isValidName(l.environment)) {
+    errs.push_back(path + ".environment: invalid name \"" + l.environment + "\"");
+  }
+  if (!isIpAddress(l.bind_address)) {
+    errs.push_back(path + ".bind_address: \"" + l.bind_address + "\" is not an IP address");
+  }
+  std::set<std::string> names;
+  std::uint64_t sum = 0;
+  bool any_ready = false;
+  for (std::size_t i = 0; i < l.versions.size(); ++i) {
+    const auto& v = l.versions[i];
+    const std::string vp = fmt::format("{}.versions[{}]", path, i);
+    if (v.name.empty() || v.name.size() > 128 || !isToken(v.name)) {
+      errs.push_back(vp + ".name: invalid version name \"" + v.name + "\"");
+    }
+    if (!names.insert(v.name).second) errs.push_back(vp + ".name: duplicate version \"" + v.name + "\"");
+    if (v.weight_permille > 1000) {
+      errs.push_back(fmt::format("{}.weight_permille: {} is over 1000", vp, v.weight_permille));
+    }
+    sum += v.weight_permille;
+    for (std::size_t j = 0; j < v.instances.size(); ++j) {
+      const auto& in = v.instances[j];
+      const std::string ip = fmt::format("{}.instances[{}]", vp, j);
+      if (in.id.empty() || !isToken(in.id)) errs.push_back(ip + ".id: invalid instance id \"" + in.id + "\"");
+      if (!isIpAddress(in.host)) errs.push_back(ip + ".host: \"" + in.host + "\" is not an IP address");
+      if (in.port == 0) errs.push_back(ip + ".port: must be 1..65535");
+      any_ready = any_ready || in.state == InstanceState::Ready;
+    }
+  }
+  if (any_ready && sum != 1000) {
+    errs.push_back(fmt::format("{}.versions: weights sum to {} per mille, expected 1000", path, sum));
+  } else if (sum > 1000) {
+    errs.push_back(fmt::format("{}.versions: weights sum to {} per mille, over 1000", path, sum));
+  }
+  for (std::size_t i = 0; i < l.rules.size(); ++i) {
+    const auto& r = l.rules[i];
+    const std::string rp = fmt::format("{}.rules[{}]", path, i);
+    if (!isToken(r.name)) errs.push_back(rp + ".name: invalid header or cookie name \"" + r.name + "\"");
+    if (names.count(r.version) == 0) errs.push_back(rp + ".version: no version \"" + r.version + "\"");
+    if (r.kind == MatchKind::Regex) {
+      try {
+        std::regex re(r.value, std::regex::ECMAScript);
+      } catch (const std::regex_error& e) {
+        errs.push_back(rp + ".value: invalid regex: " + e.what());
+      }
+    }
+  }
+  if (l.sticky) {
+    if (!isToken(l.sticky->cookie)) {
+      errs.push_back(path + ".sticky.cookie: invalid cookie name \"" + l.sticky->cookie + "\"");
+    }
+    if (l.sticky->max_age.count() < 0) errs.push_back(path + ".sticky.max_age_ms: negative");
+  }
+}
+
+}  // namespace
+
+Result<void> validate(const RoutingTable& table) {
+  std::vector<std::string> errs;
+  const auto& s = table.settings;
+  auto positive = [&](Duration d, std::string_view name) {
+    if (d.count() <= 0) errs.push_back(fmt::format("settings.{}: must be positive", name));
+  };
+  positive(s.header_timeout, "header_timeout_ms");
+  positive(s.idle_timeout, "idle_timeout_ms");
+  positive(s.connect_timeout, "connect_timeout_ms");
+  positive(s.response_timeout, "response_timeout_ms");
+  if (s.max_header_bytes < 1024) errs.push_back("settings.max_header_bytes: must be at least 1024");
+  std::set<std::string> listener_names;
+  std::set<std::pair<std::string, std::uint16_t>> addresses;
+  std::set<std::string> instance_ids;
+  for (std::size_t i = 0; i < table.listeners.size(); ++i) {
+    const auto& l = table.listeners[i];
+    const std::string path = fmt::format("listeners[{}]", i);
+    validateListener(l, path, errs);
+    if (!listener_names.insert(l.name()).second) {
+      errs.push_back(path + ": duplicate listener \"" + l.name() + "\"");
+    }
+    if (l.port != 0 && !addresses.insert({l.bind_address, l.port}).second) {
+      errs.push_back(fmt::format("{}: address {}:{} used twice", path, l.bind_address, l.port));
+    }
+    for (const auto& v : l.versions) {
+      for (const auto& in : v.instances) {
+        if (!in.id.empty() && !instance_ids.insert(in.id).second) {
+          errs.push_back(path + ": duplicate instance id \"" + in.id + "\"");
+        }
+      }
+    }
+  }
+  if (errs.empty()) return {};
+  std::string msg = "invalid routing table: " + errs.front();
+  for (std::size_t i = 1; i < errs.size(); ++i) msg += "; " + errs[i];
+  return fail(ErrorCode::InvalidArgument, std::move(msg));
+}
+
+std::string toJson(const RoutingTable& table) {
+  json::object root;
+  root["revision"] = table.revision;
+  const auto& s = table.settings;
+  root["settings"] = json::object{
+      {"header_timeout_ms", s.header_timeout.count()},
+      {"idle_timeout_ms", s.idle_timeout.count()},
+      {"connect_timeout_ms", s.connect_timeout.count()},
+      {"response_timeout_ms", s.response_timeout.count()},
+      {"max_header_bytes", s.max_header_bytes},
+      {"max_body_bytes", s.max_body_bytes},
+      {"max_idle_upstream", s.max_idle_upstream},
+  };
+  json::array listeners;
+  for (const auto& l : table.listeners) {
+    json::object lo;
+    lo["service"] = l.service;
+    lo["environment"] = l.environment;
+    lo["bind_address"] = l.bind_address;
+    lo["port"] = l.port;
+    json::array versions;
+    for (const auto& v : l.versions) {
+      json::array instances;
+      for (const auto& in : v.instances) {
+        instances.push_back(json::object{{"id", in.id},
+                                         {"host", in.host},
+                                         {"port", in.port},
+                                         {"state", toString(in.state)}});
+      }
+      versions.push_back(json::object{
+          {"name", v.name}, {"weight_permille", v.weight_permille}, {"instances", instances}});
+    }
+    lo["versions"] = std::move(versions);
+    json::array rules;
+    for (const auto& r : l.rules) {
+      rules.push_back(json::object{{"source", toString(r.source)},
+                                   {"name", r.name},
+                                   {"kind", toString(r.kind)},
+                                   {"value", r.value},
+                                   {"version", r.version}});
+    }
+    lo["rules"] = std::move(rules);
+    if (l.sticky) {
+      lo["sticky"] =
+          json::object{{"cookie", l.sticky->cookie}, {"max_age_ms", l.sticky->max_age.count()}};
+    }
+    listeners.push_back(std::move(lo));
+  }
+  root["listeners"] = std::move(listeners);
+  return json::serialize(root);
+}
+
+namespace {
+
+using json_util::asArray;
+using json_util::asObject;
+using json_util::asString;
+using json_util::asUnsigned;
+using json_util::onlyKeys;
+
+Result<Duration> durationMs(const json::value& v, const std::string& path) {
+  RUNWAY_ROUTER_TRY(n, asUnsigned(v, path, 365ull * 24 * 3600 * 1000));
+  return Duration{static_cast<Duration::rep>(n)};
+}
+
+Result<Instance> instanceFrom(const json::value& v, const std::string& path) {
+  RUNWAY_ROUTER_TRY(o, asObject(v, path));
+  if (auto r = onlyKeys(*o, path, {"id", "host", "port", "state"}); !r) return fail(r.error());
+  Instance in;
+  const auto* id = o->if_contains("id");
+  if (id == nullptr) return invalid(path + ".id", "required");
+  RUNWAY_ROUTER_TRY(ids, asString(*id, path + ".id"));
+  in.id = std::move(ids);
+  if (const auto* h = o->if_contains("host")) {
+    RUNWAY_ROUTER_TRY(host, asString(*h, path + ".host"));
+    in.host = std::move(host);
+  }
+  const auto* p = o->if_contains("port");
+  if (p == nullptr) return invalid(path + ".port", "required");
+  RUNWAY_ROUTER_TRY(port, asUnsigned(*p, path + ".port", 65535));
+  in.port = static_cast<std::uint16_t>(port);
+  if (const auto* st = o->if_contains("state")) {
+    RUNWAY_ROUTER_TRY(sts, asString(*st, path + ".state"));
+    auto state = parseInstanceState(sts);
+    if (!state) return invalid(path + ".state", state.error().message);
+    in.state = *state;
+  }
+  return in;
+}
+
+Result<Version> versionFrom(const json::value& v, const std::string& path) {
+  RUNWAY_ROUTER_TRY(o, asObject(v, path));
+  if (auto r = onlyKeys(*o, path, {"name", "weight_permille", "instances"}); !r) return fail(r.error());
+  Version out;
+  const auto* n = o->if_contains("name");
+  if (n == nullptr) return invalid(path + ".name", "required");
+  RUNWAY_ROUTER_TRY(name, asString(*n, path + ".name"));
+  out.name = std::move(name);
+  if (const auto* w = o->if_contains("weight_permille")) {
+    RUNWAY_ROUTER_TRY(weight, asUnsigned(*w, path + ".weight_permille", 1000));
+    out.weight_permille = static_cast<std::uint32_t>(weight);
+  }
+  if (const auto* is = o->if_contains("instances")) {
+    RUNWAY_ROUTER_TRY(arr, asArray(*is, path + ".instances"));
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      RUNWAY_ROUTER_TRY(in, instanceFrom((*arr)[i], fmt::format("{}.instances[{}]", path, i)));
+      out.instances.push_back(std::move(in));
+    }
+  }
+  return out;
+}
+
+Result<MatchRule> ruleFrom(const json::value& v, const std::string& path) {
+  RUNWAY_ROUTER_TRY(o, asObject(v, path));
+  if (auto r = onlyKeys(*o, path, {"source", "name", "kind", "value", "version"}); !r) {
+    return fail(r.error());
+  }
+  MatchRule rule;
+  auto field = [&](const char* key) -> Result<std::string> {
+    const auto* f = o->if_contains(key);
+    if (f == nullptr) return invalid(path + "." + key, "required");
+    return asString(*f, path + "." + key);
+  };
+  RUNWAY_ROUTER_TRY(source, field("source"));
+  if (source == "header") {
+    rule.source = MatchSource::Header;
+  } else if (source == "cookie") {
+    rule.source = MatchSource::Cookie;
+  } else {
+    return invalid(path + ".source", "expected \"header\" or \"cookie\"");
+  }
+  RUNWAY_ROUTER_TRY(name, field("name"));
+  rule.name = std::move(name);
+  RUNWAY_ROUTER_TRY(kind, field("kind"));
+  if (kind == "exact") {
+    rule.kind = MatchKind::Exact;
+  } else if (kind == "prefix") {
+    rule.kind = MatchKind::Prefix;
+  } else if (kind == "regex") {
+    rule.kind = MatchKind::Regex;
+  } else {
+    return invalid(path + ".kind", "expected \"exact\", \"prefix\" or \"regex\"");
+  }
+  RUNWAY_ROUTER_TRY(value, field("value"));
+  rule.value = std::move(value);
+  RUNWAY_ROUTER_TRY(version, field("version"));
+  rule.version = std::move(version);
+  return rule;
+}
+
+Result<Listener> listenerFrom(const json::value& v, const std::string& path) {
+  RUNWAY_ROUTER_TRY(o, asObject(v, path));
+  if (auto r = onlyKeys(*o, path, {"service", "environment", "bind_address", "port", "versions",
+                                   "rules", "sticky"});
+      !r) {
+    return fail(r.error());
+  }
+  Listener l;
+  for (auto [key, dest] : {std::pair{"service", &l.service}, std::pair{"environment", &l.environment}}) {
+    const auto* f = o->if_contains(key);
+    if (f == nullptr) return invalid(path + "." + key, "required");
+    RUNWAY_ROUTER_TRY(s, asString(*f, path + "." + key));
+    *dest = std::move(s);
+  }
+  if (const auto* b = o->if_contains("bind_address")) {
+    RUNWAY_ROUTER_TRY(addr, asString(*b, path + ".bind_address"));
+    l.bind_address = std::move(addr);
+  }
+  if (const auto* p = o->if_contains("port")) {
+    RUNWAY_ROUTER_TRY(port, asUnsigned(*p, path + ".port", 65535));
+    l.port = static_cast<std::uint16_t>(port);
+  }
+  if (const auto* vs = o->if_contains("versions")) {
+    RUNWAY_ROUTER_TRY(arr, asArray(*vs, path + ".versions"));
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      RUNWAY_ROUTER_TRY(ver, versionFrom((*arr)[i], fmt::format("{}.versions[{}]", path, i)));
+      l.versions.push_back(std::move(ver));
+    }
+  }
+  if (const auto* rs = o->if_contains("rules")) {
+    RUNWAY_ROUTER_TRY(arr, asArray(*rs, path + ".rules"));
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      RUNWAY_ROUTER_TRY(rule, ruleFrom((*arr)[i], fmt::format("{}.rules[{}]", path, i)));
+      l.rules.push_back(std::move(rule));
+    }
+  }
+  if (const auto* st = o->if_contains("sticky"); st != nullptr && !st->is_null()) {
+    const std::string sp = path + ".sticky";
+    RUNWAY_ROUTER_TRY(so, asObject(*st, sp));
+    if (auto r = onlyKeys(*so, sp, {"cookie", "max_age_ms"}); !r) return fail(r.error());
+    StickySession sticky;
+    const auto* c = so->if_contains("cookie");
+    if (c == nullptr) return invalid(sp + ".cookie", "required");
+    RUNWAY_ROUTER_TRY(cookie, asString(*c, sp + ".cookie"));
+    sticky.cookie = std::move(cookie);
+    if (const auto* m = so->if_contains("max_age_ms")) {
+      RUNWAY_ROUTER_TRY(age, durationMs(*m, sp + ".max_age_ms"));
+      sticky.max_age = age;
+    }
+    l.sticky = std::move(sticky);
+  }
+  return l;
+}
+
+Result<ProxySettings> settingsFrom(const json::value& v) {
+  const std::string path = "settings";
+  RUNWAY_ROUTER_TRY(o, asObject(v, path));
+  ProxySettings s;
+  for (const auto& kv : *o) {
+    const std::string key(kv.key());
+    const std::string kp = path + "." + key;
+    if (key == "header_timeout_ms" || key == "idle_timeout_ms" || key == "connect_timeout_ms" ||
+        key == "response_timeout_ms") {
+      RUNWAY_ROUTER_TRY(d, durationMs(kv.value(), kp));
+      if (key == "header_timeout_ms") s.header_timeout = d;
+      if (key == "idle_timeout_ms") s.idle_timeout = d;
+      if (key == "connect_timeout_ms") s.connect_timeout = d;
+      if (key == "response_timeout_ms") s.response_timeout = d;
+    } else if (key == "max_header_bytes") {
+      RUNWAY_ROUTER_TRY(n, asUnsigned(kv.value(), kp, 1024 * 1024));
+      s.max_header_bytes = static_cast<std::uint32_t>(n);
+    } else if (key == "max_body_bytes") {
+      RUNWAY_ROUTER_TRY(n, asUnsigned(kv.value(), kp, UINT64_MAX));
+      s.max_body_bytes = n;
+    } else if (key == "max_idle_upstream") {
+      RUNWAY_ROUTER_TRY(n, asUnsigned(kv.value(), kp, 100000));
+      s.max_idle_upstream = static_cast<std::uint32_t>(n);
+    } else {
+      return invalid(path, fmt::format("unknown field \"{}\"", key));
+    }
+  }
+  return s;
+}
+
+}  // namespace
+
+Result<RoutingTable> tableFromJson(std::string_view text) {
+  RUNWAY_ROUTER_TRY(doc, json_util::parse(text));
+  RUNWAY_ROUTER_TRY(o, asObject(doc, "table"));
+  if (auto r = onlyKeys(*o, "table", {"revision", "settings", "listeners"}); !r) return fail(r.error());
+  RoutingTable t;
+  if (const auto* rev = o->if_contains("revision")) {
+    RUNWAY_ROUTER_TRY(n, asUnsigned(*rev, "revision", UINT64_MAX));
+    t.revision = n;
+  }
+  if (const auto* s = o->if_contains("settings")) {
+    RUNWAY_ROUTER_TRY(settings, settingsFrom(*s));
+    t.settings = settings;
+  }
+  if (const auto* ls = o->if_contains("listeners")) {
+    RUNWAY_ROUTER_TRY(arr, asArray(*ls, "listeners"));
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      RUNWAY_ROUTER_TRY(l, listenerFrom((*arr)[i], fmt::format("listeners[{}]", i)));
+      t.listeners.push_back(std::move(l));
+    }
+  }
+  if (auto r = validate(t); !r) return fail(r.error());
+  return t;
+}
+
+}  // namespace runway::router
