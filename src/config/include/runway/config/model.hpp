@@ -182,8 +182,11 @@ enum class Weekday { Mon, Tue, Wed, Thu, Fri, Sat, Sun };
 struct ChangeWindow {
   std::vector<Weekday> days;  // empty = every day
   int start_minute = 0;       // minutes after midnight, 0..1439
-  int end_minute = 0;         // exclusive; end < start crosses midnight
+  int end_minute = 0;         // exclusive, 1..1440; end < start crosses midnight
   std::string timezone = "UTC";
+  // The timezone as an offset from UTC in minutes ("+02:00" -> 120, "UTC" -> 0): local time of
+  // the window = UTC + offset.
+  int utc_offset_minutes = 0;
   SourceLocation location;
 };
 
@@ -347,5 +350,10 @@ std::string_view toString(NoDataPolicy policy);
 std::string_view toString(MetricSpec::Provider provider);
 std::string_view toString(CanaryStep::Kind kind);
 std::string_view toString(Weekday day);
+std::string_view toString(ForceDeployPolicy policy);
+std::string_view toString(ProgressDeadlineAction action);
+std::string_view toString(ConcurrencyPolicy policy);
+std::string_view toString(HeaderRoute::Match match);
+std::string_view toString(JudgeMetric::Direction direction);
 
 }  // namespace runway::config

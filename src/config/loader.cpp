@@ -1,0 +1,1559 @@
+#include "runway/config/loader.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <regex>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "runway/config/substitute.hpp"
+#include "runway/core/ids.hpp"
+#include "runway/core/suggest.hpp"
+#include "values.hpp"
+#include "yaml_reader.hpp"
+
+namespace runway::config {
+
+std::string Diagnostic::format() const {
+  std::string out = location.file;
+  if (location.line > 0) out += fmt::format(":{}:{}", location.line, location.column);
+  out += ": ";
+  if (!field.empty()) out += field + ": ";
+  out += message;
+  return out;
+}
+
+namespace {
+
+using detail::EnumValues;
+using detail::Fields;
+using detail::Reader;
+using detail::Val;
+
+constexpr std::string_view kApiVersion = "runway/v1";
+
+const std::vector<std::string> kKinds{"Application", "Environment", "AnalysisTemplate"};
+
+const std::vector<std::string> kBuiltinQueries{"error_rate",   "latency_p50",  "latency_p95",
+                                               "latency_p99",  "request_rate", "availability"};
+
+const std::vector<std::string> kAnalysisRefKeys{"templates", "args", "interval", "thresholds"};
+
+std::vector<std::string> plus(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+std::string where(const SourceLocation& location) {
+  return fmt::format("{}:{}:{}", location.file, location.line, location.column);
+}
+
+std::string joined(const std::vector<std::string>& items, std::string_view separator = ", ") {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += separator;
+    out += item;
+  }
+  return out;
+}
+
+// "unknown X "name" (did you mean "other"?)"
+std::string unknownReference(std::string_view what, std::string_view name,
+                             const std::vector<std::string>& candidates) {
+  if (auto suggestion = closestMatch(name, candidates)) {
+    return fmt::format("unknown {} \"{}\" (did you mean \"{}\"?)", what, name, *suggestion);
+  }
+  if (candidates.empty()) return fmt::format("unknown {} \"{}\" (none is defined)", what, name);
+  return fmt::format("unknown {} \"{}\" (defined: {})", what, name, joined(candidates));
+}
+
+bool isEnvVarName(std::string_view name) {
+  if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+bool isHttpUrl(std::string_view url) {
+  return (url.rfind("http://", 0) == 0 && url.size() > 7) ||
+         (url.rfind("https://", 0) == 0 && url.size() > 8);
+}
+
+// A reference to a named object, checked once every document has been read.
+struct NameUse {
+  std::string name;
+  SourceLocation location;
+  std::string path;
+};
+
+class Loader {
+ public:
+  void loadText(const std::string& text, const std::string& file);
+  void fileError(const std::string& file, std::string message) {
+    diagnostics_.push_back(Diagnostic{SourceLocation{file, 0, 0}, "", std::move(message)});
+  }
+  void addFile(const std::string& file) { config_.files.push_back(file); }
+  LoadResult finish();
+
+ private:
+  void parseDocument(Reader& r, const YAML::Node& doc);
+  bool checkName(Reader& r, const Fields& metadata, std::string& name);
+  void claimName(std::map<std::string, SourceLocation>& names, std::string_view kind,
+                 const std::string& name, const SourceLocation& location, const std::string& path);
+
+  // Application
+  void parseApplication(Reader& r, const Fields& spec, Application& app);
+  void parseService(Reader& r, const Val& v, Service& svc);
+  void checkSubstitutions(Reader& r, const Val& v, const std::string& text);
+
+  // Environment
+  void parseEnvironment(Reader& r, const Fields& spec, Environment& env, std::size_t index);
+  void parseRuntime(Reader& r, const Val& v, Environment& env, std::size_t index);
+  AnalysisRef parseAnalysisRef(Reader& r, const Fields& f);
+  AnalysisRef parseAnalysisRef(Reader& r, const Val& v);
+  CheckRef parseCheckRef(Reader& r, const Val& v);
+  RollingStrategy parseRolling(Reader& r, const Val& v);
+  BlueGreenStrategy parseBlueGreen(Reader& r, const Val& v);
+  CanaryStrategy parseCanary(Reader& r, const Val& v);
+  CanaryStep parseStep(Reader& r, const Val& v);
+  ApprovalPolicy parseApprovals(Reader& r, const Val& v);
+  ChangeWindow parseWindow(Reader& r, const Val& v);
+  Freeze parseFreeze(Reader& r, const Val& v);
+  Thresholds parseThresholds(Reader& r, const Val& v);
+  PostDeployWatch parsePostDeploy(Reader& r, const Val& v);
+
+  // AnalysisTemplate
+  void parseTemplate(Reader& r, const Fields& spec, AnalysisTemplate& tpl);
+  MetricSpec parseMetric(Reader& r, const Val& v);
+  JudgeProvider parseJudge(Reader& r, const Val& v);
+  JudgeMetric parseJudgeMetric(Reader& r, const Val& v, bool builtin_queries);
+
+  // Cross-document checks
+  void checkEnvironments();
+  void checkPromotionCycles();
+
+  void error(const SourceLocation& location, std::string field, std::string message) {
+    diagnostics_.push_back(Diagnostic{location, std::move(field), std::move(message)});
+  }
+
+  Config config_;
+  std::vector<Diagnostic> diagnostics_;
+  std::vector<std::function<void()>> deferred_;
+  std::map<std::string, SourceLocation> application_names_;
+  std::map<std::string, SourceLocation> environment_names_;
+  std::map<std::string, SourceLocation> template_names_;
+  // Per environment (same index as config_.environments): where its references are.
+  struct EnvironmentRefs {
+    std::optional<NameUse> application;
+    std::optional<NameUse> promotes_from;
+    std::vector<NameUse> ports;
+    SourceLocation spec;
+    SourceLocation runtime;
+    std::string runtime_path = "spec.runtime";
+  };
+  std::vector<EnvironmentRefs> env_refs_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Files and documents
+
+// Splits YAML text at document markers ("---" at the start of a line) so that a syntax error
+// in one document does not hide the errors in the others. Returns (first line, text) pairs.
+std::vector<std::pair<int, std::string>> splitDocuments(const std::string& text) {
+  std::vector<std::pair<int, std::string>> chunks;
+  chunks.emplace_back(0, std::string());
+  std::istringstream in(text);
+  std::string line;
+  int line_number = 0;
+  while (std::getline(in, line)) {
+    const bool marker = line.rfind("---", 0) == 0 &&
+                        (line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r');
+    if (marker && line_number > 0) chunks.emplace_back(line_number, std::string());
+    chunks.back().second += line;
+    chunks.back().second += '\n';
+    ++line_number;
+  }
+  return chunks;
+}
+
+void Loader::loadText(const std::string& text, const std::string& file) {
+  addFile(file);
+  for (const auto& [first_line, chunk] : splitDocuments(text)) {
+    Reader r(file, first_line, diagnostics_);
+    std::vector<YAML::Node> documents;
+    try {
+      documents = YAML::LoadAll(chunk);
+    } catch (const YAML::Exception& e) {
+      error(r.locate(e.mark), "", fmt::format("YAML syntax error: {}", e.msg));
+      continue;
+    }
+    for (const auto& doc : documents) {
+      if (doc.IsNull()) continue;  // an empty document, e.g. after a trailing "---"
+      try {
+        parseDocument(r, doc);
+      } catch (const YAML::Exception& e) {
+        error(r.locate(doc), "", fmt::format("cannot read this document: {}", e.what()));
+      }
+    }
+  }
+}
+
+void Loader::parseDocument(Reader& r, const YAML::Node& doc) {
+  const Val root{doc, r.locate(doc), ""};
+  if (!doc.IsMap()) {
+    error(root.location, "",
+          fmt::format("a document must be a mapping with apiVersion, kind, metadata and spec, got {}",
+                      detail::describe(doc)));
+    return;
+  }
+  const Fields f(r, root, {"apiVersion", "kind", "metadata", "spec"});
+  if (auto v = f.require("apiVersion")) {
+    if (auto text = detail::readString(r, *v); text && *text != kApiVersion) {
+      error(v->location, v->path,
+            fmt::format("unsupported apiVersion \"{}\" (supported: {})", *text, kApiVersion));
+    }
+  }
+  std::string kind;
+  if (auto v = f.require("kind")) {
+    if (auto text = detail::readString(r, *v)) {
+      if (std::find(kKinds.begin(), kKinds.end(), *text) != kKinds.end()) {
+        kind = *text;
+      } else if (auto suggestion = closestMatch(*text, kKinds)) {
+        error(v->location, v->path,
+              fmt::format("unknown kind \"{}\" (did you mean \"{}\"?)", *text, *suggestion));
+      } else {
+        error(v->location, v->path,
+              fmt::format("unknown kind \"{}\" (supported: {})", *text, joined(kKinds)));
+      }
+    }
+  }
+  std::string name;
+  SourceLocation name_location = root.location;
+  if (auto v = f.require("metadata")) {
+    const Fields metadata(r, *v, {"name"});
+    if (metadata.isMap()) {
+      if (auto n = metadata.get("name")) name_location = n->location;
+      checkName(r, metadata, name);
+    }
+  }
+  const auto spec_val = f.require("spec");
+  if (kind.empty() || !spec_val) return;
+
+  if (kind == "Application") {
+    Application app;
+    app.name = name;
+    app.location = root.location;
+    if (!name.empty()) claimName(application_names_, kind, name, name_location, "metadata.name");
+    const Fields spec(r, *spec_val, {"services"});
+    if (spec.isMap()) parseApplication(r, spec, app);
+    config_.applications.push_back(std::move(app));
+  } else if (kind == "Environment") {
+    Environment env;
+    env.name = name;
+    env.location = root.location;
+    if (!name.empty()) claimName(environment_names_, kind, name, name_location, "metadata.name");
+    const Fields spec(r, *spec_val,
+                      {"application", "runtime", "promotesFrom", "strategy", "rolling",
+                       "blueGreen", "canary", "approvals", "forceDeploy", "promoteFull", "windows",
+                       "freezes", "thresholds", "progressDeadline", "progressDeadlineAction",
+                       "rollbackWindow", "concurrency", "postDeploy", "incidentOnRollback"});
+    const auto index = config_.environments.size();
+    env_refs_.emplace_back();
+    env_refs_.back().spec = spec_val->location;
+    env_refs_.back().runtime = spec_val->location;
+    if (spec.isMap()) parseEnvironment(r, spec, env, index);
+    config_.environments.push_back(std::move(env));
+  } else {
+    AnalysisTemplate tpl;
+    tpl.name = name;
+    tpl.location = root.location;
+    if (!name.empty()) claimName(template_names_, kind, name, name_location, "metadata.name");
+    const Fields spec(r, *spec_val, {"metrics"});
+    if (spec.isMap()) parseTemplate(r, spec, tpl);
+    config_.templates.push_back(std::move(tpl));
+  }
+}
+
+std::string nameRules() {
+  return "use 1-63 lowercase letters, digits and '-', starting with a letter and not ending with "
+         "'-'";
+}
+
+bool Loader::checkName(Reader& r, const Fields& metadata, std::string& name) {
+  const auto v = metadata.require("name");
+  if (!v) return false;
+  auto text = detail::readString(r, *v);
+  if (!text) return false;
+  if (!isValidName(*text)) {
+    error(v->location, v->path, fmt::format("invalid name \"{}\": {}", *text, nameRules()));
+    return false;
+  }
+  name = *text;
+  return true;
+}
+
+void Loader::claimName(std::map<std::string, SourceLocation>& names, std::string_view kind,
+                       const std::string& name, const SourceLocation& location,
+                       const std::string& path) {
+  const auto [it, inserted] = names.emplace(name, location);
+  if (!inserted) {
+    error(location, path,
+          fmt::format("duplicate {} \"{}\" (first defined at {})", kind, name, where(it->second)));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Application
+
+void Loader::parseApplication(Reader& r, const Fields& spec, Application& app) {
+  const auto services = spec.require("services");
+  if (!services) return;
+  const auto items = detail::readList(r, *services);
+  if (!items) return;
+  if (items->empty()) {
+    error(services->location, services->path, "must list at least one service");
+    return;
+  }
+  std::map<std::string, SourceLocation> names;
+  for (const auto& item : *items) {
+    Service svc;
+    svc.location = item.location;
+    parseService(r, item, svc);
+    if (!svc.name.empty()) {
+      const auto [it, inserted] = names.emplace(svc.name, item.location);
+      if (!inserted) {
+        error(item.location, item.path + ".name",
+              fmt::format("duplicate service \"{}\" (first defined at {})", svc.name,
+                          where(it->second)));
+      }
+    }
+    app.services.push_back(std::move(svc));
+  }
+}
+
+void Loader::parseService(Reader& r, const Val& v, Service& svc) {
+  const Fields f(r, v,
+                 {"name", "local", "image", "port", "instances", "env", "health", "resources"});
+  if (!f.isMap()) return;
+  if (auto n = f.require("name")) {
+    if (auto text = detail::readString(r, *n)) {
+      if (isValidName(*text)) {
+        svc.name = *text;
+      } else {
+        error(n->location, n->path, fmt::format("invalid name \"{}\": {}", *text, nameRules()));
+      }
+    }
+  }
+  if (auto local = f.get("local")) {
+    const Fields lf(r, *local, {"command", "workingDir"});
+    if (lf.isMap()) {
+      LocalRun run;
+      run.location = local->location;
+      if (auto command = lf.require("command")) {
+        if (auto items = detail::readList(r, *command)) {
+          if (items->empty()) error(command->location, command->path, "must not be empty");
+          for (const auto& item : *items) {
+            if (auto text = detail::readString(r, item)) {
+              checkSubstitutions(r, item, *text);
+              run.command.push_back(*text);
+            }
+          }
+        }
+      }
+      lf.str("workingDir", run.working_dir);
+      svc.local = std::move(run);
+    }
+  }
+  f.str("image", svc.image);
+  f.integer("port", svc.port, 1, 65535);
+  f.integer("instances", svc.instances, 1, 1000);
+  if (auto env = f.get("env")) {
+    if (env->node.IsMap()) {
+      for (const auto& kv : env->node) {
+        const auto key_location = r.locate(kv.first, env->location);
+        const auto key = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
+        const Val value{kv.second, r.locate(kv.second, key_location),
+                        fmt::format("{}.{}", env->path, key)};
+        if (!isEnvVarName(key)) {
+          error(key_location, value.path,
+                fmt::format("invalid environment variable name \"{}\": use letters, digits and "
+                            "'_', not starting with a digit",
+                            key));
+          continue;
+        }
+        if (svc.env.count(key) != 0) {
+          error(key_location, value.path, fmt::format("duplicate key \"{}\"", key));
+          continue;
+        }
+        std::string text;
+        if (!value.node.IsNull()) {
+          auto scalar = detail::scalarText(r, value, "a string");
+          if (!scalar) continue;
+          text = *scalar;
+        }
+        checkSubstitutions(r, value, text);
+        svc.env.emplace(key, text);
+      }
+    } else {
+      error(env->location, env->path,
+            fmt::format("expected a mapping, got {}", detail::describe(env->node)));
+    }
+  }
+  if (auto health = f.get("health")) {
+    const Fields hf(r, *health, {"path", "initialDelay", "period", "timeout", "failureThreshold"});
+    if (hf.isMap()) {
+      if (auto p = hf.get("path")) {
+        if (auto text = detail::readString(r, *p)) {
+          if (text->front() == '/') {
+            svc.health.path = *text;
+          } else {
+            error(p->location, p->path, fmt::format("must start with '/', got \"{}\"", *text));
+          }
+        }
+      }
+      hf.duration("initialDelay", svc.health.initial_delay);
+      hf.duration("period", svc.health.period, Duration{1});
+      hf.duration("timeout", svc.health.timeout, Duration{1});
+      hf.integer("failureThreshold", svc.health.failure_threshold, 1, 100);
+    }
+  }
+  if (auto resources = f.get("resources")) {
+    const Fields rf(r, *resources, {"cpu", "memory"});
+    if (rf.isMap()) {
+      if (auto cpu = rf.get("cpu")) {
+        if (auto text = detail::scalarText(r, *cpu, "a number of cores")) {
+          auto cores = detail::parseCpu(*text);
+          if (!cores) {
+            error(cpu->location, cpu->path, cores.error().message);
+          } else if (*cores <= 0 || *cores > 1024) {
+            error(cpu->location, cpu->path,
+                  fmt::format("must be more than 0 and at most 1024 cores, got {}", *text));
+          } else {
+            svc.resources.cpu = *cores;
+          }
+        }
+      }
+      if (auto memory = rf.get("memory")) {
+        if (auto text = detail::scalarText(r, *memory, "a memory quantity such as 256Mi")) {
+          auto mib = detail::parseMemoryMiB(*text);
+          if (!mib) {
+            error(memory->location, memory->path, mib.error().message);
+          } else if (*mib <= 0) {
+            error(memory->location, memory->path, fmt::format("must be more than 0, got {}", *text));
+          } else {
+            svc.resources.memory_mb = *mib;
+          }
+        }
+      }
+    }
+  }
+  if (!f.has("local") && !f.has("image")) {
+    error(v.location, v.path,
+          "a service needs local (to run on the embedded runtime) or image (to run on "
+          "kubernetes)");
+  }
+}
+
+void Loader::checkSubstitutions(Reader& r, const Val& v, const std::string& text) {
+  (void)r;
+  const auto names = referencedNames(text);
+  if (!names) {
+    error(v.location, v.path, names.error().message);
+    return;
+  }
+  const auto& allowed = substitutionNames();
+  for (const auto& name : *names) {
+    if (std::find(allowed.begin(), allowed.end(), name) != allowed.end()) continue;
+    std::string supported;
+    for (const auto& a : allowed) supported += (supported.empty() ? "${" : ", ${") + a + "}";
+    if (auto suggestion = closestMatch(name, allowed)) {
+      error(v.location, v.path,
+            fmt::format("unknown substitution \"${{{}}}\" (did you mean \"${{{}}}\"?; supported: {})",
+                        name, *suggestion, supported));
+    } else {
+      error(v.location, v.path,
+            fmt::format("unknown substitution \"${{{}}}\" (supported: {})", name, supported));
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Environment
+
+const EnumValues<StrategyKind> kStrategies{{"rolling", StrategyKind::Rolling},
+                                           {"blue-green", StrategyKind::BlueGreen},
+                                           {"canary", StrategyKind::Canary}};
+
+void Loader::parseEnvironment(Reader& r, const Fields& spec, Environment& env, std::size_t index) {
+  auto& refs = env_refs_[index];
+  if (auto v = spec.get("application")) {
+    if (auto text = detail::readString(r, *v)) {
+      env.application = *text;
+      refs.application = NameUse{*text, v->location, v->path};
+    }
+  }
+  if (auto v = spec.get("runtime")) {
+    refs.runtime = v->location;
+    parseRuntime(r, *v, env, index);
+  }
+  if (auto v = spec.get("promotesFrom")) {
+    if (auto text = detail::readString(r, *v)) {
+      env.promotes_from = *text;
+      refs.promotes_from = NameUse{*text, v->location, v->path};
+    }
+  }
+  spec.enumeration("strategy", env.strategy, kStrategies);
+  if (auto v = spec.get("rolling")) env.rolling = parseRolling(r, *v);
+  if (auto v = spec.get("blueGreen")) env.blue_green = parseBlueGreen(r, *v);
+  if (auto v = spec.get("canary")) {
+    env.canary = parseCanary(r, *v);
+  } else if (env.strategy == StrategyKind::Canary) {
+    const auto s = spec.get("strategy");
+    error(s ? s->location : spec.self().location, spec.path("canary"),
+          "strategy \"canary\" needs a canary block with steps");
+  }
+  if (auto v = spec.get("approvals")) env.approvals = parseApprovals(r, *v);
+  spec.enumeration("forceDeploy", env.force_deploy,
+                   EnumValues<ForceDeployPolicy>{{"allowed", ForceDeployPolicy::Allowed},
+                                                 {"forbidden", ForceDeployPolicy::Forbidden}});
+  spec.enumeration("promoteFull", env.promote_full_allowed,
+                   EnumValues<bool>{{"allowed", true}, {"forbidden", false}});
+  if (auto v = spec.get("windows")) {
+    if (auto items = detail::readList(r, *v)) {
+      for (const auto& item : *items) env.windows.push_back(parseWindow(r, item));
+    }
+  }
+  if (auto v = spec.get("freezes")) {
+    if (auto items = detail::readList(r, *v)) {
+      for (const auto& item : *items) env.freezes.push_back(parseFreeze(r, item));
+    }
+  }
+  if (auto v = spec.get("thresholds")) env.thresholds = parseThresholds(r, *v);
+  spec.duration("progressDeadline", env.progress_deadline, Duration{1});
+  spec.enumeration("progressDeadlineAction", env.progress_deadline_action,
+                   EnumValues<ProgressDeadlineAction>{{"abort", ProgressDeadlineAction::Abort},
+                                                      {"degrade", ProgressDeadlineAction::Degrade}});
+  spec.integer("rollbackWindow", env.rollback_window, 0, 100);
+  spec.enumeration("concurrency", env.concurrency,
+                   EnumValues<ConcurrencyPolicy>{{"reject", ConcurrencyPolicy::Reject},
+                                                 {"queue", ConcurrencyPolicy::Queue},
+                                                 {"supersede", ConcurrencyPolicy::Supersede}});
+  if (auto v = spec.get("postDeploy")) env.post_deploy = parsePostDeploy(r, *v);
+  spec.boolean("incidentOnRollback", env.incident_on_rollback);
+}
+
+void Loader::parseRuntime(Reader& r, const Val& v, Environment& env, std::size_t index) {
+  const Fields f(r, v, {"local", "kubernetes"});
+  if (!f.isMap()) return;
+  env.runtime.location = v.location;
+  const bool local = f.has("local");
+  const bool kubernetes = f.has("kubernetes");
+  if (local == kubernetes) {
+    error(v.location, v.path, "set exactly one of local or kubernetes");
+    return;
+  }
+  if (local) {
+    env.runtime.kind = RuntimeSpec::Kind::Local;
+    const auto lv = *f.get("local");
+    env_refs_[index].runtime_path = lv.path;
+    const Fields lf(r, lv, {"bindAddress", "ports"});
+    if (!lf.isMap()) return;
+    lf.str("bindAddress", env.runtime.local.bind_address);
+    if (auto ports = lf.get("ports")) {
+      if (!ports->node.IsMap()) {
+        error(ports->location, ports->path,
+              fmt::format("expected a mapping of service names to ports, got {}",
+                          detail::describe(ports->node)));
+        return;
+      }
+      std::map<int, std::string> used;
+      for (const auto& kv : ports->node) {
+        const auto key_location = r.locate(kv.first, ports->location);
+        const auto service = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
+        const Val value{kv.second, r.locate(kv.second, key_location),
+                        fmt::format("{}.{}", ports->path, service)};
+        const auto port = detail::readInteger(r, value, 1, 65535);
+        if (!port) continue;
+        const int p = static_cast<int>(*port);
+        if (env.runtime.local.ports.count(service) != 0) {
+          error(key_location, value.path, fmt::format("duplicate key \"{}\"", service));
+          continue;
+        }
+        if (auto it = used.find(p); it != used.end()) {
+          error(value.location, value.path,
+                fmt::format("port {} is already used by service \"{}\"", p, it->second));
+          continue;
+        }
+        used.emplace(p, service);
+        env.runtime.local.ports.emplace(service, p);
+        env_refs_[index].ports.push_back(NameUse{service, key_location, value.path});
+      }
+    }
+  } else {
+    env.runtime.kind = RuntimeSpec::Kind::Kubernetes;
+    const auto kv = *f.get("kubernetes");
+    env_refs_[index].runtime_path = kv.path;
+    const Fields kf(r, kv, {"context", "namespace"});
+    if (!kf.isMap()) return;
+    kf.str("context", env.runtime.kubernetes.context);
+    kf.str("namespace", env.runtime.kubernetes.namespace_name);
+    if (env.runtime.kubernetes.namespace_name.empty()) {
+      env.runtime.kubernetes.namespace_name = env.name;
+    }
+  }
+}
+
+AnalysisRef Loader::parseAnalysisRef(Reader& r, const Val& v) {
+  const Fields f(r, v, kAnalysisRefKeys);
+  if (!f.isMap()) return {};
+  return parseAnalysisRef(r, f);
+}
+
+AnalysisRef Loader::parseAnalysisRef(Reader& r, const Fields& f) {
+  AnalysisRef ref;
+  ref.location = f.self().location;
+  std::vector<NameUse> uses;
+  if (auto templates = f.require("templates")) {
+    if (auto items = detail::readList(r, *templates)) {
+      if (items->empty()) {
+        error(templates->location, templates->path, "must name at least one AnalysisTemplate");
+      }
+      for (const auto& item : *items) {
+        if (auto name = detail::readString(r, item)) {
+          if (std::find(ref.templates.begin(), ref.templates.end(), *name) != ref.templates.end()) {
+            error(item.location, item.path, fmt::format("\"{}\" is listed twice", *name));
+            continue;
+          }
+          ref.templates.push_back(*name);
+          uses.push_back(NameUse{*name, item.location, item.path});
+        }
+      }
+    }
+  }
+  f.stringMap("args", ref.args);
+  f.duration("interval", ref.interval, Duration{1});
+  std::vector<NameUse> threshold_uses;
+  if (auto thresholds = f.get("thresholds")) {
+    if (auto values = detail::readStringMap(r, *thresholds)) {
+      for (const auto& kv : thresholds->node) {
+        const auto key = kv.first.Scalar();
+        const Val value{kv.second, r.locate(kv.second, thresholds->location),
+                        fmt::format("{}.{}", thresholds->path, key)};
+        if (!detail::parseNumber(values->at(key))) {
+          error(value.location, value.path,
+                fmt::format("expected a number, got {}", detail::describe(value.node)));
+          continue;
+        }
+        ref.thresholds.emplace(key, values->at(key));
+        threshold_uses.push_back(NameUse{key, r.locate(kv.first, thresholds->location), value.path});
+      }
+    }
+  }
+  deferred_.push_back([this, uses, threshold_uses]() {
+    std::vector<std::string> names;
+    for (const auto& t : config_.templates) {
+      if (!t.name.empty()) names.push_back(t.name);
+    }
+    std::vector<const AnalysisTemplate*> resolved;
+    bool all_resolved = true;
+    for (const auto& use : uses) {
+      if (const auto* t = config_.findTemplate(use.name)) {
+        resolved.push_back(t);
+      } else {
+        all_resolved = false;
+        error(use.location, use.path, unknownReference("AnalysisTemplate", use.name, names));
+      }
+    }
+    if (!all_resolved) return;
+    // A threshold replaces ${threshold} in the conditions of the metric it names.
+    std::vector<std::string> metrics;
+    for (const auto* t : resolved) {
+      for (const auto& m : t->metrics) {
+        if (m.success_condition.find("${threshold}") != std::string::npos ||
+            m.failure_condition.find("${threshold}") != std::string::npos) {
+          metrics.push_back(m.name);
+        }
+      }
+    }
+    for (const auto& use : threshold_uses) {
+      if (std::find(metrics.begin(), metrics.end(), use.name) != metrics.end()) continue;
+      if (auto suggestion = closestMatch(use.name, metrics)) {
+        error(use.location, use.path,
+              fmt::format("no metric \"{}\" with a ${{threshold}} condition in the referenced "
+                          "templates (did you mean \"{}\"?)",
+                          use.name, *suggestion));
+      } else {
+        error(use.location, use.path,
+              fmt::format("no metric \"{}\" with a ${{threshold}} condition in the referenced "
+                          "templates",
+                          use.name));
+      }
+    }
+  });
+  return ref;
+}
+
+CheckRef Loader::parseCheckRef(Reader& r, const Val& v) {
+  CheckRef ref;
+  ref.location = v.location;
+  const Fields f(r, v, {"smoke", "health"});
+  if (!f.isMap()) return ref;
+  f.str("smoke", ref.smoke);
+  f.enumeration("health", ref.health,
+                EnumValues<std::string>{{"basic", "basic"},
+                                        {"comprehensive", "comprehensive"},
+                                        {"detailed", "detailed"}});
+  if (!f.has("smoke") && !f.has("health")) {
+    error(v.location, v.path, "set smoke (a suite name), health (basic, comprehensive or detailed) or both");
+  }
+  return ref;
+}
+
+RollingStrategy Loader::parseRolling(Reader& r, const Val& v) {
+  RollingStrategy rolling;
+  rolling.location = v.location;
+  const Fields f(r, v, {"maxSurge", "maxUnavailable"});
+  if (!f.isMap()) return rolling;
+  bool ok = true;
+  for (const auto* key : {"maxSurge", "maxUnavailable"}) {
+    const auto value = f.get(key);
+    if (!value) continue;
+    const auto text = detail::scalarText(r, *value, "a count or a percentage such as \"25%\"");
+    if (!text) {
+      ok = false;
+      continue;
+    }
+    auto parsed = detail::parseIntOrPercent(*text);
+    if (!parsed) {
+      error(value->location, value->path, parsed.error().message);
+      ok = false;
+      continue;
+    }
+    (std::string_view(key) == "maxSurge" ? rolling.max_surge : rolling.max_unavailable) = *parsed;
+  }
+  if (ok && rolling.max_surge.value == 0 && rolling.max_unavailable.value == 0) {
+    error(v.location, v.path, "maxSurge and maxUnavailable cannot both be 0 (nothing could move)");
+  }
+  return rolling;
+}
+
+BlueGreenStrategy Loader::parseBlueGreen(Reader& r, const Val& v) {
+  BlueGreenStrategy bg;
+  bg.location = v.location;
+  const Fields f(r, v,
+                 {"autoPromotion", "autoPromotionAfter", "prePromotionAnalysis",
+                  "prePromotionChecks", "verification", "postPromotionAnalysis",
+                  "postPromotionChecks", "scaleDownDelay"});
+  if (!f.isMap()) return bg;
+  f.boolean("autoPromotion", bg.auto_promotion);
+  f.duration("autoPromotionAfter", bg.auto_promotion_after);
+  if (auto a = f.get("prePromotionAnalysis")) bg.pre_promotion_analysis = parseAnalysisRef(r, *a);
+  if (auto c = f.get("prePromotionChecks")) bg.pre_promotion_checks = parseCheckRef(r, *c);
+  f.duration("verification", bg.verification);
+  if (auto a = f.get("postPromotionAnalysis")) bg.post_promotion_analysis = parseAnalysisRef(r, *a);
+  if (auto c = f.get("postPromotionChecks")) bg.post_promotion_checks = parseCheckRef(r, *c);
+  f.duration("scaleDownDelay", bg.scale_down_delay);
+  return bg;
+}
+
+CanaryStrategy Loader::parseCanary(Reader& r, const Val& v) {
+  CanaryStrategy canary;
+  canary.location = v.location;
+  const Fields f(r, v, {"steps", "analysis", "abortScaleDownDelay"});
+  if (!f.isMap()) return canary;
+  std::optional<std::vector<Val>> steps;
+  if (auto s = f.require("steps")) {
+    steps = detail::readList(r, *s);
+    if (steps && steps->empty()) error(s->location, s->path, "must list at least one step");
+  }
+  if (steps && !steps->empty()) {
+    // Weights only grow, and the last one is 100: the canary ends fully promoted.
+    const CanaryStep* last_weight = nullptr;
+    std::string last_path;
+    bool weights_ok = true;
+    for (const auto& item : *steps) {
+      canary.steps.push_back(parseStep(r, item));
+      const auto& step = canary.steps.back();
+      if (step.kind != CanaryStep::Kind::SetWeight || step.weight < 0) {
+        if (step.weight < 0) weights_ok = false;
+        continue;
+      }
+      if (last_weight != nullptr && step.weight < last_weight->weight) {
+        error(step.location, item.path + ".setWeight",
+              fmt::format("weight {} is lower than the previous setWeight {} ({}); weights must not "
+                          "decrease",
+                          step.weight, last_weight->weight, last_path));
+        weights_ok = false;
+      }
+      last_weight = &step;
+      last_path = item.path;
+    }
+    if (weights_ok) {
+      if (last_weight == nullptr) {
+        error(f.get("steps")->location, f.path("steps"),
+              "the steps must set a weight (setWeight) and end at setWeight: 100");
+      } else if (last_weight->weight != 100) {
+        error(last_weight->location, last_path + ".setWeight",
+              fmt::format("the last setWeight must be 100 (the canary ends fully promoted), got {}",
+                          last_weight->weight));
+      }
+    }
+  }
+  if (auto a = f.get("analysis")) {
+    const Fields af(r, *a, plus(kAnalysisRefKeys, {"startingStep"}));
+    if (af.isMap()) {
+      BackgroundAnalysis background;
+      background.location = a->location;
+      background.analysis = parseAnalysisRef(r, af);
+      if (auto s = af.get("startingStep")) {
+        const auto max_step = steps && !steps->empty() ? static_cast<std::int64_t>(steps->size()) - 1 : 0;
+        if (auto value = detail::readInteger(r, *s, 0, max_step)) {
+          background.starting_step = static_cast<int>(*value);
+        }
+      }
+      canary.analysis = std::move(background);
+    }
+  }
+  f.duration("abortScaleDownDelay", canary.abort_scale_down_delay);
+  return canary;
+}
+
+CanaryStep Loader::parseStep(Reader& r, const Val& v) {
+  CanaryStep step;
+  step.location = v.location;
+  step.weight = -1;  // marks "not a valid setWeight" for the weight checks; reset below
+  const std::vector<std::string> kinds{"setWeight", "pause",  "analysis",
+                                       "approval",  "checks", "setHeaderRoute"};
+  const Fields f(r, v, kinds);
+  if (!f.isMap()) return step;
+  const auto keys = f.keys();
+  if (keys.empty()) {
+    if (v.node.size() == 0) {
+      error(v.location, v.path, fmt::format("a step needs one of: {}", joined(kinds)));
+    }
+    return step;
+  }
+  if (keys.size() > 1) {
+    error(v.location, v.path,
+          fmt::format("a step does exactly one thing, got {}", joined(keys, " and ")));
+    return step;
+  }
+  const auto& kind = keys.front();
+  const auto value = *f.getRaw(kind);
+  if (kind == "setWeight") {
+    step.kind = CanaryStep::Kind::SetWeight;
+    if (value.node.IsNull()) {
+      error(value.location, value.path, "expected a weight between 0 and 100, got nothing");
+    } else if (auto weight = detail::readInteger(r, value, 0, 100)) {
+      step.weight = static_cast<int>(*weight);
+    }
+    return step;
+  }
+  step.weight = 0;
+  if (kind == "pause") {
+    step.kind = CanaryStep::Kind::Pause;
+    if (value.node.IsNull()) return step;  // "pause:" = until promoted
+    const Fields pf(r, value, {"duration"});
+    if (!pf.isMap()) return step;
+    if (auto d = pf.get("duration")) {
+      if (auto duration = detail::readDuration(r, *d, Duration{1})) step.pause = *duration;
+    }
+  } else if (kind == "analysis") {
+    step.kind = CanaryStep::Kind::Analysis;
+    step.analysis = parseAnalysisRef(r, value);
+  } else if (kind == "approval") {
+    step.kind = CanaryStep::Kind::Approval;
+    const Fields af(r, value, {"roles"});
+    if (!af.isMap()) return step;
+    if (auto roles = af.require("roles")) {
+      if (auto list = detail::readStringList(r, *roles)) {
+        if (list->empty()) error(roles->location, roles->path, "must name at least one role");
+        step.approval = std::move(*list);
+      }
+    }
+  } else if (kind == "checks") {
+    step.kind = CanaryStep::Kind::Checks;
+    step.checks = parseCheckRef(r, value);
+  } else {
+    step.kind = CanaryStep::Kind::SetHeaderRoute;
+    auto& route = step.header_route;
+    route.location = value.location;
+    const Fields hf(r, value, {"header", "cookie", "match", "value"});
+    if (!hf.isMap()) return step;
+    hf.str("header", route.header);
+    hf.str("cookie", route.cookie);
+    if (hf.has("header") == hf.has("cookie")) {
+      error(value.location, value.path, "set exactly one of header or cookie");
+    }
+    hf.enumeration("match", route.match,
+                   EnumValues<HeaderRoute::Match>{{"exact", HeaderRoute::Match::Exact},
+                                                  {"prefix", HeaderRoute::Match::Prefix},
+                                                  {"regex", HeaderRoute::Match::Regex}});
+    if (auto val = hf.require("value")) {
+      if (auto text = detail::readString(r, *val)) {
+        route.value = *text;
+        if (route.match == HeaderRoute::Match::Regex) {
+          try {
+            const std::regex compiled(*text, std::regex::ECMAScript);
+            (void)compiled;
+          } catch (const std::regex_error& e) {
+            error(val->location, val->path,
+                  fmt::format("invalid regular expression \"{}\": {}", *text, e.what()));
+          }
+        }
+      }
+    }
+  }
+  return step;
+}
+
+ApprovalPolicy Loader::parseApprovals(Reader& r, const Val& v) {
+  ApprovalPolicy policy;
+  policy.location = v.location;
+  const Fields f(r, v, {"roles", "preventSelfApproval", "timeout"});
+  if (!f.isMap()) return policy;
+  if (auto roles = f.require("roles")) {
+    if (auto list = detail::readStringList(r, *roles)) {
+      if (list->empty()) error(roles->location, roles->path, "must name at least one role");
+      policy.roles = std::move(*list);
+    }
+  }
+  f.boolean("preventSelfApproval", policy.prevent_self_approval);
+  f.duration("timeout", policy.timeout, Duration{1});
+  return policy;
+}
+
+const EnumValues<Weekday> kWeekdays{{"Mon", Weekday::Mon}, {"Tue", Weekday::Tue},
+                                    {"Wed", Weekday::Wed}, {"Thu", Weekday::Thu},
+                                    {"Fri", Weekday::Fri}, {"Sat", Weekday::Sat},
+                                    {"Sun", Weekday::Sun}};
+
+ChangeWindow Loader::parseWindow(Reader& r, const Val& v) {
+  ChangeWindow window;
+  window.location = v.location;
+  const Fields f(r, v, {"days", "start", "end", "timezone"});
+  if (!f.isMap()) return window;
+  if (auto days = f.get("days")) {
+    if (auto items = detail::readList(r, *days)) {
+      for (const auto& item : *items) {
+        if (auto day = detail::readEnum(r, item, kWeekdays)) {
+          if (std::find(window.days.begin(), window.days.end(), *day) != window.days.end()) {
+            error(item.location, item.path,
+                  fmt::format("\"{}\" is listed twice", toString(*day)));
+            continue;
+          }
+          window.days.push_back(*day);
+        }
+      }
+    }
+  }
+  bool times_ok = true;
+  for (const auto* key : {"start", "end"}) {
+    const bool is_end = std::string_view(key) == "end";
+    const auto value = f.require(key);
+    if (!value) {
+      times_ok = false;
+      continue;
+    }
+    const auto text = detail::scalarText(r, *value, "a time such as \"10:00\"");
+    if (!text) {
+      times_ok = false;
+      continue;
+    }
+    auto minute = detail::parseClockTime(*text, is_end);
+    if (!minute) {
+      error(value->location, value->path, minute.error().message);
+      times_ok = false;
+      continue;
+    }
+    (is_end ? window.end_minute : window.start_minute) = *minute;
+  }
+  if (times_ok && window.start_minute == window.end_minute % (24 * 60)) {
+    error(f.get("end")->location, f.path("end"),
+          "must differ from start (a window of zero length never opens; leave windows out to "
+          "allow any time)");
+  }
+  if (auto tz = f.get("timezone")) {
+    if (auto text = detail::scalarText(r, *tz, "a timezone")) {
+      auto offset = detail::parseUtcOffset(*text);
+      if (!offset) {
+        error(tz->location, tz->path, offset.error().message);
+      } else {
+        window.timezone = *text;
+        window.utc_offset_minutes = *offset;
+      }
+    }
+  }
+  return window;
+}
+
+Freeze Loader::parseFreeze(Reader& r, const Val& v) {
+  Freeze freeze;
+  freeze.location = v.location;
+  const Fields f(r, v, {"start", "end", "reason"});
+  if (!f.isMap()) return freeze;
+  bool ok = true;
+  for (const auto* key : {"start", "end"}) {
+    const auto value = f.require(key);
+    if (!value) {
+      ok = false;
+      continue;
+    }
+    const auto text = detail::scalarText(r, *value, "an RFC 3339 time");
+    if (!text) {
+      ok = false;
+      continue;
+    }
+    auto time = detail::parseRfc3339(*text);
+    if (!time) {
+      error(value->location, value->path, time.error().message);
+      ok = false;
+      continue;
+    }
+    (std::string_view(key) == "start" ? freeze.start : freeze.end) = *time;
+  }
+  if (ok && freeze.end <= freeze.start) {
+    error(f.get("end")->location, f.path("end"), "must be after start");
+  }
+  f.str("reason", freeze.reason);
+  return freeze;
+}
+
+Thresholds Loader::parseThresholds(Reader& r, const Val& v) {
+  Thresholds thresholds;
+  thresholds.location = v.location;
+  const Fields f(r, v, {"errorRate", "latencyP95", "availability"});
+  if (!f.isMap()) return thresholds;
+  f.number("errorRate", thresholds.error_rate, 0.0, 1.0);
+  f.duration("latencyP95", thresholds.latency_p95, Duration{1});
+  f.number("availability", thresholds.availability, 0.0, 1.0);
+  return thresholds;
+}
+
+PostDeployWatch Loader::parsePostDeploy(Reader& r, const Val& v) {
+  PostDeployWatch watch;
+  watch.location = v.location;
+  const Fields f(r, v, {"duration", "analysis"});
+  if (!f.isMap()) return watch;
+  if (auto d = f.require("duration")) {
+    if (auto duration = detail::readDuration(r, *d, Duration{1})) watch.duration = *duration;
+  }
+  if (auto a = f.get("analysis")) watch.analysis = parseAnalysisRef(r, *a);
+  return watch;
+}
+
+// ---------------------------------------------------------------------------------------------
+// AnalysisTemplate
+
+void Loader::parseTemplate(Reader& r, const Fields& spec, AnalysisTemplate& tpl) {
+  const auto metrics = spec.require("metrics");
+  if (!metrics) return;
+  const auto items = detail::readList(r, *metrics);
+  if (!items) return;
+  if (items->empty()) {
+    error(metrics->location, metrics->path, "must list at least one metric");
+    return;
+  }
+  std::map<std::string, SourceLocation> names;
+  for (const auto& item : *items) {
+    tpl.metrics.push_back(parseMetric(r, item));
+    const auto& name = tpl.metrics.back().name;
+    if (name.empty()) continue;
+    const auto [it, inserted] = names.emplace(name, item.location);
+    if (!inserted) {
+      error(item.location, item.path + ".name",
+            fmt::format("duplicate metric \"{}\" (first defined at {})", name, where(it->second)));
+    }
+  }
+}
+
+MetricSpec Loader::parseMetric(Reader& r, const Val& v) {
+  MetricSpec metric;
+  metric.location = v.location;
+  const Fields f(r, v,
+                 {"name", "provider", "query", "window", "prometheus", "web", "judge",
+                  "successCondition", "failureCondition", "interval", "count", "initialDelay",
+                  "for", "failureLimit", "inconclusiveLimit", "consecutiveErrorLimit", "noData",
+                  "dryRun"});
+  if (!f.isMap()) return metric;
+  if (auto n = f.require("name")) {
+    if (auto text = detail::readString(r, *n)) {
+      if (isValidName(*text)) {
+        metric.name = *text;
+      } else {
+        error(n->location, n->path, fmt::format("invalid name \"{}\": {}", *text, nameRules()));
+      }
+    }
+  }
+  using P = MetricSpec::Provider;
+  const bool provider_ok = !f.has("provider") ||
+                           f.enumeration("provider", metric.provider,
+                                         EnumValues<P>{{"builtin", P::Builtin},
+                                                       {"prometheus", P::Prometheus},
+                                                       {"web", P::Web},
+                                                       {"judge", P::Judge}});
+  // Settings blocks that belong to another provider are mistakes, not silently ignored.
+  for (const auto& [key, provider] : std::vector<std::pair<std::string, P>>{
+           {"prometheus", P::Prometheus}, {"web", P::Web}, {"judge", P::Judge}}) {
+    if (provider_ok && f.has(key) && metric.provider != provider) {
+      error(f.get(key)->location, f.path(key),
+            fmt::format("only used with provider: {} (this metric's provider is {})", key,
+                        toString(metric.provider)));
+    }
+  }
+  const bool uses_query = metric.provider == P::Builtin || metric.provider == P::Prometheus;
+  if (provider_ok && uses_query) {
+    if (auto q = f.require("query")) {
+      if (auto text = detail::readString(r, *q)) {
+        metric.query = *text;
+        if (metric.provider == P::Builtin &&
+            std::find(kBuiltinQueries.begin(), kBuiltinQueries.end(), *text) ==
+                kBuiltinQueries.end()) {
+          error(q->location, q->path, detail::enumMessage(*text, kBuiltinQueries));
+        }
+      }
+    }
+  } else if (provider_ok && f.has("query")) {
+    error(f.get("query")->location, f.path("query"),
+          fmt::format("not used by provider {} (its settings block holds the query)",
+                      toString(metric.provider)));
+  }
+  if (provider_ok && metric.provider == P::Prometheus) {
+    auto& prom = metric.prometheus;
+    prom.query = metric.query;
+    if (auto pv = f.require("prometheus")) {
+      prom.location = pv->location;
+      const Fields pf(r, *pv,
+                      {"address", "timeout", "bearerTokenEnv", "basicAuth", "insecureSkipVerify"});
+      if (pf.isMap()) {
+        if (auto a = pf.require("address")) {
+          if (auto text = detail::readString(r, *a)) {
+            if (isHttpUrl(*text)) {
+              prom.address = *text;
+            } else {
+              error(a->location, a->path,
+                    fmt::format("expected an http:// or https:// address, got \"{}\"", *text));
+            }
+          }
+        }
+        pf.duration("timeout", prom.timeout, Duration{1});
+        pf.str("bearerTokenEnv", prom.bearer_token_env);
+        if (auto b = pf.get("basicAuth")) {
+          const Fields bf(r, *b, {"user", "passwordEnv"});
+          if (bf.isMap()) {
+            bf.str("user", prom.basic_user, true);
+            bf.str("passwordEnv", prom.basic_password_env, true);
+          }
+        }
+        pf.boolean("insecureSkipVerify", prom.insecure_skip_verify);
+      }
+    }
+  }
+  if (provider_ok && metric.provider == P::Web) {
+    auto& web = metric.web;
+    if (auto wv = f.require("web")) {
+      web.location = wv->location;
+      const Fields wf(r, *wv, {"url", "jsonPointer", "headers", "timeout"});
+      if (wf.isMap()) {
+        if (auto u = wf.require("url")) {
+          if (auto text = detail::readString(r, *u)) {
+            if (isHttpUrl(*text)) {
+              web.url = *text;
+            } else {
+              error(u->location, u->path,
+                    fmt::format("expected an http:// or https:// URL, got \"{}\"", *text));
+            }
+          }
+        }
+        if (auto p = wf.get("jsonPointer")) {
+          if (auto text = detail::readString(r, *p, true)) {
+            if (text->empty() || text->front() == '/') {
+              web.json_pointer = *text;
+            } else {
+              error(p->location, p->path,
+                    fmt::format("a JSON pointer starts with '/', e.g. \"/data/value\", got \"{}\"",
+                                *text));
+            }
+          }
+        }
+        wf.stringMap("headers", web.headers);
+        wf.duration("timeout", web.timeout, Duration{1});
+      }
+    }
+  }
+  if (provider_ok && metric.provider == P::Judge) {
+    if (auto jv = f.require("judge")) metric.judge = parseJudge(r, *jv);
+  }
+  for (const auto& [key, target] : std::vector<std::pair<std::string, std::string*>>{
+           {"successCondition", &metric.success_condition},
+           {"failureCondition", &metric.failure_condition}}) {
+    f.str(key, *target);
+  }
+  if (provider_ok && metric.provider != P::Judge && !f.has("successCondition") &&
+      !f.has("failureCondition")) {
+    error(v.location, v.path,
+          "set successCondition, failureCondition or both (e.g. failureCondition: \"result > "
+          "0.01\")");
+  }
+  f.duration("window", metric.window, Duration{1});
+  f.duration("interval", metric.interval);
+  if (f.integer("count", metric.count, 0, 100000) && metric.count > 1 &&
+      metric.interval == Duration{0}) {
+    error(f.get("count")->location, f.path("count"),
+          fmt::format("count {} needs an interval between measurements", metric.count));
+  }
+  f.duration("initialDelay", metric.initial_delay);
+  f.duration("for", metric.for_duration);
+  f.integer("failureLimit", metric.failure_limit, 0, 100000);
+  f.integer("inconclusiveLimit", metric.inconclusive_limit, 0, 100000);
+  f.integer("consecutiveErrorLimit", metric.consecutive_error_limit, 0, 100000);
+  f.enumeration("noData", metric.no_data,
+                EnumValues<NoDataPolicy>{{"pass", NoDataPolicy::Pass},
+                                         {"fail", NoDataPolicy::Fail},
+                                         {"inconclusive", NoDataPolicy::Inconclusive},
+                                         {"error", NoDataPolicy::Error}});
+  f.boolean("dryRun", metric.dry_run);
+  return metric;
+}
+
+JudgeProvider Loader::parseJudge(Reader& r, const Val& v) {
+  JudgeProvider judge;
+  judge.location = v.location;
+  const Fields f(r, v,
+                 {"metrics", "groupWeights", "scoreThresholds", "prometheus", "lookback", "step"});
+  if (!f.isMap()) return judge;
+  if (auto p = f.get("prometheus")) {
+    const Fields pf(r, *p, {"address"});
+    if (pf.isMap()) {
+      if (auto a = pf.require("address")) {
+        if (auto text = detail::readString(r, *a)) {
+          if (isHttpUrl(*text)) {
+            judge.prometheus_address = *text;
+          } else {
+            error(a->location, a->path,
+                  fmt::format("expected an http:// or https:// address, got \"{}\"", *text));
+          }
+        }
+      }
+    }
+  }
+  const bool builtin_queries = !f.has("prometheus");
+  if (auto metrics = f.require("metrics")) {
+    if (auto items = detail::readList(r, *metrics)) {
+      if (items->empty()) error(metrics->location, metrics->path, "must list at least one metric");
+      std::map<std::string, SourceLocation> names;
+      for (const auto& item : *items) {
+        judge.metrics.push_back(parseJudgeMetric(r, item, builtin_queries));
+        const auto& name = judge.metrics.back().name;
+        if (name.empty()) continue;
+        const auto [it, inserted] = names.emplace(name, item.location);
+        if (!inserted) {
+          error(item.location, item.path + ".name",
+                fmt::format("duplicate metric \"{}\" (first defined at {})", name,
+                            where(it->second)));
+        }
+      }
+    }
+  }
+  if (auto weights = f.get("groupWeights")) {
+    if (auto values = detail::readStringMap(r, *weights)) {
+      double sum = 0;
+      bool ok = true;
+      for (const auto& kv : weights->node) {
+        const auto key = kv.first.Scalar();
+        const Val value{kv.second, r.locate(kv.second, weights->location),
+                        fmt::format("{}.{}", weights->path, key)};
+        if (auto weight = detail::readNumber(r, value, 0.0, 100.0)) {
+          judge.group_weights.emplace(key, *weight);
+          sum += *weight;
+        } else {
+          ok = false;
+        }
+      }
+      if (ok && sum > 100.0) {
+        error(weights->location, weights->path,
+              fmt::format("group weights must add up to at most 100, got {}", sum));
+      }
+    }
+  }
+  if (auto thresholds = f.get("scoreThresholds")) {
+    const Fields tf(r, *thresholds, {"pass", "marginal"});
+    if (tf.isMap()) {
+      const bool pass = tf.number("pass", judge.pass_score, 0.0, 100.0);
+      const bool marginal = tf.number("marginal", judge.marginal_score, 0.0, 100.0);
+      if ((pass || marginal) && judge.marginal_score > judge.pass_score) {
+        error(thresholds->location, thresholds->path,
+              fmt::format("marginal ({}) must not be above pass ({})", judge.marginal_score,
+                          judge.pass_score));
+      }
+    }
+  }
+  f.duration("lookback", judge.lookback, Duration{1});
+  f.duration("step", judge.step, Duration{1});
+  return judge;
+}
+
+JudgeMetric Loader::parseJudgeMetric(Reader& r, const Val& v, bool builtin_queries) {
+  JudgeMetric metric;
+  metric.location = v.location;
+  const Fields f(r, v,
+                 {"name", "query", "groups", "direction", "nanStrategy", "outliers", "critical",
+                  "mustHaveData", "effectSize"});
+  if (!f.isMap()) return metric;
+  f.str("name", metric.name, true);
+  if (auto q = f.require("query")) {
+    if (auto text = detail::readString(r, *q)) {
+      metric.query = *text;
+      if (builtin_queries && std::find(kBuiltinQueries.begin(), kBuiltinQueries.end(), *text) ==
+                                 kBuiltinQueries.end()) {
+        error(q->location, q->path,
+              detail::enumMessage(*text, kBuiltinQueries) +
+                  " (set judge.prometheus to use PromQL queries)");
+      }
+    }
+  }
+  f.strings("groups", metric.groups);
+  using J = JudgeMetric;
+  f.enumeration("direction", metric.direction,
+                EnumValues<J::Direction>{{"increase", J::Direction::Increase},
+                                         {"decrease", J::Direction::Decrease},
+                                         {"either", J::Direction::Either}});
+  f.enumeration("nanStrategy", metric.nan_strategy,
+                EnumValues<J::NanStrategy>{{"remove", J::NanStrategy::Remove},
+                                           {"replace", J::NanStrategy::Replace}});
+  if (auto o = f.get("outliers")) {
+    const Fields of(r, *o, {"strategy", "factor"});
+    if (of.isMap()) {
+      of.enumeration("strategy", metric.remove_outliers,
+                     EnumValues<bool>{{"keep", false}, {"remove", true}});
+      if (auto factor = of.get("factor")) {
+        if (auto value = detail::readNumber(r, *factor, 0.0, 1000.0)) {
+          if (*value <= 0) {
+            error(factor->location, factor->path, "must be more than 0");
+          } else {
+            metric.outlier_factor = *value;
+          }
+        }
+      }
+    }
+  }
+  f.boolean("critical", metric.critical);
+  f.boolean("mustHaveData", metric.must_have_data);
+  if (auto e = f.get("effectSize")) {
+    const Fields ef(r, *e,
+                    {"measure", "allowedIncrease", "allowedDecrease", "criticalIncrease",
+                     "criticalDecrease"});
+    if (ef.isMap()) {
+      ef.enumeration("measure", metric.effect_size,
+                     EnumValues<J::EffectSize>{{"meanRatio", J::EffectSize::MeanRatio},
+                                               {"cles", J::EffectSize::Cles}});
+      if (metric.effect_size == J::EffectSize::Cles) {
+        // CLES is a probability: its neutral value is 0.5, not the mean ratio's 1.0.
+        metric.allowed_increase = metric.allowed_decrease = 0.5;
+        metric.critical_increase = metric.critical_decrease = 0.5;
+      }
+      const double max = metric.effect_size == J::EffectSize::Cles ? 1.0 : 1000.0;
+      ef.number("allowedIncrease", metric.allowed_increase, 0.0, max);
+      ef.number("allowedDecrease", metric.allowed_decrease, 0.0, max);
+      ef.number("criticalIncrease", metric.critical_increase, 0.0, max);
+      ef.number("criticalDecrease", metric.critical_decrease, 0.0, max);
+    }
+  }
+  return metric;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cross-document checks
+
+void Loader::checkEnvironments() {
+  std::vector<std::string> app_names;
+  for (const auto& app : config_.applications) {
+    if (!app.name.empty()) app_names.push_back(app.name);
+  }
+  std::vector<std::string> env_names;
+  for (const auto& env : config_.environments) {
+    if (!env.name.empty()) env_names.push_back(env.name);
+  }
+  for (std::size_t i = 0; i < config_.environments.size(); ++i) {
+    const auto& env = config_.environments[i];
+    const auto& refs = env_refs_[i];
+    const Application* app = nullptr;
+    if (refs.application) {
+      app = config_.findApplication(refs.application->name);
+      if (app == nullptr) {
+        error(refs.application->location, refs.application->path,
+              unknownReference("Application", refs.application->name, app_names));
+      }
+    } else if (config_.applications.size() == 1) {
+      app = &config_.applications.front();
+    } else if (config_.applications.empty()) {
+      error(refs.spec, "spec.application",
+            "no Application is defined in this configuration, so there is nothing to deploy");
+    } else {
+      error(refs.spec, "spec.application",
+            fmt::format("required when the configuration defines more than one Application ({})",
+                        joined(app_names)));
+    }
+    if (refs.promotes_from) {
+      const auto& use = *refs.promotes_from;
+      if (use.name == env.name) {
+        error(use.location, use.path, "an environment cannot promote from itself");
+      } else if (config_.findEnvironment(use.name) == nullptr) {
+        error(use.location, use.path, unknownReference("Environment", use.name, env_names));
+      }
+    }
+    if (app == nullptr) continue;
+    std::vector<std::string> services;
+    for (const auto& svc : app->services) {
+      if (!svc.name.empty()) services.push_back(svc.name);
+    }
+    for (const auto& use : refs.ports) {
+      if (std::find(services.begin(), services.end(), use.name) == services.end()) {
+        error(use.location, use.path,
+              unknownReference(fmt::format("service of Application \"{}\":", app->name), use.name,
+                               services));
+      }
+    }
+    for (const auto& svc : app->services) {
+      if (svc.name.empty()) continue;
+      if (env.runtime.kind == RuntimeSpec::Kind::Local && !svc.local) {
+        error(refs.runtime, refs.runtime_path,
+              fmt::format("service \"{}\" has no local.command, which the local runtime needs",
+                          svc.name));
+      } else if (env.runtime.kind == RuntimeSpec::Kind::Kubernetes && svc.image.empty()) {
+        error(refs.runtime, refs.runtime_path,
+              fmt::format("service \"{}\" has no image, which the kubernetes runtime needs",
+                          svc.name));
+      }
+    }
+  }
+}
+
+void Loader::checkPromotionCycles() {
+  // Follow promotesFrom from each environment; a walk that comes back to where it started is a
+  // cycle, reported once, at the member written first.
+  std::vector<bool> reported(config_.environments.size(), false);
+  for (std::size_t start = 0; start < config_.environments.size(); ++start) {
+    if (reported[start] || !env_refs_[start].promotes_from) continue;
+    std::vector<std::size_t> chain{start};
+    std::size_t current = start;
+    while (true) {
+      const auto& from = config_.environments[current].promotes_from;
+      if (from.empty() || from == config_.environments[current].name) break;
+      std::size_t next = config_.environments.size();
+      for (std::size_t j = 0; j < config_.environments.size(); ++j) {
+        if (config_.environments[j].name == from) {
+          next = j;
+          break;
+        }
+      }
+      if (next == config_.environments.size()) break;
+      if (next == start) {
+        std::vector<std::string> names;
+        for (const auto index : chain) {
+          names.push_back(config_.environments[index].name);
+          reported[index] = true;
+        }
+        names.push_back(config_.environments[start].name);
+        const auto& use = *env_refs_[start].promotes_from;
+        error(use.location, use.path,
+              fmt::format("promotesFrom cycle: {} (each promotes from the next; one of them must "
+                          "deploy anything)",
+                          joined(names, " -> ")));
+        break;
+      }
+      if (std::find(chain.begin(), chain.end(), next) != chain.end()) break;  // cycle elsewhere
+      chain.push_back(next);
+      current = next;
+    }
+  }
+}
+
+LoadResult Loader::finish() {
+  for (const auto& check : deferred_) check();
+  checkEnvironments();
+  checkPromotionCycles();
+  // File order: files in reading order, then line and column. Errors found by cross-document
+  // checks therefore sit beside the line they point at.
+  std::map<std::string, std::size_t> file_order;
+  for (std::size_t i = 0; i < config_.files.size(); ++i) file_order.emplace(config_.files[i], i);
+  std::stable_sort(diagnostics_.begin(), diagnostics_.end(),
+                   [&](const Diagnostic& a, const Diagnostic& b) {
+                     const auto fa = file_order[a.location.file];
+                     const auto fb = file_order[b.location.file];
+                     if (fa != fb) return fa < fb;
+                     if (a.location.line != b.location.line) return a.location.line < b.location.line;
+                     return a.location.column < b.location.column;
+                   });
+  LoadResult result;
+  if (diagnostics_.empty()) result.config = std::move(config_);
+  result.diagnostics = std::move(diagnostics_);
+  return result;
+}
+
+}  // namespace
+
+LoadResult loadConfigText(const std::string& text, const std::string& file_name) {
+  Loader loader;
+  loader.loadText(text, file_name);
+  return loader.finish();
+}
+
+LoadResult loadConfig(const std::string& path) {
+  namespace fs = std::filesystem;
+  Loader loader;
+  std::error_code ec;
+  const auto read = [&](const std::string& file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+      loader.addFile(file);
+      loader.fileError(file, fmt::format("cannot read: {}", std::strerror(errno)));
+      return;
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) {
+      loader.addFile(file);
+      loader.fileError(file, "cannot read: I/O error");
+      return;
+    }
+    loader.loadText(text.str(), file);
+  };
+  if (fs::is_directory(path, ec)) {
+    std::vector<std::string> files;
+    for (const auto& entry : fs::directory_iterator(path, ec)) {
+      const auto extension = entry.path().extension().string();
+      if ((extension == ".yaml" || extension == ".yml") && !entry.is_directory()) {
+        files.push_back(entry.path().string());
+      }
+    }
+    if (ec) {
+      loader.addFile(path);
+      loader.fileError(path, fmt::format("cannot read directory: {}", ec.message()));
+      return loader.finish();
+    }
+    std::sort(files.begin(), files.end());
+    if (files.empty()) {
+      loader.addFile(path);
+      loader.fileError(path, "no *.yaml or *.yml files in this directory");
+    }
+    for (const auto& file : files) read(file);
+    return loader.finish();
+  }
+  if (!fs::exists(path, ec)) {
+    loader.addFile(path);
+    loader.fileError(path, "cannot read: no such file or directory");
+    return loader.finish();
+  }
+  read(path);
+  return loader.finish();
+}
+
+}  // namespace runway::config

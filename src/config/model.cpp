@@ -1,0 +1,160 @@
+#include "runway/config/model.hpp"
+
+namespace runway::config {
+namespace {
+
+template <typename T>
+const T* findByName(const std::vector<T>& items, std::string_view name) {
+  for (const auto& item : items) {
+    if (item.name == name) return &item;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+const Application* Config::findApplication(std::string_view name) const {
+  return findByName(applications, name);
+}
+
+const Environment* Config::findEnvironment(std::string_view name) const {
+  return findByName(environments, name);
+}
+
+const AnalysisTemplate* Config::findTemplate(std::string_view name) const {
+  return findByName(templates, name);
+}
+
+const Application* Config::applicationFor(const Environment& env) const {
+  if (!env.application.empty()) return findApplication(env.application);
+  if (applications.size() == 1) return &applications.front();
+  return nullptr;
+}
+
+std::string_view toString(StrategyKind kind) {
+  switch (kind) {
+    case StrategyKind::Rolling:
+      return "rolling";
+    case StrategyKind::BlueGreen:
+      return "blue-green";
+    case StrategyKind::Canary:
+      return "canary";
+  }
+  return "unknown";
+}
+
+std::string_view toString(NoDataPolicy policy) {
+  switch (policy) {
+    case NoDataPolicy::Pass:
+      return "pass";
+    case NoDataPolicy::Fail:
+      return "fail";
+    case NoDataPolicy::Inconclusive:
+      return "inconclusive";
+    case NoDataPolicy::Error:
+      return "error";
+  }
+  return "unknown";
+}
+
+std::string_view toString(MetricSpec::Provider provider) {
+  switch (provider) {
+    case MetricSpec::Provider::Builtin:
+      return "builtin";
+    case MetricSpec::Provider::Prometheus:
+      return "prometheus";
+    case MetricSpec::Provider::Web:
+      return "web";
+    case MetricSpec::Provider::Judge:
+      return "judge";
+  }
+  return "unknown";
+}
+
+std::string_view toString(CanaryStep::Kind kind) {
+  switch (kind) {
+    case CanaryStep::Kind::SetWeight:
+      return "setWeight";
+    case CanaryStep::Kind::Pause:
+      return "pause";
+    case CanaryStep::Kind::Analysis:
+      return "analysis";
+    case CanaryStep::Kind::Approval:
+      return "approval";
+    case CanaryStep::Kind::Checks:
+      return "checks";
+    case CanaryStep::Kind::SetHeaderRoute:
+      return "setHeaderRoute";
+  }
+  return "unknown";
+}
+
+std::string_view toString(Weekday day) {
+  switch (day) {
+    case Weekday::Mon:
+      return "Mon";
+    case Weekday::Tue:
+      return "Tue";
+    case Weekday::Wed:
+      return "Wed";
+    case Weekday::Thu:
+      return "Thu";
+    case Weekday::Fri:
+      return "Fri";
+    case Weekday::Sat:
+      return "Sat";
+    case Weekday::Sun:
+      return "Sun";
+  }
+  return "unknown";
+}
+
+}  // namespace runway::config
+
+namespace runway::config {
+
+std::string_view toString(ForceDeployPolicy policy) {
+  return policy == ForceDeployPolicy::Allowed ? "allowed" : "forbidden";
+}
+
+std::string_view toString(ProgressDeadlineAction action) {
+  return action == ProgressDeadlineAction::Abort ? "abort" : "degrade";
+}
+
+std::string_view toString(ConcurrencyPolicy policy) {
+  switch (policy) {
+    case ConcurrencyPolicy::Reject:
+      return "reject";
+    case ConcurrencyPolicy::Queue:
+      return "queue";
+    case ConcurrencyPolicy::Supersede:
+      return "supersede";
+  }
+  return "unknown";
+}
+
+std::string_view toString(HeaderRoute::Match match) {
+  switch (match) {
+    case HeaderRoute::Match::Exact:
+      return "exact";
+    case HeaderRoute::Match::Prefix:
+      return "prefix";
+    case HeaderRoute::Match::Regex:
+      return "regex";
+  }
+  return "unknown";
+}
+
+std::string_view toString(JudgeMetric::Direction direction) {
+  switch (direction) {
+    case JudgeMetric::Direction::Increase:
+      return "increase";
+    case JudgeMetric::Direction::Decrease:
+      return "decrease";
+    case JudgeMetric::Direction::Either:
+      return "either";
+  }
+  return "unknown";
+}
+
+}  // namespace runway::config

@@ -1,0 +1,198 @@
+#include "values.hpp"
+
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+#include <fmt/format.h>
+
+namespace runway::config::detail {
+namespace {
+
+bool allDigits(std::string_view text) {
+  if (text.empty()) return false;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+// Exactly `width` digits -> value; -1 otherwise.
+int fixedDigits(std::string_view text, std::size_t pos, std::size_t width) {
+  if (pos + width > text.size()) return -1;
+  const auto part = text.substr(pos, width);
+  if (!allDigits(part)) return -1;
+  int value = 0;
+  for (const char c : part) value = value * 10 + (c - '0');
+  return value;
+}
+
+}  // namespace
+
+std::optional<std::int64_t> parseInteger(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  const bool negative = text.front() == '-';
+  if (negative) text.remove_prefix(1);
+  if (!allDigits(text)) return std::nullopt;
+  std::int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return negative ? -value : value;
+}
+
+std::optional<double> parseNumber(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  if (text.front() == '+') text.remove_prefix(1);
+  double value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+Result<int> parseClockTime(std::string_view text, bool allow_end_of_day) {
+  const auto bad = [&] {
+    return fail(ErrorCode::InvalidArgument,
+                fmt::format("invalid time \"{}\": write HH:MM on a 24-hour clock, e.g. \"10:00\"{}",
+                            text, allow_end_of_day ? " (\"24:00\" = end of day)" : ""));
+  };
+  if (text.size() != 5 || text[2] != ':') return bad();
+  const int hours = fixedDigits(text, 0, 2);
+  const int minutes = fixedDigits(text, 3, 2);
+  if (hours < 0 || minutes < 0 || minutes > 59) return bad();
+  if (hours == 24 && minutes == 0 && allow_end_of_day) return 24 * 60;
+  if (hours > 23) return bad();
+  return hours * 60 + minutes;
+}
+
+Result<int> parseUtcOffset(std::string_view text) {
+  if (text == "UTC") return 0;
+  const auto bad = [&] {
+    return fail(ErrorCode::InvalidArgument,
+                fmt::format("unsupported timezone \"{}\": write \"UTC\" or a fixed offset such as "
+                            "\"+02:00\" or \"-05:00\" (named zones are not supported)",
+                            text));
+  };
+  if (text.size() != 6 || (text[0] != '+' && text[0] != '-') || text[3] != ':') return bad();
+  const int hours = fixedDigits(text, 1, 2);
+  const int minutes = fixedDigits(text, 4, 2);
+  if (hours < 0 || minutes < 0 || minutes > 59 || hours * 60 + minutes > 14 * 60) return bad();
+  const int offset = hours * 60 + minutes;
+  return text[0] == '-' ? -offset : offset;
+}
+
+Result<TimePoint> parseRfc3339(std::string_view text) {
+  const auto bad = [&] {
+    return fail(ErrorCode::InvalidArgument,
+                fmt::format("invalid time \"{}\": write an RFC 3339 time with a zone, e.g. "
+                            "\"2026-12-20T00:00:00Z\" or \"2026-12-20T08:00:00+02:00\"",
+                            text));
+  };
+  // YYYY-MM-DDTHH:MM:SS
+  if (text.size() < 20 || text[4] != '-' || text[7] != '-' ||
+      (text[10] != 'T' && text[10] != 't' && text[10] != ' ') || text[13] != ':' ||
+      text[16] != ':') {
+    return bad();
+  }
+  const int year = fixedDigits(text, 0, 4);
+  const int month = fixedDigits(text, 5, 2);
+  const int day = fixedDigits(text, 8, 2);
+  const int hour = fixedDigits(text, 11, 2);
+  const int minute = fixedDigits(text, 14, 2);
+  const int second = fixedDigits(text, 17, 2);
+  if (year < 0 || month < 0 || day < 0 || hour < 0 || hour > 23 || minute < 0 || minute > 59 ||
+      second < 0 || second > 60) {
+    return bad();
+  }
+  const std::chrono::year_month_day date{std::chrono::year{year},
+                                         std::chrono::month{static_cast<unsigned>(month)},
+                                         std::chrono::day{static_cast<unsigned>(day)}};
+  if (!date.ok()) return bad();
+  std::size_t pos = 19;
+  std::int64_t millis = 0;
+  if (pos < text.size() && text[pos] == '.') {
+    ++pos;
+    const auto start = pos;
+    std::int64_t scale = 100;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+      millis += (text[pos] - '0') * scale;
+      scale /= 10;
+      ++pos;
+    }
+    if (pos == start) return bad();
+  }
+  int offset_minutes = 0;
+  const auto zone = text.substr(pos);
+  if (zone == "Z" || zone == "z") {
+    offset_minutes = 0;
+  } else {
+    auto offset = parseUtcOffset(zone);
+    if (!offset || zone == "UTC") return bad();
+    offset_minutes = *offset;
+  }
+  const auto days = std::chrono::sys_days{date};
+  const auto local = std::chrono::time_point_cast<Duration>(days) + std::chrono::hours(hour) +
+                     std::chrono::minutes(minute) + std::chrono::seconds(second) +
+                     Duration(millis);
+  return TimePoint{local.time_since_epoch()} - std::chrono::minutes(offset_minutes);
+}
+
+Result<std::int64_t> parseMemoryMiB(std::string_view text) {
+  const auto bad = [&] {
+    return fail(ErrorCode::InvalidArgument,
+                fmt::format("invalid memory quantity \"{}\": write e.g. 256Mi, 1Gi, 512M or a number "
+                            "of bytes",
+                            text));
+  };
+  std::size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0) return bad();
+  const auto number = parseInteger(text.substr(0, digits));
+  if (!number) return bad();
+  const auto suffix = text.substr(digits);
+  struct Suffix {
+    std::string_view name;
+    double bytes;
+  };
+  constexpr Suffix kSuffixes[] = {{"", 1.0},      {"Ki", 1024.0}, {"Mi", 1048576.0},
+                                  {"Gi", 1073741824.0}, {"Ti", 1099511627776.0}, {"K", 1e3},
+                                  {"M", 1e6},     {"G", 1e9},     {"T", 1e12}};
+  for (const auto& s : kSuffixes) {
+    if (s.name == suffix) {
+      const double mib = std::ceil(static_cast<double>(*number) * s.bytes / 1048576.0);
+      if (mib > 1e12) return bad();
+      return static_cast<std::int64_t>(mib);
+    }
+  }
+  return bad();
+}
+
+Result<double> parseCpu(std::string_view text) {
+  if (!text.empty() && text.back() == 'm') {
+    const auto millis = parseInteger(text.substr(0, text.size() - 1));
+    if (millis && *millis >= 0) return static_cast<double>(*millis) / 1000.0;
+  } else if (auto value = parseNumber(text)) {
+    return *value;
+  }
+  return fail(ErrorCode::InvalidArgument,
+              fmt::format("invalid cpu \"{}\": write cores (0.5, 2) or millicores (500m)", text));
+}
+
+Result<IntOrPercent> parseIntOrPercent(std::string_view text) {
+  const bool percent = !text.empty() && text.back() == '%';
+  const auto number = parseInteger(percent ? text.substr(0, text.size() - 1) : text);
+  if (!number) {
+    return fail(ErrorCode::InvalidArgument,
+                fmt::format("expected a count or a percentage such as \"25%\", got \"{}\"", text));
+  }
+  if (*number < 0 || (percent && *number > 100) || *number > 100000) {
+    return fail(ErrorCode::InvalidArgument,
+                fmt::format("must be {}, got {}", percent ? "between 0% and 100%" : "between 0 and 100000",
+                            text));
+  }
+  return IntOrPercent{static_cast<int>(*number), percent};
+}
+
+}  // namespace runway::config::detail
