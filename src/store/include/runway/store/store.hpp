@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "runway/core/clock.hpp"
@@ -83,16 +84,41 @@ struct EventFilter {
   int limit = 1000;            // oldest first
 };
 
+// The reasons verifyChain() gives for a break (ChainBreak::reason).
+// The record's hash is not SHA-256(prev_hash || canonical record): the row was edited.
+inline constexpr std::string_view kBreakHashMismatch = "hash mismatch";
+// The record's prev_hash is not the previous record's hash: a record was replaced or re-hashed.
+inline constexpr std::string_view kBreakBrokenLink = "prev_hash does not link";
+// The record's seq is not the previous seq + 1: records were deleted (or inserted).
+inline constexpr std::string_view kBreakSequenceGap = "sequence gap";
+// The log ends before the last record ever appended: records were deleted at the end.
+inline constexpr std::string_view kBreakTruncated = "log truncated";
+// The last record is not the one the store recorded as the chain head.
+inline constexpr std::string_view kBreakHeadMismatch = "chain head mismatch";
+
+// The first record of the log that does not match the chain.
+//   hash mismatch:           expected_hash = recomputed hash, found_hash = the row's hash
+//   prev_hash does not link: expected_hash = previous record's hash, found_hash = row's prev_hash
+//   sequence gap:            seq/at = the record found, expected_seq = the seq that should have
+//                            come; expected/found hash as for "prev_hash does not link"
+//   log truncated:           seq/at = the last record appended (now missing), expected_hash =
+//                            its hash, found_hash = the hash of the last record present
+//   chain head mismatch:     seq/at = the last record present, expected_hash = the recorded
+//                            head hash, found_hash = that record's hash
 struct ChainBreak {
   std::int64_t seq = 0;
   TimePoint at;
   std::string expected_hash;  // what the chain says this record's hash must be
   std::string found_hash;     // what the row holds
-  std::string reason;         // "hash mismatch", "prev_hash does not link", "sequence gap"
+  std::string reason;         // one of the kBreak* strings above
+  std::int64_t expected_seq = 0;  // the seq the chain expected at this position
 };
 
+// Tampering means someone with write access to the store's file or database changed rows
+// behind runway's back. A chain without a secret cannot stop someone who rewrites every record
+// from the edit onwards; it finds single edits, deletions and truncation.
 struct ChainReport {
-  std::int64_t events = 0;  // records checked
+  std::int64_t events = 0;  // records checked (up to and including the first break)
   std::optional<ChainBreak> first_break;
   bool intact() const { return !first_break.has_value(); }
 };
@@ -127,30 +153,45 @@ class Store {
   virtual Result<DeploymentRecord> getDeployment(const std::string& id) = 0;
   virtual Result<std::vector<DeploymentRecord>> listDeployments(const DeploymentFilter& filter) = 0;
 
-  // Approvals; Conflict if this actor already decided for this role on this deployment.
+  // Approvals; Conflict if this actor already decided for this role on this deployment;
+  // NotFound for an unknown deployment. listApprovals returns them in the order they were added.
   virtual Result<void> addApproval(const ApprovalRecord& approval,
                                    const std::vector<NewEvent>& events) = 0;
   virtual Result<std::vector<ApprovalRecord>> listApprovals(const std::string& deployment_id) = 0;
 
-  // The event log.
+  // The event log. Every write that takes `events` appends them in the same transaction.
+  // InvalidArgument (and nothing written) for an event with an empty kind or a data_json that
+  // is not JSON. listEvents: InvalidArgument for limit <= 0.
   virtual Result<EventRecord> appendEvent(const NewEvent& event) = 0;
   virtual Result<std::vector<EventRecord>> listEvents(const EventFilter& filter) = 0;
+  // Walks every record in seq order in constant memory and reports the first that does not
+  // match the chain (see ChainBreak), or the number of records when the chain is intact.
   virtual Result<ChainReport> verifyChain() = 0;
 
   // Leases (leader election, one controller per data directory). Acquire succeeds when the
-  // lease is free, expired at `now`, or already held by `holder` (then it is renewed).
+  // lease is free, expired at `now` (expires_at <= now), or already held by `holder` (then it is
+  // renewed to now + ttl); it returns false when another holder's lease is still live.
+  // InvalidArgument for an empty name or holder or a ttl <= 0. releaseLease is a no-op for a
+  // free lease and Conflict when another holder has it. getLease returns the stored lease even
+  // when it has expired (compare expires_at with now).
   virtual Result<bool> acquireLease(const std::string& name, const std::string& holder,
                                     Duration ttl, TimePoint now) = 0;
   virtual Result<void> releaseLease(const std::string& name, const std::string& holder) = 0;
   virtual Result<std::optional<Lease>> getLease(const std::string& name) = 0;
 };
 
-// Opens (creating if needed) the SQLite store at `path` in WAL mode and applies pending schema
-// migrations. Unavailable when the file cannot be opened; FailedPrecondition when the file's
-// schema is newer than this binary knows.
+// Opens (creating if needed, mode 0600) the SQLite store at `path` in WAL mode and applies
+// pending schema migrations in one transaction. Unavailable when the file cannot be opened (e.g.
+// its directory does not exist); FailedPrecondition when the file is not a SQLite database or its
+// schema is newer than this binary knows. The returned Store is thread-safe (calls are
+// serialised on its one connection); several Stores, in one process or several, may share a file.
 Result<std::unique_ptr<Store>> openSqliteStore(const std::string& path);
 
-// The canonical byte form of an event that its hash covers (stable across implementations).
+// The canonical byte form of an event that its hash covers (stable across implementations):
+// the compact JSON array [seq, at_unix_ms, actor, kind, subject, reason, data_json] with every
+// string a JSON string (data_json embedded as a string, byte for byte), as Boost.JSON serialises
+// it. A record's hash is lowercase hex SHA-256 over its prev_hash (64 lowercase hex characters,
+// all '0' for the first record) followed by canonicalEvent(seq, event).
 std::string canonicalEvent(std::int64_t seq, const NewEvent& event);
 
 }  // namespace runway::store

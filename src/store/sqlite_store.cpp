@@ -1,0 +1,718 @@
+// The SQLite implementation of Store: one connection per Store, WAL mode, every write one
+// BEGIN IMMEDIATE transaction, schema migrations applied on open.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <span>
+#include <utility>
+
+#include <boost/json.hpp>
+
+#include "chain.hpp"
+#include "runway/store/store.hpp"
+#include "sqlite.hpp"
+
+namespace runway::store {
+namespace {
+
+using sqlite::Connection;
+using sqlite::Statement;
+using sqlite::Transaction;
+
+struct Migration {
+  int version;
+  const char* sql;
+};
+
+// Append only: never edit a migration that has shipped; add a new one.
+constexpr Migration kMigrations[] = {
+    {1, R"sql(
+CREATE TABLE releases (
+  application    TEXT NOT NULL,
+  version        TEXT NOT NULL,
+  artifacts_json TEXT NOT NULL,
+  created_at_ms  INTEGER NOT NULL,
+  PRIMARY KEY (application, version)
+);
+CREATE INDEX releases_by_application ON releases (application, created_at_ms);
+
+CREATE TABLE deployments (
+  id            TEXT PRIMARY KEY,
+  environment   TEXT NOT NULL,
+  application   TEXT NOT NULL,
+  version       TEXT NOT NULL,
+  phase         TEXT NOT NULL,
+  state_json    TEXT NOT NULL,
+  revision      INTEGER NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL
+);
+CREATE INDEX deployments_by_created ON deployments (created_at_ms);
+CREATE INDEX deployments_by_environment ON deployments (environment, created_at_ms);
+
+CREATE TABLE approvals (
+  deployment_id TEXT NOT NULL REFERENCES deployments (id),
+  actor         TEXT NOT NULL,
+  role          TEXT NOT NULL,
+  approved      INTEGER NOT NULL,
+  comment       TEXT NOT NULL,
+  at_ms         INTEGER NOT NULL,
+  PRIMARY KEY (deployment_id, actor, role)
+);
+
+CREATE TABLE events (
+  seq       INTEGER PRIMARY KEY,
+  at_ms     INTEGER NOT NULL,
+  actor     TEXT NOT NULL,
+  kind      TEXT NOT NULL,
+  subject   TEXT NOT NULL,
+  reason    TEXT NOT NULL,
+  data_json TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash      TEXT NOT NULL
+);
+CREATE INDEX events_by_subject ON events (subject, seq);
+-- Defence in depth: runway never changes or removes an event. Someone with write access to
+-- the file can drop these triggers; the hash chain is what finds such edits.
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+
+-- The last record appended, so that deleting records at the end is found too.
+CREATE TABLE event_chain_head (
+  id    INTEGER PRIMARY KEY CHECK (id = 1),
+  seq   INTEGER NOT NULL,
+  at_ms INTEGER NOT NULL,
+  hash  TEXT NOT NULL
+);
+
+CREATE TABLE leases (
+  name          TEXT PRIMARY KEY,
+  holder        TEXT NOT NULL,
+  expires_at_ms INTEGER NOT NULL
+);
+)sql"},
+};
+
+constexpr int kLatestSchema = std::size(kMigrations);
+
+bool isJson(std::string_view text) {
+  boost::system::error_code ec;
+  boost::json::parse(text, ec);
+  return !ec;
+}
+
+Result<void> validateEvent(const NewEvent& event) {
+  if (event.kind.empty()) return fail(ErrorCode::InvalidArgument, "event kind is empty");
+  if (!isJson(event.data_json)) {
+    return fail(ErrorCode::InvalidArgument,
+                "event " + event.kind + ": data_json is not valid JSON: " + event.data_json);
+  }
+  return {};
+}
+
+std::string artifactsToJson(const std::map<std::string, std::string>& artifacts) {
+  boost::json::object object;
+  for (const auto& [service, ref] : artifacts) object[service] = ref;
+  return boost::json::serialize(object);
+}
+
+Result<std::map<std::string, std::string>> artifactsFromJson(const std::string& text) {
+  boost::system::error_code ec;
+  boost::json::value value = boost::json::parse(text, ec);
+  if (ec || !value.is_object()) {
+    return fail(ErrorCode::Internal, "stored release artifacts are not a JSON object");
+  }
+  std::map<std::string, std::string> artifacts;
+  for (const auto& [service, ref] : value.as_object()) {
+    if (!ref.is_string()) {
+      return fail(ErrorCode::Internal, "stored release artifact is not a string");
+    }
+    artifacts.emplace(std::string(service), std::string(ref.as_string()));
+  }
+  return artifacts;
+}
+
+constexpr const char* kDeploymentColumns =
+    "id, environment, application, version, phase, state_json, revision, created_at_ms, "
+    "updated_at_ms";
+
+DeploymentRecord readDeployment(const Statement& row) {
+  DeploymentRecord record;
+  record.id = row.text(0);
+  record.environment = row.text(1);
+  record.application = row.text(2);
+  record.version = row.text(3);
+  record.phase = row.text(4);
+  record.state_json = row.text(5);
+  record.revision = row.int64(6);
+  record.created_at = fromUnixMillis(row.int64(7));
+  record.updated_at = fromUnixMillis(row.int64(8));
+  return record;
+}
+
+constexpr const char* kEventColumns =
+    "seq, at_ms, actor, kind, subject, reason, data_json, prev_hash, hash";
+
+EventRecord readEvent(const Statement& row) {
+  EventRecord record;
+  record.seq = row.int64(0);
+  record.at = fromUnixMillis(row.int64(1));
+  record.actor = row.text(2);
+  record.kind = row.text(3);
+  record.subject = row.text(4);
+  record.reason = row.text(5);
+  record.data_json = row.text(6);
+  record.prev_hash = row.text(7);
+  record.hash = row.text(8);
+  return record;
+}
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(Connection conn) : conn_(std::move(conn)) {}
+
+  // Store
+  Result<void> putRelease(const Release& release) override;
+  Result<Release> getRelease(const std::string& application, const std::string& version) override;
+  Result<std::vector<Release>> listReleases(const std::string& application) override;
+  Result<DeploymentRecord> createDeployment(const DeploymentRecord& record,
+                                            const std::vector<NewEvent>& events) override;
+  Result<DeploymentRecord> updateDeployment(const DeploymentRecord& record,
+                                            const std::vector<NewEvent>& events) override;
+  Result<DeploymentRecord> getDeployment(const std::string& id) override;
+  Result<std::vector<DeploymentRecord>> listDeployments(const DeploymentFilter& filter) override;
+  Result<void> addApproval(const ApprovalRecord& approval,
+                           const std::vector<NewEvent>& events) override;
+  Result<std::vector<ApprovalRecord>> listApprovals(const std::string& deployment_id) override;
+  Result<EventRecord> appendEvent(const NewEvent& event) override;
+  Result<std::vector<EventRecord>> listEvents(const EventFilter& filter) override;
+  Result<ChainReport> verifyChain() override;
+  Result<bool> acquireLease(const std::string& name, const std::string& holder, Duration ttl,
+                            TimePoint now) override;
+  Result<void> releaseLease(const std::string& name, const std::string& holder) override;
+  Result<std::optional<Lease>> getLease(const std::string& name) override;
+
+ private:
+  // REQUIRES: mutex_ held and a write transaction open.
+  Result<EventRecord> appendLocked(const NewEvent& event);
+  Result<void> appendAllLocked(std::span<const NewEvent> events);
+  Result<std::optional<DeploymentRecord>> findDeploymentLocked(const std::string& id);
+
+  std::mutex mutex_;
+  Connection conn_;
+};
+
+// Propagates the error of a Result<T> expression, otherwise yields its value.
+#define RUNWAY_TRY_ASSIGN(lhs, expr)         \
+  auto lhs##_result = (expr);                \
+  if (!lhs##_result) {                       \
+    return fail(std::move(lhs##_result).error()); \
+  }                                          \
+  auto lhs = std::move(*lhs##_result)
+
+#define RUNWAY_TRY(expr)                           \
+  do {                                             \
+    auto runway_try_result = (expr);               \
+    if (!runway_try_result) {                      \
+      return fail(std::move(runway_try_result).error()); \
+    }                                              \
+  } while (false)
+
+Result<void> SqliteStore::putRelease(const Release& release) {
+  if (release.application.empty() || release.version.empty()) {
+    return fail(ErrorCode::InvalidArgument, "a release needs an application and a version");
+  }
+  std::lock_guard lock(mutex_);
+  RUNWAY_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  {
+    RUNWAY_TRY_ASSIGN(
+        select, conn_.prepare(
+                    "SELECT artifacts_json FROM releases WHERE application = ?1 AND version = ?2"));
+    select.bind(1, release.application).bind(2, release.version);
+    RUNWAY_TRY_ASSIGN(found, select.step());
+    if (found) {
+      RUNWAY_TRY_ASSIGN(stored, artifactsFromJson(select.text(0)));
+      if (stored == release.artifacts) return {};  // idempotent; the transaction rolls back
+      return fail(ErrorCode::Conflict, "release " + release.application + "@" + release.version +
+                                           " already exists with different artifacts");
+    }
+  }
+  RUNWAY_TRY_ASSIGN(insert, conn_.prepare("INSERT INTO releases (application, version, "
+                                          "artifacts_json, created_at_ms) VALUES (?1, ?2, ?3, ?4)"));
+  insert.bind(1, release.application)
+      .bind(2, release.version)
+      .bind(3, artifactsToJson(release.artifacts))
+      .bind(4, toUnixMillis(release.created_at));
+  RUNWAY_TRY(insert.run());
+  return tx.commit();
+}
+
+Result<Release> SqliteStore::getRelease(const std::string& application,
+                                        const std::string& version) {
+  std::lock_guard lock(mutex_);
+  RUNWAY_TRY_ASSIGN(select, conn_.prepare("SELECT artifacts_json, created_at_ms FROM releases "
+                                          "WHERE application = ?1 AND version = ?2"));
+  select.bind(1, application).bind(2, version);
+  RUNWAY_TRY_ASSIGN(found, select.step());
+  if (!found) {
+    return fail(ErrorCode::NotFound, "release " + application + "@" + version + " not found");
+  }
+  RUNWAY_TRY_ASSIGN(artifacts, artifactsFromJson(select.text(0)));
+  return Release{application, version, std::move(artifacts), fromUnixMillis(select.int64(1))};
+}
+
+Result<std::vector<Release>> SqliteStore::listReleases(const std::string& application) {
+  std::lock_guard lock(mutex_);
+  RUNWAY_TRY_ASSIGN(select, conn_.prepare("SELECT version, artifacts_json, created_at_ms FROM "
+                                          "releases WHERE application = ?1 "
+                                          "ORDER BY created_at_ms DESC, rowid DESC"));
+  select.bind(1, application);
+  std::vector<Release> releases;
+  while (true) {
+    RUNWAY_TRY_ASSIGN(row, select.step());
+    if (!row) break;
+    RUNWAY_TRY_ASSIGN(artifacts, artifactsFromJson(select.text(1)));
+    releases.push_back(Release{application, select.text(0), std::move(artifacts),
+                               fromUnixMillis(select.int64(2))});
+  }
+  return releases;
+}
+
+Result<std::optional<DeploymentRecord>> SqliteStore::findDeploymentLocked(const std::string& id) {
+  RUNWAY_TRY_ASSIGN(select, conn_.prepare(std::string("SELECT ") + kDeploymentColumns +
+                                          " FROM deployments WHERE id = ?1"));
+  select.bind(1, id);
+  RUNWAY_TRY_ASSIGN(found, select.step());
+  if (!found) return std::optional<DeploymentRecord>();
+  return std::optional<DeploymentRecord>(readDeployment(select));
+}
+
+Result<DeploymentRecord> SqliteStore::createDeployment(const DeploymentRecord& record,
+                                                       const std::vector<NewEvent>& events) {
+  if (record.id.empty()) return fail(ErrorCode::InvalidArgument, "deployment id is empty");
+  if (!isJson(record.state_json)) {
+    return fail(ErrorCode::InvalidArgument,
+                "deployment " + record.id + ": state is not valid JSON");
+  }
+  std::lock_guard lock(mutex_);
+  RUNWAY_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_TRY_ASSIGN(existing, findDeploymentLocked(record.id));
+  if (existing) {
+    return fail(ErrorCode::Conflict, "deployment " + record.id + " already exists");
+  }
+  DeploymentRecord stored = record;
+  stored.revision = 1;
+  {
+    RUNWAY_TRY_ASSIGN(insert,
+                      conn_.prepare(std::string("INSERT INTO deployments (") + kDeploymentColumns +
+                                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+    insert.bind(1, stored.id)
+        .bind(2, stored.environment)
+        .bind(3, stored.application)
+        .bind(4, stored.version)
+        .bind(5, stored.phase)
+        .bind(6, stored.state_json)
+        .bind(7, stored.revision)
+        .bind(8, toUnixMillis(stored.created_at))
+        .bind(9, toUnixMillis(stored.updated_at));
+    RUNWAY_TRY(insert.run());
+  }
+  RUNWAY_TRY(appendAllLocked(events));
+  RUNWAY_TRY(tx.commit());
+  return stored;
+}
+
+Result<DeploymentRecord> SqliteStore::updateDeployment(const DeploymentRecord& record,
+                                                       const std::vector<NewEvent>& events) {
+  if (!isJson(record.state_json)) {
+    return fail(ErrorCode::InvalidArgument,
+                "deployment " + record.id + ": state is not valid JSON");
+  }
+  std::lock_guard lock(mutex_);
+  RUNWAY_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_TRY_ASSIGN(existing, findDeploymentLocked(record.id));
+  if (!existing) return fail(ErrorCode::NotFound, "deployment " + record.id + " not found");
+  if (existing->revision != record.revision) {
+    return fail(ErrorCode::Conflict,
+                "deployment " + record.id + " was changed by someone else (stored revision " +
+                    std::to_string(existing->revision) + ", yours " +
+                    std::to_string(record.revision) + "); reload it and retry");
+  }
+  DeploymentRecord stored = std::move(*existing);
+  stored.phase = record.phase;
+  stored.state_json = record.state_json;
+  stored.revision = record.revision + 1;
+  stored.updated_at = record.updated_at;
+  {
+    RUNWAY_TRY_ASSIGN(update, conn_.prepare("UPDATE deployments SET phase = ?1, state_json = ?2, "
+                                            "revision = ?3, updated_at_ms = ?4 "
+                                            "WHERE id = ?5 AND revision = ?6"));
+    update.bind(1, stored.phase)
+        .bind(2, stored.state_json)
+        .bind(3, stored.revision)
+        .bind(4, toUnixMillis(stored.updated_at))
+        .bind(5, stored.id)
+        .bind(6, record.revision);
+    RUNWAY_TRY(update.run());
+  }
+  RUNWAY_TRY(appendAllLocked(events));
+  RUNWAY_TRY(tx.commit());
+  return stored;
+}
+
+Result<DeploymentRecord> SqliteStore::getDeployment(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  RUNWAY_TRY_ASSIGN(found, findDeploymentLocked(id));
+  if (!found) return fail(ErrorCode::NotFound, "deployment " + id + " not found");
+  return std::move(*found);
+}
+
+Result<std::vector<DeploymentRecord>> SqliteStore::listDeployments(
+    const DeploymentFilter& filter) {
+  if (filter.limit <= 0) {
+    return fail(ErrorCode::InvalidArgument, "deployment list limit must be positive");
+  }
+  std::lock_guard lock(mutex_);
+  RUNWAY_TRY_ASSIGN(select,
+                    conn_.prepare(std::string("SELECT ") + kDeploymentColumns +
+                                  " FROM deployments WHERE (?1 = '' OR environment = ?1) "
+                                  "AND (?2 = '' OR phase = ?2) AND (?3 = '' OR version = ?3) "
+                                  "ORDER BY created_at_ms DESC, rowid DESC LIMIT ?4"));
+  select.bind(1, filter.environment)
+      .bind(2, filter.phase)
+      .bind(3, filter.version)
+      .bind(4, std::int64_t{filter.limit});
+  std::vector<DeploymentRecord> records;
+  while (true) {
+    RUNWAY_TRY_ASSIGN(row, select.step());
+    if (!row) break;
+    records.push_back(readDeployment(select));
+  }
+  return records;
+}
+
+Result<void> SqliteStore::addApproval(const ApprovalRecord& approval,
+                                      const std::vector<NewEvent>& events) {
+  std::lock_guard lock(mutex_);
+  RUNWAY_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_TRY_ASSIGN(deployment, findDeploymentLocked(approval.deployment_id));
+  if (!deployment) {
+    return fail(ErrorCode::NotFound, "deployment " + approval.deployment_id + " not found");
+  }
+  {
+    RUNWAY_TRY_ASSIGN(select, conn_.prepare("SELECT approved FROM approvals WHERE "
+                                            "deployment_id = ?1 AND actor = ?2 AND role = ?3"));
+    select.bind(1, approval.deployment_id).bind(2, approval.actor).bind(3, approval.role);
+    RUNWAY_TRY_ASSIGN(found, select.step());
+    if (found) {
+      return fail(ErrorCode::Conflict,
+                  approval.actor + " already " + (select.int64(0) != 0 ? "approved" : "rejected") +
+                      " deployment " + approval.deployment_id + " as " + approval.role);
+    }
+  }
+  {
+    RUNWAY_TRY_ASSIGN(insert,
+                      conn_.prepare("INSERT INTO approvals (deployment_id, actor, role, approved, "
+                                    "comment, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+    insert.bind(1, approval.deployment_id)
+        .bind(2, approval.actor)
+        .bind(3, approval.role)
+        .bind(4, std::int64_t{approval.approved ? 1 : 0})
+        .bind(5, approval.comment)
+        .bind(6, toUnixMillis(approval.at));
+    RUNWAY_TRY(insert.run());
+  }
+  RUNWAY_TRY(appendAllLocked(events));
+  return tx.commit();
+}
+
+Result<std::vector<ApprovalRecord>> SqliteStore::listApprovals(const std::string& deployment_id) {
+  std::lock_guard lock(mutex_);
+  RUNWAY_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Read));
+  RUNWAY_TRY_ASSIGN(deployment, findDeploymentLocked(deployment_id));
+  if (!deployment) return fail(ErrorCode::NotFound, "deployment " + deployment_id + " not found");
+  std::vector<ApprovalRecord> approvals;
+  {
+    RUNWAY_TRY_ASSIGN(select, conn_.prepare("SELECT actor, role, approved, comment, at_ms FROM "
+                                            "approvals WHERE deployment_id = ?1 ORDER BY rowid"));
+    select.bind(1, deployment_id);
+    while (true) {
+      RUNWAY_TRY_ASSIGN(row, select.step());
+      if (!row) break;
+      approvals.push_back(ApprovalRecord{deployment_id, select.text(0), select.text(1),
+                                         select.int64(2) != 0, select.text(3),
+                                         fromUnixMillis(select.int64(4))});
+    }
+  }
+  RUNWAY_TRY(tx.commit());
+  return approvals;
+}
+
+Result<EventRecord> SqliteStore::appendLocked(const NewEvent& event) {
+  RUNWAY_TRY(validateEvent(event));
+  EventRecord record;
+  record.prev_hash = std::string(kGenesisHash);
+  {
+    RUNWAY_TRY_ASSIGN(last, conn_.prepare("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"));
+    RUNWAY_TRY_ASSIGN(found, last.step());
+    if (found) {
+      record.seq = last.int64(0);
+      record.prev_hash = last.text(1);
+    }
+  }
+  record.seq += 1;
+  record.at = event.at;
+  record.actor = event.actor;
+  record.kind = event.kind;
+  record.subject = event.subject;
+  record.reason = event.reason;
+  record.data_json = event.data_json;
+  record.hash = eventHash(record.prev_hash, record.seq, event);
+  {
+    RUNWAY_TRY_ASSIGN(insert, conn_.prepare(std::string("INSERT INTO events (") + kEventColumns +
+                                            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+    insert.bind(1, record.seq)
+        .bind(2, toUnixMillis(record.at))
+        .bind(3, record.actor)
+        .bind(4, record.kind)
+        .bind(5, record.subject)
+        .bind(6, record.reason)
+        .bind(7, record.data_json)
+        .bind(8, record.prev_hash)
+        .bind(9, record.hash);
+    RUNWAY_TRY(insert.run());
+  }
+  {
+    RUNWAY_TRY_ASSIGN(head, conn_.prepare(
+                                "INSERT INTO event_chain_head (id, seq, at_ms, hash) "
+                                "VALUES (1, ?1, ?2, ?3) ON CONFLICT (id) DO UPDATE SET "
+                                "seq = excluded.seq, at_ms = excluded.at_ms, hash = excluded.hash"));
+    head.bind(1, record.seq).bind(2, toUnixMillis(record.at)).bind(3, record.hash);
+    RUNWAY_TRY(head.run());
+  }
+  return record;
+}
+
+Result<void> SqliteStore::appendAllLocked(std::span<const NewEvent> events) {
+  for (const NewEvent& event : events) {
+    RUNWAY_TRY(appendLocked(event));
+  }
+  return {};
+}
+
+Result<EventRecord> SqliteStore::appendEvent(const NewEvent& event) {
+  std::lock_guard lock(mutex_);
+  RUNWAY_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_TRY_ASSIGN(record, appendLocked(event));
+  RUNWAY_TRY(tx.commit());
+  return record;
+}
+
+Result<std::vector<EventRecord>> SqliteStore::listEvents(const EventFilter& filter) {
+  if (filter.limit <= 0) {
+    return fail(ErrorCode::InvalidArgument, "event list limit must be positive");
+  }
+  std::lock_guard lock(mutex_);
+  RUNWAY_TRY_ASSIGN(select, conn_.prepare(std::string("SELECT ") + kEventColumns +
+                                          " FROM events WHERE seq > ?1 AND "
+                                          "(?2 = '' OR subject = ?2) ORDER BY seq LIMIT ?3"));
+  select.bind(1, filter.after_seq).bind(2, filter.subject).bind(3, std::int64_t{filter.limit});
+  std::vector<EventRecord> records;
+  while (true) {
+    RUNWAY_TRY_ASSIGN(row, select.step());
+    if (!row) break;
+    records.push_back(readEvent(select));
+  }
+  return records;
+}
+
+Result<ChainReport> SqliteStore::verifyChain() {
+  std::lock_guard lock(mutex_);
+  // One read transaction, so the head and the rows come from the same snapshot.
+  RUNWAY_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Read));
+  std::int64_t head_seq = 0;
+  TimePoint head_at{};
+  std::string head_hash(kGenesisHash);
+  {
+    RUNWAY_TRY_ASSIGN(head,
+                      conn_.prepare("SELECT seq, at_ms, hash FROM event_chain_head WHERE id = 1"));
+    RUNWAY_TRY_ASSIGN(found, head.step());
+    if (found) {
+      head_seq = head.int64(0);
+      head_at = fromUnixMillis(head.int64(1));
+      head_hash = head.text(2);
+    }
+  }
+  ChainReport report;
+  ChainVerifier verifier;
+  {
+    RUNWAY_TRY_ASSIGN(select, conn_.prepare(std::string("SELECT ") + kEventColumns +
+                                            " FROM events ORDER BY seq"));
+    while (true) {
+      RUNWAY_TRY_ASSIGN(row, select.step());
+      if (!row) break;
+      report.first_break = verifier.next(readEvent(select));
+      if (report.first_break) break;
+    }
+  }
+  if (!report.first_break) report.first_break = verifier.finish(head_seq, head_at, head_hash);
+  report.events = verifier.count();
+  RUNWAY_TRY(tx.commit());
+  return report;
+}
+
+Result<bool> SqliteStore::acquireLease(const std::string& name, const std::string& holder,
+                                       Duration ttl, TimePoint now) {
+  if (name.empty() || holder.empty()) {
+    return fail(ErrorCode::InvalidArgument, "a lease needs a name and a holder");
+  }
+  if (ttl <= Duration::zero()) {
+    return fail(ErrorCode::InvalidArgument, "lease " + name + ": ttl must be positive");
+  }
+  std::lock_guard lock(mutex_);
+  RUNWAY_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  {
+    RUNWAY_TRY_ASSIGN(select,
+                      conn_.prepare("SELECT holder, expires_at_ms FROM leases WHERE name = ?1"));
+    select.bind(1, name);
+    RUNWAY_TRY_ASSIGN(found, select.step());
+    if (found && select.text(0) != holder && select.int64(1) > toUnixMillis(now)) {
+      return false;  // another holder's lease is live; nothing to write
+    }
+  }
+  RUNWAY_TRY_ASSIGN(upsert, conn_.prepare("INSERT INTO leases (name, holder, expires_at_ms) "
+                                          "VALUES (?1, ?2, ?3) ON CONFLICT (name) DO UPDATE SET "
+                                          "holder = excluded.holder, "
+                                          "expires_at_ms = excluded.expires_at_ms"));
+  upsert.bind(1, name).bind(2, holder).bind(3, toUnixMillis(now + ttl));
+  RUNWAY_TRY(upsert.run());
+  RUNWAY_TRY(tx.commit());
+  return true;
+}
+
+Result<void> SqliteStore::releaseLease(const std::string& name, const std::string& holder) {
+  std::lock_guard lock(mutex_);
+  RUNWAY_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  {
+    RUNWAY_TRY_ASSIGN(select, conn_.prepare("SELECT holder FROM leases WHERE name = ?1"));
+    select.bind(1, name);
+    RUNWAY_TRY_ASSIGN(found, select.step());
+    if (!found) return {};
+    if (select.text(0) != holder) {
+      return fail(ErrorCode::Conflict,
+                  "lease " + name + " is held by " + select.text(0) + ", not " + holder);
+    }
+  }
+  RUNWAY_TRY_ASSIGN(remove, conn_.prepare("DELETE FROM leases WHERE name = ?1 AND holder = ?2"));
+  remove.bind(1, name).bind(2, holder);
+  RUNWAY_TRY(remove.run());
+  return tx.commit();
+}
+
+Result<std::optional<Lease>> SqliteStore::getLease(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  RUNWAY_TRY_ASSIGN(select,
+                    conn_.prepare("SELECT holder, expires_at_ms FROM leases WHERE name = ?1"));
+  select.bind(1, name);
+  RUNWAY_TRY_ASSIGN(found, select.step());
+  if (!found) return std::optional<Lease>();
+  return std::optional<Lease>(Lease{name, select.text(0), fromUnixMillis(select.int64(1))});
+}
+
+// Creates the file with mode 0600 before SQLite sees it (SQLite would use 0644 less umask), so
+// it is never readable by others, not even briefly. The -wal and -shm files SQLite creates take
+// the database file's mode.
+Result<void> createPrivateFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) return {};
+    return fail(ErrorCode::Unavailable,
+                "cannot create store file " + path + ": " + std::strerror(errno));
+  }
+  ::close(fd);
+  return {};
+}
+
+Result<void> configure(Connection& conn, const std::string& path) {
+  // busy_timeout first: switching to WAL and migrating may wait for another process.
+  RUNWAY_TRY(conn.exec("PRAGMA busy_timeout = 5000"));
+  RUNWAY_TRY(conn.exec("PRAGMA foreign_keys = ON"));
+  RUNWAY_TRY_ASSIGN(mode, conn.prepare("PRAGMA journal_mode = WAL"));
+  RUNWAY_TRY_ASSIGN(row, mode.step());
+  if (!row || mode.text(0) != "wal") {
+    return fail(ErrorCode::Unavailable,
+                "cannot switch store " + path + " to WAL mode (journal mode is " +
+                    (row ? mode.text(0) : std::string("unknown")) + ")");
+  }
+  // FULL: a committed audit record survives power loss, not only a crash of runway.
+  RUNWAY_TRY(conn.exec("PRAGMA synchronous = FULL"));
+  return {};
+}
+
+Result<void> migrate(Connection& conn, const std::string& path) {
+  RUNWAY_TRY_ASSIGN(tx, Transaction::begin(conn, Transaction::Mode::Write));
+  RUNWAY_TRY(conn.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+      "applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))"));
+  std::int64_t current = 0;
+  {
+    RUNWAY_TRY_ASSIGN(select,
+                      conn.prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
+    RUNWAY_TRY_ASSIGN(row, select.step());
+    if (row) current = select.int64(0);
+  }
+  if (current > kLatestSchema) {
+    return fail(ErrorCode::FailedPrecondition,
+                "store " + path + " has schema version " + std::to_string(current) +
+                    ", newer than this runway supports (" + std::to_string(kLatestSchema) +
+                    "); upgrade runway to open it");
+  }
+  for (const Migration& migration : kMigrations) {
+    if (migration.version <= current) continue;
+    auto applied = conn.exec(migration.sql);
+    if (!applied) {
+      return fail(applied.error().code, "store " + path + ": schema migration " +
+                                            std::to_string(migration.version) +
+                                            " failed: " + applied.error().message);
+    }
+    RUNWAY_TRY_ASSIGN(record, conn.prepare("INSERT INTO schema_migrations (version) VALUES (?1)"));
+    record.bind(1, std::int64_t{migration.version});
+    RUNWAY_TRY(record.run());
+  }
+  return tx.commit();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> openSqliteStore(const std::string& path) {
+  namespace fs = std::filesystem;
+  fs::path file(path);
+  fs::path dir = file.has_parent_path() ? file.parent_path() : fs::path(".");
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return fail(ErrorCode::Unavailable,
+                "cannot open store at " + path + ": directory " + dir.string() + " does not exist");
+  }
+  RUNWAY_TRY(createPrivateFile(path));
+  RUNWAY_TRY_ASSIGN(conn, Connection::open(path, /*create=*/false));
+  auto configured = configure(conn, path);
+  if (!configured) {
+    Error error = configured.error();
+    if (error.code == ErrorCode::FailedPrecondition) {
+      error.message = path + " is not a runway store: " + error.message;
+    }
+    return fail(std::move(error));
+  }
+  RUNWAY_TRY(migrate(conn, path));
+  return std::unique_ptr<Store>(std::make_unique<SqliteStore>(std::move(conn)));
+}
+
+}  // namespace runway::store

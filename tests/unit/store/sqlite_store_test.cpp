@@ -1,0 +1,409 @@
+// The Store contract for the SQLite implementation, plus what only a file can show: tampering
+// with rows behind runway's back, schema versions, WAL mode, file mode, sharing a file.
+//
+// "Tampering" here means someone with write access to the file: they open it with their own
+// SQLite connection, drop the append-only guard triggers and edit rows. The hash chain is what
+// must find it.
+
+#include <sys/stat.h>
+
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <sqlite3.h>
+
+#include "unit/store/store_contract.hpp"
+
+namespace runway::store::testing {
+namespace {
+
+std::string dbPath(const std::string& dir) { return dir + "/runway.db"; }
+
+INSTANTIATE_TEST_SUITE_P(
+    Sqlite, StoreContract,
+    ::testing::Values(StoreFactory{"Sqlite",
+                                   [](const std::string& dir) -> std::unique_ptr<Store> {
+                                     auto opened = openSqliteStore(dbPath(dir));
+                                     if (!opened) {
+                                       ADD_FAILURE() << opened.error().message;
+                                       return nullptr;
+                                     }
+                                     return std::move(*opened);
+                                   }}),
+    storeFactoryName);
+
+// A plain SQLite connection to the store's file, as an intruder would open it.
+class RawDb {
+ public:
+  explicit RawDb(const std::string& path) {
+    if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) ADD_FAILURE() << sqlite3_errmsg(db_);
+    sqlite3_busy_timeout(db_, 5000);
+  }
+  ~RawDb() { sqlite3_close(db_); }
+  RawDb(const RawDb&) = delete;
+  RawDb& operator=(const RawDb&) = delete;
+
+  // Runs `sql`; returns "" on success, else SQLite's message.
+  std::string exec(const std::string& sql) {
+    char* error = nullptr;
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error) == SQLITE_OK) return "";
+    std::string message = error != nullptr ? error : "unknown error";
+    sqlite3_free(error);
+    return message;
+  }
+  // The first column of the first row of `sql` as text ("" when there is none).
+  std::string scalar(const std::string& sql) {
+    sqlite3_stmt* stmt = nullptr;
+    std::string value;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+      ADD_FAILURE() << sqlite3_errmsg(db_);
+      return value;
+    }
+    if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0) != nullptr) {
+      value = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    }
+    sqlite3_finalize(stmt);
+    return value;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { store_ = open(); }
+
+  std::unique_ptr<Store> open() {
+    auto opened = openSqliteStore(path_);
+    EXPECT_TRUE(opened.has_value()) << opened.error().message;
+    return opened ? std::move(*opened) : nullptr;
+  }
+
+  std::vector<EventRecord> appendEvents(int n) {
+    std::vector<EventRecord> records;
+    for (int i = 0; i < n; ++i) {
+      auto record = store_->appendEvent(
+          event("step.started", "dep-1", 1000 * i, R"({"step":)" + std::to_string(i) + "}"));
+      EXPECT_TRUE(record.has_value());
+      if (record) records.push_back(*record);
+    }
+    return records;
+  }
+
+  TempDir dir_;
+  std::string path_ = dbPath(dir_.path());
+  std::unique_ptr<Store> store_;
+};
+
+// ---- tampering --------------------------------------------------------------------------------
+
+TEST_F(SqliteStoreTest, GuardTriggersRefuseUpdateAndDelete) {
+  appendEvents(2);
+  RawDb raw(path_);
+  EXPECT_THAT(raw.exec("UPDATE events SET reason = 'x' WHERE seq = 1"),
+              ::testing::HasSubstr("append-only"));
+  EXPECT_THAT(raw.exec("DELETE FROM events WHERE seq = 1"), ::testing::HasSubstr("append-only"));
+  EXPECT_TRUE(store_->verifyChain()->intact());
+}
+
+TEST_F(SqliteStoreTest, EditedRowIsReportedWithExpectedAndFoundHash) {
+  auto records = appendEvents(5);
+  ASSERT_EQ(records.size(), 5u);
+  {
+    RawDb raw(path_);
+    ASSERT_EQ(raw.exec("DROP TRIGGER events_no_update"), "");
+    ASSERT_EQ(raw.exec("UPDATE events SET reason = 'nothing to see' WHERE seq = 3"), "");
+  }
+  auto report = store_->verifyChain();
+  ASSERT_TRUE(report.has_value()) << report.error().message;
+  ASSERT_FALSE(report->intact());
+  const ChainBreak& found = *report->first_break;
+  EXPECT_EQ(found.seq, 3);
+  EXPECT_EQ(found.at, records[2].at);
+  EXPECT_EQ(found.reason, kBreakHashMismatch);
+  EXPECT_EQ(found.found_hash, records[2].hash);
+  NewEvent edited{records[2].at,      records[2].actor, records[2].kind, records[2].subject,
+                  "nothing to see", records[2].data_json};
+  EXPECT_EQ(found.expected_hash, testSha256Hex(records[1].hash + canonicalEvent(3, edited)));
+  EXPECT_NE(found.expected_hash, found.found_hash);
+  EXPECT_EQ(report->events, 3);
+
+  // A reopened store (e.g. `runway audit verify`) finds the same break.
+  store_.reset();
+  store_ = open();
+  ASSERT_NE(store_, nullptr);
+  auto again = store_->verifyChain();
+  ASSERT_TRUE(again.has_value());
+  ASSERT_FALSE(again->intact());
+  EXPECT_EQ(again->first_break->seq, 3);
+}
+
+TEST_F(SqliteStoreTest, RehashedRowIsReportedWhereTheLinkBreaks) {
+  auto records = appendEvents(5);
+  {
+    // A careful intruder also recomputes row 3's hash; row 4 no longer links to it.
+    NewEvent edited{records[2].at,    records[2].actor, records[2].kind, records[2].subject,
+                    "rewritten",      records[2].data_json};
+    std::string rehash = testSha256Hex(records[1].hash + canonicalEvent(3, edited));
+    RawDb raw(path_);
+    ASSERT_EQ(raw.exec("DROP TRIGGER events_no_update"), "");
+    ASSERT_EQ(raw.exec("UPDATE events SET reason = 'rewritten', hash = '" + rehash +
+                       "' WHERE seq = 3"),
+              "");
+  }
+  auto report = store_->verifyChain();
+  ASSERT_TRUE(report.has_value());
+  ASSERT_FALSE(report->intact());
+  EXPECT_EQ(report->first_break->seq, 4);
+  EXPECT_EQ(report->first_break->reason, kBreakBrokenLink);
+  EXPECT_EQ(report->first_break->found_hash, records[2].hash);  // row 4's prev_hash
+  EXPECT_NE(report->first_break->expected_hash, records[2].hash);
+}
+
+TEST_F(SqliteStoreTest, DeletedRowIsASequenceGap) {
+  auto records = appendEvents(5);
+  {
+    RawDb raw(path_);
+    ASSERT_EQ(raw.exec("DROP TRIGGER events_no_delete"), "");
+    ASSERT_EQ(raw.exec("DELETE FROM events WHERE seq = 3"), "");
+  }
+  auto report = store_->verifyChain();
+  ASSERT_TRUE(report.has_value());
+  ASSERT_FALSE(report->intact());
+  EXPECT_EQ(report->first_break->reason, kBreakSequenceGap);
+  EXPECT_EQ(report->first_break->seq, 4);
+  EXPECT_EQ(report->first_break->expected_seq, 3);
+  EXPECT_EQ(report->first_break->at, records[3].at);
+  EXPECT_EQ(report->first_break->expected_hash, records[1].hash);
+  EXPECT_EQ(report->first_break->found_hash, records[2].hash);
+}
+
+TEST_F(SqliteStoreTest, DeletedLastRowsAreATruncation) {
+  auto records = appendEvents(5);
+  {
+    RawDb raw(path_);
+    ASSERT_EQ(raw.exec("DROP TRIGGER events_no_delete"), "");
+    ASSERT_EQ(raw.exec("DELETE FROM events WHERE seq >= 4"), "");
+  }
+  auto report = store_->verifyChain();
+  ASSERT_TRUE(report.has_value());
+  ASSERT_FALSE(report->intact());
+  EXPECT_EQ(report->first_break->reason, kBreakTruncated);
+  EXPECT_EQ(report->first_break->seq, 5);
+  EXPECT_EQ(report->first_break->at, records[4].at);
+  EXPECT_EQ(report->first_break->expected_hash, records[4].hash);
+  EXPECT_EQ(report->first_break->found_hash, records[2].hash);
+  EXPECT_EQ(report->events, 3);
+}
+
+TEST_F(SqliteStoreTest, RowAppendedBehindTheStoresBackIsAHeadMismatch) {
+  auto records = appendEvents(2);
+  {
+    NewEvent forged = event("forged", "dep-1", 5000);
+    std::string hash = testSha256Hex(records[1].hash + canonicalEvent(3, forged));
+    RawDb raw(path_);
+    ASSERT_EQ(raw.exec("INSERT INTO events VALUES (3, " +
+                       std::to_string(toUnixMillis(forged.at)) +
+                       ", 'alice', 'forged', 'dep-1', 'test', '{}', '" + records[1].hash +
+                       "', '" + hash + "')"),
+              "");
+  }
+  auto report = store_->verifyChain();
+  ASSERT_TRUE(report.has_value());
+  ASSERT_FALSE(report->intact());
+  EXPECT_EQ(report->first_break->reason, kBreakHeadMismatch);
+  EXPECT_EQ(report->first_break->seq, 3);
+  EXPECT_EQ(report->first_break->expected_hash, records[1].hash);
+}
+
+// ---- all or nothing ---------------------------------------------------------------------------
+
+class FailingEventInsertTest : public SqliteStoreTest {
+ protected:
+  void SetUp() override {
+    SqliteStoreTest::SetUp();
+    ASSERT_NE(store_, nullptr);
+    ASSERT_TRUE(store_->createDeployment(deployment("dep-0"), {event("created", "dep-0")}));
+    RawDb raw(path_);
+    // Makes the database itself refuse one event insert, after earlier rows were written.
+    ASSERT_EQ(raw.exec("CREATE TRIGGER fail_boom BEFORE INSERT ON events WHEN NEW.kind = 'boom' "
+                       "BEGIN SELECT RAISE(ABORT, 'injected failure'); END"),
+              "");
+  }
+  void expectUnchanged() {
+    auto events = store_->listEvents({});
+    ASSERT_TRUE(events.has_value());
+    ASSERT_EQ(events->size(), 1u);
+    EXPECT_EQ((*events)[0].kind, "created");
+    EXPECT_TRUE(store_->verifyChain()->intact());
+  }
+};
+
+TEST_F(FailingEventInsertTest, CreateDeploymentLeavesNothing) {
+  auto created =
+      store_->createDeployment(deployment("dep-1"), {event("ok", "dep-1"), event("boom", "dep-1")});
+  ASSERT_FALSE(created.has_value());
+  EXPECT_THAT(created.error().message, ::testing::HasSubstr("injected failure"));
+  EXPECT_EQ(store_->getDeployment("dep-1").error().code, ErrorCode::NotFound);
+  expectUnchanged();
+  // The store keeps working after the rollback.
+  EXPECT_TRUE(store_->createDeployment(deployment("dep-1"), {event("ok", "dep-1")}).has_value());
+}
+
+TEST_F(FailingEventInsertTest, UpdateDeploymentLeavesNothing) {
+  DeploymentRecord change = *store_->getDeployment("dep-0");
+  change.phase = "Progressing";
+  auto updated = store_->updateDeployment(change, {event("ok"), event("boom")});
+  ASSERT_FALSE(updated.has_value());
+  auto got = store_->getDeployment("dep-0");
+  EXPECT_EQ(got->revision, 1);
+  EXPECT_EQ(got->phase, "Pending");
+  expectUnchanged();
+}
+
+TEST_F(FailingEventInsertTest, AddApprovalLeavesNothing) {
+  auto added = store_->addApproval({"dep-0", "bob", "tech-lead", true, "", at(1)},
+                                   {event("ok"), event("boom")});
+  ASSERT_FALSE(added.has_value());
+  EXPECT_TRUE(store_->listApprovals("dep-0")->empty());
+  expectUnchanged();
+}
+
+TEST_F(FailingEventInsertTest, AppendEventLeavesNothing) {
+  auto appended = store_->appendEvent(event("boom"));
+  ASSERT_FALSE(appended.has_value());
+  expectUnchanged();
+}
+
+// ---- the file ---------------------------------------------------------------------------------
+
+TEST_F(SqliteStoreTest, ReopenKeepsEverything) {
+  ASSERT_TRUE(store_->putRelease({"shop", "v1", {{"api", "api:v1"}}, at(0)}).has_value());
+  ASSERT_TRUE(store_->createDeployment(deployment("dep-1"), {event("created", "dep-1")}));
+  ASSERT_TRUE(store_->addApproval({"dep-1", "bob", "tech-lead", true, "", at(1)}, {}));
+  ASSERT_TRUE(*store_->acquireLease("controller", "node-a", Duration{1000}, at(0)));
+  store_.reset();
+
+  store_ = open();
+  ASSERT_NE(store_, nullptr);
+  EXPECT_EQ(store_->getRelease("shop", "v1")->artifacts.at("api"), "api:v1");
+  EXPECT_EQ(store_->getDeployment("dep-1")->revision, 1);
+  EXPECT_EQ(store_->listApprovals("dep-1")->size(), 1u);
+  EXPECT_EQ((*store_->getLease("controller"))->holder, "node-a");
+  auto next = store_->appendEvent(event("later"));
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->seq, 2);
+  auto report = store_->verifyChain();
+  EXPECT_TRUE(report->intact());
+  EXPECT_EQ(report->events, 2);
+}
+
+TEST_F(SqliteStoreTest, FileIsInWalModeWithMigrationsRecorded) {
+  RawDb raw(path_);
+  EXPECT_EQ(raw.scalar("PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(raw.scalar("SELECT group_concat(version) FROM schema_migrations"), "1");
+}
+
+TEST_F(SqliteStoreTest, ForeignKeysAreEnforced) {
+  // addApproval checks the deployment itself; the schema backs it up.
+  ASSERT_TRUE(store_->createDeployment(deployment("dep-1"), {}));
+  RawDb raw(path_);
+  ASSERT_EQ(raw.exec("PRAGMA foreign_keys = ON"), "");
+  EXPECT_THAT(raw.exec("INSERT INTO approvals VALUES ('dep-x', 'bob', 'r', 1, '', 0)"),
+              ::testing::HasSubstr("FOREIGN KEY"));
+}
+
+TEST_F(SqliteStoreTest, FileIsPrivateToItsOwner) {
+  struct stat info {};
+  ASSERT_EQ(::stat(path_.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600u);
+}
+
+TEST_F(SqliteStoreTest, SchemaNewerThanTheBinaryIsRefused) {
+  store_.reset();
+  {
+    RawDb raw(path_);
+    ASSERT_EQ(raw.exec("INSERT INTO schema_migrations (version) VALUES (99)"), "");
+  }
+  auto opened = openSqliteStore(path_);
+  ASSERT_FALSE(opened.has_value());
+  EXPECT_EQ(opened.error().code, ErrorCode::FailedPrecondition);
+  EXPECT_THAT(opened.error().message, ::testing::HasSubstr("schema version 99"));
+  EXPECT_THAT(opened.error().message, ::testing::HasSubstr("upgrade runway"));
+  EXPECT_THAT(opened.error().message, ::testing::HasSubstr(path_));
+}
+
+TEST(SqliteStoreOpen, MissingDirectoryIsUnavailableAndNamesThePath) {
+  TempDir dir;
+  std::string path = dir.path() + "/no/such/dir/runway.db";
+  auto opened = openSqliteStore(path);
+  ASSERT_FALSE(opened.has_value());
+  EXPECT_EQ(opened.error().code, ErrorCode::Unavailable);
+  EXPECT_THAT(opened.error().message, ::testing::HasSubstr(path));
+}
+
+TEST(SqliteStoreOpen, FileThatIsNotADatabaseIsRefused) {
+  TempDir dir;
+  std::string path = dir.path() + "/runway.db";
+  std::ofstream(path) << "these are not the pages you are looking for, "
+                         "and this text is long enough to fill a header\n";
+  auto opened = openSqliteStore(path);
+  ASSERT_FALSE(opened.has_value());
+  EXPECT_EQ(opened.error().code, ErrorCode::FailedPrecondition);
+  EXPECT_THAT(opened.error().message, ::testing::HasSubstr(path));
+}
+
+TEST_F(SqliteStoreTest, SecondStoreOnTheSameFileSeesCommittedWrites) {
+  auto second = open();
+  ASSERT_NE(second, nullptr);
+  ASSERT_TRUE(store_->createDeployment(deployment("dep-1"), {event("created", "dep-1")}));
+  auto seen = second->getDeployment("dep-1");
+  ASSERT_TRUE(seen.has_value());
+  EXPECT_EQ(seen->revision, 1);
+
+  // Compare-and-swap across the two: the second writer with the old revision loses.
+  DeploymentRecord a = *seen;
+  a.phase = "Progressing";
+  ASSERT_TRUE(second->updateDeployment(a, {event("a", "dep-1")}).has_value());
+  DeploymentRecord b = *seen;
+  b.phase = "Aborting";
+  auto stale = store_->updateDeployment(b, {event("b", "dep-1")});
+  ASSERT_FALSE(stale.has_value());
+  EXPECT_EQ(stale.error().code, ErrorCode::Conflict);
+
+  // A lease held through one handle is seen as held through the other.
+  ASSERT_TRUE(*store_->acquireLease("controller", "node-a", Duration{1000}, at(0)));
+  EXPECT_FALSE(*second->acquireLease("controller", "node-b", Duration{1000}, at(500)));
+}
+
+TEST_F(SqliteStoreTest, ConcurrentWritersThroughTwoStoresKeepOneChain) {
+  auto second = open();
+  ASSERT_NE(second, nullptr);
+  constexpr int kPerWriter = 100;
+  auto write = [](Store* store, const std::string& actor, std::vector<std::int64_t>* seqs) {
+    for (int i = 0; i < kPerWriter; ++i) {
+      NewEvent e = event("tick", actor, i);
+      e.actor = actor;
+      auto record = store->appendEvent(e);
+      if (record) seqs->push_back(record->seq);
+    }
+  };
+  std::vector<std::int64_t> a_seqs;
+  std::vector<std::int64_t> b_seqs;
+  std::thread a(write, store_.get(), "a", &a_seqs);
+  std::thread b(write, second.get(), "b", &b_seqs);
+  a.join();
+  b.join();
+  EXPECT_EQ(a_seqs.size(), static_cast<std::size_t>(kPerWriter));
+  EXPECT_EQ(b_seqs.size(), static_cast<std::size_t>(kPerWriter));
+  auto report = store_->verifyChain();
+  ASSERT_TRUE(report.has_value());
+  EXPECT_TRUE(report->intact());
+  EXPECT_EQ(report->events, 2 * kPerWriter);
+}
+
+}  // namespace
+}  // namespace runway::store::testing

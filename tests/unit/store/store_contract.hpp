@@ -1,0 +1,580 @@
+#pragma once
+
+// The Store contract: every Store implementation must pass these tests unchanged.
+// Instantiate it once per implementation with a factory that opens a fresh, empty store whose
+// files (if any) live in the given directory:
+//
+//   INSTANTIATE_TEST_SUITE_P(Sqlite, StoreContract, ::testing::Values(StoreFactory{
+//       "Sqlite", [](const std::string& dir) { ... return a std::unique_ptr<Store>; }}),
+//       storeFactoryName);
+//
+// Include this header in exactly one .cpp of a test executable (it defines the tests).
+
+#include <array>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+
+#include "runway/core/clock.hpp"
+#include "runway/core/error.hpp"
+#include "runway/store/store.hpp"
+
+namespace runway::store::testing {
+
+struct StoreFactory {
+  std::string name;  // used in the test names
+  // Opens a new, empty store keeping its files in `dir`; nullptr when it cannot.
+  std::function<std::unique_ptr<Store>(const std::string& dir)> open;
+};
+
+// Names the instantiated tests after the factory (StoreContract/Sqlite.ReleasePutThenGet/...).
+inline std::string storeFactoryName(const ::testing::TestParamInfo<StoreFactory>& param_info) {
+  return param_info.param.name;
+}
+
+// A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string pattern = std::string(base != nullptr ? base : "/tmp") + "/runway-store-XXXXXX";
+    std::vector<char> buffer(pattern.begin(), pattern.end());
+    buffer.push_back('\0');
+    const char* made = ::mkdtemp(buffer.data());
+    if (made == nullptr) std::abort();
+    path_ = made;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Lowercase hex SHA-256, computed independently of the store module.
+inline std::string testSha256Hex(const std::string& data) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int size = 0;
+  EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < size; ++i) {
+    hex.push_back(kHex[digest[i] >> 4]);
+    hex.push_back(kHex[digest[i] & 0x0f]);
+  }
+  return hex;
+}
+
+inline const std::string kZeroHash(64, '0');
+
+inline TimePoint at(std::int64_t ms) { return fromUnixMillis(1'700'000'000'000 + ms); }
+
+inline NewEvent event(std::string kind, std::string subject = "", std::int64_t ms = 0,
+                      std::string data_json = "{}") {
+  return NewEvent{at(ms), "alice", std::move(kind), std::move(subject), "test", std::move(data_json)};
+}
+
+inline DeploymentRecord deployment(std::string id, std::string environment = "staging",
+                                   std::string version = "v1.0.0", std::int64_t ms = 0) {
+  DeploymentRecord record;
+  record.id = std::move(id);
+  record.environment = std::move(environment);
+  record.application = "shop";
+  record.version = std::move(version);
+  record.phase = "Pending";
+  record.state_json = R"({"step":0})";
+  record.created_at = at(ms);
+  record.updated_at = at(ms);
+  return record;
+}
+
+class StoreContract : public ::testing::TestWithParam<StoreFactory> {
+ protected:
+  void SetUp() override {
+    store_ = GetParam().open(dir_.path());
+    ASSERT_NE(store_, nullptr) << "factory " << GetParam().name << " could not open a store";
+  }
+
+  std::int64_t eventCount() {
+    auto events = store_->listEvents(EventFilter{0, "", 100000});
+    EXPECT_TRUE(events.has_value());
+    return events ? static_cast<std::int64_t>(events->size()) : -1;
+  }
+
+  std::vector<std::string> ids(const DeploymentFilter& filter) {
+    auto records = store_->listDeployments(filter);
+    EXPECT_TRUE(records.has_value()) << (records ? "" : records.error().message);
+    std::vector<std::string> out;
+    if (records) {
+      for (const auto& r : *records) out.push_back(r.id);
+    }
+    return out;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Store> store_;
+};
+
+// ---- canonical form -----------------------------------------------------------------------
+
+// Pins the byte form every implementation hashes; the hash was computed with Python's hashlib.
+TEST(CanonicalEvent, IsACompactJsonArrayOfTheFields) {
+  NewEvent e{fromUnixMillis(1'700'000'000'123), "alice", "deployment.created", "dep-1",
+             "because \"x\"\n", R"({"a":1})"};
+  const std::string canonical = canonicalEvent(7, e);
+  EXPECT_EQ(canonical,
+            R"([7,1700000000123,"alice","deployment.created","dep-1","because \"x\"\n","{\"a\":1}"])");
+  EXPECT_EQ(testSha256Hex(kZeroHash + canonical),
+            "bef834f523cd27cb044993fa3bada496efd3a9fed79d198ff044b5c2f9a49922");
+}
+
+TEST(CanonicalEvent, FieldBoundariesAreUnambiguous) {
+  NewEvent a{at(0), "ab", "c", "", "", "{}"};
+  NewEvent b{at(0), "a", "bc", "", "", "{}"};
+  EXPECT_NE(canonicalEvent(1, a), canonicalEvent(1, b));
+  EXPECT_NE(canonicalEvent(1, a), canonicalEvent(2, a));
+}
+
+// ---- releases ---------------------------------------------------------------------------------
+
+TEST_P(StoreContract, ReleasePutThenGet) {
+  Release release{"shop", "v1.2.3", {{"api", "registry/api:v1.2.3"}, {"web", "/srv/web"}}, at(5)};
+  ASSERT_TRUE(store_->putRelease(release).has_value());
+  auto got = store_->getRelease("shop", "v1.2.3");
+  ASSERT_TRUE(got.has_value()) << got.error().message;
+  EXPECT_EQ(got->application, "shop");
+  EXPECT_EQ(got->version, "v1.2.3");
+  EXPECT_EQ(got->artifacts, release.artifacts);
+  EXPECT_EQ(got->created_at, at(5));
+}
+
+TEST_P(StoreContract, ReleasePutIdenticalIsIdempotent) {
+  Release release{"shop", "v1", {{"api", "api:v1"}}, at(0)};
+  ASSERT_TRUE(store_->putRelease(release).has_value());
+  ASSERT_TRUE(store_->putRelease(release).has_value());
+  auto all = store_->listReleases("shop");
+  ASSERT_TRUE(all.has_value());
+  EXPECT_EQ(all->size(), 1u);
+}
+
+TEST_P(StoreContract, ReleaseWithDifferentArtifactsConflictsAndKeepsTheOriginal) {
+  ASSERT_TRUE(store_->putRelease(Release{"shop", "v1", {{"api", "api:v1"}}, at(0)}).has_value());
+  auto again = store_->putRelease(Release{"shop", "v1", {{"api", "api:other"}}, at(1)});
+  ASSERT_FALSE(again.has_value());
+  EXPECT_EQ(again.error().code, ErrorCode::Conflict);
+  EXPECT_THAT(again.error().message, ::testing::HasSubstr("shop@v1"));
+  EXPECT_EQ(store_->getRelease("shop", "v1")->artifacts.at("api"), "api:v1");
+}
+
+TEST_P(StoreContract, ReleaseUnknownIsNotFound) {
+  auto got = store_->getRelease("shop", "v9");
+  ASSERT_FALSE(got.has_value());
+  EXPECT_EQ(got.error().code, ErrorCode::NotFound);
+}
+
+TEST_P(StoreContract, ReleaseWithoutVersionIsInvalid) {
+  auto put = store_->putRelease(Release{"shop", "", {}, at(0)});
+  ASSERT_FALSE(put.has_value());
+  EXPECT_EQ(put.error().code, ErrorCode::InvalidArgument);
+}
+
+TEST_P(StoreContract, ReleasesListNewestFirstPerApplication) {
+  ASSERT_TRUE(store_->putRelease(Release{"shop", "v1", {}, at(10)}).has_value());
+  ASSERT_TRUE(store_->putRelease(Release{"shop", "v3", {}, at(30)}).has_value());
+  ASSERT_TRUE(store_->putRelease(Release{"shop", "v2", {}, at(20)}).has_value());
+  ASSERT_TRUE(store_->putRelease(Release{"blog", "v7", {}, at(40)}).has_value());
+  auto all = store_->listReleases("shop");
+  ASSERT_TRUE(all.has_value());
+  std::vector<std::string> versions;
+  for (const auto& r : *all) versions.push_back(r.version);
+  EXPECT_THAT(versions, ::testing::ElementsAre("v3", "v2", "v1"));
+  EXPECT_TRUE(store_->listReleases("nothing")->empty());
+}
+
+// ---- deployments ------------------------------------------------------------------------------
+
+TEST_P(StoreContract, DeploymentCreateThenGetHasRevisionOneAndItsEvents) {
+  DeploymentRecord input = deployment("dep-1");
+  input.revision = 42;  // ignored: a new deployment starts at 1
+  auto created = store_->createDeployment(
+      input, {event("deployment.created", "dep-1"), event("step.started", "dep-1")});
+  ASSERT_TRUE(created.has_value()) << created.error().message;
+  EXPECT_EQ(created->revision, 1);
+
+  auto got = store_->getDeployment("dep-1");
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->environment, "staging");
+  EXPECT_EQ(got->application, "shop");
+  EXPECT_EQ(got->version, "v1.0.0");
+  EXPECT_EQ(got->phase, "Pending");
+  EXPECT_EQ(got->state_json, R"({"step":0})");
+  EXPECT_EQ(got->revision, 1);
+  EXPECT_EQ(got->created_at, at(0));
+
+  auto events = store_->listEvents(EventFilter{0, "dep-1", 10});
+  ASSERT_TRUE(events.has_value());
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[0].kind, "deployment.created");
+  EXPECT_EQ((*events)[1].kind, "step.started");
+}
+
+TEST_P(StoreContract, DeploymentDuplicateIdConflictsAndWritesNothing) {
+  ASSERT_TRUE(store_->createDeployment(deployment("dep-1"), {event("a")}).has_value());
+  auto again = store_->createDeployment(deployment("dep-1", "production"), {event("b")});
+  ASSERT_FALSE(again.has_value());
+  EXPECT_EQ(again.error().code, ErrorCode::Conflict);
+  EXPECT_EQ(store_->getDeployment("dep-1")->environment, "staging");
+  EXPECT_EQ(eventCount(), 1);
+}
+
+TEST_P(StoreContract, DeploymentUnknownIsNotFound) {
+  auto got = store_->getDeployment("dep-x");
+  ASSERT_FALSE(got.has_value());
+  EXPECT_EQ(got.error().code, ErrorCode::NotFound);
+  EXPECT_THAT(got.error().message, ::testing::HasSubstr("dep-x"));
+}
+
+TEST_P(StoreContract, DeploymentInvalidInputIsRejected) {
+  auto no_id = store_->createDeployment(deployment(""), {});
+  ASSERT_FALSE(no_id.has_value());
+  EXPECT_EQ(no_id.error().code, ErrorCode::InvalidArgument);
+  DeploymentRecord bad = deployment("dep-1");
+  bad.state_json = "{not json";
+  auto bad_state = store_->createDeployment(bad, {});
+  ASSERT_FALSE(bad_state.has_value());
+  EXPECT_EQ(bad_state.error().code, ErrorCode::InvalidArgument);
+  EXPECT_EQ(store_->getDeployment("dep-1").error().code, ErrorCode::NotFound);
+}
+
+TEST_P(StoreContract, DeploymentCreateWithAnInvalidEventWritesNothing) {
+  // The second event fails after the deployment row and the first event were written.
+  auto created = store_->createDeployment(
+      deployment("dep-1"), {event("deployment.created", "dep-1"),
+                            event("step.started", "dep-1", 0, "{broken")});
+  ASSERT_FALSE(created.has_value());
+  EXPECT_EQ(created.error().code, ErrorCode::InvalidArgument);
+  EXPECT_EQ(store_->getDeployment("dep-1").error().code, ErrorCode::NotFound);
+  EXPECT_EQ(eventCount(), 0);
+  // The log still works and starts at seq 1.
+  auto next = store_->appendEvent(event("after"));
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->seq, 1);
+}
+
+TEST_P(StoreContract, DeploymentsListNewestFirstWithFilters) {
+  ASSERT_TRUE(store_->createDeployment(deployment("d1", "staging", "v1", 10), {}).has_value());
+  ASSERT_TRUE(store_->createDeployment(deployment("d2", "production", "v1", 20), {}).has_value());
+  ASSERT_TRUE(store_->createDeployment(deployment("d3", "staging", "v2", 30), {}).has_value());
+  DeploymentRecord d4 = deployment("d4", "production", "v2", 40);
+  d4.phase = "Succeeded";
+  ASSERT_TRUE(store_->createDeployment(d4, {}).has_value());
+
+  EXPECT_THAT(ids({}), ::testing::ElementsAre("d4", "d3", "d2", "d1"));
+  EXPECT_THAT(ids({"staging", "", "", 100}), ::testing::ElementsAre("d3", "d1"));
+  EXPECT_THAT(ids({"", "Succeeded", "", 100}), ::testing::ElementsAre("d4"));
+  EXPECT_THAT(ids({"", "", "v1", 100}), ::testing::ElementsAre("d2", "d1"));
+  EXPECT_THAT(ids({"production", "Pending", "v1", 100}), ::testing::ElementsAre("d2"));
+  EXPECT_THAT(ids({"", "", "", 2}), ::testing::ElementsAre("d4", "d3"));
+  EXPECT_TRUE(ids({"development", "", "", 100}).empty());
+
+  auto bad = store_->listDeployments({"", "", "", 0});
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, ErrorCode::InvalidArgument);
+}
+
+TEST_P(StoreContract, DeploymentUpdateWithCurrentRevisionBumpsIt) {
+  auto created = store_->createDeployment(deployment("dep-1"), {event("created", "dep-1")});
+  ASSERT_TRUE(created.has_value());
+  DeploymentRecord change = *created;
+  change.phase = "Progressing";
+  change.state_json = R"({"step":1})";
+  change.updated_at = at(100);
+  auto updated = store_->updateDeployment(change, {event("step.started", "dep-1", 100)});
+  ASSERT_TRUE(updated.has_value()) << updated.error().message;
+  EXPECT_EQ(updated->revision, 2);
+
+  auto got = store_->getDeployment("dep-1");
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->revision, 2);
+  EXPECT_EQ(got->phase, "Progressing");
+  EXPECT_EQ(got->state_json, R"({"step":1})");
+  EXPECT_EQ(got->updated_at, at(100));
+  EXPECT_EQ(got->created_at, at(0));
+  EXPECT_EQ(eventCount(), 2);
+
+  change = *got;
+  change.phase = "Paused";
+  auto third = store_->updateDeployment(change, {});
+  ASSERT_TRUE(third.has_value());
+  EXPECT_EQ(third->revision, 3);
+}
+
+TEST_P(StoreContract, DeploymentUpdateWithStaleRevisionConflictsAndWritesNothing) {
+  auto created = store_->createDeployment(deployment("dep-1"), {event("created", "dep-1")});
+  ASSERT_TRUE(created.has_value());
+  DeploymentRecord first = *created;
+  DeploymentRecord second = *created;  // a concurrent writer read the same revision
+  first.phase = "Progressing";
+  ASSERT_TRUE(store_->updateDeployment(first, {event("first", "dep-1")}).has_value());
+
+  second.phase = "Aborting";
+  second.state_json = R"({"stale":true})";
+  auto stale = store_->updateDeployment(second, {event("second", "dep-1")});
+  ASSERT_FALSE(stale.has_value());
+  EXPECT_EQ(stale.error().code, ErrorCode::Conflict);
+  EXPECT_THAT(stale.error().message, ::testing::HasSubstr("dep-1"));
+
+  auto got = store_->getDeployment("dep-1");
+  EXPECT_EQ(got->phase, "Progressing");
+  EXPECT_EQ(got->revision, 2);
+  EXPECT_EQ(got->state_json, R"({"step":0})");
+  EXPECT_EQ(eventCount(), 2);  // "created" and "first"; not "second"
+}
+
+TEST_P(StoreContract, DeploymentUpdateWithAnInvalidEventWritesNothing) {
+  auto created = store_->createDeployment(deployment("dep-1"), {});
+  ASSERT_TRUE(created.has_value());
+  DeploymentRecord change = *created;
+  change.phase = "Progressing";
+  auto updated = store_->updateDeployment(change, {event("ok"), event("bad", "", 0, "[")});
+  ASSERT_FALSE(updated.has_value());
+  EXPECT_EQ(updated.error().code, ErrorCode::InvalidArgument);
+  EXPECT_EQ(store_->getDeployment("dep-1")->revision, 1);
+  EXPECT_EQ(store_->getDeployment("dep-1")->phase, "Pending");
+  EXPECT_EQ(eventCount(), 0);
+}
+
+TEST_P(StoreContract, DeploymentUpdateUnknownIsNotFound) {
+  DeploymentRecord ghost = deployment("dep-ghost");
+  ghost.revision = 1;
+  auto updated = store_->updateDeployment(ghost, {event("x")});
+  ASSERT_FALSE(updated.has_value());
+  EXPECT_EQ(updated.error().code, ErrorCode::NotFound);
+  EXPECT_EQ(eventCount(), 0);
+}
+
+// ---- approvals --------------------------------------------------------------------------------
+
+TEST_P(StoreContract, ApprovalsAreAddedAndListedInOrder) {
+  ASSERT_TRUE(store_->createDeployment(deployment("dep-1"), {}).has_value());
+  ApprovalRecord lead{"dep-1", "bob", "tech-lead", true, "looks good", at(10)};
+  ApprovalRecord pm{"dep-1", "carol", "product-manager", false, "not this week", at(20)};
+  ASSERT_TRUE(store_->addApproval(lead, {event("approval.granted", "dep-1")}).has_value());
+  ASSERT_TRUE(store_->addApproval(pm, {event("approval.rejected", "dep-1")}).has_value());
+
+  auto approvals = store_->listApprovals("dep-1");
+  ASSERT_TRUE(approvals.has_value());
+  ASSERT_EQ(approvals->size(), 2u);
+  EXPECT_EQ((*approvals)[0].actor, "bob");
+  EXPECT_EQ((*approvals)[0].role, "tech-lead");
+  EXPECT_TRUE((*approvals)[0].approved);
+  EXPECT_EQ((*approvals)[0].comment, "looks good");
+  EXPECT_EQ((*approvals)[0].at, at(10));
+  EXPECT_EQ((*approvals)[1].actor, "carol");
+  EXPECT_FALSE((*approvals)[1].approved);
+  EXPECT_EQ(eventCount(), 2);
+}
+
+TEST_P(StoreContract, ApprovalDuplicateConflictsAndWritesNothing) {
+  ASSERT_TRUE(store_->createDeployment(deployment("dep-1"), {}).has_value());
+  ApprovalRecord approval{"dep-1", "bob", "tech-lead", true, "", at(10)};
+  ASSERT_TRUE(store_->addApproval(approval, {event("approval.granted")}).has_value());
+  approval.approved = false;
+  auto again = store_->addApproval(approval, {event("approval.rejected")});
+  ASSERT_FALSE(again.has_value());
+  EXPECT_EQ(again.error().code, ErrorCode::Conflict);
+  EXPECT_THAT(again.error().message, ::testing::HasSubstr("bob"));
+  EXPECT_EQ(eventCount(), 1);
+  // The same person in another role is a different decision.
+  approval.role = "product-manager";
+  EXPECT_TRUE(store_->addApproval(approval, {}).has_value());
+  EXPECT_EQ(store_->listApprovals("dep-1")->size(), 2u);
+}
+
+TEST_P(StoreContract, ApprovalForUnknownDeploymentIsNotFound) {
+  auto added = store_->addApproval({"dep-x", "bob", "tech-lead", true, "", at(0)}, {event("x")});
+  ASSERT_FALSE(added.has_value());
+  EXPECT_EQ(added.error().code, ErrorCode::NotFound);
+  EXPECT_EQ(eventCount(), 0);
+  auto listed = store_->listApprovals("dep-x");
+  ASSERT_FALSE(listed.has_value());
+  EXPECT_EQ(listed.error().code, ErrorCode::NotFound);
+}
+
+// ---- events -----------------------------------------------------------------------------------
+
+TEST_P(StoreContract, EventsGetSequentialSeqAndLinkedHashes) {
+  std::vector<EventRecord> appended;
+  for (int i = 0; i < 3; ++i) {
+    NewEvent e = event("kind." + std::to_string(i), "dep-1", i, R"({"i":)" + std::to_string(i) + "}");
+    auto record = store_->appendEvent(e);
+    ASSERT_TRUE(record.has_value()) << record.error().message;
+    EXPECT_EQ(record->seq, i + 1);
+    // The hash formula is part of the contract: SHA-256(prev_hash || canonicalEvent).
+    EXPECT_EQ(record->hash, testSha256Hex(record->prev_hash + canonicalEvent(record->seq, e)));
+    appended.push_back(*record);
+  }
+  EXPECT_EQ(appended[0].prev_hash, kZeroHash);
+  EXPECT_EQ(appended[1].prev_hash, appended[0].hash);
+  EXPECT_EQ(appended[2].prev_hash, appended[1].hash);
+
+  auto listed = store_->listEvents({});
+  ASSERT_TRUE(listed.has_value());
+  ASSERT_EQ(listed->size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ((*listed)[i].seq, appended[i].seq);
+    EXPECT_EQ((*listed)[i].hash, appended[i].hash);
+    EXPECT_EQ((*listed)[i].prev_hash, appended[i].prev_hash);
+    EXPECT_EQ((*listed)[i].kind, appended[i].kind);
+    EXPECT_EQ((*listed)[i].actor, "alice");
+    EXPECT_EQ((*listed)[i].reason, "test");
+    EXPECT_EQ((*listed)[i].subject, "dep-1");
+    EXPECT_EQ((*listed)[i].data_json, appended[i].data_json);
+    EXPECT_EQ((*listed)[i].at, at(static_cast<std::int64_t>(i)));
+  }
+}
+
+TEST_P(StoreContract, EventsListAfterSeqBySubjectWithLimit) {
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(store_->appendEvent(event("k", i % 2 == 0 ? "dep-a" : "dep-b", i)).has_value());
+  }
+  auto seqs = [&](const EventFilter& filter) {
+    std::vector<std::int64_t> out;
+    auto listed = store_->listEvents(filter);
+    EXPECT_TRUE(listed.has_value());
+    if (listed) {
+      for (const auto& r : *listed) out.push_back(r.seq);
+    }
+    return out;
+  };
+  EXPECT_THAT(seqs({}), ::testing::ElementsAre(1, 2, 3, 4, 5, 6));
+  EXPECT_THAT(seqs({4, "", 1000}), ::testing::ElementsAre(5, 6));
+  EXPECT_THAT(seqs({0, "dep-a", 1000}), ::testing::ElementsAre(1, 3, 5));
+  EXPECT_THAT(seqs({1, "dep-b", 1000}), ::testing::ElementsAre(2, 4, 6));
+  EXPECT_THAT(seqs({0, "", 2}), ::testing::ElementsAre(1, 2));
+  EXPECT_THAT(seqs({2, "dep-b", 1}), ::testing::ElementsAre(4));
+  EXPECT_TRUE(seqs({6, "", 1000}).empty());
+  auto bad = store_->listEvents({0, "", 0});
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, ErrorCode::InvalidArgument);
+}
+
+TEST_P(StoreContract, EventsInvalidAreRejectedAndNotWritten) {
+  auto no_kind = store_->appendEvent(event(""));
+  ASSERT_FALSE(no_kind.has_value());
+  EXPECT_EQ(no_kind.error().code, ErrorCode::InvalidArgument);
+  auto bad_json = store_->appendEvent(event("k", "", 0, "{\"a\":"));
+  ASSERT_FALSE(bad_json.has_value());
+  EXPECT_EQ(bad_json.error().code, ErrorCode::InvalidArgument);
+  EXPECT_EQ(eventCount(), 0);
+}
+
+TEST_P(StoreContract, EmptyLogIsIntact) {
+  auto report = store_->verifyChain();
+  ASSERT_TRUE(report.has_value());
+  EXPECT_TRUE(report->intact());
+  EXPECT_EQ(report->events, 0);
+}
+
+TEST_P(StoreContract, ChainIsIntactForManyEventsFromAllWrites) {
+  ASSERT_TRUE(store_->createDeployment(deployment("dep-1"), {event("created", "dep-1")}).has_value());
+  ASSERT_TRUE(store_->addApproval({"dep-1", "bob", "tech-lead", true, "", at(1)},
+                                  {event("approved", "dep-1", 1)})
+                  .has_value());
+  constexpr int kEvents = 500;
+  for (int i = 0; i < kEvents; ++i) {
+    NewEvent e = event("tick", "", i, R"({"n":)" + std::to_string(i) + R"(,"s":"ü\u0001"})");
+    e.reason = "reason with \"quotes\", \\ and\nnewline " + std::to_string(i);
+    ASSERT_TRUE(store_->appendEvent(e).has_value());
+  }
+  auto report = store_->verifyChain();
+  ASSERT_TRUE(report.has_value()) << report.error().message;
+  EXPECT_TRUE(report->intact()) << report->first_break->reason << " at "
+                                << report->first_break->seq;
+  EXPECT_EQ(report->events, kEvents + 2);
+}
+
+// ---- leases -----------------------------------------------------------------------------------
+
+TEST_P(StoreContract, LeaseAcquireFreeThenHeldByOther) {
+  auto first = store_->acquireLease("controller", "node-a", Duration{10'000}, at(0));
+  ASSERT_TRUE(first.has_value()) << first.error().message;
+  EXPECT_TRUE(*first);
+  auto lease = store_->getLease("controller");
+  ASSERT_TRUE(lease.has_value());
+  ASSERT_TRUE(lease->has_value());
+  EXPECT_EQ((*lease)->holder, "node-a");
+  EXPECT_EQ((*lease)->expires_at, at(10'000));
+
+  auto other = store_->acquireLease("controller", "node-b", Duration{10'000}, at(9'999));
+  ASSERT_TRUE(other.has_value());
+  EXPECT_FALSE(*other);
+  EXPECT_EQ((*store_->getLease("controller"))->holder, "node-a");
+  EXPECT_EQ((*store_->getLease("controller"))->expires_at, at(10'000));
+}
+
+TEST_P(StoreContract, LeaseExpiredCanBeTakenOver) {
+  ASSERT_TRUE(*store_->acquireLease("controller", "node-a", Duration{10'000}, at(0)));
+  auto taken = store_->acquireLease("controller", "node-b", Duration{5'000}, at(10'000));
+  ASSERT_TRUE(taken.has_value());
+  EXPECT_TRUE(*taken);
+  auto lease = store_->getLease("controller");
+  EXPECT_EQ((*lease)->holder, "node-b");
+  EXPECT_EQ((*lease)->expires_at, at(15'000));
+  // The old holder lost it.
+  EXPECT_FALSE(*store_->acquireLease("controller", "node-a", Duration{10'000}, at(11'000)));
+}
+
+TEST_P(StoreContract, LeaseRenewByHolderExtendsIt) {
+  ASSERT_TRUE(*store_->acquireLease("controller", "node-a", Duration{10'000}, at(0)));
+  auto renewed = store_->acquireLease("controller", "node-a", Duration{10'000}, at(8'000));
+  ASSERT_TRUE(renewed.has_value());
+  EXPECT_TRUE(*renewed);
+  EXPECT_EQ((*store_->getLease("controller"))->expires_at, at(18'000));
+  EXPECT_FALSE(*store_->acquireLease("controller", "node-b", Duration{10'000}, at(12'000)));
+}
+
+TEST_P(StoreContract, LeaseReleaseFreesItOnlyForItsHolder) {
+  ASSERT_TRUE(*store_->acquireLease("controller", "node-a", Duration{10'000}, at(0)));
+  auto wrong = store_->releaseLease("controller", "node-b");
+  ASSERT_FALSE(wrong.has_value());
+  EXPECT_EQ(wrong.error().code, ErrorCode::Conflict);
+  EXPECT_THAT(wrong.error().message, ::testing::HasSubstr("node-a"));
+
+  ASSERT_TRUE(store_->releaseLease("controller", "node-a").has_value());
+  EXPECT_FALSE(store_->getLease("controller")->has_value());
+  EXPECT_TRUE(*store_->acquireLease("controller", "node-b", Duration{10'000}, at(1)));
+  // Releasing a free lease is a no-op.
+  EXPECT_TRUE(store_->releaseLease("other", "node-a").has_value());
+}
+
+TEST_P(StoreContract, LeasesAreIndependentByName) {
+  ASSERT_TRUE(*store_->acquireLease("controller", "node-a", Duration{10'000}, at(0)));
+  EXPECT_TRUE(*store_->acquireLease("janitor", "node-b", Duration{10'000}, at(0)));
+  EXPECT_FALSE(store_->getLease("unknown")->has_value());
+}
+
+TEST_P(StoreContract, LeaseInvalidArgumentsAreRejected) {
+  auto zero = store_->acquireLease("controller", "node-a", Duration{0}, at(0));
+  ASSERT_FALSE(zero.has_value());
+  EXPECT_EQ(zero.error().code, ErrorCode::InvalidArgument);
+  auto no_holder = store_->acquireLease("controller", "", Duration{1'000}, at(0));
+  ASSERT_FALSE(no_holder.has_value());
+  EXPECT_EQ(no_holder.error().code, ErrorCode::InvalidArgument);
+  EXPECT_FALSE(store_->getLease("controller")->has_value());
+}
+
+}  // namespace runway::store::testing
