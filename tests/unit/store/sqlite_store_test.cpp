@@ -317,9 +317,12 @@ TEST_F(SqliteStoreTest, ForeignKeysAreEnforced) {
 }
 
 TEST_F(SqliteStoreTest, FileIsPrivateToItsOwner) {
-  struct stat info {};
-  ASSERT_EQ(::stat(path_.c_str(), &info), 0);
-  EXPECT_EQ(info.st_mode & 0777, 0600u);
+  ASSERT_TRUE(store_->appendEvent(event("k")).has_value());  // the -wal file exists now
+  for (const std::string& file : {path_, path_ + "-wal"}) {
+    struct stat info {};
+    ASSERT_EQ(::stat(file.c_str(), &info), 0) << file;
+    EXPECT_EQ(info.st_mode & 0777, 0600u) << file;
+  }
 }
 
 TEST_F(SqliteStoreTest, SchemaNewerThanTheBinaryIsRefused) {

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,9 @@ struct StoreFactory {
   // Opens a new, empty store keeping its files in `dir`; nullptr when it cannot.
   std::function<std::unique_ptr<Store>(const std::string& dir)> open;
 };
+
+// Prints the factory by name in test failure messages.
+inline void PrintTo(const StoreFactory& factory, std::ostream* os) { *os << factory.name; }
 
 // Names the instantiated tests after the factory (StoreContract/Sqlite.ReleasePutThenGet/...).
 inline std::string storeFactoryName(const ::testing::TestParamInfo<StoreFactory>& param_info) {
