@@ -1,0 +1,91 @@
+#pragma once
+
+// What the engine reacts to. The controller gathers these (API calls, analysis and check
+// results, runtime reports, timers) and feeds them to engine::step() one at a time.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "runway/engine/spec.hpp"
+#include "runway/engine/state.hpp"
+
+namespace runway::engine {
+
+// Start a deployment. Applies to a state in phase Pending.
+struct Start {
+  std::string id;
+  std::string version;
+  std::vector<Artifact> artifacts;
+  std::string stable_version;  // what the environment runs now; "" = nothing yet
+  Colour active_colour = Colour::Blue;  // blue-green: the colour the stable version runs as
+  std::shared_ptr<const DeploymentSpec> spec;
+  std::optional<StrategyKind> strategy;  // override of the environment's strategy
+  bool force = false;                    // skip pre-flight, checks, analysis; policy permitting
+  std::string actor;
+  std::string reason;
+  // Facts the controller looks up (the engine does no I/O):
+  bool succeeded_in_source = false;  // the version Succeeded in spec.promotes_from
+  bool rollback = false;             // a rollback to a previously successful release
+  bool in_rollback_window = false;   // the target is among the last spec.rollback_window releases
+  bool emergency = false;            // rollback only: bypass change windows and freezes (audited)
+};
+
+// A wake-up: the time passed to step() has reached (or passed) a requested WakeAt. Early or
+// extra timers are harmless.
+struct Timer {};
+
+// One measurement outcome for one metric of a run, from the analysis module.
+struct AnalysisResult {
+  std::uint32_t run = 0;
+  std::string metric;
+  Outcome outcome = Outcome::Successful;  // NoData is mapped by the metric's no-data policy
+  double value = 0;                       // for the audit trail only
+  bool run_complete = false;              // the run has taken all its measurements
+};
+
+struct CheckResult {
+  std::uint32_t run = 0;
+  bool passed = false;
+  std::string detail;
+};
+
+// What the runtime sees for one version of one service.
+struct RuntimeReport {
+  std::string service;
+  std::string version;
+  int ready = 0;
+  int failed = 0;
+  int traffic_weight = -1;  // weight of `version` now in effect at the router; -1 = not reported
+};
+
+struct ApprovalDecision {
+  std::string actor;
+  std::string role;  // the role the API verified the actor holds
+  bool approve = true;  // false = reject
+  std::string comment;
+};
+
+struct OperatorCommand {
+  enum class Kind : std::uint8_t { Promote, PromoteFull, Abort, Retry, Pause, Resume };
+  Kind kind = Kind::Promote;
+  std::string actor;
+  std::string reason;
+};
+
+// A newer release (or a rollback) wants this deployment's environment.
+struct NewerRelease {
+  std::string version;
+  bool rollback = false;
+  std::string actor;
+};
+
+using Input = std::variant<Start, Timer, AnalysisResult, CheckResult, RuntimeReport,
+                           ApprovalDecision, OperatorCommand, NewerRelease>;
+
+std::string_view toString(OperatorCommand::Kind kind);
+
+}  // namespace runway::engine
