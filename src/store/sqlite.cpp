@@ -118,6 +118,8 @@ Result<Statement> Connection::prepare(const std::string& sql) {
     if (rc != SQLITE_OK) return fail(sqliteError(db_.get(), rc, "preparing a store query"));
     it = cache_.emplace(sql, std::move(stmt)).first;
   }
+  // Lending a statement that is still stepping would reset it under its first borrower.
+  RUNWAY_ASSERT(sqlite3_stmt_busy(it->second.get()) == 0);
   return Statement(db_.get(), it->second.get());
 }
 

@@ -211,14 +211,14 @@ class SqliteStore final : public Store {
 };
 
 // Propagates the error of a Result<T> expression, otherwise yields its value.
-#define RUNWAY_TRY_ASSIGN(lhs, expr)         \
+#define RUNWAY_STORE_TRY_ASSIGN(lhs, expr)         \
   auto lhs##_result = (expr);                \
   if (!lhs##_result) {                       \
     return fail(std::move(lhs##_result).error()); \
   }                                          \
   auto lhs = std::move(*lhs##_result)
 
-#define RUNWAY_TRY(expr)                           \
+#define RUNWAY_STORE_TRY(expr)                           \
   do {                                             \
     auto runway_try_result = (expr);               \
     if (!runway_try_result) {                      \
@@ -231,55 +231,55 @@ Result<void> SqliteStore::putRelease(const Release& release) {
     return fail(ErrorCode::InvalidArgument, "a release needs an application and a version");
   }
   std::lock_guard lock(mutex_);
-  RUNWAY_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
   {
-    RUNWAY_TRY_ASSIGN(
+    RUNWAY_STORE_TRY_ASSIGN(
         select, conn_.prepare(
                     "SELECT artifacts_json FROM releases WHERE application = ?1 AND version = ?2"));
     select.bind(1, release.application).bind(2, release.version);
-    RUNWAY_TRY_ASSIGN(found, select.step());
+    RUNWAY_STORE_TRY_ASSIGN(found, select.step());
     if (found) {
-      RUNWAY_TRY_ASSIGN(stored, artifactsFromJson(select.text(0)));
+      RUNWAY_STORE_TRY_ASSIGN(stored, artifactsFromJson(select.text(0)));
       if (stored == release.artifacts) return {};  // idempotent; the transaction rolls back
       return fail(ErrorCode::Conflict, "release " + release.application + "@" + release.version +
                                            " already exists with different artifacts");
     }
   }
-  RUNWAY_TRY_ASSIGN(insert, conn_.prepare("INSERT INTO releases (application, version, "
+  RUNWAY_STORE_TRY_ASSIGN(insert, conn_.prepare("INSERT INTO releases (application, version, "
                                           "artifacts_json, created_at_ms) VALUES (?1, ?2, ?3, ?4)"));
   insert.bind(1, release.application)
       .bind(2, release.version)
       .bind(3, artifactsToJson(release.artifacts))
       .bind(4, toUnixMillis(release.created_at));
-  RUNWAY_TRY(insert.run());
+  RUNWAY_STORE_TRY(insert.run());
   return tx.commit();
 }
 
 Result<Release> SqliteStore::getRelease(const std::string& application,
                                         const std::string& version) {
   std::lock_guard lock(mutex_);
-  RUNWAY_TRY_ASSIGN(select, conn_.prepare("SELECT artifacts_json, created_at_ms FROM releases "
+  RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare("SELECT artifacts_json, created_at_ms FROM releases "
                                           "WHERE application = ?1 AND version = ?2"));
   select.bind(1, application).bind(2, version);
-  RUNWAY_TRY_ASSIGN(found, select.step());
+  RUNWAY_STORE_TRY_ASSIGN(found, select.step());
   if (!found) {
     return fail(ErrorCode::NotFound, "release " + application + "@" + version + " not found");
   }
-  RUNWAY_TRY_ASSIGN(artifacts, artifactsFromJson(select.text(0)));
+  RUNWAY_STORE_TRY_ASSIGN(artifacts, artifactsFromJson(select.text(0)));
   return Release{application, version, std::move(artifacts), fromUnixMillis(select.int64(1))};
 }
 
 Result<std::vector<Release>> SqliteStore::listReleases(const std::string& application) {
   std::lock_guard lock(mutex_);
-  RUNWAY_TRY_ASSIGN(select, conn_.prepare("SELECT version, artifacts_json, created_at_ms FROM "
+  RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare("SELECT version, artifacts_json, created_at_ms FROM "
                                           "releases WHERE application = ?1 "
                                           "ORDER BY created_at_ms DESC, rowid DESC"));
   select.bind(1, application);
   std::vector<Release> releases;
   while (true) {
-    RUNWAY_TRY_ASSIGN(row, select.step());
+    RUNWAY_STORE_TRY_ASSIGN(row, select.step());
     if (!row) break;
-    RUNWAY_TRY_ASSIGN(artifacts, artifactsFromJson(select.text(1)));
+    RUNWAY_STORE_TRY_ASSIGN(artifacts, artifactsFromJson(select.text(1)));
     releases.push_back(Release{application, select.text(0), std::move(artifacts),
                                fromUnixMillis(select.int64(2))});
   }
@@ -287,10 +287,10 @@ Result<std::vector<Release>> SqliteStore::listReleases(const std::string& applic
 }
 
 Result<std::optional<DeploymentRecord>> SqliteStore::findDeploymentLocked(const std::string& id) {
-  RUNWAY_TRY_ASSIGN(select, conn_.prepare(std::string("SELECT ") + kDeploymentColumns +
+  RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare(std::string("SELECT ") + kDeploymentColumns +
                                           " FROM deployments WHERE id = ?1"));
   select.bind(1, id);
-  RUNWAY_TRY_ASSIGN(found, select.step());
+  RUNWAY_STORE_TRY_ASSIGN(found, select.step());
   if (!found) return std::optional<DeploymentRecord>();
   return std::optional<DeploymentRecord>(readDeployment(select));
 }
@@ -303,15 +303,15 @@ Result<DeploymentRecord> SqliteStore::createDeployment(const DeploymentRecord& r
                 "deployment " + record.id + ": state is not valid JSON");
   }
   std::lock_guard lock(mutex_);
-  RUNWAY_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
-  RUNWAY_TRY_ASSIGN(existing, findDeploymentLocked(record.id));
+  RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_STORE_TRY_ASSIGN(existing, findDeploymentLocked(record.id));
   if (existing) {
     return fail(ErrorCode::Conflict, "deployment " + record.id + " already exists");
   }
   DeploymentRecord stored = record;
   stored.revision = 1;
   {
-    RUNWAY_TRY_ASSIGN(insert,
+    RUNWAY_STORE_TRY_ASSIGN(insert,
                       conn_.prepare(std::string("INSERT INTO deployments (") + kDeploymentColumns +
                                     ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
     insert.bind(1, stored.id)
@@ -323,10 +323,10 @@ Result<DeploymentRecord> SqliteStore::createDeployment(const DeploymentRecord& r
         .bind(7, stored.revision)
         .bind(8, toUnixMillis(stored.created_at))
         .bind(9, toUnixMillis(stored.updated_at));
-    RUNWAY_TRY(insert.run());
+    RUNWAY_STORE_TRY(insert.run());
   }
-  RUNWAY_TRY(appendAllLocked(events));
-  RUNWAY_TRY(tx.commit());
+  RUNWAY_STORE_TRY(appendAllLocked(events));
+  RUNWAY_STORE_TRY(tx.commit());
   return stored;
 }
 
@@ -337,8 +337,8 @@ Result<DeploymentRecord> SqliteStore::updateDeployment(const DeploymentRecord& r
                 "deployment " + record.id + ": state is not valid JSON");
   }
   std::lock_guard lock(mutex_);
-  RUNWAY_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
-  RUNWAY_TRY_ASSIGN(existing, findDeploymentLocked(record.id));
+  RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_STORE_TRY_ASSIGN(existing, findDeploymentLocked(record.id));
   if (!existing) return fail(ErrorCode::NotFound, "deployment " + record.id + " not found");
   if (existing->revision != record.revision) {
     return fail(ErrorCode::Conflict,
@@ -352,7 +352,7 @@ Result<DeploymentRecord> SqliteStore::updateDeployment(const DeploymentRecord& r
   stored.revision = record.revision + 1;
   stored.updated_at = record.updated_at;
   {
-    RUNWAY_TRY_ASSIGN(update, conn_.prepare("UPDATE deployments SET phase = ?1, state_json = ?2, "
+    RUNWAY_STORE_TRY_ASSIGN(update, conn_.prepare("UPDATE deployments SET phase = ?1, state_json = ?2, "
                                             "revision = ?3, updated_at_ms = ?4 "
                                             "WHERE id = ?5 AND revision = ?6"));
     update.bind(1, stored.phase)
@@ -361,16 +361,16 @@ Result<DeploymentRecord> SqliteStore::updateDeployment(const DeploymentRecord& r
         .bind(4, toUnixMillis(stored.updated_at))
         .bind(5, stored.id)
         .bind(6, record.revision);
-    RUNWAY_TRY(update.run());
+    RUNWAY_STORE_TRY(update.run());
   }
-  RUNWAY_TRY(appendAllLocked(events));
-  RUNWAY_TRY(tx.commit());
+  RUNWAY_STORE_TRY(appendAllLocked(events));
+  RUNWAY_STORE_TRY(tx.commit());
   return stored;
 }
 
 Result<DeploymentRecord> SqliteStore::getDeployment(const std::string& id) {
   std::lock_guard lock(mutex_);
-  RUNWAY_TRY_ASSIGN(found, findDeploymentLocked(id));
+  RUNWAY_STORE_TRY_ASSIGN(found, findDeploymentLocked(id));
   if (!found) return fail(ErrorCode::NotFound, "deployment " + id + " not found");
   return std::move(*found);
 }
@@ -381,7 +381,7 @@ Result<std::vector<DeploymentRecord>> SqliteStore::listDeployments(
     return fail(ErrorCode::InvalidArgument, "deployment list limit must be positive");
   }
   std::lock_guard lock(mutex_);
-  RUNWAY_TRY_ASSIGN(select,
+  RUNWAY_STORE_TRY_ASSIGN(select,
                     conn_.prepare(std::string("SELECT ") + kDeploymentColumns +
                                   " FROM deployments WHERE (?1 = '' OR environment = ?1) "
                                   "AND (?2 = '' OR phase = ?2) AND (?3 = '' OR version = ?3) "
@@ -392,7 +392,7 @@ Result<std::vector<DeploymentRecord>> SqliteStore::listDeployments(
       .bind(4, std::int64_t{filter.limit});
   std::vector<DeploymentRecord> records;
   while (true) {
-    RUNWAY_TRY_ASSIGN(row, select.step());
+    RUNWAY_STORE_TRY_ASSIGN(row, select.step());
     if (!row) break;
     records.push_back(readDeployment(select));
   }
@@ -402,16 +402,16 @@ Result<std::vector<DeploymentRecord>> SqliteStore::listDeployments(
 Result<void> SqliteStore::addApproval(const ApprovalRecord& approval,
                                       const std::vector<NewEvent>& events) {
   std::lock_guard lock(mutex_);
-  RUNWAY_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
-  RUNWAY_TRY_ASSIGN(deployment, findDeploymentLocked(approval.deployment_id));
+  RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_STORE_TRY_ASSIGN(deployment, findDeploymentLocked(approval.deployment_id));
   if (!deployment) {
     return fail(ErrorCode::NotFound, "deployment " + approval.deployment_id + " not found");
   }
   {
-    RUNWAY_TRY_ASSIGN(select, conn_.prepare("SELECT approved FROM approvals WHERE "
+    RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare("SELECT approved FROM approvals WHERE "
                                             "deployment_id = ?1 AND actor = ?2 AND role = ?3"));
     select.bind(1, approval.deployment_id).bind(2, approval.actor).bind(3, approval.role);
-    RUNWAY_TRY_ASSIGN(found, select.step());
+    RUNWAY_STORE_TRY_ASSIGN(found, select.step());
     if (found) {
       return fail(ErrorCode::Conflict,
                   approval.actor + " already " + (select.int64(0) != 0 ? "approved" : "rejected") +
@@ -419,7 +419,7 @@ Result<void> SqliteStore::addApproval(const ApprovalRecord& approval,
     }
   }
   {
-    RUNWAY_TRY_ASSIGN(insert,
+    RUNWAY_STORE_TRY_ASSIGN(insert,
                       conn_.prepare("INSERT INTO approvals (deployment_id, actor, role, approved, "
                                     "comment, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
     insert.bind(1, approval.deployment_id)
@@ -428,41 +428,41 @@ Result<void> SqliteStore::addApproval(const ApprovalRecord& approval,
         .bind(4, std::int64_t{approval.approved ? 1 : 0})
         .bind(5, approval.comment)
         .bind(6, toUnixMillis(approval.at));
-    RUNWAY_TRY(insert.run());
+    RUNWAY_STORE_TRY(insert.run());
   }
-  RUNWAY_TRY(appendAllLocked(events));
+  RUNWAY_STORE_TRY(appendAllLocked(events));
   return tx.commit();
 }
 
 Result<std::vector<ApprovalRecord>> SqliteStore::listApprovals(const std::string& deployment_id) {
   std::lock_guard lock(mutex_);
-  RUNWAY_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Read));
-  RUNWAY_TRY_ASSIGN(deployment, findDeploymentLocked(deployment_id));
+  RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Read));
+  RUNWAY_STORE_TRY_ASSIGN(deployment, findDeploymentLocked(deployment_id));
   if (!deployment) return fail(ErrorCode::NotFound, "deployment " + deployment_id + " not found");
   std::vector<ApprovalRecord> approvals;
   {
-    RUNWAY_TRY_ASSIGN(select, conn_.prepare("SELECT actor, role, approved, comment, at_ms FROM "
+    RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare("SELECT actor, role, approved, comment, at_ms FROM "
                                             "approvals WHERE deployment_id = ?1 ORDER BY rowid"));
     select.bind(1, deployment_id);
     while (true) {
-      RUNWAY_TRY_ASSIGN(row, select.step());
+      RUNWAY_STORE_TRY_ASSIGN(row, select.step());
       if (!row) break;
       approvals.push_back(ApprovalRecord{deployment_id, select.text(0), select.text(1),
                                          select.int64(2) != 0, select.text(3),
                                          fromUnixMillis(select.int64(4))});
     }
   }
-  RUNWAY_TRY(tx.commit());
+  RUNWAY_STORE_TRY(tx.commit());
   return approvals;
 }
 
 Result<EventRecord> SqliteStore::appendLocked(const NewEvent& event) {
-  RUNWAY_TRY(validateEvent(event));
+  RUNWAY_STORE_TRY(validateEvent(event));
   EventRecord record;
   record.prev_hash = std::string(kGenesisHash);
   {
-    RUNWAY_TRY_ASSIGN(last, conn_.prepare("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"));
-    RUNWAY_TRY_ASSIGN(found, last.step());
+    RUNWAY_STORE_TRY_ASSIGN(last, conn_.prepare("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"));
+    RUNWAY_STORE_TRY_ASSIGN(found, last.step());
     if (found) {
       record.seq = last.int64(0);
       record.prev_hash = last.text(1);
@@ -477,7 +477,7 @@ Result<EventRecord> SqliteStore::appendLocked(const NewEvent& event) {
   record.data_json = event.data_json;
   record.hash = eventHash(record.prev_hash, record.seq, event);
   {
-    RUNWAY_TRY_ASSIGN(insert, conn_.prepare(std::string("INSERT INTO events (") + kEventColumns +
+    RUNWAY_STORE_TRY_ASSIGN(insert, conn_.prepare(std::string("INSERT INTO events (") + kEventColumns +
                                             ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
     insert.bind(1, record.seq)
         .bind(2, toUnixMillis(record.at))
@@ -488,31 +488,31 @@ Result<EventRecord> SqliteStore::appendLocked(const NewEvent& event) {
         .bind(7, record.data_json)
         .bind(8, record.prev_hash)
         .bind(9, record.hash);
-    RUNWAY_TRY(insert.run());
+    RUNWAY_STORE_TRY(insert.run());
   }
   {
-    RUNWAY_TRY_ASSIGN(head, conn_.prepare(
+    RUNWAY_STORE_TRY_ASSIGN(head, conn_.prepare(
                                 "INSERT INTO event_chain_head (id, seq, at_ms, hash) "
                                 "VALUES (1, ?1, ?2, ?3) ON CONFLICT (id) DO UPDATE SET "
                                 "seq = excluded.seq, at_ms = excluded.at_ms, hash = excluded.hash"));
     head.bind(1, record.seq).bind(2, toUnixMillis(record.at)).bind(3, record.hash);
-    RUNWAY_TRY(head.run());
+    RUNWAY_STORE_TRY(head.run());
   }
   return record;
 }
 
 Result<void> SqliteStore::appendAllLocked(std::span<const NewEvent> events) {
   for (const NewEvent& event : events) {
-    RUNWAY_TRY(appendLocked(event));
+    RUNWAY_STORE_TRY(appendLocked(event));
   }
   return {};
 }
 
 Result<EventRecord> SqliteStore::appendEvent(const NewEvent& event) {
   std::lock_guard lock(mutex_);
-  RUNWAY_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
-  RUNWAY_TRY_ASSIGN(record, appendLocked(event));
-  RUNWAY_TRY(tx.commit());
+  RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_STORE_TRY_ASSIGN(record, appendLocked(event));
+  RUNWAY_STORE_TRY(tx.commit());
   return record;
 }
 
@@ -521,13 +521,13 @@ Result<std::vector<EventRecord>> SqliteStore::listEvents(const EventFilter& filt
     return fail(ErrorCode::InvalidArgument, "event list limit must be positive");
   }
   std::lock_guard lock(mutex_);
-  RUNWAY_TRY_ASSIGN(select, conn_.prepare(std::string("SELECT ") + kEventColumns +
+  RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare(std::string("SELECT ") + kEventColumns +
                                           " FROM events WHERE seq > ?1 AND "
                                           "(?2 = '' OR subject = ?2) ORDER BY seq LIMIT ?3"));
   select.bind(1, filter.after_seq).bind(2, filter.subject).bind(3, std::int64_t{filter.limit});
   std::vector<EventRecord> records;
   while (true) {
-    RUNWAY_TRY_ASSIGN(row, select.step());
+    RUNWAY_STORE_TRY_ASSIGN(row, select.step());
     if (!row) break;
     records.push_back(readEvent(select));
   }
@@ -537,14 +537,14 @@ Result<std::vector<EventRecord>> SqliteStore::listEvents(const EventFilter& filt
 Result<ChainReport> SqliteStore::verifyChain() {
   std::lock_guard lock(mutex_);
   // One read transaction, so the head and the rows come from the same snapshot.
-  RUNWAY_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Read));
+  RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Read));
   std::int64_t head_seq = 0;
   TimePoint head_at{};
   std::string head_hash(kGenesisHash);
   {
-    RUNWAY_TRY_ASSIGN(head,
+    RUNWAY_STORE_TRY_ASSIGN(head,
                       conn_.prepare("SELECT seq, at_ms, hash FROM event_chain_head WHERE id = 1"));
-    RUNWAY_TRY_ASSIGN(found, head.step());
+    RUNWAY_STORE_TRY_ASSIGN(found, head.step());
     if (found) {
       head_seq = head.int64(0);
       head_at = fromUnixMillis(head.int64(1));
@@ -554,10 +554,10 @@ Result<ChainReport> SqliteStore::verifyChain() {
   ChainReport report;
   ChainVerifier verifier;
   {
-    RUNWAY_TRY_ASSIGN(select, conn_.prepare(std::string("SELECT ") + kEventColumns +
+    RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare(std::string("SELECT ") + kEventColumns +
                                             " FROM events ORDER BY seq"));
     while (true) {
-      RUNWAY_TRY_ASSIGN(row, select.step());
+      RUNWAY_STORE_TRY_ASSIGN(row, select.step());
       if (!row) break;
       report.first_break = verifier.next(readEvent(select));
       if (report.first_break) break;
@@ -565,7 +565,7 @@ Result<ChainReport> SqliteStore::verifyChain() {
   }
   if (!report.first_break) report.first_break = verifier.finish(head_seq, head_at, head_hash);
   report.events = verifier.count();
-  RUNWAY_TRY(tx.commit());
+  RUNWAY_STORE_TRY(tx.commit());
   return report;
 }
 
@@ -578,51 +578,51 @@ Result<bool> SqliteStore::acquireLease(const std::string& name, const std::strin
     return fail(ErrorCode::InvalidArgument, "lease " + name + ": ttl must be positive");
   }
   std::lock_guard lock(mutex_);
-  RUNWAY_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
   {
-    RUNWAY_TRY_ASSIGN(select,
+    RUNWAY_STORE_TRY_ASSIGN(select,
                       conn_.prepare("SELECT holder, expires_at_ms FROM leases WHERE name = ?1"));
     select.bind(1, name);
-    RUNWAY_TRY_ASSIGN(found, select.step());
+    RUNWAY_STORE_TRY_ASSIGN(found, select.step());
     if (found && select.text(0) != holder && select.int64(1) > toUnixMillis(now)) {
       return false;  // another holder's lease is live; nothing to write
     }
   }
-  RUNWAY_TRY_ASSIGN(upsert, conn_.prepare("INSERT INTO leases (name, holder, expires_at_ms) "
+  RUNWAY_STORE_TRY_ASSIGN(upsert, conn_.prepare("INSERT INTO leases (name, holder, expires_at_ms) "
                                           "VALUES (?1, ?2, ?3) ON CONFLICT (name) DO UPDATE SET "
                                           "holder = excluded.holder, "
                                           "expires_at_ms = excluded.expires_at_ms"));
   upsert.bind(1, name).bind(2, holder).bind(3, toUnixMillis(now + ttl));
-  RUNWAY_TRY(upsert.run());
-  RUNWAY_TRY(tx.commit());
+  RUNWAY_STORE_TRY(upsert.run());
+  RUNWAY_STORE_TRY(tx.commit());
   return true;
 }
 
 Result<void> SqliteStore::releaseLease(const std::string& name, const std::string& holder) {
   std::lock_guard lock(mutex_);
-  RUNWAY_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
   {
-    RUNWAY_TRY_ASSIGN(select, conn_.prepare("SELECT holder FROM leases WHERE name = ?1"));
+    RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare("SELECT holder FROM leases WHERE name = ?1"));
     select.bind(1, name);
-    RUNWAY_TRY_ASSIGN(found, select.step());
+    RUNWAY_STORE_TRY_ASSIGN(found, select.step());
     if (!found) return {};
     if (select.text(0) != holder) {
       return fail(ErrorCode::Conflict,
                   "lease " + name + " is held by " + select.text(0) + ", not " + holder);
     }
   }
-  RUNWAY_TRY_ASSIGN(remove, conn_.prepare("DELETE FROM leases WHERE name = ?1 AND holder = ?2"));
+  RUNWAY_STORE_TRY_ASSIGN(remove, conn_.prepare("DELETE FROM leases WHERE name = ?1 AND holder = ?2"));
   remove.bind(1, name).bind(2, holder);
-  RUNWAY_TRY(remove.run());
+  RUNWAY_STORE_TRY(remove.run());
   return tx.commit();
 }
 
 Result<std::optional<Lease>> SqliteStore::getLease(const std::string& name) {
   std::lock_guard lock(mutex_);
-  RUNWAY_TRY_ASSIGN(select,
+  RUNWAY_STORE_TRY_ASSIGN(select,
                     conn_.prepare("SELECT holder, expires_at_ms FROM leases WHERE name = ?1"));
   select.bind(1, name);
-  RUNWAY_TRY_ASSIGN(found, select.step());
+  RUNWAY_STORE_TRY_ASSIGN(found, select.step());
   if (!found) return std::optional<Lease>();
   return std::optional<Lease>(Lease{name, select.text(0), fromUnixMillis(select.int64(1))});
 }
@@ -643,30 +643,30 @@ Result<void> createPrivateFile(const std::string& path) {
 
 Result<void> configure(Connection& conn, const std::string& path) {
   // busy_timeout first: switching to WAL and migrating may wait for another process.
-  RUNWAY_TRY(conn.exec("PRAGMA busy_timeout = 5000"));
-  RUNWAY_TRY(conn.exec("PRAGMA foreign_keys = ON"));
-  RUNWAY_TRY_ASSIGN(mode, conn.prepare("PRAGMA journal_mode = WAL"));
-  RUNWAY_TRY_ASSIGN(row, mode.step());
+  RUNWAY_STORE_TRY(conn.exec("PRAGMA busy_timeout = 5000"));
+  RUNWAY_STORE_TRY(conn.exec("PRAGMA foreign_keys = ON"));
+  RUNWAY_STORE_TRY_ASSIGN(mode, conn.prepare("PRAGMA journal_mode = WAL"));
+  RUNWAY_STORE_TRY_ASSIGN(row, mode.step());
   if (!row || mode.text(0) != "wal") {
     return fail(ErrorCode::Unavailable,
                 "cannot switch store " + path + " to WAL mode (journal mode is " +
                     (row ? mode.text(0) : std::string("unknown")) + ")");
   }
   // FULL: a committed audit record survives power loss, not only a crash of runway.
-  RUNWAY_TRY(conn.exec("PRAGMA synchronous = FULL"));
+  RUNWAY_STORE_TRY(conn.exec("PRAGMA synchronous = FULL"));
   return {};
 }
 
 Result<void> migrate(Connection& conn, const std::string& path) {
-  RUNWAY_TRY_ASSIGN(tx, Transaction::begin(conn, Transaction::Mode::Write));
-  RUNWAY_TRY(conn.exec(
+  RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn, Transaction::Mode::Write));
+  RUNWAY_STORE_TRY(conn.exec(
       "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
       "applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))"));
   std::int64_t current = 0;
   {
-    RUNWAY_TRY_ASSIGN(select,
+    RUNWAY_STORE_TRY_ASSIGN(select,
                       conn.prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
-    RUNWAY_TRY_ASSIGN(row, select.step());
+    RUNWAY_STORE_TRY_ASSIGN(row, select.step());
     if (row) current = select.int64(0);
   }
   if (current > kLatestSchema) {
@@ -683,9 +683,9 @@ Result<void> migrate(Connection& conn, const std::string& path) {
                                             std::to_string(migration.version) +
                                             " failed: " + applied.error().message);
     }
-    RUNWAY_TRY_ASSIGN(record, conn.prepare("INSERT INTO schema_migrations (version) VALUES (?1)"));
+    RUNWAY_STORE_TRY_ASSIGN(record, conn.prepare("INSERT INTO schema_migrations (version) VALUES (?1)"));
     record.bind(1, std::int64_t{migration.version});
-    RUNWAY_TRY(record.run());
+    RUNWAY_STORE_TRY(record.run());
   }
   return tx.commit();
 }
@@ -701,8 +701,8 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::string& path) {
     return fail(ErrorCode::Unavailable,
                 "cannot open store at " + path + ": directory " + dir.string() + " does not exist");
   }
-  RUNWAY_TRY(createPrivateFile(path));
-  RUNWAY_TRY_ASSIGN(conn, Connection::open(path, /*create=*/false));
+  RUNWAY_STORE_TRY(createPrivateFile(path));
+  RUNWAY_STORE_TRY_ASSIGN(conn, Connection::open(path, /*create=*/false));
   auto configured = configure(conn, path);
   if (!configured) {
     Error error = configured.error();
@@ -711,7 +711,7 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::string& path) {
     }
     return fail(std::move(error));
   }
-  RUNWAY_TRY(migrate(conn, path));
+  RUNWAY_STORE_TRY(migrate(conn, path));
   return std::unique_ptr<Store>(std::make_unique<SqliteStore>(std::move(conn)));
 }
 

@@ -133,8 +133,9 @@ class Store {
  public:
   virtual ~Store() = default;
 
-  // Releases. putRelease is idempotent for an identical release; Conflict when the same
-  // application/version exists with different artifacts.
+  // Releases. putRelease is idempotent for an identical release (same artifacts; the first
+  // created_at is kept); Conflict when the same application/version exists with different
+  // artifacts; InvalidArgument for an empty application or version. getRelease: NotFound.
   virtual Result<void> putRelease(const Release& release) = 0;
   virtual Result<Release> getRelease(const std::string& application,
                                      const std::string& version) = 0;
@@ -142,7 +143,8 @@ class Store {
   virtual Result<std::vector<Release>> listReleases(const std::string& application) = 0;
 
   // Deployments. createDeployment stores `record` with revision 1 and appends `events` in the
-  // same transaction; Conflict if the id exists.
+  // same transaction; Conflict if the id exists; InvalidArgument for an empty id or a state_json
+  // that is not JSON (also for updateDeployment).
   virtual Result<DeploymentRecord> createDeployment(const DeploymentRecord& record,
                                                     const std::vector<NewEvent>& events) = 0;
   // Replaces phase and state of deployment `record.id` if its stored revision equals
@@ -151,6 +153,7 @@ class Store {
   virtual Result<DeploymentRecord> updateDeployment(const DeploymentRecord& record,
                                                     const std::vector<NewEvent>& events) = 0;
   virtual Result<DeploymentRecord> getDeployment(const std::string& id) = 0;
+  // Newest created first (ties in insertion order, newest first); InvalidArgument for limit <= 0.
   virtual Result<std::vector<DeploymentRecord>> listDeployments(const DeploymentFilter& filter) = 0;
 
   // Approvals; Conflict if this actor already decided for this role on this deployment;
