@@ -119,6 +119,22 @@ Result<PromtoolVerdict> promtoolCheck(const TempDir& dir, const std::string& exp
   return PromtoolVerdict{*status, output->out + output->err};
 }
 
+// Starts a request to /api/leads (slow under LATENCY_MS) and waits until the app is handling
+// it: in flight = it plus the scrape that looks.
+std::future<Result<HttpResponse>> startSlowRequest(const DemoApp& app) {
+  auto slow = std::async(std::launch::async, [url = app.url("/api/leads")] {
+    return httpGet(url, 20s);
+  });
+  const bool in_flight = pollUntil(
+      [&] {
+        auto metrics = httpGet(app.url("/metrics"), 2s);
+        return metrics && sampleValue(metrics->body, "http_requests_in_flight").value_or(0) >= 2;
+      },
+      deadlineIn(10s));
+  EXPECT_TRUE(in_flight) << "the slow request never showed up as in flight";
+  return slow;
+}
+
 class DemoAppTest : public ::testing::Test {
  protected:
   TempDir dir_{"demo-app-test"};
@@ -359,17 +375,8 @@ TEST_F(DemoAppTest, SigtermLetsTheInFlightRequestFinishThenExitsZero) {
   auto warmup = idle.get(app->url("/health"));
   ASSERT_TRUE(warmup) << warmup.error().message;
 
-  auto slow = std::async(std::launch::async, [url = app->url("/api/leads")] {
-    return httpGet(url, 20s);
-  });
-  // Wait until the slow request is being handled: in flight = it plus this scrape.
-  const bool in_flight = pollUntil(
-      [&] {
-        auto metrics = httpGet(app->url("/metrics"), 2s);
-        return metrics && sampleValue(metrics->body, "http_requests_in_flight").value_or(0) >= 2;
-      },
-      deadlineIn(10s));
-  ASSERT_TRUE(in_flight) << "the slow request never showed up as in flight";
+  auto slow = startSlowRequest(*app);
+  ASSERT_FALSE(HasFailure());
 
   ASSERT_TRUE(app->process.signal(SIGTERM));
   // It stops accepting: a new connection is refused while the slow request still runs.
@@ -384,6 +391,42 @@ TEST_F(DemoAppTest, SigtermLetsTheInFlightRequestFinishThenExitsZero) {
   auto status = app->process.waitExit(deadlineIn(kExitTimeout));
   ASSERT_TRUE(status) << status.error().message;
   EXPECT_TRUE(status->exitedWith(0)) << status->describe() << "\n" << app->stderrText();
+}
+
+TEST_F(DemoAppTest, DrainIsBoundedByTheDrainTimeout) {
+  auto app = startDemoApp(dir_, {{"LATENCY_MS", "8000"}, {"DRAIN_TIMEOUT_MS", "200"}});
+  ASSERT_TRUE(app) << app.error().message;
+  auto slow = startSlowRequest(*app);
+  ASSERT_FALSE(HasFailure());
+  const auto signalled = std::chrono::steady_clock::now();
+  ASSERT_TRUE(app->process.signal(SIGTERM));
+  auto status = app->process.waitExit(deadlineIn(kExitTimeout));
+  ASSERT_TRUE(status) << status.error().message;
+  // Gone long before the request's 6.4 s minimum: the drain gave up after its bound.
+  EXPECT_LT(std::chrono::steady_clock::now() - signalled, 6s);
+  EXPECT_TRUE(status->exitedWith(0)) << status->describe();
+  EXPECT_NE(app->stderrText().find("drain timeout"), std::string::npos) << app->stderrText();
+  auto response = slow.get();
+  EXPECT_FALSE(response) << "the abandoned request was answered " << response->status;
+}
+
+TEST_F(DemoAppTest, SecondSignalStopsWithoutWaitingForInFlightRequests) {
+  auto app = startDemoApp(dir_, {{"LATENCY_MS", "8000"}});
+  ASSERT_TRUE(app) << app.error().message;
+  auto slow = startSlowRequest(*app);
+  ASSERT_FALSE(HasFailure());
+  const auto signalled = std::chrono::steady_clock::now();
+  ASSERT_TRUE(app->process.signal(SIGTERM));
+  ASSERT_TRUE(pollUntil([&] { return app->stderrText().find("draining") != std::string::npos; },
+                        deadlineIn(10s)))
+      << app->stderrText();
+  ASSERT_TRUE(app->process.signal(SIGINT));
+  auto status = app->process.waitExit(deadlineIn(kExitTimeout));
+  ASSERT_TRUE(status) << status.error().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - signalled, 6s);
+  EXPECT_TRUE(status->exitedWith(0)) << status->describe();
+  EXPECT_NE(app->stderrText().find("second signal"), std::string::npos) << app->stderrText();
+  EXPECT_FALSE(slow.get());
 }
 
 TEST_F(DemoAppTest, SigintWhenIdleExitsZeroPromptly) {
