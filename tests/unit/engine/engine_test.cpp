@@ -1,0 +1,1015 @@
+// Named scenario tests for the rollout engine, one per behaviour of issue 3, with explicit
+// simulated time only.
+
+#include <gtest/gtest.h>
+
+#include "harness.hpp"
+#include "runway/engine/engine.hpp"
+#include "runway/engine/json.hpp"
+
+namespace runway::engine {
+namespace {
+
+using namespace testing;
+using namespace std::chrono_literals;
+using K = OperatorCommand::Kind;
+
+// Starts a production deployment and gives both approvals.
+void startProduction(Sim& sim, std::shared_ptr<const DeploymentSpec> spec,
+                     std::string version = "v1.2.3") {
+  sim.feed(startFor(std::move(spec), std::move(version)));
+  ASSERT_EQ(sim.state.phase, Phase::AwaitingApproval);
+  sim.approve("bob", "tech-lead");
+  sim.approve("carol", "product-manager");
+}
+
+// The first SetTraffic for `service` in `actions`, or nullptr.
+const SetTraffic* firstTraffic(const std::vector<Action>& actions, const std::string& service) {
+  for (const auto& a : actions) {
+    if (const auto* t = std::get_if<SetTraffic>(&a); t && t->service == service) return t;
+  }
+  return nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The runbook end to end
+
+TEST(EngineScenario, ProductionCanaryEndToEnd) {
+  auto env = productionEnv();
+  auto spec = makeSpec(env, runbookApp());
+  // Monday 09:00 UTC: outside the Tue-Thu 10:00-16:00 window.
+  Sim sim(utc(2026, 11, 23, 9, 0));
+  sim.feed(startFor(spec));
+  ASSERT_EQ(sim.state.phase, Phase::AwaitingApproval);
+  auto req = ofType<RequestApproval>(sim.last);
+  ASSERT_EQ(req.size(), 1u);
+  EXPECT_EQ(req[0].roles, (std::vector<std::string>{"tech-lead", "product-manager"}));
+  sim.approve("bob", "tech-lead");
+  EXPECT_EQ(sim.state.phase, Phase::AwaitingApproval);
+  sim.approve("carol", "product-manager");
+  ASSERT_EQ(sim.state.phase, Phase::WaitingForWindow);
+  auto wake = ofType<WakeAt>(sim.last);
+  ASSERT_EQ(wake.size(), 1u);
+  EXPECT_EQ(wake[0].at, utc(2026, 11, 24, 10, 0));  // Tuesday 10:00
+
+  sim.advanceTo(utc(2026, 11, 24, 10, 0));
+  ASSERT_EQ(sim.state.phase, Phase::Progressing);
+  EXPECT_EQ(ofType<StartVersion>(sim.last).size(), 5u);
+  const auto* t10 = firstTraffic(sim.last, "api");
+  ASSERT_NE(t10, nullptr);
+  EXPECT_EQ(weightOf(*t10, "v1.2.2"), 90);
+  EXPECT_EQ(weightOf(*t10, "v1.2.3"), 10);
+  const std::uint32_t bg = sim.lastRun(RunKind::Background);
+  ASSERT_NE(bg, 0u);
+  EXPECT_EQ(sim.analyses.back().templates,
+            (std::vector<std::string>{"error-rate", "latency-p95", "availability"}));
+
+  // 15 minutes at 10 %, with healthy measurements.
+  for (const char* m : {"error-rate", "latency-p95", "availability"}) {
+    sim.result(bg, m, Outcome::Successful);
+  }
+  sim.advance(14min);
+  EXPECT_EQ(sim.state.canary_weight, 10);
+  sim.advance(1min);
+  EXPECT_EQ(sim.state.canary_weight, 50);
+  const auto* t50 = firstTraffic(sim.last, "frontend");
+  ASSERT_NE(t50, nullptr);
+  EXPECT_EQ(weightOf(*t50, "v1.2.3"), 50);
+  sim.advance(15min);
+  EXPECT_EQ(sim.state.canary_weight, 100);
+  EXPECT_EQ(sim.state.phase, Phase::Progressing);
+  sim.advance(29min);
+  EXPECT_EQ(sim.state.phase, Phase::Progressing);
+  sim.advance(1min);
+  ASSERT_EQ(sim.state.phase, Phase::Succeeded);
+  EXPECT_FALSE(ofType<StopAnalysis>(sim.last).empty());
+  auto retire = ofType<RetireVersion>(sim.last);
+  ASSERT_EQ(retire.size(), 5u);
+  EXPECT_EQ(retire[0].version, "v1.2.2");
+  EXPECT_EQ(retire[0].at, sim.now + 30s);
+  EXPECT_TRUE(sim.state.watching);
+  EXPECT_EQ(sim.lastRun(RunKind::Watch) != 0, true);
+  EXPECT_EQ(sim.analyses.back().thresholds.at("error-rate"), "0.005");
+  // Total: 10:00 + 60 min of steps.
+  EXPECT_EQ(sim.now, utc(2026, 11, 24, 11, 0));
+  sim.advance(24h);
+  EXPECT_FALSE(sim.state.watching);
+  EXPECT_EQ(sim.state.phase, Phase::Succeeded);
+  EXPECT_TRUE(hasAudit(sim.last, "watch.completed"));
+}
+
+TEST(EngineScenario, StagingBlueGreenEndToEnd) {
+  auto spec = makeSpec(stagingEnv(), runbookApp());
+  Sim sim;
+  sim.feed(startFor(spec));
+  ASSERT_EQ(sim.state.phase, Phase::AwaitingApproval);
+  sim.approve("bob", "tech-lead");
+  ASSERT_EQ(sim.state.phase, Phase::Progressing);
+  auto starts = ofType<StartVersion>(sim.all);
+  ASSERT_EQ(starts.size(), 5u);
+  EXPECT_EQ(starts[0].instances, 2);  // full scale
+  EXPECT_EQ(starts[0].colour, Colour::Green);
+  EXPECT_TRUE(ofType<SwitchColour>(sim.all).empty());  // no traffic yet
+  ASSERT_EQ(sim.checks.size(), 1u);
+  EXPECT_EQ(sim.checks[0].kind, CheckKind::PrePromotion);
+  EXPECT_EQ(sim.checks[0].checks.smoke, "full");
+  sim.feed(CheckResult{sim.checks[0].run, true, "all smoke tests passed"});
+  ASSERT_EQ(sim.state.phase, Phase::Promoting);
+  auto sw = ofType<SwitchColour>(sim.last);
+  ASSERT_EQ(sw.size(), 5u);
+  EXPECT_EQ(sw[0].colour, Colour::Green);
+  EXPECT_EQ(sw[0].version, "v1.2.3");
+  const std::uint32_t post = sim.lastRun(RunKind::PostPromotion);
+  ASSERT_NE(post, 0u);
+  EXPECT_EQ(sim.analyses.back().thresholds.at("error-rate"), "0.01");
+  EXPECT_EQ(sim.analyses.back().thresholds.at("latency-p95"), "2s");
+  sim.result(post, "error-rate", Outcome::Successful);
+  sim.advance(14min);
+  EXPECT_EQ(sim.state.phase, Phase::Promoting);
+  EXPECT_TRUE(ofType<RetireVersion>(sim.all).empty());  // old colour kept
+  sim.advance(1min);
+  ASSERT_EQ(sim.state.phase, Phase::Succeeded);
+  auto retire = ofType<RetireVersion>(sim.last);
+  ASSERT_EQ(retire.size(), 5u);
+  EXPECT_EQ(retire[0].version, "v1.2.2");
+  EXPECT_EQ(retire[0].at, sim.now + 30s);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Canary steps and analysis
+
+config::Environment fiftyPercentEnv() {
+  auto env = productionEnv();
+  auto strict = analysisStep({"error-rate"});
+  strict.analysis.thresholds = {{"error-rate", "0.001"}};
+  strict.analysis.interval = 30s;
+  env.canary.steps = {weightStep(10), pauseStep(15min), weightStep(50), strict, pauseStep(15min),
+                      weightStep(100)};
+  return env;
+}
+
+TEST(EngineScenario, CanaryAbortsWhenErrorRateFailsAtFiftyPercent) {
+  Sim sim;
+  startProduction(sim, makeSpec(fiftyPercentEnv(), runbookApp()));
+  sim.advance(15min);
+  ASSERT_EQ(sim.state.canary_weight, 50);
+  const std::uint32_t run = sim.lastRun(RunKind::Inline);
+  ASSERT_NE(run, 0u);
+  EXPECT_EQ(sim.analyses.back().step, 3);
+  EXPECT_EQ(sim.analyses.back().interval, 30s);  // per-step interval
+  EXPECT_EQ(sim.analyses.back().thresholds.at("error-rate"), "0.001");  // stricter
+  sim.advance(10min);
+  EXPECT_EQ(sim.state.step_index, 3);  // the inline analysis holds the step
+  sim.result(run, "error-rate", Outcome::Failed);
+  EXPECT_EQ(sim.state.phase, Phase::RolledBack);
+  const auto* t = firstTraffic(sim.last, "api");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(weightOf(*t, "v1.2.2"), 100);
+  EXPECT_EQ(weightOf(*t, "v1.2.3"), 0);
+  auto retire = ofType<RetireVersion>(sim.last);
+  ASSERT_EQ(retire.size(), 5u);
+  EXPECT_EQ(retire[0].version, "v1.2.3");
+  EXPECT_EQ(retire[0].at, sim.now + 30s);
+  auto notes = ofType<Notify>(sim.last);
+  EXPECT_TRUE(std::any_of(notes.begin(), notes.end(),
+                          [](const Notify& n) { return n.event == NotifyEvent::RolledBack; }));
+  ASSERT_EQ(ofType<OpenIncident>(sim.last).size(), 1u);  // production says so
+  EXPECT_NE(sim.state.abort_reason.find("error-rate"), std::string::npos);
+}
+
+TEST(EngineScenario, InlineAnalysisSuccessAdvancesTheStep) {
+  Sim sim;
+  startProduction(sim, makeSpec(fiftyPercentEnv(), runbookApp()));
+  sim.advance(15min);
+  const std::uint32_t run = sim.lastRun(RunKind::Inline);
+  sim.result(run, "error-rate", Outcome::Successful, /*complete=*/true);
+  EXPECT_EQ(sim.state.step_index, 4);
+  EXPECT_EQ(sim.state.phase, Phase::Progressing);
+}
+
+TEST(EngineScenario, InconclusivePausesForAPerson) {
+  Sim sim;
+  startProduction(sim, makeSpec(fiftyPercentEnv(), runbookApp()));
+  sim.advance(15min);
+  const std::uint32_t run = sim.lastRun(RunKind::Inline);
+  sim.result(run, "error-rate", Outcome::Inconclusive);
+  ASSERT_EQ(sim.state.phase, Phase::Paused);
+  EXPECT_EQ(sim.state.pause_reason, PauseReason::Inconclusive);
+  EXPECT_FALSE(ofType<Notify>(sim.last).empty());
+  // Time alone does not move it.
+  sim.advance(2h);
+  EXPECT_EQ(sim.state.phase, Phase::Paused);
+  EXPECT_EQ(sim.state.canary_weight, 50);
+  // A person accepts it.
+  sim.command(K::Promote, "dave");
+  EXPECT_EQ(sim.state.phase, Phase::Progressing);
+  EXPECT_EQ(sim.state.step_index, 4);
+  EXPECT_TRUE(hasAudit(sim.last, "analysis.accepted"));
+}
+
+TEST(EngineScenario, InconclusiveCanBeAbortedByAPerson) {
+  Sim sim;
+  startProduction(sim, makeSpec(fiftyPercentEnv(), runbookApp()));
+  sim.advance(15min);
+  sim.result(sim.lastRun(RunKind::Inline), "error-rate", Outcome::Inconclusive);
+  sim.command(K::Abort, "dave");
+  EXPECT_EQ(sim.state.phase, Phase::RolledBack);
+}
+
+TEST(EngineScenario, NoDataFollowsMetricPolicy) {
+  auto env = plainEnv(config::StrategyKind::Canary);
+  env.canary.steps = {weightStep(10), analysisStep({"quiet"}), weightStep(50),
+                      analysisStep({"strict-nodata"}), weightStep(100)};
+  auto spec = makeSpec(env, runbookApp());
+  {
+    // "quiet" says no data passes: a low-traffic canary is not failed by silence.
+    Sim sim;
+    sim.feed(startFor(spec));
+    sim.result(sim.lastRun(RunKind::Inline), "requests", Outcome::NoData, true);
+    EXPECT_EQ(sim.state.canary_weight, 50);
+    // "strict-nodata" says no data fails.
+    sim.result(sim.lastRun(RunKind::Inline), "conversions", Outcome::NoData);
+    EXPECT_EQ(sim.state.phase, Phase::RolledBack);
+  }
+  {
+    // Metric without a policy of its own: the default is inconclusive, never a pass.
+    auto env2 = plainEnv(config::StrategyKind::Canary);
+    env2.canary.steps = {weightStep(10), analysisStep({"error-rate"}), weightStep(100)};
+    Sim sim;
+    sim.feed(startFor(makeSpec(env2, runbookApp())));
+    sim.result(sim.lastRun(RunKind::Inline), "error-rate", Outcome::NoData, true);
+    EXPECT_EQ(sim.state.phase, Phase::Paused);
+    EXPECT_EQ(sim.state.pause_reason, PauseReason::Inconclusive);
+  }
+}
+
+TEST(EngineScenario, ConsecutiveErrorsOverBudgetAbort) {
+  auto env = plainEnv(config::StrategyKind::Canary);
+  env.canary.steps = {weightStep(10), analysisStep({"error-rate"}), weightStep(100)};
+  Sim sim;
+  sim.feed(startFor(makeSpec(env, runbookApp())));
+  const std::uint32_t run = sim.lastRun(RunKind::Inline);
+  for (int i = 0; i < 4; ++i) sim.result(run, "error-rate", Outcome::Error);
+  EXPECT_EQ(sim.state.phase, Phase::Progressing);  // 4 errors: within the default budget
+  sim.result(run, "error-rate", Outcome::Successful);  // resets the streak
+  for (int i = 0; i < 4; ++i) sim.result(run, "error-rate", Outcome::Error);
+  EXPECT_EQ(sim.state.phase, Phase::Progressing);
+  sim.result(run, "error-rate", Outcome::Error);  // 5th in a row
+  EXPECT_EQ(sim.state.phase, Phase::RolledBack);
+  EXPECT_TRUE(hasAudit(sim.all, "analysis.error"));
+}
+
+TEST(EngineScenario, FailureLimitAllowsThatManyFailures) {
+  auto env = plainEnv(config::StrategyKind::Canary);
+  env.canary.steps = {weightStep(10), analysisStep({"lenient"}), weightStep(100)};
+  Sim sim;
+  sim.feed(startFor(makeSpec(env, runbookApp())));
+  const std::uint32_t run = sim.lastRun(RunKind::Inline);
+  sim.result(run, "error-rate", Outcome::Failed);
+  sim.result(run, "error-rate", Outcome::Failed);
+  EXPECT_EQ(sim.state.phase, Phase::Progressing);  // failureLimit 2
+  sim.result(run, "error-rate", Outcome::Inconclusive);
+  EXPECT_EQ(sim.state.phase, Phase::Progressing);  // inconclusiveLimit 1
+  sim.result(run, "error-rate", Outcome::Failed);
+  EXPECT_EQ(sim.state.phase, Phase::RolledBack);
+}
+
+TEST(EngineScenario, BackgroundAnalysisStartsAtItsStepAndStopsAtPromotion) {
+  auto env = plainEnv(config::StrategyKind::Canary);
+  env.canary.steps = {weightStep(10), pauseStep(1min), weightStep(50), pauseStep(1min)};
+  config::BackgroundAnalysis bg;
+  bg.analysis = ref({"error-rate"});
+  bg.starting_step = 2;
+  env.canary.analysis = bg;
+  Sim sim;
+  sim.feed(startFor(makeSpec(env, runbookApp())));
+  EXPECT_EQ(sim.lastRun(RunKind::Background), 0u);
+  sim.advance(1min);
+  const std::uint32_t run = sim.lastRun(RunKind::Background);
+  ASSERT_NE(run, 0u);
+  EXPECT_EQ(sim.state.canary_weight, 50);
+  sim.advance(1min);
+  EXPECT_EQ(sim.state.phase, Phase::Succeeded);
+  auto stops = ofType<StopAnalysis>(sim.all);
+  EXPECT_TRUE(std::any_of(stops.begin(), stops.end(),
+                          [&](const StopAnalysis& s) { return s.run == run; }));
+  // A late failure of the stopped run changes nothing.
+  auto before = sim.state;
+  sim.result(run, "error-rate", Outcome::Failed);
+  EXPECT_EQ(sim.state, before);
+}
+
+TEST(EngineScenario, HeaderRouteSendsMatchingRequestsToTheCanary) {
+  auto env = plainEnv(config::StrategyKind::Canary);
+  config::CanaryStep route;
+  route.kind = config::CanaryStep::Kind::SetHeaderRoute;
+  route.header_route.header = "X-Canary";
+  route.header_route.value = "yes";
+  env.canary.steps = {route, pauseStep(std::nullopt), weightStep(100)};
+  Sim sim;
+  sim.feed(startFor(makeSpec(env, runbookApp())));
+  const auto* t = firstTraffic(sim.last, "api");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(weightOf(*t, "v1.2.2"), 100);
+  ASSERT_EQ(t->routes.size(), 1u);
+  EXPECT_EQ(t->routes[0].route.header, "X-Canary");
+  EXPECT_EQ(t->routes[0].version, "v1.2.3");
+  EXPECT_EQ(sim.state.phase, Phase::Paused);
+  sim.command(K::Promote);
+  EXPECT_EQ(sim.state.phase, Phase::Succeeded);
+}
+
+TEST(EngineScenario, ChecksStepFailureAborts) {
+  auto env = plainEnv(config::StrategyKind::Canary);
+  env.canary.steps = {weightStep(10), checksStep("critical"), weightStep(100)};
+  Sim sim;
+  sim.feed(startFor(makeSpec(env, runbookApp())));
+  ASSERT_EQ(sim.checks.size(), 1u);
+  EXPECT_EQ(sim.checks[0].checks.smoke, "critical");
+  sim.feed(CheckResult{sim.checks[0].run, false, "POST /leads returned 500"});
+  EXPECT_EQ(sim.state.phase, Phase::RolledBack);
+  EXPECT_NE(sim.state.abort_reason.find("POST /leads"), std::string::npos);
+}
+
+TEST(EngineScenario, ApprovalStepWaitsForItsRoles) {
+  auto env = plainEnv(config::StrategyKind::Canary);
+  env.canary.steps = {weightStep(10), approvalStep({"product-manager"}), weightStep(100)};
+  Sim sim;
+  sim.feed(startFor(makeSpec(env, runbookApp())));
+  ASSERT_EQ(sim.state.phase, Phase::AwaitingApproval);
+  EXPECT_EQ(sim.state.approval_gate, 1);
+  sim.approve("carol", "product-manager");
+  EXPECT_EQ(sim.state.phase, Phase::Succeeded);
+}
+
+TEST(EngineScenario, PromoteSkipsATimedPause) {
+  auto env = plainEnv(config::StrategyKind::Canary);
+  Sim sim;
+  sim.feed(startFor(makeSpec(env, runbookApp())));
+  EXPECT_EQ(sim.state.step_index, 1);
+  sim.command(K::Promote);
+  EXPECT_EQ(sim.state.canary_weight, 60);
+  EXPECT_EQ(sim.state.phase, Phase::Paused);  // the indefinite pause
+  EXPECT_EQ(sim.state.pause_reason, PauseReason::PauseStep);
+  sim.command(K::Resume);  // resume is not promote
+  EXPECT_TRUE(sim.refused.has_value());
+  EXPECT_EQ(sim.state.phase, Phase::Paused);
+  sim.command(K::Promote);
+  EXPECT_EQ(sim.state.phase, Phase::Succeeded);
+}
+
+TEST(EngineScenario, OperatorPauseFreezesTheTimedPause) {
+  auto env = plainEnv(config::StrategyKind::Canary);
+  Sim sim;
+  sim.feed(startFor(makeSpec(env, runbookApp())));
+  sim.advance(2min);
+  sim.command(K::Pause);
+  EXPECT_EQ(sim.state.phase, Phase::Paused);
+  sim.advance(1h);
+  EXPECT_EQ(sim.state.step_index, 1);
+  sim.command(K::Resume);
+  EXPECT_EQ(sim.state.phase, Phase::Progressing);
+  sim.advance(2min);
+  EXPECT_EQ(sim.state.step_index, 1);
+  sim.advance(1min);  // 3 of the 5 minutes were left
+  EXPECT_EQ(sim.state.canary_weight, 60);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Promote --full, abort, retry
+
+TEST(EngineScenario, AbortAfterPromoteFullStillAborts) {
+  auto env = plainEnv(config::StrategyKind::Canary);
+  Sim sim;
+  sim.auto_applied = false;  // the router has not confirmed the full promotion yet
+  sim.feed(startFor(makeSpec(env, runbookApp())));
+  sim.command(K::PromoteFull);
+  ASSERT_FALSE(sim.refused.has_value());
+  EXPECT_EQ(sim.state.phase, Phase::Promoting);
+  EXPECT_TRUE(sim.state.promoted_full);
+  const auto* full = firstTraffic(sim.last, "api");
+  ASSERT_NE(full, nullptr);
+  EXPECT_EQ(weightOf(*full, "v1.2.3"), 100);
+  sim.command(K::Abort);
+  ASSERT_FALSE(sim.refused.has_value());
+  EXPECT_EQ(sim.state.phase, Phase::RolledBack);
+  const auto* back = firstTraffic(sim.last, "api");
+  ASSERT_NE(back, nullptr);
+  EXPECT_EQ(weightOf(*back, "v1.2.2"), 100);
+}
+
+TEST(EngineScenario, PromoteFullForbiddenIsRefusedAndAudited) {
+  Sim sim;
+  startProduction(sim, makeSpec(productionEnv(), runbookApp()));
+  auto before = sim.state.canary_weight;
+  sim.command(K::PromoteFull, "mallory");
+  ASSERT_TRUE(sim.refused.has_value());
+  EXPECT_EQ(sim.refused->code, ErrorCode::PermissionDenied);
+  EXPECT_TRUE(hasAudit(sim.last, "promote_full.refused"));
+  EXPECT_EQ(ofType<Audit>(sim.last)[0].actor, "mallory");
+  EXPECT_EQ(sim.state.canary_weight, before);
+}
+
+TEST(EngineScenario, PromoteFullCannotSkipAnApprovalStep) {
+  auto env = plainEnv(config::StrategyKind::Canary);
+  env.canary.steps = {weightStep(10), pauseStep(std::nullopt), approvalStep({"tech-lead"}),
+                      weightStep(100)};
+  Sim sim;
+  sim.feed(startFor(makeSpec(env, runbookApp())));
+  sim.command(K::PromoteFull);
+  ASSERT_TRUE(sim.refused.has_value());
+  EXPECT_EQ(sim.refused->code, ErrorCode::FailedPrecondition);
+}
+
+TEST(EngineScenario, RetryRestartsFromFirstStepOnlyWhenAsked) {
+  auto env = plainEnv(config::StrategyKind::Canary);
+  Sim sim;
+  sim.feed(startFor(makeSpec(env, runbookApp())));
+  sim.advance(5min);
+  EXPECT_EQ(sim.state.canary_weight, 60);
+  sim.command(K::Abort);
+  ASSERT_EQ(sim.state.phase, Phase::RolledBack);
+  // Nothing but an operator's retry restarts it: time, reports, results.
+  const auto rolled_back = sim.state;
+  sim.advance(1h);
+  sim.feed(RuntimeReport{"api", "v1.2.3", 2, 0, 0});
+  sim.feed(AnalysisResult{1, "error-rate", Outcome::Successful, 0, true});
+  sim.command(K::Promote);
+  EXPECT_TRUE(sim.refused.has_value());
+  EXPECT_EQ(sim.state.phase, Phase::RolledBack);
+  EXPECT_EQ(sim.state.attempt, rolled_back.attempt);
+  sim.command(K::Retry, "erin");
+  ASSERT_FALSE(sim.refused.has_value());
+  EXPECT_EQ(sim.state.attempt, 2);
+  EXPECT_EQ(sim.state.step_index, 1);
+  EXPECT_EQ(sim.state.canary_weight, 20);  // first step again
+  EXPECT_TRUE(hasAudit(sim.last, "deployment.retried"));
+}
+
+TEST(EngineScenario, RetryRefusedUnlessRolledBack) {
+  Sim sim;
+  sim.feed(startFor(makeSpec(plainEnv(config::StrategyKind::Canary), runbookApp())));
+  sim.command(K::Retry);
+  ASSERT_TRUE(sim.refused.has_value());
+  EXPECT_EQ(sim.refused->code, ErrorCode::FailedPrecondition);
+}
+
+TEST(EngineScenario, AbortOnSucceededWithoutWatchIsRefused) {
+  auto env = plainEnv(config::StrategyKind::Canary);
+  env.canary.steps = {weightStep(100)};
+  Sim sim;
+  sim.feed(startFor(makeSpec(env, runbookApp())));
+  ASSERT_EQ(sim.state.phase, Phase::Succeeded);
+  sim.command(K::Abort);
+  ASSERT_TRUE(sim.refused.has_value());
+  EXPECT_EQ(sim.state.phase, Phase::Succeeded);
+}
+
+TEST(EngineScenario, ProgressDeadlineAborts) {
+  auto env = plainEnv(config::StrategyKind::Canary);
+  Sim sim;
+  sim.auto_ready = false;
+  sim.feed(startFor(makeSpec(env, runbookApp())));
+  auto wake = ofType<WakeAt>(sim.last);
+  ASSERT_EQ(wake.size(), 1u);
+  EXPECT_EQ(wake[0].at, sim.now + 10min);
+  sim.advance(5min);
+  sim.feed(RuntimeReport{"api", "v1.2.3", 2, 0, -1});  // progress re-arms the deadline
+  sim.advance(9min);  // 14 min after the start, 9 after the last progress
+  EXPECT_EQ(sim.state.phase, Phase::Progressing);
+  sim.advance(1min);
+  EXPECT_EQ(sim.state.phase, Phase::RolledBack);
+  EXPECT_TRUE(hasAudit(sim.all, "progress.deadline"));
+  EXPECT_NE(sim.state.abort_reason.find("backend 0/2 ready"), std::string::npos);
+}
+
+TEST(EngineScenario, ProgressDeadlineDegrades) {
+  auto env = plainEnv(config::StrategyKind::Canary);
+  env.progress_deadline_action = config::ProgressDeadlineAction::Degrade;
+  Sim sim;
+  sim.auto_ready = false;
+  auto spec = makeSpec(env, runbookApp());
+  sim.feed(startFor(spec));
+  sim.advance(10min);
+  ASSERT_EQ(sim.state.phase, Phase::Degraded);
+  auto notes = ofType<Notify>(sim.last);
+  ASSERT_FALSE(notes.empty());
+  EXPECT_EQ(notes[0].event, NotifyEvent::Degraded);
+  // It recovers when the instances come up.
+  for (const auto& s : spec->services) sim.feed(RuntimeReport{s.name, "v1.2.3", 2, 0, -1});
+  EXPECT_EQ(sim.state.phase, Phase::Progressing);
+  EXPECT_EQ(sim.state.canary_weight, 20);
+}
+
+TEST(EngineScenario, FailedInstancesAbort) {
+  Sim sim;
+  sim.auto_ready = false;
+  sim.feed(startFor(makeSpec(plainEnv(config::StrategyKind::Canary), runbookApp())));
+  sim.feed(RuntimeReport{"api", "v1.2.3", 1, 1, -1});
+  EXPECT_EQ(sim.state.phase, Phase::RolledBack);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Approvals
+
+TEST(EngineScenario, SelfApprovalRefused) {
+  Sim sim;
+  sim.feed(startFor(makeSpec(productionEnv(), runbookApp()), "v1.2.3", "v1.2.2", "alice"));
+  sim.approve("alice", "tech-lead");
+  ASSERT_TRUE(sim.refused.has_value());
+  EXPECT_EQ(sim.refused->code, ErrorCode::PermissionDenied);
+  EXPECT_NE(sim.refused->message.find("self-approval"), std::string::npos);
+  EXPECT_TRUE(hasAudit(sim.last, "approval.refused"));
+  EXPECT_TRUE(sim.state.approvals.empty());
+}
+
+TEST(EngineScenario, SelfApprovalAllowedWhenPolicySaysSo) {
+  auto env = productionEnv();
+  env.approvals.prevent_self_approval = false;
+  Sim sim;
+  sim.feed(startFor(makeSpec(env, runbookApp()), "v1.2.3", "v1.2.2", "alice"));
+  sim.approve("alice", "tech-lead");
+  EXPECT_FALSE(sim.refused.has_value());
+}
+
+TEST(EngineScenario, ApprovalsNeedDistinctPeopleAndRequiredRoles) {
+  Sim sim;
+  sim.feed(startFor(makeSpec(productionEnv(), runbookApp())));
+  sim.approve("bob", "tech-lead");
+  sim.approve("bob", "product-manager");
+  ASSERT_TRUE(sim.refused.has_value());
+  EXPECT_NE(sim.refused->message.find("distinct"), std::string::npos);
+  sim.approve("carol", "security");
+  ASSERT_TRUE(sim.refused.has_value());
+  EXPECT_NE(sim.refused->message.find("required: tech-lead, product-manager"), std::string::npos);
+  sim.approve("dan", "tech-lead");
+  ASSERT_TRUE(sim.refused.has_value());
+  EXPECT_EQ(sim.refused->code, ErrorCode::Conflict);
+  EXPECT_EQ(sim.state.phase, Phase::AwaitingApproval);
+  sim.approve("carol", "product-manager");
+  EXPECT_EQ(sim.state.phase, Phase::Progressing);
+}
+
+TEST(EngineScenario, RejectionEndsItWithNothingDeployed) {
+  Sim sim;
+  sim.feed(startFor(makeSpec(productionEnv(), runbookApp())));
+  sim.approve("bob", "tech-lead");
+  sim.feed(ApprovalDecision{"carol", "product-manager", false, "not this week"});
+  EXPECT_EQ(sim.state.phase, Phase::Rejected);
+  EXPECT_TRUE(ofType<StartVersion>(sim.all).empty());
+  EXPECT_TRUE(ofType<SetTraffic>(sim.all).empty());
+  EXPECT_NE(sim.state.abort_reason.find("not this week"), std::string::npos);
+}
+
+TEST(EngineScenario, ApprovalsTimeOut) {
+  auto env = productionEnv();
+  env.approvals.timeout = 4h;
+  Sim sim;
+  sim.feed(startFor(makeSpec(env, runbookApp())));
+  EXPECT_EQ(ofType<WakeAt>(sim.last).at(0).at, sim.now + 4h);
+  sim.advance(4h);
+  EXPECT_EQ(sim.state.phase, Phase::Failed);
+  EXPECT_TRUE(ofType<StartVersion>(sim.all).empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Windows, freezes, policy
+
+TEST(EngineScenario, WaitsForChangeWindowThenStarts) {
+  auto env = plainEnv(config::StrategyKind::Canary);
+  config::ChangeWindow w;
+  w.days = {config::Weekday::Wed};
+  w.start_minute = 9 * 60;
+  w.end_minute = 17 * 60;
+  w.timezone = "+02:00";  // 09:00 local = 07:00 UTC
+  env.windows = {w};
+  Sim sim(utc(2026, 11, 24, 16, 0));  // Tuesday
+  sim.feed(startFor(makeSpec(env, runbookApp())));
+  ASSERT_EQ(sim.state.phase, Phase::WaitingForWindow);
+  const TimePoint opens = utc(2026, 11, 25, 7, 0);
+  EXPECT_EQ(ofType<WakeAt>(sim.last).at(0).at, opens);
+  sim.advanceTo(opens - 1min);  // an early timer is harmless
+  EXPECT_EQ(sim.state.phase, Phase::WaitingForWindow);
+  sim.advanceTo(opens);
+  EXPECT_EQ(sim.state.phase, Phase::Progressing);
+}
+
+TEST(EngineScenario, WindowAcrossMidnightInNegativeOffset) {
+  auto env = plainEnv(config::StrategyKind::Rolling);
+  config::ChangeWindow w;
+  w.days = {config::Weekday::Fri};
+  w.start_minute = 22 * 60;
+  w.end_minute = 2 * 60;
+  w.timezone = "UTC-05:00";
+  env.windows = {w};
+  auto spec = makeSpec(env, runbookApp());
+  // Saturday 01:30 local (-05:00) = Saturday 06:30 UTC: inside Friday's window.
+  EXPECT_TRUE(windowOpen(*spec, utc(2026, 11, 28, 6, 30)));
+  EXPECT_FALSE(windowOpen(*spec, utc(2026, 11, 28, 7, 30)));
+  EXPECT_EQ(nextWindowOpening(*spec, utc(2026, 11, 28, 7, 30)), utc(2026, 12, 5, 3, 0));
+}
+
+TEST(EngineScenario, FreezeBlocksDeploy) {
+  auto env = plainEnv(config::StrategyKind::Canary);
+  const TimePoint start = tuesdayMorning();
+  config::Freeze f;
+  f.start = start - 1h;
+  f.end = start + 3 * 24h;
+  f.reason = "end-of-year freeze";
+  env.freezes = {f};
+  Sim sim(start);
+  sim.feed(startFor(makeSpec(env, runbookApp())));
+  ASSERT_EQ(sim.state.phase, Phase::WaitingForWindow);
+  EXPECT_EQ(ofType<WakeAt>(sim.last).at(0).at, f.end);
+  sim.advance(24h);
+  EXPECT_EQ(sim.state.phase, Phase::WaitingForWindow);
+  sim.advanceTo(f.end);
+  EXPECT_EQ(sim.state.phase, Phase::Progressing);
+}
+
+TEST(EngineScenario, EmergencyRollbackBypassesWindowAndIsAudited) {
+  auto env = productionEnv();
+  Sim sim(utc(2026, 11, 28, 3, 0));  // Saturday night
+  Start s = startFor(makeSpec(env, runbookApp()), "v1.2.2", "v1.2.3", "oncall");
+  s.rollback = true;
+  s.emergency = true;
+  s.reason = "error rate 4%";
+  sim.feed(s);
+  EXPECT_NE(sim.state.phase, Phase::WaitingForWindow);
+  EXPECT_TRUE(hasAudit(sim.all, "window.bypassed"));
+  EXPECT_FALSE(ofType<StartVersion>(sim.all).empty());
+  // Without the emergency flag the same rollback waits.
+  Sim calm(utc(2026, 11, 28, 3, 0));
+  s.emergency = false;
+  calm.feed(s);
+  EXPECT_EQ(calm.state.phase, Phase::WaitingForWindow);
+}
+
+TEST(EngineScenario, PromotesFromRefusesUntestedVersion) {
+  Sim sim;
+  Start s = startFor(makeSpec(productionEnv(), runbookApp()));
+  s.succeeded_in_source = false;
+  sim.feed(s);
+  EXPECT_EQ(sim.state.phase, Phase::Rejected);
+  ASSERT_TRUE(sim.refused.has_value());
+  EXPECT_EQ(sim.refused->code, ErrorCode::FailedPrecondition);
+  EXPECT_NE(sim.refused->message.find("has not succeeded in staging"), std::string::npos);
+  EXPECT_TRUE(ofType<StartVersion>(sim.all).empty());
+}
+
+TEST(EngineScenario, ForceRefusedWhenForbidden) {
+  Sim sim;
+  Start s = startFor(makeSpec(productionEnv(), runbookApp()));
+  s.force = true;
+  sim.feed(s);
+  EXPECT_EQ(sim.state.phase, Phase::Rejected);
+  ASSERT_TRUE(sim.refused.has_value());
+  EXPECT_EQ(sim.refused->code, ErrorCode::PermissionDenied);
+  EXPECT_TRUE(hasAudit(sim.last, "force.refused"));
+}
+
+TEST(EngineScenario, ForceSkipsAnalysisWhereAllowed) {
+  auto env = plainEnv(config::StrategyKind::Canary);
+  env.canary.steps = {weightStep(10), analysisStep({"error-rate"}), checksStep("full"),
+                      weightStep(100)};
+  Sim sim;
+  Start s = startFor(makeSpec(env, runbookApp()));
+  s.force = true;
+  sim.feed(s);
+  EXPECT_EQ(sim.state.phase, Phase::Succeeded);
+  EXPECT_TRUE(sim.analyses.empty());
+  EXPECT_TRUE(hasAudit(sim.all, "step.skipped"));
+}
+
+TEST(EngineScenario, FastRollbackWithinWindowSkipsSteps) {
+  auto env = productionEnv();
+  Sim sim;
+  Start s = startFor(makeSpec(env, runbookApp()), "v1.2.2", "v1.2.3", "oncall");
+  s.rollback = true;
+  s.in_rollback_window = true;
+  sim.feed(s);
+  EXPECT_EQ(sim.state.phase, Phase::Succeeded);
+  EXPECT_TRUE(sim.state.fast);
+  EXPECT_TRUE(sim.analyses.empty() || sim.analyses.back().kind == RunKind::Watch);
+  const auto* t = firstTraffic(sim.all, "api");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(weightOf(*t, "v1.2.2"), 100);  // straight to the target, no 10 % step
+  EXPECT_TRUE(hasAudit(sim.all, "rollback.fast"));
+}
+
+TEST(EngineScenario, RollbackOutsideTheWindowRunsTheSteps) {
+  Sim sim;
+  Start s = startFor(makeSpec(productionEnv(), runbookApp()), "v1.1.0", "v1.2.3", "oncall");
+  s.rollback = true;
+  s.in_rollback_window = false;
+  sim.feed(s);
+  EXPECT_EQ(sim.state.phase, Phase::Progressing);
+  EXPECT_EQ(sim.state.canary_weight, 10);
+}
+
+TEST(EngineScenario, PreflightFailureEndsBeforeAnythingIsDeployed) {
+  SpecOptions opts;
+  opts.preflight.health = "comprehensive";
+  Sim sim;
+  sim.feed(startFor(makeSpec(plainEnv(config::StrategyKind::Canary), runbookApp(), opts)));
+  ASSERT_EQ(sim.state.phase, Phase::PreFlight);
+  ASSERT_EQ(sim.checks.size(), 1u);
+  sim.feed(CheckResult{sim.checks[0].run, false, "cluster capacity 95%"});
+  EXPECT_EQ(sim.state.phase, Phase::Failed);
+  EXPECT_TRUE(ofType<StartVersion>(sim.all).empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Blue-green and rolling
+
+TEST(EngineScenario, BlueGreenSwitchBackOnPostPromotionFailure) {
+  auto env = stagingEnv();
+  env.approvals.roles.clear();
+  env.incident_on_rollback = true;
+  Sim sim;
+  sim.feed(startFor(makeSpec(env, runbookApp())));
+  sim.feed(CheckResult{sim.checks[0].run, true, ""});
+  ASSERT_EQ(sim.state.phase, Phase::Promoting);
+  EXPECT_EQ(sim.state.active_colour, Colour::Green);
+  sim.advance(5min);
+  sim.result(sim.lastRun(RunKind::PostPromotion), "latency-p95", Outcome::Failed);
+  EXPECT_EQ(sim.state.phase, Phase::RolledBack);
+  auto sw = ofType<SwitchColour>(sim.last);
+  ASSERT_EQ(sw.size(), 5u);
+  EXPECT_EQ(sw[0].colour, Colour::Blue);
+  EXPECT_EQ(sw[0].version, "v1.2.2");
+  EXPECT_TRUE(ofType<StartVersion>(sim.last).empty());  // the old colour was still up
+  EXPECT_EQ(ofType<OpenIncident>(sim.last).size(), 1u);
+}
+
+TEST(EngineScenario, BlueGreenManualPromotion) {
+  auto env = stagingEnv();
+  env.approvals.roles.clear();
+  env.blue_green.auto_promotion = false;
+  Sim sim;
+  sim.feed(startFor(makeSpec(env, runbookApp())));
+  sim.feed(CheckResult{sim.checks[0].run, true, ""});
+  ASSERT_EQ(sim.state.phase, Phase::Paused);
+  EXPECT_EQ(sim.state.pause_reason, PauseReason::AwaitingPromotion);
+  sim.advance(1h);
+  EXPECT_EQ(sim.state.phase, Phase::Paused);
+  sim.command(K::Promote);
+  EXPECT_EQ(sim.state.phase, Phase::Promoting);
+  EXPECT_EQ(ofType<SwitchColour>(sim.last).size(), 5u);
+}
+
+TEST(EngineScenario, BlueGreenAbortBeforeSwitchKeepsStable) {
+  auto env = stagingEnv();
+  env.approvals.roles.clear();
+  Sim sim;
+  sim.feed(startFor(makeSpec(env, runbookApp())));
+  sim.feed(CheckResult{sim.checks[0].run, false, "smoke failed"});
+  EXPECT_EQ(sim.state.phase, Phase::RolledBack);
+  auto sw = ofType<SwitchColour>(sim.all);
+  ASSERT_EQ(sw.size(), 5u);
+  EXPECT_EQ(sw[0].colour, Colour::Blue);
+  EXPECT_EQ(sw[0].version, "v1.2.2");
+}
+
+TEST(EngineScenario, RollingRespectsMaxUnavailable) {
+  auto env = plainEnv(config::StrategyKind::Rolling);
+  env.rolling.max_surge = {0, false};
+  env.rolling.max_unavailable = {1, false};
+  config::Application app;
+  app.name = "app";
+  config::Service svc;
+  svc.name = "api";
+  svc.instances = 4;
+  app.services = {svc};
+  Sim sim;
+  sim.auto_ready = false;
+  sim.feed(startFor(makeSpec(env, app)));
+  // Surge 0, unavailable 1: one old instance goes, one new comes.
+  auto starts = ofType<StartVersion>(sim.last);
+  ASSERT_EQ(starts.size(), 2u);
+  EXPECT_EQ(starts[0].version, "v1.2.2");
+  EXPECT_EQ(starts[0].instances, 3);
+  EXPECT_EQ(starts[1].version, "v1.2.3");
+  EXPECT_EQ(starts[1].instances, 1);
+  for (int ready = 1; ready <= 4; ++ready) {
+    sim.feed(RuntimeReport{"api", "v1.2.3", ready, 0, -1});
+    const auto& sv = sim.state.services[0];
+    EXPECT_GE(sv.stable_target + sv.new_ready, 3) << "ready " << ready;
+    EXPECT_LE(sv.stable_target + sv.new_target, 4) << "ready " << ready;
+  }
+  EXPECT_EQ(sim.state.services[0].stable_target, 0);
+  EXPECT_EQ(sim.state.phase, Phase::Succeeded);  // the world applied 100 % at once
+}
+
+TEST(EngineScenario, RollingWithSurgeKeepsFullCapacity) {
+  auto env = plainEnv(config::StrategyKind::Rolling);
+  env.rolling.max_surge = {25, true};
+  env.rolling.max_unavailable = {0, false};
+  Sim sim;
+  sim.auto_ready = false;
+  auto spec = makeSpec(env, runbookApp(4));
+  sim.feed(startFor(spec));
+  const auto& sv = sim.state.services[0];
+  EXPECT_EQ(sv.new_target, 1);
+  EXPECT_EQ(sv.stable_target, 4);
+  sim.feed(RuntimeReport{"api", "v1.2.3", 1, 0, -1});
+  EXPECT_EQ(sim.state.services[0].stable_target, 3);
+  EXPECT_EQ(sim.state.services[0].new_target, 2);
+  auto t = ofType<SetTraffic>(sim.last);
+  ASSERT_FALSE(t.empty());
+  EXPECT_EQ(weightOf(t.back(), "v1.2.3"), 25);  // 1 of 4 ready instances
+}
+
+// ---------------------------------------------------------------------------------------------
+// Post-deploy watch, concurrency
+
+TEST(EngineScenario, PostDeployWatchRollsBack) {
+  auto env = productionEnv();
+  env.canary.steps = {weightStep(100)};
+  env.canary.analysis.reset();
+  Sim sim;
+  startProduction(sim, makeSpec(env, runbookApp()));
+  ASSERT_EQ(sim.state.phase, Phase::Succeeded);
+  const std::uint32_t watch = sim.lastRun(RunKind::Watch);
+  ASSERT_NE(watch, 0u);
+  // Two hours later the old version has been retired: the rollback restarts it first.
+  sim.auto_ready = false;
+  sim.advance(2h);
+  sim.result(watch, "error-rate", Outcome::Failed);
+  ASSERT_EQ(sim.state.phase, Phase::Aborting);
+  auto starts = ofType<StartVersion>(sim.last);
+  ASSERT_EQ(starts.size(), 5u);
+  EXPECT_EQ(starts[0].version, "v1.2.2");
+  EXPECT_TRUE(ofType<SetTraffic>(sim.last).empty());  // not before it is ready
+  for (const auto& s : sim.state.services) sim.feed(RuntimeReport{s.name, "v1.2.2", 2, 0, -1});
+  EXPECT_EQ(sim.state.phase, Phase::RolledBack);
+  auto traffic = ofType<SetTraffic>(sim.all);
+  EXPECT_EQ(weightOf(traffic.back(), "v1.2.2"), 100);
+  EXPECT_TRUE(hasAudit(sim.all, "watch.failed"));
+}
+
+TEST(EngineScenario, PostDeployWatchFailureWithinScaleDownDelaySwitchesImmediately) {
+  auto env = productionEnv();
+  env.canary.steps = {weightStep(100)};
+  env.canary.analysis.reset();
+  Sim sim;
+  startProduction(sim, makeSpec(env, runbookApp()));
+  sim.advance(10s);
+  sim.result(sim.lastRun(RunKind::Watch), "error-rate", Outcome::Failed);
+  EXPECT_EQ(sim.state.phase, Phase::RolledBack);
+  const auto* t = firstTraffic(sim.last, "api");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(weightOf(*t, "v1.2.2"), 100);
+}
+
+TEST(EngineScenario, NewerReleaseSupersedes) {
+  auto env = plainEnv(config::StrategyKind::Canary);
+  env.concurrency = config::ConcurrencyPolicy::Supersede;
+  Sim sim;
+  sim.feed(startFor(makeSpec(env, runbookApp())));
+  sim.feed(NewerRelease{"v1.2.4", false, "alice"});
+  EXPECT_EQ(sim.admission, Admission::Supersede);
+  EXPECT_EQ(sim.state.phase, Phase::Superseded);
+  const auto* t = firstTraffic(sim.last, "api");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(weightOf(*t, "v1.2.2"), 100);
+  EXPECT_EQ(admitRelease(&sim.state, false, env.concurrency), Admission::StartNow);
+}
+
+TEST(EngineScenario, NewerReleaseQueues) {
+  auto env = plainEnv(config::StrategyKind::Canary);
+  env.concurrency = config::ConcurrencyPolicy::Queue;
+  Sim sim;
+  sim.feed(startFor(makeSpec(env, runbookApp())));
+  sim.feed(NewerRelease{"v1.2.4", false, "alice"});
+  EXPECT_EQ(sim.admission, Admission::Queue);
+  EXPECT_EQ(sim.state.phase, Phase::Progressing);
+  EXPECT_TRUE(hasAudit(sim.last, "release.queued"));
+  std::vector<QueuedRelease> q;
+  enqueue(q, {"v1.2.4", false, "alice"});
+  enqueue(q, {"v1.2.5", false, "bob"});
+  enqueue(q, {"v1.2.1", true, "oncall"});  // rollback jumps the queue
+  EXPECT_EQ(dequeue(q)->version, "v1.2.1");
+  EXPECT_EQ(dequeue(q)->version, "v1.2.4");
+  EXPECT_EQ(dequeue(q)->version, "v1.2.5");
+  EXPECT_FALSE(dequeue(q).has_value());
+}
+
+TEST(EngineScenario, NewerReleaseRejectedByPolicyButRollbackTakesPrecedence) {
+  auto env = plainEnv(config::StrategyKind::Canary);
+  env.concurrency = config::ConcurrencyPolicy::Reject;
+  Sim sim;
+  sim.feed(startFor(makeSpec(env, runbookApp())));
+  sim.feed(NewerRelease{"v1.2.4", false, "alice"});
+  EXPECT_EQ(sim.admission, Admission::Reject);
+  ASSERT_TRUE(sim.refused.has_value());
+  EXPECT_EQ(sim.refused->code, ErrorCode::Conflict);
+  EXPECT_EQ(sim.state.phase, Phase::Progressing);
+  sim.feed(NewerRelease{"v1.2.1", true, "oncall"});
+  EXPECT_EQ(sim.admission, Admission::Supersede);
+  EXPECT_EQ(sim.state.phase, Phase::Superseded);
+}
+
+TEST(EngineScenario, ConfigReloadDoesNotChangeARunningDeployment) {
+  auto env = plainEnv(config::StrategyKind::Canary);
+  Sim sim;
+  sim.feed(startFor(makeSpec(env, runbookApp())));
+  env.canary.steps = {weightStep(100)};  // "reloaded" config: the running one keeps its spec
+  auto reloaded = makeSpec(env, runbookApp());
+  sim.advance(5min);
+  EXPECT_EQ(sim.state.canary_weight, 60);
+  EXPECT_EQ(sim.state.spec->steps.size(), 4u);
+  EXPECT_NE(*sim.state.spec, *reloaded);
+}
+
+TEST(EngineScenario, InputsBeforeStartAreRefused) {
+  DeploymentState s;
+  auto r = step(s, Timer{}, tuesdayMorning());
+  ASSERT_TRUE(r.refused.has_value());
+  EXPECT_EQ(r.state, s);
+  auto spec = makeSpec(plainEnv(config::StrategyKind::Canary), runbookApp());
+  auto started = step(s, startFor(spec), tuesdayMorning());
+  auto again = step(started.state, startFor(spec), tuesdayMorning());
+  ASSERT_TRUE(again.refused.has_value());
+  EXPECT_EQ(again.refused->code, ErrorCode::Conflict);
+}
+
+TEST(EngineScenario, DescribeActions) {
+  SetTraffic t{"api", {{"v1", 90}, {"v2", 10}}, {}};
+  EXPECT_EQ(describe(t), "set traffic service=api weights {v1:90, v2:10}");
+  EXPECT_EQ(describe(WakeAt{utc(2026, 11, 24, 10, 0)}), "wake at 2026-11-24T10:00:00.000Z");
+  EXPECT_EQ(actionToJson(t),
+            R"({"type":"setTraffic","service":"api","weights":{"v1":90,"v2":10},"routes":[]})");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Spec and JSON
+
+TEST(EngineSpec, BuildSpecReportsMissingTemplatesAndBadTimezones) {
+  auto env = productionEnv();
+  env.canary.analysis->analysis.templates.push_back("apdex");
+  auto r = buildSpec(env, runbookApp(), runbookTemplates());
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, ErrorCode::InvalidArgument);
+  EXPECT_NE(r.error().message.find("\"apdex\" does not exist"), std::string::npos);
+
+  auto env2 = productionEnv();
+  env2.windows[0].timezone = "Europe/Paris";
+  auto r2 = buildSpec(env2, runbookApp(), runbookTemplates());
+  ASSERT_FALSE(r2.has_value());
+  EXPECT_NE(r2.error().message.find("fixed offset"), std::string::npos);
+
+  auto env3 = plainEnv(config::StrategyKind::Canary);
+  env3.canary.steps = {weightStep(140)};
+  EXPECT_FALSE(buildSpec(env3, runbookApp(), runbookTemplates()).has_value());
+
+  config::Application empty;
+  empty.name = "nothing";
+  EXPECT_FALSE(buildSpec(productionEnv(), empty, runbookTemplates()).has_value());
+}
+
+TEST(EngineSpec, ParsesUtcOffsets) {
+  EXPECT_EQ(*parseUtcOffset("UTC"), 0);
+  EXPECT_EQ(*parseUtcOffset("+02:00"), 120);
+  EXPECT_EQ(*parseUtcOffset("-05:30"), -330);
+  EXPECT_EQ(*parseUtcOffset("UTC+01:00"), 60);
+  EXPECT_FALSE(parseUtcOffset("+2").has_value());
+  EXPECT_FALSE(parseUtcOffset("+15:00").has_value());
+}
+
+TEST(EngineJson, RoundTripsAndCarriesSchemaVersion) {
+  Sim sim;
+  startProduction(sim, makeSpec(fiftyPercentEnv(), runbookApp()));
+  sim.advance(15min);
+  sim.result(sim.lastRun(RunKind::Background), "error-rate", Outcome::Error);
+  const std::string text = stateToJson(sim.state);
+  EXPECT_NE(text.find("\"schemaVersion\":1"), std::string::npos);
+  auto back = stateFromJson(text);
+  ASSERT_TRUE(back.has_value()) << back.error().message;
+  EXPECT_EQ(*back, sim.state);
+  EXPECT_EQ(stateToJson(*back), text);
+}
+
+TEST(EngineJson, RefusesNewerSchemaAndMalformedDocuments) {
+  auto newer = stateFromJson(R"({"schemaVersion": 99})");
+  ASSERT_FALSE(newer.has_value());
+  EXPECT_EQ(newer.error().code, ErrorCode::FailedPrecondition);
+  auto broken = stateFromJson("{not json");
+  ASSERT_FALSE(broken.has_value());
+  EXPECT_EQ(broken.error().code, ErrorCode::InvalidArgument);
+  auto missing = stateFromJson(R"({"schemaVersion": 1, "id": "x"})");
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_NE(missing.error().message.find("is missing"), std::string::npos);
+  Sim sim;
+  sim.feed(startFor(makeSpec(plainEnv(config::StrategyKind::Canary), runbookApp())));
+  std::string text = stateToJson(sim.state);
+  const auto at = text.find("\"Progressing\"");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, 13, "\"Sideways\"");
+  auto bad_phase = stateFromJson(text);
+  ASSERT_FALSE(bad_phase.has_value());
+  EXPECT_NE(bad_phase.error().message.find("Sideways"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace runway::engine
