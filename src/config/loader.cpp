@@ -553,16 +553,18 @@ void Loader::parseRuntime(Reader& r, const Val& v, Environment& env, std::size_t
   const Fields f(r, v, {"local", "kubernetes"});
   if (!f.isMap()) return;
   env.runtime.location = v.location;
-  const bool local = f.has("local");
-  const bool kubernetes = f.has("kubernetes");
+  // "local:" with nothing after it means the local runtime with its defaults.
+  const bool local = f.getRaw("local").has_value();
+  const bool kubernetes = f.getRaw("kubernetes").has_value();
   if (local == kubernetes) {
     error(v.location, v.path, "set exactly one of local or kubernetes");
     return;
   }
   if (local) {
     env.runtime.kind = RuntimeSpec::Kind::Local;
-    const auto lv = *f.get("local");
+    const auto lv = *f.getRaw("local");
     env_refs_[index].runtime_path = lv.path;
+    if (lv.node.IsNull()) return;
     const Fields lf(r, lv, {"bindAddress", "ports"});
     if (!lf.isMap()) return;
     lf.str("bindAddress", env.runtime.local.bind_address);
@@ -598,15 +600,14 @@ void Loader::parseRuntime(Reader& r, const Val& v, Environment& env, std::size_t
     }
   } else {
     env.runtime.kind = RuntimeSpec::Kind::Kubernetes;
-    const auto kv = *f.get("kubernetes");
+    const auto kv = *f.getRaw("kubernetes");
     env_refs_[index].runtime_path = kv.path;
+    env.runtime.kubernetes.namespace_name = env.name;
+    if (kv.node.IsNull()) return;
     const Fields kf(r, kv, {"context", "namespace"});
     if (!kf.isMap()) return;
     kf.str("context", env.runtime.kubernetes.context);
     kf.str("namespace", env.runtime.kubernetes.namespace_name);
-    if (env.runtime.kubernetes.namespace_name.empty()) {
-      env.runtime.kubernetes.namespace_name = env.name;
-    }
   }
 }
 
@@ -775,34 +776,33 @@ CanaryStrategy Loader::parseCanary(Reader& r, const Val& v) {
   }
   if (steps && !steps->empty()) {
     // Weights only grow, and the last one is 100: the canary ends fully promoted.
-    const CanaryStep* last_weight = nullptr;
-    std::string last_path;
+    std::optional<std::size_t> last_weight;  // index of the previous setWeight step
     bool weights_ok = true;
-    for (const auto& item : *steps) {
-      canary.steps.push_back(parseStep(r, item));
+    for (std::size_t i = 0; i < steps->size(); ++i) {
+      canary.steps.push_back(parseStep(r, (*steps)[i]));
       const auto& step = canary.steps.back();
       if (step.kind != CanaryStep::Kind::SetWeight || step.weight < 0) {
         if (step.weight < 0) weights_ok = false;
         continue;
       }
-      if (last_weight != nullptr && step.weight < last_weight->weight) {
-        error(step.location, item.path + ".setWeight",
+      if (last_weight && step.weight < canary.steps[*last_weight].weight) {
+        error(step.location, (*steps)[i].path + ".setWeight",
               fmt::format("weight {} is lower than the previous setWeight {} ({}); weights must not "
                           "decrease",
-                          step.weight, last_weight->weight, last_path));
+                          step.weight, canary.steps[*last_weight].weight,
+                          (*steps)[*last_weight].path));
         weights_ok = false;
       }
-      last_weight = &step;
-      last_path = item.path;
+      last_weight = i;
     }
     if (weights_ok) {
-      if (last_weight == nullptr) {
+      if (!last_weight) {
         error(f.get("steps")->location, f.path("steps"),
               "the steps must set a weight (setWeight) and end at setWeight: 100");
-      } else if (last_weight->weight != 100) {
-        error(last_weight->location, last_path + ".setWeight",
+      } else if (canary.steps[*last_weight].weight != 100) {
+        error(canary.steps[*last_weight].location, (*steps)[*last_weight].path + ".setWeight",
               fmt::format("the last setWeight must be 100 (the canary ends fully promoted), got {}",
-                          last_weight->weight));
+                          canary.steps[*last_weight].weight));
       }
     }
   }
