@@ -222,6 +222,14 @@ TEST(HttpTest, ClosedPortIsUnavailableNamingTheUrl) {
   EXPECT_NE(response.error().message.find(url), std::string::npos) << response.error().message;
 }
 
+TEST(NetTest, ExchangeRawWithClosedPortIsUnavailable) {
+  auto port = freeLoopbackPort();
+  ASSERT_TRUE(port);
+  auto reply = exchangeRaw(*port, "hello", deadlineIn(5s));
+  ASSERT_FALSE(reply);
+  EXPECT_EQ(reply.error().code, ErrorCode::Unavailable);
+}
+
 TEST(HttpTest, ServerThatNeverAnswersIsTimeout) {
   // A listening socket nobody accepts on: the connection completes, no response ever comes.
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

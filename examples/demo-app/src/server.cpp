@@ -1,6 +1,7 @@
 #include "server.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -43,6 +44,8 @@ constexpr auto kIdleTimeout = std::chrono::seconds(60);  // keep-alive connectio
 constexpr auto kWriteTimeout = std::chrono::seconds(30);
 constexpr std::size_t kHeaderLimit = 16 * 1024;
 constexpr std::size_t kBodyLimit = 64 * 1024;
+constexpr auto kLingerTimeout = std::chrono::seconds(2);  // after answering a bad request
+constexpr std::size_t kLingerLimit = 1024 * 1024;
 constexpr int kCrashExitCode = 70;  // EX_SOFTWARE
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
@@ -288,7 +291,9 @@ class ServerImpl final : public Server {
       stream.expires_after(kIdleTimeout);
       auto [read_ec, read_bytes] = co_await http::async_read(stream, buffer, parser, use_tuple);
       if (read_ec) {
-        if (isParseError(read_ec) && !connection->closing) co_await answerBadRequest(read_ec, stream);
+        if (isParseError(read_ec) && !connection->closing) {
+          co_await answerBadRequest(read_ec, stream);
+        }
         break;
       }
       connection->busy = true;
@@ -317,14 +322,37 @@ class ServerImpl final : public Server {
     auto status = http::status::bad_request;
     if (ec == http::error::body_limit) status = http::status::payload_too_large;
     if (ec == http::error::header_limit) status = http::status::request_header_fields_too_large;
-    Response response{status, 11};
-    response.set(http::field::content_type, "application/json");
+    Response response = baseResponse(status, 11);
     response.body() = fmt::format("{{\"error\":{}}}\n", jsonString(ec.message()));
     response.keep_alive(false);
     response.prepare_payload();
     metrics_.observe("OTHER", routeName(Route::Unmatched), response.result_int(), 0.0);
     stream.expires_after(kWriteTimeout);
-    co_await http::async_write(stream, response, use_tuple);
+    auto [write_ec, written] = co_await http::async_write(stream, response, use_tuple);
+    if (write_ec) co_return;
+    // Lingering close: the client may still be sending the rest of an oversized request.
+    // Closing with unread data would make the kernel send a reset, which can destroy the
+    // response before the client reads it; so stop sending, then read and discard (bounded in
+    // time and size) until the client closes.
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.expires_after(kLingerTimeout);
+    std::array<char, 16 * 1024> sink{};
+    std::size_t discarded = 0;
+    while (discarded < kLingerLimit) {
+      auto [read_ec, n] = co_await stream.async_read_some(asio::buffer(sink), use_tuple);
+      if (read_ec) break;
+      discarded += n;
+    }
+  }
+
+  Response baseResponse(http::status status, unsigned http_version) const {
+    Response response{status, http_version};
+    response.set(http::field::server, "runway-demo-app");
+    response.set("X-Service", knobs_.service);
+    response.set("X-Version", knobs_.version);
+    response.set(http::field::content_type, "application/json");
+    return response;
   }
 
   // Builds the response for one request, applying LATENCY_MS and ERROR_RATE to / and
@@ -332,11 +360,7 @@ class ServerImpl final : public Server {
   asio::awaitable<Response> respond(const Request& request, Route route) {
     const std::string_view target = request.target();
 
-    Response response{http::status::ok, request.version()};
-    response.set(http::field::server, "runway-demo-app");
-    response.set("X-Service", knobs_.service);
-    response.set("X-Version", knobs_.version);
-    response.set(http::field::content_type, "application/json");
+    Response response = baseResponse(http::status::ok, request.version());
 
     if (route != Route::Unmatched && request.method() != http::verb::get) {
       response.result(http::status::method_not_allowed);

@@ -279,6 +279,41 @@ TEST_F(DemoAppTest, EndpointsAnswerJsonWithServiceAndVersion) {
       << metrics->body;
 }
 
+TEST_F(DemoAppTest, RejectsMalformedAndOversizedRequestsAndServesPipelinedOnes) {
+  auto app = startDemoApp(dir_, {{"VERSION", "v7"}});
+  ASSERT_TRUE(app) << app.error().message;
+
+  auto malformed = exchangeRaw(app->port, "BAD REQUEST LINE\r\n\r\n", deadlineIn(10s));
+  ASSERT_TRUE(malformed) << malformed.error().message;
+  EXPECT_TRUE(malformed->starts_with("HTTP/1.1 400 ")) << *malformed;
+  EXPECT_NE(malformed->find("X-Version: v7\r\n"), std::string::npos) << *malformed;
+
+  auto pipelined = exchangeRaw(app->port,
+                               "GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+                               "GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+                               deadlineIn(10s));
+  ASSERT_TRUE(pipelined) << pipelined.error().message;
+  const auto second = pipelined->find("HTTP/1.1 200 OK", 1);
+  EXPECT_TRUE(pipelined->starts_with("HTTP/1.1 200 OK")) << *pipelined;
+  ASSERT_NE(second, std::string::npos) << *pipelined;
+  EXPECT_TRUE(pipelined->ends_with("{\"status\":\"ok\"}\n")) << *pipelined;
+
+  // Oversized requests get their answer even though the server stops reading them midway.
+  for (int i = 0; i < 5; ++i) {
+    auto big_body = httpRequest(app->url("/api/leads"), "POST", std::string(100 * 1024, 'x'));
+    ASSERT_TRUE(big_body) << big_body.error().message;
+    EXPECT_EQ(big_body->status, 413);
+    auto big_header =
+        httpRequest(app->url("/"), "GET", "", {{"X-Padding", std::string(20 * 1024, 'x')}});
+    ASSERT_TRUE(big_header) << big_header.error().message;
+    EXPECT_EQ(big_header->status, 431);
+  }
+  // The server is still fine.
+  auto health = httpGet(app->url("/health"));
+  ASSERT_TRUE(health) << health.error().message;
+  EXPECT_EQ(health->status, 200);
+}
+
 TEST_F(DemoAppTest, FailHealthAnswers503) {
   auto app = startDemoApp(dir_, {{"FAIL_HEALTH", "1"}});
   ASSERT_TRUE(app) << app.error().message;
