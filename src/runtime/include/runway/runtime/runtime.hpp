@@ -1,0 +1,193 @@
+#pragma once
+
+// The runtime interface the controller drives (ARCHITECTURE.md §2): start a version, split
+// traffic between versions, scale, list instances, retire a version, read statistics. Every
+// operation is idempotent ("start v2 with 3 instances" twice leaves 3 instances), so that after
+// a crash the controller can simply re-execute its last persisted intent.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runway/config/model.hpp"
+#include "runway/core/clock.hpp"
+#include "runway/core/error.hpp"
+
+namespace runway::runtime {
+
+// Lifecycle of one instance.
+//   Starting   spawned, not yet passed a health probe; not routed
+//   Ready      passed its last probes; routed
+//   Unhealthy  was Ready, then failed `failure_threshold` consecutive probes; not routed
+//   Restarting exited unexpectedly; waiting for its back-off before it is spawned again
+//   Failed     restarted too often within the restart window; given up
+//   Stopping   being removed: out of traffic, draining, then SIGTERM, then SIGKILL
+//   Stopped    gone (reported once in events; no longer listed afterwards)
+enum class InstanceState { Starting, Ready, Unhealthy, Restarting, Failed, Stopping, Stopped };
+std::string_view toString(InstanceState state);
+
+struct InstanceInfo {
+  std::string environment;
+  std::string service;
+  std::string version;
+  int index = 0;  // 0-based within the version; stable across restarts
+  InstanceState state = InstanceState::Starting;
+  int pid = 0;   // 0 while not running (Restarting, Failed, Stopped)
+  int pgid = 0;  // the instance's own process group
+  int port = 0;  // loopback port it listens on (${PORT})
+  int restarts = 0;
+  TimePoint started_at{};  // of the current process
+  std::string last_exit;   // "exited with status 1", "killed by signal 9", "" = never exited
+  std::string log_path;
+};
+
+// A version as a whole.
+//   Progressing  fewer instances Ready than desired, none Failed
+//   Ready        all desired instances Ready
+//   Failed       at least one instance Failed (too many restarts)
+//   Retiring     retireVersion() in progress
+enum class VersionState { Progressing, Ready, Failed, Retiring };
+std::string_view toString(VersionState state);
+
+struct VersionStatus {
+  std::string environment;
+  std::string service;
+  std::string version;
+  VersionState state = VersionState::Progressing;
+  int desired = 0;
+  int ready = 0;
+};
+
+// A header or cookie match that sends matching requests to one version (A/B routing), checked
+// before the weighted split.
+struct TrafficRoute {
+  enum class Match { Exact, Prefix, Regex };
+  std::string header;  // exactly one of header / cookie is set
+  std::string cookie;
+  Match match = Match::Exact;
+  std::string value;
+  std::string version;
+
+  friend bool operator==(const TrafficRoute&, const TrafficRoute&) = default;
+};
+
+// How a service's traffic is split between its versions.
+struct TrafficSplit {
+  // version -> weight in per-mille (0..1000); the weights sum to 1000, or the map is empty
+  // (no traffic routed yet).
+  std::map<std::string, int> weights;
+  std::vector<TrafficRoute> routes;
+  std::string sticky_cookie;  // "" = no sticky sessions
+
+  friend bool operator==(const TrafficSplit&, const TrafficSplit&) = default;
+};
+
+// Per-version request statistics over a sliding window, as measured by the router.
+struct VersionStatistics {
+  std::string version;
+  std::uint64_t requests = 0;
+  std::uint64_t responses_2xx = 0;
+  std::uint64_t responses_3xx = 0;
+  std::uint64_t responses_4xx = 0;
+  std::uint64_t responses_5xx = 0;
+  std::uint64_t upstream_errors = 0;  // connect failures, resets, timeouts
+  std::int64_t in_flight = 0;
+  double latency_p50_ms = 0;
+  double latency_p95_ms = 0;
+  double latency_p99_ms = 0;
+};
+
+// What the runtime reports as it happens.
+struct RuntimeEvent {
+  enum class Kind {
+    InstanceStarted,    // a process was spawned (first start or restart)
+    InstanceReady,      // passed a health probe; now routed
+    InstanceUnhealthy,  // failed `failure_threshold` probes; no longer routed
+    InstanceExited,     // exited unexpectedly; will be restarted after its back-off
+    InstanceFailed,     // restarted too often; given up
+    InstanceStopped,    // stopped on request
+    VersionReady,       // all desired instances of the version are Ready
+    VersionFailed,      // an instance of the version Failed
+    VersionRetired,     // all instances stopped; the version is gone
+  };
+  Kind kind = Kind::InstanceStarted;
+  std::string environment;
+  std::string service;
+  std::string version;
+  int index = -1;  // -1 for version events
+  std::string message;
+  TimePoint at{};
+};
+std::string_view toString(RuntimeEvent::Kind kind);
+
+// Called on the runtime's supervisor thread (or the thread calling tick() in manual mode),
+// never with a runtime lock held: a handler may call back into the runtime.
+using EventHandler = std::function<void(const RuntimeEvent&)>;
+
+class Runtime {
+ public:
+  virtual ~Runtime() = default;
+
+  // Ensures `instances` instances of `version` of `service` run in `environment`. Idempotent:
+  // a second call with the same count changes nothing; a different count scales. Returns
+  // before the instances are Ready; readiness is reported through events and versionStatus().
+  // Errors: InvalidArgument (bad version name, instance count outside 0..1000, command not
+  // found, unknown ${...} substitution, service without a local command, environment not on
+  // this runtime), FailedPrecondition (the version is being retired).
+  virtual Result<void> startVersion(const config::Environment& environment,
+                                    const config::Service& service, std::string_view version,
+                                    int instances) = 0;
+
+  // Sets the traffic split of a service and pushes it to the router; returns once the router
+  // has it (or the error if it could not be reached: Unavailable). Idempotent.
+  // Errors: NotFound (service or a named version not started), InvalidArgument (weights
+  // outside 0..1000 or not summing to 1000, route without exactly one of header/cookie).
+  virtual Result<void> setTraffic(std::string_view environment, std::string_view service,
+                                  const TrafficSplit& split) = 0;
+
+  // The current split (empty when none was set). Errors: NotFound.
+  virtual Result<TrafficSplit> traffic(std::string_view environment,
+                                       std::string_view service) const = 0;
+
+  // Sets the instance count of a started version (0..1000). Removed instances stop gracefully.
+  // Errors: NotFound, InvalidArgument, FailedPrecondition (being retired).
+  virtual Result<void> scale(std::string_view environment, std::string_view service,
+                             std::string_view version, int instances) = 0;
+
+  // Instances of an environment (all services when `service` is empty), sorted by service,
+  // version, index. An unknown environment or service simply has none.
+  virtual Result<std::vector<InstanceInfo>> instances(std::string_view environment,
+                                                      std::string_view service = {}) const = 0;
+
+  // Errors: NotFound.
+  virtual Result<VersionStatus> versionStatus(std::string_view environment,
+                                              std::string_view service,
+                                              std::string_view version) const = 0;
+
+  // Stops every instance of a version gracefully: out of the router, drained for up to
+  // `grace`, SIGTERM, then SIGKILL. Returns at once; VersionRetired is reported when done.
+  // Idempotent; retiring a version that does not exist succeeds.
+  // Errors: FailedPrecondition (the version still has a weight or a route in the split: move
+  // traffic off it first).
+  virtual Result<void> retireVersion(std::string_view environment, std::string_view service,
+                                     std::string_view version, Duration grace) = 0;
+
+  // Per-version statistics of a service over the last `window`, from the router.
+  // Errors: Unavailable (router unreachable), NotFound.
+  virtual Result<std::vector<VersionStatistics>> statistics(std::string_view environment,
+                                                            std::string_view service,
+                                                            Duration window) = 0;
+
+  // Stops everything this runtime runs (`runway down`) and waits until no instance process is
+  // left, at most `grace` plus the kill timeout. Errors: Timeout (processes survived SIGKILL).
+  virtual Result<void> stopAll(Duration grace) = 0;
+
+  // Replaces the event handler (nullptr = none).
+  virtual void setEventHandler(EventHandler handler) = 0;
+};
+
+}  // namespace runway::runtime
