@@ -136,12 +136,12 @@ class Parser {
     auto left = parseAnd();
     if (!left) return left;
     for (;;) {
-      const std::size_t op_at = (skipSpace(), pos_);
       if (!accept("||") && !accept("or")) return left;
+      const std::size_t right_at = (skipSpace(), pos_);
       auto right = parseAnd();
       if (!right) return right;
       if (auto ok = expectType(*left, Type::Bool, start, "'||'"); !ok) return fail(ok.error());
-      if (auto ok = expectType(*right, Type::Bool, op_at + 2, "'||'"); !ok) return fail(ok.error());
+      if (auto ok = expectType(*right, Type::Bool, right_at, "'||'"); !ok) return fail(ok.error());
       left = Typed{makeNode(NodeKind::Or, left->node, right->node), Type::Bool};
     }
   }
@@ -152,12 +152,12 @@ class Parser {
     auto left = parseComparison();
     if (!left) return left;
     for (;;) {
-      const std::size_t op_at = (skipSpace(), pos_);
       if (!accept("&&") && !accept("and")) return left;
+      const std::size_t right_at = (skipSpace(), pos_);
       auto right = parseComparison();
       if (!right) return right;
       if (auto ok = expectType(*left, Type::Bool, start, "'&&'"); !ok) return fail(ok.error());
-      if (auto ok = expectType(*right, Type::Bool, op_at + 2, "'&&'"); !ok) return fail(ok.error());
+      if (auto ok = expectType(*right, Type::Bool, right_at, "'&&'"); !ok) return fail(ok.error());
       left = Typed{makeNode(NodeKind::And, left->node, right->node), Type::Bool};
     }
   }
