@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <utility>
 
@@ -175,9 +176,11 @@ EventRecord readEvent(const Statement& row) {
   return record;
 }
 
+Result<void> configure(Connection& conn, const std::string& path);
+
 class SqliteStore final : public Store {
  public:
-  explicit SqliteStore(Connection conn) : conn_(std::move(conn)) {}
+  SqliteStore(Connection conn, std::string path) : conn_(std::move(conn)), path_(std::move(path)) {}
 
   // Store
   Result<void> putRelease(const Release& release) override;
@@ -206,8 +209,13 @@ class SqliteStore final : public Store {
   Result<void> appendAllLocked(std::span<const NewEvent> events);
   Result<std::optional<DeploymentRecord>> findDeploymentLocked(const std::string& id);
 
-  std::mutex mutex_;
+  std::mutex mutex_;  // guards conn_
   Connection conn_;
+  const std::string path_;
+  // verifyChain() reads through its own connection, opened on first use: in WAL mode a long
+  // read does not block writers, so walking millions of records does not stall the controller.
+  std::mutex verify_mutex_;  // guards verify_conn_
+  std::optional<Connection> verify_conn_;
 };
 
 // Propagates the error of a Result<T> expression, otherwise yields its value.
@@ -535,15 +543,21 @@ Result<std::vector<EventRecord>> SqliteStore::listEvents(const EventFilter& filt
 }
 
 Result<ChainReport> SqliteStore::verifyChain() {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(verify_mutex_);
+  if (!verify_conn_) {
+    RUNWAY_STORE_TRY_ASSIGN(opened, Connection::open(path_, /*create=*/false));
+    RUNWAY_STORE_TRY(configure(opened, path_));
+    verify_conn_ = std::move(opened);
+  }
+  Connection& conn = *verify_conn_;
   // One read transaction, so the head and the rows come from the same snapshot.
-  RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Read));
+  RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn, Transaction::Mode::Read));
   std::int64_t head_seq = 0;
   TimePoint head_at{};
   std::string head_hash(kGenesisHash);
   {
     RUNWAY_STORE_TRY_ASSIGN(head,
-                      conn_.prepare("SELECT seq, at_ms, hash FROM event_chain_head WHERE id = 1"));
+                      conn.prepare("SELECT seq, at_ms, hash FROM event_chain_head WHERE id = 1"));
     RUNWAY_STORE_TRY_ASSIGN(found, head.step());
     if (found) {
       head_seq = head.int64(0);
@@ -554,7 +568,7 @@ Result<ChainReport> SqliteStore::verifyChain() {
   ChainReport report;
   ChainVerifier verifier;
   {
-    RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare(std::string("SELECT ") + kEventColumns +
+    RUNWAY_STORE_TRY_ASSIGN(select, conn.prepare(std::string("SELECT ") + kEventColumns +
                                             " FROM events ORDER BY seq"));
     while (true) {
       RUNWAY_STORE_TRY_ASSIGN(row, select.step());
@@ -712,7 +726,7 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::string& path) {
     return fail(std::move(error));
   }
   RUNWAY_STORE_TRY(migrate(conn, path));
-  return std::unique_ptr<Store>(std::make_unique<SqliteStore>(std::move(conn)));
+  return std::unique_ptr<Store>(std::make_unique<SqliteStore>(std::move(conn), path));
 }
 
 }  // namespace runway::store

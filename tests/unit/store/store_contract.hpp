@@ -511,6 +511,19 @@ TEST_P(StoreContract, ChainIsIntactForManyEventsFromAllWrites) {
   EXPECT_EQ(report->events, kEvents + 2);
 }
 
+TEST_P(StoreContract, VerifyChainSeesWritesMadeAfterAnEarlierVerify) {
+  ASSERT_TRUE(store_->appendEvent(event("one")).has_value());
+  auto first = store_->verifyChain();
+  ASSERT_TRUE(first.has_value()) << first.error().message;
+  EXPECT_EQ(first->events, 1);
+  ASSERT_TRUE(store_->appendEvent(event("two")).has_value());
+  ASSERT_TRUE(store_->appendEvent(event("three")).has_value());
+  auto second = store_->verifyChain();
+  ASSERT_TRUE(second.has_value()) << second.error().message;
+  EXPECT_TRUE(second->intact());
+  EXPECT_EQ(second->events, 3);
+}
+
 // ---- leases -----------------------------------------------------------------------------------
 
 TEST_P(StoreContract, LeaseAcquireFreeThenHeldByOther) {
