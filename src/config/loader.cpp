@@ -183,6 +183,24 @@ std::vector<std::pair<int, std::string>> splitDocuments(const std::string& text)
   return chunks;
 }
 
+// Where to report a syntax error. yaml-cpp reports an unclosed flow collection or quote at the
+// end of input, which is past the chunk; the end of its last non-blank line is where the
+// reader will look.
+SourceLocation syntaxErrorLocation(const Reader& r, const std::string& chunk,
+                                   const YAML::Mark& mark) {
+  std::vector<std::string> lines;
+  std::istringstream in(chunk);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  if (mark.line >= 0 && static_cast<std::size_t>(mark.line) < lines.size()) return r.locate(mark);
+  std::size_t last = lines.empty() ? 0 : lines.size() - 1;
+  while (last > 0 && lines[last].find_first_not_of(" \t\r") == std::string::npos) --last;
+  const auto column = lines.empty() ? 0 : static_cast<int>(lines[last].size());
+  YAML::Mark end;
+  end.line = static_cast<int>(last);
+  end.column = column;
+  return r.locate(end);
+}
+
 void Loader::loadText(const std::string& text, const std::string& file) {
   addFile(file);
   for (const auto& [first_line, chunk] : splitDocuments(text)) {
@@ -191,7 +209,7 @@ void Loader::loadText(const std::string& text, const std::string& file) {
     try {
       documents = YAML::LoadAll(chunk);
     } catch (const YAML::Exception& e) {
-      error(r.locate(e.mark), "", fmt::format("YAML syntax error: {}", e.msg));
+      error(syntaxErrorLocation(r, chunk, e.mark), "", fmt::format("YAML syntax error: {}", e.msg));
       continue;
     }
     for (const auto& doc : documents) {

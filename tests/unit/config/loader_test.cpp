@@ -1,7 +1,10 @@
 #include "runway/config/loader.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -292,6 +295,66 @@ TEST(LoaderTest, SyntaxErrorInOneDocumentDoesNotHideErrorsInOthers) {
   EXPECT_EQ(result.diagnostics[0].location.line, 4);
   EXPECT_EQ(result.diagnostics[1].format(),
             "t.yaml:7:7: kind: unknown kind \"Environmnt\" (did you mean \"Environment\"?)");
+}
+
+TEST(LoaderTest, UnclosedFlowIsReportedAtTheEndOfItsDocumentNotInTheNext) {
+  const std::string text =
+      "apiVersion: runway/v1\nkind: Application\nmetadata: {name: shop\n\n---\n"
+      "apiVersion: runway/v1\nkind: Environment\nmetadata: {name: dev}\nspec: {}\n";
+  const auto result = loadConfigText(text, "t.yaml");
+  ASSERT_FALSE(result.diagnostics.empty());
+  EXPECT_EQ(result.diagnostics[0].format(),
+            "t.yaml:3:22: YAML syntax error: end of map flow not found");
+}
+
+// Mangled versions of the runbook never crash the loader, and every diagnostic points inside
+// the text it was given.
+TEST(LoaderTest, MangledConfigurationsNeverCrashAndStayLocated) {
+  std::string original;
+  for (const auto* name : {"application.yaml", "environments.yaml", "analysis.yaml"}) {
+    std::ifstream in(kSourceDir + "/examples/runbook/" + name);
+    std::stringstream text;
+    text << in.rdbuf();
+    original += text.str() + "\n---\n";
+  }
+  ASSERT_TRUE(loadConfigText(original, "fuzz.yaml").ok());
+  std::mt19937 random(20261126);
+  const std::string alphabet = ":-{}[]\"' \n#&*!|>%@`,?xX0$";
+  int failing = 0;
+  for (int round = 0; round < 200; ++round) {
+    std::string text = original;
+    const int edits = 1 + static_cast<int>(random() % 4);
+    for (int e = 0; e < edits && !text.empty(); ++e) {
+      const auto at = static_cast<std::size_t>(random() % text.size());
+      switch (random() % 4) {
+        case 0:
+          text[at] = alphabet[random() % alphabet.size()];
+          break;
+        case 1:
+          text.erase(at, 1 + random() % 20);
+          break;
+        case 2:
+          text.insert(at, text.substr(random() % text.size(), 1 + random() % 40));
+          break;
+        default:
+          text.resize(at);
+          break;
+      }
+    }
+    const auto lines = static_cast<int>(std::count(text.begin(), text.end(), '\n')) + 1;
+    LoadResult result;
+    ASSERT_NO_THROW(result = loadConfigText(text, "fuzz.yaml")) << text;
+    EXPECT_EQ(result.config.has_value(), result.diagnostics.empty());
+    if (!result.ok()) ++failing;
+    for (const auto& d : result.diagnostics) {
+      EXPECT_EQ(d.location.file, "fuzz.yaml");
+      EXPECT_GE(d.location.line, 1) << d.format();
+      EXPECT_LE(d.location.line, lines) << d.format();
+      EXPECT_GE(d.location.column, 1) << d.format();
+      EXPECT_FALSE(d.message.empty());
+    }
+  }
+  EXPECT_GT(failing, 100);  // the mutations really do break things
 }
 
 // Smaller error classes, checked on text: (yaml, exact messages).
