@@ -76,6 +76,12 @@ class Machine {
       return sv.new_ready >= sv.desired && sv.new_failed == 0;
     });
   }
+  // The stable version can take its share of traffic: reported ready (or nothing to share with).
+  bool allStableUp() const {
+    if (s_.stable_version.empty()) return true;
+    return std::all_of(s_.services.begin(), s_.services.end(),
+                       [](const ServiceProgress& sv) { return sv.stable_ready > 0; });
+  }
   const std::string& artifactFor(const std::string& service) const {
     static const std::string kNone;
     for (const auto& a : s_.artifacts) {
@@ -111,13 +117,27 @@ class Machine {
     if (!s_.progress_deadline_at) s_.progress_deadline_at = now_ + spec().progress_deadline;
   }
   void waitForReadiness() {
+    if (s_.awaiting_readiness) return;
     s_.awaiting_readiness = true;
     armDeadline();
+    note(kSystem, "instances.waiting",
+         "waiting for ready instances before traffic moves (deadline " +
+             formatTimestamp(*s_.progress_deadline_at) + ")");
   }
   // Clears the readiness wait once every service is ready; returns whether it is clear.
+  // What a readiness wait waits for: every new instance, and for a canary still sharing
+  // traffic, a ready stable version too.
+  bool readyForTraffic() const {
+    if (!allNewReady()) return false;
+    if (s_.strategy == StrategyKind::Canary && !s_.fast && !s_.promoted_full &&
+        s_.phase != Phase::Promoting) {
+      return allStableUp();
+    }
+    return true;
+  }
   bool readinessGate() {
     if (!s_.awaiting_readiness) return true;
-    if (!allNewReady()) return false;
+    if (!readyForTraffic()) return false;
     s_.awaiting_readiness = false;
     s_.progress_deadline_at.reset();
     if (s_.phase == Phase::Degraded) {
@@ -485,8 +505,10 @@ bool Machine::enterStep(const StepSpec& st) {
   const int i = s_.step_index;
   switch (st.kind) {
     case StepKind::SetWeight:
-    case StepKind::SetHeaderRoute:
-      if (!allNewReady()) {
+    case StepKind::SetHeaderRoute: {
+      const int w = st.kind == StepKind::SetWeight ? st.weight : s_.canary_weight;
+      // Traffic goes only to ready versions: the new one, and stable when it keeps a share.
+      if (!allNewReady() || (w < 100 && !allStableUp())) {
         waitForReadiness();
         return false;
       }
@@ -503,6 +525,7 @@ bool Machine::enterStep(const StepSpec& st) {
                      (st.route.header.empty() ? "cookie " + st.route.cookie
                                               : "header " + st.route.header));
       return true;
+    }
     case StepKind::Pause:
       if (st.pause) {
         s_.pause_until = now_ + *st.pause;
@@ -666,6 +689,10 @@ void Machine::blueGreenProgress() {
 }
 
 void Machine::switchColour() {
+  if (!allNewReady()) {
+    waitForReadiness();
+    return;
+  }
   const Colour to = other(s_.active_colour);
   for (auto& sv : s_.services) {
     out_.push_back(SwitchColour{sv.name, to, s_.version});
@@ -830,6 +857,7 @@ void Machine::abort(std::string_view actor, std::string_view kind, std::string r
   s_.awaiting_readiness = false;
   s_.abort_reason = reason;
   s_.abort_target = target;
+  s_.routes.clear();  // header routes to the new version end with the abort
   transition(Phase::Aborting, actor, kind, std::move(reason));
   if (s_.stable_version.empty()) {
     for (auto& sv : s_.services) sv.on_stable = true;
@@ -1222,6 +1250,10 @@ void Machine::on(const OperatorCommand& in) {
             return;
           case PauseReason::Inconclusive: acceptInconclusive(in.actor); return;
           case PauseReason::AwaitingPromotion:
+            if (!allNewReady()) {
+              notNow(s_.version + " is not ready on every service");
+              return;
+            }
             note(in.actor, "promotion.manual", "switch promoted by " + in.actor);
             switchColour();
             return;
@@ -1237,7 +1269,8 @@ void Machine::on(const OperatorCommand& in) {
           progress();
           return;
         }
-        if (s_.strategy == StrategyKind::BlueGreen && !s_.switched && s_.auto_promote_at) {
+        if (s_.strategy == StrategyKind::BlueGreen && !s_.switched && s_.auto_promote_at &&
+            allNewReady()) {
           note(in.actor, "promotion.manual", "switch promoted by " + in.actor);
           switchColour();
           return;
@@ -1271,6 +1304,9 @@ void Machine::on(const OperatorCommand& in) {
         }
       }
       s_.promoted_full = true;
+      for (auto& r : s_.runs) {
+        if (r.status == RunStatus::Inconclusive) r.accepted = true;  // a person decided
+      }
       stopAllRuns();
       s_.pause_until.reset();
       s_.paused_remaining.reset();
