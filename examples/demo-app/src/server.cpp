@@ -262,7 +262,13 @@ class ServerImpl final : public Server {
     for (;;) {
       auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(ioc_), use_tuple);
       if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
-      if (ec) continue;  // e.g. the peer reset before we accepted; keep serving others
+      if (ec) {
+        // E.g. out of file descriptors: keep serving the open connections, retry shortly
+        // rather than spinning.
+        asio::steady_timer pause(acceptor_.get_executor(), std::chrono::milliseconds(50));
+        co_await pause.async_wait(use_tuple);
+        continue;
+      }
       auto connection = std::make_shared<Connection>(std::move(socket));
       {
         std::lock_guard lock(connections_mutex_);
