@@ -99,6 +99,7 @@ int run(int argc, char** argv) {
   addVersionCommand(app, ctx);
   addValidateCommand(app, ctx);
   addAuditCommand(app, ctx);
+  addRouterCommand(app, ctx);
 
   app.parse_complete_callback([&ctx] {
     auto format = parseLogFormat(ctx.log_format);

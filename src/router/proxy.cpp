@@ -1,0 +1,671 @@
+#include "proxy.hpp"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <chrono>
+#include <exception>
+#include <unordered_set>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace runway::router {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using SteadyClock = std::chrono::steady_clock;
+using boost::system::error_code;
+
+namespace {
+
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kMaxResponseHeader = 64 * 1024;
+
+std::string_view reasonPhrase(int status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 408: return "Request Timeout";
+    case 413: return "Content Too Large";
+    case 431: return "Request Header Fields Too Large";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Error";
+  }
+}
+
+std::string errorResponse(int status, std::string_view detail, bool keep_alive) {
+  const std::string body = fmt::format("{} {}: {}\n", status, reasonPhrase(status), detail);
+  return fmt::format(
+      "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n"
+      "Connection: {}\r\nServer: runway\r\n\r\n{}",
+      status, reasonPhrase(status), body.size(), keep_alive ? "keep-alive" : "close", body);
+}
+
+// Maps a request-parse error to the status the client gets.
+int statusForParseError(const error_code& ec) {
+  if (ec == http::error::header_limit) return 431;
+  if (ec == http::error::body_limit) return 413;
+  return 400;
+}
+
+bool isParseError(const error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::bad_method).category() &&
+         ec != http::error::end_of_stream && ec != http::error::partial_message &&
+         ec != http::error::need_more && ec != http::error::need_buffer;
+}
+
+std::uint64_t microsSince(SteadyClock::time_point start) {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - start).count());
+}
+
+}  // namespace
+
+// One client connection. Runs as a coroutine on its worker's thread; every operation has a
+// deadline enforced by a single per-connection timer (the watchdog), which cancels the
+// outstanding I/O when the deadline passes.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Worker& worker, tcp::socket socket, std::string listener)
+      : w_(worker),
+        client_(std::move(socket)),
+        timer_(worker.context()),
+        listener_(std::move(listener)) {
+    error_code ec;
+    auto ep = client_.remote_endpoint(ec);
+    if (!ec) client_ip_ = ep.address().to_string();
+  }
+
+  asio::awaitable<void> run() {
+    auto self = shared_from_this();
+    setDeadline(std::chrono::hours(1));
+    armTimer();
+    bool first = true;
+    try {
+      while (co_await handleOne(first)) first = false;
+    } catch (const std::exception& e) {
+      spdlog::error("router: connection from {} failed: {}", client_ip_, e.what());
+    }
+    closeAll();
+  }
+
+ private:
+  enum class Step { Done, KeepAlive, Close };
+
+  // --- deadlines -------------------------------------------------------------------------
+  void setDeadline(SteadyClock::duration d) {
+    deadline_ = SteadyClock::now() + d;
+    timed_out_ = false;
+    if (deadline_ < armed_) {
+      armed_ = deadline_;
+      timer_.expires_at(armed_);  // cancels the pending wait; its handler re-arms
+    }
+  }
+
+  void armTimer() {
+    armed_ = deadline_;
+    timer_.expires_at(armed_);
+    timer_.async_wait([self = shared_from_this()](const error_code&) { self->onTimer(); });
+  }
+
+  void onTimer() {
+    if (!open_) return;
+    if (SteadyClock::now() >= deadline_) {
+      timed_out_ = true;
+      error_code ignored;
+      client_.cancel(ignored);
+      if (active_upstream_ != nullptr) active_upstream_->cancel(ignored);
+      // If nothing was pending, try again shortly rather than spinning.
+      deadline_ = SteadyClock::now() + std::chrono::seconds(1);
+    }
+    armTimer();
+  }
+
+  bool tookTimeout() { return std::exchange(timed_out_, false); }
+
+  // --- small helpers ---------------------------------------------------------------------
+  asio::awaitable<bool> writeRaw(std::string text) {
+    setDeadline(std::chrono::seconds(5));
+    auto [ec, n] = co_await asio::async_write(client_, asio::buffer(text), kTuple);
+    co_return !ec;
+  }
+
+  // Sends an error response; closes (with a lingering read so the client sees the response)
+  // unless keep_alive.
+  asio::awaitable<bool> refuse(int status, std::string_view detail, bool keep_alive) {
+    const bool ok = co_await writeRaw(errorResponse(status, detail, keep_alive));
+    if (ok && keep_alive) co_return true;
+    co_await lingeringClose();
+    co_return false;
+  }
+
+  asio::awaitable<void> lingeringClose() {
+    error_code ec;
+    client_.shutdown(tcp::socket::shutdown_send, ec);
+    setDeadline(std::chrono::seconds(2));
+    std::array<char, 4096> scratch{};
+    std::size_t drained = 0;
+    while (!ec && drained < 1024 * 1024) {
+      auto [rec, n] = co_await client_.async_read_some(asio::buffer(scratch), kTuple);
+      ec = rec;
+      drained += n;
+    }
+    closeAll();
+  }
+
+  void closeAll() {
+    open_ = false;
+    error_code ignored;
+    client_.close(ignored);
+    timer_.cancel();
+  }
+
+  void recordLocal(const CompiledListener* listener, int status) {
+    if (listener == nullptr) return;
+    auto& shard = w_.shard();
+    shard.begin(listener->unrouted_series, -1);
+    shard.end(listener->unrouted_series, -1, RequestOutcome{status, 0, false, 0}, w_.nowSecond());
+  }
+
+  // Reads one request header into `p`, using the idle deadline until its first byte arrives
+  // and the header deadline after that.
+  asio::awaitable<error_code> readHeader(http::request_parser<http::buffer_body>& p, bool first,
+                                         const ProxySettings& s, bool& got_bytes) {
+    got_bytes = buffer_.size() > 0;
+    setDeadline(got_bytes || first ? s.header_timeout : s.idle_timeout);
+    for (;;) {
+      if (buffer_.size() > 0) {
+        error_code ec;
+        const auto n = p.put(buffer_.data(), ec);
+        buffer_.consume(n);
+        if (!ec && p.is_header_done()) co_return error_code{};
+        if (ec && ec != http::error::need_more) co_return ec;
+      }
+      const std::size_t want = std::clamp<std::size_t>(buffer_.capacity() - buffer_.size(), 1024,
+                                                        64 * 1024);
+      auto [ec, n] = co_await client_.async_read_some(buffer_.prepare(want), kTuple);
+      if (ec) {
+        if (ec == asio::error::eof) {
+          co_return got_bytes ? http::error::partial_message : http::error::end_of_stream;
+        }
+        co_return ec;
+      }
+      buffer_.commit(n);
+      if (!got_bytes) {
+        got_bytes = true;
+        setDeadline(s.header_timeout);
+      }
+    }
+  }
+
+  // --- one request -------------------------------------------------------------------------
+  asio::awaitable<bool> handleOne(bool first) {
+    std::shared_ptr<const CompiledTable> table = w_.snapshot();
+    const ProxySettings& s = table->source.settings;
+    http::request_parser<http::buffer_body> p;
+    p.header_limit(s.max_header_bytes);
+    p.body_limit(s.max_body_bytes);
+    bool got_bytes = false;
+    if (auto ec = co_await readHeader(p, first, s, got_bytes)) {
+      const CompiledListener* l = table->find(listener_);
+      if (tookTimeout()) {
+        if (!got_bytes && !first) co_return false;  // idle keep-alive connection: just close
+        recordLocal(l, 408);
+        co_return co_await refuse(408, "request header not received in time", false);
+      }
+      if (isParseError(ec)) {
+        const int status = statusForParseError(ec);
+        recordLocal(l, status);
+        co_return co_await refuse(status, ec.message(), false);
+      }
+      co_return false;  // the client went away
+    }
+    // The table may have changed while this connection was idle.
+    table = w_.snapshot();
+    const auto start = SteadyClock::now();
+    auto& req = p.get();
+    const CompiledListener* listener = table->find(listener_);
+    if (auto why = framingProblem(req, req.version())) {
+      recordLocal(listener, 400);
+      co_return co_await refuse(400, *why, false);
+    }
+    if (listener == nullptr) {
+      co_return co_await refuse(503, "this listener was removed", false);
+    }
+    const bool client_keep_alive = req.keep_alive();
+    const unsigned client_version = req.version();
+    const bool head = req.method() == http::verb::head;
+    const bool expect_continue = beast::iequals(req[http::field::expect], "100-continue");
+    const auto choice = chooseVersion(*listener, req, w_.random().permille());
+    if (choice.version < 0) {
+      recordLocal(listener, 503);
+      co_return co_await refuse(503, "no version takes traffic", client_keep_alive && p.is_done());
+    }
+    const CompiledVersion& version = listener->versions[static_cast<std::size_t>(choice.version)];
+    auto& shard = w_.shard();
+    w_.requestStarted();
+    struct Finish {
+      Worker& w;
+      ~Finish() { w.requestFinished(); }
+    } finish{w_};
+    RequestOutcome outcome;
+    auto finishVersionOnly = [&](int status) {
+      outcome.status = status;
+      outcome.router_generated = status >= 502 && status <= 504;
+      outcome.latency_us = microsSince(start);
+      shard.begin(version.series, -1);
+      shard.end(version.series, -1, outcome, w_.nowSecond());
+    };
+    if (version.ready.empty()) {
+      finishVersionOnly(503);
+      co_return co_await refuse(503, fmt::format("version {} has no ready instance", version.name),
+                                client_keep_alive && p.is_done());
+    }
+
+    // Pick an instance; a failed connect sent nothing, so the next instance may be tried.
+    std::unique_ptr<Upstream> up;
+    const CompiledInstance* instance = nullptr;
+    bool connect_timed_out = false;
+    const std::uint32_t rr = w_.nextRoundRobin(version.series);
+    for (std::size_t k = 0; k < version.ready.size() && !up; ++k) {
+      const auto& cand = version.instances[version.ready[(rr + k) % version.ready.size()]];
+      up = w_.takeIdle(cand.pool_key);
+      if (!up) {
+        up = std::make_unique<Upstream>(w_.context());
+        setDeadline(s.connect_timeout);
+        active_upstream_ = &up->socket;
+        auto [ec] = co_await up->socket.async_connect(cand.endpoint, kTuple);
+        active_upstream_ = nullptr;
+        if (ec) {
+          connect_timed_out = tookTimeout();
+          outcome.upstream_errors++;
+          shard.upstreamError(cand.series, w_.nowSecond());
+          up.reset();
+          continue;
+        }
+        error_code ignored;
+        up->socket.set_option(tcp::no_delay(true), ignored);
+      }
+      instance = &cand;
+    }
+    if (!up) {
+      const int status = connect_timed_out ? 504 : 502;
+      finishVersionOnly(status);
+      co_return co_await refuse(status,
+                                connect_timed_out ? "upstream connect timed out"
+                                                  : "no upstream instance accepted the connection",
+                                client_keep_alive && p.is_done());
+    }
+    shard.begin(version.series, instance->series);
+    auto finishInstance = [&](int status, bool router_generated) {
+      outcome.status = status;
+      outcome.router_generated = router_generated;
+      outcome.latency_us = microsSince(start);
+      shard.end(version.series, instance->series, outcome, w_.nowSecond());
+    };
+    auto upstreamFailed = [&] {
+      outcome.upstream_errors++;
+      shard.upstreamError(instance->series, w_.nowSecond());
+    };
+
+    // Rewrite the request for the upstream.
+    std::string forwarded_for;
+    for (const auto& f : req) {
+      if (!beast::iequals(f.name_string(), "X-Forwarded-For")) continue;
+      if (!forwarded_for.empty()) forwarded_for += ", ";
+      forwarded_for.append(f.value());
+    }
+    if (!forwarded_for.empty()) forwarded_for += ", ";
+    forwarded_for += client_ip_;
+    const std::string host(req[http::field::host]);
+    req.erase(http::field::expect);
+    stripHopByHop(req);
+    req.erase("X-Forwarded-For");
+    req.set("X-Forwarded-For", forwarded_for);
+    req.set("X-Forwarded-Proto", "http");
+    if (!host.empty()) req.set("X-Forwarded-Host", host);
+    if (p.chunked()) {
+      req.chunked(true);
+    } else if (auto cl = p.content_length()) {
+      req.content_length(*cl);
+    }
+    req.version(11);
+
+    if (expect_continue && !p.is_done()) {
+      if (!co_await writeRaw("HTTP/1.1 100 Continue\r\n\r\n")) {
+        finishInstance(0, false);
+        co_return false;
+      }
+    }
+
+    // Relay the request (header, then the body in pieces) without holding the whole body.
+    struct RelayBuffer {
+      Worker& w;
+      std::unique_ptr<char[]> data;
+      ~RelayBuffer() {
+        if (data) w.returnRelayBuffer(std::move(data));
+      }
+      char* get() {
+        if (!data) data = w.takeRelayBuffer();
+        return data.get();
+      }
+    } relay{w_, nullptr};
+    constexpr std::size_t kRelay = Worker::kRelayBufferSize;
+    {
+      http::request_serializer<http::buffer_body> sr{req};
+      do {
+        if (!p.is_done()) {
+          req.body().data = relay.get();
+          req.body().size = kRelay;
+          setDeadline(s.idle_timeout);
+          auto [ec, n] = co_await http::async_read(client_, buffer_, p, kTuple);
+          if (ec == http::error::need_buffer) ec = {};
+          if (ec) {
+            // Nothing has been sent to the client yet, so it can still get a status.
+            if (tookTimeout()) {
+              finishInstance(408, false);
+              co_return co_await refuse(408, "request body stalled", false);
+            }
+            if (isParseError(ec)) {
+              const int status = statusForParseError(ec);
+              finishInstance(status, false);
+              co_return co_await refuse(status, ec.message(), false);
+            }
+            finishInstance(0, false);
+            co_return false;
+          }
+          req.body().size = kRelay - req.body().size;
+          req.body().data = relay.get();
+          req.body().more = !p.is_done();
+        } else {
+          req.body().data = nullptr;
+          req.body().size = 0;
+          req.body().more = false;
+        }
+        setDeadline(s.response_timeout);
+        active_upstream_ = &up->socket;
+        auto [wec, wn] = co_await http::async_write(up->socket, sr, kTuple);
+        active_upstream_ = nullptr;
+        if (wec == http::error::need_buffer) wec = {};
+        if (wec) {
+          const bool timed_out = tookTimeout();
+          upstreamFailed();
+          finishInstance(timed_out ? 504 : 502, true);
+          co_return co_await refuse(timed_out ? 504 : 502, "sending the request upstream failed",
+                                    false);
+        }
+      } while (!p.is_done() || !sr.is_done());
+    }
+
+    // Read the response header, skipping interim 1xx responses.
+    std::optional<http::response_parser<http::buffer_body>> rp;
+    setDeadline(s.response_timeout);
+    for (;;) {
+      rp.emplace();
+      rp->header_limit(static_cast<std::uint32_t>(kMaxResponseHeader));
+      rp->body_limit(boost::none);
+      if (head) rp->skip(true);
+      active_upstream_ = &up->socket;
+      auto [ec, n] = co_await http::async_read_header(up->socket, up->buffer, *rp, kTuple);
+      active_upstream_ = nullptr;
+      if (ec) {
+        const bool timed_out = tookTimeout();
+        upstreamFailed();
+        finishInstance(timed_out ? 504 : 502, true);
+        co_return co_await refuse(timed_out ? 504 : 502,
+                                  timed_out ? "upstream did not answer in time"
+                                            : "upstream closed or sent an invalid response",
+                                  client_keep_alive);
+      }
+      const auto status = static_cast<int>(rp->get().result_int());
+      if (status >= 100 && status < 200 && status != 101) continue;
+      break;
+    }
+    auto& res = rp->get();
+    const auto status = static_cast<int>(res.result_int());
+    bool upstream_keep_alive = res.keep_alive();
+    bool keep_alive = client_keep_alive;
+    stripHopByHop(res);
+    const bool no_body = head || status == 204 || status == 304 || status == 101;
+    if (rp->chunked()) {
+      if (no_body) {
+        res.set(http::field::transfer_encoding, "chunked");
+      } else if (client_version >= 11) {
+        res.chunked(true);
+      } else {
+        keep_alive = false;  // HTTP/1.0 client: the end of the body is the end of the connection
+      }
+    } else if (auto cl = rp->content_length()) {
+      res.content_length(*cl);
+    } else if (!no_body) {
+      upstream_keep_alive = false;  // body ends when the upstream closes
+      if (client_version >= 11) {
+        res.chunked(true);
+      } else {
+        keep_alive = false;
+      }
+    }
+    if (choice.set_cookie) {
+      res.insert(http::field::set_cookie,
+                 fmt::format("{}={}{}", listener->sticky->cookie, version.name,
+                             listener->set_cookie_suffix));
+    }
+    res.version(client_version >= 11 ? 11 : 10);
+    res.keep_alive(keep_alive);
+
+    // Relay the response.
+    http::response_serializer<http::buffer_body> rs{res};
+    if (no_body) {
+      setDeadline(s.response_timeout);
+      auto [ec, n] = co_await http::async_write_header(client_, rs, kTuple);
+      if (ec) {
+        finishInstance(status, false);
+        co_return false;
+      }
+    } else {
+      do {
+        if (!rp->is_done()) {
+          res.body().data = relay.get();
+          res.body().size = kRelay;
+          setDeadline(s.response_timeout);
+          active_upstream_ = &up->socket;
+          auto [ec, n] = co_await http::async_read(up->socket, up->buffer, *rp, kTuple);
+          active_upstream_ = nullptr;
+          if (ec == http::error::need_buffer) ec = {};
+          if (ec) {
+            // The client already has part of the response; all we can do is close.
+            tookTimeout();
+            upstreamFailed();
+            finishInstance(0, false);
+            co_return false;
+          }
+          res.body().size = kRelay - res.body().size;
+          res.body().data = relay.get();
+          res.body().more = !rp->is_done();
+        } else {
+          res.body().data = nullptr;
+          res.body().size = 0;
+          res.body().more = false;
+        }
+        setDeadline(s.response_timeout);
+        auto [wec, wn] = co_await http::async_write(client_, rs, kTuple);
+        if (wec == http::error::need_buffer) wec = {};
+        if (wec) {
+          finishInstance(0, false);
+          co_return false;
+        }
+      } while (!rp->is_done() || !rs.is_done());
+    }
+    if (upstream_keep_alive && rp->is_done() && up->buffer.size() == 0) {
+      w_.giveIdle(instance->pool_key, std::move(up), s.max_idle_upstream);
+    }
+    finishInstance(status, false);
+    if (!keep_alive) {
+      error_code ignored;
+      client_.shutdown(tcp::socket::shutdown_send, ignored);
+    }
+    co_return keep_alive;
+  }
+
+  Worker& w_;
+  tcp::socket client_;
+  beast::flat_buffer buffer_;
+  asio::steady_timer timer_;
+  SteadyClock::time_point deadline_{};
+  SteadyClock::time_point armed_ = SteadyClock::time_point::max();
+  bool timed_out_ = false;
+  bool open_ = true;
+  tcp::socket* active_upstream_ = nullptr;
+  std::string listener_;
+  std::string client_ip_;
+};
+
+// --- Worker --------------------------------------------------------------------------------
+
+Worker::Worker(SharedState& shared, std::uint64_t seed)
+    : shared_(shared), ioc_(std::make_unique<asio::io_context>(1)), random_(seed) {}
+
+Worker::~Worker() {
+  stopAndJoin();
+  // Pooled sockets belong to the io_context: close them before it goes.
+  pools_.clear();
+  // Destroy pending coroutines (and their sessions) while the rest of the worker still exists.
+  ioc_.reset();
+}
+
+void Worker::startThread() {
+  thread_.emplace([this] {
+    auto guard = asio::make_work_guard(*ioc_);
+    ioc_->run();
+  });
+}
+
+void Worker::stopAndJoin() {
+  if (!thread_) return;
+  ioc_->stop();
+  thread_->join();
+  thread_.reset();
+}
+
+namespace {
+
+asio::awaitable<void> acceptLoop(Worker& worker, std::shared_ptr<tcp::acceptor> acceptor,
+                                 std::string listener) {
+  asio::steady_timer backoff(worker.context());
+  for (;;) {
+    auto [ec, socket] = co_await acceptor->async_accept(kTuple);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
+      // Out of descriptors or similar: wait a little instead of spinning.
+      spdlog::warn("router: accept on {} failed: {}", listener, ec.message());
+      backoff.expires_after(std::chrono::milliseconds(50));
+      co_await backoff.async_wait(kTuple);
+      continue;
+    }
+    error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    auto session = std::make_shared<Session>(worker, std::move(socket), listener);
+    asio::co_spawn(worker.context(), session->run(), [](const std::exception_ptr& e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("router: session ended with an error: {}", ex.what());
+      }
+    });
+  }
+}
+
+}  // namespace
+
+void Worker::accept(std::shared_ptr<tcp::acceptor> acceptor, std::string listener) {
+  asio::post(*ioc_, [this, acceptor = std::move(acceptor), listener = std::move(listener)] {
+    asio::co_spawn(*ioc_, acceptLoop(*this, acceptor, listener), [](const std::exception_ptr& e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("router: accept loop failed: {}", ex.what());
+      }
+    });
+  });
+}
+
+void Worker::closeAcceptor(std::shared_ptr<tcp::acceptor> acceptor) {
+  asio::post(*ioc_, [acceptor = std::move(acceptor)] {
+    error_code ignored;
+    acceptor->close(ignored);
+  });
+}
+
+const std::shared_ptr<const CompiledTable>& Worker::snapshot() {
+  const auto generation = shared_.generation.load(std::memory_order_acquire);
+  if (generation != snapshot_generation_) {
+    snapshot_ = std::atomic_load(&shared_.table);
+    snapshot_generation_ = generation;
+    purgePools(*snapshot_);
+  }
+  return snapshot_;
+}
+
+void Worker::purgePools(const CompiledTable& table) {
+  std::unordered_set<std::uint32_t> ready;
+  for (const auto& l : table.listeners) {
+    for (const auto& v : l.versions) {
+      for (auto i : v.ready) ready.insert(v.instances[i].pool_key);
+    }
+  }
+  for (std::size_t key = 0; key < pools_.size(); ++key) {
+    if (ready.count(static_cast<std::uint32_t>(key)) == 0) pools_[key].clear();
+  }
+}
+
+std::uint32_t Worker::nextRoundRobin(std::uint32_t version_series) {
+  if (version_series >= round_robin_.size()) round_robin_.resize(version_series + 1);
+  return round_robin_[version_series]++;
+}
+
+std::unique_ptr<Upstream> Worker::takeIdle(std::uint32_t pool_key) {
+  if (pool_key >= pools_.size()) return nullptr;
+  auto& pool = pools_[pool_key];
+  while (!pool.empty()) {
+    auto up = std::move(pool.back());
+    pool.pop_back();
+    // An idle upstream that closed (or sent something unasked) is useless: check before use.
+    char byte = 0;
+    const auto r = ::recv(up->socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return up;
+  }
+  return nullptr;
+}
+
+void Worker::giveIdle(std::uint32_t pool_key, std::unique_ptr<Upstream> upstream,
+                      std::uint32_t max_idle) {
+  if (pool_key >= pools_.size()) pools_.resize(pool_key + 1);
+  auto& pool = pools_[pool_key];
+  if (pool.size() < max_idle) pool.push_back(std::move(upstream));
+}
+
+std::unique_ptr<char[]> Worker::takeRelayBuffer() {
+  if (relay_buffers_.empty()) return std::make_unique<char[]>(kRelayBufferSize);
+  auto b = std::move(relay_buffers_.back());
+  relay_buffers_.pop_back();
+  return b;
+}
+
+void Worker::returnRelayBuffer(std::unique_ptr<char[]> buffer) {
+  if (relay_buffers_.size() < 256) relay_buffers_.push_back(std::move(buffer));
+}
+
+}  // namespace runway::router

@@ -1,0 +1,93 @@
+#pragma once
+
+// The request path: one Worker per thread, each with its own io_context, acceptors (one per
+// listener, SO_REUSEPORT), upstream connection pools, statistics shard and random source.
+// Nothing here is shared between workers except the table snapshot, which is immutable.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+
+#include "routing.hpp"
+#include "runway/core/clock.hpp"
+#include "stats_store.hpp"
+
+namespace runway::router {
+
+// What the workers read from the router. `table` is only accessed through std::atomic_load /
+// std::atomic_store; `generation` is bumped after each store so that workers notice a new table
+// with one relaxed load per request.
+struct SharedState {
+  std::shared_ptr<const CompiledTable> table;
+  std::atomic<std::uint64_t> generation{0};
+  std::shared_ptr<Clock> clock;
+};
+
+struct Upstream {
+  explicit Upstream(boost::asio::io_context& ioc) : socket(ioc) {}
+  boost::asio::ip::tcp::socket socket;
+  boost::beast::flat_buffer buffer;
+};
+
+class Session;
+
+class Worker {
+ public:
+  Worker(SharedState& shared, std::uint64_t seed);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  boost::asio::io_context& context() { return *ioc_; }
+  void startThread();
+  // Stops the io_context and joins the thread; open connections are closed.
+  void stopAndJoin();
+
+  // Starts accepting connections for `listener` on this worker's thread. Thread-safe.
+  void accept(std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor, std::string listener);
+  // Closes the acceptor on this worker's thread. Thread-safe.
+  void closeAcceptor(std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor);
+
+  const StatsShard& stats() const { return stats_; }
+  std::int64_t activeRequests() const { return active_requests_.load(std::memory_order_relaxed); }
+
+  // Worker thread only, from here on.
+  const std::shared_ptr<const CompiledTable>& snapshot();
+  StatsShard& shard() { return stats_; }
+  FastRandom& random() { return random_; }
+  std::uint32_t nextRoundRobin(std::uint32_t version_series);
+  std::unique_ptr<Upstream> takeIdle(std::uint32_t pool_key);
+  void giveIdle(std::uint32_t pool_key, std::unique_ptr<Upstream> upstream, std::uint32_t max_idle);
+  std::unique_ptr<char[]> takeRelayBuffer();
+  void returnRelayBuffer(std::unique_ptr<char[]> buffer);
+  std::int64_t nowSecond() const { return toUnixMillis(shared_.clock->now()) / 1000; }
+  void requestStarted() { active_requests_.store(activeRequests() + 1, std::memory_order_relaxed); }
+  void requestFinished() { active_requests_.store(activeRequests() - 1, std::memory_order_relaxed); }
+
+  static constexpr std::size_t kRelayBufferSize = 16 * 1024;
+
+ private:
+  void purgePools(const CompiledTable& table);
+
+  SharedState& shared_;
+  std::unique_ptr<boost::asio::io_context> ioc_;
+  std::optional<std::thread> thread_;
+  std::shared_ptr<const CompiledTable> snapshot_;
+  std::uint64_t snapshot_generation_ = ~std::uint64_t{0};
+  StatsShard stats_;
+  FastRandom random_;
+  std::vector<std::uint32_t> round_robin_;
+  std::vector<std::vector<std::unique_ptr<Upstream>>> pools_;
+  std::vector<std::unique_ptr<char[]>> relay_buffers_;
+  std::atomic<std::int64_t> active_requests_{0};
+};
+
+}  // namespace runway::router

@@ -1,0 +1,209 @@
+#include "routing.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/field.hpp>
+#include <fmt/format.h>
+
+#include "stats_store.hpp"
+
+namespace runway::router {
+namespace http = boost::beast::http;
+using boost::beast::iequals;
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool valueMatches(const CompiledRule& rule, std::string_view v) {
+  switch (rule.kind) {
+    case MatchKind::Exact: return v == rule.value;
+    case MatchKind::Prefix: return v.substr(0, rule.value.size()) == rule.value;
+    case MatchKind::Regex: return std::regex_match(v.begin(), v.end(), *rule.regex);
+  }
+  return false;
+}
+
+}  // namespace
+
+std::shared_ptr<const CompiledTable> compileTable(RoutingTable table, SeriesRegistry& registry) {
+  auto out = std::make_shared<CompiledTable>();
+  for (const auto& l : table.listeners) {
+    CompiledListener cl;
+    cl.name = l.name();
+    std::uint32_t cumulative = 0;
+    for (const auto& v : l.versions) {
+      CompiledVersion cv;
+      cv.name = v.name;
+      cv.weight = v.weight_permille;
+      cumulative += v.weight_permille;
+      cv.cumulative_end = cumulative;
+      cv.series = registry.seriesFor({cl.name, v.name, ""});
+      for (const auto& in : v.instances) {
+        CompiledInstance ci;
+        ci.id = in.id;
+        ci.endpoint = {boost::asio::ip::make_address(in.host), in.port};
+        ci.state = in.state;
+        ci.series = registry.seriesFor({cl.name, v.name, in.id});
+        ci.pool_key = registry.poolFor(fmt::format("{}@{}:{}", in.id, in.host, in.port));
+        if (in.state == InstanceState::Ready) {
+          cv.ready.push_back(static_cast<std::uint32_t>(cv.instances.size()));
+        }
+        cv.instances.push_back(std::move(ci));
+      }
+      cl.versions.push_back(std::move(cv));
+    }
+    for (const auto& r : l.rules) {
+      CompiledRule cr;
+      cr.source = r.source;
+      cr.name = r.name;
+      cr.kind = r.kind;
+      cr.value = r.value;
+      if (r.kind == MatchKind::Regex) cr.regex.emplace(r.value, std::regex::ECMAScript);
+      for (std::size_t i = 0; i < l.versions.size(); ++i) {
+        if (l.versions[i].name == r.version) cr.version = static_cast<std::uint32_t>(i);
+      }
+      cl.rules.push_back(std::move(cr));
+    }
+    cl.sticky = l.sticky;
+    if (l.sticky) {
+      cl.set_cookie_suffix =
+          fmt::format("; Path=/; Max-Age={}; HttpOnly", l.sticky->max_age.count() / 1000);
+    }
+    cl.unrouted_series = registry.seriesFor({cl.name, "none", ""});
+    out->by_name.emplace(cl.name, out->listeners.size());
+    out->listeners.push_back(std::move(cl));
+  }
+  out->source = std::move(table);
+  return out;
+}
+
+int pickWeighted(const CompiledListener& listener, std::uint32_t r) {
+  for (std::size_t i = 0; i < listener.versions.size(); ++i) {
+    const auto& v = listener.versions[i];
+    if (v.weight > 0 && r < v.cumulative_end) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+std::optional<std::string_view> findCookie(const http::fields& headers, std::string_view name) {
+  // Beast's equal_range spans insertion order, not just equal names: scan all fields.
+  for (const auto& f : headers) {
+    if (f.name() != http::field::cookie) continue;
+    std::string_view rest = f.value();
+    while (!rest.empty()) {
+      const auto semi = rest.find(';');
+      std::string_view pair = trim(rest.substr(0, semi));
+      rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
+      const auto eq = pair.find('=');
+      if (eq == std::string_view::npos) continue;
+      if (trim(pair.substr(0, eq)) == name) {
+        std::string_view value = trim(pair.substr(eq + 1));
+        if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+          value = value.substr(1, value.size() - 2);
+        }
+        return value;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+bool ruleMatches(const CompiledRule& rule, const http::fields& headers) {
+  if (rule.source == MatchSource::Cookie) {
+    auto v = findCookie(headers, rule.name);
+    return v && valueMatches(rule, *v);
+  }
+  // Every occurrence of the header counts: a request matches if any of its values does.
+  for (const auto& f : headers) {
+    if (iequals(f.name_string(), rule.name) && valueMatches(rule, trim(f.value()))) return true;
+  }
+  return false;
+}
+
+VersionChoice chooseVersion(const CompiledListener& listener, const http::fields& headers,
+                            std::uint32_t r) {
+  for (const auto& rule : listener.rules) {
+    if (ruleMatches(rule, headers)) return {static_cast<int>(rule.version), false};
+  }
+  if (listener.sticky) {
+    if (auto v = findCookie(headers, listener.sticky->cookie)) {
+      for (std::size_t i = 0; i < listener.versions.size(); ++i) {
+        const auto& cv = listener.versions[i];
+        if (cv.name == *v && cv.weight > 0 && !cv.ready.empty()) return {static_cast<int>(i), false};
+      }
+    }
+  }
+  const int picked = pickWeighted(listener, r);
+  return {picked, picked >= 0 && listener.sticky.has_value()};
+}
+
+void stripHopByHop(http::fields& fields) {
+  // Collect the names listed in Connection first: erasing invalidates nothing we still read.
+  std::vector<std::string> named;
+  for (const auto& f : fields) {
+    if (f.name() != http::field::connection) continue;
+    std::string_view rest = f.value();
+    while (!rest.empty()) {
+      const auto comma = rest.find(',');
+      const auto token = trim(rest.substr(0, comma));
+      if (!token.empty()) named.emplace_back(token);
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    }
+  }
+  for (const auto& n : named) fields.erase(n);
+  for (auto f : {http::field::connection, http::field::keep_alive, http::field::te,
+                 http::field::trailer, http::field::transfer_encoding, http::field::upgrade}) {
+    fields.erase(f);
+  }
+  for (auto it = fields.begin(); it != fields.end();) {
+    const auto name = it->name_string();
+    if (name.size() >= 6 && iequals(name.substr(0, 6), "proxy-")) {
+      it = fields.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+std::optional<std::string_view> framingProblem(const http::fields& fields, unsigned http_version) {
+  int content_lengths = 0;
+  int transfer_encodings = 0;
+  int hosts = 0;
+  for (const auto& f : fields) {
+    switch (f.name()) {
+      case http::field::content_length: {
+        ++content_lengths;
+        const auto v = f.value();
+        if (v.empty() || v.size() > 19 ||
+            !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+          return "invalid Content-Length";
+        }
+        break;
+      }
+      case http::field::transfer_encoding:
+        ++transfer_encodings;
+        if (!iequals(trim(f.value()), "chunked")) return "unsupported Transfer-Encoding";
+        break;
+      case http::field::host: ++hosts; break;
+      default: break;
+    }
+  }
+  if (content_lengths > 1) return "duplicate Content-Length";
+  if (transfer_encodings > 1) return "duplicate Transfer-Encoding";
+  if (content_lengths > 0 && transfer_encodings > 0) {
+    return "both Content-Length and Transfer-Encoding";
+  }
+  if (transfer_encodings > 0 && http_version < 11) return "Transfer-Encoding on HTTP/1.0";
+  if (http_version >= 11 && hosts != 1) return hosts == 0 ? "missing Host" : "duplicate Host";
+  if (http_version < 11 && hosts > 1) return "duplicate Host";
+  return std::nullopt;
+}
+
+}  // namespace runway::router

@@ -1,0 +1,119 @@
+#pragma once
+
+// Statistics storage. Each worker thread owns a StatsShard and is its only writer; readers
+// (admin thread) lock the shard briefly and merge all shards. The lock is per shard, so the
+// request path never waits on another worker: it is contended only while a reader merges.
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "histogram.hpp"
+#include "runway/core/clock.hpp"
+#include "runway/router/stats.hpp"
+
+namespace runway::router {
+
+// Stable small ids for (listener, version, instance) series and upstream pools, shared by all
+// table generations so statistics continue across table swaps. Thread-safe.
+class SeriesRegistry {
+ public:
+  struct Key {
+    std::string listener;
+    std::string version;
+    std::string instance;  // empty for the version-level series
+    auto operator<=>(const Key&) const = default;
+  };
+
+  std::uint32_t seriesFor(const Key& key);
+  std::uint32_t poolFor(const std::string& pool_key);
+  Key key(std::uint32_t series) const;
+  std::size_t seriesCount() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<Key, std::uint32_t> ids_;
+  std::vector<Key> keys_;
+  std::map<std::string, std::uint32_t> pools_;
+};
+
+inline constexpr std::int64_t kRingSeconds = 900;  // the longest window: 15 minutes
+
+struct CodeCount {
+  std::uint16_t code;
+  std::uint64_t count;
+};
+
+struct SecondSlot {
+  std::int64_t second = -1;
+  std::uint64_t requests = 0;
+  std::array<std::uint64_t, 6> by_class{};
+  std::vector<CodeCount> codes;
+  std::uint64_t upstream_errors = 0;
+  std::uint64_t router_errors = 0;
+  std::uint64_t latency_sum_us = 0;
+  std::uint64_t latency_max_us = 0;
+  std::unique_ptr<histogram::Counts> hist;  // version series only
+};
+
+struct Series {
+  bool with_latency = false;
+  std::int64_t in_flight = 0;
+  std::vector<SecondSlot> ring;  // kRingSeconds slots, allocated on first use
+  // Since start, for Prometheus.
+  std::vector<CodeCount> codes_total;
+  std::uint64_t upstream_errors_total = 0;
+  std::uint64_t router_errors_total = 0;
+  std::uint64_t latency_sum_us_total = 0;
+  std::unique_ptr<histogram::WideCounts> hist_total;
+};
+
+// What happened to one request, recorded once it is over.
+struct RequestOutcome {
+  int status = 0;                  // 0 when no response was completed
+  std::uint64_t latency_us = 0;
+  bool router_generated = false;   // the router produced this status itself
+  std::uint32_t upstream_errors = 0;
+};
+
+class StatsShard {
+ public:
+  // Worker thread only.
+  void begin(std::uint32_t version_series, std::int64_t instance_series);
+  void end(std::uint32_t version_series, std::int64_t instance_series, const RequestOutcome& o,
+           std::int64_t now_second);
+  // An upstream failure on an instance (for attempts that were retried elsewhere).
+  void upstreamError(std::uint32_t instance_series, std::int64_t now_second);
+
+  // Any thread: calls f(series_id, const Series&) under the shard lock.
+  template <typename F>
+  void forEach(F&& f) const {
+    std::lock_guard lock(mu_);
+    for (std::size_t i = 0; i < series_.size(); ++i) {
+      if (series_[i]) f(static_cast<std::uint32_t>(i), *series_[i]);
+    }
+  }
+
+ private:
+  Series& series(std::uint32_t id, bool with_latency);
+  static SecondSlot& slot(Series& s, std::int64_t now_second);
+
+  mutable std::mutex mu_;
+  std::vector<std::unique_ptr<Series>> series_;
+};
+
+// Merges shards into a report over the last `window` (clamped to 1 s .. 15 min) ending now.
+StatsReport mergeStats(const std::vector<const StatsShard*>& shards, const SeriesRegistry& registry,
+                       TimePoint now, Duration window);
+
+// Prometheus text format 0.0.4 of the totals since start.
+std::string prometheusText(const std::vector<const StatsShard*>& shards,
+                           const SeriesRegistry& registry, std::uint64_t table_revision);
+
+}  // namespace runway::router
