@@ -227,8 +227,9 @@ void Loader::parseDocument(Reader& r, const YAML::Node& doc) {
   const Val root{doc, r.locate(doc), ""};
   if (!doc.IsMap()) {
     error(root.location, "",
-          fmt::format("a document must be a mapping with apiVersion, kind, metadata and spec, got {}",
-                      detail::describe(doc)));
+          fmt::format(
+              "a document must be a mapping with apiVersion, kind, metadata and spec, got {}",
+              detail::describe(doc)));
     return;
   }
   const Fields f(r, root, {"apiVersion", "kind", "metadata", "spec"});
@@ -464,7 +465,8 @@ void Loader::parseService(Reader& r, const Val& v, Service& svc) {
           if (!mib) {
             error(memory->location, memory->path, mib.error().message);
           } else if (*mib <= 0) {
-            error(memory->location, memory->path, fmt::format("must be more than 0, got {}", *text));
+            error(memory->location, memory->path,
+                  fmt::format("must be more than 0, got {}", *text));
           } else {
             svc.resources.memory_mb = *mib;
           }
@@ -493,8 +495,9 @@ void Loader::checkSubstitutions(Reader& r, const Val& v, const std::string& text
     for (const auto& a : allowed) supported += (supported.empty() ? "${" : ", ${") + a + "}";
     if (auto suggestion = closestMatch(name, allowed)) {
       error(v.location, v.path,
-            fmt::format("unknown substitution \"${{{}}}\" (did you mean \"${{{}}}\"?; supported: {})",
-                        name, *suggestion, supported));
+            fmt::format(
+                "unknown substitution \"${{{}}}\" (did you mean \"${{{}}}\"?; supported: {})",
+                name, *suggestion, supported));
     } else {
       error(v.location, v.path,
             fmt::format("unknown substitution \"${{{}}}\" (supported: {})", name, supported));
@@ -556,8 +559,9 @@ void Loader::parseEnvironment(Reader& r, const Fields& spec, Environment& env, s
   if (auto v = spec.get("thresholds")) env.thresholds = parseThresholds(r, *v);
   spec.duration("progressDeadline", env.progress_deadline, Duration{1});
   spec.enumeration("progressDeadlineAction", env.progress_deadline_action,
-                   EnumValues<ProgressDeadlineAction>{{"abort", ProgressDeadlineAction::Abort},
-                                                      {"degrade", ProgressDeadlineAction::Degrade}});
+                   EnumValues<ProgressDeadlineAction>{
+                       {"abort", ProgressDeadlineAction::Abort},
+                       {"degrade", ProgressDeadlineAction::Degrade}});
   spec.integer("rollbackWindow", env.rollback_window, 0, 100);
   spec.enumeration("concurrency", env.concurrency,
                    EnumValues<ConcurrencyPolicy>{{"reject", ConcurrencyPolicy::Reject},
@@ -671,7 +675,8 @@ AnalysisRef Loader::parseAnalysisRef(Reader& r, const Fields& f) {
           continue;
         }
         ref.thresholds.emplace(key, values->at(key));
-        threshold_uses.push_back(NameUse{key, r.locate(kv.first, thresholds->location), value.path});
+        threshold_uses.push_back(
+            NameUse{key, r.locate(kv.first, thresholds->location), value.path});
       }
     }
   }
@@ -730,7 +735,8 @@ CheckRef Loader::parseCheckRef(Reader& r, const Val& v) {
                                         {"comprehensive", "comprehensive"},
                                         {"detailed", "detailed"}});
   if (!f.has("smoke") && !f.has("health")) {
-    error(v.location, v.path, "set smoke (a suite name), health (basic, comprehensive or detailed) or both");
+    error(v.location, v.path,
+          "set smoke (a suite name), health (basic, comprehensive or detailed) or both");
   }
   return ref;
 }
@@ -805,8 +811,8 @@ CanaryStrategy Loader::parseCanary(Reader& r, const Val& v) {
       }
       if (last_weight && step.weight < canary.steps[*last_weight].weight) {
         error(step.location, (*steps)[i].path + ".setWeight",
-              fmt::format("weight {} is lower than the previous setWeight {} ({}); weights must not "
-                          "decrease",
+              fmt::format("weight {} is lower than the previous setWeight {} ({}); weights must "
+                          "not decrease",
                           step.weight, canary.steps[*last_weight].weight,
                           (*steps)[*last_weight].path));
         weights_ok = false;
@@ -831,7 +837,8 @@ CanaryStrategy Loader::parseCanary(Reader& r, const Val& v) {
       background.location = a->location;
       background.analysis = parseAnalysisRef(r, af);
       if (auto s = af.get("startingStep")) {
-        const auto max_step = steps && !steps->empty() ? static_cast<std::int64_t>(steps->size()) - 1 : 0;
+        const auto max_step =
+            steps && !steps->empty() ? static_cast<std::int64_t>(steps->size()) - 1 : 0;
         if (auto value = detail::readInteger(r, *s, 0, max_step)) {
           background.starting_step = static_cast<int>(*value);
         }
@@ -1507,7 +1514,9 @@ LoadResult Loader::finish() {
                      const auto fa = file_order[a.location.file];
                      const auto fb = file_order[b.location.file];
                      if (fa != fb) return fa < fb;
-                     if (a.location.line != b.location.line) return a.location.line < b.location.line;
+                     if (a.location.line != b.location.line) {
+                       return a.location.line < b.location.line;
+                     }
                      return a.location.column < b.location.column;
                    });
   LoadResult result;

@@ -24,8 +24,9 @@ Result<void> scan(std::string_view text, OnText on_text, OnName on_name) {
       const auto close = text.find('}', dollar + 2);
       if (close == std::string_view::npos) {
         return fail(ErrorCode::InvalidArgument,
-                    fmt::format("unterminated \"${{\" in \"{}\" (write ${{NAME}}, or $$ for a literal $)",
-                                text));
+                    fmt::format(
+                        "unterminated \"${{\" in \"{}\" (write ${{NAME}}, or $$ for a literal $)",
+                        text));
       }
       const auto name = text.substr(dollar + 2, close - dollar - 2);
       if (name.empty()) {
@@ -51,7 +52,8 @@ Result<std::string> substitute(std::string_view text,
       [&](std::string_view name) -> Result<void> {
         const auto it = vars.find(std::string(name));
         if (it == vars.end()) {
-          return fail(ErrorCode::InvalidArgument, fmt::format("unknown substitution \"${{{}}}\"", name));
+          return fail(ErrorCode::InvalidArgument,
+                      fmt::format("unknown substitution \"${{{}}}\"", name));
         }
         out += it->second;
         return {};

@@ -53,7 +53,8 @@ std::string describeStep(const CanaryStep& step) {
       return "checks " + describeChecks(step.checks);
     case CanaryStep::Kind::SetHeaderRoute: {
       const auto& route = step.header_route;
-      return fmt::format("setHeaderRoute {} {} {} \"{}\"", route.header.empty() ? "cookie" : "header",
+      return fmt::format("setHeaderRoute {} {} {} \"{}\"",
+                         route.header.empty() ? "cookie" : "header",
                          route.header.empty() ? route.cookie : route.header, toString(route.match),
                          route.value);
     }
@@ -87,7 +88,9 @@ std::string summarize(const Config& config) {
       parts.push_back("approvals: " + join(env.approvals.roles));
     }
     if (env.force_deploy == ForceDeployPolicy::Forbidden) parts.push_back("force deploy forbidden");
-    if (!env.windows.empty()) parts.push_back(fmt::format("{} change window(s)", env.windows.size()));
+    if (!env.windows.empty()) {
+      parts.push_back(fmt::format("{} change window(s)", env.windows.size()));
+    }
     if (!env.freezes.empty()) parts.push_back(fmt::format("{} freeze(s)", env.freezes.size()));
     out += fmt::format("Environment {}: {} ({})\n", env.name, toString(env.strategy), join(parts));
     switch (env.strategy) {

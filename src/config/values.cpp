@@ -142,8 +142,8 @@ Result<TimePoint> parseRfc3339(std::string_view text) {
 Result<std::int64_t> parseMemoryMiB(std::string_view text) {
   const auto bad = [&] {
     return fail(ErrorCode::InvalidArgument,
-                fmt::format("invalid memory quantity \"{}\": write e.g. 256Mi, 1Gi, 512M or a number "
-                            "of bytes",
+                fmt::format("invalid memory quantity \"{}\": write e.g. 256Mi, 1Gi, 512M or a "
+                            "number of bytes",
                             text));
   };
   std::size_t digits = 0;
@@ -189,8 +189,8 @@ Result<IntOrPercent> parseIntOrPercent(std::string_view text) {
   }
   if (*number < 0 || (percent && *number > 100) || *number > 100000) {
     return fail(ErrorCode::InvalidArgument,
-                fmt::format("must be {}, got {}", percent ? "between 0% and 100%" : "between 0 and 100000",
-                            text));
+                fmt::format("must be {}, got {}",
+                            percent ? "between 0% and 100%" : "between 0 and 100000", text));
   }
   return IntOrPercent{static_cast<int>(*number), percent};
 }

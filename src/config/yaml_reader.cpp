@@ -66,7 +66,8 @@ std::optional<std::int64_t> readInteger(Reader& r, const Val& v, std::int64_t mi
     if (max == std::numeric_limits<int>::max()) {
       r.error(v.location, v.path, fmt::format("must be at least {}, got {}", min, *value));
     } else {
-      r.error(v.location, v.path, fmt::format("must be between {} and {}, got {}", min, max, *value));
+      r.error(v.location, v.path,
+              fmt::format("must be between {} and {}, got {}", min, max, *value));
     }
     return std::nullopt;
   }
@@ -170,7 +171,8 @@ std::optional<std::map<std::string, std::string>> readStringMap(Reader& r, const
       continue;
     }
     const auto& key = kv.first.Scalar();
-    const Val value{kv.second, r.locate(kv.second, key_location), fmt::format("{}.{}", v.path, key)};
+    const Val value{kv.second, r.locate(kv.second, key_location),
+                    fmt::format("{}.{}", v.path, key)};
     if (out.count(key) != 0) {
       r.error(key_location, value.path, fmt::format("duplicate key \"{}\"", key));
       ok = false;

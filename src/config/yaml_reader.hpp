@@ -53,7 +53,8 @@ std::string describe(const YAML::Node& node);
 std::optional<std::string> scalarText(Reader& r, const Val& v, std::string_view what);
 
 std::optional<std::string> readString(Reader& r, const Val& v, bool allow_empty = false);
-std::optional<std::int64_t> readInteger(Reader& r, const Val& v, std::int64_t min, std::int64_t max);
+std::optional<std::int64_t> readInteger(Reader& r, const Val& v, std::int64_t min,
+                                        std::int64_t max);
 std::optional<double> readNumber(Reader& r, const Val& v, double min, double max);
 std::optional<bool> readBool(Reader& r, const Val& v);
 // A duration; `minimum` is the smallest accepted value (0 or e.g. 1ms for "must be positive").

@@ -395,7 +395,8 @@ INSTANTIATE_TEST_SUITE_P(
         TextCase{"not_a_mapping", "- just\n- a list\n",
                  {"t.yaml:9:1: a document must be a mapping with apiVersion, kind, metadata and "
                   "spec, got a list"}},
-        TextCase{"missing_spec_and_name", "apiVersion: runway/v1\nkind: Environment\nmetadata: {}\n",
+        TextCase{"missing_spec_and_name",
+                 "apiVersion: runway/v1\nkind: Environment\nmetadata: {}\n",
                  {"t.yaml:9:1: spec: required field is missing",
                   "t.yaml:11:11: metadata.name: required field is missing"}},
         TextCase{"invalid_name",

@@ -18,7 +18,8 @@ inline const std::vector<std::string>& substitutionNames() {
 // Replaces every ${NAME} in `text` with vars.at(NAME); "$$" is a literal "$", and a "$" followed
 // by anything else is kept as it is. InvalidArgument for an unterminated "${" or a name that
 // `vars` does not hold (a validated configuration only uses substitutionNames()).
-Result<std::string> substitute(std::string_view text, const std::map<std::string, std::string>& vars);
+Result<std::string> substitute(std::string_view text,
+                               const std::map<std::string, std::string>& vars);
 
 // The ${NAME} names used in `text`, in order (duplicates kept); InvalidArgument for an
 // unterminated "${" or an empty name.
