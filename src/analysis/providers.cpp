@@ -52,7 +52,7 @@ class PrometheusMetricProvider final : public MetricProvider {
   Result<MetricValue> measure(const config::MetricSpec& metric,
                               const MeasureContext& context) override {
     const std::string& text =
-        metric.prometheus.query.empty() ? metric.query : metric.prometheus.query;
+        metric.query.empty() ? metric.prometheus.query : metric.query;
     auto query = substituteQuery(text, context, effectiveWindow(metric, context));
     if (!query) return fail(query.error());
     auto result = prometheusQuery(metric.prometheus, *query, context.now);

@@ -177,7 +177,7 @@ class TemplateValidator {
                       metric.prometheus.address));
     }
     const std::string& query =
-        metric.prometheus.query.empty() ? metric.query : metric.prometheus.query;
+        metric.query.empty() ? metric.prometheus.query : metric.query;
     if (query.empty()) add(at, base + ".query", "prometheus metrics need a PromQL query");
     checkPlaceholders(at, base + ".query", query);
     if (metric.prometheus.timeout.count() <= 0) {
@@ -297,7 +297,7 @@ std::vector<QueryCheck> checkQueries(const config::Config& config) {
     for (const auto& metric : tmpl.metrics) {
       if (metric.provider == MetricSpec::Provider::Prometheus) {
         const std::string& text =
-            metric.prometheus.query.empty() ? metric.query : metric.prometheus.query;
+            metric.query.empty() ? metric.prometheus.query : metric.query;
         checks.push_back(sendCheck(tmpl.name, metric.name, metric.prometheus, text, metric.window,
                                    pick(metric.prometheus.location, metric.location)));
       } else if (metric.provider == MetricSpec::Provider::Judge &&
