@@ -55,6 +55,18 @@ std::optional<bool> parseBool(std::string_view text) {
   return std::nullopt;
 }
 
+// VERSION and SERVICE end up in HTTP headers, JSON and metric labels.
+std::optional<std::string> checkLabel(std::string_view text) {
+  if (text.empty()) return "must not be empty";
+  if (text.size() > 128) return "must be at most 128 characters";
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      return "must not contain control characters";
+    }
+  }
+  return std::nullopt;
+}
+
 const std::array<KnobSpec, 11>& knobSpecs() {
   static const std::array<KnobSpec, 11> kSpecs{{
       {"--port", "PORT", "N", "TCP port to listen on, 0..65535 (0 picks a free port)",
@@ -74,13 +86,13 @@ const std::array<KnobSpec, 11>& knobSpecs() {
        }},
       {"--version-label", "VERSION", "TEXT", "version this instance reports (default v1)",
        [](Knobs& k, std::string_view v) -> std::optional<std::string> {
-         if (v.empty()) return "must not be empty";
+         if (auto problem = checkLabel(v)) return problem;
          k.version = std::string(v);
          return std::nullopt;
        }},
       {"--service", "SERVICE", "TEXT", "service name this instance reports (default demo-app)",
        [](Knobs& k, std::string_view v) -> std::optional<std::string> {
-         if (v.empty()) return "must not be empty";
+         if (auto problem = checkLabel(v)) return problem;
          k.service = std::string(v);
          return std::nullopt;
        }},

@@ -279,6 +279,26 @@ TEST_F(DemoAppTest, EndpointsAnswerJsonWithServiceAndVersion) {
       << metrics->body;
 }
 
+TEST_F(DemoAppTest, QuotesAndBackslashesInNamesAreEscapedInJsonAndMetrics) {
+  auto app = startDemoApp(dir_, {{"SERVICE", R"(lead "gen" \ api)"}, {"VERSION", "v1+build.7"}});
+  ASSERT_TRUE(app) << app.error().message;
+  auto root = httpGet(app->url("/"));
+  ASSERT_TRUE(root) << root.error().message;
+  EXPECT_NE(root->body.find(R"("service":"lead \"gen\" \\ api")"), std::string::npos)
+      << root->body;
+  auto metrics = httpGet(app->url("/metrics"));
+  ASSERT_TRUE(metrics) << metrics.error().message;
+  EXPECT_EQ(sampleValue(metrics->body,
+                        R"(demo_app_build_info{service="lead \"gen\" \\ api",version="v1+build.7"})"),
+            1)
+      << metrics->body;
+  ASSERT_TRUE(std::filesystem::exists(kPromtool))
+      << kPromtool << " is missing: run scripts/install-deps.sh (Debian package prometheus)";
+  auto verdict = promtoolCheck(dir_, metrics->body);
+  ASSERT_TRUE(verdict) << verdict.error().message;
+  EXPECT_TRUE(verdict->status.exitedWith(0)) << verdict->output << "\n" << metrics->body;
+}
+
 TEST_F(DemoAppTest, RejectsMalformedAndOversizedRequestsAndServesPipelinedOnes) {
   auto app = startDemoApp(dir_, {{"VERSION", "v7"}});
   ASSERT_TRUE(app) << app.error().message;
@@ -535,6 +555,9 @@ INSTANTIATE_TEST_SUITE_P(
                     "invalid FAIL_HEALTH=maybe: must be 1/0"},
         InvalidKnob{"CrashAfterNegative", {{"CRASH_AFTER", "-3"}}, {},
                     "invalid CRASH_AFTER=-3: must be a non-negative integer"},
+        InvalidKnob{"ControlCharacterInVersion", {{"VERSION", "v1\nX-Evil: 1"}}, {},
+                    "must not contain control characters"},
+        InvalidKnob{"EmptyServiceFlag", {}, {"--service="}, "invalid --service : must not be empty"},
         InvalidKnob{"BadBindAddress", {{"BIND", "localhost:80"}}, {},
                     "invalid BIND=localhost:80: must be an IPv4 or IPv6 address"},
         InvalidKnob{"FlagErrorRate", {}, {"--error-rate", "1.5"},
