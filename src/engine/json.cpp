@@ -38,13 +38,11 @@ json::value ior(const IntOrPercent& v) {
 
 json::value analysisToJson(const AnalysisSpec& a) {
   json::array metrics;
+  // Compact: [name, failureLimit, inconclusiveLimit, consecutiveErrorLimit, noData, dryRun].
   for (const auto& m : a.metrics) {
-    metrics.push_back(json::object{{"name", m.name},
-                                   {"failureLimit", m.failure_limit},
-                                   {"inconclusiveLimit", m.inconclusive_limit},
-                                   {"consecutiveErrorLimit", m.consecutive_error_limit},
-                                   {"noData", noDataName(m.no_data)},
-                                   {"dryRun", m.dry_run}});
+    metrics.push_back(json::array{json::value(m.name), m.failure_limit, m.inconclusive_limit,
+                                  m.consecutive_error_limit, json::value(noDataName(m.no_data)),
+                                  m.dry_run});
   }
   return json::object{{"templates", strings(a.templates)}, {"args", stringMap(a.args)},
                       {"interval", ms(a.interval)},       {"thresholds", stringMap(a.thresholds)},
@@ -135,17 +133,12 @@ json::value stateToValue(const DeploymentState& s) {
   json::array routes;
   for (const auto& r : s.routes) routes.push_back(routeToJson(r));
   json::array services;
+  // Compact: [name, desired, newTarget, newReady, newFailed, stableTarget, stableReady,
+  //           appliedWeight, trafficWeight, onStable].
   for (const auto& sv : s.services) {
-    services.push_back(json::object{{"name", sv.name},
-                                    {"desired", sv.desired},
-                                    {"newTarget", sv.new_target},
-                                    {"newReady", sv.new_ready},
-                                    {"newFailed", sv.new_failed},
-                                    {"stableTarget", sv.stable_target},
-                                    {"stableReady", sv.stable_ready},
-                                    {"appliedWeight", sv.applied_weight},
-                                    {"trafficWeight", sv.traffic_weight},
-                                    {"onStable", sv.on_stable}});
+    services.push_back(json::array{json::value(sv.name), sv.desired, sv.new_target, sv.new_ready,
+                                   sv.new_failed, sv.stable_target, sv.stable_ready,
+                                   sv.applied_weight, sv.traffic_weight, sv.on_stable});
   }
   json::array runs;
   for (const auto& r : s.runs) {
@@ -385,12 +378,22 @@ AnalysisSpec readAnalysis(Reader& r, const json::object& o) {
   a.interval = r.dur(o, "interval");
   a.thresholds = r.strMap(o, "thresholds");
   for (const auto& v : r.arr(o, "metrics")) {
-    const json::object& m = r.item(v, "metrics");
-    a.metrics.push_back(MetricLimits{r.str(m, "name"), r.i32(m, "failureLimit"),
-                                     r.i32(m, "inconclusiveLimit"),
-                                     r.i32(m, "consecutiveErrorLimit"),
-                                     r.named<NoDataPolicy>(m, "noData", noDataName, 4),
-                                     r.flag(m, "dryRun")});
+    if (!v.is_array() || v.get_array().size() != 6 || !v.get_array()[0].is_string() ||
+        !v.get_array()[4].is_string() || !v.get_array()[5].is_bool()) {
+      r.bad("metrics", "must hold [name, failureLimit, inconclusiveLimit, "
+                       "consecutiveErrorLimit, noData, dryRun] arrays");
+      break;
+    }
+    const json::array& m = v.get_array();
+    MetricLimits lim;
+    lim.name = std::string(m[0].get_string());
+    lim.failure_limit = Reader::i32(m[1], r, "metrics");
+    lim.inconclusive_limit = Reader::i32(m[2], r, "metrics");
+    lim.consecutive_error_limit = Reader::i32(m[3], r, "metrics");
+    json::object holder{{"noData", m[4]}};
+    lim.no_data = r.named<NoDataPolicy>(holder, "noData", noDataName, 4);
+    lim.dry_run = m[5].get_bool();
+    a.metrics.push_back(std::move(lim));
   }
   return a;
 }
@@ -512,18 +515,23 @@ DeploymentState readState(Reader& r, const json::object& o) {
   s.awaiting_readiness = r.flag(o, "awaitingReadiness");
   s.watching = r.flag(o, "watching");
   for (const auto& v : r.arr(o, "services")) {
-    const json::object& sv = r.item(v, "services");
+    if (!v.is_array() || v.get_array().size() != 10 || !v.get_array()[0].is_string() ||
+        !v.get_array()[9].is_bool()) {
+      r.bad("services", "must hold [name, 8 counts, onStable] arrays");
+      break;
+    }
+    const json::array& a = v.get_array();
     ServiceProgress p;
-    p.name = r.str(sv, "name");
-    p.desired = r.i32(sv, "desired");
-    p.new_target = r.i32(sv, "newTarget");
-    p.new_ready = r.i32(sv, "newReady");
-    p.new_failed = r.i32(sv, "newFailed");
-    p.stable_target = r.i32(sv, "stableTarget");
-    p.stable_ready = r.i32(sv, "stableReady");
-    p.applied_weight = r.i32(sv, "appliedWeight");
-    p.traffic_weight = r.i32(sv, "trafficWeight");
-    p.on_stable = r.flag(sv, "onStable");
+    p.name = std::string(a[0].get_string());
+    p.desired = Reader::i32(a[1], r, "services");
+    p.new_target = Reader::i32(a[2], r, "services");
+    p.new_ready = Reader::i32(a[3], r, "services");
+    p.new_failed = Reader::i32(a[4], r, "services");
+    p.stable_target = Reader::i32(a[5], r, "services");
+    p.stable_ready = Reader::i32(a[6], r, "services");
+    p.applied_weight = Reader::i32(a[7], r, "services");
+    p.traffic_weight = Reader::i32(a[8], r, "services");
+    p.on_stable = a[9].get_bool();
     s.services.push_back(std::move(p));
   }
   for (const auto& v : r.arr(o, "runs")) {
