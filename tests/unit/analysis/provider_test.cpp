@@ -386,6 +386,91 @@ TEST(ProviderSetDispatch, MissingProviderIsUnavailable) {
   EXPECT_EQ(v.error().code, ErrorCode::Unavailable);
 }
 
+// ---- judge provider over router statistics ----------------------------------------------
+
+// Per-version traffic: version "bad" has ~5 % errors, every other version ~0.2 %; the counts
+// vary with time so samples are not all equal.
+class VersionedStats final : public TrafficStatistics {
+ public:
+  mutable int calls = 0;
+  TrafficSnapshot snapshot(const std::string& /*service*/, const std::string& version,
+                           TimePoint /*from*/, TimePoint to) const override {
+    ++calls;
+    const auto k = static_cast<std::uint64_t>(toUnixMillis(to) / 10000);
+    TrafficSnapshot s;
+    s.requests = 1000;
+    const std::uint64_t errors = version == "bad" ? 45 + k % 11 : 1 + k % 3;
+    s.responses_by_class = {0, 1000 - errors, 0, 0, errors};
+    s.latency = {{0.1, 400 + k % 7}, {0.5, 990}, {HUGE_VAL, 1000}};
+    s.covered = 10s;
+    return s;
+  }
+};
+
+config::MetricSpec judgeSpec() {
+  config::MetricSpec m;
+  m.name = "canary-score";
+  m.provider = config::MetricSpec::Provider::Judge;
+  config::JudgeMetric errors;
+  errors.name = "error-rate";
+  errors.query = "error_rate";
+  errors.groups = {"errors"};
+  errors.direction = config::JudgeMetric::Direction::Increase;
+  errors.critical = true;
+  config::JudgeMetric latency;
+  latency.name = "latency";
+  latency.query = "latency_p50";
+  latency.groups = {"latency"};
+  m.judge.metrics = {errors, latency};
+  m.judge.lookback = 10min;
+  m.judge.step = 10s;
+  return m;
+}
+
+MeasureContext judgeContext(std::string canary) {
+  MeasureContext ctx;
+  ctx.service = "api";
+  ctx.version = std::move(canary);
+  ctx.baseline_version = "stable";
+  ctx.now = fromUnixMillis(1'700'000'000'000);
+  return ctx;
+}
+
+TEST(JudgeProvider, HealthyCanaryScores100) {
+  auto stats = std::make_shared<VersionedStats>();
+  auto v = makeJudgeProvider(stats)->measure(judgeSpec(), judgeContext("good"));
+  ASSERT_TRUE(v) << v.error().message;
+  ASSERT_TRUE(v->value.has_value());
+  EXPECT_EQ(*v->value, 100.0) << v->message;
+  EXPECT_EQ(stats->calls, 2 * 2 * 60);  // 2 metrics x 2 versions x 60 steps
+}
+
+TEST(JudgeProvider, CriticalRegressionScoresZero) {
+  auto stats = std::make_shared<VersionedStats>();
+  auto v = makeJudgeProvider(stats)->measure(judgeSpec(), judgeContext("bad"));
+  ASSERT_TRUE(v) << v.error().message;
+  ASSERT_TRUE(v->value.has_value());
+  EXPECT_EQ(*v->value, 0.0);
+  EXPECT_NE(v->message.find("error-rate High"), std::string::npos) << v->message;
+  EXPECT_NE(v->message.find("Canary Failed"), std::string::npos) << v->message;
+}
+
+TEST(JudgeProvider, WithoutBaselineIsAnError) {
+  auto ctx = judgeContext("good");
+  ctx.baseline_version.clear();
+  auto v = makeJudgeProvider(std::make_shared<VersionedStats>())->measure(judgeSpec(), ctx);
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error().code, ErrorCode::FailedPrecondition);
+}
+
+TEST(JudgeProvider, UnknownBuiltinQueryIsAnError) {
+  auto spec = judgeSpec();
+  spec.judge.metrics[0].query = "errors";
+  auto v = makeJudgeProvider(std::make_shared<VersionedStats>())->measure(spec, judgeContext("good"));
+  ASSERT_FALSE(v);
+  EXPECT_NE(v.error().message.find("unknown builtin query"), std::string::npos);
+}
+
 // ---- web: JSON pointer ----------------------------------------------------------------------
 
 TEST(JsonPointer, NumberAtPointer) {
