@@ -55,7 +55,8 @@ bool waitReady(int fd, short events, Deadline deadline) {
   for (;;) {
     const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
-    const int ready = ::poll(&entry, 1, static_cast<int>(std::max<std::int64_t>(0, remaining.count())));
+    const auto timeout_ms = std::max<std::int64_t>(0, remaining.count());
+    const int ready = ::poll(&entry, 1, static_cast<int>(timeout_ms));
     if (ready > 0) return true;
     if (ready == 0) return false;
     if (errno != EINTR) return true;  // let the following call report the error

@@ -155,8 +155,8 @@ Result<Subprocess> Subprocess::start(SubprocessOptions options) {
   ::posix_spawnattr_setpgroup(setup.attributes(), 0);
   ::posix_spawnattr_setsigdefault(setup.attributes(), &all_signals);
   ::posix_spawnattr_setsigmask(setup.attributes(), &no_signals);
-  ::posix_spawnattr_setflags(setup.attributes(),
-                             POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  const int flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
+  ::posix_spawnattr_setflags(setup.attributes(), static_cast<short>(flags));
 
   pid_t pid = -1;
   const bool search_path = child.program_.find('/') == std::string::npos;

@@ -288,9 +288,9 @@ TEST_F(DemoAppTest, QuotesAndBackslashesInNamesAreEscapedInJsonAndMetrics) {
       << root->body;
   auto metrics = httpGet(app->url("/metrics"));
   ASSERT_TRUE(metrics) << metrics.error().message;
-  EXPECT_EQ(sampleValue(metrics->body,
-                        R"(demo_app_build_info{service="lead \"gen\" \\ api",version="v1+build.7"})"),
-            1)
+  const std::string series =
+      R"(demo_app_build_info{service="lead \"gen\" \\ api",version="v1+build.7"})";
+  EXPECT_EQ(sampleValue(metrics->body, series), 1)
       << metrics->body;
   ASSERT_TRUE(std::filesystem::exists(kPromtool))
       << kPromtool << " is missing: run scripts/install-deps.sh (Debian package prometheus)";
@@ -557,7 +557,8 @@ INSTANTIATE_TEST_SUITE_P(
                     "invalid CRASH_AFTER=-3: must be a non-negative integer"},
         InvalidKnob{"ControlCharacterInVersion", {{"VERSION", "v1\nX-Evil: 1"}}, {},
                     "must not contain control characters"},
-        InvalidKnob{"EmptyServiceFlag", {}, {"--service="}, "invalid --service : must not be empty"},
+        InvalidKnob{"EmptyServiceFlag", {}, {"--service="},
+                    "invalid --service : must not be empty"},
         InvalidKnob{"BadBindAddress", {{"BIND", "localhost:80"}}, {},
                     "invalid BIND=localhost:80: must be an IPv4 or IPv6 address"},
         InvalidKnob{"FlagErrorRate", {}, {"--error-rate", "1.5"},

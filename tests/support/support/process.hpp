@@ -17,7 +17,8 @@ namespace runway::test {
 struct Output {
   enum class Kind { Inherit, Null, File, Pipe };
   Kind kind = Kind::Inherit;
-  std::filesystem::path path;  // Kind::File only; opened O_APPEND|O_CREAT, so two streams may share it
+  // Kind::File only; opened O_APPEND|O_CREAT, so stdout and stderr may share one file.
+  std::filesystem::path path;
 
   static Output inherit() { return {}; }
   static Output null() { return {Kind::Null, {}}; }
