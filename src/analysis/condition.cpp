@@ -383,6 +383,10 @@ class Parser {
                                    "are isNaN, isInf, abs and default",
                                    word));
     }
+    if (c == '$') {
+      return error(at, "a ${...} placeholder was not substituted (conditions take ${threshold} "
+                       "from the environment's analysis thresholds)");
+    }
     return error(at, fmt::format("expected a number or 'result', found {}", describeHere()));
   }
 

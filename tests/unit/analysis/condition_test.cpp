@@ -169,6 +169,13 @@ TEST(ConditionParseError, MissingCallParenthesis) { EXPECT_EQ(errorColumn("isNaN
 
 TEST(ConditionParseError, ResultIndexOtherThanZero) { EXPECT_EQ(errorColumn("result[1] > 0"), 8); }
 
+TEST(ConditionParseError, UnsubstitutedPlaceholder) {
+  auto c = parseCondition("result > ${threshold}");
+  ASSERT_FALSE(c);
+  EXPECT_EQ(conditionErrorColumn(c.error()), 10);
+  EXPECT_NE(c.error().message.find("not substituted"), std::string::npos);
+}
+
 TEST(ConditionParseError, InvalidNumber) { EXPECT_EQ(errorColumn("result > 1.2.3"), 10); }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "runway/analysis/validate.hpp"
 
+#include "runway/analysis/analysis.hpp"
+
 #include <gtest/gtest.h>
 
 namespace runway::analysis {
@@ -59,6 +61,16 @@ TEST(ValidateTemplates, InvalidSuccessCondition) {
   auto m = builtinMetric();
   m.success_condition = "reslt < 1";
   EXPECT_NE(find(validateTemplates(withMetric(m)), "spec.metrics[0].successCondition"), nullptr);
+}
+
+TEST(ValidateTemplates, ThresholdPlaceholderIsAllowedInConditions) {
+  auto m = builtinMetric();
+  m.failure_condition = "result > ${threshold}";
+  EXPECT_TRUE(validateTemplates(withMetric(m)).empty());
+  m.failure_condition = "result > ${threshold} )";
+  const auto* d = find(validateTemplates(withMetric(m)), "spec.metrics[0].failureCondition");
+  ASSERT_NE(d, nullptr);
+  EXPECT_NE(d->message.find("column 23"), std::string::npos) << d->message;
 }
 
 TEST(ValidateTemplates, UnknownBuiltinQuerySuggests) {
@@ -175,6 +187,32 @@ TEST(ValidateTemplates, EveryProblemAtOnce) {
   bad2.query = "nope";
   c.templates[0].metrics = {bad1, bad2};
   EXPECT_EQ(validateTemplates(c).size(), 2u);
+}
+
+}  // namespace
+}  // namespace runway::analysis
+
+namespace runway::analysis {
+namespace {
+
+// The runbook configuration in examples/runbook passes the analysis checks, and each of its
+// metrics can start a run once ${threshold} is filled in.
+TEST(ValidateTemplates, RunbookExampleIsClean) {
+  auto loaded = config::loadConfig(std::string(RUNWAY_SOURCE_DIR) + "/examples/runbook");
+  ASSERT_TRUE(loaded.ok()) << (loaded.diagnostics.empty() ? "" : loaded.diagnostics[0].format());
+  ASSERT_FALSE(loaded.config->templates.empty());
+  for (const auto& d : validateTemplates(*loaded.config)) ADD_FAILURE() << d.format();
+  for (const auto& t : loaded.config->templates) {
+    for (auto m : t.metrics) {
+      for (std::string* c : {&m.success_condition, &m.failure_condition}) {
+        for (std::size_t at = 0; (at = c->find("${threshold}", at)) != std::string::npos;) {
+          c->replace(at, 12, "0.01");
+        }
+      }
+      auto run = MetricRun::create(m, TimePoint{});
+      EXPECT_TRUE(run) << t.name << "/" << m.name << ": " << run.error().message;
+    }
+  }
 }
 
 }  // namespace
