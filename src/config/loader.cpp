@@ -885,6 +885,13 @@ CanaryStep Loader::parseStep(Reader& r, const Val& v) {
   if (kind == "pause") {
     step.kind = CanaryStep::Kind::Pause;
     if (value.node.IsNull()) return step;  // "pause:" = until promoted
+    if (value.node.IsScalar()) {
+      error(value.location, value.path,
+            fmt::format("expected a mapping, got {} (write pause: {{duration: {}}}, or pause: {{}} "
+                        "to wait until promoted)",
+                        detail::describe(value.node), value.node.Scalar()));
+      return step;
+    }
     const Fields pf(r, value, {"duration"});
     if (!pf.isMap()) return step;
     if (auto d = pf.get("duration")) {

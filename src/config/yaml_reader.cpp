@@ -118,7 +118,12 @@ std::optional<Duration> readDuration(Reader& r, const Val& v, Duration minimum) 
 
 std::optional<std::vector<Val>> readList(Reader& r, const Val& v) {
   if (!v.node.IsSequence()) {
-    r.error(v.location, v.path, fmt::format("expected a list, got {}", describe(v.node)));
+    // A single scalar where a list belongs is the common slip ("roles: tech-lead").
+    r.error(v.location, v.path,
+            v.node.IsScalar()
+                ? fmt::format("expected a list, got {} (write [{}])", describe(v.node),
+                              v.node.Scalar())
+                : fmt::format("expected a list, got {}", describe(v.node)));
     return std::nullopt;
   }
   std::vector<Val> items;

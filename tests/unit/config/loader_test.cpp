@@ -182,7 +182,7 @@ TEST(LoaderTest, ReportsEveryMistakeOfOneFileInOnePassInFileOrder) {
           f + "37:7: kind: unknown kind \"AnalysisTemplat\" (did you mean \"AnalysisTemplate\"?)",
           f + "51:14: spec.metrics[0].count: must be between 0 and 100000, got -1",
           f + "54:9: YAML syntax error: illegal map value",
-          f + "64:12: spec.approvals.roles: expected a list, got \"tech-lead\""));
+          f + "64:12: spec.approvals.roles: expected a list, got \"tech-lead\" (write [tech-lead])"));
 }
 
 TEST(LoaderTest, DecreasingWeightIsReportedWithoutAlsoComplainingAboutTheEnd) {
@@ -412,6 +412,10 @@ INSTANTIATE_TEST_SUITE_P(
                  env("  canary:\n    steps:\n      - {setWeight: 100, pause: {}}\n"),
                  {"t.yaml:15:9: spec.canary.steps[0]: a step does exactly one thing, got "
                   "setWeight and pause"}},
+        TextCase{"pause_shorthand",
+                 env("  canary:\n    steps:\n      - setWeight: 100\n      - pause: 15m\n"),
+                 {"t.yaml:16:16: spec.canary.steps[1].pause: expected a mapping, got \"15m\" "
+                  "(write pause: {duration: 15m}, or pause: {} to wait until promoted)"}},
         TextCase{"no_weight", env("  canary:\n    steps:\n      - pause: {}\n"),
                  {"t.yaml:15:7: spec.canary.steps: the steps must set a weight (setWeight) and "
                   "end at setWeight: 100"}},
