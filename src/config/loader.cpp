@@ -375,6 +375,12 @@ void Loader::parseService(Reader& r, const Val& v, Service& svc) {
     if (lf.isMap()) {
       LocalRun run;
       run.location = local->location;
+      std::error_code ec;
+      auto parent = std::filesystem::path(r.file()).parent_path();
+      if (parent.empty()) parent = ".";
+      auto base = std::filesystem::absolute(parent, ec);
+      run.base_dir = ec ? std::string() : base.lexically_normal().string();
+      if (run.base_dir.size() > 1 && run.base_dir.back() == '/') run.base_dir.pop_back();
       if (auto command = lf.require("command")) {
         if (auto items = detail::readList(r, *command)) {
           if (items->empty()) error(command->location, command->path, "must not be empty");

@@ -1,6 +1,8 @@
 // Every default the documentation (docs/configuration.md) promises, as the loader produces it
 // from the smallest valid documents.
 
+#include <filesystem>
+
 #include <gtest/gtest.h>
 
 #include "runway/config/loader.hpp"
@@ -67,6 +69,8 @@ spec:
 TEST(DefaultsTest, Service) {
   const auto& svc = minimal().applications.at(0).services.at(0);
   EXPECT_EQ(svc.local->working_dir, "");
+  // A text config named "defaults.yaml" lives in the current directory.
+  EXPECT_EQ(svc.local->base_dir, std::filesystem::current_path().lexically_normal().string());
   EXPECT_EQ(Service{}.image, "");
   EXPECT_EQ(svc.port, 0);
   EXPECT_EQ(svc.instances, 1);

@@ -51,6 +51,7 @@ TEST_F(RunbookTest, FiveServicesRunningTheDemoApp) {
     EXPECT_EQ(svc.env.at("VERSION"), "${VERSION}");
     EXPECT_EQ(svc.env.at("SERVICE"), "${SERVICE}");
     EXPECT_EQ(svc.health.path, "/health");
+    EXPECT_EQ(svc.local->base_dir, std::string(RUNWAY_SOURCE_DIR) + "/examples/runbook");
   }
   EXPECT_THAT(names, ElementsAre("api", "backend", "data-service", "orchestrator", "frontend"));
 }

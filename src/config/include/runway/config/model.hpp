@@ -37,6 +37,10 @@ struct HealthProbe {
 struct LocalRun {
   std::vector<std::string> command;  // argv; command[0] is resolved against working_dir, PATH
   std::string working_dir;           // relative to the config file's directory; "" = that dir
+  // The absolute, normalized directory of the file this service was read from (for a config
+  // given as text, the directory its file name names, resolved against the current directory).
+  // working_dir and a relative command[0] are resolved against it.
+  std::string base_dir;
   SourceLocation location;
 };
 
