@@ -39,18 +39,39 @@ const CLI::App* selected(const CLI::App& app) {
   return &app;
 }
 
+// "runway audit verify" for the audit/verify subcommand.
+std::string commandPath(const CLI::App& app) {
+  if (app.get_parent() == nullptr) return "runway";
+  return commandPath(*app.get_parent()) + " " + app.get_name();
+}
+
 // Turns CLI11's "arguments were not expected" into "unknown command/flag ... did you mean".
 int reportUsageError(const CLI::App& app, const CLI::ParseError& e) {
   const CLI::App* where = selected(app);
   std::string message = e.what();
   if (const auto* extras = dynamic_cast<const CLI::ExtrasError*>(&e); extras != nullptr) {
-    // CLI11 reports "The following argument(s) were not expected: a b".
+    // CLI11 reports "The following argument(s) were not expected: a b" (in any order); a flag
+    // is the more useful thing to name, so look for one first.
     const auto colon = message.find(':');
-    std::string first = colon == std::string::npos ? message : message.substr(colon + 2);
-    first = first.substr(0, first.find(' '));
+    std::vector<std::string> words;
+    std::string rest = colon == std::string::npos ? message : message.substr(colon + 1);
+    for (std::size_t pos = 0; pos < rest.size();) {
+      const auto start = rest.find_first_not_of(' ', pos);
+      if (start == std::string::npos) break;
+      const auto end = rest.find(' ', start);
+      words.push_back(rest.substr(start, end == std::string::npos ? std::string::npos : end - start));
+      pos = end == std::string::npos ? rest.size() : end;
+    }
+    std::string first = words.empty() ? std::string() : words.front();
+    for (const auto& w : words) {
+      if (w.rfind("-", 0) == 0) {
+        first = w;
+        break;
+      }
+    }
     if (first.rfind("-", 0) == 0) {
       const auto flag = first.substr(0, first.find('='));
-      message = fmt::format("unknown flag \"{}\" for \"{}\"", flag, where->get_name());
+      message = fmt::format("unknown flag \"{}\" for \"{}\"", flag, commandPath(*where));
       if (auto s = closestMatch(flag, optionNames(*where))) {
         message += fmt::format("; did you mean \"{}\"?", *s);
       }
@@ -60,11 +81,10 @@ int reportUsageError(const CLI::App& app, const CLI::ParseError& e) {
         message += fmt::format("; did you mean \"{}\"?", *s);
       }
     } else {
-      message = fmt::format("unexpected argument \"{}\" for \"{}\"", first, where->get_name());
+      message = fmt::format("unexpected argument \"{}\" for \"{}\"", first, commandPath(*where));
     }
   }
-  fmt::print(stderr, "runway: {}\nRun '{} --help' for usage.\n", message,
-             where == &app ? std::string("runway") : "runway " + where->get_name());
+  fmt::print(stderr, "runway: {}\nRun '{} --help' for usage.\n", message, commandPath(*where));
   return kExitUsage;
 }
 
