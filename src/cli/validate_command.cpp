@@ -169,6 +169,7 @@ void printSummary(const std::string& path, const config::Config& cfg) {
       if (!m.success_condition.empty()) facts.push_back("passes when " + m.success_condition);
       if (m.for_duration.count() > 0) facts.push_back("for " + formatDuration(m.for_duration));
       if (m.interval.count() > 0) facts.push_back("every " + formatDuration(m.interval));
+      if (m.count > 0) facts.push_back(fmt::format("{} measurements", m.count));
       facts.push_back(fmt::format("no data: {}", config::toString(m.no_data)));
       if (m.dry_run) facts.push_back("dry run");
       fmt::print("  {}/{}: {}\n", tmpl.name, m.name, join(facts, ", "));
