@@ -68,7 +68,8 @@ TEST(ValidateTemplates, ThresholdPlaceholderIsAllowedInConditions) {
   m.failure_condition = "result > ${threshold}";
   EXPECT_TRUE(validateTemplates(withMetric(m)).empty());
   m.failure_condition = "result > ${threshold} )";
-  const auto* d = find(validateTemplates(withMetric(m)), "spec.metrics[0].failureCondition");
+  const auto ds = validateTemplates(withMetric(m));
+  const auto* d = find(ds, "spec.metrics[0].failureCondition");
   ASSERT_NE(d, nullptr);
   EXPECT_NE(d->message.find("column 23"), std::string::npos) << d->message;
 }
@@ -76,7 +77,8 @@ TEST(ValidateTemplates, ThresholdPlaceholderIsAllowedInConditions) {
 TEST(ValidateTemplates, UnknownBuiltinQuerySuggests) {
   auto m = builtinMetric();
   m.query = "latency_p59";
-  const auto* d = find(validateTemplates(withMetric(m)), "spec.metrics[0].query");
+  const auto ds = validateTemplates(withMetric(m));
+  const auto* d = find(ds, "spec.metrics[0].query");
   ASSERT_NE(d, nullptr);
   EXPECT_NE(d->message.find("did you mean 'latency_p50'"), std::string::npos) << d->message;
 }
@@ -117,7 +119,8 @@ TEST(ValidateTemplates, WebNeedsUrlAndPointer) {
   m.provider = MetricSpec::Provider::Web;
   m.web.url = "http://example.test/score";
   m.web.json_pointer = "data.value";
-  const auto* d = find(validateTemplates(withMetric(m)), "spec.metrics[0].web.jsonPointer");
+  const auto ds = validateTemplates(withMetric(m));
+  const auto* d = find(ds, "spec.metrics[0].web.jsonPointer");
   ASSERT_NE(d, nullptr);
   EXPECT_NE(d->message.find("RFC 6901"), std::string::npos);
   m.web.url.clear();
@@ -135,7 +138,8 @@ TEST(ValidateTemplates, ForLongerThanTheRunCanNeverFail) {
   m.interval = 30s;
   m.count = 3;  // spans 1 minute
   m.for_duration = 2min;
-  const auto* d = find(validateTemplates(withMetric(m)), "spec.metrics[0].for");
+  const auto ds = validateTemplates(withMetric(m));
+  const auto* d = find(ds, "spec.metrics[0].for");
   ASSERT_NE(d, nullptr);
   EXPECT_NE(d->message.find("never fail"), std::string::npos);
 }
