@@ -130,8 +130,10 @@ class RouterImpl final : public Router {
     for (const auto& l : table.listeners) {
       const auto name = l.name();
       auto it = bindings_.find(name);
+      // Same address, and the same port or the one port 0 was given: keep the acceptors, so
+      // that no connection waiting in a closing accept queue is reset.
       if (it != bindings_.end() && it->second.bind_address == l.bind_address &&
-          it->second.configured_port == l.port) {
+          (it->second.configured_port == l.port || it->second.bound_port == l.port)) {
         next.emplace(name, it->second);
         continue;
       }

@@ -89,8 +89,7 @@ struct Listener {
 // Limits and timeouts that apply to every listener.
 struct ProxySettings {
   Duration header_timeout = Duration{10'000};       // client must send a full header: 408
-  Duration idle_timeout = Duration{60'000};         // keep-alive client between requests, and
-                                                    // a stalled request body (408)
+  Duration idle_timeout = Duration{60'000};         // keep-alive client between requests
   Duration connect_timeout = Duration{2'000};       // upstream TCP connect: 504
   Duration response_timeout = Duration{30'000};     // upstream response header: 504
   std::uint32_t max_header_bytes = 16 * 1024;        // request line + headers: 431

@@ -1,0 +1,465 @@
+// The router in-process against tiny upstreams: proxy correctness, defences, routing, statistics.
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "backend.hpp"
+#include "raw_client.hpp"
+#include "runway/router/router.hpp"
+#include "support/http.hpp"
+#include "support/poll.hpp"
+#include "support/temp_dir.hpp"
+
+namespace runway::router {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+using testing::Backend;
+using testing::RawClient;
+using namespace std::chrono_literals;
+
+constexpr const char* kListener = "shop.test";
+
+Instance instanceOf(const Backend& b, InstanceState state = InstanceState::Ready) {
+  return Instance{b.name(), "127.0.0.1", static_cast<std::uint16_t>(b.port()), state};
+}
+
+class RouterProxyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    RouterOptions options;
+    options.threads = 2;
+    auto r = Router::start(options);
+    ASSERT_TRUE(r) << r.error().message;
+    router_ = std::move(*r);
+    ASSERT_TRUE(router_->setTable(table(100)));
+    port_ = *router_->boundPort(kListener);
+    // From now on the table names the port it was given, so later tables keep the listener.
+    ASSERT_TRUE(router_->setTable(table(100)));
+  }
+
+  // v1 (two instances) and v2 (one), v2 at `v2_permille`.
+  RoutingTable table(std::uint32_t v2_permille) {
+    RoutingTable t;
+    t.settings.header_timeout = Duration{400};
+    t.settings.connect_timeout = Duration{500};
+    t.settings.response_timeout = Duration{10'000};
+    t.settings.max_header_bytes = 4096;
+    t.settings.max_body_bytes = 1024 * 1024;
+    Listener l;
+    l.service = "shop";
+    l.environment = "test";
+    l.port = static_cast<std::uint16_t>(port_);
+    l.versions.push_back(Version{"v1", 1000 - v2_permille, {instanceOf(v1a_), instanceOf(v1b_)}});
+    l.versions.push_back(Version{"v2", v2_permille, {instanceOf(v2_)}});
+    t.listeners.push_back(l);
+    return t;
+  }
+
+  std::string url(std::string_view path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + std::string(path);
+  }
+
+  // A plain GET that must succeed, used to show other clients keep being served.
+  void expectServed() {
+    auto r = test::httpGet(url("/"));
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status, 200);
+  }
+
+  Backend v1a_{"v1-a"};
+  Backend v1b_{"v1-b"};
+  Backend v2_{"v2-a"};
+  std::unique_ptr<Router> router_;
+  int port_ = 0;
+};
+
+TEST_F(RouterProxyTest, ProxiesAndRewritesHeaders) {
+  auto r = test::httpRequest(url("/echo"), "GET", "",
+                             {{"Connection", "keep-alive, X-Drop-Me"},
+                              {"X-Drop-Me", "1"},
+                              {"Keep-Alive", "timeout=5"},
+                              {"Proxy-Authorization", "Basic eA=="},
+                              {"Proxy-Foo", "bar"},
+                              {"TE", "trailers"},
+                              {"Trailer", "X-T"},
+                              {"Upgrade", "h2c"},
+                              {"X-Forwarded-For", "10.1.2.3"},
+                              {"X-Kept", "yes"},
+                              {"Host", "shop.example"}});
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->status, 200);
+  const auto& seen = r->body;
+  EXPECT_THAT(seen, HasSubstr("X-Kept: yes"));
+  EXPECT_THAT(seen, HasSubstr("X-Forwarded-For: 10.1.2.3, 127.0.0.1"));
+  EXPECT_THAT(seen, HasSubstr("X-Forwarded-Proto: http"));
+  EXPECT_THAT(seen, HasSubstr("X-Forwarded-Host: shop.example"));
+  EXPECT_THAT(seen, HasSubstr("Host: shop.example"));
+  for (const char* gone : {"X-Drop-Me", "Keep-Alive", "Proxy-", "TE:", "Trailer", "Upgrade",
+                           "Connection"}) {
+    EXPECT_THAT(seen, Not(HasSubstr(gone))) << seen;
+  }
+}
+
+TEST_F(RouterProxyTest, RelaysChunkedResponses) {
+  auto r = test::httpGet(url("/chunked"));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, std::string(10000, 'c'));
+  EXPECT_EQ(r->header("transfer-encoding").value_or(""), "chunked");
+}
+
+TEST_F(RouterProxyTest, RelaysChunkedRequestBodies) {
+  RawClient c(port_);
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.send("POST /body HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                     "Connection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"));
+  const auto reply = c.readUntilClose(5s);
+  EXPECT_THAT(reply, StartsWith("HTTP/1.1 200"));
+  EXPECT_THAT(reply, HasSubstr("len=11\nhello world"));
+}
+
+TEST_F(RouterProxyTest, StreamsRequestBodiesWithoutWaitingForTheEnd) {
+  // Route everything to v2 so the progress counter is the one upstream's.
+  ASSERT_TRUE(router_->setTable(table(1000)));
+  RawClient c(port_);
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.send("POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n"));
+  ASSERT_TRUE(c.send(std::string(100000, 'a')));
+  // The upstream sees the first half while the client still holds the second.
+  EXPECT_TRUE(test::pollUntil([&] { return v2_.bodyBytesSeen() >= 50000; }, test::deadlineIn(5s)))
+      << v2_.bodyBytesSeen();
+  ASSERT_TRUE(c.send(std::string(100000, 'b')));
+  const auto reply = c.readUntil("len=200000", 5s);
+  EXPECT_THAT(reply, HasSubstr("len=200000"));
+}
+
+struct Malformed {
+  const char* name;
+  std::string request;
+  const char* status;
+};
+
+class RouterMalformedTest : public RouterProxyTest,
+                            public ::testing::WithParamInterface<Malformed> {};
+
+TEST_P(RouterMalformedTest, RefusedAndClosedWhileOthersAreServed) {
+  RawClient c(port_);
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.send(GetParam().request));
+  const auto reply = c.readUntilClose(5s);
+  EXPECT_THAT(reply, StartsWith(std::string("HTTP/1.1 ") + GetParam().status)) << reply;
+  EXPECT_TRUE(c.closed()) << "the router must close the connection";
+  expectServed();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Smuggling, RouterMalformedTest,
+    ::testing::Values(
+        Malformed{"ContentLengthThenTransferEncoding",
+                  "POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: "
+                  "chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
+                  "400"},
+        Malformed{"TransferEncodingThenContentLength",
+                  "POST /body HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: "
+                  "5\r\n\r\n0\r\n\r\n",
+                  "400"},
+        Malformed{"DuplicateContentLengthSame",
+                  "POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc",
+                  "400"},
+        Malformed{"DuplicateContentLengthDifferent",
+                  "POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+                  "400"},
+        Malformed{"ContentLengthList",
+                  "POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\n\r\nabc", "400"},
+        Malformed{"ContentLengthNotANumber",
+                  "POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", "400"},
+        Malformed{"ContentLengthSigned",
+                  "POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\nabc", "400"},
+        Malformed{"TransferEncodingNotChunked",
+                  "POST /body HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+                  "400"},
+        Malformed{"TransferEncodingObfuscated",
+                  "POST /body HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n",
+                  "400"},
+        Malformed{"DuplicateTransferEncoding",
+                  "POST /body HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+                  "chunked\r\n\r\n0\r\n\r\n",
+                  "400"},
+        Malformed{"InvalidChunkSize",
+                  "POST /body HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+                  "400"},
+        Malformed{"MissingHost", "GET / HTTP/1.1\r\n\r\n", "400"},
+        Malformed{"GarbageRequestLine", "HELLO\r\n\r\n", "400"},
+        Malformed{"OversizedHeader",
+                  "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(8000, 'a') + "\r\n\r\n", "431"},
+        Malformed{"OversizedBodyByContentLength",
+                  "POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n", "413"}),
+    [](const auto& param_info) { return std::string(param_info.param.name); });
+
+TEST_F(RouterProxyTest, OversizedChunkedBodyGets413) {
+  RawClient c(port_);
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.send("POST /body HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  const std::string chunk = "10000\r\n" + std::string(0x10000, 'z') + "\r\n";
+  for (int i = 0; i < 20 && c.send(chunk); ++i) {
+  }
+  const auto reply = c.readUntilClose(5s);
+  EXPECT_THAT(reply, HasSubstr("HTTP/1.1 413")) << reply.substr(0, 200);
+  expectServed();
+}
+
+TEST_F(RouterProxyTest, SlowClientGets408AndOthersAreServed) {
+  RawClient slow(port_);
+  ASSERT_TRUE(slow.connected());
+  ASSERT_TRUE(slow.send("GET / HTTP/1.1\r\nHost: x\r\nX-Slow: "));
+  expectServed();
+  const auto reply = slow.readUntilClose(5s);
+  EXPECT_THAT(reply, StartsWith("HTTP/1.1 408")) << reply;
+  EXPECT_TRUE(slow.closed());
+  expectServed();
+}
+
+TEST_F(RouterProxyTest, KeepsClientConnectionsAlive) {
+  test::HttpClient client;
+  for (int i = 0; i < 20; ++i) {
+    auto r = client.get(url("/"));
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status, 200);
+  }
+  RawClient c(port_);
+  ASSERT_TRUE(c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const auto two = c.readUntil("HTTP/1.1 200", 5s);
+  EXPECT_THAT(two, StartsWith("HTTP/1.1 200"));
+  EXPECT_FALSE(c.closed());
+}
+
+TEST_F(RouterProxyTest, Answers503WhenTheVersionHasNoReadyInstance) {
+  auto t = table(1000);
+  t.listeners[0].versions[1].instances[0].state = InstanceState::NotReady;
+  t.listeners[0].versions[0].weight_permille = 0;
+  ASSERT_TRUE(router_->setTable(t));
+  auto r = test::httpGet(url("/"));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, 503);
+  const auto stats = router_->stats(Duration{60'000});
+  const auto* v2 = stats.find(kListener, "v2");
+  ASSERT_NE(v2, nullptr);
+  EXPECT_EQ(v2->total.router_errors, 1u);
+  EXPECT_EQ(v2->total.by_code.at(503), 1u);
+}
+
+TEST_F(RouterProxyTest, Answers502WhenNoInstanceAcceptsAndRetriesOtherInstances) {
+  // v1-b is down: connect failures sent nothing, so every request moves on to v1-a.
+  v1b_.stop();
+  auto t = table(0);
+  ASSERT_TRUE(router_->setTable(t));
+  for (int i = 0; i < 20; ++i) {
+    auto r = test::httpGet(url("/"));
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "v1-a");
+  }
+  auto stats = router_->stats(Duration{60'000});
+  ASSERT_NE(stats.find(kListener, "v1"), nullptr);
+  EXPECT_GE(stats.find(kListener, "v1")->instances.at("v1-b").upstream_errors, 5u);
+  v1a_.stop();
+  auto r = test::httpGet(url("/"));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, 502);
+  stats = router_->stats(Duration{60'000});
+  EXPECT_EQ(stats.find(kListener, "v1")->total.router_errors, 1u);
+}
+
+TEST_F(RouterProxyTest, Answers504WhenTheUpstreamIsTooSlow) {
+  auto t = table(1000);
+  t.settings.response_timeout = Duration{300};  // the backend's /slow takes 1.5 s
+  ASSERT_TRUE(router_->setTable(t));
+  auto r = test::httpGet(url("/slow"));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, 504);
+  const auto stats = router_->stats(Duration{60'000});
+  EXPECT_EQ(stats.find(kListener, "v2")->total.by_code.at(504), 1u);
+  EXPECT_EQ(stats.find(kListener, "v2")->total.upstream_errors, 1u);
+}
+
+TEST_F(RouterProxyTest, SplitsTrafficByWeight) {
+  ASSERT_TRUE(router_->setTable(table(100)));
+  test::HttpClient client;
+  int v2 = 0;
+  constexpr int kRequests = 10'000;
+  for (int i = 0; i < kRequests; ++i) {
+    auto r = client.get(url("/"));
+    ASSERT_TRUE(r) << r.error().message;
+    ASSERT_EQ(r->status, 200);
+    if (r->body == "v2-a") ++v2;
+  }
+  EXPECT_GE(v2, kRequests * 8 / 100);
+  EXPECT_LE(v2, kRequests * 12 / 100);
+  // Round robin inside v1.
+  EXPECT_GT(v1a_.requests(), kRequests * 35 / 100);
+  EXPECT_GT(v1b_.requests(), kRequests * 35 / 100);
+  const auto stats = router_->stats(Duration{60'000});
+  ASSERT_NE(stats.find(kListener, "v2"), nullptr);
+  EXPECT_EQ(stats.find(kListener, "v2")->total.requests, static_cast<std::uint64_t>(v2));
+  EXPECT_EQ(stats.find(kListener, "v1")->total.by_class[2],
+            static_cast<std::uint64_t>(kRequests - v2));
+  EXPECT_GT(stats.find(kListener, "v1")->total.latency.p99_ms, 0.0);
+}
+
+TEST_F(RouterProxyTest, HeaderAndCookieRulesAndStickySessions) {
+  auto t = table(0);
+  t.listeners[0].rules.push_back(
+      MatchRule{MatchSource::Header, "X-Canary", MatchKind::Exact, "always", "v2"});
+  t.listeners[0].rules.push_back(
+      MatchRule{MatchSource::Cookie, "group", MatchKind::Regex, "beta-[0-9]+", "v2"});
+  ASSERT_TRUE(router_->setTable(t));
+  auto h = test::httpRequest(url("/"), "GET", "", {{"x-canary", "always"}});
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->body, "v2-a");
+  auto c = test::httpRequest(url("/"), "GET", "", {{"Cookie", "a=b; group=beta-42"}});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->body, "v2-a");
+  auto miss = test::httpRequest(url("/"), "GET", "", {{"Cookie", "group=beta-x"}});
+  ASSERT_TRUE(miss);
+  EXPECT_THAT(miss->body, StartsWith("v1"));
+
+  t = table(500);
+  t.listeners[0].sticky = StickySession{"rw-version", Duration{60'000}};
+  ASSERT_TRUE(router_->setTable(t));
+  auto first = test::httpGet(url("/"));
+  ASSERT_TRUE(first);
+  const auto cookie = first->header("set-cookie");
+  ASSERT_TRUE(cookie.has_value());
+  const std::string version = first->body == "v2-a" ? "v2" : "v1";
+  EXPECT_THAT(*cookie, StartsWith("rw-version=" + version + ";"));
+  for (int i = 0; i < 30; ++i) {
+    auto again = test::httpRequest(url("/"), "GET", "", {{"Cookie", "rw-version=" + version}});
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->body == "v2-a" ? "v2" : "v1", version);
+    EXPECT_FALSE(again->header("set-cookie").has_value());
+  }
+}
+
+TEST_F(RouterProxyTest, DrainedInstanceGetsNoNewRequests) {
+  ASSERT_TRUE(router_->setTable(table(0)));
+  ASSERT_TRUE(router_->drain("v1-b"));
+  EXPECT_EQ(router_->table().listeners[0].versions[0].instances[1].state, InstanceState::Draining);
+  const int before = v1b_.requests();
+  for (int i = 0; i < 20; ++i) {
+    auto r = test::httpGet(url("/"));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "v1-a");
+  }
+  EXPECT_EQ(v1b_.requests(), before);
+  auto missing = router_->drain("nope");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::NotFound);
+}
+
+TEST_F(RouterProxyTest, AddsAndRemovesListeners) {
+  auto t = table(0);
+  Listener other = t.listeners[0];
+  other.service = "other";
+  other.port = 0;
+  for (auto& v : other.versions) {
+    for (auto& in : v.instances) in.id = "other-" + in.id;
+  }
+  t.listeners.push_back(other);
+  ASSERT_TRUE(router_->setTable(t));
+  const auto other_port = router_->boundPort("other.test");
+  ASSERT_TRUE(other_port.has_value());
+  auto r = test::httpGet("http://127.0.0.1:" + std::to_string(*other_port) + "/");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, 200);
+  t.listeners.pop_back();
+  ASSERT_TRUE(router_->setTable(t));
+  EXPECT_FALSE(router_->boundPort("other.test").has_value());
+  EXPECT_TRUE(test::pollUntil(
+      [&] { return !test::httpGet("http://127.0.0.1:" + std::to_string(*other_port) + "/", 1s); },
+      test::deadlineIn(5s)));
+  expectServed();
+}
+
+TEST_F(RouterProxyTest, RejectsATableWhoseAddressIsTaken) {
+  auto t = table(0);
+  Listener clash = t.listeners[0];
+  clash.service = "clash";
+  clash.port = static_cast<std::uint16_t>(v1a_.port());  // a backend holds it (no SO_REUSEPORT)
+  clash.versions.clear();
+  t.listeners.push_back(clash);
+  auto r = router_->setTable(t);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::Conflict);
+  EXPECT_EQ(router_->table().listeners.size(), 1u);
+  expectServed();
+}
+
+TEST_F(RouterProxyTest, NoFailedRequestAcrossAThousandWeightChangesUnderLoad) {
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0};
+  std::atomic<int> failed{0};
+  std::string first_failure;
+  std::mutex mu;
+  std::vector<std::thread> load;
+  for (int i = 0; i < 4; ++i) {
+    load.emplace_back([&] {
+      test::HttpClient client;
+      while (!stop.load()) {
+        auto r = client.get(url("/"));
+        if (r && r->status == 200) {
+          ok++;
+        } else {
+          failed++;
+          std::lock_guard lock(mu);
+          if (first_failure.empty()) {
+            first_failure = r ? std::to_string(r->status) + " " + r->body : r.error().message;
+          }
+        }
+      }
+    });
+  }
+  std::mt19937 rng(42);
+  for (int i = 0; i < 1000; ++i) {
+    auto t = table(static_cast<std::uint32_t>(rng() % 1001));
+    t.revision = static_cast<std::uint64_t>(i);
+    ASSERT_TRUE(router_->setTable(t));
+    if (i % 10 == 0) {
+      const int seen = ok.load();
+      // Spread the changes over the load rather than letting them all happen at once.
+      test::pollUntil([&] { return ok.load() > seen + 20; }, test::deadlineIn(5s));
+    }
+  }
+  const int after = ok.load();
+  test::pollUntil([&] { return ok.load() > after + 50; }, test::deadlineIn(5s));
+  stop = true;
+  for (auto& t : load) t.join();
+  EXPECT_EQ(failed.load(), 0) << first_failure;
+  EXPECT_GT(ok.load(), 2000);
+}
+
+TEST_F(RouterProxyTest, MetricsPassPromtool) {
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(test::httpGet(url("/")));
+  const auto text = router_->metrics();
+  EXPECT_THAT(text, HasSubstr("runway_router_requests_total{listener=\"shop.test\",version="));
+  EXPECT_THAT(text, HasSubstr("runway_router_request_duration_seconds_bucket"));
+  const char* promtool = "/usr/bin/promtool";
+  if (!std::filesystem::exists(promtool)) GTEST_SKIP() << "promtool is not installed";
+  test::TempDir dir;
+  const auto file = dir.path() / "metrics.txt";
+  std::ofstream(file) << text;
+  const std::string cmd = std::string(promtool) + " check metrics < " + file.string() + " 2>&1";
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << text;
+}
+
+}  // namespace
+}  // namespace runway::router
