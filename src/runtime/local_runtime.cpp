@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "runway/config/substitute.hpp"
 #include "runway/core/duration.hpp"
 #include "runway/core/ids.hpp"
 #include "runway/core/suggest.hpp"
@@ -40,41 +41,31 @@ Duration backoffDelay(const RestartPolicy& policy, int recent_restarts) {
 
 Result<std::string> substitute(std::string_view text, const Substitutions& values,
                                std::string_view where) {
-  std::string out;
-  out.reserve(text.size());
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    const auto dollar = text.find("${", pos);
-    if (dollar == std::string_view::npos) {
-      out.append(text.substr(pos));
-      break;
+  // The syntax is the configuration's (config/substitute.hpp: "$$" is a literal "$"), so what
+  // `runway validate` accepts is what runs.
+  auto names = config::referencedNames(text);
+  if (!names) {
+    return fail(ErrorCode::InvalidArgument, fmt::format("{}: {}", where, names.error().message));
+  }
+  const auto& known = config::substitutionNames();
+  for (const auto& name : *names) {
+    if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+    std::string message = fmt::format(
+        "{}: unknown substitution ${{{}}} (known: ${{PORT}}, ${{VERSION}}, ${{SERVICE}}, "
+        "${{ENVIRONMENT}})",
+        where, name);
+    if (auto guess = closestMatch(name, known)) {
+      message += fmt::format("; did you mean ${{{}}}?", *guess);
     }
-    out.append(text.substr(pos, dollar - pos));
-    const auto close = text.find('}', dollar + 2);
-    if (close == std::string_view::npos) {
-      return fail(ErrorCode::InvalidArgument,
-                  fmt::format("{}: unterminated '${{' in \"{}\"", where, text));
-    }
-    const auto name = text.substr(dollar + 2, close - dollar - 2);
-    if (name == "PORT") {
-      out.append(std::to_string(values.port));
-    } else if (name == "VERSION") {
-      out.append(values.version);
-    } else if (name == "SERVICE") {
-      out.append(values.service);
-    } else if (name == "ENVIRONMENT") {
-      out.append(values.environment);
-    } else {
-      std::string message = fmt::format(
-          "{}: unknown substitution ${{{}}} (known: ${{PORT}}, ${{VERSION}}, ${{SERVICE}}, "
-          "${{ENVIRONMENT}})",
-          where, name);
-      if (auto guess = closestMatch(name, {"PORT", "VERSION", "SERVICE", "ENVIRONMENT"})) {
-        message += fmt::format("; did you mean ${{{}}}?", *guess);
-      }
-      return fail(ErrorCode::InvalidArgument, std::move(message));
-    }
-    pos = close + 1;
+    return fail(ErrorCode::InvalidArgument, std::move(message));
+  }
+  const std::map<std::string, std::string> vars{{"PORT", std::to_string(values.port)},
+                                                {"VERSION", values.version},
+                                                {"SERVICE", values.service},
+                                                {"ENVIRONMENT", values.environment}};
+  auto out = config::substitute(text, vars);
+  if (!out) {
+    return fail(ErrorCode::InvalidArgument, fmt::format("{}: {}", where, out.error().message));
   }
   return out;
 }

@@ -71,7 +71,9 @@ class LocalRuntimeIntegrationTest : public ::testing::Test {
         << test::binaryPath("runway-demo-app") << " is not built";
     env_.name = "development";
     service_.name = "web";
-    service_.local = config::LocalRun{{"runway-demo-app", "--port", "${PORT}"}, dir_.path(), {}};
+    service_.local = config::LocalRun{};
+    service_.local->command = {"runway-demo-app", "--port", "${PORT}"};
+    service_.local->working_dir = dir_.path().string();
     service_.env = {{"SERVICE", "${SERVICE}"}, {"VERSION", "${VERSION}"}};
     service_.health.initial_delay = 0ms;
     service_.health.period = 100ms;

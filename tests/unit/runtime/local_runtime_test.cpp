@@ -29,9 +29,9 @@ class LocalRuntimeTest : public ::testing::Test {
     env_.name = "staging";
     env_.runtime.local.ports["api"] = 8080;
     service_.name = "api";
-    service_.local = config::LocalRun{{"app", "--port", "${PORT}", "--version", "${VERSION}"},
-                                      dir_.path().string(),
-                                      {}};
+    service_.local = config::LocalRun{};
+    service_.local->command = {"app", "--port", "${PORT}", "--version", "${VERSION}"};
+    service_.local->working_dir = dir_.path().string();
     service_.env = {{"GREETING", "hi from ${SERVICE} in ${ENVIRONMENT}"}};
     service_.health.path = "/health";
     service_.health.initial_delay = 1s;

@@ -99,8 +99,9 @@ class LocalRuntime : public Runtime {
   ~LocalRuntime() override = default;
 };
 
-// Replaces ${PORT}, ${VERSION}, ${SERVICE}, ${ENVIRONMENT} in `text`. Any other ${NAME} is an
-// InvalidArgument error naming `where`; a '$' not followed by '{' is kept as is.
+// Replaces ${PORT}, ${VERSION}, ${SERVICE}, ${ENVIRONMENT} in `text` with the configuration's
+// syntax (config/substitute.hpp): "$$" is a literal '$', another '$' not followed by '{' is kept.
+// Any other ${NAME}, or an unterminated "${", is an InvalidArgument error naming `where`.
 struct Substitutions {
   int port = 0;
   std::string version;
