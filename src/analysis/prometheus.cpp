@@ -204,6 +204,7 @@ Result<PromResult> parsePrometheusResponse(std::string_view body, long http_stat
 Result<MetricValue> prometheusValue(const PromResult& result) {
   MetricValue out;
   if (result.type == "scalar") {
+    if (!result.scalar) return fail(ErrorCode::Internal, "scalar result without a value");
     out.value = result.scalar->value;
     out.message = "scalar";
     return out;

@@ -82,6 +82,12 @@ TEST(PrometheusResponse, MatrixKeepsEverySample) {
   EXPECT_EQ(r->series[0].samples[1].time, 2.0);
 }
 
+TEST(PrometheusResponse, ScalarWithoutValueIsAnError) {
+  PromResult r;
+  r.type = "scalar";
+  EXPECT_FALSE(prometheusValue(r));
+}
+
 TEST(PrometheusResponse, StringResultIsAnError) {
   auto v = promValue(R"({"status":"success","data":{"resultType":"string","result":[1,"hello"]}})");
   ASSERT_FALSE(v);
