@@ -27,7 +27,19 @@ using namespace testing;
 using namespace std::chrono_literals;
 
 constexpr int kSequencesPerStrategy = 10'000;
+// The invariants on traffic, aborts and Succeeded are checked for every sequence. The costly
+// checks (a state copy and comparison per step for the audit property, the replay through
+// step(), a mid-sequence JSON round trip) run on every sequence in an optimised build and on
+// every 8th in an unoptimised (sanitizer) build, whose sequences are also shorter, to keep that
+// build near a minute. How often sequences reach Succeeded / RolledBack is asserted only in the
+// optimised build (the generator is the same code in both).
+#if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__)
+constexpr int kDeepEvery = 1;
 constexpr int kInputsPerSequence = 36;
+#else
+constexpr int kDeepEvery = 8;
+constexpr int kInputsPerSequence = 16;
+#endif
 
 struct Rng {
   std::uint64_t s;
@@ -220,17 +232,20 @@ class Checker {
     }
   }
 
-  void after(const DeploymentState& before, const DeploymentState& state,
+  // `before` is the state before the input when the deep checks run, else nullptr.
+  void after(const DeploymentState* before, Phase phase_before, const DeploymentState& state,
              const std::vector<Action>& actions) {
     if (!failure.empty()) return;
-    if (!(before == state)) {
+    if (before != nullptr && !(*before == state)) {
       bool audited = false;
       for (const auto& a : actions) audited = audited || std::holds_alternative<Audit>(a);
       if (!audited) {
-        return fail("the state changed without an audit event:\n" + stateToJson(before) + "\n" +
+        return fail("the state changed without an audit event:\n" + stateToJson(*before) + "\n" +
                     stateToJson(state));
       }
-      if (before.phase != state.phase) {
+    }
+    if (phase_before != state.phase) {
+      {
         bool found = false;
         for (const auto& a : ofType<Audit>(actions)) found = found || a.to == state.phase;
         if (!found) return fail("the phase change to " + std::string(toString(state.phase)) +
@@ -279,7 +294,7 @@ class Checker {
                     std::string(toString(state.phase)) + ")");
       }
     }
-    if (state.phase == Phase::Succeeded && before.phase != Phase::Succeeded) succeeded(state);
+    if (state.phase == Phase::Succeeded && phase_before != Phase::Succeeded) succeeded(state);
   }
 
  private:
@@ -547,11 +562,13 @@ std::string runSequence(std::uint64_t seed, const std::vector<std::shared_ptr<co
     if (i > 0) input = gen.next(state, now);
     log.push_back({input, now});
     checker.before(input, state, now);
-    DeploymentState before = state;
+    std::optional<DeploymentState> before;
+    if (deep_checks) before = state;
     actions.clear();
+    const Phase phase_before = state.phase;
     (void)apply(state, input, now, actions);
     outcomes.steps++;
-    checker.after(before, state, actions);
+    checker.after(before ? &*before : nullptr, phase_before, state, actions);
     all_actions.insert(all_actions.end(), actions.begin(), actions.end());
     gen.observe(actions);
     if (checker.failure.empty() && deep_checks && i == json_at) {
@@ -596,13 +613,15 @@ void runProperty(const char* name, const std::vector<std::shared_ptr<const Deplo
   Outcomes outcomes;
   for (int i = 0; i < kSequencesPerStrategy; ++i) {
     const std::uint64_t seed = base + static_cast<std::uint64_t>(i);
-    std::string problem = runSequence(seed, specs, /*deep_checks=*/true, outcomes);
+    std::string problem = runSequence(seed, specs, /*deep_checks=*/i % kDeepEvery == 0, outcomes);
     ASSERT_TRUE(problem.empty()) << name << " sequence " << i << " (seed " << seed
                                  << "; RUNWAY_PROPERTY_SEED=" << baseSeed() << "): " << problem;
   }
   // The generator must reach the interesting ends, or the properties prove little.
-  EXPECT_GT(outcomes.succeeded, kSequencesPerStrategy / 100) << name;
-  EXPECT_GT(outcomes.rolled_back, kSequencesPerStrategy / 100) << name;
+  if (kDeepEvery == 1) {
+    EXPECT_GT(outcomes.succeeded, kSequencesPerStrategy / 100) << name;
+    EXPECT_GT(outcomes.rolled_back, kSequencesPerStrategy / 100) << name;
+  }
   std::printf("%s: %d sequences, %d steps, %d succeeded, %d rolled back\n", name,
               kSequencesPerStrategy, outcomes.steps, outcomes.succeeded, outcomes.rolled_back);
 }
