@@ -212,7 +212,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // --- one request -------------------------------------------------------------------------
   asio::awaitable<bool> handleOne(bool first) {
     std::shared_ptr<const CompiledTable> table = w_.snapshot();
-    const ProxySettings& s = table->source.settings;
+    // A copy: `table` is replaced below, and the old one may go with it.
+    ProxySettings s = table->source.settings;
     http::request_parser<http::buffer_body> p;
     p.header_limit(s.max_header_bytes);
     p.body_limit(s.max_body_bytes);
@@ -233,6 +234,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     // The table may have changed while this connection was idle.
     table = w_.snapshot();
+    s = table->source.settings;
     const auto start = SteadyClock::now();
     auto& req = p.get();
     const CompiledListener* listener = table->find(listener_);
