@@ -99,6 +99,9 @@ class LocalRuntimeIntegrationTest : public ::testing::Test {
     o.restart.window = 1min;
     o.kill_timeout = 2s;
     o.tick_period = 20ms;
+    o.log_max_bytes = log_max_bytes_;
+    o.log_keep = 2;
+    o.log_check_period = 50ms;
     auto rt = LocalRuntime::open(std::move(o));
     ASSERT_TRUE(rt) << rt.error().message;
     runtime_ = std::move(*rt);
@@ -123,6 +126,7 @@ class LocalRuntimeIntegrationTest : public ::testing::Test {
   config::Environment env_;
   config::Service service_;
   std::unique_ptr<LocalRuntime> runtime_;
+  std::uint64_t log_max_bytes_ = 10 * 1024 * 1024;
 };
 
 TEST_F(LocalRuntimeIntegrationTest, StartsThreeReadyInstancesThatServeAndLog) {
@@ -267,6 +271,28 @@ TEST_F(LocalRuntimeIntegrationTest, StopAllLeavesNoProcessOfAnyGroup) {
   EXPECT_TRUE(list().empty());
   EXPECT_TRUE(traffic_->endpoints().empty());
   runtime_.reset();
+}
+
+TEST_F(LocalRuntimeIntegrationTest, LogsAreRotatedAboveTheLimitWhileTheInstanceWrites) {
+  log_max_bytes_ = 64;  // the demo app's two start-up lines are larger
+  open();
+  ASSERT_TRUE(runtime_->startVersion(env_, service_, "v1", 1));
+  waitReady("v1");
+  const auto i = list()[0];
+  const fs::path rotated = i.log_path + ".1";
+  ASSERT_TRUE(test::pollUntil([&] { return fs::exists(rotated); }, test::deadlineIn(10s)))
+      << "no rotation of " << i.log_path;
+  auto old = test::readFile(rotated);
+  ASSERT_TRUE(old);
+  EXPECT_NE(old->find("listening on"), std::string::npos) << *old;
+  // The instance keeps logging to the same name after the rotation: its shutdown line lands
+  // in the live file.
+  ASSERT_TRUE(runtime_->retireVersion("development", "web", "v1", 0s));
+  ASSERT_TRUE(test::pollUntil([&] { return list().empty(); }, test::deadlineIn(10s)));
+  auto live = test::readFile(i.log_path);
+  ASSERT_TRUE(live);
+  EXPECT_NE(live->find("stopped"), std::string::npos) << *live;
+  EXPECT_FALSE(fs::exists(i.log_path + ".3"));
 }
 
 TEST_F(LocalRuntimeIntegrationTest, RetireStopsGracefullyWithSigterm) {
