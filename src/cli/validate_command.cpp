@@ -6,179 +6,12 @@
 #include <fmt/format.h>
 
 #include "commands.hpp"
+#include "runway/analysis/validate.hpp"
 #include "runway/config/loader.hpp"
-#include "runway/core/duration.hpp"
+#include "runway/config/summary.hpp"
 #include "runway/core/error.hpp"
 
 namespace runway::cli {
-namespace {
-
-std::string join(const std::vector<std::string>& items, std::string_view sep) {
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) out += sep;
-    out += item;
-  }
-  return out;
-}
-
-std::string describeRef(const config::AnalysisRef& ref) {
-  std::string text = join(ref.templates, ", ");
-  if (ref.interval.count() > 0) text += fmt::format(" every {}", formatDuration(ref.interval));
-  if (!ref.thresholds.empty()) {
-    std::vector<std::string> parts;
-    for (const auto& [k, v] : ref.thresholds) parts.push_back(fmt::format("{}={}", k, v));
-    text += fmt::format(" (thresholds {})", join(parts, ", "));
-  }
-  return text;
-}
-
-std::string describeChecks(const config::CheckRef& checks) {
-  std::vector<std::string> parts;
-  if (!checks.smoke.empty()) parts.push_back("smoke " + checks.smoke);
-  if (!checks.health.empty()) parts.push_back("health " + checks.health);
-  return join(parts, " + ");
-}
-
-std::string describeStep(const config::CanaryStep& step) {
-  using Kind = config::CanaryStep::Kind;
-  switch (step.kind) {
-    case Kind::SetWeight:
-      return fmt::format("setWeight {}%", step.weight);
-    case Kind::Pause:
-      return step.pause ? fmt::format("pause {}", formatDuration(*step.pause))
-                        : std::string("pause until promoted");
-    case Kind::Analysis:
-      return "analysis " + describeRef(step.analysis);
-    case Kind::Approval:
-      return "approval by " + join(step.approval, " + ");
-    case Kind::Checks:
-      return "checks " + describeChecks(step.checks);
-    case Kind::SetHeaderRoute: {
-      const auto& r = step.header_route;
-      const auto what = r.header.empty() ? "cookie " + r.cookie : "header " + r.header;
-      return fmt::format("setHeaderRoute {} = \"{}\"", what, r.value);
-    }
-  }
-  return "?";
-}
-
-std::string percentOrCount(const config::IntOrPercent& v) {
-  return v.percent ? fmt::format("{}%", v.value) : fmt::format("{}", v.value);
-}
-
-void printStrategy(const config::Environment& env) {
-  switch (env.strategy) {
-    case config::StrategyKind::Rolling:
-      fmt::print("    rolling: maxSurge {}, maxUnavailable {}\n",
-                 percentOrCount(env.rolling.max_surge), percentOrCount(env.rolling.max_unavailable));
-      break;
-    case config::StrategyKind::BlueGreen: {
-      const auto& bg = env.blue_green;
-      int n = 1;
-      fmt::print("    blue-green:\n");
-      fmt::print("      {}. start the new colour at full scale with no traffic\n", n++);
-      if (bg.pre_promotion_checks) {
-        fmt::print("      {}. pre-promotion checks: {}\n", n++, describeChecks(*bg.pre_promotion_checks));
-      }
-      if (bg.pre_promotion_analysis) {
-        fmt::print("      {}. pre-promotion analysis: {}\n", n++, describeRef(*bg.pre_promotion_analysis));
-      }
-      if (bg.auto_promotion) {
-        fmt::print("      {}. switch traffic automatically{}\n", n++,
-                   bg.auto_promotion_after.count() > 0
-                       ? " after " + formatDuration(bg.auto_promotion_after)
-                       : std::string());
-      } else {
-        fmt::print("      {}. switch traffic when promoted (runway promote)\n", n++);
-      }
-      std::string verify = fmt::format("verify for {}", formatDuration(bg.verification));
-      if (bg.post_promotion_analysis) verify += ": " + describeRef(*bg.post_promotion_analysis);
-      if (bg.post_promotion_checks) verify += "; checks " + describeChecks(*bg.post_promotion_checks);
-      fmt::print("      {}. {}\n", n++, verify);
-      fmt::print("      {}. keep the old colour {} for a fast switch back, then retire it\n", n++,
-                 formatDuration(bg.scale_down_delay));
-      break;
-    }
-    case config::StrategyKind::Canary: {
-      fmt::print("    canary:\n");
-      int n = 1;
-      for (const auto& step : env.canary.steps) {
-        fmt::print("      {}. {}\n", n++, describeStep(step));
-      }
-      if (env.canary.analysis) {
-        fmt::print("      background analysis from step {}: {}\n",
-                   env.canary.analysis->starting_step + 1, describeRef(env.canary.analysis->analysis));
-      }
-      break;
-    }
-  }
-}
-
-void printSummary(const std::string& path, const config::Config& cfg) {
-  fmt::print("{}: valid ({} file{})\n", path, cfg.files.size(), cfg.files.size() == 1 ? "" : "s");
-  fmt::print(
-      "checked: YAML syntax, field names and types, value ranges, durations, references "
-      "(applications, services, environments, analysis templates), promotesFrom cycles, "
-      "duplicate names\n\n");
-  for (const auto& app : cfg.applications) {
-    fmt::print("application {}: {} service{}\n", app.name, app.services.size(),
-               app.services.size() == 1 ? "" : "s");
-    for (const auto& svc : app.services) {
-      std::string run = svc.local ? join(svc.local->command, " ") : "image " + svc.image;
-      fmt::print("  {:<14} {} instance{}  health {}  run: {}\n", svc.name, svc.instances,
-                 svc.instances == 1 ? " " : "s", svc.health.path, run);
-    }
-  }
-  fmt::print("\n{} environment{}\n", cfg.environments.size(), cfg.environments.size() == 1 ? "" : "s");
-  for (const auto& env : cfg.environments) {
-    std::vector<std::string> facts;
-    facts.push_back(env.runtime.kind == config::RuntimeSpec::Kind::Local
-                        ? "runtime local"
-                        : fmt::format("runtime kubernetes ({}/{})", env.runtime.kubernetes.context,
-                                      env.runtime.kubernetes.namespace_name));
-    facts.push_back(env.promotes_from.empty() ? "deploys any version"
-                                              : "promotes from " + env.promotes_from);
-    if (!env.approvals.roles.empty()) {
-      facts.push_back("approvals: " + join(env.approvals.roles, " + ") +
-                      (env.approvals.prevent_self_approval ? " (no self-approval)" : ""));
-    }
-    if (env.force_deploy == config::ForceDeployPolicy::Forbidden) facts.push_back("force deploy forbidden");
-    for (const auto& w : env.windows) {
-      std::vector<std::string> days;
-      for (auto d : w.days) days.emplace_back(config::toString(d));
-      facts.push_back(fmt::format("window {} {:02}:{:02}-{:02}:{:02} {}",
-                                  days.empty() ? std::string("daily") : join(days, ","),
-                                  w.start_minute / 60, w.start_minute % 60, w.end_minute / 60,
-                                  w.end_minute % 60, w.timezone));
-    }
-    if (!env.freezes.empty()) facts.push_back(fmt::format("{} freeze(s)", env.freezes.size()));
-    fmt::print("  {} ({}): {}\n", env.name, config::toString(env.strategy), join(facts, ", "));
-    printStrategy(env);
-    if (env.post_deploy.duration.count() > 0) {
-      fmt::print("    post-deploy watch {}: {}\n", formatDuration(env.post_deploy.duration),
-                 describeRef(env.post_deploy.analysis));
-    }
-  }
-  fmt::print("\n{} analysis template{}\n", cfg.templates.size(), cfg.templates.size() == 1 ? "" : "s");
-  for (const auto& tmpl : cfg.templates) {
-    for (const auto& m : tmpl.metrics) {
-      std::vector<std::string> facts;
-      facts.push_back(fmt::format("{} {}", config::toString(m.provider), m.query));
-      if (!m.failure_condition.empty()) facts.push_back("fails when " + m.failure_condition);
-      if (!m.success_condition.empty()) facts.push_back("passes when " + m.success_condition);
-      if (m.for_duration.count() > 0) facts.push_back("for " + formatDuration(m.for_duration));
-      if (m.interval.count() > 0) facts.push_back("every " + formatDuration(m.interval));
-      if (m.count > 0) facts.push_back(fmt::format("{} measurements", m.count));
-      facts.push_back(fmt::format("no data: {}", config::toString(m.no_data)));
-      if (m.dry_run) facts.push_back("dry run");
-      fmt::print("  {}/{}: {}\n", tmpl.name, m.name, join(facts, ", "));
-    }
-  }
-}
-
-}  // namespace
-
 void addValidateCommand(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand(
       "validate",
@@ -186,8 +19,15 @@ void addValidateCommand(CLI::App& app, Context& ctx) {
       "file:line:column: field: message (exit 2), or a summary (exit 0)");
   auto path = std::make_shared<std::string>("runway.yaml");
   cmd->add_option("path", *path, "Configuration file or directory")->capture_default_str();
-  cmd->callback([&ctx, path] {
-    const auto result = config::loadConfig(*path);
+  auto check_queries = std::make_shared<bool>(false);
+  cmd->add_flag("--check-queries", *check_queries,
+                "Also send each Prometheus query once and report those that fail (exit 1)");
+  cmd->callback([&ctx, path, check_queries] {
+    auto result = config::loadConfig(*path);
+    if (result.ok()) {
+      // Conditions and provider settings are the analysis module's language; it checks them.
+      result.diagnostics = analysis::validateTemplates(*result.config);
+    }
     if (!result.ok()) {
       for (const auto& d : result.diagnostics) fmt::print(stderr, "{}\n", d.format());
       fmt::print(stderr, "{}: {} error{}\n", *path, result.diagnostics.size(),
@@ -195,7 +35,30 @@ void addValidateCommand(CLI::App& app, Context& ctx) {
       ctx.exit_code = kExitUsage;
       return;
     }
-    printSummary(*path, *result.config);
+    const auto& cfg = *result.config;
+    if (*check_queries) {
+      const auto checks = analysis::checkQueries(cfg);
+      std::size_t failed = 0;
+      for (const auto& q : checks) {
+        if (q.ok) continue;
+        ++failed;
+        config::Diagnostic d{q.location, q.template_name + "/" + q.metric,
+                             fmt::format("query failed at {}: {}", q.address, q.message)};
+        fmt::print(stderr, "{}\n", d.format());
+      }
+      fmt::print("{} Prometheus quer{} sent, {} failed\n", checks.size(),
+                 checks.size() == 1 ? "y" : "ies", failed);
+      if (failed > 0) {
+        ctx.exit_code = kExitFailed;
+        return;
+      }
+    }
+    fmt::print("{}: valid ({} file{})\n", *path, cfg.files.size(), cfg.files.size() == 1 ? "" : "s");
+    fmt::print(
+        "checked: YAML syntax, field names and types, value ranges, durations, references "
+        "(applications, services, environments, analysis templates), promotesFrom cycles, "
+        "duplicate names, analysis conditions and provider settings\n\n{}",
+        config::summarize(cfg));
     ctx.exit_code = kExitOk;
   });
 }

@@ -111,6 +111,14 @@ TEST(CliTest, ValidateReportsEveryMistakeAndExitsTwo) {
   EXPECT_GE(located, 6U) << r.out;
 }
 
+TEST(CliTest, ValidateReportsABadConditionWithItsPlace) {
+  const auto file = source("tests/data/cli/bad-condition.yaml");
+  auto r = runway("validate " + file);
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find(file + ":25:7: spec.metrics[0].failureCondition: invalid condition"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("failureCondition"), std::string::npos) << r.out;
+}
+
 TEST(CliTest, ValidateMissingPathIsAConfigError) {
   auto r = runway("validate /nonexistent/runway.yaml");
   EXPECT_EQ(r.exit_code, 2) << r.out;

@@ -133,7 +133,7 @@ TEST(SummaryTest, DescribesEachStepKind) {
   CanaryStep step;
   step.kind = CanaryStep::Kind::SetWeight;
   step.weight = 10;
-  EXPECT_EQ(describeStep(step), "setWeight 10");
+  EXPECT_EQ(describeStep(step), "setWeight 10%");
   step.kind = CanaryStep::Kind::Pause;
   EXPECT_EQ(describeStep(step), "pause until promoted");
   step.pause = 90min;
