@@ -36,9 +36,10 @@ class BuiltinProvider final : public MetricProvider {
       return fail(ErrorCode::Unavailable, "router statistics are not available");
     }
     const Duration window = effectiveWindow(metric, context);
-    const TrafficSnapshot snap =
+    const auto snap =
         stats_->snapshot(context.service, context.version, context.now - window, context.now);
-    return evaluateBuiltinQuery(metric.query, snap, window);
+    if (!snap) return fail(snap.error());
+    return evaluateBuiltinQuery(metric.query, *snap, window);
   }
 
  private:
@@ -153,8 +154,9 @@ class JudgeMetricProvider final : public MetricProvider {
     const auto steps = judge.lookback / judge.step;
     for (auto k = steps; k > 0; --k) {
       const TimePoint to = context.now - (k - 1) * judge.step;
-      const TrafficSnapshot snap = stats_->snapshot(ctx.service, version, to - judge.step, to);
-      auto value = evaluateBuiltinQuery(jm.query, snap, judge.step);
+      const auto snap = stats_->snapshot(ctx.service, version, to - judge.step, to);
+      if (!snap) return fail(snap.error());
+      auto value = evaluateBuiltinQuery(jm.query, *snap, judge.step);
       if (!value) return fail(value.error());
       out.push_back(value->value.value_or(std::nan("")));
     }

@@ -259,9 +259,12 @@ class FakeStats final : public TrafficStatistics {
   TrafficSnapshot snap;
   mutable std::vector<std::tuple<std::string, std::string, TimePoint, TimePoint>> calls;
 
-  TrafficSnapshot snapshot(const std::string& service, const std::string& version, TimePoint from,
-                           TimePoint to) const override {
+  std::optional<Error> error;
+
+  Result<TrafficSnapshot> snapshot(const std::string& service, const std::string& version,
+                                   TimePoint from, TimePoint to) const override {
     calls.emplace_back(service, version, from, to);
+    if (error) return fail(*error);
     return snap;
   }
 };
@@ -373,6 +376,18 @@ TEST(BuiltinProvider, ReadsTheSlidingWindowEndingNow) {
   EXPECT_EQ(std::get<3>(stats->calls[0]) - std::get<2>(stats->calls[0]), 2min);
 }
 
+TEST(BuiltinProvider, UnreachableStatisticsIsAnErrorNotNoData) {
+  auto stats = std::make_shared<FakeStats>();
+  stats->error = Error{ErrorCode::Unavailable, "no router on /run/runway/router.sock"};
+  auto provider = makeBuiltinProvider(stats);
+  config::MetricSpec m;
+  m.query = "error_rate";
+  auto v = provider->measure(m, MeasureContext{});
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error().code, ErrorCode::Unavailable);
+  EXPECT_EQ(v.error().message, "no router on /run/runway/router.sock");
+}
+
 TEST(BuiltinProvider, WithoutStatisticsIsAnError) {
   auto provider = makeBuiltinProvider(nullptr);
   config::MetricSpec m;
@@ -399,8 +414,8 @@ TEST(ProviderSetDispatch, MissingProviderIsUnavailable) {
 class VersionedStats final : public TrafficStatistics {
  public:
   mutable int calls = 0;
-  TrafficSnapshot snapshot(const std::string& /*service*/, const std::string& version,
-                           TimePoint /*from*/, TimePoint to) const override {
+  Result<TrafficSnapshot> snapshot(const std::string& /*service*/, const std::string& version,
+                                   TimePoint /*from*/, TimePoint to) const override {
     ++calls;
     const auto k = static_cast<std::uint64_t>(toUnixMillis(to) / 10000);
     TrafficSnapshot s;

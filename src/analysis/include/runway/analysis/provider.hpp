@@ -82,8 +82,9 @@ struct TrafficSnapshot {
 class TrafficStatistics {
  public:
   virtual ~TrafficStatistics() = default;
-  // Traffic of `service` at `version` that completed in [from, to).
-  virtual TrafficSnapshot snapshot(const std::string& service, const std::string& version,
+  // Traffic of `service` at `version` that completed in [from, to). An error (Unavailable when
+  // the source cannot be reached) makes the measurement an Error, never "no data".
+  virtual Result<TrafficSnapshot> snapshot(const std::string& service, const std::string& version,
                                    TimePoint from, TimePoint to) const = 0;
 };
 

@@ -32,7 +32,6 @@ std::vector<VersionStatistics> toVersionStatistics(const router::StatsReport& re
 
 // A TrafficBackend over the router's admin socket (each call one request, `timeout` bound).
 // Thread-safe. inFlight() looks the port up in the last table it pushed.
-// Built when the router module provides its AdminClient (RUNWAY_HAVE_ROUTER_ADMIN is defined).
 std::unique_ptr<TrafficBackend> routerTrafficBackend(std::string admin_socket,
                                                      Duration timeout = Duration{5'000},
                                                      router::ProxySettings settings = {});
