@@ -13,6 +13,7 @@ packages=(
   libspdlog-dev libfmt-dev libexpected-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   prometheus curl procps python3 r-base-core
+  clang-14 libfuzzer-14-dev
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(wrk nginx-light haproxy)

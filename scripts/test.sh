@@ -24,3 +24,9 @@ cmake --build --preset asan -j"$jobs"
 echo "== unit tests under ASan + UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --preset asan -j"$jobs" --timeout 600
+
+echo "== request-path fuzzer (libFuzzer + ASan, clang, bounded run)"
+CC=clang-14 CXX=clang++-14 cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DRUNWAY_WERROR=ON -DRUNWAY_BUILD_INTEGRATION_TESTS=ON >/dev/null
+cmake --build build/fuzz -j"$jobs" --target runway_router_request_fuzzer
+ctest --test-dir build/fuzz -L fuzz --output-on-failure
