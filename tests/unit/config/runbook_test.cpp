@@ -99,8 +99,8 @@ TEST_F(RunbookTest, ProductionCanaryStepsAndPolicy) {
   EXPECT_EQ(prod.strategy, StrategyKind::Canary);
   std::vector<std::string> steps;
   for (const auto& step : prod.canary.steps) steps.push_back(describeStep(step));
-  EXPECT_THAT(steps, ElementsAre("setWeight 10", "pause 15m", "setWeight 50",
-                                 "analysis canary-stringent", "setWeight 100", "pause 30m"));
+  EXPECT_THAT(steps, ElementsAre("setWeight 10%", "pause 15m", "setWeight 50%",
+                                 "analysis canary-stringent", "setWeight 100%", "pause 30m"));
   ASSERT_TRUE(prod.canary.analysis.has_value());
   EXPECT_EQ(prod.canary.analysis->starting_step, 0);
   EXPECT_THAT(prod.canary.analysis->analysis.templates,
@@ -144,11 +144,11 @@ TEST_F(RunbookTest, SummaryNamesServicesEnvironmentsAndSteps) {
   ASSERT_TRUE(result_->ok());
   const auto text = summarize(config());
   for (const auto* needle :
-       {"Application insurance-lead-gen: 5 services", "service data-service",
-        "Environment development: rolling", "Environment staging: blue-green",
-        "verification: 15m with analysis staging-error-rate, staging-latency-p95",
-        "Environment production: canary", "step 1: setWeight 10", "step 2: pause 15m",
-        "step 6: pause 30m", "post-deploy watch: 1d"}) {
+       {"application insurance-lead-gen: 5 services", "  data-service ",
+        "3 environments", "development (rolling)", "staging (blue-green)",
+        "verify for 15m: staging-error-rate, staging-latency-p95", "production (canary)",
+        "1. setWeight 10%", "2. pause 15m", "6. pause 30m", "post-deploy watch 1d: post-deploy",
+        "7 analysis templates"}) {
     EXPECT_NE(text.find(needle), std::string::npos) << needle << "\n" << text;
   }
 }
