@@ -29,8 +29,8 @@ void addRouterCommand(CLI::App& app, Context& ctx) {
   auto opts = std::make_shared<Options>();
   auto* cmd = app.add_subcommand(
       "router",
-      "Run the embedded L7 traffic router (started and driven by 'runway serve'; keeps serving "
-      "its last routing table when the controller is away)");
+      "Run the embedded L7 traffic router: driven over its admin socket (put table, stats, "
+      "drain), it keeps serving its last routing table when whatever drives it goes away");
   cmd->add_option("--admin-socket", opts->admin_socket, "Unix socket for the admin API")
       ->required();
   cmd->add_option("--state-dir", opts->state_dir,
