@@ -100,6 +100,20 @@ CREATE TABLE leases (
   expires_at_ms INTEGER NOT NULL
 );
 )sql"},
+    {2, R"sql(
+-- API bearer tokens. Only a salted SHA-256 of the secret is kept; the secret is shown once.
+CREATE TABLE tokens (
+  id            TEXT PRIMARY KEY,
+  name          TEXT NOT NULL,
+  roles_json    TEXT NOT NULL,
+  salt          TEXT NOT NULL,
+  hash          TEXT NOT NULL,
+  created_by    TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  revoked_at_ms INTEGER
+);
+CREATE INDEX tokens_by_created ON tokens (created_at_ms);
+)sql"},
 };
 
 constexpr int kLatestSchema = std::size(kMigrations);
@@ -176,6 +190,47 @@ EventRecord readEvent(const Statement& row) {
   return record;
 }
 
+std::string rolesToJson(const std::vector<std::string>& roles) {
+  boost::json::array array;
+  for (const std::string& role : roles) array.emplace_back(role);
+  return boost::json::serialize(array);
+}
+
+Result<std::vector<std::string>> rolesFromJson(const std::string& text) {
+  boost::system::error_code ec;
+  boost::json::value value = boost::json::parse(text, ec);
+  if (ec || !value.is_array()) {
+    return fail(ErrorCode::Internal, "stored token roles are not a JSON array");
+  }
+  std::vector<std::string> roles;
+  for (const auto& role : value.as_array()) {
+    if (!role.is_string()) return fail(ErrorCode::Internal, "stored token role is not a string");
+    roles.emplace_back(role.as_string());
+  }
+  return roles;
+}
+
+// revoked_at_ms is NULL while the token is live; the statement selects the NULL test as its own
+// column because Statement::int64 cannot tell NULL from 0.
+constexpr const char* kTokenColumns =
+    "id, name, roles_json, salt, hash, created_by, created_at_ms, revoked_at_ms IS NOT NULL, "
+    "COALESCE(revoked_at_ms, 0)";
+
+Result<TokenRecord> readToken(const Statement& row) {
+  TokenRecord record;
+  record.id = row.text(0);
+  record.name = row.text(1);
+  auto roles = rolesFromJson(row.text(2));
+  if (!roles) return fail(std::move(roles).error());
+  record.roles = std::move(*roles);
+  record.salt = row.text(3);
+  record.hash = row.text(4);
+  record.created_by = row.text(5);
+  record.created_at = fromUnixMillis(row.int64(6));
+  if (row.int64(7) != 0) record.revoked_at = fromUnixMillis(row.int64(8));
+  return record;
+}
+
 Result<void> configure(Connection& conn, const std::string& path);
 
 class SqliteStore final : public Store {
@@ -202,12 +257,18 @@ class SqliteStore final : public Store {
                             TimePoint now) override;
   Result<void> releaseLease(const std::string& name, const std::string& holder) override;
   Result<std::optional<Lease>> getLease(const std::string& name) override;
+  Result<void> createToken(const TokenRecord& token, const std::vector<NewEvent>& events) override;
+  Result<TokenRecord> getToken(const std::string& id) override;
+  Result<std::vector<TokenRecord>> listTokens() override;
+  Result<void> revokeToken(const std::string& id, TimePoint at,
+                           const std::vector<NewEvent>& events) override;
 
  private:
   // REQUIRES: mutex_ held and a write transaction open.
   Result<EventRecord> appendLocked(const NewEvent& event);
   Result<void> appendAllLocked(std::span<const NewEvent> events);
   Result<std::optional<DeploymentRecord>> findDeploymentLocked(const std::string& id);
+  Result<std::optional<TokenRecord>> findTokenLocked(const std::string& id);
 
   std::mutex mutex_;  // guards conn_
   Connection conn_;
@@ -639,6 +700,93 @@ Result<std::optional<Lease>> SqliteStore::getLease(const std::string& name) {
   RUNWAY_STORE_TRY_ASSIGN(found, select.step());
   if (!found) return std::optional<Lease>();
   return std::optional<Lease>(Lease{name, select.text(0), fromUnixMillis(select.int64(1))});
+}
+
+Result<std::optional<TokenRecord>> SqliteStore::findTokenLocked(const std::string& id) {
+  RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare(std::string("SELECT ") + kTokenColumns +
+                                                " FROM tokens WHERE id = ?1"));
+  select.bind(1, id);
+  RUNWAY_STORE_TRY_ASSIGN(found, select.step());
+  if (!found) return std::optional<TokenRecord>();
+  RUNWAY_STORE_TRY_ASSIGN(record, readToken(select));
+  return std::optional<TokenRecord>(std::move(record));
+}
+
+Result<void> SqliteStore::createToken(const TokenRecord& token,
+                                      const std::vector<NewEvent>& events) {
+  if (token.id.empty() || token.name.empty()) {
+    return fail(ErrorCode::InvalidArgument, "a token needs an id and a name");
+  }
+  if (token.roles.empty()) {
+    return fail(ErrorCode::InvalidArgument, "token " + token.id + " has no roles");
+  }
+  if (token.salt.empty() || token.hash.empty()) {
+    return fail(ErrorCode::InvalidArgument, "token " + token.id + " has no salt or hash");
+  }
+  std::lock_guard lock(mutex_);
+  RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_STORE_TRY_ASSIGN(existing, findTokenLocked(token.id));
+  if (existing) return fail(ErrorCode::Conflict, "token " + token.id + " already exists");
+  {
+    RUNWAY_STORE_TRY_ASSIGN(
+        insert, conn_.prepare("INSERT INTO tokens (id, name, roles_json, salt, hash, created_by, "
+                              "created_at_ms, revoked_at_ms) "
+                              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL)"));
+    insert.bind(1, token.id)
+        .bind(2, token.name)
+        .bind(3, rolesToJson(token.roles))
+        .bind(4, token.salt)
+        .bind(5, token.hash)
+        .bind(6, token.created_by)
+        .bind(7, toUnixMillis(token.created_at));
+    RUNWAY_STORE_TRY(insert.run());
+  }
+  if (token.revoked_at) {
+    RUNWAY_STORE_TRY_ASSIGN(revoke,
+                            conn_.prepare("UPDATE tokens SET revoked_at_ms = ?2 WHERE id = ?1"));
+    revoke.bind(1, token.id).bind(2, toUnixMillis(*token.revoked_at));
+    RUNWAY_STORE_TRY(revoke.run());
+  }
+  RUNWAY_STORE_TRY(appendAllLocked(events));
+  return tx.commit();
+}
+
+Result<TokenRecord> SqliteStore::getToken(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  RUNWAY_STORE_TRY_ASSIGN(found, findTokenLocked(id));
+  if (!found) return fail(ErrorCode::NotFound, "token " + id + " not found");
+  return std::move(*found);
+}
+
+Result<std::vector<TokenRecord>> SqliteStore::listTokens() {
+  std::lock_guard lock(mutex_);
+  RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare(std::string("SELECT ") + kTokenColumns +
+                                                " FROM tokens ORDER BY created_at_ms, rowid"));
+  std::vector<TokenRecord> tokens;
+  while (true) {
+    RUNWAY_STORE_TRY_ASSIGN(row, select.step());
+    if (!row) break;
+    RUNWAY_STORE_TRY_ASSIGN(record, readToken(select));
+    tokens.push_back(std::move(record));
+  }
+  return tokens;
+}
+
+Result<void> SqliteStore::revokeToken(const std::string& id, TimePoint at,
+                                      const std::vector<NewEvent>& events) {
+  std::lock_guard lock(mutex_);
+  RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_STORE_TRY_ASSIGN(existing, findTokenLocked(id));
+  if (!existing) return fail(ErrorCode::NotFound, "token " + id + " not found");
+  if (!existing->revoked_at) {
+    RUNWAY_STORE_TRY_ASSIGN(
+        revoke, conn_.prepare("UPDATE tokens SET revoked_at_ms = ?2 "
+                              "WHERE id = ?1 AND revoked_at_ms IS NULL"));
+    revoke.bind(1, id).bind(2, toUnixMillis(at));
+    RUNWAY_STORE_TRY(revoke.run());
+  }
+  RUNWAY_STORE_TRY(appendAllLocked(events));
+  return tx.commit();
 }
 
 // Creates the file with mode 0600 before SQLite sees it (SQLite would use 0644 less umask), so

@@ -304,7 +304,44 @@ TEST_F(SqliteStoreTest, ReopenKeepsEverything) {
 TEST_F(SqliteStoreTest, FileIsInWalModeWithMigrationsRecorded) {
   RawDb raw(path_);
   EXPECT_EQ(raw.scalar("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(raw.scalar("SELECT group_concat(version) FROM schema_migrations"), "1");
+  EXPECT_EQ(raw.scalar("SELECT group_concat(version) FROM "
+                       "(SELECT version FROM schema_migrations ORDER BY version)"),
+            "1,2");
+}
+
+// A store written by the release before tokens (schema 1) gains the tokens table on open and
+// keeps its data.
+TEST_F(SqliteStoreTest, SchemaOneStoreIsMigratedToTokensKeepingItsData) {
+  ASSERT_TRUE(store_->createDeployment(deployment("dep-1"), {event("created", "dep-1")}));
+  store_.reset();
+  {
+    RawDb raw(path_);
+    ASSERT_EQ(raw.exec("DROP TABLE tokens; DELETE FROM schema_migrations WHERE version = 2"), "");
+  }
+  store_ = open();
+  ASSERT_NE(store_, nullptr);
+  EXPECT_EQ(store_->getDeployment("dep-1")->revision, 1);
+  ASSERT_TRUE(store_->createToken(token("aaaaaaaaaaaaaaaa"), {event("token.created")}));
+  EXPECT_EQ(store_->getToken("aaaaaaaaaaaaaaaa")->name, "alice");
+  EXPECT_TRUE(store_->verifyChain()->intact());
+  RawDb raw(path_);
+  EXPECT_EQ(raw.scalar("SELECT COUNT(*) FROM schema_migrations"), "2");
+}
+
+// Only the salted hash reaches the file.
+TEST_F(SqliteStoreTest, TokenRowHoldsTheHashAndNullUntilRevoked) {
+  TokenRecord record = token("aaaaaaaaaaaaaaaa");
+  ASSERT_TRUE(store_->createToken(record, {}));
+  RawDb raw(path_);
+  EXPECT_EQ(raw.scalar("SELECT hash FROM tokens"), record.hash);
+  EXPECT_EQ(raw.scalar("SELECT revoked_at_ms IS NULL FROM tokens"), "1");
+  ASSERT_TRUE(store_->revokeToken(record.id, fromUnixMillis(0), {}));
+  // Revoked at the epoch is still revoked: NULL, not 0, means live.
+  EXPECT_EQ(raw.scalar("SELECT revoked_at_ms FROM tokens"), "0");
+  auto got = store_->getToken(record.id);
+  ASSERT_TRUE(got.has_value());
+  ASSERT_TRUE(got->revoked_at.has_value());
+  EXPECT_EQ(*got->revoked_at, fromUnixMillis(0));
 }
 
 TEST_F(SqliteStoreTest, ForeignKeysAreEnforced) {

@@ -105,6 +105,19 @@ inline DeploymentRecord deployment(std::string id, std::string environment = "st
   return record;
 }
 
+inline TokenRecord token(std::string id, std::string name = "alice", std::int64_t ms = 0,
+                         std::vector<std::string> roles = {"deployer", "tech-lead"}) {
+  TokenRecord record;
+  record.id = std::move(id);
+  record.name = std::move(name);
+  record.roles = std::move(roles);
+  record.salt = "00112233445566778899aabbccddeeff";
+  record.hash = testSha256Hex(record.id);
+  record.created_by = "bootstrap";
+  record.created_at = at(ms);
+  return record;
+}
+
 class StoreContract : public ::testing::TestWithParam<StoreFactory> {
  protected:
   void SetUp() override {
@@ -592,6 +605,125 @@ TEST_P(StoreContract, LeaseInvalidArgumentsAreRejected) {
   ASSERT_FALSE(no_holder.has_value());
   EXPECT_EQ(no_holder.error().code, ErrorCode::InvalidArgument);
   EXPECT_FALSE(store_->getLease("controller")->has_value());
+}
+
+// ---- tokens -----------------------------------------------------------------------------------
+
+TEST_P(StoreContract, TokenCreateThenGetRoundTripsEveryField) {
+  TokenRecord input = token("0123456789abcdef", "alice", 5, {"tech-lead", "deployer"});
+  input.created_by = "bob";
+  ASSERT_TRUE(store_->createToken(input, {event("token.created", input.id)}).has_value());
+  auto got = store_->getToken("0123456789abcdef");
+  ASSERT_TRUE(got.has_value()) << got.error().message;
+  EXPECT_EQ(got->id, input.id);
+  EXPECT_EQ(got->name, "alice");
+  EXPECT_THAT(got->roles, ::testing::ElementsAre("tech-lead", "deployer"));  // order kept
+  EXPECT_EQ(got->salt, input.salt);
+  EXPECT_EQ(got->hash, input.hash);
+  EXPECT_EQ(got->created_by, "bob");
+  EXPECT_EQ(got->created_at, at(5));
+  EXPECT_FALSE(got->revoked_at.has_value());
+  auto events = store_->listEvents(EventFilter{0, input.id, 10});
+  ASSERT_TRUE(events.has_value());
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].kind, "token.created");
+}
+
+TEST_P(StoreContract, TokenUnknownIsNotFound) {
+  auto got = store_->getToken("ffffffffffffffff");
+  ASSERT_FALSE(got.has_value());
+  EXPECT_EQ(got.error().code, ErrorCode::NotFound);
+  EXPECT_THAT(got.error().message, ::testing::HasSubstr("ffffffffffffffff"));
+}
+
+TEST_P(StoreContract, TokenDuplicateIdConflictsAndWritesNothing) {
+  ASSERT_TRUE(store_->createToken(token("aaaaaaaaaaaaaaaa", "alice"), {event("a")}).has_value());
+  auto again = store_->createToken(token("aaaaaaaaaaaaaaaa", "mallory", 1, {"admin"}),
+                                   {event("b")});
+  ASSERT_FALSE(again.has_value());
+  EXPECT_EQ(again.error().code, ErrorCode::Conflict);
+  auto got = store_->getToken("aaaaaaaaaaaaaaaa");
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->name, "alice");
+  EXPECT_THAT(got->roles, ::testing::ElementsAre("deployer", "tech-lead"));
+  EXPECT_EQ(eventCount(), 1);
+}
+
+TEST_P(StoreContract, TokenInvalidInputIsRejectedAndWritesNothing) {
+  TokenRecord no_roles = token("aaaaaaaaaaaaaaaa");
+  no_roles.roles.clear();
+  TokenRecord no_hash = token("bbbbbbbbbbbbbbbb");
+  no_hash.hash.clear();
+  for (const TokenRecord& bad : {token(""), token("cccccccccccccccc", ""), no_roles, no_hash}) {
+    auto created = store_->createToken(bad, {event("token.created")});
+    ASSERT_FALSE(created.has_value()) << "id '" << bad.id << "' name '" << bad.name << "'";
+    EXPECT_EQ(created.error().code, ErrorCode::InvalidArgument);
+  }
+  EXPECT_TRUE(store_->listTokens()->empty());
+  EXPECT_EQ(eventCount(), 0);
+}
+
+TEST_P(StoreContract, TokenCreateWithAnInvalidEventWritesNothing) {
+  auto created = store_->createToken(token("aaaaaaaaaaaaaaaa"),
+                                     {event("token.created"), event("bad", "", 0, "{x")});
+  ASSERT_FALSE(created.has_value());
+  EXPECT_EQ(created.error().code, ErrorCode::InvalidArgument);
+  EXPECT_EQ(store_->getToken("aaaaaaaaaaaaaaaa").error().code, ErrorCode::NotFound);
+  EXPECT_EQ(eventCount(), 0);
+}
+
+TEST_P(StoreContract, TokensListOldestFirstIncludingRevokedAndSameNames) {
+  ASSERT_TRUE(store_->createToken(token("3333333333333333", "alice", 30), {}).has_value());
+  ASSERT_TRUE(store_->createToken(token("1111111111111111", "alice", 10), {}).has_value());
+  ASSERT_TRUE(store_->createToken(token("2222222222222222", "bob", 20), {}).has_value());
+  ASSERT_TRUE(store_->createToken(token("0000000000000000", "carol", 20), {}).has_value());
+  ASSERT_TRUE(store_->revokeToken("1111111111111111", at(40), {}).has_value());
+  auto all = store_->listTokens();
+  ASSERT_TRUE(all.has_value()) << all.error().message;
+  std::vector<std::string> listed;
+  for (const auto& t : *all) listed.push_back(t.id);
+  // Equal times keep insertion order.
+  EXPECT_THAT(listed, ::testing::ElementsAre("1111111111111111", "2222222222222222",
+                                             "0000000000000000", "3333333333333333"));
+  ASSERT_TRUE((*all)[0].revoked_at.has_value());
+  EXPECT_EQ(*(*all)[0].revoked_at, at(40));
+  EXPECT_FALSE((*all)[1].revoked_at.has_value());
+}
+
+TEST_P(StoreContract, TokenRevokeSetsTheTimeOnceAndAppendsEvents) {
+  ASSERT_TRUE(store_->createToken(token("aaaaaaaaaaaaaaaa"), {}).has_value());
+  ASSERT_TRUE(
+      store_->revokeToken("aaaaaaaaaaaaaaaa", at(100), {event("token.revoked", "aaaaaaaaaaaaaaaa")})
+          .has_value());
+  auto got = store_->getToken("aaaaaaaaaaaaaaaa");
+  ASSERT_TRUE(got.has_value());
+  ASSERT_TRUE(got->revoked_at.has_value());
+  EXPECT_EQ(*got->revoked_at, at(100));
+  EXPECT_EQ(eventCount(), 1);
+
+  // A second revoke succeeds and keeps the first time.
+  ASSERT_TRUE(store_->revokeToken("aaaaaaaaaaaaaaaa", at(200), {}).has_value());
+  got = store_->getToken("aaaaaaaaaaaaaaaa");
+  ASSERT_TRUE(got.has_value());
+  ASSERT_TRUE(got->revoked_at.has_value());
+  EXPECT_EQ(*got->revoked_at, at(100));
+}
+
+TEST_P(StoreContract, TokenRevokeUnknownIsNotFoundAndWritesNothing) {
+  auto revoked = store_->revokeToken("ffffffffffffffff", at(0), {event("token.revoked")});
+  ASSERT_FALSE(revoked.has_value());
+  EXPECT_EQ(revoked.error().code, ErrorCode::NotFound);
+  EXPECT_EQ(eventCount(), 0);
+}
+
+TEST_P(StoreContract, TokenRevokeWithAnInvalidEventWritesNothing) {
+  ASSERT_TRUE(store_->createToken(token("aaaaaaaaaaaaaaaa"), {}).has_value());
+  auto revoked = store_->revokeToken("aaaaaaaaaaaaaaaa", at(100),
+                                     {event("token.revoked"), event("bad", "", 0, "[")});
+  ASSERT_FALSE(revoked.has_value());
+  EXPECT_EQ(revoked.error().code, ErrorCode::InvalidArgument);
+  EXPECT_FALSE(store_->getToken("aaaaaaaaaaaaaaaa")->revoked_at.has_value());
+  EXPECT_EQ(eventCount(), 0);
 }
 
 }  // namespace runway::store::testing

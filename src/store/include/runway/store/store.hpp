@@ -123,6 +123,18 @@ struct ChainReport {
   bool intact() const { return !first_break.has_value(); }
 };
 
+// An API bearer token as stored: never the secret itself, only a salted hash of it.
+struct TokenRecord {
+  std::string id;                  // public id: 16 lowercase hex chars, unique
+  std::string name;                // identity, e.g. "alice" (not unique: one may hold several)
+  std::vector<std::string> roles;  // e.g. {"deployer", "tech-lead"}
+  std::string salt;                // hex, 16 random bytes
+  std::string hash;                // hex SHA-256(salt bytes || secret bytes)
+  std::string created_by;          // name of the creator ("bootstrap" for the first admin token)
+  TimePoint created_at;
+  std::optional<TimePoint> revoked_at;
+};
+
 struct Lease {
   std::string name;
   std::string holder;
@@ -181,6 +193,21 @@ class Store {
                                     Duration ttl, TimePoint now) = 0;
   virtual Result<void> releaseLease(const std::string& name, const std::string& holder) = 0;
   virtual Result<std::optional<Lease>> getLease(const std::string& name) = 0;
+
+  // API tokens. createToken stores `token` (roles in the given order) and appends `events` in
+  // the same transaction; Conflict if the id exists; InvalidArgument for an empty id, name, salt
+  // or hash, or no roles. Nothing is written on failure.
+  virtual Result<void> createToken(const TokenRecord& token,
+                                   const std::vector<NewEvent>& events) = 0;
+  // NotFound for an unknown id.
+  virtual Result<TokenRecord> getToken(const std::string& id) = 0;
+  // Oldest created first (ties in insertion order), revoked ones included.
+  virtual Result<std::vector<TokenRecord>> listTokens() = 0;
+  // Sets revoked_at to `at` and appends `events` in one transaction. Idempotent: revoking a
+  // revoked token keeps the first time, still appends `events` and returns ok. NotFound (nothing
+  // written) for an unknown id.
+  virtual Result<void> revokeToken(const std::string& id, TimePoint at,
+                                   const std::vector<NewEvent>& events) = 0;
 };
 
 // Opens (creating if needed, mode 0600) the SQLite store at `path` in WAL mode and applies
