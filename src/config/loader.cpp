@@ -112,6 +112,8 @@ class Loader {
   void parseApplication(Reader& r, const Fields& spec, Application& app);
   void parseService(Reader& r, const Val& v, Service& svc);
   void checkSubstitutions(Reader& r, const Val& v, const std::string& text);
+  void parseSmoke(Reader& r, const Val& v, Application& app);
+  SmokeCheck parseSmokeCheck(Reader& r, const Val& v);
 
   // Environment
   void parseEnvironment(Reader& r, const Fields& spec, Environment& env, std::size_t index);
@@ -128,6 +130,13 @@ class Loader {
   Freeze parseFreeze(Reader& r, const Val& v);
   Thresholds parseThresholds(Reader& r, const Val& v);
   PostDeployWatch parsePostDeploy(Reader& r, const Val& v);
+  Dependency parseDependency(Reader& r, const Val& v);
+  Hook parseHook(Reader& r, const Val& v, bool command_only);
+  Hooks parseHooks(Reader& r, const Val& v);
+  BackupSpec parseBackup(Reader& r, const Val& v);
+  PreflightSpec parsePreflight(Reader& r, const Val& v);
+  PerformanceSpec parsePerformance(Reader& r, const Val& v);
+  std::vector<std::string> parseCommand(Reader& r, const Fields& f);
 
   // AnalysisTemplate
   void parseTemplate(Reader& r, const Fields& spec, AnalysisTemplate& tpl);
@@ -157,7 +166,12 @@ class Loader {
     SourceLocation spec;
     SourceLocation runtime;
     std::string runtime_path = "spec.runtime";
+    std::vector<NameUse> smoke;  // suite names used by checks
+    std::optional<NameUse> performance_service;
   };
+  std::size_t current_env_ = 0;
+  // Per application (same index as config_.applications): services named by smoke checks.
+  std::vector<std::vector<NameUse>> smoke_services_;
   std::vector<EnvironmentRefs> env_refs_;
 };
 
@@ -270,8 +284,12 @@ void Loader::parseDocument(Reader& r, const YAML::Node& doc) {
     app.name = name;
     app.location = root.location;
     if (!name.empty()) claimName(application_names_, kind, name, name_location, "metadata.name");
-    const Fields spec(r, *spec_val, {"services"});
-    if (spec.isMap()) parseApplication(r, spec, app);
+    const Fields spec(r, *spec_val, {"services", "smoke"});
+    smoke_services_.emplace_back();
+    if (spec.isMap()) {
+      parseApplication(r, spec, app);
+      if (auto smoke = spec.get("smoke")) parseSmoke(r, *smoke, app);
+    }
     config_.applications.push_back(std::move(app));
   } else if (kind == "Environment") {
     Environment env;
@@ -282,7 +300,8 @@ void Loader::parseDocument(Reader& r, const YAML::Node& doc) {
                       {"application", "runtime", "promotesFrom", "strategy", "rolling",
                        "blueGreen", "canary", "approvals", "forceDeploy", "promoteFull", "windows",
                        "freezes", "thresholds", "progressDeadline", "progressDeadlineAction",
-                       "rollbackWindow", "concurrency", "postDeploy", "incidentOnRollback"});
+                       "rollbackWindow", "concurrency", "postDeploy", "incidentOnRollback",
+                       "dependencies", "hooks", "backup", "preflight", "performance"});
     const auto index = config_.environments.size();
     env_refs_.emplace_back();
     env_refs_.back().spec = spec_val->location;
@@ -520,6 +539,7 @@ const EnumValues<StrategyKind> kStrategies{{"rolling", StrategyKind::Rolling},
 
 void Loader::parseEnvironment(Reader& r, const Fields& spec, Environment& env, std::size_t index) {
   auto& refs = env_refs_[index];
+  current_env_ = index;
   if (auto v = spec.get("application")) {
     if (auto text = detail::readString(r, *v)) {
       env.application = *text;
@@ -575,6 +595,32 @@ void Loader::parseEnvironment(Reader& r, const Fields& spec, Environment& env, s
                                                  {"supersede", ConcurrencyPolicy::Supersede}});
   if (auto v = spec.get("postDeploy")) env.post_deploy = parsePostDeploy(r, *v);
   spec.boolean("incidentOnRollback", env.incident_on_rollback);
+  if (auto v = spec.get("dependencies")) {
+    if (auto items = detail::readList(r, *v)) {
+      std::map<std::string, SourceLocation> names;
+      for (const auto& item : *items) {
+        auto dep = parseDependency(r, item);
+        if (!dep.name.empty()) {
+          if (auto [it, inserted] = names.emplace(dep.name, item.location); !inserted) {
+            error(item.location, item.path + ".name",
+                  fmt::format("duplicate dependency \"{}\" (first defined at {})", dep.name,
+                              where(it->second)));
+          }
+        }
+        env.dependencies.push_back(std::move(dep));
+      }
+    }
+  }
+  if (auto v = spec.get("hooks")) env.hooks = parseHooks(r, *v);
+  if (auto v = spec.get("backup")) env.backup = parseBackup(r, *v);
+  if (auto v = spec.get("preflight")) env.preflight = parsePreflight(r, *v);
+  if (auto v = spec.get("performance")) {
+    env.performance = parsePerformance(r, *v);
+    if (!env.performance.service.empty()) {
+      refs.performance_service =
+          NameUse{env.performance.service, v->location, v->path + ".service"};
+    }
+  }
 }
 
 void Loader::parseRuntime(Reader& r, const Val& v, Environment& env, std::size_t index) {
@@ -735,7 +781,10 @@ CheckRef Loader::parseCheckRef(Reader& r, const Val& v) {
   ref.location = v.location;
   const Fields f(r, v, {"smoke", "health"});
   if (!f.isMap()) return ref;
-  f.str("smoke", ref.smoke);
+  if (f.str("smoke", ref.smoke) && current_env_ < env_refs_.size()) {
+    env_refs_[current_env_].smoke.push_back(
+        NameUse{ref.smoke, f.get("smoke")->location, f.path("smoke")});
+  }
   f.enumeration("health", ref.health,
                 EnumValues<std::string>{{"basic", "basic"},
                                         {"comprehensive", "comprehensive"},
@@ -1408,6 +1457,411 @@ JudgeMetric Loader::parseJudgeMetric(Reader& r, const Val& v, bool builtin_queri
 }
 
 // ---------------------------------------------------------------------------------------------
+// Checks and hooks
+
+const std::vector<std::string> kHttpMethods{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
+                                            "OPTIONS"};
+
+std::string configDir(const Reader& r) {
+  std::error_code ec;
+  auto parent = std::filesystem::path(r.file()).parent_path();
+  if (parent.empty()) parent = ".";
+  auto base = std::filesystem::absolute(parent, ec);
+  std::string dir = ec ? std::string() : base.lexically_normal().string();
+  if (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  return dir;
+}
+
+void Loader::parseSmoke(Reader& r, const Val& v, Application& app) {
+  if (!v.node.IsMap()) {
+    error(v.location, v.path,
+          fmt::format("expected a mapping of suite names to lists of checks, got {}",
+                      detail::describe(v.node)));
+    return;
+  }
+  for (const auto& kv : v.node) {
+    const auto key_location = r.locate(kv.first, v.location);
+    const auto name = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
+    const Val suite_val{kv.second, r.locate(kv.second, key_location),
+                        fmt::format("{}.{}", v.path, name)};
+    if (!isValidName(name)) {
+      error(key_location, suite_val.path,
+            fmt::format("invalid suite name \"{}\": {}", name, nameRules()));
+      continue;
+    }
+    if (app.findSuite(name) != nullptr) {
+      error(key_location, suite_val.path, fmt::format("duplicate suite \"{}\"", name));
+      continue;
+    }
+    SmokeSuite suite;
+    suite.name = name;
+    suite.location = key_location;
+    auto items = detail::readList(r, suite_val);
+    if (!items) continue;
+    if (items->empty()) {
+      error(suite_val.location, suite_val.path, "a suite must list at least one check");
+    }
+    std::map<std::string, SourceLocation> names;
+    for (const auto& item : *items) {
+      auto check = parseSmokeCheck(r, item);
+      if (!check.name.empty()) {
+        if (auto [it, inserted] = names.emplace(check.name, item.location); !inserted) {
+          error(item.location, item.path + ".name",
+                fmt::format("duplicate check \"{}\" (first defined at {})", check.name,
+                            where(it->second)));
+        }
+      }
+      suite.checks.push_back(std::move(check));
+    }
+    app.smoke.push_back(std::move(suite));
+  }
+}
+
+SmokeCheck Loader::parseSmokeCheck(Reader& r, const Val& v) {
+  SmokeCheck check;
+  check.location = v.location;
+  const Fields f(r, v, {"name", "service", "method", "path", "headers", "body", "timeout", "expect"});
+  if (!f.isMap()) return check;
+  f.str("name", check.name, true);
+  if (f.str("service", check.service)) {
+    smoke_services_.back().push_back(NameUse{check.service, f.get("service")->location,
+                                             f.path("service")});
+  }
+  f.enumeration("method", check.method, [] {
+    EnumValues<std::string> values;
+    for (const auto& m : kHttpMethods) values.emplace_back(m, m);
+    return values;
+  }());
+  if (auto p = f.require("path")) {
+    if (auto text = detail::readString(r, *p)) {
+      if (text->front() == '/') {
+        check.path = *text;
+      } else {
+        error(p->location, p->path, fmt::format("must start with '/', got \"{}\"", *text));
+      }
+    }
+  }
+  f.stringMap("headers", check.headers);
+  if (auto b = f.get("body")) {
+    if (auto text = detail::scalarText(r, *b, "a string")) check.body = *text;
+  }
+  f.duration("timeout", check.timeout, Duration{1});
+  if (auto e = f.get("expect")) {
+    const Fields ef(r, *e, {"status", "bodyContains", "json", "maxLatency"});
+    if (ef.isMap()) {
+      ef.integer("status", check.expect_status, 100, 599);
+      ef.str("bodyContains", check.body_contains);
+      if (auto j = ef.get("json")) {
+        if (auto values = detail::readStringMap(r, *j)) {
+          for (const auto& [pointer, expected] : *values) {
+            if (!pointer.empty() && pointer.front() != '/') {
+              error(j->location, fmt::format("{}.{}", j->path, pointer),
+                    fmt::format("a JSON pointer starts with '/' (RFC 6901), got \"{}\"", pointer));
+              continue;
+            }
+            check.json_equals.emplace(pointer, expected);
+          }
+        }
+      }
+      ef.duration("maxLatency", check.max_latency, Duration{1});
+    }
+  }
+  return check;
+}
+
+std::vector<std::string> Loader::parseCommand(Reader& r, const Fields& f) {
+  std::vector<std::string> out;
+  if (auto command = f.get("command")) {
+    if (auto items = detail::readList(r, *command)) {
+      if (items->empty()) error(command->location, command->path, "must not be empty");
+      for (const auto& item : *items) {
+        if (auto text = detail::readString(r, item)) out.push_back(*text);
+      }
+    }
+  }
+  return out;
+}
+
+Dependency Loader::parseDependency(Reader& r, const Val& v) {
+  Dependency dep;
+  dep.location = v.location;
+  const Fields f(r, v, {"name", "http", "tcp", "command", "expectStatus", "timeout"});
+  if (!f.isMap()) return dep;
+  if (auto n = f.require("name")) {
+    if (auto text = detail::readString(r, *n)) {
+      if (isValidName(*text)) {
+        dep.name = *text;
+      } else {
+        error(n->location, n->path, fmt::format("invalid name \"{}\": {}", *text, nameRules()));
+      }
+    }
+  }
+  const int kinds = (f.has("http") ? 1 : 0) + (f.has("tcp") ? 1 : 0) + (f.has("command") ? 1 : 0);
+  if (kinds != 1) {
+    error(v.location, v.path,
+          "set exactly one of http (a URL answered with 2xx), tcp (host:port accepting a "
+          "connection) or command (exits 0)");
+  }
+  if (auto h = f.get("http")) {
+    dep.kind = Dependency::Kind::Http;
+    if (auto text = detail::readString(r, *h)) {
+      if (isHttpUrl(*text)) {
+        dep.url = *text;
+      } else {
+        error(h->location, h->path, fmt::format("expected an http:// or https:// URL, got \"{}\"", *text));
+      }
+    }
+  }
+  if (auto t = f.get("tcp")) {
+    dep.kind = Dependency::Kind::Tcp;
+    if (auto text = detail::readString(r, *t)) {
+      const auto colon = text->rfind(':');
+      int port = 0;
+      bool ok = colon != std::string::npos && colon > 0 && colon + 1 < text->size();
+      if (ok) {
+        const auto digits = text->substr(colon + 1);
+        ok = digits.size() <= 5 &&
+             std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
+        if (ok) port = std::stoi(digits);
+        ok = ok && port >= 1 && port <= 65535;
+      }
+      if (ok) {
+        dep.host = text->substr(0, colon);
+        dep.port = port;
+      } else {
+        error(t->location, t->path, fmt::format("expected host:port with a port 1-65535, got \"{}\"", *text));
+      }
+    }
+  }
+  if (f.has("command")) {
+    dep.kind = Dependency::Kind::Command;
+    dep.command = parseCommand(r, f);
+  }
+  f.integer("expectStatus", dep.expect_status, 100, 599);
+  f.duration("timeout", dep.timeout, Duration{1});
+  return dep;
+}
+
+Hook Loader::parseHook(Reader& r, const Val& v, bool command_only) {
+  Hook hook;
+  hook.location = v.location;
+  hook.base_dir = configDir(r);
+  std::vector<std::string> keys{"name", "command", "env", "timeout", "retries", "retryDelay"};
+  if (!command_only) {
+    for (const auto* k : {"http", "method", "headers", "body", "onFailure"}) keys.emplace_back(k);
+  }
+  const Fields f(r, v, keys);
+  if (!f.isMap()) return hook;
+  f.str("name", hook.name);
+  if (command_only) {
+    if (!f.require("command")) return hook;
+  } else if (f.has("command") == f.has("http")) {
+    error(v.location, v.path, "set exactly one of command (argv list) or http (a URL)");
+  }
+  if (f.has("command")) {
+    hook.kind = Hook::Kind::Command;
+    hook.command = parseCommand(r, f);
+  }
+  if (auto h = command_only ? std::nullopt : f.get("http")) {
+    hook.kind = Hook::Kind::Http;
+    if (auto text = detail::readString(r, *h)) {
+      if (isHttpUrl(*text)) {
+        hook.url = *text;
+      } else {
+        error(h->location, h->path, fmt::format("expected an http:// or https:// URL, got \"{}\"", *text));
+      }
+    }
+    f.enumeration("method", hook.method, [] {
+      EnumValues<std::string> values;
+      for (const auto& m : kHttpMethods) values.emplace_back(m, m);
+      return values;
+    }());
+    f.stringMap("headers", hook.headers);
+    if (auto b = f.get("body")) {
+      if (auto text = detail::scalarText(r, *b, "a string")) hook.body = *text;
+    }
+  }
+  if (auto env = f.get("env")) {
+    if (auto values = detail::readStringMap(r, *env)) {
+      for (const auto& [key, value] : *values) {
+        if (!isEnvVarName(key)) {
+          error(env->location, fmt::format("{}.{}", env->path, key),
+                fmt::format("invalid environment variable name \"{}\"", key));
+          continue;
+        }
+        hook.env.emplace(key, value);
+      }
+    }
+  }
+  f.duration("timeout", hook.timeout, Duration{1});
+  f.integer("retries", hook.retries, 0, 100);
+  f.duration("retryDelay", hook.retry_delay);
+  if (!command_only) {
+    f.enumeration("onFailure", hook.on_failure,
+                  EnumValues<Hook::OnFailure>{{"fail", Hook::OnFailure::Fail},
+                                              {"continue", Hook::OnFailure::Continue},
+                                              {"rollback", Hook::OnFailure::Rollback}});
+  }
+  if (hook.name.empty()) {
+    hook.name = hook.kind == Hook::Kind::Command
+                    ? (hook.command.empty() ? std::string("command") : hook.command.front())
+                    : hook.url;
+  }
+  return hook;
+}
+
+Hooks Loader::parseHooks(Reader& r, const Val& v) {
+  Hooks hooks;
+  const Fields f(r, v, {"preDeploy", "postDeploy", "preRollback", "postRollback", "onAbort"});
+  if (!f.isMap()) return hooks;
+  const std::pair<const char*, std::vector<Hook>*> points[] = {
+      {"preDeploy", &hooks.pre_deploy},     {"postDeploy", &hooks.post_deploy},
+      {"preRollback", &hooks.pre_rollback}, {"postRollback", &hooks.post_rollback},
+      {"onAbort", &hooks.on_abort}};
+  for (const auto& [key, list] : points) {
+    auto value = f.get(key);
+    if (!value) continue;
+    auto items = detail::readList(r, *value);
+    if (!items) continue;
+    for (const auto& item : *items) {
+      auto hook = parseHook(r, item, false);
+      if (hook.on_failure == Hook::OnFailure::Rollback &&
+          (std::string_view(key) == "preRollback" || std::string_view(key) == "postRollback" ||
+           std::string_view(key) == "onAbort")) {
+        error(item.location, item.path + ".onFailure",
+              fmt::format("\"rollback\" makes no sense in {} (use fail or continue)", key));
+      }
+      list->push_back(std::move(hook));
+    }
+  }
+  return hooks;
+}
+
+BackupSpec Loader::parseBackup(Reader& r, const Val& v) {
+  BackupSpec backup;
+  backup.location = v.location;
+  const Fields f(r, v, {"command", "env", "timeout", "retries", "retryDelay", "directory", "keep",
+                        "suffix", "beforeDeploy"});
+  if (!f.isMap()) return backup;
+  backup.hook.location = v.location;
+  backup.hook.base_dir = configDir(r);
+  backup.hook.name = "backup";
+  if (f.require("command")) backup.hook.command = parseCommand(r, f);
+  if (auto env = f.get("env")) {
+    if (auto values = detail::readStringMap(r, *env)) backup.hook.env = *values;
+  }
+  f.duration("timeout", backup.hook.timeout, Duration{1});
+  f.integer("retries", backup.hook.retries, 0, 100);
+  f.duration("retryDelay", backup.hook.retry_delay);
+  if (f.str("directory", backup.directory) && !backup.directory.empty()) {
+    std::filesystem::path dir(backup.directory);
+    if (dir.is_relative()) dir = std::filesystem::path(configDir(r)) / dir;
+    backup.directory = dir.lexically_normal().string();
+  }
+  f.integer("keep", backup.keep, 1, 10000);
+  if (f.str("suffix", backup.suffix) && backup.suffix.find('/') != std::string::npos) {
+    error(f.get("suffix")->location, f.path("suffix"), "must not contain '/'");
+  }
+  f.boolean("beforeDeploy", backup.before_deploy);
+  return backup;
+}
+
+PreflightSpec Loader::parsePreflight(Reader& r, const Val& v) {
+  PreflightSpec pre;
+  pre.location = v.location;
+  const Fields f(r, v, {"env", "files", "metrics", "registry", "beforeDeploy"});
+  if (!f.isMap()) return pre;
+  if (auto e = f.get("env")) {
+    if (auto names = detail::readStringList(r, *e)) {
+      for (const auto& name : *names) {
+        if (!isEnvVarName(name)) {
+          error(e->location, e->path, fmt::format("invalid environment variable name \"{}\"", name));
+        }
+      }
+      pre.env = *names;
+    }
+  }
+  f.strings("files", pre.files);
+  if (auto m = f.get("metrics")) {
+    if (auto text = detail::readString(r, *m)) {
+      if (isHttpUrl(*text)) {
+        pre.metrics = *text;
+      } else {
+        error(m->location, m->path, fmt::format("expected an http:// or https:// URL, got \"{}\"", *text));
+      }
+    }
+  }
+  if (auto reg = f.get("registry")) {
+    const Fields rf(r, *reg, {"insecure", "usernameEnv", "passwordEnv"});
+    if (rf.isMap()) {
+      pre.registry.location = reg->location;
+      rf.boolean("insecure", pre.registry.insecure);
+      rf.str("usernameEnv", pre.registry.username_env);
+      rf.str("passwordEnv", pre.registry.password_env);
+      if (pre.registry.username_env.empty() != pre.registry.password_env.empty()) {
+        error(reg->location, reg->path, "set both usernameEnv and passwordEnv, or neither");
+      }
+    }
+  }
+  f.enumeration("beforeDeploy", pre.before_deploy,
+                EnumValues<std::string>{{"basic", "basic"}, {"comprehensive", "comprehensive"}});
+  return pre;
+}
+
+PerformanceSpec Loader::parsePerformance(Reader& r, const Val& v) {
+  PerformanceSpec perf;
+  perf.location = v.location;
+  const Fields f(r, v, {"service", "method", "path", "rate", "duration", "timeout", "tolerance",
+                        "maxErrorRate"});
+  if (!f.isMap()) return perf;
+  f.str("service", perf.service);
+  f.enumeration("method", perf.method, [] {
+    EnumValues<std::string> values;
+    for (const auto& m : kHttpMethods) values.emplace_back(m, m);
+    return values;
+  }());
+  if (auto p = f.get("path")) {
+    if (auto text = detail::readString(r, *p)) {
+      if (text->front() == '/') {
+        perf.path = *text;
+      } else {
+        error(p->location, p->path, fmt::format("must start with '/', got \"{}\"", *text));
+      }
+    }
+  }
+  f.number("rate", perf.rate, 0.1, 100000);
+  f.duration("duration", perf.duration, Duration{100});
+  f.duration("timeout", perf.timeout, Duration{1});
+  if (auto t = f.get("tolerance")) {
+    const Fields tf(r, *t, {"p95", "p99", "throughput"});
+    if (tf.isMap()) {
+      for (const auto& [key, out] : {std::pair<const char*, double*>{"p95", &perf.p95_tolerance},
+                                     {"p99", &perf.p99_tolerance},
+                                     {"throughput", &perf.throughput_tolerance}}) {
+        auto value = tf.get(key);
+        if (!value) continue;
+        auto text = detail::scalarText(r, *value, "a percentage such as \"10%\"");
+        if (!text) continue;
+        std::string number = *text;
+        const bool percent = !number.empty() && number.back() == '%';
+        if (percent) number.pop_back();
+        auto parsed = detail::parseNumber(number);
+        if (!parsed || *parsed < 0 || (percent ? *parsed > 1000 : *parsed > 10)) {
+          error(value->location, value->path,
+                fmt::format("expected a percentage such as \"10%\" (or a fraction such as 0.1), "
+                            "got \"{}\"",
+                            *text));
+          continue;
+        }
+        *out = percent ? *parsed / 100.0 : *parsed;
+      }
+    }
+  }
+  f.number("maxErrorRate", perf.max_error_rate, 0.0, 1.0);
+  return perf;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Cross-document checks
 
 void Loader::checkEnvironments() {
@@ -1451,6 +1905,21 @@ void Loader::checkEnvironments() {
     std::vector<std::string> services;
     for (const auto& svc : app->services) {
       if (!svc.name.empty()) services.push_back(svc.name);
+    }
+    std::vector<std::string> suites;
+    for (const auto& suite : app->smoke) suites.push_back(suite.name);
+    for (const auto& use : refs.smoke) {
+      if (app->findSuite(use.name) == nullptr) {
+        error(use.location, use.path,
+              unknownReference(fmt::format("smoke suite of Application \"{}\":", app->name),
+                               use.name, suites));
+      }
+    }
+    if (const auto& use = refs.performance_service;
+        use && std::find(services.begin(), services.end(), use->name) == services.end()) {
+      error(use->location, use->path,
+            unknownReference(fmt::format("service of Application \"{}\":", app->name),
+                             use->name, services));
     }
     for (const auto& use : refs.ports) {
       if (std::find(services.begin(), services.end(), use.name) == services.end()) {
@@ -1516,6 +1985,16 @@ void Loader::checkPromotionCycles() {
 
 LoadResult Loader::finish() {
   for (const auto& check : deferred_) check();
+  for (std::size_t i = 0; i < config_.applications.size() && i < smoke_services_.size(); ++i) {
+    const auto& app = config_.applications[i];
+    std::vector<std::string> services;
+    for (const auto& svc : app.services) services.push_back(svc.name);
+    for (const auto& use : smoke_services_[i]) {
+      if (std::find(services.begin(), services.end(), use.name) == services.end()) {
+        error(use.location, use.path, unknownReference("service", use.name, services));
+      }
+    }
+  }
   checkEnvironments();
   checkPromotionCycles();
   // File order: files in reading order, then line and column. Errors found by cross-document

@@ -25,6 +25,26 @@ const AnalysisTemplate* Config::findTemplate(std::string_view name) const {
   return findByName(templates, name);
 }
 
+const SmokeSuite* Application::findSuite(std::string_view suite) const {
+  return findByName(smoke, suite);
+}
+
+const std::vector<Hook>& Hooks::at(HookPoint point) const {
+  switch (point) {
+    case HookPoint::PreDeploy:
+      return pre_deploy;
+    case HookPoint::PostDeploy:
+      return post_deploy;
+    case HookPoint::PreRollback:
+      return pre_rollback;
+    case HookPoint::PostRollback:
+      return post_rollback;
+    case HookPoint::OnAbort:
+      return on_abort;
+  }
+  return pre_deploy;
+}
+
 const Application* Config::applicationFor(const Environment& env) const {
   if (!env.application.empty()) return findApplication(env.application);
   if (applications.size() == 1) return &applications.front();
@@ -105,6 +125,46 @@ std::string_view toString(Weekday day) {
       return "Sat";
     case Weekday::Sun:
       return "Sun";
+  }
+  return "unknown";
+}
+
+std::string_view toString(HookPoint point) {
+  switch (point) {
+    case HookPoint::PreDeploy:
+      return "preDeploy";
+    case HookPoint::PostDeploy:
+      return "postDeploy";
+    case HookPoint::PreRollback:
+      return "preRollback";
+    case HookPoint::PostRollback:
+      return "postRollback";
+    case HookPoint::OnAbort:
+      return "onAbort";
+  }
+  return "unknown";
+}
+
+std::string_view toString(Hook::OnFailure policy) {
+  switch (policy) {
+    case Hook::OnFailure::Fail:
+      return "fail";
+    case Hook::OnFailure::Continue:
+      return "continue";
+    case Hook::OnFailure::Rollback:
+      return "rollback";
+  }
+  return "unknown";
+}
+
+std::string_view toString(Dependency::Kind kind) {
+  switch (kind) {
+    case Dependency::Kind::Http:
+      return "http";
+    case Dependency::Kind::Tcp:
+      return "tcp";
+    case Dependency::Kind::Command:
+      return "command";
   }
   return "unknown";
 }

@@ -230,6 +230,9 @@ spec:
       env: {MODE: "${ENVIRONMENT}", EMPTY: }
       health: {path: /ready, initialDelay: 2s, period: 5s, timeout: 250ms, failureThreshold: 5}
       resources: {cpu: 500m, memory: 1Gi}
+  smoke:
+    critical:
+      - {name: home, path: /}
 ---
 apiVersion: runway/v1
 kind: Environment

@@ -97,7 +97,7 @@ TEST(SubstituteTest, ReplacesKnownNames) {
 
 TEST(ModelTest, FindAndApplicationFor) {
   Config config;
-  config.applications.push_back(Application{"shop", {}, {}});
+  config.applications.push_back(Application{"shop", {}, {}, {}});
   Environment env;
   env.name = "dev";
   config.environments.push_back(env);
@@ -110,7 +110,7 @@ TEST(ModelTest, FindAndApplicationFor) {
   EXPECT_EQ(config.applicationFor(env), &config.applications[0]);
   env.application = "other";
   EXPECT_EQ(config.applicationFor(env), nullptr);
-  config.applications.push_back(Application{"other", {}, {}});
+  config.applications.push_back(Application{"other", {}, {}, {}});
   EXPECT_EQ(config.applicationFor(env), &config.applications[1]);
   env.application.clear();
   EXPECT_EQ(config.applicationFor(env), nullptr);  // ambiguous

@@ -61,10 +61,37 @@ struct Service {
   SourceLocation location;
 };
 
+// One HTTP request of a smoke suite and what its answer must be.
+struct SmokeCheck {
+  std::string name;
+  std::string service;  // "" = the application's first service
+  std::string method = "GET";
+  std::string path = "/";
+  std::map<std::string, std::string> headers;
+  std::string body;
+  int expect_status = 200;
+  std::string body_contains;  // "" = not checked
+  // RFC 6901 pointer -> expected value, written as YAML scalar text: a JSON string equals its
+  // text, a number equals numerically, true/false/null equal those literals.
+  std::map<std::string, std::string> json_equals;
+  std::optional<Duration> max_latency;  // nullopt = not checked
+  Duration timeout{std::chrono::seconds(5)};
+  SourceLocation location;
+};
+
+struct SmokeSuite {
+  std::string name;
+  std::vector<SmokeCheck> checks;
+  SourceLocation location;
+};
+
 struct Application {
   std::string name;
   std::vector<Service> services;
+  std::vector<SmokeSuite> smoke;  // suites by name ("critical", "full", ...)
   SourceLocation location;
+
+  const SmokeSuite* findSuite(std::string_view suite) const;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -216,6 +243,98 @@ struct PostDeployWatch {
   SourceLocation location;
 };
 
+// Something the environment needs that runway does not run: checked by comprehensive health
+// and pre-flight. Exactly one of http / tcp / command.
+struct Dependency {
+  enum class Kind { Http, Tcp, Command };
+  std::string name;
+  Kind kind = Kind::Http;
+  std::string url;                   // Http: answered with a 2xx (or expect_status)
+  int expect_status = 0;             // 0 = any 2xx
+  std::string host;                  // Tcp: accepts a connection
+  int port = 0;
+  std::vector<std::string> command;  // Command: exits 0 (e.g. pg_isready)
+  Duration timeout{std::chrono::seconds(5)};
+  SourceLocation location;
+};
+
+// A command or HTTP call run at a lifecycle point. Commands run with the config file's
+// directory as working directory and RUNWAY_ENVIRONMENT, RUNWAY_VERSION, RUNWAY_HOOK (and for
+// backups RUNWAY_BACKUP_FILE) in their environment.
+struct Hook {
+  enum class Kind { Command, Http };
+  enum class OnFailure { Fail, Continue, Rollback };
+  std::string name;
+  Kind kind = Kind::Command;
+  std::vector<std::string> command;
+  std::map<std::string, std::string> env;
+  std::string url;
+  std::string method = "POST";
+  std::map<std::string, std::string> headers;
+  std::string body;
+  Duration timeout{std::chrono::minutes(1)};
+  int retries = 0;                          // extra attempts after a failure
+  Duration retry_delay{std::chrono::seconds(1)};
+  OnFailure on_failure = OnFailure::Fail;
+  std::string base_dir;  // the config file's directory
+  SourceLocation location;
+};
+
+enum class HookPoint { PreDeploy, PostDeploy, PreRollback, PostRollback, OnAbort };
+
+struct Hooks {
+  std::vector<Hook> pre_deploy;
+  std::vector<Hook> post_deploy;
+  std::vector<Hook> pre_rollback;  // e.g. the down-migration
+  std::vector<Hook> post_rollback;
+  std::vector<Hook> on_abort;
+  const std::vector<Hook>& at(HookPoint point) const;
+};
+
+// The backup hook (`runway backup ENV`): writes RUNWAY_BACKUP_FILE; runway keeps the newest
+// `keep` files of `directory`.
+struct BackupSpec {
+  Hook hook;
+  std::string directory;  // absolute after loading ("" = DATA/backups/ENV)
+  int keep = 7;
+  std::string suffix = ".dump";
+  bool before_deploy = false;  // a deployment to this environment backs up first
+  SourceLocation location;
+};
+
+// Where images are looked up (OCI distribution API) and how to authenticate.
+struct RegistrySpec {
+  bool insecure = false;          // plain http instead of https
+  std::string username_env;       // basic credentials for the token service / registry
+  std::string password_env;
+  SourceLocation location;
+};
+
+struct PreflightSpec {
+  std::vector<std::string> env;    // variables that must be set and non-empty
+  std::vector<std::string> files;  // secret files that must exist and be readable
+  std::string metrics;             // Prometheus address that must answer; "" = not checked
+  RegistrySpec registry;
+  // A deployment to this environment runs pre-flight at this level first ("" = it does not).
+  std::string before_deploy;
+  SourceLocation location;
+};
+
+// The load `runway perf` applies and how much worse than the baseline a run may be.
+struct PerformanceSpec {
+  std::string service;  // "" = the application's first service
+  std::string method = "GET";
+  std::string path = "/";
+  double rate = 20;  // requests per second
+  Duration duration{std::chrono::seconds(30)};
+  Duration timeout{std::chrono::seconds(5)};
+  double p95_tolerance = 0.10;         // P95 may be at most 10 % above the baseline's
+  double p99_tolerance = 0.25;
+  double throughput_tolerance = 0.10;  // throughput at most 10 % below
+  double max_error_rate = 0.01;        // share of non-2xx / failed requests
+  SourceLocation location;
+};
+
 enum class ForceDeployPolicy { Allowed, Forbidden };
 enum class ProgressDeadlineAction { Abort, Degrade };
 enum class ConcurrencyPolicy { Reject, Queue, Supersede };
@@ -241,6 +360,11 @@ struct Environment {
   ConcurrencyPolicy concurrency = ConcurrencyPolicy::Reject;
   PostDeployWatch post_deploy;
   bool incident_on_rollback = false;
+  std::vector<Dependency> dependencies;
+  Hooks hooks;
+  std::optional<BackupSpec> backup;
+  PreflightSpec preflight;
+  PerformanceSpec performance;
   SourceLocation location;
 };
 
@@ -359,5 +483,8 @@ std::string_view toString(ProgressDeadlineAction action);
 std::string_view toString(ConcurrencyPolicy policy);
 std::string_view toString(HeaderRoute::Match match);
 std::string_view toString(JudgeMetric::Direction direction);
+std::string_view toString(HookPoint point);  // "preDeploy", ...
+std::string_view toString(Hook::OnFailure policy);
+std::string_view toString(Dependency::Kind kind);
 
 }  // namespace runway::config
