@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "dependencies.hpp"
 #include "http.hpp"
 
 namespace runway::checks {
@@ -348,6 +349,7 @@ Result<Report> runHealth(const HealthRequest& request, runtime::Runtime& runtime
       detailedHealth(service, versions, *instances, request, clock, report);
     }
   }
+  if (request.level != HealthLevel::Basic) report.append(checkDependencies(*env));
   return report;
 }
 

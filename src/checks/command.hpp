@@ -1,0 +1,34 @@
+#pragma once
+
+// Runs a local command with a timeout and captures its output (dependencies such as
+// pg_isready, hooks, backups). The command runs in its own process group; on timeout the whole
+// group gets SIGKILL.
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "runway/core/error.hpp"
+
+namespace runway::checks::detail {
+
+struct CommandResult {
+  int exit_code = -1;      // -1 when killed by a signal or timed out
+  bool timed_out = false;
+  std::string output;      // stdout and stderr interleaved, at most `max_output` bytes (the tail)
+  std::string describe() const;  // "exited with status 2", "timed out after 5s", ...
+};
+
+// argv[0]: a path, or a bare name looked up on PATH. `env` is added to runway's environment.
+// Errors: NotFound (no such program), Internal (spawn failed).
+Result<CommandResult> runCommand(const std::vector<std::string>& argv,
+                                 const std::map<std::string, std::string>& env,
+                                 const std::string& working_dir, std::chrono::milliseconds timeout,
+                                 std::size_t max_output = 64 * 1024);
+
+// The executable `name` resolves to (PATH lookup for bare names), or NotFound / the reason it
+// cannot be executed.
+Result<std::string> findExecutable(const std::string& name, const std::string& working_dir);
+
+}  // namespace runway::checks::detail
