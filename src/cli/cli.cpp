@@ -120,6 +120,7 @@ int run(int argc, char** argv) {
   addValidateCommand(app, ctx);
   addAuditCommand(app, ctx);
   addRouterCommand(app, ctx);
+  addCheckCommands(app, ctx);
 
   app.parse_complete_callback([&ctx] {
     auto format = parseLogFormat(ctx.log_format);

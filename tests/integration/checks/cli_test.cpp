@@ -1,0 +1,126 @@
+// The check commands as a person runs them: `runway health|smoke|perf|backup ENV --config PATH
+// --data DIR` against instances that a runtime (standing in for `runway serve`) runs from the
+// same data directory. Asserts the reported reason and the exit code (0 passed, 1 failed,
+// 2 usage or configuration error).
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "fixture.hpp"
+#include "support/process.hpp"
+
+namespace runway::checks::itest {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct CliRun {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+class CliTest : public ChecksFixture {
+ public:
+  CliRun runway(std::vector<std::string> args, bool with_config = true) {
+    test::SubprocessOptions options;
+    options.argv = {test::binaryPath("runway").string()};
+    options.argv.insert(options.argv.end(), args.begin(), args.end());
+    if (with_config) {
+      options.argv.insert(options.argv.end(), {"--config", (dir_ / "runway.yaml").string(),
+                                               "--data", data_dir().string()});
+    }
+    options.stderr_to = test::Output::pipe();
+    options.unset_env = {"RUNWAY_CONFIG"};
+    auto p = test::Subprocess::start(std::move(options));
+    EXPECT_TRUE(p) << p.error().message;
+    CliRun run;
+    auto out = p->readToEnd(test::deadlineIn(60s));
+    EXPECT_TRUE(out);
+    auto status = p->waitExit(test::deadlineIn(10s));
+    EXPECT_TRUE(status && status->exited);
+    run.code = status ? status->code : -1;
+    run.out = out ? out->out : "";
+    run.err = out ? out->err : "";
+    return run;
+  }
+};
+
+TEST_F(CliTest, HealthPassesAndFailsWithReasonAndExitCode) {
+  loadConfig();
+  start("v1", {});
+  start("v2", {{"FAIL_HEALTH", "1"}}, 1, false, false);
+  auto ok = runway({"health", "staging"});
+  EXPECT_EQ(ok.code, 0) << ok.out << ok.err;
+  EXPECT_THAT(ok.out, HasSubstr("passed   health   api/v1#0 GET /health -> 200"));
+  auto bad = runway({"health", "staging", "basic", "--version", "v2"});
+  EXPECT_EQ(bad.code, 1) << bad.out << bad.err;
+  EXPECT_THAT(bad.out, HasSubstr("FAILED: health api/v2: version v2 has no ready instance"));
+  auto json = runway({"health", "staging", "detailed", "-o", "json"});
+  EXPECT_EQ(json.code, 0) << json.out;
+  EXPECT_THAT(json.out, HasSubstr("\"passed\":true"));
+  EXPECT_THAT(json.out, HasSubstr("\"category\":\"diagnostics\""));
+}
+
+TEST_F(CliTest, SmokeSuitesThroughTheCli) {
+  loadConfig();
+  start("v1", {});
+  auto ok = runway({"smoke", "staging", "critical", "--version", "v1"});
+  EXPECT_EQ(ok.code, 0) << ok.out << ok.err;
+  auto wrong = runway({"smoke", "staging", "missing-page", "--version", "v1"});
+  EXPECT_EQ(wrong.code, 1);
+  EXPECT_THAT(wrong.out, HasSubstr("GET /no-such-page -> 404, expected 200"));
+  auto unknown = runway({"smoke", "staging", "critcal"});
+  EXPECT_EQ(unknown.code, 2);
+  EXPECT_THAT(unknown.err, HasSubstr("unknown smoke suite \"critcal\""));
+}
+
+TEST_F(CliTest, UsageAndConfigurationErrorsExitTwo) {
+  loadConfig();
+  auto no_config = runway({"health", "staging"}, false);
+  EXPECT_EQ(no_config.code, 2);
+  EXPECT_THAT(no_config.err, HasSubstr("--config is required (or set RUNWAY_CONFIG)"));
+  auto unknown_env = runway({"health", "prod"});
+  EXPECT_EQ(unknown_env.code, 2);
+  EXPECT_THAT(unknown_env.err, HasSubstr("unknown environment \"prod\" (defined: staging)"));
+  ASSERT_TRUE(dir_.write("broken.yaml", shopConfig(router_port_, "  dependencies:\n    - {name: db, tcp: nohost}\n")));
+  auto broken = runway({"health", "staging", "--config", (dir_ / "broken.yaml").string()}, false);
+  EXPECT_EQ(broken.code, 2);
+  EXPECT_THAT(broken.err, HasSubstr("broken.yaml:"));
+  EXPECT_THAT(broken.err, HasSubstr("spec.dependencies[0].tcp: expected host:port"));
+}
+
+TEST_F(CliTest, PerfBaselineThenSlowVersionFails) {
+  loadConfig();
+  start("v1", {});
+  start("v2", {{"LATENCY_MS", "50"}}, 1, false);
+  auto base = runway({"perf", "staging", "--version", "v1", "--duration", "2s", "--rate", "30",
+                      "--baseline"});
+  EXPECT_EQ(base.code, 0) << base.out << base.err;
+  EXPECT_THAT(base.out, HasSubstr("saved as the baseline of staging (release v1)"));
+  auto slow = runway({"perf", "staging", "--version", "v2", "--duration", "2s", "--rate", "30"});
+  EXPECT_EQ(slow.code, 1) << slow.out << slow.err;
+  EXPECT_THAT(slow.out, HasSubstr("FAILED: perf P95: P95 "));
+  auto bad = runway({"perf", "staging", "--duration", "soon"});
+  EXPECT_EQ(bad.code, 2);
+}
+
+TEST_F(CliTest, BackupRunsTheHookAndListsKeptBackups) {
+  loadConfig(R"(  backup:
+    command: [sh, -c, 'echo "dump of $RUNWAY_ENVIRONMENT" > "$RUNWAY_BACKUP_FILE"']
+    keep: 1
+)");
+  auto first = runway({"backup", "staging"});
+  EXPECT_EQ(first.code, 0) << first.out << first.err;
+  EXPECT_THAT(first.out, HasSubstr("sh exited with status 0"));
+  auto second = runway({"backup", "staging"});
+  EXPECT_EQ(second.code, 0) << second.out << second.err;
+  EXPECT_THAT(second.out, HasSubstr("removed (keep 1)"));
+  auto listed = runway({"backup", "staging", "--list"});
+  EXPECT_EQ(listed.code, 0);
+  EXPECT_THAT(listed.out, HasSubstr("16 bytes"));  // "dump of staging\n"
+  EXPECT_THAT(listed.out, HasSubstr("passed (1 check)"));
+}
+
+}  // namespace
+}  // namespace runway::checks::itest
