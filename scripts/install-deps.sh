@@ -14,6 +14,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   prometheus curl procps python3 r-base-core
   clang-14 libfuzzer-14-dev
+  postgresql docker-registry
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(wrk nginx-light haproxy)

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "runway/checks/health.hpp"
+#include "runway/checks/preflight.hpp"
 #include "runway/checks/report.hpp"
 #include "runway/checks/smoke.hpp"
 
@@ -18,9 +19,29 @@ GateResult runGate(const GateRequest& request, runtime::Runtime& runtime,
   };
   if (!request.config) {
     fail_with("gate", request.environment, "no configuration");
-  } else if (request.smoke.empty() && request.health.empty()) {
-    fail_with("gate", request.environment, "the gate names neither a smoke suite nor a health level");
+  } else if (request.smoke.empty() && request.health.empty() && request.preflight.empty()) {
+    fail_with("gate", request.environment,
+              "the gate names no smoke suite, health level or pre-flight level");
   } else {
+    if (!request.preflight.empty()) {
+      auto level = parsePreflightLevel(request.preflight);
+      if (!level) {
+        fail_with("preflight", request.preflight, level.error().message);
+      } else {
+        PreflightRequest pre;
+        pre.config = request.config.get();
+        pre.environment = request.environment;
+        pre.version = request.version;
+        pre.level = *level;
+        pre.data_dir = request.data_dir;
+        auto result = runPreflight(pre, runtime, clock);
+        if (result) {
+          report.append(*result);
+        } else {
+          fail_with("preflight", request.environment, result.error().message);
+        }
+      }
+    }
     if (!request.health.empty()) {
       auto level = parseHealthLevel(request.health);
       if (!level) {

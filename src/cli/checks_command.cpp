@@ -5,6 +5,7 @@
 //   runway smoke ENV [SUITE] [--version V]
 //   runway perf ENV [--duration 30s] [--rate N] [--baseline] [--version V] [--release R]
 //   runway backup ENV [--list]
+//   runway preflight ENV [basic|comprehensive] [--version V]
 //
 // Common flags: --config PATH (required unless RUNWAY_CONFIG is set), --data DIR, -o table|json.
 // Exit codes: 0 everything passed, 1 something failed, 2 usage or configuration error.
@@ -21,6 +22,7 @@
 #include "runway/checks/health.hpp"
 #include "runway/checks/hooks.hpp"
 #include "runway/checks/perf.hpp"
+#include "runway/checks/preflight.hpp"
 #include "runway/checks/smoke.hpp"
 #include "runway/checks/snapshot.hpp"
 #include "runway/config/loader.hpp"
@@ -345,9 +347,44 @@ void addBackup(CLI::App& app, Context& ctx) {
   });
 }
 
+void addPreflight(CLI::App& app, Context& ctx) {
+  auto flags = std::make_shared<CheckFlags>();
+  auto level = std::make_shared<std::string>("basic");
+  auto* cmd = app.add_subcommand(
+      "preflight",
+      "Before a deployment: configuration, runtime, artifacts (commands, image tags), secrets, "
+      "change window; comprehensive adds capacity, metrics provider, current health and "
+      "dependencies");
+  addCommonFlags(cmd, *flags);
+  cmd->add_option("LEVEL", *level, "basic or comprehensive")
+      ->check(CLI::IsMember({"basic", "comprehensive"}))
+      ->capture_default_str();
+  cmd->add_option("--version", flags->version,
+                  "The version about to be deployed (its image tags are looked up)");
+  cmd->callback([&ctx, flags, level] {
+    auto loaded = loadFor(*flags, ctx);
+    if (!loaded) return;
+    auto snapshot = checks::openRuntimeSnapshot(flags->data);
+    checks::PreflightRequest request;
+    request.config = loaded->config.get();
+    request.environment = flags->environment;
+    request.version = flags->version;
+    request.level = *checks::parsePreflightLevel(*level);
+    request.data_dir = flags->data;
+    auto report = checks::runPreflight(request, *snapshot, *systemClock());
+    if (!report) {
+      fmt::print(stderr, "runway: {}\n", report.error().message);
+      ctx.exit_code = kExitUsage;
+      return;
+    }
+    emit(*report, *flags, ctx);
+  });
+}
+
 }  // namespace
 
 void addCheckCommands(CLI::App& app, Context& ctx) {
+  addPreflight(app, ctx);
   addHealth(app, ctx);
   addSmoke(app, ctx);
   addPerf(app, ctx);

@@ -20,7 +20,7 @@ void addVersionCommand(CLI::App& app, Context& ctx);
 void addValidateCommand(CLI::App& app, Context& ctx);
 void addAuditCommand(CLI::App& app, Context& ctx);
 void addRouterCommand(CLI::App& app, Context& ctx);
-// health, smoke, perf, backup (checks_command.cpp)
+// preflight, health, smoke, perf, backup (checks_command.cpp)
 void addCheckCommands(CLI::App& app, Context& ctx);
 
 // The default data directory: $RUNWAY_DATA_DIR, else $XDG_DATA_HOME/runway, else

@@ -122,5 +122,16 @@ TEST_F(CliTest, BackupRunsTheHookAndListsKeptBackups) {
   EXPECT_THAT(listed.out, HasSubstr("passed (1 check)"));
 }
 
+TEST_F(CliTest, PreflightPassesAndFailsOnAMissingSecret) {
+  loadConfig();
+  auto ok = runway({"preflight", "staging", "comprehensive"});
+  EXPECT_EQ(ok.code, 0) << ok.out << ok.err;
+  EXPECT_THAT(ok.out, HasSubstr("runway-demo-app is executable"));
+  loadConfig("  preflight:\n    env: [RUNWAY_TEST_UNSET_TOKEN]\n");
+  auto bad = runway({"preflight", "staging"});
+  EXPECT_EQ(bad.code, 1) << bad.out;
+  EXPECT_THAT(bad.out, HasSubstr("FAILED: secrets RUNWAY_TEST_UNSET_TOKEN: not set"));
+}
+
 }  // namespace
 }  // namespace runway::checks::itest

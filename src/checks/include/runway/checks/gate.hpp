@@ -23,6 +23,11 @@ struct GateRequest {
   std::string version;
   std::string smoke;   // suite name, "" = none
   std::string health;  // "basic" | "comprehensive" | "detailed" | "" = none
+  // Pre-flight level ("basic" | "comprehensive" | "" = none): for the engine's
+  // CheckKind::PreFlight checks (the environment's preflight.beforeDeploy), run before anything
+  // is started. `version` is then the version about to be deployed (its image tags are looked
+  // up).
+  std::string preflight;
   // The runtime's data directory: where smoke checks through the router find a listener port
   // the configuration left to chance (DATA/run/ENV/SERVICE/traffic.json). Empty = only the
   // ports the configuration names.
@@ -37,7 +42,7 @@ struct GateResult {
   std::string report_json;  // the full report (every item with status and reason)
 };
 
-// Runs the requested health level and smoke suite and reports them as one result. Blocking
+// Runs the requested pre-flight level, health level and smoke suite and reports them as one result. Blocking
 // (HTTP calls); the controller calls it off its strand. `stats` may be null (then the
 // error-rate/P95 part of comprehensive health is reported skipped-with-reason, never passed).
 // A request with neither smoke nor health, an unknown environment, suite or level is a failed
