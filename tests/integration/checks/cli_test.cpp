@@ -3,6 +3,8 @@
 // same data directory. Asserts the reported reason and the exit code (0 passed, 1 failed,
 // 2 usage or configuration error).
 
+#include <iostream>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -56,6 +58,7 @@ TEST_F(CliTest, HealthPassesAndFailsWithReasonAndExitCode) {
   auto bad = runway({"health", "staging", "basic", "--version", "v2"});
   EXPECT_EQ(bad.code, 1) << bad.out << bad.err;
   EXPECT_THAT(bad.out, HasSubstr("FAILED: health api/v2: version v2 has no ready instance"));
+  std::cout << bad.out;  // docs/checks.md shows this output
   auto json = runway({"health", "staging", "detailed", "-o", "json"});
   EXPECT_EQ(json.code, 0) << json.out;
   EXPECT_THAT(json.out, HasSubstr("\"passed\":true"));
@@ -101,6 +104,7 @@ TEST_F(CliTest, PerfBaselineThenSlowVersionFails) {
   auto slow = runway({"perf", "staging", "--version", "v2", "--duration", "2s", "--rate", "30"});
   EXPECT_EQ(slow.code, 1) << slow.out << slow.err;
   EXPECT_THAT(slow.out, HasSubstr("FAILED: perf P95: P95 "));
+  std::cout << slow.out;  // docs/checks.md shows this output
   auto bad = runway({"perf", "staging", "--duration", "soon"});
   EXPECT_EQ(bad.code, 2);
 }

@@ -1,6 +1,8 @@
 // Smoke suites, dependencies, hooks, backup, pre-flight and performance settings: every field
 // read, and each mistake reported at its file:line:column with the field's path.
 
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -171,6 +173,25 @@ TEST(ChecksConfigTest, DefaultsWhenNothingIsDeclared) {
   EXPECT_EQ(e.preflight.before_deploy, "");
   EXPECT_EQ(e.performance.path, "/");
   EXPECT_DOUBLE_EQ(e.performance.p95_tolerance, 0.10);
+}
+
+// docs/checks.md shows the runbook's checks as configuration; that text must load.
+TEST(ChecksConfigTest, TheDocumentedExampleLoads) {
+  std::ifstream in(std::string(RUNWAY_SOURCE_DIR) + "/docs/checks.md");
+  std::stringstream text;
+  text << in.rdbuf();
+  const auto doc = text.str();
+  const auto start = doc.find("```yaml\n");
+  ASSERT_NE(start, std::string::npos);
+  const auto end = doc.find("```", start + 8);
+  const auto yaml = doc.substr(start + 8, end - start - 8);
+  const auto result = loadConfigText(yaml, "docs/checks.md");
+  ASSERT_TRUE(result.ok()) << ::testing::PrintToString(messages(result));
+  const auto& env = result.config->environments.at(0);
+  EXPECT_EQ(env.dependencies.size(), 3U);
+  EXPECT_TRUE(env.backup && env.backup->before_deploy);
+  EXPECT_EQ(env.hooks.pre_rollback.at(0).name, "migrate-down");
+  EXPECT_EQ(env.preflight.before_deploy, "comprehensive");
 }
 
 struct Case {
