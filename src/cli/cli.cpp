@@ -121,6 +121,9 @@ int run(int argc, char** argv) {
   addAuditCommand(app, ctx);
   addRouterCommand(app, ctx);
   addCheckCommands(app, ctx);
+  addServeCommand(app, ctx);
+  addDownCommand(app, ctx);
+  addTokenCommand(app, ctx);
 
   app.parse_complete_callback([&ctx] {
     auto format = parseLogFormat(ctx.log_format);

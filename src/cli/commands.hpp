@@ -22,6 +22,9 @@ void addAuditCommand(CLI::App& app, Context& ctx);
 void addRouterCommand(CLI::App& app, Context& ctx);
 // preflight, health, smoke, perf, backup (checks_command.cpp)
 void addCheckCommands(CLI::App& app, Context& ctx);
+void addServeCommand(CLI::App& app, Context& ctx);
+void addDownCommand(CLI::App& app, Context& ctx);
+void addTokenCommand(CLI::App& app, Context& ctx);
 
 // The default data directory: $RUNWAY_DATA_DIR, else $XDG_DATA_HOME/runway, else
 // ~/.local/share/runway.

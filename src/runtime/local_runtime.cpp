@@ -279,6 +279,8 @@ class LocalRuntimeImpl final : public LocalRuntime {
                           const TrafficSplit& split) override;
   Result<TrafficSplit> traffic(std::string_view environment,
                                std::string_view service) const override;
+  Result<std::string> serviceAddress(std::string_view environment,
+                                     std::string_view service) const override;
   Result<void> scale(std::string_view environment, std::string_view service,
                      std::string_view version, int instances) override;
   Result<std::vector<InstanceInfo>> instances(std::string_view environment,
@@ -1107,6 +1109,17 @@ Result<TrafficSplit> LocalRuntimeImpl::traffic(std::string_view environment,
                                                  service, environment));
   }
   return s->traffic.split;
+}
+
+Result<std::string> LocalRuntimeImpl::serviceAddress(std::string_view environment,
+                                                     std::string_view service) const {
+  std::lock_guard lock(mutex_);
+  const Service* s = findService(environment, service);
+  if (s == nullptr || s->traffic.listen_port == 0) {
+    return fail(ErrorCode::NotFound, fmt::format("service '{}' runs no version in environment '{}'",
+                                                 service, environment));
+  }
+  return fmt::format("{}:{}", s->traffic.listen_address, s->traffic.listen_port);
 }
 
 Result<std::vector<InstanceInfo>> LocalRuntimeImpl::instances(std::string_view environment,

@@ -67,8 +67,8 @@ std::optional<std::string> checkLabel(std::string_view text) {
   return std::nullopt;
 }
 
-const std::array<KnobSpec, 11>& knobSpecs() {
-  static const std::array<KnobSpec, 11> kSpecs{{
+const std::array<KnobSpec, 12>& knobSpecs() {
+  static const std::array<KnobSpec, 12> kSpecs{{
       {"--port", "PORT", "N", "TCP port to listen on, 0..65535 (0 picks a free port)",
        [](Knobs& k, std::string_view v) -> std::optional<std::string> {
          auto port = parseInteger<std::uint16_t>(v);
@@ -149,6 +149,22 @@ const std::array<KnobSpec, 11>& knobSpecs() {
          k.drain_timeout = std::chrono::milliseconds(*ms);
          return std::nullopt;
        }},
+      {"--faulty-versions", "FAULTY_VERSIONS", "LIST",
+       "versions that are bad builds, with their error rate: v1.2.0=0.3,v1.3.0=0.05",
+       [](Knobs& k, std::string_view v) -> std::optional<std::string> {
+         k.faulty_versions.clear();
+         while (!v.empty()) {
+           const auto comma = v.find(',');
+           const std::string_view item = v.substr(0, comma);
+           v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
+           const auto eq = item.find('=');
+           if (eq == std::string_view::npos || eq == 0) return "must be VERSION=RATE[,VERSION=RATE...]";
+           auto rate = parseDouble(item.substr(eq + 1));
+           if (!rate || *rate < 0.0 || *rate > 1.0) return "each RATE must be a number from 0 to 1";
+           k.faulty_versions[std::string(item.substr(0, eq))] = *rate;
+         }
+         return std::nullopt;
+       }},
   }};
   return kSpecs;
 }
@@ -213,6 +229,10 @@ tl::expected<Invocation, std::string> parseInvocation(std::span<const char* cons
     if (auto problem = spec->apply(invocation.knobs, value)) {
       return tl::unexpected(fmt::format("invalid {}: {}", source, *problem));
     }
+  }
+  auto& k = invocation.knobs;
+  if (auto bad = k.faulty_versions.find(k.version); bad != k.faulty_versions.end()) {
+    k.error_rate = bad->second;
   }
   return invocation;
 }

@@ -153,6 +153,16 @@ class Runtime {
   virtual Result<TrafficSplit> traffic(std::string_view environment,
                                        std::string_view service) const = 0;
 
+  // Where the application's users reach a service ("127.0.0.1:8080": the router's listener in
+  // the local runtime). Errors: NotFound (the service runs nothing yet), Unimplemented runtimes
+  // answer NotFound.
+  virtual Result<std::string> serviceAddress(std::string_view environment,
+                                             std::string_view service) const {
+    (void)environment;
+    (void)service;
+    return tl::unexpected<Error>(Error{ErrorCode::NotFound, "this runtime has no service address"});
+  }
+
   // Sets the instance count of a started version (0..1000). Removed instances stop gracefully.
   // Errors: NotFound, InvalidArgument, FailedPrecondition (being retired).
   virtual Result<void> scale(std::string_view environment, std::string_view service,

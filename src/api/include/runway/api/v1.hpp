@@ -1,0 +1,44 @@
+#pragma once
+
+// The runway API, version 1 (docs/api.md): environments, deployments, commands, approvals,
+// history, audit, tokens, configuration reload, the event stream, health and metrics.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runway/api/http_server.hpp"
+#include "runway/config/loader.hpp"
+#include "runway/controller/controller.hpp"
+#include "runway/core/clock.hpp"
+#include "runway/runtime/runtime.hpp"
+#include "runway/store/store.hpp"
+
+namespace runway::api {
+
+struct ApiContext {
+  std::shared_ptr<store::Store> store;
+  std::shared_ptr<controller::Controller> controller;
+  std::shared_ptr<runtime::Runtime> runtime;
+  std::shared_ptr<Clock> clock;
+  // Reads the configuration again from where the server loaded it (reload).
+  std::function<config::LoadResult()> load_config;
+  // Whether the server is ready to take deployments (/readyz).
+  std::function<bool()> ready;
+  std::string version;  // runway's own version, for /api/v1/version
+};
+
+// The built-in roles. Approver roles (tech-lead, ...) are whatever the configuration names.
+inline constexpr std::string_view kViewer = "viewer";
+inline constexpr std::string_view kDeployer = "deployer";
+inline constexpr std::string_view kAdmin = "admin";
+
+// Every route of the API, each with the role it requires (see docs/api.md).
+std::vector<Route> v1Routes(std::shared_ptr<ApiContext> context);
+
+// The roles a token may hold under `config`: viewer, deployer, admin and every approver role
+// an environment or approval step names.
+std::vector<std::string> knownRoles(const config::Config& config);
+
+}  // namespace runway::api

@@ -1,0 +1,749 @@
+#include "runway/api/v1.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "runway/api/tokens.hpp"
+#include "runway/core/suggest.hpp"
+#include "runway/engine/engine.hpp"
+#include "runway/engine/spec.hpp"
+
+namespace runway::api {
+namespace {
+
+namespace json = boost::json;
+using controller::Actor;
+using Ctx = std::shared_ptr<ApiContext>;
+
+std::string ts(TimePoint t) { return formatTimestamp(t); }
+json::value optTs(const std::optional<TimePoint>& t) {
+  if (!t) return nullptr;
+  return json::value(formatTimestamp(*t));
+}
+
+HttpResponse ok(const json::value& v, int status = 200) {
+  return HttpResponse::json(status, json::serialize(v));
+}
+
+HttpResponse error(const HttpRequest& req, const Error& e, std::string_view details = "{}") {
+  return errorResponse(e, req.request_id, details);
+}
+
+Actor actorOf(const HttpRequest& req) {
+  Actor a;
+  if (req.identity) {
+    a.name = req.identity->name;
+    a.roles = req.identity->roles;
+  }
+  return a;
+}
+
+// A JSON request body: an object whose members are all in `allowed`. Empty body = {}.
+Result<json::object> body(const HttpRequest& req, std::initializer_list<std::string_view> allowed) {
+  if (req.body.empty()) return json::object{};
+  json::error_code ec;
+  json::value v = json::parse(req.body, ec);
+  if (ec) return fail(ErrorCode::InvalidArgument, "request body is not JSON: " + ec.message());
+  if (!v.is_object()) return fail(ErrorCode::InvalidArgument, "request body must be a JSON object");
+  std::vector<std::string> names(allowed.begin(), allowed.end());
+  for (const auto& kv : v.get_object()) {
+    if (std::find(allowed.begin(), allowed.end(), kv.key()) == allowed.end()) {
+      std::string msg = fmt::format("unknown field \"{}\"", std::string_view(kv.key()));
+      if (auto s = closestMatch(kv.key(), names)) msg += fmt::format(" (did you mean \"{}\"?)", *s);
+      return fail(ErrorCode::InvalidArgument, msg);
+    }
+  }
+  return std::move(v.get_object());
+}
+
+Result<std::string> str(const json::object& o, std::string_view key, bool required = false) {
+  const auto* v = o.if_contains(key);
+  if (v == nullptr || v->is_null()) {
+    if (required) return fail(ErrorCode::InvalidArgument, fmt::format("field \"{}\" is required", key));
+    return std::string();
+  }
+  if (!v->is_string()) return fail(ErrorCode::InvalidArgument, fmt::format("field \"{}\" must be a string", key));
+  return std::string(v->get_string());
+}
+
+Result<bool> boolean(const json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  if (v == nullptr || v->is_null()) return false;
+  if (!v->is_bool()) return fail(ErrorCode::InvalidArgument, fmt::format("field \"{}\" must be true or false", key));
+  return v->get_bool();
+}
+
+Result<std::vector<std::string>> strings(const json::object& o, std::string_view key) {
+  std::vector<std::string> out;
+  const auto* v = o.if_contains(key);
+  if (v == nullptr || v->is_null()) return out;
+  if (!v->is_array()) return fail(ErrorCode::InvalidArgument, fmt::format("field \"{}\" must be an array of strings", key));
+  for (const auto& x : v->get_array()) {
+    if (!x.is_string()) return fail(ErrorCode::InvalidArgument, fmt::format("field \"{}\" must be an array of strings", key));
+    out.emplace_back(x.get_string());
+  }
+  return out;
+}
+
+int queryInt(const HttpRequest& req, const std::string& key, int fallback, int max) {
+  auto it = req.query.find(key);
+  if (it == req.query.end()) return fallback;
+  try {
+    return std::clamp(std::stoi(it->second), 1, max);
+  } catch (...) {
+    return fallback;
+  }
+}
+
+std::string query(const HttpRequest& req, const std::string& key) {
+  auto it = req.query.find(key);
+  return it == req.query.end() ? std::string() : it->second;
+}
+
+// ---- views --------------------------------------------------------------------------------
+
+json::array stepsJson(const engine::DeploymentState& s) {
+  json::array steps;
+  if (!s.spec || s.strategy != config::StrategyKind::Canary) return steps;
+  for (std::size_t i = 0; i < s.spec->steps.size(); ++i) {
+    const auto& st = s.spec->steps[i];
+    json::object o{{"index", i}, {"kind", engine::stepKindName(st.kind)}};
+    switch (st.kind) {
+      case config::CanaryStep::Kind::SetWeight: o["weight"] = st.weight; break;
+      case config::CanaryStep::Kind::Pause:
+        o["durationMs"] = st.pause ? json::value(st.pause->count()) : json::value(nullptr);
+        break;
+      case config::CanaryStep::Kind::Analysis: {
+        json::array t;
+        for (const auto& n : st.analysis.templates) t.emplace_back(n);
+        o["templates"] = std::move(t);
+        break;
+      }
+      case config::CanaryStep::Kind::Approval: {
+        json::array r;
+        for (const auto& n : st.approval) r.emplace_back(n);
+        o["roles"] = std::move(r);
+        break;
+      }
+      case config::CanaryStep::Kind::Checks:
+        o["smoke"] = st.checks.smoke;
+        o["health"] = st.checks.health;
+        break;
+      case config::CanaryStep::Kind::SetHeaderRoute:
+        o["header"] = st.route.header;
+        o["cookie"] = st.route.cookie;
+        o["value"] = st.route.value;
+        break;
+    }
+    const int idx = static_cast<int>(i);
+    std::string status = "pending";
+    if (idx < s.step_index) status = "completed";
+    if (idx == s.step_index && !engine::isTerminal(s.phase)) status = "running";
+    if (s.phase == engine::Phase::Succeeded) status = "completed";
+    o["status"] = status;
+    steps.push_back(std::move(o));
+  }
+  return steps;
+}
+
+std::vector<std::string> pendingRoles(const engine::DeploymentState& s) {
+  std::vector<std::string> needed;
+  if (s.phase != engine::Phase::AwaitingApproval || !s.spec) return needed;
+  if (s.approval_gate == engine::kStartGate) {
+    needed = s.spec->approval_roles;
+  } else if (s.approval_gate >= 0 && static_cast<std::size_t>(s.approval_gate) < s.spec->steps.size()) {
+    needed = s.spec->steps[static_cast<std::size_t>(s.approval_gate)].approval;
+  }
+  std::erase_if(needed, [&](const std::string& role) {
+    return std::any_of(s.approvals.begin(), s.approvals.end(), [&](const engine::ApprovalRecord& a) {
+      return a.gate == s.approval_gate && a.role == role;
+    });
+  });
+  return needed;
+}
+
+json::object deploymentJson(const store::DeploymentRecord& r) {
+  json::object o{{"id", r.id},
+                 {"environment", r.environment},
+                 {"application", r.application},
+                 {"version", r.version},
+                 {"phase", r.phase},
+                 {"revision", r.revision},
+                 {"createdAt", ts(r.created_at)},
+                 {"updatedAt", ts(r.updated_at)}};
+  auto doc = controller::parsePersisted(r.state_json);
+  if (!doc) return o;
+  const auto& s = doc->state;
+  o["queued"] = doc->queued;
+  o["rollback"] = doc->rollback;
+  o["startedBy"] = doc->requested_by;
+  o["reason"] = doc->reason;
+  o["stableVersion"] = s.stable_version;
+  o["attempt"] = s.attempt;
+  o["strategy"] = engine::strategyName(s.strategy);
+  o["pauseReason"] = s.phase == engine::Phase::Paused ? json::value(engine::toString(s.pause_reason))
+                                                       : json::value(nullptr);
+  o["abortReason"] = s.abort_reason;
+  o["stepIndex"] = s.step_index;
+  o["canaryWeight"] = s.canary_weight;
+  o["watching"] = s.watching;
+  o["steps"] = stepsJson(s);
+  json::array services;
+  for (const auto& sv : s.services) {
+    services.push_back(json::object{{"name", sv.name},
+                                    {"desired", sv.desired},
+                                    {"newReady", sv.new_ready},
+                                    {"newFailed", sv.new_failed},
+                                    {"stableReady", sv.stable_ready},
+                                    {"weight", sv.traffic_weight},
+                                    {"appliedWeight", sv.applied_weight}});
+  }
+  o["services"] = std::move(services);
+  json::array runs;
+  for (const auto& run : s.runs) {
+    json::array metrics;
+    for (const auto& m : run.metrics) {
+      metrics.push_back(json::object{{"metric", m.metric},
+                                     {"measurements", m.measurements},
+                                     {"successful", m.successful},
+                                     {"failed", m.failed},
+                                     {"inconclusive", m.inconclusive},
+                                     {"errors", m.errors}});
+    }
+    runs.push_back(json::object{{"run", run.id},
+                                {"kind", engine::toString(run.kind)},
+                                {"step", run.step},
+                                {"status", engine::toString(run.status)},
+                                {"metrics", std::move(metrics)}});
+  }
+  o["analysis"] = std::move(runs);
+  json::array checks;
+  for (const auto& c : s.checks) {
+    checks.push_back(json::object{{"run", c.id},
+                                  {"kind", engine::toString(c.kind)},
+                                  {"step", c.step},
+                                  {"status", engine::toString(c.status)}});
+  }
+  o["checks"] = std::move(checks);
+  json::array approvals;
+  for (const auto& a : s.approvals) {
+    approvals.push_back(json::object{{"gate", a.gate}, {"role", a.role}, {"actor", a.actor}, {"at", ts(a.at)}});
+  }
+  o["approvals"] = std::move(approvals);
+  json::array pending;
+  for (const auto& role : pendingRoles(s)) pending.emplace_back(role);
+  o["pendingApprovals"] = std::move(pending);
+  o["deadlines"] = json::object{{"pauseUntil", optTs(s.pause_until)},
+                                {"verificationUntil", optTs(s.verification_until)},
+                                {"autoPromoteAt", optTs(s.auto_promote_at)},
+                                {"approvalDeadline", optTs(s.approval_deadline)},
+                                {"windowOpensAt", optTs(s.window_opens_at)},
+                                {"progressDeadline", optTs(s.progress_deadline_at)},
+                                {"watchUntil", optTs(s.watch_until)}};
+  return o;
+}
+
+json::object eventJson(const store::EventRecord& e) {
+  json::error_code ec;
+  json::value data = json::parse(e.data_json, ec);
+  if (ec) data = json::object{};
+  return json::object{{"seq", e.seq},         {"at", ts(e.at)},     {"actor", e.actor},
+                      {"kind", e.kind},       {"subject", e.subject}, {"reason", e.reason},
+                      {"data", std::move(data)}, {"hash", e.hash}};
+}
+
+// ---- handlers -----------------------------------------------------------------------------
+
+HttpResponse environmentsView(const Ctx& c, const HttpRequest& req, const std::string& only) {
+  auto cfg = c->controller->config();
+  json::array envs;
+  for (const auto& env : cfg->environments) {
+    if (!only.empty() && env.name != only) continue;
+    json::object o{{"name", env.name},
+                   {"strategy", engine::strategyName(env.strategy)},
+                   {"promotesFrom", env.promotes_from}};
+    const auto* app = cfg->applicationFor(env);
+    o["application"] = app != nullptr ? app->name : "";
+    auto current = controller::currentRelease(*c->store, env.name);
+    o["currentRelease"] = current ? *current : "";
+    auto recent = c->store->listDeployments(store::DeploymentFilter{env.name, "", "", 20});
+    json::value active = nullptr;
+    if (recent) {
+      for (const auto& r : *recent) {
+        auto doc = controller::parsePersisted(r.state_json);
+        if (doc && !doc->queued && !engine::isTerminal(doc->state.phase)) {
+          active = json::object{{"id", r.id}, {"version", r.version}, {"phase", r.phase}};
+          break;
+        }
+      }
+    }
+    o["activeDeployment"] = std::move(active);
+    json::array services;
+    if (app != nullptr) {
+      for (const auto& svc : app->services) {
+        json::object so{{"name", svc.name}};
+        auto address = c->runtime->serviceAddress(env.name, svc.name);
+        so["address"] = address ? json::value(*address) : json::value(nullptr);
+        json::object weights;
+        if (auto split = c->runtime->traffic(env.name, svc.name)) {
+          for (const auto& [v, w] : split->weights) weights[v] = w / 10.0;
+        }
+        so["traffic"] = std::move(weights);
+        json::array instances;
+        if (auto list = c->runtime->instances(env.name, svc.name)) {
+          for (const auto& i : *list) {
+            instances.push_back(json::object{{"version", i.version},
+                                             {"index", i.index},
+                                             {"state", runtime::toString(i.state)},
+                                             {"port", i.port},
+                                             {"pid", i.pid},
+                                             {"restarts", i.restarts},
+                                             {"lastExit", i.last_exit}});
+          }
+        }
+        so["instances"] = std::move(instances);
+        services.push_back(std::move(so));
+      }
+    }
+    o["services"] = std::move(services);
+    envs.push_back(std::move(o));
+  }
+  if (!only.empty()) {
+    if (envs.empty()) {
+      return error(req, Error{ErrorCode::NotFound, "no environment named \"" + only + "\""});
+    }
+    return ok(envs.front());
+  }
+  return ok(json::object{{"environments", std::move(envs)}});
+}
+
+HttpResponse listDeployments(const Ctx& c, const HttpRequest& req) {
+  store::DeploymentFilter f;
+  f.environment = query(req, "environment");
+  f.phase = query(req, "phase");
+  f.version = query(req, "version");
+  f.limit = queryInt(req, "limit", 50, 1000);
+  auto list = c->store->listDeployments(f);
+  if (!list) return error(req, list.error());
+  json::array out;
+  for (const auto& r : *list) out.push_back(deploymentJson(r));
+  return ok(json::object{{"deployments", std::move(out)}});
+}
+
+HttpResponse getDeployment(const Ctx& c, const HttpRequest& req) {
+  auto r = c->store->getDeployment(req.params.at("id"));
+  if (!r) return error(req, r.error());
+  json::object o = deploymentJson(*r);
+  auto events = c->store->listEvents(store::EventFilter{0, r->id, 1000});
+  json::array ev;
+  if (events) {
+    for (const auto& e : *events) ev.push_back(eventJson(e));
+  }
+  o["events"] = std::move(ev);
+  auto approvals = c->store->listApprovals(r->id);
+  json::array ap;
+  if (approvals) {
+    for (const auto& a : *approvals) {
+      ap.push_back(json::object{{"actor", a.actor}, {"role", a.role}, {"approved", a.approved},
+                                {"comment", a.comment}, {"at", ts(a.at)}});
+    }
+  }
+  o["decisions"] = std::move(ap);
+  return ok(o);
+}
+
+json::object admittedJson(const controller::Admitted& a) {
+  return json::object{{"deployment", a.deployment_id}, {"status", a.status},
+                      {"from", a.from_version},       {"to", a.to_version},
+                      {"superseded", a.superseded}};
+}
+
+HttpResponse createDeployment(const Ctx& c, HttpRequest& req) {
+  auto b = body(req, {"environment", "version", "strategy", "force", "reason", "artifacts"});
+  if (!b) return error(req, b.error());
+  controller::DeployRequest d;
+  auto env = str(*b, "environment", true);
+  auto version = str(*b, "version", true);
+  auto strategy = str(*b, "strategy");
+  auto force = boolean(*b, "force");
+  auto reason = str(*b, "reason");
+  for (auto* r : {&env, &version, &strategy, &reason}) {
+    if (!*r) return error(req, r->error());
+  }
+  if (!force) return error(req, force.error());
+  d.environment = *env;
+  d.version = *version;
+  d.force = *force;
+  d.reason = *reason;
+  if (!strategy->empty()) {
+    if (*strategy == "canary") d.strategy = config::StrategyKind::Canary;
+    else if (*strategy == "blueGreen" || *strategy == "blue-green") d.strategy = config::StrategyKind::BlueGreen;
+    else if (*strategy == "rolling") d.strategy = config::StrategyKind::Rolling;
+    else return error(req, Error{ErrorCode::InvalidArgument, "strategy must be rolling, blue-green or canary"});
+  }
+  if (const auto* a = b->if_contains("artifacts"); a != nullptr && !a->is_null()) {
+    if (!a->is_object()) return error(req, Error{ErrorCode::InvalidArgument, "artifacts must map services to refs"});
+    for (const auto& kv : a->get_object()) {
+      if (!kv.value().is_string()) return error(req, Error{ErrorCode::InvalidArgument, "artifacts must map services to refs"});
+      d.artifacts[std::string(kv.key())] = std::string(kv.value().get_string());
+    }
+  }
+  d.actor = actorOf(req);
+  auto out = c->controller->deploy(std::move(d));
+  if (!out) return error(req, out.error());
+  return ok(admittedJson(*out), 201);
+}
+
+HttpResponse rollback(const Ctx& c, HttpRequest& req) {
+  auto b = body(req, {"version", "reason", "force", "emergency"});
+  if (!b) return error(req, b.error());
+  controller::RollbackRequest r;
+  r.environment = req.params.at("env");
+  auto version = str(*b, "version");
+  auto reason = str(*b, "reason");
+  auto force = boolean(*b, "force");
+  auto emergency = boolean(*b, "emergency");
+  if (!version) return error(req, version.error());
+  if (!reason) return error(req, reason.error());
+  if (!force) return error(req, force.error());
+  if (!emergency) return error(req, emergency.error());
+  r.version = *version;
+  r.reason = *reason;
+  r.force = *force;
+  r.emergency = *emergency;
+  r.actor = actorOf(req);
+  auto out = c->controller->rollback(std::move(r));
+  if (!out) return error(req, out.error());
+  return ok(admittedJson(*out), 201);
+}
+
+Handler commandHandler(const Ctx& c, engine::OperatorCommand::Kind kind, bool by_env) {
+  return [c, kind, by_env](HttpRequest& req) {
+    auto b = body(req, {"reason"});
+    if (!b) return error(req, b.error());
+    auto reason = str(*b, "reason");
+    if (!reason) return error(req, reason.error());
+    controller::CommandRequest r;
+    if (by_env) r.environment = req.params.at("env");
+    else r.deployment_id = req.params.at("id");
+    r.kind = kind;
+    r.reason = *reason;
+    r.actor = actorOf(req);
+    auto out = c->controller->command(std::move(r));
+    if (!out) return error(req, out.error());
+    auto record = c->store->getDeployment(*out);
+    if (!record) return error(req, record.error());
+    return ok(deploymentJson(*record));
+  };
+}
+
+Handler decisionHandler(const Ctx& c, bool approve, bool by_env) {
+  return [c, approve, by_env](HttpRequest& req) {
+    auto b = body(req, {"role", "comment"});
+    if (!b) return error(req, b.error());
+    auto role = str(*b, "role");
+    auto comment = str(*b, "comment");
+    if (!role) return error(req, role.error());
+    if (!comment) return error(req, comment.error());
+    controller::ApprovalRequest r;
+    if (by_env) r.environment = req.params.at("env");
+    else r.deployment_id = req.params.at("id");
+    r.role = *role;
+    r.comment = *comment;
+    r.approve = approve;
+    r.actor = actorOf(req);
+    auto out = c->controller->decide(std::move(r));
+    if (!out) return error(req, out.error());
+    auto record = c->store->getDeployment(*out);
+    if (!record) return error(req, record.error());
+    return ok(deploymentJson(*record));
+  };
+}
+
+HttpResponse history(const Ctx& c, const HttpRequest& req) {
+  const std::string env = req.params.at("env");
+  if (c->controller->config()->findEnvironment(env) == nullptr) {
+    return error(req, Error{ErrorCode::NotFound, "no environment named \"" + env + "\""});
+  }
+  auto list = c->store->listDeployments(store::DeploymentFilter{env, "", "", queryInt(req, "limit", 20, 1000)});
+  if (!list) return error(req, list.error());
+  json::array out;
+  for (const auto& r : *list) {
+    auto doc = controller::parsePersisted(r.state_json);
+    json::object o{{"id", r.id},           {"version", r.version},
+                   {"phase", r.phase},     {"createdAt", ts(r.created_at)},
+                   {"updatedAt", ts(r.updated_at)}};
+    if (doc) {
+      o["rollback"] = doc->rollback;
+      o["startedBy"] = doc->requested_by;
+      o["reason"] = doc->reason;
+      o["stableVersion"] = doc->state.stable_version;
+      o["abortReason"] = doc->state.abort_reason;
+      o["strategy"] = engine::strategyName(doc->state.strategy);
+    }
+    out.push_back(std::move(o));
+  }
+  return ok(json::object{{"environment", env}, {"deployments", std::move(out)}});
+}
+
+HttpResponse auditVerify(const Ctx& c, const HttpRequest& req) {
+  auto report = c->store->verifyChain();
+  if (!report) return error(req, report.error());
+  json::object o{{"events", report->events}, {"intact", report->intact()}};
+  if (report->first_break) {
+    const auto& b = *report->first_break;
+    o["firstBreak"] = json::object{{"seq", b.seq},
+                                   {"reason", b.reason},
+                                   {"expectedHash", b.expected_hash},
+                                   {"foundHash", b.found_hash}};
+  }
+  return ok(o);
+}
+
+// The event stream: every event after the client's Last-Event-ID (or ?after=), then new ones
+// as they are appended.
+class EventStream final : public SseSource {
+ public:
+  EventStream(std::shared_ptr<store::Store> store, std::int64_t after, std::string subject)
+      : store_(std::move(store)), after_(after), subject_(std::move(subject)) {}
+  std::optional<std::vector<SseEvent>> poll() override {
+    auto events = store_->listEvents(store::EventFilter{after_, subject_, 200});
+    if (!events) return std::nullopt;
+    std::vector<SseEvent> out;
+    for (const auto& e : *events) {
+      after_ = e.seq;
+      out.push_back(SseEvent{std::to_string(e.seq), e.kind, json::serialize(eventJson(e))});
+    }
+    return out;
+  }
+
+ private:
+  std::shared_ptr<store::Store> store_;
+  std::int64_t after_;
+  std::string subject_;
+};
+
+HttpResponse events(const Ctx& c, const HttpRequest& req) {
+  std::int64_t after = 0;
+  std::string from = req.header("last-event-id");
+  if (from.empty()) from = query(req, "after");
+  if (!from.empty()) {
+    try {
+      after = std::stoll(from);
+    } catch (...) {
+      return error(req, Error{ErrorCode::InvalidArgument, "Last-Event-ID / after must be an event sequence number"});
+    }
+  }
+  const std::string subject = query(req, "subject");
+  if (query(req, "stream") == "false" || req.header("accept").find("application/json") != std::string::npos) {
+    auto list = c->store->listEvents(store::EventFilter{after, subject, queryInt(req, "limit", 100, 1000)});
+    if (!list) return error(req, list.error());
+    json::array out;
+    for (const auto& e : *list) out.push_back(eventJson(e));
+    return ok(json::object{{"events", std::move(out)}});
+  }
+  HttpResponse r;
+  r.sse = std::make_shared<EventStream>(c->store, after, subject);
+  return r;
+}
+
+HttpResponse reloadConfig(const Ctx& c, const HttpRequest& req) {
+  auto loaded = c->load_config();
+  if (!loaded.ok()) {
+    json::array diags;
+    std::string first;
+    for (const auto& d : loaded.diagnostics) {
+      if (first.empty()) first = d.format();
+      diags.push_back(json::object{{"file", d.location.file},
+                                   {"line", d.location.line},
+                                   {"column", d.location.column},
+                                   {"field", d.field},
+                                   {"message", d.message},
+                                   {"text", d.format()}});
+    }
+    spdlog::warn("configuration reload refused ({} errors); the old configuration stays: {}",
+                 loaded.diagnostics.size(), first);
+    return error(req,
+                 Error{ErrorCode::InvalidArgument,
+                       fmt::format("the new configuration has {} error(s); the old one stays in use: {}",
+                                   loaded.diagnostics.size(), first)},
+                 json::serialize(json::object{{"diagnostics", std::move(diags)}}));
+  }
+  auto cfg = std::make_shared<const config::Config>(std::move(*loaded.config));
+  const auto envs = cfg->environments.size();
+  c->controller->reload(cfg);
+  (void)c->store->appendEvent(store::NewEvent{c->clock->now(), actorOf(req).name, "config.reloaded", "",
+                                              fmt::format("{} environments", envs), "{}"});
+  spdlog::info("configuration reloaded by {}", actorOf(req).name);
+  return ok(json::object{{"reloaded", true}, {"environments", envs}});
+}
+
+json::object tokenJson(const store::TokenRecord& t) {
+  json::array roles;
+  for (const auto& r : t.roles) roles.emplace_back(r);
+  return json::object{{"id", t.id},
+                      {"name", t.name},
+                      {"roles", std::move(roles)},
+                      {"createdBy", t.created_by},
+                      {"createdAt", ts(t.created_at)},
+                      {"revokedAt", optTs(t.revoked_at)}};
+}
+
+HttpResponse createToken(const Ctx& c, HttpRequest& req) {
+  auto b = body(req, {"name", "roles"});
+  if (!b) return error(req, b.error());
+  auto name = str(*b, "name", true);
+  auto roles = strings(*b, "roles");
+  if (!name) return error(req, name.error());
+  if (!roles) return error(req, roles.error());
+  const auto known = knownRoles(*c->controller->config());
+  for (const auto& r : *roles) {
+    if (std::find(known.begin(), known.end(), r) == known.end()) {
+      std::string msg = fmt::format("unknown role \"{}\"", r);
+      if (auto s = closestMatch(r, known)) msg += fmt::format(" (did you mean \"{}\"?)", *s);
+      std::string list;
+      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+      return error(req, Error{ErrorCode::InvalidArgument, msg + "; known roles: " + list});
+    }
+  }
+  const TimePoint now = c->clock->now();
+  auto issued = issueToken(*name, *roles, actorOf(req).name, now);
+  if (!issued) return error(req, issued.error());
+  json::object data{{"name", issued->record.name}};
+  auto stored = c->store->createToken(
+      issued->record, {store::NewEvent{now, actorOf(req).name, "token.created", issued->record.id,
+                                       "token for " + issued->record.name, json::serialize(data)}});
+  if (!stored) return error(req, stored.error());
+  json::object o = tokenJson(issued->record);
+  o["token"] = issued->bearer;  // shown once
+  return ok(o, 201);
+}
+
+HttpResponse listTokens(const Ctx& c, const HttpRequest& req) {
+  auto list = c->store->listTokens();
+  if (!list) return error(req, list.error());
+  json::array out;
+  for (const auto& t : *list) out.push_back(tokenJson(t));
+  return ok(json::object{{"tokens", std::move(out)}});
+}
+
+HttpResponse revokeToken(const Ctx& c, const HttpRequest& req) {
+  const std::string id = req.params.at("id");
+  const TimePoint now = c->clock->now();
+  auto r = c->store->revokeToken(id, now, {store::NewEvent{now, actorOf(req).name, "token.revoked", id, "", "{}"}});
+  if (!r) return error(req, r.error());
+  auto t = c->store->getToken(id);
+  if (!t) return error(req, t.error());
+  return ok(tokenJson(*t));
+}
+
+std::string metricsText(const Ctx& c) {
+  const auto m = c->controller->metrics();
+  std::string out;
+  out += "# HELP runway_deployments Deployments the controller is driving, by phase.\n";
+  out += "# TYPE runway_deployments gauge\n";
+  for (const char* phase : {"Queued", "Pending", "AwaitingApproval", "WaitingForWindow", "PreFlight",
+                            "Progressing", "Paused", "Promoting", "Succeeded", "Aborting", "Degraded"}) {
+    auto it = m.live_by_phase.find(phase);
+    out += fmt::format("runway_deployments{{phase=\"{}\"}} {}\n", phase, it == m.live_by_phase.end() ? 0 : it->second);
+  }
+  out += "# HELP runway_analysis_measurements_total Analysis measurements taken, by outcome.\n";
+  out += "# TYPE runway_analysis_measurements_total counter\n";
+  for (const char* outcome : {"Successful", "Failed", "Inconclusive", "Error", "Breaching"}) {
+    auto it = m.analysis_outcomes.find(outcome);
+    out += fmt::format("runway_analysis_measurements_total{{outcome=\"{}\"}} {}\n", outcome,
+                       it == m.analysis_outcomes.end() ? 0 : it->second);
+  }
+  out += "# HELP runway_action_failures_total Actions that failed and will be retried, by action.\n";
+  out += "# TYPE runway_action_failures_total counter\n";
+  for (const char* action : {"startVersion", "setTraffic", "retireVersion", "commit"}) {
+    auto it = m.action_failures.find(action);
+    out += fmt::format("runway_action_failures_total{{action=\"{}\"}} {}\n", action,
+                       it == m.action_failures.end() ? 0 : it->second);
+  }
+  out += "# HELP runway_reconcile_duration_seconds Time to apply one input: engine, commit, actions.\n";
+  out += "# TYPE runway_reconcile_duration_seconds histogram\n";
+  for (std::size_t i = 0; i < m.reconcile_bounds.size(); ++i) {
+    const bool inf = i + 1 == m.reconcile_bounds.size();
+    out += fmt::format("runway_reconcile_duration_seconds_bucket{{le=\"{}\"}} {}\n",
+                       inf ? std::string("+Inf") : fmt::format("{}", m.reconcile_bounds[i]),
+                       m.reconcile_buckets[i]);
+  }
+  out += fmt::format("runway_reconcile_duration_seconds_sum {}\n", m.reconcile_sum_seconds);
+  out += fmt::format("runway_reconcile_duration_seconds_count {}\n", m.reconcile_count);
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> knownRoles(const config::Config& config) {
+  std::vector<std::string> roles{"viewer", "deployer", "admin"};
+  const auto add = [&](const std::string& r) {
+    if (std::find(roles.begin(), roles.end(), r) == roles.end()) roles.push_back(r);
+  };
+  for (const auto& env : config.environments) {
+    for (const auto& r : env.approvals.roles) add(r);
+    for (const auto& step : env.canary.steps) {
+      for (const auto& r : step.approval) add(r);
+    }
+  }
+  return roles;
+}
+
+std::vector<Route> v1Routes(std::shared_ptr<ApiContext> c) {
+  using Kind = engine::OperatorCommand::Kind;
+  const std::string viewer(kViewer), deployer(kDeployer), admin(kAdmin);
+  std::vector<Route> routes;
+  const auto add = [&](std::string method, std::string pattern, std::optional<std::string> role, Handler h) {
+    routes.push_back(Route{std::move(method), std::move(pattern), std::move(role), std::move(h)});
+  };
+  add("GET", "/healthz", std::nullopt, [](HttpRequest&) { return ok(json::object{{"status", "ok"}}); });
+  add("GET", "/readyz", std::nullopt, [c](HttpRequest& req) {
+    if (c->ready && !c->ready()) {
+      return error(req, Error{ErrorCode::Unavailable, "not ready: still recovering deployments"});
+    }
+    return ok(json::object{{"status", "ready"}});
+  });
+  add("GET", "/metrics", std::nullopt, [c](HttpRequest&) {
+    return HttpResponse::text(200, metricsText(c), "text/plain; version=0.0.4");
+  });
+  add("GET", "/api/v1/version", viewer, [c](HttpRequest&) { return ok(json::object{{"version", c->version}}); });
+  add("GET", "/api/v1/whoami", viewer, [](HttpRequest& req) {
+    json::array roles;
+    for (const auto& r : req.identity->roles) roles.emplace_back(r);
+    return ok(json::object{{"name", req.identity->name}, {"roles", std::move(roles)}, {"tokenId", req.identity->token_id}});
+  });
+  add("GET", "/api/v1/environments", viewer, [c](HttpRequest& req) { return environmentsView(c, req, ""); });
+  add("GET", "/api/v1/environments/{env}", viewer,
+      [c](HttpRequest& req) { return environmentsView(c, req, req.params.at("env")); });
+  add("GET", "/api/v1/environments/{env}/history", viewer, [c](HttpRequest& req) { return history(c, req); });
+  add("POST", "/api/v1/environments/{env}/rollback", deployer, [c](HttpRequest& req) { return rollback(c, req); });
+  add("GET", "/api/v1/deployments", viewer, [c](HttpRequest& req) { return listDeployments(c, req); });
+  add("POST", "/api/v1/deployments", deployer, [c](HttpRequest& req) { return createDeployment(c, req); });
+  add("GET", "/api/v1/deployments/{id}", viewer, [c](HttpRequest& req) { return getDeployment(c, req); });
+  const std::pair<const char*, Kind> commands[] = {
+      {"promote", Kind::Promote}, {"promote-full", Kind::PromoteFull}, {"abort", Kind::Abort},
+      {"retry", Kind::Retry},     {"pause", Kind::Pause},              {"resume", Kind::Resume}};
+  for (const auto& [name, kind] : commands) {
+    add("POST", fmt::format("/api/v1/deployments/{{id}}/{}", name), deployer, commandHandler(c, kind, false));
+    add("POST", fmt::format("/api/v1/environments/{{env}}/{}", name), deployer, commandHandler(c, kind, true));
+  }
+  // Approvals: any authenticated token; the approver role itself is checked against the token.
+  add("POST", "/api/v1/deployments/{id}/approve", viewer, decisionHandler(c, true, false));
+  add("POST", "/api/v1/deployments/{id}/reject", viewer, decisionHandler(c, false, false));
+  add("POST", "/api/v1/environments/{env}/approve", viewer, decisionHandler(c, true, true));
+  add("POST", "/api/v1/environments/{env}/reject", viewer, decisionHandler(c, false, true));
+  add("GET", "/api/v1/events", viewer, [c](HttpRequest& req) { return events(c, req); });
+  add("GET", "/api/v1/audit/verify", viewer, [c](HttpRequest& req) { return auditVerify(c, req); });
+  add("POST", "/api/v1/config/reload", admin, [c](HttpRequest& req) { return reloadConfig(c, req); });
+  add("GET", "/api/v1/tokens", admin, [c](HttpRequest& req) { return listTokens(c, req); });
+  add("POST", "/api/v1/tokens", admin, [c](HttpRequest& req) { return createToken(c, req); });
+  add("DELETE", "/api/v1/tokens/{id}", admin, [c](HttpRequest& req) { return revokeToken(c, req); });
+  return routes;
+}
+
+}  // namespace runway::api

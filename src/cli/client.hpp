@@ -1,0 +1,59 @@
+#pragma once
+
+// The API client the CLI verbs use. Where the server is and which token to send:
+//   server: --server, $RUNWAY_SERVER, `server = URL` in ~/.config/runway/config, the local
+//           server's DATA/server.json, else http://127.0.0.1:7400
+//   token:  --token, $RUNWAY_TOKEN, `token = ...` in ~/.config/runway/config, else, for a server
+//           on this machine (loopback), DATA/admin.token
+
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <boost/json/value.hpp>
+
+#include "runway/core/error.hpp"
+
+namespace runway::cli {
+
+struct ClientFlags {
+  std::string server;
+  std::string token;
+  std::string data;  // data directory of a local server
+  std::string ca_file;
+};
+
+// Adds --server, --token, --data, --ca-file to a command.
+std::shared_ptr<ClientFlags> addClientFlags(CLI::App* command);
+
+struct ClientSettings {
+  std::string server;  // base URL without trailing slash
+  std::string token;   // never printed
+  std::string token_source;
+  std::string ca_file;
+};
+
+// InvalidArgument for an unreadable config file line; never fails for a missing token (the
+// server then answers 401, which names how to get one).
+Result<ClientSettings> resolveClient(const ClientFlags& flags);
+
+class ApiClient {
+ public:
+  explicit ApiClient(ClientSettings settings);
+  // Errors: the server's own error (code from its "code"), Unavailable when it cannot be
+  // reached (exit 3), Unauthenticated (exit 3).
+  Result<boost::json::value> get(const std::string& path);
+  Result<boost::json::value> post(const std::string& path, const boost::json::value& body);
+  Result<boost::json::value> del(const std::string& path);
+  const ClientSettings& settings() const { return settings_; }
+
+ private:
+  Result<boost::json::value> call(const std::string& method, const std::string& path,
+                                  const std::string& body);
+  ClientSettings settings_;
+};
+
+// Prints "runway: <message>" to stderr and returns the exit code for `error`.
+int reportError(const Error& error);
+
+}  // namespace runway::cli

@@ -1,0 +1,354 @@
+// `runway serve`: the store, the router (started or re-adopted), the local runtime, the
+// controller and the API in one process. SIGHUP reloads the configuration; SIGTERM/SIGINT stop
+// the server and leave the router and the instances running.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "commands.hpp"
+#include "runway/analysis/provider.hpp"
+#include "runway/api/http_server.hpp"
+#include "runway/api/tokens.hpp"
+#include "runway/api/v1.hpp"
+#include "runway/config/loader.hpp"
+#include "runway/controller/controller.hpp"
+#include "runway/core/logging.hpp"
+#include "runway/router/admin_client.hpp"
+#include "runway/runtime/local_runtime.hpp"
+#include "runway/runtime/records.hpp"
+#include "runway/runtime/router_backend.hpp"
+#include "runway/runtime/traffic_statistics.hpp"
+#include "server_files.hpp"
+
+#include "runway/checks/gate.hpp"
+
+namespace runway::cli {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+struct ServeOptions {
+  std::string config = "runway.yaml";
+  std::string data;
+  std::string listen = "127.0.0.1:7400";
+  std::string tls_cert;
+  std::string tls_key;
+  int router_threads = 1;
+};
+
+class GateChecks final : public controller::CheckRunner {
+ public:
+  GateChecks(std::shared_ptr<runtime::Runtime> rt, std::string router_socket, std::shared_ptr<Clock> clock)
+      : runtime_(std::move(rt)), socket_(std::move(router_socket)), clock_(std::move(clock)) {}
+  controller::CheckOutcome run(const config::Config& config, const std::string& environment,
+                               const engine::RunChecks& checks) override {
+    checks::GateRequest req;
+    req.config = std::make_shared<const config::Config>(config);
+    req.environment = environment;
+    req.version = checks.version;
+    req.data_dir = data_;
+    if (checks.kind == engine::CheckKind::PreFlight) {
+      req.preflight = checks.checks.health;  // the environment's preflight.beforeDeploy level
+    } else {
+      req.smoke = checks.checks.smoke;
+      req.health = checks.checks.health;
+    }
+    auto r = checks::runGate(req, *runtime_, runtime::routerTrafficStatistics(socket_, environment, clock_), *clock_);
+    return controller::CheckOutcome{r.passed, r.detail};
+  }
+
+ private:
+  std::shared_ptr<runtime::Runtime> runtime_;
+  std::string socket_;
+  std::shared_ptr<Clock> clock_;
+  std::filesystem::path data_;
+
+ public:
+  void setDataDir(std::filesystem::path data) { data_ = std::move(data); }
+};
+
+// Splits "host:port"; the host may be "[::1]".
+Result<std::pair<std::string, std::uint16_t>> parseListen(const std::string& text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos) return fail(ErrorCode::InvalidArgument, "--listen must be HOST:PORT, e.g. 127.0.0.1:7400");
+  std::string host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  int port = -1;
+  try {
+    std::size_t used = 0;
+    port = std::stoi(text.substr(colon + 1), &used);
+    if (used != text.size() - colon - 1) port = -1;
+  } catch (...) {
+    port = -1;
+  }
+  if (host.empty() || port < 0 || port > 65535) {
+    return fail(ErrorCode::InvalidArgument, "--listen must be HOST:PORT with a port 0..65535, e.g. 127.0.0.1:7400");
+  }
+  return std::make_pair(host, static_cast<std::uint16_t>(port));
+}
+
+// The router for this data directory: the running one when its admin socket answers, else a
+// new `runway router` process in its own process group (it outlives this server).
+Result<void> ensureRouter(const fs::path& data, int threads, runtime::ProcessLauncher& launcher) {
+  const auto socket = routerSocket(data);
+  router::AdminClient client(socket.string(), Duration{1000});
+  if (client.table()) return {};
+  if (auto pid = readRouterPid(data)) {
+    // A router that runs but does not answer is stuck: replace it.
+    if (auto id = launcher.identify(pid->pid); id && id->start_ticks == pid->start_ticks) {
+      spdlog::warn("router pid {} does not answer on {}; replacing it", pid->pid, socket.string());
+      launcher.signalGroup(*id, SIGKILL);
+    }
+  }
+  std::error_code ec;
+  fs::create_directories(data / "router", ec);
+  fs::create_directories(data / "logs", ec);
+  fs::remove(socket, ec);
+  runtime::LaunchSpec spec;
+  spec.argv = {selfExecutable(), "router", "--admin-socket", socket.string(), "--state-dir",
+               (data / "router").string(), "--threads", std::to_string(threads)};
+  for (char** e = environ; *e != nullptr; ++e) spec.env.emplace_back(*e);
+  spec.log_path = (data / "logs" / "router.log").string();
+  auto launched = launcher.launch(spec);
+  if (!launched) return fail(launched.error());
+  if (auto w = writeRouterPid(data, *launched); !w) return fail(w.error());
+  for (int i = 0; i < 200; ++i) {
+    if (client.table()) {
+      spdlog::info("router started (pid {}), admin socket {}", launched->pid, socket.string());
+      return {};
+    }
+    if (launcher.status(*launched).kind != runtime::ProcessStatus::Kind::Running) break;
+    ::usleep(50'000);
+  }
+  return fail(ErrorCode::Unavailable, "the router did not come up; see " + spec.log_path);
+}
+
+int serve(const ServeOptions& opts) {
+  const fs::path data = fs::absolute(opts.data);
+  std::error_code ec;
+  fs::create_directories(data, ec);
+  ::chmod(data.c_str(), 0700);
+  auto lock = lockDataDir(data);
+  if (!lock) {
+    fmt::print(stderr, "runway: {}\n", lock.error().message);
+    return exitCode(lock.error().code);
+  }
+  auto listen = parseListen(opts.listen);
+  if (!listen) {
+    fmt::print(stderr, "runway: {}\n", listen.error().message);
+    return kExitUsage;
+  }
+  const std::string config_path = fs::absolute(opts.config).string();
+  auto loaded = config::loadConfig(config_path);
+  if (!loaded.ok()) {
+    for (const auto& d : loaded.diagnostics) fmt::print(stderr, "{}\n", d.format());
+    fmt::print(stderr, "runway: {} has {} error(s); not starting\n", opts.config, loaded.diagnostics.size());
+    return kExitUsage;
+  }
+  auto config = std::make_shared<const config::Config>(std::move(*loaded.config));
+
+  // Signals are taken by sigwait below; block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto clock = systemClock();
+  auto opened = store::openSqliteStore((data / "runway.db").string());
+  if (!opened) {
+    fmt::print(stderr, "runway: {}\n", opened.error().message);
+    return exitCode(opened.error().code);
+  }
+  std::shared_ptr<store::Store> store = std::move(*opened);
+  auto bootstrapped = api::ensureBootstrapToken(*store, data, clock->now());
+  if (!bootstrapped) {
+    fmt::print(stderr, "runway: admin token: {}\n", bootstrapped.error().message);
+    return exitCode(bootstrapped.error().code);
+  }
+  if (*bootstrapped) spdlog::info("wrote the bootstrap admin token to {}", (data / "admin.token").string());
+
+  std::shared_ptr<runtime::ProcessLauncher> launcher = runtime::posixProcessLauncher();
+  if (auto r = ensureRouter(data, opts.router_threads, *launcher); !r) {
+    fmt::print(stderr, "runway: router: {}\n", r.error().message);
+    return exitCode(r.error().code);
+  }
+  const std::string socket = routerSocket(data).string();
+  runtime::LocalRuntimeOptions ro;
+  ro.data_dir = data;
+  ro.clock = clock;
+  ro.launcher = launcher;
+  ro.traffic = runtime::routerTrafficBackend(socket);
+  ro.kill_timeout = Duration{5000};
+  ro.scale_down_grace = Duration{5000};
+  auto rt = runtime::LocalRuntime::open(std::move(ro));
+  if (!rt) {
+    fmt::print(stderr, "runway: runtime: {}\n", rt.error().message);
+    return exitCode(rt.error().code);
+  }
+  std::shared_ptr<runtime::LocalRuntime> runtime = std::move(*rt);
+
+  // Analysis reads the router's statistics per environment.
+  class EnvStats final : public analysis::TrafficStatistics {
+   public:
+    EnvStats(std::string socket_path, std::shared_ptr<Clock> c) : socket_(std::move(socket_path)), clock_(std::move(c)) {}
+    Result<analysis::TrafficSnapshot> snapshot(const std::string& service, const std::string& version,
+                                               TimePoint from, TimePoint to) const override {
+      // "service@environment" is how the controller names a service for analysis.
+      const auto at = service.find('@');
+      if (at == std::string::npos) return fail(ErrorCode::InvalidArgument, "statistics need service@environment");
+      auto stats = runtime::routerTrafficStatistics(socket_, service.substr(at + 1), clock_);
+      return stats->snapshot(service.substr(0, at), version, from, to);
+    }
+
+   private:
+    std::string socket_;
+    std::shared_ptr<Clock> clock_;
+  };
+  class ScopedProvider final : public analysis::MetricProvider {
+   public:
+    explicit ScopedProvider(std::shared_ptr<analysis::ProviderSet> inner) : inner_(std::move(inner)) {}
+    Result<analysis::MetricValue> measure(const config::MetricSpec& metric,
+                                          const analysis::MeasureContext& context) override {
+      if (metric.provider == config::MetricSpec::Provider::Builtin ||
+          metric.provider == config::MetricSpec::Provider::Judge) {
+        analysis::MeasureContext scoped = context;
+        scoped.service = context.service + "@" + context.environment;
+        return inner_->measure(metric, scoped);
+      }
+      return inner_->measure(metric, context);
+    }
+
+   private:
+    std::shared_ptr<analysis::ProviderSet> inner_;
+  };
+  auto stats = std::make_shared<EnvStats>(socket, clock);
+  auto providers = std::make_shared<analysis::ProviderSet>(analysis::ProviderSet::standard(stats));
+
+  std::atomic<bool> ready{false};
+  controller::ControllerOptions co;
+  co.store = store;
+  co.runtime = runtime;
+  co.provider = std::make_shared<ScopedProvider>(providers);
+  auto gate = std::make_shared<GateChecks>(runtime, socket, clock);
+  gate->setDataDir(data);
+  co.checks = gate;
+  co.clock = clock;
+  co.config = config;
+  auto started = controller::Controller::start(std::move(co));
+  if (!started) {
+    fmt::print(stderr, "runway: controller: {}\n", started.error().message);
+    return exitCode(started.error().code);
+  }
+  std::shared_ptr<controller::Controller> ctrl = std::move(*started);
+  ready = true;
+
+  auto ctx = std::make_shared<api::ApiContext>();
+  ctx->store = store;
+  ctx->controller = ctrl;
+  ctx->runtime = runtime;
+  ctx->clock = clock;
+  ctx->load_config = [config_path] { return config::loadConfig(config_path); };
+  ctx->ready = [&ready] { return ready.load(); };
+  ctx->version = RUNWAY_VERSION;
+  api::ServerOptions so;
+  so.address = listen->first;
+  so.port = listen->second;
+  so.tls_cert_file = opts.tls_cert;
+  so.tls_key_file = opts.tls_key;
+  auto server = api::startHttpServer(so, api::v1Routes(ctx), api::storeAuthenticator(store));
+  if (!server) {
+    fmt::print(stderr, "runway: {}\n", server.error().message);
+    ctrl->stop();
+    return exitCode(server.error().code);
+  }
+  const bool tls = !opts.tls_cert.empty();
+  const std::string host = listen->first.find(':') != std::string::npos ? "[" + listen->first + "]" : listen->first;
+  const std::string url = fmt::format("{}://{}:{}", tls ? "https" : "http", host, (*server)->port());
+  if (auto w = writeServerFile(data, ServerFile{static_cast<int>(::getpid()), url}); !w) {
+    spdlog::warn("cannot write {}: {}", (data / "server.json").string(), w.error().message);
+  }
+  fmt::print("runway serve: listening on {} (data {}, config {})\n", url, data.string(), config_path);
+  std::fflush(stdout);
+
+  int exit_code = kExitOk;
+  while (true) {
+    timespec wait{1, 0};
+    const int sig = sigtimedwait(&signals, nullptr, &wait);
+    if (sig == SIGHUP) {
+      auto reloaded = config::loadConfig(config_path);
+      if (!reloaded.ok()) {
+        for (const auto& d : reloaded.diagnostics) spdlog::error("reload: {}", d.format());
+        spdlog::error("SIGHUP: the new configuration has {} error(s); keeping the old one",
+                      reloaded.diagnostics.size());
+      } else {
+        ctrl->reload(std::make_shared<const config::Config>(std::move(*reloaded.config)));
+        spdlog::info("SIGHUP: configuration reloaded from {}", config_path);
+      }
+      continue;
+    }
+    if (sig == SIGTERM || sig == SIGINT) {
+      spdlog::info("{}: stopping; the router and the instances keep running", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      break;
+    }
+    // Watch the router: bring it back if it died.
+    router::AdminClient client(socket, Duration{1000});
+    if (!client.table()) {
+      if (auto r = ensureRouter(data, opts.router_threads, *launcher); !r) {
+        spdlog::error("router: {}", r.error().message);
+      }
+    }
+  }
+  (*server)->stop(std::chrono::milliseconds(5000));
+  ctrl->stop();
+  removeServerFile(data);
+  return exit_code;
+}
+
+}  // namespace
+
+void addServeCommand(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand(
+      "serve",
+      "Run the runway server: the controller, the API, the router and the application instances "
+      "(SIGHUP reloads the configuration; SIGTERM stops the server and leaves the router and the "
+      "instances serving; `runway down` stops everything)");
+  auto opts = std::make_shared<ServeOptions>();
+  opts->data = defaultDataDir();
+  cmd->add_option("--config,-c", opts->config, "Configuration file or directory")->capture_default_str();
+  cmd->add_option("--data", opts->data, "Data directory (store, tokens, logs, router state)")->capture_default_str();
+  cmd->add_option("--listen", opts->listen, "Address of the API, HOST:PORT (port 0 = any free port)")
+      ->capture_default_str();
+  cmd->add_option("--tls-cert", opts->tls_cert, "PEM certificate: serve HTTPS (with --tls-key)");
+  cmd->add_option("--tls-key", opts->tls_key, "PEM private key for --tls-cert");
+  cmd->add_option("--router-threads", opts->router_threads, "Worker threads of the router it starts")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  cmd->callback([&ctx, opts] {
+    if (opts->tls_cert.empty() != opts->tls_key.empty()) {
+      fmt::print(stderr, "runway: --tls-cert and --tls-key go together\n");
+      ctx.exit_code = kExitUsage;
+      return;
+    }
+    if (auto r = initLogging(ctx.log_format == "json" ? LogFormat::Json : LogFormat::Human, ctx.log_level); !r) {
+      fmt::print(stderr, "runway: {}\n", r.error().message);
+    }
+    ctx.exit_code = serve(*opts);
+  });
+}
+
+}  // namespace runway::cli

@@ -1,0 +1,183 @@
+#pragma once
+
+// The controller: one reconcile loop on one strand (its own thread) that keeps every deployment
+// moving through the engine and executes the engine's actions.
+//
+// For every input (a request, a timer, an analysis or check result, a runtime report):
+//   1. engine::apply() on a copy of the deployment's state;
+//   2. the new state, its runtime intent (the desired versions and traffic split), the running
+//      analysis and check runs, pending retirements and the audit events are written in ONE
+//      store transaction, compare-and-swap on the deployment's revision;
+//   3. only then the actions run (runtime, analysis, checks).
+// After a crash the controller loads every live deployment and executes its persisted intent
+// again (every action is idempotent), restarts its analysis and check runs and re-arms its
+// timers: a step is never lost and never repeated (the engine is not re-run for inputs already
+// persisted).
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runway/analysis/provider.hpp"
+#include "runway/config/model.hpp"
+#include "runway/core/clock.hpp"
+#include "runway/core/error.hpp"
+#include "runway/engine/actions.hpp"
+#include "runway/engine/inputs.hpp"
+#include "runway/runtime/runtime.hpp"
+#include "runway/store/store.hpp"
+
+namespace runway::controller {
+
+// What a gate check reported (health levels, smoke suites).
+struct CheckOutcome {
+  bool passed = false;
+  std::string detail;
+};
+
+// Runs an engine RunChecks action against `environment`. Blocking; called on a worker thread.
+class CheckRunner {
+ public:
+  virtual ~CheckRunner() = default;
+  virtual CheckOutcome run(const config::Config& config, const std::string& environment,
+                           const engine::RunChecks& checks) = 0;
+};
+
+// Who asks (from the API's authenticated identity).
+struct Actor {
+  std::string name;
+  std::vector<std::string> roles;
+};
+
+struct DeployRequest {
+  std::string environment;
+  std::string version;
+  std::map<std::string, std::string> artifacts;  // service -> ref; "" = derived
+  std::optional<config::StrategyKind> strategy;
+  bool force = false;
+  std::string reason;
+  Actor actor;
+};
+
+struct RollbackRequest {
+  std::string environment;
+  std::string version;  // "" = the previous successful release
+  std::string reason;
+  bool force = false;      // fast: skips steps and analysis, where policy allows
+  bool emergency = false;  // bypasses change windows and freezes (audited)
+  Actor actor;
+};
+
+// The answer to deploy/rollback: the deployment created and what happened to it.
+struct Admitted {
+  std::string deployment_id;
+  std::string status;  // "started" | "queued"
+  std::string from_version;  // rollback: what ran before ("" when nothing did)
+  std::string to_version;
+  std::string superseded;  // id of the deployment a rollback/supersede aborts, or ""
+};
+
+struct CommandRequest {
+  std::string deployment_id;  // "" = the active deployment of `environment`
+  std::string environment;
+  engine::OperatorCommand::Kind kind = engine::OperatorCommand::Kind::Promote;
+  std::string reason;
+  Actor actor;
+};
+
+struct ApprovalRequest {
+  std::string deployment_id;  // "" = the deployment of `environment` awaiting approval
+  std::string environment;
+  std::string role;  // "" = the first pending role the actor holds
+  bool approve = true;
+  std::string comment;
+  Actor actor;
+};
+
+// Counters for /metrics.
+struct ControllerMetrics {
+  std::map<std::string, std::uint64_t> analysis_outcomes;  // outcome -> measurements
+  std::map<std::string, std::uint64_t> action_failures;    // action type -> failures
+  std::vector<double> reconcile_bounds;                    // seconds, increasing, last = +Inf
+  std::vector<std::uint64_t> reconcile_buckets;            // cumulative counts per bound
+  double reconcile_sum_seconds = 0;
+  std::uint64_t reconcile_count = 0;
+  std::map<std::string, std::uint64_t> live_by_phase;  // deployments the controller drives
+};
+
+struct ControllerOptions {
+  std::shared_ptr<store::Store> store;
+  std::shared_ptr<runtime::Runtime> runtime;
+  std::shared_ptr<analysis::MetricProvider> provider;  // measures analysis metrics
+  std::shared_ptr<CheckRunner> checks;
+  std::shared_ptr<Clock> clock;
+  std::shared_ptr<const config::Config> config;
+  int workers = 4;  // threads for measurements and checks
+  // How often the loop looks at timers and due measurements when nothing else happens.
+  std::chrono::milliseconds poll{20};
+  // Grace period for retiring instances (drain before SIGTERM).
+  Duration retire_grace{std::chrono::seconds(5)};
+  // Called (on the strand) after every committed transition: the API's event stream uses it.
+  std::function<void()> on_commit;
+};
+
+// Summary of a deployment the controller drives.
+class Controller {
+ public:
+  // Loads live deployments from the store, executes their persisted intents again, cleans up
+  // versions no deployment wants, and starts the loop.
+  static Result<std::unique_ptr<Controller>> start(ControllerOptions options);
+  virtual ~Controller() = default;
+
+  // Each call runs on the strand and returns its outcome. Errors: InvalidArgument (unknown
+  // environment, bad version), NotFound, Conflict (environment busy and its policy is reject;
+  // stale write), FailedPrecondition (the engine refused: policy, phase), PermissionDenied
+  // (approval not allowed for this actor).
+  virtual Result<Admitted> deploy(DeployRequest request) = 0;
+  virtual Result<Admitted> rollback(RollbackRequest request) = 0;
+  virtual Result<std::string> command(CommandRequest request) = 0;  // returns the deployment id
+  virtual Result<std::string> decide(ApprovalRequest request) = 0;  // returns the deployment id
+
+  // Replaces the configuration for deployments started from now on.
+  virtual void reload(std::shared_ptr<const config::Config> config) = 0;
+  virtual std::shared_ptr<const config::Config> config() const = 0;
+
+  virtual ControllerMetrics metrics() const = 0;
+  // Stops the loop after the current input; in-flight measurements are abandoned (they are
+  // re-taken after a restart). Idempotent.
+  virtual void stop() = 0;
+};
+
+// The version an environment runs now (the newest Succeeded deployment), or "" when none.
+// `colour` receives its blue-green active colour.
+Result<std::string> currentRelease(store::Store& store, const std::string& environment,
+                                   engine::Colour* colour = nullptr);
+
+// The persisted document of a deployment (DeploymentRecord::state_json): the engine state plus
+// what the controller needs to resume it.
+struct PersistedDeployment {
+  engine::DeploymentState state;
+  // Runtime intent: versions to run per service and the traffic split per service.
+  std::vector<engine::StartVersion> starts;
+  std::vector<engine::SetTraffic> traffic;
+  std::vector<engine::RetireVersion> retirements;  // not yet executed
+  std::vector<engine::StartAnalysis> analyses;     // runs still running
+  std::vector<engine::RunChecks> checks;           // check runs still running
+  bool queued = false;  // admitted to a busy environment; starts when it frees up
+  bool rollback = false;
+  bool emergency = false;
+  bool force = false;
+  std::optional<config::StrategyKind> strategy;
+  std::string requested_by;
+  std::string reason;
+  bool live() const;
+};
+std::string toJson(const PersistedDeployment& doc);
+Result<PersistedDeployment> parsePersisted(std::string_view json);
+
+}  // namespace runway::controller
