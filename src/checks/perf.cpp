@@ -145,7 +145,8 @@ Report comparePerformance(const LoadResult& run, const LoadResult& baseline,
   report.title = fmt::format("perf {} against the baseline of {}", run.release, baseline.release);
   auto latency = [&](const char* name, double now, double base, double tolerance) {
     const double limit = base * (1.0 + tolerance);
-    const bool ok = now <= limit || now - base <= kLatencyNoiseMs;
+    const bool ok =
+        now <= limit || now - base <= static_cast<double>(spec.latency_noise.count());
     report.add({"perf", name, ok ? ItemStatus::Passed : ItemStatus::Failed,
                 fmt::format("{} {:.1f}ms vs baseline {:.1f}ms ({:+.0f}%, tolerance {:.0f}%)", name,
                             now, base, base > 0 ? (now / base - 1.0) * 100 : 0.0,

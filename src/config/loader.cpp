@@ -1833,8 +1833,9 @@ PerformanceSpec Loader::parsePerformance(Reader& r, const Val& v) {
   f.duration("duration", perf.duration, Duration{100});
   f.duration("timeout", perf.timeout, Duration{1});
   if (auto t = f.get("tolerance")) {
-    const Fields tf(r, *t, {"p95", "p99", "throughput"});
+    const Fields tf(r, *t, {"p95", "p99", "throughput", "noise"});
     if (tf.isMap()) {
+      tf.duration("noise", perf.latency_noise);
       for (const auto& [key, out] : {std::pair<const char*, double*>{"p95", &perf.p95_tolerance},
                                      {"p99", &perf.p99_tolerance},
                                      {"throughput", &perf.throughput_tolerance}}) {

@@ -72,7 +72,10 @@ TEST_F(PerfTest, LatencyRegressionIsCaughtAgainstTheBaseline) {
   loadConfig();
   start("v1", {});
   start("v2", {{"LATENCY_MS", "50"}}, 1, false);
-  const auto& spec = config_->findEnvironment("staging")->performance;
+  auto spec = config_->findEnvironment("staging")->performance;
+  // Two runs of the same version on a shared 2-core machine differ in P99 by several ms; the
+  // injected 50ms is far above this allowance.
+  spec.latency_noise = Duration{20};
 
   const auto baseline = load("v1");
   EXPECT_EQ(baseline.requests, 120U);

@@ -38,7 +38,7 @@ TEST(PerfCompareTest, P95MoreThanTenPercentWorseFails) {
 }
 
 TEST(PerfCompareTest, SubNoiseLatencyChangesOnFastServicesPass) {
-  // 1ms -> 3ms is +200 % but within the 5ms noise allowance.
+  // 1ms -> 3ms is +200 % but within the default 5ms noise allowance.
   config::PerformanceSpec spec;
   EXPECT_TRUE(comparePerformance(result(3, 4, 50), result(1, 1.5, 50), spec).passed());
   // 1ms -> 7ms is a real regression.

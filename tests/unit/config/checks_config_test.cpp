@@ -87,7 +87,7 @@ TEST(ChecksConfigTest, EveryFieldIsRead) {
     rate: 50
     duration: 1m
     timeout: 2s
-    tolerance: {p95: 10%, p99: 0.2, throughput: 5%}
+    tolerance: {p95: 10%, p99: 0.2, throughput: 5%, noise: 10ms}
     maxErrorRate: 0.02
 )"),
                                     "t.yaml");
@@ -160,6 +160,7 @@ TEST(ChecksConfigTest, EveryFieldIsRead) {
   EXPECT_DOUBLE_EQ(e.performance.p95_tolerance, 0.10);
   EXPECT_DOUBLE_EQ(e.performance.p99_tolerance, 0.20);
   EXPECT_DOUBLE_EQ(e.performance.throughput_tolerance, 0.05);
+  EXPECT_EQ(e.performance.latency_noise, Duration{10});
   EXPECT_DOUBLE_EQ(e.performance.max_error_rate, 0.02);
 }
 

@@ -50,10 +50,9 @@ struct LoadResult {
 Result<LoadResult> generateLoad(const LoadOptions& options);
 
 // The comparison of `run` against `baseline` under the environment's tolerances: P95 and P99
-// at most `p95_tolerance` / `p99_tolerance` worse (and more than kLatencyNoiseMs, so that
-// sub-millisecond jitter on loopback is not a regression), throughput at most
+// at most `p95_tolerance` / `p99_tolerance` worse (and more than `latency_noise`, so that
+// millisecond jitter of a fast service is not a regression), throughput at most
 // `throughput_tolerance` lower, error rate at most `max_error_rate`.
-inline constexpr double kLatencyNoiseMs = 5.0;
 Report comparePerformance(const LoadResult& run, const LoadResult& baseline,
                           const config::PerformanceSpec& spec);
 // A run without a baseline: only the error-rate limit is checked; the latency items are Skipped.

@@ -331,6 +331,9 @@ struct PerformanceSpec {
   double p95_tolerance = 0.10;         // P95 may be at most 10 % above the baseline's
   double p99_tolerance = 0.25;
   double throughput_tolerance = 0.10;  // throughput at most 10 % below
+  // Latency differences up to this are noise, never a regression (a fast service's P99 moves by
+  // milliseconds between identical runs on a busy machine).
+  Duration latency_noise{5};
   double max_error_rate = 0.01;        // share of non-2xx / failed requests
   SourceLocation location;
 };
