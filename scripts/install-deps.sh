@@ -14,7 +14,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   prometheus curl procps python3 r-base-core
   clang-14 libfuzzer-14-dev
-  postgresql docker-registry
+  postgresql docker-registry openssl
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(wrk nginx-light haproxy)
