@@ -146,15 +146,24 @@ TEST_F(SmokeTest, CriticalPassesDirectlyAndThroughTheSnapshot) {
   EXPECT_TRUE(via_snapshot->passed()) << dump(*via_snapshot);
 }
 
-// Disabled: the router in this tree crashes (SIGSEGV in router::Session::closeAll, proxy.cpp)
-// when a client closes its connection after a proxied request, which takes this test process
-// down; reported to the lead. The direct path and the listener lookup are tested above/below.
-TEST_F(SmokeTest, DISABLED_CriticalPassesThroughTheRouter) {
+TEST_F(SmokeTest, CriticalPassesThroughTheRouterAndFailsWhenTheServingVersionBreaks) {
   loadConfig();
   start("v1", {});
   auto routed = smoke("critical", "");
   ASSERT_TRUE(routed) << routed.error().message;
   EXPECT_TRUE(routed->passed()) << dump(*routed);
+  EXPECT_EQ(routed->items.front().name, "critical/leads");
+  // Move all traffic to a version that answers 500: the same suite through the router fails.
+  start("v2", {{"ERROR_RATE", "1"}});
+  auto broken = smoke("critical", "");
+  ASSERT_TRUE(broken);
+  EXPECT_EQ(broken->summary(), "smoke critical/leads: GET /api/leads -> 500, expected 200");
+  // Through the snapshot and the listener the runtime recorded (no port in the config).
+  auto snapshot = openRuntimeSnapshot(data_dir());
+  config_->environments.front().runtime.local.ports.clear();
+  auto recorded = smoke("critical", "", snapshot.get());
+  ASSERT_TRUE(recorded);
+  EXPECT_EQ(recorded->summary(), "smoke critical/leads: GET /api/leads -> 500, expected 200");
 }
 
 TEST_F(SmokeTest, ThroughTheRouterUsesTheConfiguredListener) {
