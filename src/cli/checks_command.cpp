@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "commands.hpp"
+#include "server_files.hpp"
 #include "runway/analysis/provider.hpp"
 #include "runway/checks/health.hpp"
 #include "runway/checks/hooks.hpp"
@@ -138,16 +139,22 @@ void addHealth(CLI::App& app, Context& ctx) {
       ->capture_default_str();
   cmd->add_option("--version", flags->version, "Check this version (default: what serves)");
   cmd->add_option("--router-socket", flags->router_socket,
-                  "The router's admin socket, for error rate and P95 (without it they are "
-                  "reported skipped)");
+                  "The router's admin socket, for error rate and P95 (default: the server's "
+                  "in --data when it exists; without one they are reported skipped)");
   cmd->callback([&ctx, flags, level] {
     auto loaded = loadFor(*flags, ctx);
     if (!loaded) return;
     auto snapshot = checks::openRuntimeSnapshot(flags->data);
     std::shared_ptr<const analysis::TrafficStatistics> stats;
-    if (!flags->router_socket.empty()) {
-      stats = runtime::routerTrafficStatistics(flags->router_socket, flags->environment,
-                                               systemClock());
+    std::string socket = flags->router_socket;
+    if (socket.empty()) {
+      std::error_code ec;
+      if (const auto server = routerSocket(flags->data); std::filesystem::exists(server, ec)) {
+        socket = server.string();
+      }
+    }
+    if (!socket.empty()) {
+      stats = runtime::routerTrafficStatistics(socket, flags->environment, systemClock());
     }
     checks::HealthRequest request;
     request.config = loaded->config.get();

@@ -65,6 +65,36 @@ TEST_F(CliTest, HealthPassesAndFailsWithReasonAndExitCode) {
   EXPECT_THAT(json.out, HasSubstr("\"category\":\"diagnostics\""));
 }
 
+TEST_F(CliTest, ComprehensiveHealthJudgesErrorRateAndP95FromTheRouter) {
+  loadConfig();
+  start("v1", {{"ERROR_RATE", "1"}});
+  const auto url = fmt::format("http://127.0.0.1:{}/api/leads", router_port_);
+  for (int i = 0; i < 20; ++i) {
+    auto r = test::httpGet(url);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status, 500);
+  }
+  auto bad = runway({"health", "staging", "comprehensive", "--router-socket", socket_});
+  EXPECT_EQ(bad.code, 1) << bad.out << bad.err;
+  EXPECT_THAT(bad.out, HasSubstr("error rate 100% > limit 5% (20 requests in 1m)"));
+  // Without statistics the same items are skipped with the reason, never passed.
+  auto blind = runway({"health", "staging", "comprehensive"});
+  EXPECT_THAT(blind.out, HasSubstr("no router statistics available here"));
+}
+
+TEST_F(CliTest, ComprehensiveHealthPassesAHealthyVersion) {
+  loadConfig();
+  start("v1", {});
+  for (int i = 0; i < 20; ++i) {
+    auto r = test::httpGet(fmt::format("http://127.0.0.1:{}/api/leads", router_port_));
+    ASSERT_TRUE(r && r->status == 200);
+  }
+  auto ok = runway({"health", "staging", "comprehensive", "--router-socket", socket_});
+  EXPECT_EQ(ok.code, 0) << ok.out << ok.err;
+  EXPECT_THAT(ok.out, HasSubstr("error rate 0% <= limit 5% (20 requests in 1m)"));
+  EXPECT_THAT(ok.out, HasSubstr("P95 "));
+}
+
 TEST_F(CliTest, SmokeSuitesThroughTheCli) {
   loadConfig();
   start("v1", {});
