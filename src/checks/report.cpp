@@ -1,6 +1,12 @@
 #include "runway/checks/report.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -96,6 +102,33 @@ std::string Report::toTable() const {
   }
   out += (passed() ? "PASSED: " : "FAILED: ") + summary() + "\n";
   return out;
+}
+
+Result<void> recordReport(const std::filesystem::path& data_dir, std::string_view environment,
+                          const Report& report, TimePoint at) {
+  const auto dir = data_dir / "checks";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return fail(ErrorCode::Internal, fmt::format("cannot create {}: {}", dir.string(), ec.message()));
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::replace, ec);
+  boost::json::object line;
+  line["at"] = formatTimestamp(at);
+  line["environment"] = std::string(environment);
+  line["report"] = boost::json::parse(report.toJson());
+  const auto text = boost::json::serialize(line) + "\n";
+  const auto path = dir / "results.jsonl";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return fail(ErrorCode::Internal, fmt::format("cannot open {}: {}", path.string(), std::strerror(errno)));
+  }
+  // One write() per line: concurrent writers with O_APPEND do not interleave lines.
+  const auto written = ::write(fd, text.data(), text.size());
+  ::close(fd);
+  if (written != static_cast<ssize_t>(text.size())) {
+    return fail(ErrorCode::Internal, fmt::format("cannot write {}", path.string()));
+  }
+  return {};
 }
 
 }  // namespace runway::checks

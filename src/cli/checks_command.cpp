@@ -91,6 +91,11 @@ std::optional<Loaded> loadFor(const CheckFlags& flags, Context& ctx) {
 }
 
 void emit(const checks::Report& report, const CheckFlags& flags, Context& ctx) {
+  // Kept for reports; a data directory we cannot write to must not hide the result itself.
+  if (auto kept = checks::recordReport(flags.data, flags.environment, report, systemClock()->now());
+      !kept) {
+    fmt::print(stderr, "runway: the result was not kept: {}\n", kept.error().message);
+  }
   if (flags.output == "json") {
     fmt::print("{}\n", report.toJson());
   } else {

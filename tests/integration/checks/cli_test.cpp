@@ -59,6 +59,9 @@ TEST_F(CliTest, HealthPassesAndFailsWithReasonAndExitCode) {
   EXPECT_EQ(bad.code, 1) << bad.out << bad.err;
   EXPECT_THAT(bad.out, HasSubstr("FAILED: health api/v2: version v2 has no ready instance"));
   std::cout << bad.out;  // docs/checks.md shows this output
+  auto kept = test::readFile(data_dir() / "checks" / "results.jsonl");
+  ASSERT_TRUE(kept);
+  EXPECT_THAT(*kept, HasSubstr(R"("environment":"staging","report":{"title":"health basic staging v2","passed":false)"));
   auto json = runway({"health", "staging", "detailed", "-o", "json"});
   EXPECT_EQ(json.code, 0) << json.out;
   EXPECT_THAT(json.out, HasSubstr("\"passed\":true"));

@@ -5,9 +5,13 @@
 // checked is Skipped with the reason, and a Skipped item never makes a report pass on its own
 // behalf (it does not fail it either).
 
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "runway/core/clock.hpp"
+#include "runway/core/error.hpp"
 
 namespace runway::checks {
 
@@ -40,5 +44,10 @@ struct Report {
   // A fixed-width table for people: STATUS CATEGORY NAME REASON, then the summary line.
   std::string toTable() const;
 };
+
+// Keeps a report for later (reports, audits): appends {"at", "environment", "report"} as one
+// line to DATA/checks/results.jsonl (created 0600 in a 0700 directory).
+Result<void> recordReport(const std::filesystem::path& data_dir, std::string_view environment,
+                          const Report& report, TimePoint at);
 
 }  // namespace runway::checks
