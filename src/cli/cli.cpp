@@ -124,6 +124,7 @@ int run(int argc, char** argv) {
   addServeCommand(app, ctx);
   addDownCommand(app, ctx);
   addTokenCommand(app, ctx);
+  addVerbCommands(app, ctx);
 
   app.parse_complete_callback([&ctx] {
     auto format = parseLogFormat(ctx.log_format);

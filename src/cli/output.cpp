@@ -1,0 +1,112 @@
+#include "output.hpp"
+
+#include <memory>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+namespace runway::cli {
+
+namespace json = boost::json;
+
+namespace {
+
+void emit(YAML::Emitter& out, const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::null: out << YAML::Null; break;
+    case json::kind::bool_: out << v.get_bool(); break;
+    case json::kind::int64: out << v.get_int64(); break;
+    case json::kind::uint64: out << v.get_uint64(); break;
+    case json::kind::double_: out << v.get_double(); break;
+    case json::kind::string: {
+      // Quote strings YAML would read back as something else (numbers, booleans, null, empty).
+      const std::string s(v.get_string());
+      out << YAML::DoubleQuoted << s;
+      break;
+    }
+    case json::kind::array:
+      out << YAML::BeginSeq;
+      for (const auto& x : v.get_array()) emit(out, x);
+      out << YAML::EndSeq;
+      break;
+    case json::kind::object:
+      out << YAML::BeginMap;
+      for (const auto& kv : v.get_object()) {
+        out << YAML::Key << std::string(kv.key()) << YAML::Value;
+        emit(out, kv.value());
+      }
+      out << YAML::EndMap;
+      break;
+  }
+}
+
+const json::value& nullValue() {
+  static const json::value n = nullptr;
+  return n;
+}
+
+}  // namespace
+
+std::shared_ptr<std::string> addOutputFlag(CLI::App* command) {
+  auto output = std::make_shared<std::string>("table");
+  command->add_option("-o,--output", *output, "Output format: table (default), json or yaml")
+      ->check(CLI::IsMember({"table", "json", "yaml"}));
+  return output;
+}
+
+void printJson(const json::value& v) { fmt::print("{}\n", json::serialize(v)); }
+
+void printYaml(const json::value& v) {
+  YAML::Emitter out;
+  emit(out, v);
+  fmt::print("{}\n", out.c_str());
+}
+
+bool printStructured(const std::string& format, const json::value& v) {
+  if (format == "json") {
+    printJson(v);
+    return true;
+  }
+  if (format == "yaml") {
+    printYaml(v);
+    return true;
+  }
+  return false;
+}
+
+const json::value& member(const json::value& v, const char* key) {
+  if (!v.is_object()) return nullValue();
+  const auto* m = v.get_object().if_contains(key);
+  return m == nullptr ? nullValue() : *m;
+}
+
+std::string text(const json::value& v, const char* key) {
+  const auto& f = member(v, key);
+  if (f.is_string()) return std::string(f.get_string());
+  if (f.is_null()) return "";
+  return json::serialize(f);
+}
+
+long long integer(const json::value& v, const char* key) {
+  const auto& f = member(v, key);
+  if (f.is_int64()) return f.get_int64();
+  if (f.is_uint64()) return static_cast<long long>(f.get_uint64());
+  if (f.is_double()) return static_cast<long long>(f.get_double());
+  return 0;
+}
+
+std::string joinStrings(const json::value& array, const char* separator) {
+  std::string out;
+  if (!array.is_array()) return out;
+  for (const auto& x : array.get_array()) {
+    if (!x.is_string()) continue;
+    if (!out.empty()) out += separator;
+    out += std::string(x.get_string());
+  }
+  return out;
+}
+
+std::string orDash(const std::string& s) { return s.empty() ? "-" : s; }
+
+}  // namespace runway::cli

@@ -1,0 +1,584 @@
+// The client verbs that drive the server: deploy, status, history, rollback, promote, abort,
+// retry, pause, resume, approve, reject. Each one is a call of the HTTP API (src/api/v1.cpp);
+// -o json prints the server's answer, -o yaml the same data as YAML, table (default) a summary.
+
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "client.hpp"
+#include "commands.hpp"
+#include "output.hpp"
+#include "runway/core/duration.hpp"
+
+namespace runway::cli {
+
+namespace json = boost::json;
+
+namespace {
+
+// Runs `body` with a client for the command's flags; stores the exit code in ctx.
+void withClient(Context& ctx, const ClientFlags& flags, const std::function<int(ApiClient&)>& body) {
+  auto settings = resolveClient(flags);
+  if (!settings) {
+    ctx.exit_code = reportError(settings.error());
+    return;
+  }
+  ApiClient client(*settings);
+  ctx.exit_code = body(client);
+}
+
+// Environment and deployment names go into URL paths: refuse what would change the path.
+bool validName(const std::string& s) {
+  if (s.empty()) return false;
+  for (const char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                    c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+int badName(const char* what, const std::string& s) {
+  fmt::print(stderr, "runway: \"{}\" is not a valid {} (letters, digits, '-', '_', '.')\n", s, what);
+  return kExitUsage;
+}
+
+std::string clockTime() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::localtime_r(&now, &tm);
+  std::array<char, 16> buf{};
+  std::strftime(buf.data(), buf.size(), "%H:%M:%S", &tm);
+  return buf.data();
+}
+
+bool isEnded(const std::string& phase) {
+  return phase == "Succeeded" || phase == "RolledBack" || phase == "Failed" || phase == "Rejected" ||
+         phase == "Superseded" || phase == "Degraded";
+}
+
+// "step 2/6 (pause)" for a canary, "" otherwise.
+std::string stepText(const json::value& d) {
+  const auto& steps = member(d, "steps");
+  if (!steps.is_array() || steps.get_array().empty()) return "";
+  const auto n = steps.get_array().size();
+  const auto i = static_cast<std::size_t>(integer(d, "stepIndex"));
+  if (i >= n) return fmt::format("steps {}/{} done", n, n);
+  return fmt::format("step {}/{} ({})", i + 1, n, text(steps.get_array()[i], "kind"));
+}
+
+// "api=10% backend=10%": the new version's traffic weight per service.
+std::string weightsText(const json::value& d) {
+  std::string out;
+  const auto& services = member(d, "services");
+  if (!services.is_array()) return out;
+  for (const auto& s : services.get_array()) {
+    if (!out.empty()) out += ' ';
+    out += fmt::format("{}={}%", text(s, "name"), integer(s, "weight"));
+  }
+  return out;
+}
+
+std::string readyText(const json::value& d) {
+  std::string out;
+  const auto& services = member(d, "services");
+  if (!services.is_array()) return out;
+  for (const auto& s : services.get_array()) {
+    if (!out.empty()) out += ' ';
+    out += fmt::format("{}={}/{}", text(s, "name"), integer(s, "newReady"), integer(s, "desired"));
+  }
+  return out;
+}
+
+// One progress line for deploy --wait.
+std::string progressLine(const json::value& d) {
+  std::string line = fmt::format("{}  {} {}  {}", clockTime(), text(d, "id"), text(d, "version"), text(d, "phase"));
+  if (auto s = stepText(d); !s.empty()) line += "  " + s;
+  if (auto w = weightsText(d); !w.empty()) line += "  weights " + w;
+  if (auto r = readyText(d); !r.empty()) line += "  ready " + r;
+  if (auto p = text(d, "pauseReason"); !p.empty()) line += "  paused: " + p;
+  if (auto a = joinStrings(member(d, "pendingApprovals")); !a.empty()) line += "  awaiting approval by " + a;
+  if (auto a = text(d, "abortReason"); !a.empty() && text(d, "phase") != "Succeeded") line += "  why: " + a;
+  return line;
+}
+
+// What a change in progress is judged by (the timestamp left out).
+std::string progressKey(const json::value& d) {
+  return fmt::format("{}|{}|{}|{}|{}|{}|{}", text(d, "phase"), stepText(d), weightsText(d), readyText(d),
+                     text(d, "pauseReason"), joinStrings(member(d, "pendingApprovals")), text(d, "abortReason"));
+}
+
+int finalOutcome(const json::value& d) {
+  const std::string phase = text(d, "phase");
+  if (phase == "Succeeded") {
+    fmt::print(stderr, "deployment {} of {} to {} succeeded\n", text(d, "id"), text(d, "version"),
+               text(d, "environment"));
+    return kExitOk;
+  }
+  std::string why = text(d, "abortReason");
+  if (phase == "Degraded" && why.empty()) why = "the progress deadline passed; the environment is degraded";
+  fmt::print(stderr, "runway: deployment {} of {} to {} ended {}{}\n", text(d, "id"), text(d, "version"),
+             text(d, "environment"), phase, why.empty() ? "" : ": " + why);
+  return kExitFailed;
+}
+
+// Polls the deployment every 500 ms until it ends or `timeout` passes.
+int waitFor(ApiClient& client, const std::string& id, Duration timeout, const std::string& format) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string last;
+  for (;;) {
+    auto d = client.get("/api/v1/deployments/" + id);
+    if (!d) return reportError(d.error());
+    if (auto key = progressKey(*d); key != last) {
+      last = key;
+      // Progress goes to stderr when stdout carries a document (-o json/yaml).
+      std::FILE* stream = format == "table" ? stdout : stderr;
+      fmt::print(stream, "{}\n", progressLine(*d));
+      std::fflush(stream);
+    }
+    if (isEnded(text(*d, "phase"))) {
+      const int code = finalOutcome(*d);
+      printStructured(format, *d);
+      return code;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      fmt::print(stderr, "runway: timed out after {} waiting for deployment {} (phase {}); it goes on: "
+                         "`runway status --deployment {}`\n",
+                 formatDuration(timeout), id, text(*d, "phase"), id);
+      printStructured(format, *d);
+      return kExitFailed;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+// ---- deploy ---------------------------------------------------------------------------------
+
+void addDeploy(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand(
+      "deploy", "Deploy VERSION to ENV with its configured strategy (or --strategy); --wait follows it to the end");
+  cmd->footer(
+      "Exit codes: 0 admitted (with --wait: Succeeded); 1 refused, or with --wait ended RolledBack, Failed, "
+      "Rejected, Superseded or Degraded, or timed out; 2 usage; 3 server unreachable or token refused.");
+  auto flags = addClientFlags(cmd);
+  auto output = addOutputFlag(cmd);
+  struct Opts {
+    std::string env, version, strategy, reason, timeout = "30m";
+    bool force = false, wait = false;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("ENV", o->env, "Environment to deploy to")->required();
+  cmd->add_option("VERSION", o->version, "Version to deploy (e.g. v1.2.0)")->required();
+  cmd->add_option("--strategy", o->strategy, "Override the environment's strategy: canary, blue-green or rolling")
+      ->check(CLI::IsMember({"canary", "blue-green", "rolling"}));
+  cmd->add_flag("--force", o->force,
+                "Skip the promotion-source check, pre-flight checks, pauses, analysis and check steps "
+                "(refused where the environment's policy forbids it)");
+  cmd->add_option("--reason", o->reason, "Why: recorded on the deployment and in the audit trail");
+  cmd->add_flag("--wait", o->wait,
+                "Follow the deployment (polled every 500 ms; a timestamped line per change) until it ends");
+  cmd->add_option("--timeout", o->timeout, "With --wait: give up waiting after this long (default 30m)");
+  cmd->callback([&ctx, flags, output, o] {
+    auto timeout = parseDuration(o->timeout);
+    if (!timeout) {
+      fmt::print(stderr, "runway: --timeout: {}\n", timeout.error().message);
+      ctx.exit_code = kExitUsage;
+      return;
+    }
+    withClient(ctx, *flags, [&](ApiClient& client) {
+      json::object body{{"environment", o->env}, {"version", o->version}, {"force", o->force}};
+      if (!o->strategy.empty()) body["strategy"] = o->strategy;
+      if (!o->reason.empty()) body["reason"] = o->reason;
+      auto out = client.post("/api/v1/deployments", body);
+      if (!out) return reportError(out.error());
+      const std::string id = text(*out, "deployment");
+      if (!o->wait) {
+        if (printStructured(*output, *out)) return kExitOk;
+        fmt::print("deployment {} of {} to {}: {}", id, o->version, o->env, text(*out, "status"));
+        if (auto s = text(*out, "superseded"); !s.empty()) fmt::print(" (supersedes {})", s);
+        fmt::print("\nFollow it: runway status --deployment {}\n", id);
+        return kExitOk;
+      }
+      std::FILE* stream = *output == "table" ? stdout : stderr;
+      fmt::print(stream, "deployment {} of {} to {}: {}\n", id, o->version, o->env, text(*out, "status"));
+      return waitFor(client, id, *timeout, *output);
+    });
+  });
+}
+
+// ---- status / history -----------------------------------------------------------------------
+
+void printEnvironment(const json::value& e) {
+  const auto& active = member(e, "activeDeployment");
+  fmt::print("{}  ({} {}, strategy {}{})\n", text(e, "name"), "application", orDash(text(e, "application")),
+             text(e, "strategy"),
+             text(e, "promotesFrom").empty() ? "" : ", promotes from " + text(e, "promotesFrom"));
+  fmt::print("  current release:   {}\n", orDash(text(e, "currentRelease")));
+  if (active.is_object()) {
+    fmt::print("  active deployment: {} {} {}\n", text(active, "id"), text(active, "version"), text(active, "phase"));
+  } else {
+    fmt::print("  active deployment: -\n");
+  }
+  const auto& services = member(e, "services");
+  if (!services.is_array()) return;
+  for (const auto& s : services.get_array()) {
+    std::string split;
+    const auto& traffic = member(s, "traffic");
+    if (traffic.is_object()) {
+      for (const auto& kv : traffic.get_object()) {
+        if (!split.empty()) split += ' ';
+        const auto& w = kv.value();
+        const double pct = w.is_double() ? w.get_double() : w.is_int64() ? static_cast<double>(w.get_int64()) : 0.0;
+        split += fmt::format("{}={:g}%", std::string_view(kv.key()), pct);
+      }
+    }
+    fmt::print("  service {:<12} {:<28} traffic {}\n", text(s, "name"), orDash(text(s, "address")), orDash(split));
+    const auto& instances = member(s, "instances");
+    if (!instances.is_array()) continue;
+    for (const auto& i : instances.get_array()) {
+      fmt::print("    {}#{} {:<9} port {} pid {} restarts {}{}\n", text(i, "version"), integer(i, "index"),
+                 text(i, "state"), integer(i, "port"), integer(i, "pid"), integer(i, "restarts"),
+                 text(i, "lastExit").empty() ? "" : "  last exit: " + text(i, "lastExit"));
+    }
+  }
+}
+
+void printDeployment(const json::value& d) {
+  fmt::print("deployment {}: {} {} to {} ({}){}\n", text(d, "id"), text(d, "application"), text(d, "version"),
+             text(d, "environment"), text(d, "strategy"), member(d, "rollback").is_bool() &&
+             member(d, "rollback").get_bool() ? " rollback" : "");
+  fmt::print("  phase:    {}{}\n", text(d, "phase"),
+             text(d, "pauseReason").empty() ? "" : " (" + text(d, "pauseReason") + ")");
+  fmt::print("  stable:   {}\n", orDash(text(d, "stableVersion")));
+  fmt::print("  started:  {} by {}{}\n", text(d, "createdAt"), orDash(text(d, "startedBy")),
+             text(d, "reason").empty() ? "" : ": " + text(d, "reason"));
+  fmt::print("  updated:  {}\n", text(d, "updatedAt"));
+  if (auto a = text(d, "abortReason"); !a.empty()) fmt::print("  result:   {}\n", a);
+  const auto& services = member(d, "services");
+  if (services.is_array() && !services.get_array().empty()) {
+    fmt::print("  services:\n");
+    for (const auto& s : services.get_array()) {
+      fmt::print("    {:<12} new ready {}/{} failed {}  stable ready {}  weight {}%\n", text(s, "name"),
+                 integer(s, "newReady"), integer(s, "desired"), integer(s, "newFailed"), integer(s, "stableReady"),
+                 integer(s, "weight"));
+    }
+  }
+  const auto& steps = member(d, "steps");
+  if (steps.is_array() && !steps.get_array().empty()) {
+    fmt::print("  steps:\n");
+    for (const auto& s : steps.get_array()) {
+      std::string detail;
+      const std::string kind = text(s, "kind");
+      if (!member(s, "weight").is_null()) detail = fmt::format("{}%", integer(s, "weight"));
+      if (!member(s, "durationMs").is_null() && member(s, "durationMs").is_number()) {
+        detail = formatDuration(Duration{integer(s, "durationMs")});
+      } else if (member(s, "durationMs").is_null() && kind == "pause") {
+        detail = "until promoted";
+      }
+      if (member(s, "templates").is_array()) detail = joinStrings(member(s, "templates"));
+      if (member(s, "roles").is_array()) detail = joinStrings(member(s, "roles"));
+      fmt::print("    {:>2}. {:<10} {:<16} {}\n", integer(s, "index") + 1, kind, detail, text(s, "status"));
+    }
+  }
+  const auto& runs = member(d, "analysis");
+  if (runs.is_array() && !runs.get_array().empty()) {
+    fmt::print("  analysis:\n");
+    for (const auto& r : runs.get_array()) {
+      fmt::print("    {} ({}, step {}): {}\n", text(r, "run"), text(r, "kind"), integer(r, "step") + 1,
+                 text(r, "status"));
+      const auto& metrics = member(r, "metrics");
+      if (!metrics.is_array()) continue;
+      for (const auto& m : metrics.get_array()) {
+        fmt::print("      {:<20} measurements {} ok {} failed {} inconclusive {} errors {}\n", text(m, "metric"),
+                   integer(m, "measurements"), integer(m, "successful"), integer(m, "failed"),
+                   integer(m, "inconclusive"), integer(m, "errors"));
+      }
+    }
+  }
+  const auto& checks = member(d, "checks");
+  if (checks.is_array() && !checks.get_array().empty()) {
+    fmt::print("  checks:\n");
+    for (const auto& c : checks.get_array()) {
+      fmt::print("    {} ({}, step {}): {}\n", text(c, "run"), text(c, "kind"), integer(c, "step") + 1,
+                 text(c, "status"));
+    }
+  }
+  const auto pending = joinStrings(member(d, "pendingApprovals"), ", ");
+  fmt::print("  pending approvals: {}\n", orDash(pending));
+  const auto& decisions = member(d, "decisions");
+  if (decisions.is_array()) {
+    for (const auto& a : decisions.get_array()) {
+      const bool approved = member(a, "approved").is_bool() && member(a, "approved").get_bool();
+      fmt::print("    {} {} as {} at {}{}\n", text(a, "actor"), approved ? "approved" : "rejected", text(a, "role"),
+                 text(a, "at"), text(a, "comment").empty() ? "" : ": " + text(a, "comment"));
+    }
+  }
+}
+
+void addStatus(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand(
+      "status",
+      "Show environments (current release, active deployment, services, traffic, instances) or one deployment");
+  auto flags = addClientFlags(cmd);
+  auto output = addOutputFlag(cmd);
+  auto env = std::make_shared<std::string>();
+  auto id = std::make_shared<std::string>();
+  cmd->add_option("ENV", *env, "Only this environment (default: all)");
+  cmd->add_option("--deployment", *id,
+                  "Show this deployment instead (steps, services, analysis runs, checks, pending approvals)");
+  cmd->callback([&ctx, flags, output, env, id] {
+    if (!env->empty() && !id->empty()) {
+      fmt::print(stderr, "runway: give ENV or --deployment, not both\nRun 'runway status --help' for usage.\n");
+      ctx.exit_code = kExitUsage;
+      return;
+    }
+    if (!env->empty() && !validName(*env)) {
+      ctx.exit_code = badName("environment name", *env);
+      return;
+    }
+    if (!id->empty() && !validName(*id)) {
+      ctx.exit_code = badName("deployment id", *id);
+      return;
+    }
+    withClient(ctx, *flags, [&](ApiClient& client) {
+      if (!id->empty()) {
+        auto d = client.get("/api/v1/deployments/" + *id);
+        if (!d) return reportError(d.error());
+        if (!printStructured(*output, *d)) printDeployment(*d);
+        return kExitOk;
+      }
+      auto out = client.get(env->empty() ? "/api/v1/environments" : "/api/v1/environments/" + *env);
+      if (!out) return reportError(out.error());
+      if (printStructured(*output, *out)) return kExitOk;
+      if (!env->empty()) {
+        printEnvironment(*out);
+        return kExitOk;
+      }
+      bool first = true;
+      const auto& envs = member(*out, "environments");
+      if (envs.is_array()) {
+        for (const auto& e : envs.get_array()) {
+          if (!first) fmt::print("\n");
+          first = false;
+          printEnvironment(e);
+        }
+      }
+      return kExitOk;
+    });
+  });
+}
+
+void addHistory(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand("history", "List ENV's deployments, newest first");
+  auto flags = addClientFlags(cmd);
+  auto output = addOutputFlag(cmd);
+  auto env = std::make_shared<std::string>();
+  auto limit = std::make_shared<int>(20);
+  cmd->add_option("ENV", *env, "Environment")->required();
+  cmd->add_option("--limit", *limit, "How many deployments (1-1000, default 20)")->check(CLI::Range(1, 1000));
+  cmd->callback([&ctx, flags, output, env, limit] {
+    if (!validName(*env)) {
+      ctx.exit_code = badName("environment name", *env);
+      return;
+    }
+    withClient(ctx, *flags, [&](ApiClient& client) {
+      auto out = client.get(fmt::format("/api/v1/environments/{}/history?limit={}", *env, *limit));
+      if (!out) return reportError(out.error());
+      if (printStructured(*output, *out)) return kExitOk;
+      fmt::print("{:<22} {:<10} {:<11} {:<10} {:<10} {:<14} {:<26} {}\n", "ID", "VERSION", "PHASE", "FROM", "STRATEGY",
+                 "BY", "STARTED", "REASON");
+      const auto& list = member(*out, "deployments");
+      if (list.is_array()) {
+        for (const auto& d : list.get_array()) {
+          // abortReason says why a deployment ended other than Succeeded.
+          std::string reason = text(d, "phase") == "Succeeded" ? "" : text(d, "abortReason");
+          if (reason.empty()) reason = text(d, "reason");
+          const bool rb = member(d, "rollback").is_bool() && member(d, "rollback").get_bool();
+          if (rb) reason = "rollback" + (reason.empty() ? "" : ": " + reason);
+          fmt::print("{:<22} {:<10} {:<11} {:<10} {:<10} {:<14} {:<26} {}\n", text(d, "id"), text(d, "version"),
+                     text(d, "phase"), orDash(text(d, "stableVersion")), text(d, "strategy"),
+                     orDash(text(d, "startedBy")), text(d, "createdAt"), reason);
+        }
+        if (list.get_array().empty()) fmt::print(stderr, "no deployments in {} yet\n", *env);
+      }
+      return kExitOk;
+    });
+  });
+}
+
+// ---- rollback -------------------------------------------------------------------------------
+
+void addRollback(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand(
+      "rollback", "Roll ENV back to VERSION, or without VERSION to the previous successful release");
+  cmd->footer(
+      "Asks for confirmation on a terminal unless --yes or --auto is given; when stdin is not a terminal "
+      "one of them is required.\nExit codes: 0 rollback started; 1 refused or declined; 2 usage; 3 server "
+      "unreachable or token refused.");
+  auto flags = addClientFlags(cmd);
+  auto output = addOutputFlag(cmd);
+  struct Opts {
+    std::string env, version, reason;
+    bool force = false, emergency = false, automatic = false, yes = false;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("ENV", o->env, "Environment")->required();
+  cmd->add_option("VERSION", o->version, "Version to go back to (default: the previous successful release)");
+  cmd->add_option("--reason", o->reason, "Why: recorded on the rollback and in the audit trail");
+  cmd->add_flag("--force", o->force,
+                "Skip pre-flight checks, pauses, analysis and check steps (refused where policy forbids it)");
+  cmd->add_flag("--emergency", o->emergency, "Bypass the change window or a freeze");
+  cmd->add_flag("--auto", o->automatic, "Automated rollback (scripts, alert hooks): never ask for confirmation");
+  cmd->add_flag("-y,--yes", o->yes, "Do not ask for confirmation");
+  cmd->callback([&ctx, flags, output, o] {
+    if (!validName(o->env)) {
+      ctx.exit_code = badName("environment name", o->env);
+      return;
+    }
+    const bool ask = !o->automatic && !o->yes;
+    if (ask && ::isatty(STDIN_FILENO) == 0) {
+      fmt::print(stderr,
+                 "runway: rollback needs confirmation and stdin is not a terminal; pass --yes (or --auto) to "
+                 "roll back {} without asking\n",
+                 o->env);
+      ctx.exit_code = kExitUsage;
+      return;
+    }
+    withClient(ctx, *flags, [&](ApiClient& client) {
+      if (ask) {
+        auto env = client.get("/api/v1/environments/" + o->env);
+        if (!env) return reportError(env.error());
+        const std::string current = orDash(text(*env, "currentRelease"));
+        const std::string target = o->version.empty() ? "the previous successful release" : o->version;
+        fmt::print(stderr, "Roll back {} from {} to {}{}{}? [y/N] ", o->env, current, target,
+                   o->force ? " (forced: skipping checks, pauses and analysis)" : "",
+                   o->emergency ? " (emergency: ignoring change windows and freezes)" : "");
+        std::fflush(stderr);
+        std::string answer;
+        std::getline(std::cin, answer);
+        if (answer != "y" && answer != "Y" && answer != "yes" && answer != "YES" && answer != "Yes") {
+          fmt::print(stderr, "runway: rollback of {} cancelled\n", o->env);
+          return kExitFailed;
+        }
+      }
+      json::object body{{"force", o->force}, {"emergency", o->emergency}};
+      if (!o->version.empty()) body["version"] = o->version;
+      if (!o->reason.empty()) body["reason"] = o->reason;
+      auto out = client.post("/api/v1/environments/" + o->env + "/rollback", body);
+      if (!out) return reportError(out.error());
+      if (printStructured(*output, *out)) return kExitOk;
+      fmt::print("rollback {} of {}: {} \u2192 {} ({})\n", text(*out, "deployment"), o->env,
+                 orDash(text(*out, "from")), text(*out, "to"), text(*out, "status"));
+      if (!o->reason.empty()) fmt::print("reason: {}\n", o->reason);
+      if (auto s = text(*out, "superseded"); !s.empty()) fmt::print("aborts deployment {}\n", s);
+      fmt::print("Follow it: runway status --deployment {}\n", text(*out, "deployment"));
+      return kExitOk;
+    });
+  });
+}
+
+// ---- operator commands and approvals --------------------------------------------------------
+
+void printCommandResult(const std::string& what, const json::value& d) {
+  fmt::print("{}: deployment {} of {} to {} is {}\n", what, text(d, "id"), text(d, "version"),
+             text(d, "environment"), text(d, "phase"));
+}
+
+void addOperatorCommand(CLI::App& app, Context& ctx, const char* name, const char* help) {
+  auto* cmd = app.add_subcommand(name, help);
+  auto flags = addClientFlags(cmd);
+  auto output = addOutputFlag(cmd);
+  auto env = std::make_shared<std::string>();
+  auto reason = std::make_shared<std::string>();
+  auto full = std::make_shared<bool>(false);
+  const std::string verb = name;
+  cmd->add_option("ENV", *env, "Environment whose active deployment to act on")->required();
+  cmd->add_option("--reason", *reason, "Why: recorded in the audit trail");
+  if (verb == "promote") {
+    cmd->add_flag("--full", *full, "Skip every remaining step and send all traffic to the new version now");
+  }
+  cmd->callback([&ctx, flags, output, env, reason, full, verb] {
+    if (!validName(*env)) {
+      ctx.exit_code = badName("environment name", *env);
+      return;
+    }
+    const std::string action = verb == "promote" && *full ? "promote-full" : verb;
+    withClient(ctx, *flags, [&](ApiClient& client) {
+      json::object body;
+      if (!reason->empty()) body["reason"] = *reason;
+      auto out = client.post(fmt::format("/api/v1/environments/{}/{}", *env, action), body);
+      if (!out) return reportError(out.error());
+      if (!printStructured(*output, *out)) printCommandResult(action, *out);
+      return kExitOk;
+    });
+  });
+}
+
+void addDecision(CLI::App& app, Context& ctx, bool approve) {
+  auto* cmd = app.add_subcommand(
+      approve ? "approve" : "reject",
+      approve ? "Approve the deployment waiting for approval in ENV (or DEPLOYMENT_ID)"
+              : "Reject the deployment waiting for approval in ENV (or DEPLOYMENT_ID); it ends Rejected");
+  auto flags = addClientFlags(cmd);
+  auto output = addOutputFlag(cmd);
+  auto target = std::make_shared<std::string>();
+  auto role = std::make_shared<std::string>();
+  auto comment = std::make_shared<std::string>();
+  cmd->add_option("TARGET", *target, "An environment, or a deployment id (starts with \"dep-\")")->required();
+  cmd->add_option("--as", *role,
+                  "The approver role to act as (your token must hold it; default: the one the gate needs)");
+  cmd->add_option("--comment", *comment, "A comment recorded with the decision");
+  cmd->callback([&ctx, flags, output, target, role, comment, approve] {
+    if (!validName(*target)) {
+      ctx.exit_code = badName("environment or deployment id", *target);
+      return;
+    }
+    const bool by_id = target->rfind("dep-", 0) == 0;
+    const std::string verb = approve ? "approve" : "reject";
+    withClient(ctx, *flags, [&](ApiClient& client) {
+      json::object body;
+      if (!role->empty()) body["role"] = *role;
+      if (!comment->empty()) body["comment"] = *comment;
+      auto out = client.post(
+          fmt::format("/api/v1/{}/{}/{}", by_id ? "deployments" : "environments", *target, verb), body);
+      if (!out) return reportError(out.error());
+      if (printStructured(*output, *out)) return kExitOk;
+      printCommandResult(approve ? "approved" : "rejected", *out);
+      if (auto p = joinStrings(member(*out, "pendingApprovals"), ", "); !p.empty()) {
+        fmt::print("still waiting for: {}\n", p);
+      }
+      return kExitOk;
+    });
+  });
+}
+
+}  // namespace
+
+void addVerbCommands(CLI::App& app, Context& ctx) {
+  addDeploy(app, ctx);
+  addStatus(app, ctx);
+  addHistory(app, ctx);
+  addRollback(app, ctx);
+  addOperatorCommand(app, ctx, "promote",
+                     "Promote ENV's active deployment past its current pause (--full: skip all remaining steps and analysis)");
+  addOperatorCommand(app, ctx, "abort", "Abort ENV's active deployment: traffic back to stable, new version retired");
+  addOperatorCommand(app, ctx, "retry", "Retry ENV's rolled-back deployment from its first step");
+  addOperatorCommand(app, ctx, "pause", "Pause ENV's progressing deployment where it is (a timed pause keeps its remaining time)");
+  addOperatorCommand(app, ctx, "resume", "Resume ENV's deployment paused by an operator, or accept an inconclusive analysis and go on");
+  addDecision(app, ctx, true);
+  addDecision(app, ctx, false);
+}
+
+}  // namespace runway::cli

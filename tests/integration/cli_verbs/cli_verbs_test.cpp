@@ -1,0 +1,269 @@
+// Drives the runway client verbs against a real `runway serve` (examples/quickstart, the demo
+// app as its three services, everything on loopback) and checks exit codes and -o json output.
+
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "support/process.hpp"
+#include "support/net.hpp"
+#include "support/poll.hpp"
+#include "support/temp_dir.hpp"
+
+namespace runway {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+struct CliRun {
+  test::ExitStatus status;
+  std::string out;
+  std::string err;
+};
+
+std::string binDir() { return test::binaryPath("runway").parent_path().string(); }
+
+// The demo app is started by name from the quickstart config: put the build's bin/ on PATH.
+std::string pathWithBin() {
+  const char* path = std::getenv("PATH");
+  return binDir() + ":" + (path != nullptr ? path : "/usr/bin:/bin");
+}
+
+CliRun runway(std::vector<std::string> args) {
+  test::SubprocessOptions o;
+  o.argv.push_back(test::binaryPath("runway").string());
+  for (auto& a : args) o.argv.push_back(std::move(a));
+  o.env = {{"PATH", pathWithBin()}};
+  o.unset_env = {"RUNWAY_SERVER", "RUNWAY_TOKEN"};
+  o.stdout_to = test::Output::pipe();
+  o.stderr_to = test::Output::pipe();
+  CliRun run;
+  auto child = test::Subprocess::start(std::move(o));
+  if (!child) {
+    run.err = child.error().message;
+    return run;
+  }
+  auto captured = child->readToEnd(test::deadlineIn(120s));
+  if (captured) {
+    run.out = captured->out;
+    run.err = captured->err;
+  }
+  if (auto st = child->waitExit(test::deadlineIn(10s))) run.status = *st;
+  return run;
+}
+
+std::string describe(const CliRun& r) {
+  return r.status.describe() + "\nstdout:\n" + r.out + "\nstderr:\n" + r.err;
+}
+
+json::value parse(const std::string& s) {
+  json::error_code ec;
+  auto v = json::parse(s, ec);
+  if (ec) return nullptr;
+  return v;
+}
+
+std::string str(const json::value& v, const char* key) {
+  if (!v.is_object() || !v.as_object().contains(key) || !v.at(key).is_string()) return "";
+  return std::string(v.at(key).get_string());
+}
+
+class CliVerbsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    test::SubprocessOptions o;
+    o.argv = {test::binaryPath("runway").string(),
+              "serve",
+              "--config",
+              std::string(RUNWAY_SOURCE_DIR) + "/examples/quickstart/runway.yaml",
+              "--data",
+              data_.string(),
+              "--listen",
+              "127.0.0.1:0"};
+    o.env = {{"PATH", pathWithBin()}};
+    o.stdout_to = test::Output::pipe();
+    o.stderr_to = test::Output::file(tmp_ / "serve.log");
+    auto child = test::Subprocess::start(std::move(o));
+    ASSERT_TRUE(child) << child.error().message;
+    server_.emplace(std::move(*child));
+    auto line = server_->readLineMatching(R"(runway serve: listening on (http://\S+))", test::deadlineIn(60s));
+    ASSERT_TRUE(line) << line.error().message << "\n" << log();
+    url_ = (*line)[1];
+  }
+
+  void TearDown() override {
+    if (!server_) return;
+    auto down = runway({"down", "--data", data_.string()});
+    EXPECT_TRUE(down.status.exitedWith(0)) << describe(down) << "\n" << log();
+    auto st = server_->waitExit(test::deadlineIn(60s));
+    ASSERT_TRUE(st) << st.error().message;
+    EXPECT_TRUE(st->exitedWith(0)) << st->describe() << "\n" << log();
+  }
+
+  std::string log() const {
+    auto l = test::readFile(tmp_ / "serve.log");
+    return l ? *l : "";
+  }
+
+  // `runway ARGS --server URL --data DATA`
+  CliRun cli(std::vector<std::string> args) {
+    args.insert(args.end(), {"--server", url_, "--data", data_.string()});
+    return runway(std::move(args));
+  }
+
+  json::value statusOf(const std::string& env) {
+    auto r = cli({"status", env, "-o", "json"});
+    EXPECT_TRUE(r.status.exitedWith(0)) << describe(r);
+    return parse(r.out);
+  }
+
+  test::TempDir tmp_{"runway-cli-verbs"};
+  std::filesystem::path data_ = tmp_ / "data";
+  std::optional<test::Subprocess> server_;
+  std::string url_;
+};
+
+TEST_F(CliVerbsTest, DeployWaitsForSuccessAndStatusAndHistoryShowIt) {
+  auto deploy = cli({"deploy", "development", "v1.0.0", "--wait", "--timeout", "90s", "-o", "json",
+                     "--reason", "first release"});
+  ASSERT_TRUE(deploy.status.exitedWith(0)) << describe(deploy);
+  // stdout carries the final deployment document; progress lines go to stderr.
+  auto d = parse(deploy.out);
+  ASSERT_TRUE(d.is_object()) << describe(deploy);
+  EXPECT_EQ(str(d, "phase"), "Succeeded");
+  EXPECT_EQ(str(d, "version"), "v1.0.0");
+  EXPECT_EQ(str(d, "environment"), "development");
+  EXPECT_EQ(str(d, "reason"), "first release");
+  const std::string id = str(d, "id");
+  ASSERT_EQ(id.rfind("dep-", 0), 0U) << id;
+  EXPECT_NE(deploy.err.find("Succeeded"), std::string::npos) << deploy.err;
+
+  auto env = statusOf("development");
+  EXPECT_EQ(str(env, "name"), "development");
+  EXPECT_EQ(str(env, "currentRelease"), "v1.0.0");
+  ASSERT_TRUE(env.at("services").is_array());
+  EXPECT_EQ(env.at("services").get_array().size(), 3U);
+  for (const auto& s : env.at("services").get_array()) {
+    EXPECT_EQ(s.at("traffic").at("v1.0.0").to_number<double>(), 100.0) << json::serialize(s);
+    EXPECT_FALSE(s.at("instances").get_array().empty()) << json::serialize(s);
+  }
+
+  auto all = cli({"status", "-o", "json"});
+  ASSERT_TRUE(all.status.exitedWith(0)) << describe(all);
+  auto envs = parse(all.out);
+  ASSERT_TRUE(envs.is_object()) << all.out;
+  EXPECT_EQ(envs.at("environments").get_array().size(), 3U);
+
+  auto table = cli({"status", "development"});
+  ASSERT_TRUE(table.status.exitedWith(0)) << describe(table);
+  EXPECT_NE(table.out.find("current release:   v1.0.0"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("v1.0.0=100%"), std::string::npos) << table.out;
+
+  auto history = cli({"history", "development", "--limit", "5", "-o", "json"});
+  ASSERT_TRUE(history.status.exitedWith(0)) << describe(history);
+  auto h = parse(history.out);
+  ASSERT_TRUE(h.is_object()) << history.out;
+  EXPECT_EQ(str(h, "environment"), "development");
+  ASSERT_EQ(h.at("deployments").get_array().size(), 1U) << history.out;
+  EXPECT_EQ(str(h.at("deployments").get_array()[0], "id"), id);
+  EXPECT_EQ(str(h.at("deployments").get_array()[0], "phase"), "Succeeded");
+
+  auto yaml = cli({"status", "--deployment", id, "-o", "yaml"});
+  ASSERT_TRUE(yaml.status.exitedWith(0)) << describe(yaml);
+  EXPECT_NE(yaml.out.find("phase: \"Succeeded\""), std::string::npos) << yaml.out;
+  EXPECT_NE(yaml.out.find("id: \"" + id + "\""), std::string::npos) << yaml.out;
+}
+
+TEST_F(CliVerbsTest, ProductionRefusesAVersionThatDidNotSucceedInStaging) {
+  auto r = cli({"deploy", "production", "v9.9.9"});
+  EXPECT_TRUE(r.status.exitedWith(1)) << describe(r);
+  EXPECT_NE(r.err.find("has not succeeded in staging"), std::string::npos) << describe(r);
+  auto env = statusOf("production");
+  EXPECT_EQ(str(env, "currentRelease"), "");
+}
+
+TEST_F(CliVerbsTest, BadTokenExitsThreeAndUnknownFlagExitsTwoWithASuggestion) {
+  auto r = runway({"status", "--server", url_, "--token", "rwy_not-a-token"});
+  EXPECT_TRUE(r.status.exitedWith(3)) << describe(r);
+  EXPECT_NE(r.err.find("token"), std::string::npos) << describe(r);
+
+  auto u = cli({"deploy", "development", "v1.0.0", "--wiat"});
+  EXPECT_TRUE(u.status.exitedWith(2)) << describe(u);
+  EXPECT_NE(u.err.find("unknown flag \"--wiat\""), std::string::npos) << describe(u);
+  EXPECT_NE(u.err.find("did you mean \"--wait\"?"), std::string::npos) << describe(u);
+
+  auto bad = cli({"status", "-o", "xml"});
+  EXPECT_TRUE(bad.status.exitedWith(2)) << describe(bad);
+}
+
+TEST_F(CliVerbsTest, RollbackAsksForYesWithoutATerminalThenGoesBack) {
+  for (const char* v : {"v1.0.0", "v1.1.0"}) {
+    auto d = cli({"deploy", "development", v, "--wait", "--timeout", "90s"});
+    ASSERT_TRUE(d.status.exitedWith(0)) << describe(d);
+  }
+  // stdin is /dev/null: no one to ask.
+  auto refused = cli({"rollback", "development"});
+  EXPECT_TRUE(refused.status.exitedWith(2)) << describe(refused);
+  EXPECT_NE(refused.err.find("--yes"), std::string::npos) << describe(refused);
+  EXPECT_EQ(str(statusOf("development"), "currentRelease"), "v1.1.0");
+
+  auto rb = cli({"rollback", "development", "--yes", "--reason", "bad release", "-o", "json"});
+  ASSERT_TRUE(rb.status.exitedWith(0)) << describe(rb);
+  auto a = parse(rb.out);
+  EXPECT_EQ(str(a, "from"), "v1.1.0") << rb.out;
+  EXPECT_EQ(str(a, "to"), "v1.0.0") << rb.out;
+  const std::string id = str(a, "deployment");
+
+  // The first rollback ends (succeeded, or superseded by the second one).
+  bool ended = test::pollUntil(
+      [&] {
+        auto s = cli({"status", "--deployment", id, "-o", "json"});
+        const auto phase = str(parse(s.out), "phase");
+        return phase == "Succeeded";
+      },
+      test::deadlineIn(60s), 500ms);
+  EXPECT_TRUE(ended);
+  auto history = cli({"history", "development", "-o", "json"});
+  ASSERT_TRUE(history.status.exitedWith(0)) << describe(history);
+  bool found = false;
+  const auto h = parse(history.out);
+  ASSERT_TRUE(h.is_object() && h.at("deployments").is_array()) << history.out;
+  for (const auto& d : h.at("deployments").get_array()) {
+    if (str(d, "id") == id) {
+      found = true;
+      EXPECT_TRUE(d.at("rollback").as_bool());
+      EXPECT_EQ(str(d, "reason"), "bad release");
+    }
+  }
+  EXPECT_TRUE(found) << history.out;
+  EXPECT_EQ(str(statusOf("development"), "currentRelease"), "v1.0.0");
+
+  // --auto never asks either; the table form shows from -> to.
+  auto again = cli({"rollback", "development", "v1.1.0", "--auto", "--reason", "it was fine"});
+  ASSERT_TRUE(again.status.exitedWith(0)) << describe(again);
+  EXPECT_NE(again.out.find("v1.0.0 \u2192 v1.1.0"), std::string::npos) << describe(again);
+  EXPECT_NE(again.out.find("reason: it was fine"), std::string::npos) << describe(again);
+}
+
+TEST_F(CliVerbsTest, OperatorCommandsAndApprovalsNeedSomethingToActOn) {
+  for (const char* verb : {"promote", "abort", "pause", "resume", "retry"}) {
+    auto r = cli({verb, "development"});
+    EXPECT_TRUE(r.status.exitedWith(1)) << verb << ": " << describe(r);
+    EXPECT_FALSE(r.err.empty()) << verb;
+  }
+  auto approve = cli({"approve", "development", "--comment", "ok"});
+  EXPECT_TRUE(approve.status.exitedWith(1)) << describe(approve);
+  EXPECT_NE(approve.err.find("awaiting approval"), std::string::npos) << describe(approve);
+  auto reject = cli({"reject", "dep-nope"});
+  EXPECT_TRUE(reject.status.exitedWith(1)) << describe(reject);
+  auto unknown = cli({"status", "nowhere"});
+  EXPECT_TRUE(unknown.status.exitedWith(1)) << describe(unknown);
+}
+
+}  // namespace
+}  // namespace runway
