@@ -195,6 +195,15 @@ TEST(ChecksConfigTest, TheDocumentedExampleLoads) {
   EXPECT_EQ(env.preflight.before_deploy, "comprehensive");
 }
 
+TEST(ChecksConfigTest, TheChecksExampleLoads) {
+  const auto result = loadConfig(std::string(RUNWAY_SOURCE_DIR) + "/examples/checks/runway.yaml");
+  ASSERT_TRUE(result.ok()) << ::testing::PrintToString(messages(result));
+  const auto& app = result.config->applications.at(0);
+  EXPECT_NE(app.findSuite("critical"), nullptr);
+  EXPECT_NE(app.findSuite("full"), nullptr);
+  EXPECT_EQ(result.config->environments.at(0).backup->suffix, ".tar.gz");
+}
+
 struct Case {
   std::string name;
   std::string spec;  // environment spec lines (from line 22)
