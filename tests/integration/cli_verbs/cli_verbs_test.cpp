@@ -34,7 +34,7 @@ std::string pathWithBin() {
   return binDir() + ":" + (path != nullptr ? path : "/usr/bin:/bin");
 }
 
-CliRun runway(std::vector<std::string> args) {
+test::SubprocessOptions runwayOptions(std::vector<std::string> args) {
   test::SubprocessOptions o;
   o.argv.push_back(test::binaryPath("runway").string());
   for (auto& a : args) o.argv.push_back(std::move(a));
@@ -42,19 +42,28 @@ CliRun runway(std::vector<std::string> args) {
   o.unset_env = {"RUNWAY_SERVER", "RUNWAY_TOKEN"};
   o.stdout_to = test::Output::pipe();
   o.stderr_to = test::Output::pipe();
+  return o;
+}
+
+CliRun finish(test::Subprocess& child) {
   CliRun run;
-  auto child = test::Subprocess::start(std::move(o));
-  if (!child) {
-    run.err = child.error().message;
-    return run;
-  }
-  auto captured = child->readToEnd(test::deadlineIn(120s));
+  auto captured = child.readToEnd(test::deadlineIn(120s));
   if (captured) {
     run.out = captured->out;
     run.err = captured->err;
   }
-  if (auto st = child->waitExit(test::deadlineIn(10s))) run.status = *st;
+  if (auto st = child.waitExit(test::deadlineIn(10s))) run.status = *st;
   return run;
+}
+
+CliRun runway(std::vector<std::string> args) {
+  CliRun run;
+  auto child = test::Subprocess::start(runwayOptions(std::move(args)));
+  if (!child) {
+    run.err = child.error().message;
+    return run;
+  }
+  return finish(*child);
 }
 
 std::string describe(const CliRun& r) {
@@ -114,6 +123,11 @@ class CliVerbsTest : public ::testing::Test {
   CliRun cli(std::vector<std::string> args) {
     args.insert(args.end(), {"--server", url_, "--data", data_.string()});
     return runway(std::move(args));
+  }
+
+  std::vector<std::string> withServer(std::vector<std::string> args) const {
+    args.insert(args.end(), {"--server", url_, "--data", data_.string()});
+    return args;
   }
 
   json::value statusOf(const std::string& env) {
@@ -248,6 +262,70 @@ TEST_F(CliVerbsTest, RollbackAsksForYesWithoutATerminalThenGoesBack) {
   ASSERT_TRUE(again.status.exitedWith(0)) << describe(again);
   EXPECT_NE(again.out.find("v1.0.0 \u2192 v1.1.0"), std::string::npos) << describe(again);
   EXPECT_NE(again.out.find("reason: it was fine"), std::string::npos) << describe(again);
+}
+
+TEST_F(CliVerbsTest, DeployWaitGivesUpAtItsTimeoutWithExitOne) {
+  auto dev = cli({"deploy", "development", "v1.0.0", "--wait", "--timeout", "90s"});
+  ASSERT_TRUE(dev.status.exitedWith(0)) << describe(dev);
+  EXPECT_NE(dev.out.find("Succeeded"), std::string::npos) << describe(dev);
+  // Staging is blue-green with a 10 s verification period: it cannot succeed within 1 s.
+  auto r = cli({"deploy", "staging", "v1.0.0", "--wait", "--timeout", "1s"});
+  EXPECT_TRUE(r.status.exitedWith(1)) << describe(r);
+  EXPECT_NE(r.err.find("timed out after 1s"), std::string::npos) << describe(r);
+  auto bad = cli({"deploy", "staging", "v1.0.0", "--wait", "--timeout", "soon"});
+  EXPECT_TRUE(bad.status.exitedWith(2)) << describe(bad);
+}
+
+TEST_F(CliVerbsTest, DeployWaitExitsOneAndSaysWhyWhenTheDeploymentIsAborted) {
+  auto dev = cli({"deploy", "development", "v1.0.0", "--wait", "--timeout", "90s"});
+  ASSERT_TRUE(dev.status.exitedWith(0)) << describe(dev);
+  auto waiting = test::Subprocess::start(
+      runwayOptions(withServer({"deploy", "staging", "v1.0.0", "--wait", "--timeout", "120s"})));
+  ASSERT_TRUE(waiting) << waiting.error().message;
+  // The waiting client prints the deployment's first state, then it is aborted from outside.
+  auto first = waiting->readLineMatching(R"(dep-\S+ v1\.0\.0  \w+)", test::deadlineIn(60s));
+  ASSERT_TRUE(first) << first.error().message;
+  bool active = test::pollUntil(
+      [&] { return statusOf("staging").at("activeDeployment").is_object(); }, test::deadlineIn(30s), 200ms);
+  ASSERT_TRUE(active);
+  auto abort = cli({"abort", "staging", "--reason", "wrong day", "-o", "json"});
+  ASSERT_TRUE(abort.status.exitedWith(0)) << describe(abort);
+  EXPECT_EQ(str(parse(abort.out), "environment"), "staging") << abort.out;
+  auto r = finish(*waiting);
+  EXPECT_TRUE(r.status.exitedWith(1)) << describe(r);
+  EXPECT_NE(r.err.find("ended"), std::string::npos) << describe(r);
+  EXPECT_NE(r.err.find("wrong day"), std::string::npos) << describe(r);
+}
+
+TEST_F(CliVerbsTest, RollbackOnATerminalAsksAndDoesNothingUnlessConfirmed) {
+  for (const char* v : {"v1.0.0", "v1.1.0"}) {
+    auto d = cli({"deploy", "development", v, "--wait", "--timeout", "90s"});
+    ASSERT_TRUE(d.status.exitedWith(0)) << describe(d);
+  }
+  // script(1) (bsdutils, always installed) gives runway a pseudo-terminal; `answer` is typed.
+  const auto onTerminal = [&](const std::string& answer) {
+    auto typed = tmp_.write("answer-" + answer, answer + "\n");
+    EXPECT_TRUE(typed) << typed.error().message;
+    std::string command = test::binaryPath("runway").string() + " rollback development";
+    for (const auto& a : withServer({})) command += " " + a;
+    test::SubprocessOptions o = runwayOptions({});
+    o.argv = {"script", "-qec", command, "/dev/null"};
+    o.stdin_file = *typed;
+    auto child = test::Subprocess::start(std::move(o));
+    EXPECT_TRUE(child) << child.error().message;
+    return finish(*child);
+  };
+  auto no = onTerminal("n");
+  EXPECT_TRUE(no.status.exitedWith(1)) << describe(no);
+  EXPECT_NE(no.out.find("Roll back development from v1.1.0 to the previous successful release? [y/N]"),
+            std::string::npos)
+      << describe(no);
+  EXPECT_NE(no.out.find("cancelled"), std::string::npos) << describe(no);
+  EXPECT_EQ(str(statusOf("development"), "currentRelease"), "v1.1.0");
+
+  auto yes = onTerminal("y");
+  EXPECT_TRUE(yes.status.exitedWith(0)) << describe(yes);
+  EXPECT_NE(yes.out.find("v1.1.0 \u2192 v1.0.0"), std::string::npos) << describe(yes);
 }
 
 TEST_F(CliVerbsTest, OperatorCommandsAndApprovalsNeedSomethingToActOn) {
