@@ -4,7 +4,10 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
+#include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -189,12 +192,32 @@ std::int64_t memAvailableMiB() {
   return -1;
 }
 
-double freeCpus() {
-  const auto cpus = static_cast<double>(sysconf(_SC_NPROCESSORS_ONLN));
-  double load = 0;
-  std::ifstream in("/proc/loadavg");
-  in >> load;
-  return cpus - load;
+// Idle and total jiffies of all CPUs (the "cpu" line of /proc/stat); nullopt when unreadable.
+std::optional<std::pair<double, double>> cpuTimes() {
+  std::ifstream in("/proc/stat");
+  std::string label;
+  in >> label;
+  if (label != "cpu") return std::nullopt;
+  double total = 0;
+  double idle = 0;
+  for (int i = 0; i < 8; ++i) {
+    double v = 0;
+    if (!(in >> v)) break;
+    total += v;
+    if (i == 3 || i == 4) idle += v;  // idle, iowait
+  }
+  if (total <= 0) return std::nullopt;
+  return std::make_pair(idle, total);
+}
+
+// Cores idle over a short sample: online cores x idle share of /proc/stat's time in 250ms.
+std::optional<double> freeCpus() {
+  const auto before = cpuTimes();
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  const auto after = cpuTimes();
+  if (!before || !after || after->second <= before->second) return std::nullopt;
+  const double idle_share = (after->first - before->first) / (after->second - before->second);
+  return static_cast<double>(sysconf(_SC_NPROCESSORS_ONLN)) * idle_share;
 }
 
 void capacityItems(const config::Application& app, Report& report) {
@@ -218,13 +241,17 @@ void capacityItems(const config::Application& app, Report& report) {
   if (cpu == 0) {
     report.add({"capacity", "cpu", ItemStatus::Skipped, "no service declares resources.cpu", 0});
   } else {
-    const double free = freeCpus();
-    const bool ok = free >= cpu;
-    report.add({"capacity", "cpu", ok ? ItemStatus::Passed : ItemStatus::Failed,
-                fmt::format("{:.2f} cores free (online minus 1-minute load), one more version "
-                            "needs {:.2f}",
-                            free, cpu),
-                0});
+    const auto free = freeCpus();
+    if (!free) {
+      report.add({"capacity", "cpu", ItemStatus::Skipped, "cannot read /proc/stat", 0});
+    } else {
+      const bool ok = *free >= cpu;
+      report.add({"capacity", "cpu", ok ? ItemStatus::Passed : ItemStatus::Failed,
+                  fmt::format("{:.2f} cores idle (sampled over 250ms), one more version needs "
+                              "{:.2f}",
+                              *free, cpu),
+                  0});
+    }
   }
 }
 

@@ -230,10 +230,14 @@ TEST_F(PreflightTest, MissingCommandAndComprehensiveItems) {
 
   config_->applications.front().services.front().local->command = {"no-such-program-xyz"};
   config_->applications.front().services.front().resources.memory_mb = 1024 * 1024 * 64;
+  config_->applications.front().services.front().resources.cpu = 1000;
   const auto bad = preflight("", PreflightLevel::Comprehensive, *clock);
   EXPECT_FALSE(bad.passed());
   EXPECT_THAT(bad.toTable(), HasSubstr("command \"no-such-program-xyz\" not found on PATH"));
   EXPECT_THAT(bad.toTable(), HasSubstr("one more version needs 67108864 MiB"));
+  EXPECT_THAT(item(bad, "capacity", "cpu").reason,
+              HasSubstr("cores idle (sampled over 250ms), one more version needs 1000.00"));
+  EXPECT_EQ(item(bad, "capacity", "cpu").status, ItemStatus::Failed);
 
   GateRequest gate;
   gate.config = config_;
