@@ -84,12 +84,17 @@ std::string str(const json::value& v, const char* key) {
 
 class CliVerbsTest : public ::testing::Test {
  protected:
+  // The configuration the server runs; the quickstart unless a test says otherwise.
+  virtual std::string configPath() { return std::string(RUNWAY_SOURCE_DIR) + "/examples/quickstart/runway.yaml"; }
+
   void SetUp() override {
+    const std::string config = configPath();
+    ASSERT_FALSE(config.empty());
     test::SubprocessOptions o;
     o.argv = {test::binaryPath("runway").string(),
               "serve",
               "--config",
-              std::string(RUNWAY_SOURCE_DIR) + "/examples/quickstart/runway.yaml",
+              config,
               "--data",
               data_.string(),
               "--listen",
@@ -326,6 +331,65 @@ TEST_F(CliVerbsTest, RollbackOnATerminalAsksAndDoesNothingUnlessConfirmed) {
   auto yes = onTerminal("y");
   EXPECT_TRUE(yes.status.exitedWith(0)) << describe(yes);
   EXPECT_NE(yes.out.find("v1.1.0 \u2192 v1.0.0"), std::string::npos) << describe(yes);
+}
+
+// The quickstart with an approval by a tech-lead required in development.
+class CliApprovalTest : public CliVerbsTest {
+ protected:
+  std::string configPath() override {
+    auto text = test::readFile(std::string(RUNWAY_SOURCE_DIR) + "/examples/quickstart/runway.yaml");
+    if (!text) return "";
+    const std::string anchor = "  strategy: rolling\n";
+    const auto at = text->find(anchor);
+    if (at == std::string::npos) return "";
+    text->insert(at + anchor.size(), "  approvals:\n    roles: [tech-lead]\n");
+    auto written = tmp_.write("runway.yaml", *text);
+    return written ? written->string() : "";
+  }
+
+  std::string phaseOf(const std::string& id) { return str(deployment(id), "phase"); }
+  json::value deployment(const std::string& id) {
+    auto r = cli({"status", "--deployment", id, "-o", "json"});
+    return parse(r.out);
+  }
+};
+
+TEST_F(CliApprovalTest, ApproveByDeploymentIdAndRejectByEnvironment) {
+  auto token = cli({"token", "create", "--name", "lee", "--role", "tech-lead", "-o", "json"});
+  ASSERT_TRUE(token.status.exitedWith(0)) << describe(token);
+  const std::string lead = str(parse(token.out), "token");
+  ASSERT_FALSE(lead.empty()) << token.out;
+
+  auto d = cli({"deploy", "development", "v1.0.0", "-o", "json"});
+  ASSERT_TRUE(d.status.exitedWith(0)) << describe(d);
+  const std::string id = str(parse(d.out), "deployment");
+  ASSERT_TRUE(test::pollUntil([&] { return phaseOf(id) == "AwaitingApproval"; }, test::deadlineIn(30s), 200ms))
+      << phaseOf(id);
+  auto table = cli({"status", "--deployment", id});
+  EXPECT_NE(table.out.find("pending approvals: tech-lead"), std::string::npos) << describe(table);
+
+  auto approve = runway({"approve", id, "--as", "tech-lead", "--comment", "looks good", "--server", url_, "--token",
+                         lead, "-o", "json"});
+  ASSERT_TRUE(approve.status.exitedWith(0)) << describe(approve);
+  auto after = parse(approve.out);
+  EXPECT_EQ(str(after, "id"), id) << approve.out;
+  EXPECT_TRUE(after.at("pendingApprovals").get_array().empty()) << approve.out;
+  ASSERT_TRUE(test::pollUntil([&] { return phaseOf(id) == "Succeeded"; }, test::deadlineIn(60s), 200ms))
+      << phaseOf(id);
+  auto decisions = deployment(id).at("decisions").get_array();
+  ASSERT_EQ(decisions.size(), 1U);
+  EXPECT_EQ(str(decisions[0], "comment"), "looks good");
+  EXPECT_EQ(str(decisions[0], "role"), "tech-lead");
+
+  auto second = cli({"deploy", "development", "v1.1.0", "-o", "json"});
+  ASSERT_TRUE(second.status.exitedWith(0)) << describe(second);
+  const std::string id2 = str(parse(second.out), "deployment");
+  ASSERT_TRUE(test::pollUntil([&] { return phaseOf(id2) == "AwaitingApproval"; }, test::deadlineIn(30s), 200ms));
+  auto reject = runway({"reject", "development", "--comment", "not today", "--server", url_, "--token", lead});
+  ASSERT_TRUE(reject.status.exitedWith(0)) << describe(reject);
+  EXPECT_NE(reject.out.find("Rejected"), std::string::npos) << describe(reject);
+  EXPECT_EQ(phaseOf(id2), "Rejected");
+  EXPECT_EQ(str(statusOf("development"), "currentRelease"), "v1.0.0");
 }
 
 TEST_F(CliVerbsTest, OperatorCommandsAndApprovalsNeedSomethingToActOn) {
