@@ -365,8 +365,15 @@ class ControllerImpl final : public Controller {
                               {"to", engine::toString(a.to)},
                               {"version", doc.state.version},
                               {"attempt", doc.state.attempt}};
-            if (a.kind == "step.started" || a.kind == "step.completed") {
-              data["step"] = doc.state.step_index;
+            if (a.kind.rfind("step.", 0) == 0) {
+              // The engine's reasons name the step ("step 2: pause until ..."); one input can
+              // pass several steps, so the state's index is only the fallback.
+              int step = doc.state.step_index;
+              if (a.reason.rfind("step ", 0) == 0) {
+                const auto end = a.reason.find_first_not_of("0123456789", 5);
+                if (end != 5) step = std::stoi(a.reason.substr(5, end - 5));
+              }
+              data["step"] = step;
             }
             events.push_back(store::NewEvent{a.at, a.actor, a.kind, id, a.reason,
                                              json::serialize(data)});

@@ -1,0 +1,230 @@
+// Acceptance (issue 6): crash safety. 30 trials, each a canary with short pauses during which
+// the server is killed with SIGKILL at a random moment and started again. Each deployment must
+// end where it would have without the crash (Succeeded), its event log must show each step
+// started once and the whole log must verify, no instance may be orphaned or duplicated, and a
+// load generator running through the router the whole time must see no failed request.
+// Also issue 4: killing the process that drives the router (and restarting it) drops no request.
+
+#include <dirent.h>
+
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "../../integration/serve/serve_fixture.hpp"
+#include "support/http.hpp"
+#include "support/poll.hpp"
+#include "support/temp_dir.hpp"
+
+namespace runway::test {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+std::string config(const std::string& marker) {
+  return fmt::format(R"(apiVersion: runway/v1
+kind: Application
+metadata:
+  name: shop
+spec:
+  services:
+    - name: web
+      local:
+        command: ["runway-demo-app", "--port", "${{PORT}}"]
+      instances: 2
+      env:
+        VERSION: "${{VERSION}}"
+        CRASH_TEST_MARKER: "{}"
+      health:
+        path: /health
+        period: 100ms
+        failureThreshold: 3
+---
+apiVersion: runway/v1
+kind: Environment
+metadata:
+  name: production
+spec:
+  runtime:
+    local: {{}}
+  strategy: canary
+  canary:
+    steps:
+      - setWeight: 34
+      - pause: {{ duration: 1s }}
+      - setWeight: 67
+      - pause: {{ duration: 1s }}
+      - setWeight: 100
+  progressDeadline: 1m
+)",
+                     marker);
+}
+
+// Pids of live processes whose environment carries the marker, with their VERSION.
+std::map<int, std::string> markedProcesses(const std::string& marker) {
+  std::map<int, std::string> out;
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return out;
+  while (dirent* e = ::readdir(proc)) {
+    const int pid = std::atoi(e->d_name);
+    if (pid <= 0) continue;
+    std::ifstream stat(fmt::format("/proc/{}/stat", pid));
+    std::string line;
+    std::getline(stat, line);
+    const auto close = line.rfind(')');
+    if (close == std::string::npos || close + 2 >= line.size() || line[close + 2] == 'Z') continue;
+    std::ifstream env(fmt::format("/proc/{}/environ", pid), std::ios::binary);
+    std::stringstream ss;
+    ss << env.rdbuf();
+    const std::string environ = ss.str();
+    if (environ.find("CRASH_TEST_MARKER=" + marker) == std::string::npos) continue;
+    std::string version;
+    std::size_t start = 0;
+    while (start < environ.size()) {
+      const auto end = environ.find('\0', start);
+      const std::string kv = environ.substr(start, end == std::string::npos ? std::string::npos : end - start);
+      if (kv.rfind("VERSION=", 0) == 0) version = kv.substr(8);
+      if (end == std::string::npos) break;
+      start = end + 1;
+    }
+    out[pid] = version;
+  }
+  ::closedir(proc);
+  return out;
+}
+
+// The instances the server reports: pid -> version.
+std::map<int, std::string> reportedInstances(ServeFixture& s) {
+  std::map<int, std::string> out;
+  auto v = s.getJson("/api/v1/environments/production");
+  if (!v.is_object()) return out;
+  for (const auto& svc : v.at("services").as_array()) {
+    for (const auto& i : svc.at("instances").as_array()) {
+      const int pid = static_cast<int>(i.at("pid").to_number<std::int64_t>());
+      if (pid > 0) out[pid] = std::string(i.at("version").as_string());
+    }
+  }
+  return out;
+}
+
+class Load {
+ public:
+  explicit Load(std::string url) : url_(std::move(url)) {
+    thread_ = std::thread([this] {
+      HttpClient client;
+      while (!stop_) {
+        auto r = client.get(url_, 10s);
+        if (!r || r->status >= 500) {
+          failed_++;
+          if (first_failure_.empty()) first_failure_ = r ? fmt::format("status {}", r->status) : r.error().message;
+        } else {
+          ok_++;
+        }
+        std::this_thread::sleep_for(1ms);
+      }
+    });
+  }
+  ~Load() { stop(); }
+  void stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  int ok() const { return ok_; }
+  int failed() const { return failed_; }
+  std::string firstFailure() const { return first_failure_; }
+
+ private:
+  std::string url_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> ok_{0}, failed_{0};
+  std::string first_failure_;
+  std::thread thread_;
+};
+
+TEST(ServeCrashTest, KillNineDuringCanariesLosesAndRepeatsNothing) {
+  constexpr int kTrials = 30;
+  TempDir dir;
+  const std::string marker = fmt::format("crash-{}", ::getpid());
+  ServeFixture server(dir.path());
+  server.writeConfig(config(marker));
+  auto started = server.start();
+  ASSERT_TRUE(started) << started.error().message;
+  std::string error;
+  std::string first = server.deploy("production", "v0", &error);
+  ASSERT_FALSE(first.empty()) << error;
+  ASSERT_EQ(server.waitTerminal(first, 60s), "Succeeded");
+  const std::string address = server.serviceAddress("production", "web");
+  ASSERT_FALSE(address.empty());
+  Load load("http://" + address + "/");
+
+  std::mt19937 random(static_cast<unsigned>(::getpid()));
+  std::uniform_int_distribution<int> delay_ms(0, 2500);
+  for (int trial = 1; trial <= kTrials; ++trial) {
+    SCOPED_TRACE(fmt::format("trial {}", trial));
+    const std::string version = fmt::format("v{}", trial);
+    const std::string id = server.deploy("production", version, &error);
+    ASSERT_FALSE(id.empty()) << error;
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(random)));
+    server.kill9();
+    auto restarted = server.start();
+    ASSERT_TRUE(restarted) << restarted.error().message;
+    ASSERT_EQ(server.waitTerminal(id, 60s), "Succeeded");
+
+    // Each step started once in this (first) attempt; the deployment succeeded once.
+    auto d = server.getJson("/api/v1/deployments/" + id);
+    std::map<std::int64_t, int> started_steps;
+    int succeeded = 0;
+    for (const auto& e : d.at("events").as_array()) {
+      const auto kind = e.at("kind").as_string();
+      if (kind == "step.started") started_steps[e.at("data").at("step").to_number<std::int64_t>()]++;
+      if (kind == "deployment.succeeded") succeeded++;
+    }
+    EXPECT_EQ(succeeded, 1);
+    EXPECT_FALSE(started_steps.empty());
+    for (const auto& [step, count] : started_steps) EXPECT_EQ(count, 1) << "step " << step;
+
+    // No orphan, no duplicate: the processes carrying our marker are exactly the instances
+    // the server reports (old versions wait for their retirement).
+    std::map<int, std::string> seen, reported;
+    const bool consistent = pollUntil(
+        [&] {
+          seen = markedProcesses(marker);
+          reported = reportedInstances(server);
+          return seen == reported;
+        },
+        deadlineIn(20s));
+    EXPECT_TRUE(consistent) << fmt::format("{} processes, {} reported", seen.size(), reported.size());
+    std::map<std::string, int> per_version;
+    for (const auto& [pid, v] : seen) per_version[v]++;
+    EXPECT_EQ(per_version[version], 2);
+  }
+  // Old versions retire; in the end only the last one runs, twice.
+  std::map<int, std::string> seen;
+  EXPECT_TRUE(pollUntil(
+      [&] {
+        seen = markedProcesses(marker);
+        return seen.size() == 2 && seen.begin()->second == fmt::format("v{}", kTrials);
+      },
+      deadlineIn(90s)))
+      << seen.size() << " processes";
+  load.stop();
+  EXPECT_GT(load.ok(), 1000);
+  EXPECT_EQ(load.failed(), 0) << "first failure: " << load.firstFailure();
+  auto audit = server.getJson("/api/v1/audit/verify");
+  ASSERT_TRUE(audit.is_object());
+  EXPECT_TRUE(audit.at("intact").as_bool());
+  EXPECT_EQ(server.down(), 0);
+  EXPECT_TRUE(markedProcesses(marker).empty());
+}
+
+}  // namespace
+}  // namespace runway::test

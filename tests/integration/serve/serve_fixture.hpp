@@ -1,0 +1,156 @@
+#pragma once
+
+// A real `runway serve` in a temp dir for integration and e2e tests: started on 127.0.0.1:0,
+// driven through its HTTP API with the bootstrap admin token, killed or stopped at will, and
+// `runway down` at the end so that no router or instance outlives the test.
+
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "support/http.hpp"
+#include "support/net.hpp"
+#include "support/poll.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+namespace runway::test {
+
+class ServeFixture {
+ public:
+  explicit ServeFixture(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  ~ServeFixture() { down(); }
+
+  std::filesystem::path data() const { return dir_ / "data"; }
+  std::filesystem::path configPath() const { return dir_ / "runway.yaml"; }
+  const std::string& url() const { return url_; }
+  const std::string& adminToken() const { return admin_; }
+
+  void writeConfig(const std::string& yaml) {
+    std::ofstream(configPath()) << yaml;
+  }
+
+  // Starts `runway serve` and waits for its "listening on URL" line.
+  Result<void> start() {
+    SubprocessOptions o;
+    o.argv = {binaryPath("runway").string(), "serve", "--config", configPath().string(), "--data",
+              data().string(), "--listen", "127.0.0.1:0"};
+    o.stderr_to = Output::file(dir_ / "serve.log");
+    auto p = Subprocess::start(std::move(o));
+    if (!p) return tl::unexpected(p.error());
+    server_.emplace(std::move(*p));
+    auto line = server_->readLineMatching("listening on (https?://[^ ]+)", deadlineIn(std::chrono::seconds(60)));
+    if (!line) return tl::unexpected(line.error());
+    url_ = (*line)[1];
+    std::ifstream in(data() / "admin.token");
+    in >> admin_;
+    return {};
+  }
+
+  // SIGKILL: the server dies at once; the router and the instances keep running.
+  void kill9() {
+    if (!server_) return;
+    (void)server_->signal(SIGKILL);
+    (void)server_->waitExit(deadlineIn(std::chrono::seconds(10)));
+    server_.reset();
+  }
+
+  // SIGTERM and wait for a clean exit.
+  std::optional<ExitStatus> terminate() {
+    if (!server_) return std::nullopt;
+    (void)server_->signal(SIGTERM);
+    auto status = server_->waitExit(deadlineIn(std::chrono::seconds(30)));
+    server_.reset();
+    if (!status) return std::nullopt;
+    return *status;
+  }
+
+  // `runway down`: stops the server, the instances and the router. Returns its exit code.
+  int down() {
+    if (downed_) return 0;
+    downed_ = true;
+    server_.reset();
+    SubprocessOptions o;
+    o.argv = {binaryPath("runway").string(), "down", "--data", data().string(), "--grace", "1"};
+    o.stdout_to = Output::null();
+    auto p = Subprocess::start(std::move(o));
+    if (!p) return -1;
+    auto status = p->waitExit(deadlineIn(std::chrono::seconds(60)));
+    return status && status->exited ? status->code : -1;
+  }
+
+  Result<HttpResponse> call(const std::string& method, const std::string& path,
+                            const std::string& body = "", std::optional<std::string> token = std::nullopt) {
+    HttpHeaders headers{{"Content-Type", "application/json"}};
+    const std::string t = token.value_or(admin_);
+    if (!t.empty()) headers.emplace_back("Authorization", "Bearer " + t);
+    return httpRequest(url_ + path, method, body, headers, std::chrono::seconds(30));
+  }
+
+  // GET a JSON document (admin token); null on any failure.
+  boost::json::value getJson(const std::string& path) {
+    auto r = call("GET", path);
+    if (!r || r->status != 200) return nullptr;
+    boost::json::error_code ec;
+    auto v = boost::json::parse(r->body, ec);
+    return ec ? boost::json::value(nullptr) : v;
+  }
+
+  // Creates a deployment; returns its id ("" on failure, with the body in `error`).
+  std::string deploy(const std::string& env, const std::string& version, std::string* error = nullptr) {
+    auto r = call("POST", "/api/v1/deployments",
+                  fmt::format(R"({{"environment":"{}","version":"{}"}})", env, version));
+    if (!r || r->status != 201) {
+      if (error != nullptr) *error = r ? r->body : r.error().message;
+      return "";
+    }
+    return std::string(boost::json::parse(r->body).at("deployment").as_string());
+  }
+
+  std::string phase(const std::string& id) {
+    auto v = getJson("/api/v1/deployments/" + id);
+    if (!v.is_object()) return "";
+    return std::string(v.at("phase").as_string());
+  }
+
+  // Polls until the deployment reaches a terminal phase; returns it ("" on timeout).
+  std::string waitTerminal(const std::string& id, std::chrono::seconds limit) {
+    std::string last;
+    pollUntil(
+        [&] {
+          last = phase(id);
+          return last == "Succeeded" || last == "RolledBack" || last == "Failed" ||
+                 last == "Rejected" || last == "Superseded";
+        },
+        deadlineIn(limit));
+    return last;
+  }
+
+  // The router's address of a service in an environment ("127.0.0.1:PORT"), "" when none.
+  std::string serviceAddress(const std::string& env, const std::string& service) {
+    auto v = getJson("/api/v1/environments/" + env);
+    if (!v.is_object()) return "";
+    for (const auto& s : v.at("services").as_array()) {
+      if (s.at("name").as_string() == service && s.at("address").is_string()) {
+        return std::string(s.at("address").as_string());
+      }
+    }
+    return "";
+  }
+
+ private:
+  std::filesystem::path dir_;
+  std::optional<Subprocess> server_;
+  std::string url_;
+  std::string admin_;
+  bool downed_ = false;
+};
+
+}  // namespace runway::test
