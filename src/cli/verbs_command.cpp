@@ -2,6 +2,7 @@
 // retry, pause, resume, approve, reject. Each one is a call of the HTTP API (src/api/v1.cpp);
 // -o json prints the server's answer, -o yaml the same data as YAML, table (default) a summary.
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <array>
@@ -11,6 +12,7 @@
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -134,14 +136,62 @@ int finalOutcome(const json::value& d) {
   return kExitFailed;
 }
 
-// Polls the deployment every 500 ms until it ends or `timeout` passes.
+std::string deploymentText(const json::value& d);
+
+// The width of the terminal on stdout; 0 when stdout is not a terminal.
+std::size_t terminalWidth() {
+  if (::isatty(STDOUT_FILENO) == 0) return 0;
+  winsize ws{};
+  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) != 0 || ws.ws_col == 0) return 80;
+  return ws.ws_col;
+}
+
+// The live view of deploy --wait on a terminal: the deployment as `status --deployment` shows
+// it, redrawn in place. Lines are cut to the terminal's width so the redraw can count them.
+class LiveView {
+ public:
+  explicit LiveView(std::size_t width) : width_(width) {}
+  void draw(const json::value& d, std::chrono::steady_clock::duration elapsed) {
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(elapsed);
+    std::string view = fmt::format("{}  following for {}\n", clockTime(),
+                                   formatDuration(std::chrono::duration_cast<Duration>(seconds)));
+    view += deploymentText(d);
+    std::string screen;
+    if (lines_ > 0) screen += fmt::format("\x1b[{}A\x1b[J", lines_);
+    lines_ = 0;
+    for (std::size_t pos = 0; pos < view.size();) {
+      auto end = view.find('\n', pos);
+      if (end == std::string::npos) end = view.size();
+      std::string line = view.substr(pos, end - pos);
+      if (line.size() >= width_) line.resize(width_ - 1);
+      screen += line + "\n";
+      ++lines_;
+      pos = end + 1;
+    }
+    fmt::print("{}", screen);
+    std::fflush(stdout);
+  }
+
+ private:
+  std::size_t width_;
+  std::size_t lines_ = 0;
+};
+
+// Polls the deployment every 500 ms until it ends or `timeout` passes: on a terminal (table
+// output) a live view redrawn in place, otherwise a timestamped line whenever progress changes.
 int waitFor(ApiClient& client, const std::string& id, Duration timeout, const std::string& format) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto started = std::chrono::steady_clock::now();
+  const auto deadline = started + timeout;
+  const std::size_t width = format == "table" ? terminalWidth() : 0;
+  std::optional<LiveView> live;
+  if (width > 0) live.emplace(width);
   std::string last;
   for (;;) {
     auto d = client.get("/api/v1/deployments/" + id);
     if (!d) return reportError(d.error());
-    if (auto key = progressKey(*d); key != last) {
+    if (live) {
+      live->draw(*d, std::chrono::steady_clock::now() - started);
+    } else if (auto key = progressKey(*d); key != last) {
       last = key;
       // Progress goes to stderr when stdout carries a document (-o json/yaml).
       std::FILE* stream = format == "table" ? stdout : stderr;
@@ -188,7 +238,8 @@ void addDeploy(CLI::App& app, Context& ctx) {
                 "(refused where the environment's policy forbids it)");
   cmd->add_option("--reason", o->reason, "Why: recorded on the deployment and in the audit trail");
   cmd->add_flag("--wait", o->wait,
-                "Follow the deployment (polled every 500 ms; a timestamped line per change) until it ends");
+                "Follow the deployment until it ends (polled every 500 ms): a live view on a terminal, "
+                "else a timestamped line per change of phase, step, weights, readiness or approvals");
   cmd->add_option("--timeout", o->timeout, "With --wait: give up waiting after this long (default 30m)");
   cmd->callback([&ctx, flags, output, o] {
     auto timeout = parseDuration(o->timeout);
@@ -255,29 +306,31 @@ void printEnvironment(const json::value& e) {
   }
 }
 
-void printDeployment(const json::value& d) {
-  fmt::print("deployment {}: {} {} to {} ({}){}\n", text(d, "id"), text(d, "application"), text(d, "version"),
+std::string deploymentText(const json::value& d) {
+  std::string out;
+  const auto put = std::back_inserter(out);
+  fmt::format_to(put, "deployment {}: {} {} to {} ({}){}\n", text(d, "id"), text(d, "application"), text(d, "version"),
              text(d, "environment"), text(d, "strategy"), member(d, "rollback").is_bool() &&
              member(d, "rollback").get_bool() ? " rollback" : "");
-  fmt::print("  phase:    {}{}\n", text(d, "phase"),
+  fmt::format_to(put, "  phase:    {}{}\n", text(d, "phase"),
              text(d, "pauseReason").empty() ? "" : " (" + text(d, "pauseReason") + ")");
-  fmt::print("  stable:   {}\n", orDash(text(d, "stableVersion")));
-  fmt::print("  started:  {} by {}{}\n", text(d, "createdAt"), orDash(text(d, "startedBy")),
+  fmt::format_to(put, "  stable:   {}\n", orDash(text(d, "stableVersion")));
+  fmt::format_to(put, "  started:  {} by {}{}\n", text(d, "createdAt"), orDash(text(d, "startedBy")),
              text(d, "reason").empty() ? "" : ": " + text(d, "reason"));
-  fmt::print("  updated:  {}\n", text(d, "updatedAt"));
-  if (auto a = text(d, "abortReason"); !a.empty()) fmt::print("  result:   {}\n", a);
+  fmt::format_to(put, "  updated:  {}\n", text(d, "updatedAt"));
+  if (auto a = text(d, "abortReason"); !a.empty()) fmt::format_to(put, "  result:   {}\n", a);
   const auto& services = member(d, "services");
   if (services.is_array() && !services.get_array().empty()) {
-    fmt::print("  services:\n");
+    fmt::format_to(put, "  services:\n");
     for (const auto& s : services.get_array()) {
-      fmt::print("    {:<12} new ready {}/{} failed {}  stable ready {}  weight {}%\n", text(s, "name"),
+      fmt::format_to(put, "    {:<12} new ready {}/{} failed {}  stable ready {}  weight {}%\n", text(s, "name"),
                  integer(s, "newReady"), integer(s, "desired"), integer(s, "newFailed"), integer(s, "stableReady"),
                  integer(s, "weight"));
     }
   }
   const auto& steps = member(d, "steps");
   if (steps.is_array() && !steps.get_array().empty()) {
-    fmt::print("  steps:\n");
+    fmt::format_to(put, "  steps:\n");
     for (const auto& s : steps.get_array()) {
       std::string detail;
       const std::string kind = text(s, "kind");
@@ -289,19 +342,19 @@ void printDeployment(const json::value& d) {
       }
       if (member(s, "templates").is_array()) detail = joinStrings(member(s, "templates"));
       if (member(s, "roles").is_array()) detail = joinStrings(member(s, "roles"));
-      fmt::print("    {:>2}. {:<10} {:<16} {}\n", integer(s, "index") + 1, kind, detail, text(s, "status"));
+      fmt::format_to(put, "    {:>2}. {:<10} {:<16} {}\n", integer(s, "index") + 1, kind, detail, text(s, "status"));
     }
   }
   const auto& runs = member(d, "analysis");
   if (runs.is_array() && !runs.get_array().empty()) {
-    fmt::print("  analysis:\n");
+    fmt::format_to(put, "  analysis:\n");
     for (const auto& r : runs.get_array()) {
-      fmt::print("    {} ({}, step {}): {}\n", text(r, "run"), text(r, "kind"), integer(r, "step") + 1,
+      fmt::format_to(put, "    {} ({}, step {}): {}\n", text(r, "run"), text(r, "kind"), integer(r, "step") + 1,
                  text(r, "status"));
       const auto& metrics = member(r, "metrics");
       if (!metrics.is_array()) continue;
       for (const auto& m : metrics.get_array()) {
-        fmt::print("      {:<20} measurements {} ok {} failed {} inconclusive {} errors {}\n", text(m, "metric"),
+        fmt::format_to(put, "      {:<20} measurements {} ok {} failed {} inconclusive {} errors {}\n", text(m, "metric"),
                    integer(m, "measurements"), integer(m, "successful"), integer(m, "failed"),
                    integer(m, "inconclusive"), integer(m, "errors"));
       }
@@ -309,22 +362,23 @@ void printDeployment(const json::value& d) {
   }
   const auto& checks = member(d, "checks");
   if (checks.is_array() && !checks.get_array().empty()) {
-    fmt::print("  checks:\n");
+    fmt::format_to(put, "  checks:\n");
     for (const auto& c : checks.get_array()) {
-      fmt::print("    {} ({}, step {}): {}\n", text(c, "run"), text(c, "kind"), integer(c, "step") + 1,
+      fmt::format_to(put, "    {} ({}, step {}): {}\n", text(c, "run"), text(c, "kind"), integer(c, "step") + 1,
                  text(c, "status"));
     }
   }
   const auto pending = joinStrings(member(d, "pendingApprovals"), ", ");
-  fmt::print("  pending approvals: {}\n", orDash(pending));
+  fmt::format_to(put, "  pending approvals: {}\n", orDash(pending));
   const auto& decisions = member(d, "decisions");
   if (decisions.is_array()) {
     for (const auto& a : decisions.get_array()) {
       const bool approved = member(a, "approved").is_bool() && member(a, "approved").get_bool();
-      fmt::print("    {} {} as {} at {}{}\n", text(a, "actor"), approved ? "approved" : "rejected", text(a, "role"),
+      fmt::format_to(put, "    {} {} as {} at {}{}\n", text(a, "actor"), approved ? "approved" : "rejected", text(a, "role"),
                  text(a, "at"), text(a, "comment").empty() ? "" : ": " + text(a, "comment"));
     }
   }
+  return out;
 }
 
 void addStatus(CLI::App& app, Context& ctx) {
@@ -356,7 +410,7 @@ void addStatus(CLI::App& app, Context& ctx) {
       if (!id->empty()) {
         auto d = client.get("/api/v1/deployments/" + *id);
         if (!d) return reportError(d.error());
-        if (!printStructured(*output, *d)) printDeployment(*d);
+        if (!printStructured(*output, *d)) fmt::print("{}", deploymentText(*d));
         return kExitOk;
       }
       auto out = client.get(env->empty() ? "/api/v1/environments" : "/api/v1/environments/" + *env);

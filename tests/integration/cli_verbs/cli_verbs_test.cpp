@@ -269,6 +269,26 @@ TEST_F(CliVerbsTest, RollbackAsksForYesWithoutATerminalThenGoesBack) {
   EXPECT_NE(again.out.find("reason: it was fine"), std::string::npos) << describe(again);
 }
 
+TEST_F(CliVerbsTest, DeployWaitOnATerminalRedrawsALiveView) {
+  auto dev = cli({"deploy", "development", "v1.0.0", "--wait", "--timeout", "90s"});
+  ASSERT_TRUE(dev.status.exitedWith(0)) << describe(dev);
+  // Staging's blue-green verification lasts 10 s: waiting 3 s sees several polls, each redrawn.
+  std::string command = test::binaryPath("runway").string() + " deploy staging v1.0.0 --wait --timeout 3s";
+  for (const auto& a : withServer({})) command += " " + a;
+  test::SubprocessOptions o = runwayOptions({});
+  o.argv = {"script", "-qec", command, "/dev/null"};
+  auto child = test::Subprocess::start(std::move(o));
+  ASSERT_TRUE(child) << child.error().message;
+  auto r = finish(*child);
+  EXPECT_TRUE(r.status.exitedWith(1)) << describe(r);
+  // The view is redrawn in place: cursor up over the previous view, clear to the end.
+  EXPECT_NE(r.out.find("\x1b[J"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("to staging (blueGreen)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("following for"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("api          new ready"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("timed out after 3s"), std::string::npos) << r.out;
+}
+
 TEST_F(CliVerbsTest, DeployWaitGivesUpAtItsTimeoutWithExitOne) {
   auto dev = cli({"deploy", "development", "v1.0.0", "--wait", "--timeout", "90s"});
   ASSERT_TRUE(dev.status.exitedWith(0)) << describe(dev);
