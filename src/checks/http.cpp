@@ -54,8 +54,9 @@ struct SlistDeleter {
   void operator()(curl_slist* l) const { curl_slist_free_all(l); }
 };
 
-Result<HttpResponse> perform(CURL* c, const HttpRequest& request) {
+Result<HttpResponse> perform(CURL* c, const HttpRequest& request, bool reuse) {
   curl_easy_reset(c);
+  if (!reuse) curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
   HttpResponse response;
   Sink sink{&response, request.max_body};
   curl_slist* list = nullptr;
@@ -110,8 +111,7 @@ Result<HttpResponse> httpRequest(const HttpRequest& request) {
   initCurlOnce();
   CURL* c = curl_easy_init();
   if (c == nullptr) return fail(ErrorCode::Internal, "cannot initialise libcurl");
-  curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
-  auto result = perform(c, request);
+  auto result = perform(c, request, false);
   curl_easy_cleanup(c);
   return result;
 }
@@ -127,7 +127,7 @@ HttpConnection::~HttpConnection() {
 
 Result<HttpResponse> HttpConnection::request(const HttpRequest& request) {
   if (handle_ == nullptr) return fail(ErrorCode::Internal, "cannot initialise libcurl");
-  return perform(static_cast<CURL*>(handle_), request);
+  return perform(static_cast<CURL*>(handle_), request, true);
 }
 
 bool isSuccess(long status) { return status >= 200 && status < 300; }

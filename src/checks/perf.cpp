@@ -244,6 +244,8 @@ Result<void> recordRun(const std::filesystem::path& data_dir, const std::string&
   const auto dir = perfDir(data_dir, environment);
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::replace, ec);
   std::ofstream out(dir / "runs.jsonl", std::ios::app);
   if (!out) return fail(ErrorCode::Internal, fmt::format("cannot write {}", (dir / "runs.jsonl").string()));
   out << toJson(result) << '\n';

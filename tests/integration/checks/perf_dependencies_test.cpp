@@ -76,6 +76,9 @@ TEST_F(PerfTest, LatencyRegressionIsCaughtAgainstTheBaseline) {
   // Two runs of the same version on a shared 2-core machine differ in P99 by several ms; the
   // injected 50ms is far above this allowance.
   spec.latency_noise = Duration{20};
+  // P99 of 120 samples is the second-slowest request: on a shared machine it jumps by tens of
+  // ms between identical runs (seen: 10ms -> 32.6ms). This test judges the P95.
+  spec.p99_tolerance = 10.0;
 
   const auto baseline = load("v1");
   EXPECT_EQ(baseline.requests, 120U);
