@@ -221,7 +221,8 @@ void addDeploy(CLI::App& app, Context& ctx) {
       "deploy", "Deploy VERSION to ENV with its configured strategy (or --strategy); --wait follows it to the end");
   cmd->footer(
       "Exit codes: 0 admitted (with --wait: Succeeded); 1 refused, or with --wait ended RolledBack, Failed, "
-      "Rejected, Superseded or Degraded, or timed out; 2 usage; 3 server unreachable or token refused.");
+      "Rejected, Superseded or Degraded, or timed out; 2 usage; 3 server unreachable or token refused.\n"
+      "-o json|yaml prints the server's answer (with --wait: the deployment as it ended, progress on stderr).");
   auto flags = addClientFlags(cmd);
   auto output = addOutputFlag(cmd);
   struct Opts {
@@ -626,7 +627,8 @@ void addVerbCommands(CLI::App& app, Context& ctx) {
   addHistory(app, ctx);
   addRollback(app, ctx);
   addOperatorCommand(app, ctx, "promote",
-                     "Promote ENV's active deployment past its current pause (--full: skip all remaining steps and analysis)");
+                     "Promote ENV's active deployment: end the current pause, accept an inconclusive analysis or switch "
+                     "a blue-green awaiting promotion (--full: skip every remaining step and analysis)");
   addOperatorCommand(app, ctx, "abort", "Abort ENV's active deployment: traffic back to stable, new version retired");
   addOperatorCommand(app, ctx, "retry", "Retry ENV's rolled-back deployment from its first step");
   addOperatorCommand(app, ctx, "pause", "Pause ENV's progressing deployment where it is (a timed pause keeps its remaining time)");
