@@ -3,6 +3,9 @@
 // same data directory. Asserts the reported reason and the exit code (0 passed, 1 failed,
 // 2 usage or configuration error).
 
+#include <signal.h>
+#include <sys/wait.h>
+
 #include <iostream>
 
 #include <gmock/gmock.h>
@@ -96,6 +99,42 @@ TEST_F(CliTest, ComprehensiveHealthPassesAHealthyVersion) {
   EXPECT_EQ(ok.code, 0) << ok.out << ok.err;
   EXPECT_THAT(ok.out, HasSubstr("error rate 0% <= limit 5% (20 requests in 1m)"));
   EXPECT_THAT(ok.out, HasSubstr("P95 "));
+}
+
+// The broken targets of the acceptance list through the CLI: each exits 1 naming the reason.
+TEST_F(CliTest, DownSlowAndMissingDependencyExitOneWithTheReason) {
+  auto closed = test::freeLoopbackPort();
+  ASSERT_TRUE(closed);
+  loadConfig(fmt::format("  dependencies:\n    - {{name: database, tcp: \"127.0.0.1:{}\"}}\n",
+                         *closed));
+  start("v1", {{"LATENCY_MS", "400"}});
+
+  // slow: the `fast` suite allows 150ms.
+  auto slow = runway({"smoke", "staging", "fast", "--version", "v1"});
+  EXPECT_EQ(slow.code, 1) << slow.out;
+  EXPECT_THAT(slow.out, HasSubstr("slower than the 150ms limit"));
+
+  // missing dependency: comprehensive health names it; basic does not look.
+  auto dependency = runway({"health", "staging", "comprehensive"});
+  EXPECT_EQ(dependency.code, 1) << dependency.out;
+  EXPECT_THAT(dependency.out,
+              HasSubstr(fmt::format("tcp 127.0.0.1:{}: Connection refused", *closed)));
+  EXPECT_EQ(runway({"health", "staging", "basic"}).code, 0);
+
+  // down: the server (here: its runtime) is gone and the instance killed.
+  auto list = runtime_->instances("staging", "api");
+  ASSERT_TRUE(list && list->size() == 1);
+  const int pid = list->front().pid;
+  runtime_.reset();
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  ASSERT_TRUE(test::pollUntil([&] { return ::waitpid(pid, nullptr, WNOHANG) == pid; },
+                              test::deadlineIn(5s)));
+  auto down = runway({"health", "staging", "basic", "--version", "v1"});
+  EXPECT_EQ(down.code, 1) << down.out;
+  EXPECT_THAT(down.out, HasSubstr("instance is Restarting: process is not running"));
+  auto smoke_down = runway({"smoke", "staging", "critical", "--version", "v1"});
+  EXPECT_EQ(smoke_down.code, 1);
+  EXPECT_THAT(smoke_down.out, HasSubstr("version v1 of service \"api\" has no ready instance"));
 }
 
 TEST_F(CliTest, SmokeSuitesThroughTheCli) {
