@@ -290,7 +290,10 @@ HttpResponse environmentsView(const Ctx& c, const HttpRequest& req, const std::s
         so["address"] = address ? json::value(*address) : json::value(nullptr);
         json::object weights;
         if (auto split = c->runtime->traffic(env.name, svc.name)) {
-          for (const auto& [v, w] : split->weights) weights[v] = w / 10.0;
+          // Percent; whole numbers as integers (Boost.JSON writes 100.0 as 1E2).
+          for (const auto& [v, w] : split->weights) {
+            weights[v] = w % 10 == 0 ? json::value(w / 10) : json::value(w / 10.0);
+          }
         }
         so["traffic"] = std::move(weights);
         json::array instances;

@@ -125,6 +125,7 @@ int run(int argc, char** argv) {
   addDownCommand(app, ctx);
   addTokenCommand(app, ctx);
   addVerbCommands(app, ctx);
+  addQuickstartCommand(app, ctx);
 
   app.parse_complete_callback([&ctx] {
     auto format = parseLogFormat(ctx.log_format);

@@ -25,6 +25,7 @@ void addCheckCommands(CLI::App& app, Context& ctx);
 void addServeCommand(CLI::App& app, Context& ctx);
 void addDownCommand(CLI::App& app, Context& ctx);
 void addTokenCommand(CLI::App& app, Context& ctx);
+void addQuickstartCommand(CLI::App& app, Context& ctx);
 // deploy, status, history, rollback, promote, abort, retry, pause, resume, approve, reject
 void addVerbCommands(CLI::App& app, Context& ctx);
 

@@ -67,8 +67,8 @@ std::optional<std::string> checkLabel(std::string_view text) {
   return std::nullopt;
 }
 
-const std::array<KnobSpec, 12>& knobSpecs() {
-  static const std::array<KnobSpec, 12> kSpecs{{
+const std::array<KnobSpec, 13>& knobSpecs() {
+  static const std::array<KnobSpec, 13> kSpecs{{
       {"--port", "PORT", "N", "TCP port to listen on, 0..65535 (0 picks a free port)",
        [](Knobs& k, std::string_view v) -> std::optional<std::string> {
          auto port = parseInteger<std::uint16_t>(v);
@@ -149,8 +149,14 @@ const std::array<KnobSpec, 12>& knobSpecs() {
          k.drain_timeout = std::chrono::milliseconds(*ms);
          return std::nullopt;
        }},
+      {"--environment-label", "ENVIRONMENT", "TEXT", "environment this instance runs in (default none)",
+       [](Knobs& k, std::string_view v) -> std::optional<std::string> {
+         if (auto problem = checkLabel(v)) return problem;
+         k.environment = std::string(v);
+         return std::nullopt;
+       }},
       {"--faulty-versions", "FAULTY_VERSIONS", "LIST",
-       "versions that are bad builds, with their error rate: v1.2.0=0.3,v1.3.0=0.05",
+       "bad builds and their error rate: v1.2.0=0.3 (everywhere), v1.2.0@production=0.3",
        [](Knobs& k, std::string_view v) -> std::optional<std::string> {
          k.faulty_versions.clear();
          while (!v.empty()) {
@@ -233,6 +239,11 @@ tl::expected<Invocation, std::string> parseInvocation(std::span<const char* cons
   auto& k = invocation.knobs;
   if (auto bad = k.faulty_versions.find(k.version); bad != k.faulty_versions.end()) {
     k.error_rate = bad->second;
+  }
+  if (!k.environment.empty()) {
+    if (auto bad = k.faulty_versions.find(k.version + "@" + k.environment); bad != k.faulty_versions.end()) {
+      k.error_rate = bad->second;
+    }
   }
   return invocation;
 }

@@ -25,8 +25,10 @@ struct Knobs {
   std::optional<std::uint64_t> seed;     // --seed / SEED: makes ERROR_RATE and jitter reproducible
   unsigned threads = 0;                  // --threads / THREADS: I/O threads; 0 = automatic
   std::chrono::milliseconds drain_timeout{10000};  // --drain-timeout-ms / DRAIN_TIMEOUT_MS
-  // --faulty-versions / FAULTY_VERSIONS: "v1.2.0=0.3,v1.3.0=0.05" — a bad build of a version:
-  // when this instance's version is listed, its error rate is the one given.
+  std::string environment;  // --environment-label / ENVIRONMENT: where it runs (reported, faults)
+  // --faulty-versions / FAULTY_VERSIONS: "v1.2.0=0.3,v1.3.0@production=0.05" — a bad build of a
+  // version: when this instance's version is listed (and, with @ENV, it runs in that
+  // environment), its error rate is the one given.
   std::map<std::string, double> faulty_versions;
 };
 
