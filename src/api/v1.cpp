@@ -166,7 +166,7 @@ std::vector<std::string> pendingRoles(const engine::DeploymentState& s) {
   return needed;
 }
 
-json::object deploymentJson(const store::DeploymentRecord& r) {
+json::object deploymentJson(const store::DeploymentRecord& r, const config::Config* config = nullptr) {
   json::object o{{"id", r.id},
                  {"environment", r.environment},
                  {"application", r.application},
@@ -207,12 +207,26 @@ json::object deploymentJson(const store::DeploymentRecord& r) {
   for (const auto& run : s.runs) {
     json::array metrics;
     for (const auto& m : run.metrics) {
-      metrics.push_back(json::object{{"metric", m.metric},
-                                     {"measurements", m.measurements},
-                                     {"successful", m.successful},
-                                     {"failed", m.failed},
-                                     {"inconclusive", m.inconclusive},
-                                     {"errors", m.errors}});
+      json::object mo{{"metric", m.metric},
+                      {"measurements", m.measurements},
+                      {"successful", m.successful},
+                      {"failed", m.failed},
+                      {"inconclusive", m.inconclusive},
+                      {"errors", m.errors},
+                      {"latest", nullptr}};
+      if (auto l = doc->latest.find(fmt::format("{}/{}", run.id, m.metric)); l != doc->latest.end()) {
+        mo["latest"] = json::object{{"value", l->second.value}, {"outcome", l->second.outcome}, {"at", ts(l->second.at)}};
+      }
+      if (config != nullptr) {
+        for (const auto& t : config->templates) {
+          for (const auto& spec : t.metrics) {
+            if (spec.name != m.metric) continue;
+            mo["failureCondition"] = spec.failure_condition;
+            mo["successCondition"] = spec.success_condition;
+          }
+        }
+      }
+      metrics.push_back(std::move(mo));
     }
     runs.push_back(json::object{{"run", run.id},
                                 {"kind", engine::toString(run.kind)},
@@ -333,14 +347,14 @@ HttpResponse listDeployments(const Ctx& c, const HttpRequest& req) {
   auto list = c->store->listDeployments(f);
   if (!list) return error(req, list.error());
   json::array out;
-  for (const auto& r : *list) out.push_back(deploymentJson(r));
+  for (const auto& r : *list) out.push_back(deploymentJson(r, c->controller->config().get()));
   return ok(json::object{{"deployments", std::move(out)}});
 }
 
 HttpResponse getDeployment(const Ctx& c, const HttpRequest& req) {
   auto r = c->store->getDeployment(req.params.at("id"));
   if (!r) return error(req, r.error());
-  json::object o = deploymentJson(*r);
+  json::object o = deploymentJson(*r, c->controller->config().get());
   auto events = c->store->listEvents(store::EventFilter{0, r->id, 1000});
   json::array ev;
   if (events) {
@@ -440,7 +454,7 @@ Handler commandHandler(const Ctx& c, engine::OperatorCommand::Kind kind, bool by
     if (!out) return error(req, out.error());
     auto record = c->store->getDeployment(*out);
     if (!record) return error(req, record.error());
-    return ok(deploymentJson(*record));
+    return ok(deploymentJson(*record, c->controller->config().get()));
   };
 }
 
@@ -463,7 +477,7 @@ Handler decisionHandler(const Ctx& c, bool approve, bool by_env) {
     if (!out) return error(req, out.error());
     auto record = c->store->getDeployment(*out);
     if (!record) return error(req, record.error());
-    return ok(deploymentJson(*record));
+    return ok(deploymentJson(*record, c->controller->config().get()));
   };
 }
 

@@ -287,6 +287,10 @@ class ControllerImpl final : public Controller {
     PersistedDeployment doc = d.doc;
     doc.state = std::move(next);
     doc.queued = false;
+    if (const auto* result = std::get_if<engine::AnalysisResult>(&input)) {
+      doc.latest[fmt::format("{}/{}", result->run, result->metric)] =
+          PersistedDeployment::Measured{result->value, std::string(engine::toString(result->outcome)), now};
+    }
     std::vector<store::NewEvent> events;
     for (const auto& action : actions) record(doc, action, id, events);
     // Runs the engine has finished no longer need executing.

@@ -174,6 +174,11 @@ std::string toJson(const PersistedDeployment& doc) {
                  {"requestedBy", doc.requested_by},
                  {"reason", doc.reason}};
   if (doc.strategy) o["strategy"] = static_cast<int>(*doc.strategy);
+  json::object latest;
+  for (const auto& [key, m] : doc.latest) {
+    latest[key] = json::object{{"value", m.value}, {"outcome", m.outcome}, {"at", toUnixMillis(m.at)}};
+  }
+  o["latest"] = std::move(latest);
   return json::serialize(o);
 }
 
@@ -250,6 +255,16 @@ Result<PersistedDeployment> parsePersisted(std::string_view text) {
   doc.requested_by = r.str(o, "requestedBy");
   doc.reason = r.str(o, "reason");
   if (o.contains("strategy")) doc.strategy = static_cast<config::StrategyKind>(r.i32(o, "strategy"));
+  if (const auto* latest = o.if_contains("latest"); latest != nullptr && latest->is_object()) {
+    for (const auto& kv : latest->get_object()) {
+      const auto& x = r.obj(kv.value());
+      PersistedDeployment::Measured m;
+      if (const auto* num = x.if_contains("value"); num != nullptr && num->is_number()) m.value = num->to_number<double>();
+      m.outcome = r.str(x, "outcome");
+      m.at = fromUnixMillis(r.i64(x, "at"));
+      doc.latest[std::string(kv.key())] = std::move(m);
+    }
+  }
   if (!r.error.empty()) return fail(ErrorCode::InvalidArgument, "deployment document: " + r.error);
   return doc;
 }

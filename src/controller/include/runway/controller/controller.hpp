@@ -168,6 +168,14 @@ struct PersistedDeployment {
   std::vector<engine::RetireVersion> retirements;  // not yet executed
   std::vector<engine::StartAnalysis> analyses;     // runs still running
   std::vector<engine::RunChecks> checks;           // check runs still running
+  // The latest measurement of each metric of each analysis run ("<run>/<metric>"), for people
+  // watching: the engine keeps only tallies.
+  struct Measured {
+    double value = 0;
+    std::string outcome;
+    TimePoint at;
+  };
+  std::map<std::string, Measured> latest;
   bool queued = false;  // admitted to a busy environment; starts when it frees up
   bool rollback = false;
   bool emergency = false;
