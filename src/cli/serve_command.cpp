@@ -33,6 +33,7 @@
 #include "server_files.hpp"
 
 #include "runway/checks/gate.hpp"
+#include "runway/checks/hooks.hpp"
 
 namespace runway::cli {
 namespace {
@@ -78,6 +79,71 @@ class GateChecks final : public controller::CheckRunner {
 
  public:
   void setDataDir(std::filesystem::path data) { data_ = std::move(data); }
+};
+
+// The configuration's lifecycle hooks and backups, run by the checks module.
+class ConfigHooks final : public controller::LifecycleHooks {
+ public:
+  ConfigHooks(std::filesystem::path data, std::shared_ptr<Clock> clock) : data_(std::move(data)), clock_(std::move(clock)) {}
+
+  controller::HookResult run(const config::Config& config, const std::string& environment, config::HookPoint point,
+                             const std::string& version) override {
+    controller::HookResult out;
+    const auto* env = config.findEnvironment(environment);
+    if (env == nullptr || env->hooks.at(point).empty()) return out;
+    checks::HookContext ctx;
+    ctx.environment = environment;
+    ctx.version = version;
+    auto outcome = checks::runHooks(*env, point, ctx);
+    out.ran = true;
+    out.decision = outcome.decision == checks::HookOutcome::Decision::Continue ? controller::HookResult::Decision::Continue
+                   : outcome.decision == checks::HookOutcome::Decision::Rollback ? controller::HookResult::Decision::Rollback
+                                                                                  : controller::HookResult::Decision::Fail;
+    json::array runs;
+    std::string failed;
+    for (const auto& r : outcome.runs) {
+      runs.push_back(runJson(r));
+      if (!r.ok && failed.empty()) failed = fmt::format("{}: {}", r.name, r.reason);
+    }
+    out.runs_json = json::serialize(runs);
+    out.summary = failed.empty() ? fmt::format("{} hook{} ran", outcome.runs.size(), outcome.runs.size() == 1 ? "" : "s")
+                                 : failed;
+    return out;
+  }
+
+  controller::HookResult backupBeforeDeploy(const config::Config& config, const std::string& environment,
+                                            const std::string& version) override {
+    controller::HookResult out;
+    const auto* env = config.findEnvironment(environment);
+    if (env == nullptr || !env->backup || !env->backup->before_deploy) return out;
+    out.ran = true;
+    auto backup = checks::runBackup(*env, data_, version, *clock_);
+    if (!backup) {
+      out.decision = controller::HookResult::Decision::Fail;
+      out.summary = "backup: " + backup.error().message;
+      out.runs_json = "[]";
+      return out;
+    }
+    json::array runs{runJson(backup->run)};
+    out.runs_json = json::serialize(runs);
+    if (!backup->run.ok) {
+      out.decision = controller::HookResult::Decision::Fail;
+      out.summary = "backup: " + backup->run.reason;
+    } else {
+      out.summary = "backup written to " + backup->file;
+    }
+    return out;
+  }
+
+ private:
+  static json::object runJson(const checks::HookRun& r) {
+    std::string output = r.output;
+    if (output.size() > 4096) output = output.substr(output.size() - 4096);
+    return json::object{{"name", r.name},     {"ok", r.ok},         {"attempts", r.attempts},
+                        {"reason", r.reason}, {"output", output},   {"durationMs", r.duration_ms}};
+  }
+  std::filesystem::path data_;
+  std::shared_ptr<Clock> clock_;
 };
 
 // Splits "host:port"; the host may be "[::1]".
@@ -247,6 +313,7 @@ int serve(const ServeOptions& opts) {
   auto gate = std::make_shared<GateChecks>(runtime, socket, clock);
   gate->setDataDir(data);
   co.checks = gate;
+  co.hooks = std::make_shared<ConfigHooks>(data, clock);
   co.clock = clock;
   co.config = config;
   auto started = controller::Controller::start(std::move(co));

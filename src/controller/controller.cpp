@@ -324,6 +324,16 @@ class ControllerImpl final : public Controller {
                    phaseName(d.doc.state.phase), d.record.environment, d.record.version);
     }
     execute(id, actions);
+    if (live_.count(id) != 0) {
+      // Every phase this input passed through (an abort can reach RolledBack in one step).
+      std::vector<Phase> entered;
+      for (const auto& action : actions) {
+        if (const auto* audit = std::get_if<engine::Audit>(&action); audit != nullptr && audit->from != audit->to) {
+          entered.push_back(audit->to);
+        }
+      }
+      afterPhaseChange(id, before, entered);
+    }
     observeReconcile(std::chrono::steady_clock::now() - started);
     if (o_.on_commit) o_.on_commit();
     afterCommit(id);
@@ -776,9 +786,9 @@ class ControllerImpl final : public Controller {
 
   const Live* activeIn(const std::string& environment) const {
     for (const auto& [id, d] : live_) {
-      if (d.record.environment == environment && !d.doc.queued && !isTerminal(d.doc.state.phase)) {
-        return &d;
-      }
+      if (d.record.environment != environment) continue;
+      // A queued deployment whose start hooks are running holds the environment too.
+      if ((!d.doc.queued && !isTerminal(d.doc.state.phase)) || starting_.count(id) != 0) return &d;
     }
     return nullptr;
   }
@@ -886,12 +896,111 @@ class ControllerImpl final : public Controller {
       auto started = startDeployment(id);
       if (!started) return fail(started.error());
     }
-    out.status = stillQueued() ? "queued" : "started";
+    out.status = stillQueued() && starting_.count(id) == 0 ? "queued" : "started";
     return out;
   }
 
-  // Applies Start to a queued deployment.
+  // Starts a queued deployment: its environment's backup and preDeploy (or, for a rollback,
+  // preRollback: the down-migration) hooks first, on the pool, then Start.
   Result<void> startDeployment(const std::string& id) {
+    if (o_.hooks && starting_.count(id) == 0) {
+      const Live& d = live_.at(id);
+      auto cfg = config();
+      const auto* env = cfg->findEnvironment(d.record.environment);
+      const auto point = d.doc.rollback ? config::HookPoint::PreRollback : config::HookPoint::PreDeploy;
+      const bool backup = env != nullptr && env->backup && env->backup->before_deploy && !d.doc.rollback;
+      if (env != nullptr && (backup || !env->hooks.at(point).empty())) {
+        starting_.insert(id);
+        const std::string environment = d.record.environment;
+        const std::string version = d.record.version;
+        boost::asio::post(pool_, [this, id, cfg, environment, version, point, backup] {
+          HookResult result;
+          if (backup) result = o_.hooks->backupBeforeDeploy(*cfg, environment, version);
+          if (result.decision == HookResult::Decision::Continue) {
+            HookResult hooks = o_.hooks->run(*cfg, environment, point, version);
+            if (hooks.ran || !result.ran) result = std::move(hooks);
+          }
+          post([this, id, point, result, environment] {
+            starting_.erase(id);
+            if (live_.count(id) == 0) return;
+            recordHooks(id, config::toString(point), result);
+            if (result.decision != HookResult::Decision::Continue) {
+              abandon(id, std::string(config::toString(point)) + " hooks failed: " + result.summary);
+              startNextQueued(environment);
+              return;
+            }
+            if (auto r = applyStart(id); !r) {
+              spdlog::warn("deployment {}: start refused: {}", id, r.error().message);
+            }
+          });
+        });
+        return {};
+      }
+    }
+    return applyStart(id);
+  }
+
+  // The hooks' outcome, kept with the deployment in its event log.
+  void recordHooks(const std::string& id, std::string_view point, const HookResult& result) {
+    if (!result.ran) return;
+    json::error_code ec;
+    json::value runs = json::parse(result.runs_json.empty() ? "[]" : result.runs_json, ec);
+    if (ec) runs = json::array{};
+    json::object data{{"point", point}, {"runs", std::move(runs)}};
+    const bool ok = result.decision == HookResult::Decision::Continue;
+    (void)o_.store->appendEvent(store::NewEvent{o_.clock->now(), std::string(kController),
+                                                ok ? "hooks.ran" : "hooks.failed", id,
+                                                std::string(point) + ": " + result.summary,
+                                                json::serialize(data)});
+    if (o_.on_commit) o_.on_commit();
+  }
+
+  // Hooks that follow a phase change, on the pool; a postDeploy hook with policy rollback
+  // rolls the environment back.
+  void afterPhaseChange(const std::string& id, Phase before, const std::vector<Phase>& entered) {
+    if (!o_.hooks || entered.empty()) return;
+    const Live& d = live_.at(id);
+    std::vector<config::HookPoint> points;
+    for (const Phase after : entered) {
+      if (after == before) continue;
+      if (after == Phase::Succeeded) {
+        points.push_back(d.doc.rollback ? config::HookPoint::PostRollback : config::HookPoint::PostDeploy);
+      }
+      if (after == Phase::Aborting) {
+        points.push_back(config::HookPoint::OnAbort);
+        points.push_back(config::HookPoint::PreRollback);  // the down-migration
+      }
+      if (after == Phase::RolledBack) points.push_back(config::HookPoint::PostRollback);
+    }
+    if (points.empty()) return;
+    auto cfg = config();
+    const auto* env = cfg->findEnvironment(d.record.environment);
+    if (env == nullptr) return;
+    std::erase_if(points, [&](config::HookPoint p) { return env->hooks.at(p).empty(); });
+    if (points.empty()) return;
+    const std::string environment = d.record.environment;
+    const std::string version = d.record.version;
+    boost::asio::post(pool_, [this, id, cfg, environment, version, points] {
+      for (const auto point : points) {
+        HookResult result = o_.hooks->run(*cfg, environment, point, version);
+        post([this, id, environment, point, result] {
+          recordHooks(id, config::toString(point), result);
+          if (point == config::HookPoint::PostDeploy && result.decision == HookResult::Decision::Rollback) {
+            RollbackRequest r;
+            r.environment = environment;
+            r.reason = "postDeploy hook failed: " + result.summary;
+            r.actor.name = std::string(kController);
+            if (auto out = doRollback(std::move(r)); !out) {
+              spdlog::error("deployment {}: rollback after a failed postDeploy hook: {}", id, out.error().message);
+            }
+          }
+        });
+      }
+    });
+  }
+
+  // Applies Start to a queued deployment.
+  Result<void> applyStart(const std::string& id) {
     Live& d = live_.at(id);
     const std::string environment = d.record.environment;
     auto spec = specFor(environment);
@@ -1159,6 +1268,7 @@ class ControllerImpl final : public Controller {
 
   // Strand-only.
   std::map<std::string, Live> live_;
+  std::set<std::string> starting_;  // queued deployments whose start hooks are running
   bool runtime_dirty_ = false;
 
   mutable std::mutex metrics_mu_;

@@ -290,6 +290,49 @@ spec:
   EXPECT_TRUE(server_->getJson("/api/v1/environments/extra").is_object());
 }
 
+TEST_F(ServeTest, RollbackTakesPrecedenceOverARunningDeployment) {
+  ASSERT_EQ(deployAndWait("canary", "v1"), "Succeeded");
+  Load load(server_->serviceAddress("canary", "web"));
+  ASSERT_EQ(deployAndWait("canary", "v2"), "Succeeded");
+  std::string error;
+  const std::string running = server_->deploy("canary", "v4", &error);
+  ASSERT_FALSE(running.empty()) << error;
+  EXPECT_TRUE(pollUntil([&] { return server_->phase(running) == "Progressing"; }, deadlineIn(20s)));
+  auto r = server_->call("POST", "/api/v1/environments/canary/rollback", R"({"reason":"bad numbers"})");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 201) << r->body;
+  auto body = json::parse(r->body);
+  EXPECT_EQ(body.at("superseded").as_string(), running);
+  EXPECT_EQ(body.at("from").as_string(), "v2");
+  EXPECT_EQ(body.at("to").as_string(), "v1");
+  const std::string rollback(body.at("deployment").as_string());
+  EXPECT_EQ(server_->waitTerminal(running, 60s), "Superseded");
+  EXPECT_EQ(server_->waitTerminal(rollback, 90s), "Succeeded");
+  EXPECT_EQ(traffic("canary"), (std::map<std::string, double>{{"v1", 100.0}}));
+  load.stop();
+  EXPECT_EQ(load.transportErrors(), 0);
+}
+
+TEST_F(ServeTest, SigtermLeavesTheWorkloadsServingAndARestartCarriesOn) {
+  ASSERT_EQ(deployAndWait("canary", "v1"), "Succeeded");
+  const std::string address = server_->serviceAddress("canary", "web");
+  auto status = server_->terminate();
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(status->exitedWith(0));
+  // The router and the instances keep serving without the server.
+  for (int i = 0; i < 20; ++i) {
+    auto r = httpGet("http://" + address + "/", 5s);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status, 200);
+  }
+  auto restarted = server_->start();
+  ASSERT_TRUE(restarted) << restarted.error().message;
+  Load load(address);
+  EXPECT_EQ(deployAndWait("canary", "v2"), "Succeeded");
+  load.stop();
+  EXPECT_EQ(load.transportErrors(), 0);
+}
+
 // ---- authorization ----------------------------------------------------------------------
 
 std::string createToken(ServeFixture& s, const std::string& name, const std::vector<std::string>& roles) {

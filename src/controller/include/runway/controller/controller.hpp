@@ -48,6 +48,27 @@ class CheckRunner {
                            const engine::RunChecks& checks) = 0;
 };
 
+// What lifecycle hooks decided (config hooks: preDeploy, postDeploy, preRollback, postRollback,
+// onAbort; and the backup a deployment takes first when its environment says so).
+struct HookResult {
+  enum class Decision { Continue, Fail, Rollback };
+  Decision decision = Decision::Continue;
+  std::string summary;    // one line: which hook failed and why, or "2 hooks ran"
+  std::string runs_json;  // JSON array: name, ok, attempts, reason, output (truncated)
+  bool ran = false;       // false when nothing is configured at that point
+};
+
+// Runs hooks. Blocking; called on a worker thread.
+class LifecycleHooks {
+ public:
+  virtual ~LifecycleHooks() = default;
+  virtual HookResult run(const config::Config& config, const std::string& environment,
+                         config::HookPoint point, const std::string& version) = 0;
+  // The environment's backup hook, when `backup.beforeDeploy` is set (ran = false otherwise).
+  virtual HookResult backupBeforeDeploy(const config::Config& config, const std::string& environment,
+                                        const std::string& version) = 0;
+};
+
 // Who asks (from the API's authenticated identity).
 struct Actor {
   std::string name;
@@ -115,6 +136,7 @@ struct ControllerOptions {
   std::shared_ptr<runtime::Runtime> runtime;
   std::shared_ptr<analysis::MetricProvider> provider;  // measures analysis metrics
   std::shared_ptr<CheckRunner> checks;
+  std::shared_ptr<LifecycleHooks> hooks;  // may be null: no hooks run
   std::shared_ptr<Clock> clock;
   std::shared_ptr<const config::Config> config;
   int workers = 4;  // threads for measurements and checks

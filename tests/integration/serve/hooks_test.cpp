@@ -1,0 +1,165 @@
+// Issue 8 hooks inside deployments run by the real `runway serve`: preDeploy before anything
+// starts (a failing one fails the deployment with the hook's output kept in its events),
+// postDeploy after success, and the down-migration (preRollback) plus onAbort when a bad
+// version is rolled back.
+
+#include <atomic>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "serve_fixture.hpp"
+#include "support/http.hpp"
+#include "support/poll.hpp"
+#include "support/temp_dir.hpp"
+
+namespace runway::test {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+std::string config(const std::string& log) {
+  return fmt::format(R"(apiVersion: runway/v1
+kind: Application
+metadata:
+  name: shop
+spec:
+  services:
+    - name: web
+      local:
+        command: ["runway-demo-app", "--port", "${{PORT}}"]
+      env:
+        VERSION: "${{VERSION}}"
+        FAULTY_VERSIONS: "v3=0.6"
+      health:
+        path: /health
+        period: 100ms
+---
+apiVersion: runway/v1
+kind: Environment
+metadata:
+  name: hooked
+spec:
+  runtime:
+    local: {{}}
+  strategy: canary
+  canary:
+    steps:
+      - setWeight: 50
+      - pause: {{ duration: 2s }}
+      - setWeight: 100
+    analysis:
+      templates: [errors]
+    abortScaleDownDelay: 1s
+  hooks:
+    preDeploy:
+      - {{name: migrate, command: ["sh", "-c", "echo pre $RUNWAY_VERSION >> {0}"], onFailure: fail}}
+    postDeploy:
+      - {{name: announce, command: ["sh", "-c", "echo post $RUNWAY_VERSION >> {0}"], onFailure: continue}}
+    preRollback:
+      - {{name: migrate-down, command: ["sh", "-c", "echo down $RUNWAY_VERSION >> {0}"]}}
+    onAbort:
+      - {{name: page, command: ["sh", "-c", "echo abort $RUNWAY_VERSION >> {0}"], onFailure: continue}}
+---
+apiVersion: runway/v1
+kind: Environment
+metadata:
+  name: blocked
+spec:
+  runtime:
+    local: {{}}
+  strategy: rolling
+  hooks:
+    preDeploy:
+      - {{name: migrate, command: ["sh", "-c", "echo 'relation leads already exists' >&2; exit 3"], onFailure: fail}}
+---
+apiVersion: runway/v1
+kind: AnalysisTemplate
+metadata:
+  name: errors
+spec:
+  metrics:
+    - name: error-rate
+      provider: builtin
+      query: error_rate
+      window: 4s
+      initialDelay: 1s
+      interval: 1s
+      failureCondition: "result > 0.2"
+      noData: inconclusive
+      inconclusiveLimit: 20
+)",
+                     log);
+}
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(HooksTest, LifecycleHooksRunAtTheirPointsAndAFailingPreDeployStopsTheDeployment) {
+  TempDir dir;
+  const auto log = dir.path() / "hooks.log";
+  ServeFixture server(dir.path());
+  server.writeConfig(config(log.string()));
+  auto started = server.start();
+  ASSERT_TRUE(started) << started.error().message;
+
+  std::string error;
+  const std::string first = server.deploy("hooked", "v1", &error);
+  ASSERT_FALSE(first.empty()) << error;
+  ASSERT_EQ(server.waitTerminal(first, 60s), "Succeeded");
+  EXPECT_TRUE(pollUntil([&] { return slurp(log) == "pre v1\npost v1\n"; }, deadlineIn(20s))) << slurp(log);
+
+  // A bad version: its analysis fails, the deployment rolls back, the down-migration runs.
+  std::atomic<bool> stop{false};
+  const std::string address = server.serviceAddress("hooked", "web");
+  std::thread load([&] {
+    HttpClient client;
+    while (!stop) {
+      (void)client.get("http://" + address + "/", 5s);
+      std::this_thread::sleep_for(5ms);
+    }
+  });
+  const std::string bad = server.deploy("hooked", "v3", &error);
+  ASSERT_FALSE(bad.empty()) << error;
+  EXPECT_EQ(server.waitTerminal(bad, 60s), "RolledBack");
+  stop = true;
+  load.join();
+  EXPECT_TRUE(pollUntil(
+      [&] {
+        const auto text = slurp(log);
+        return text.find("down v3") != std::string::npos && text.find("abort v3") != std::string::npos;
+      },
+      deadlineIn(20s)))
+      << slurp(log);
+  EXPECT_NE(slurp(log).find("pre v3"), std::string::npos);
+
+  // A failing preDeploy hook: nothing starts, the deployment fails with the hook's words.
+  const std::string blocked = server.deploy("blocked", "v1", &error);
+  ASSERT_FALSE(blocked.empty()) << error;
+  EXPECT_EQ(server.waitTerminal(blocked, 30s), "Failed");
+  auto d = server.getJson("/api/v1/deployments/" + blocked);
+  EXPECT_NE(std::string(d.at("abortReason").as_string()).find("migrate"), std::string::npos)
+      << d.at("abortReason").as_string();
+  bool kept = false;
+  for (const auto& e : d.at("events").as_array()) {
+    if (e.at("kind").as_string() == "hooks.failed") {
+      kept = json::serialize(e.at("data")).find("relation leads already exists") != std::string::npos;
+    }
+  }
+  EXPECT_TRUE(kept) << json::serialize(d.at("events"));
+  auto env = server.getJson("/api/v1/environments/blocked");
+  EXPECT_TRUE(env.at("services").as_array()[0].at("instances").as_array().empty());
+  EXPECT_EQ(server.down(), 0);
+}
+
+}  // namespace
+}  // namespace runway::test
