@@ -11,6 +11,7 @@
 #include "runway/core/suggest.hpp"
 #include "runway/engine/engine.hpp"
 #include "runway/engine/spec.hpp"
+#include "runway/runtime/local_runtime.hpp"
 
 namespace runway::api {
 namespace {
@@ -272,6 +273,14 @@ json::object eventJson(const store::EventRecord& e) {
 
 // ---- handlers -----------------------------------------------------------------------------
 
+// Where a local runtime writes an instance's output (`runway logs` reads it); null elsewhere.
+json::value logPathOf(runtime::Runtime& rt, const std::string& env, const std::string& service,
+                      const std::string& version, int index) {
+  auto* local = dynamic_cast<runtime::LocalRuntime*>(&rt);
+  if (local == nullptr) return nullptr;
+  return json::value(local->logFilePath(env, service, version, index).string());
+}
+
 HttpResponse environmentsView(const Ctx& c, const HttpRequest& req, const std::string& only) {
   auto cfg = c->controller->config();
   json::array envs;
@@ -319,7 +328,8 @@ HttpResponse environmentsView(const Ctx& c, const HttpRequest& req, const std::s
                                              {"port", i.port},
                                              {"pid", i.pid},
                                              {"restarts", i.restarts},
-                                             {"lastExit", i.last_exit}});
+                                             {"lastExit", i.last_exit},
+                                             {"logPath", logPathOf(*c->runtime, env.name, svc.name, i.version, i.index)}});
           }
         }
         so["instances"] = std::move(instances);

@@ -126,6 +126,8 @@ int run(int argc, char** argv) {
   addTokenCommand(app, ctx);
   addVerbCommands(app, ctx);
   addQuickstartCommand(app, ctx);
+  addLogsCommand(app, ctx);
+  addCompletionCommand(app, ctx);
 
   app.parse_complete_callback([&ctx] {
     auto format = parseLogFormat(ctx.log_format);

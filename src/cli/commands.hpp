@@ -28,6 +28,8 @@ void addTokenCommand(CLI::App& app, Context& ctx);
 void addQuickstartCommand(CLI::App& app, Context& ctx);
 // deploy, status, history, rollback, promote, abort, retry, pause, resume, approve, reject
 void addVerbCommands(CLI::App& app, Context& ctx);
+void addLogsCommand(CLI::App& app, Context& ctx);
+void addCompletionCommand(CLI::App& app, Context& ctx);
 
 // The default data directory: $RUNWAY_DATA_DIR, else $XDG_DATA_HOME/runway, else
 // ~/.local/share/runway.

@@ -1,6 +1,15 @@
 #include "output.hpp"
 
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
 #include <memory>
+#include <thread>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -108,5 +117,65 @@ std::string joinStrings(const json::value& array, const char* separator) {
 }
 
 std::string orDash(const std::string& s) { return s.empty() ? "-" : s; }
+
+namespace {
+volatile std::sig_atomic_t g_interrupted = 0;
+extern "C" void onInterrupt(int /*signal*/) { g_interrupted = 1; }
+}  // namespace
+
+InterruptGuard::InterruptGuard() {
+  g_interrupted = 0;
+  struct sigaction sa {};
+  sa.sa_handler = onInterrupt;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;
+  ::sigaction(SIGINT, &sa, &previous_);
+}
+
+InterruptGuard::~InterruptGuard() { ::sigaction(SIGINT, &previous_, nullptr); }
+
+bool InterruptGuard::interrupted() { return g_interrupted != 0; }
+
+bool sleepUnlessInterrupted(Duration d) {
+  const auto until = std::chrono::steady_clock::now() + d;
+  while (std::chrono::steady_clock::now() < until) {
+    if (g_interrupted != 0) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return g_interrupted == 0;
+}
+
+std::string clockTime() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::localtime_r(&now, &tm);
+  std::array<char, 16> buf{};
+  std::strftime(buf.data(), buf.size(), "%H:%M:%S", &tm);
+  return buf.data();
+}
+
+std::size_t terminalWidth() {
+  if (::isatty(STDOUT_FILENO) == 0) return 0;
+  winsize ws{};
+  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) != 0 || ws.ws_col == 0) return 80;
+  return ws.ws_col;
+}
+
+void ScreenRedraw::draw(const std::string& view) {
+  std::string screen;
+  if (lines_ > 0) screen += fmt::format("\x1b[{}A\x1b[J", lines_);
+  lines_ = 0;
+  for (std::size_t pos = 0; pos < view.size();) {
+    auto end = view.find('\n', pos);
+    if (end == std::string::npos) end = view.size();
+    std::string line = view.substr(pos, end - pos);
+    if (width_ > 0 && line.size() >= width_) line.resize(width_ - 1);
+    screen += line + "\n";
+    ++lines_;
+    pos = end + 1;
+  }
+  fmt::print("{}", screen);
+  std::fflush(stdout);
+}
 
 }  // namespace runway::cli

@@ -2,10 +2,15 @@
 
 // Output helpers for the client verbs: -o table|json|yaml, field access on the server's JSON.
 
+#include <signal.h>
+
+#include <cstddef>
 #include <string>
 
 #include <CLI/CLI.hpp>
 #include <boost/json/value.hpp>
+
+#include "runway/core/clock.hpp"
 
 namespace runway::cli {
 
@@ -28,5 +33,40 @@ const boost::json::value& member(const boost::json::value& v, const char* key);
 std::string joinStrings(const boost::json::value& array, const char* separator = ",");
 // `s` or "-" when empty.
 std::string orDash(const std::string& s);
+
+// The local time of day, "14:03:27".
+std::string clockTime();
+// The width of the terminal on stdout; 0 when stdout is not a terminal.
+std::size_t terminalWidth();
+
+// A block of lines redrawn in place on a terminal (the live views of deploy --wait and
+// status --watch): each draw moves the cursor up over the previous block and clears it. Lines
+// are cut to the terminal's width so that the redraw can count them.
+// While alive, SIGINT (Ctrl-C) sets a flag instead of ending the process, so that a command
+// that follows something (status --watch, logs -f) ends cleanly with exit 0.
+class InterruptGuard {
+ public:
+  InterruptGuard();
+  ~InterruptGuard();
+  InterruptGuard(const InterruptGuard&) = delete;
+  InterruptGuard& operator=(const InterruptGuard&) = delete;
+  static bool interrupted();
+
+ private:
+  struct sigaction previous_ {};
+};
+
+// Sleeps `d` in short slices; false as soon as SIGINT arrived under an InterruptGuard.
+bool sleepUnlessInterrupted(Duration d);
+
+class ScreenRedraw {
+ public:
+  explicit ScreenRedraw(std::size_t width) : width_(width) {}
+  void draw(const std::string& view);
+
+ private:
+  std::size_t width_;
+  std::size_t lines_ = 0;
+};
 
 }  // namespace runway::cli

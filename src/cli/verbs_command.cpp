@@ -2,13 +2,10 @@
 // retry, pause, resume, approve, reject. Each one is a call of the HTTP API (src/api/v1.cpp);
 // -o json prints the server's answer, -o yaml the same data as YAML, table (default) a summary.
 
-#include <sys/ioctl.h>
 #include <unistd.h>
 
-#include <array>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -23,6 +20,7 @@
 #include "commands.hpp"
 #include "output.hpp"
 #include "runway/core/duration.hpp"
+#include "status_watch.hpp"
 
 namespace runway::cli {
 
@@ -55,15 +53,6 @@ bool validName(const std::string& s) {
 int badName(const char* what, const std::string& s) {
   fmt::print(stderr, "runway: \"{}\" is not a valid {} (letters, digits, '-', '_', '.')\n", s, what);
   return kExitUsage;
-}
-
-std::string clockTime() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  ::localtime_r(&now, &tm);
-  std::array<char, 16> buf{};
-  std::strftime(buf.data(), buf.size(), "%H:%M:%S", &tm);
-  return buf.data();
 }
 
 bool isEnded(const std::string& phase) {
@@ -138,43 +127,21 @@ int finalOutcome(const json::value& d) {
 
 std::string deploymentText(const json::value& d);
 
-// The width of the terminal on stdout; 0 when stdout is not a terminal.
-std::size_t terminalWidth() {
-  if (::isatty(STDOUT_FILENO) == 0) return 0;
-  winsize ws{};
-  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) != 0 || ws.ws_col == 0) return 80;
-  return ws.ws_col;
-}
-
 // The live view of deploy --wait on a terminal: the deployment as `status --deployment` shows
-// it, redrawn in place. Lines are cut to the terminal's width so the redraw can count them.
+// it, redrawn in place.
 class LiveView {
  public:
-  explicit LiveView(std::size_t width) : width_(width) {}
+  explicit LiveView(std::size_t width) : screen_(width) {}
   void draw(const json::value& d, std::chrono::steady_clock::duration elapsed) {
     const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(elapsed);
     std::string view = fmt::format("{}  following for {}\n", clockTime(),
                                    formatDuration(std::chrono::duration_cast<Duration>(seconds)));
     view += deploymentText(d);
-    std::string screen;
-    if (lines_ > 0) screen += fmt::format("\x1b[{}A\x1b[J", lines_);
-    lines_ = 0;
-    for (std::size_t pos = 0; pos < view.size();) {
-      auto end = view.find('\n', pos);
-      if (end == std::string::npos) end = view.size();
-      std::string line = view.substr(pos, end - pos);
-      if (line.size() >= width_) line.resize(width_ - 1);
-      screen += line + "\n";
-      ++lines_;
-      pos = end + 1;
-    }
-    fmt::print("{}", screen);
-    std::fflush(stdout);
+    screen_.draw(view);
   }
 
  private:
-  std::size_t width_;
-  std::size_t lines_ = 0;
+  ScreenRedraw screen_;
 };
 
 // Polls the deployment every 500 ms until it ends or `timeout` passes: on a terminal (table
@@ -393,7 +360,49 @@ void addStatus(CLI::App& app, Context& ctx) {
   cmd->add_option("ENV", *env, "Only this environment (default: all)");
   cmd->add_option("--deployment", *id,
                   "Show this deployment instead (steps, services, analysis runs, checks, pending approvals)");
-  cmd->callback([&ctx, flags, output, env, id] {
+  struct Watch {
+    bool watch = false, until_done = false;
+    std::string interval = "1s";
+  };
+  auto w = std::make_shared<Watch>();
+  cmd->add_flag("-w,--watch", w->watch,
+                "Follow ENV (default: every environment) and its active deployment until Ctrl-C: on a terminal a "
+                "view redrawn in place (steps, weights, latest analysis values against their conditions, pending "
+                "approvals, bake time elapsed and left), else a timestamped line per change");
+  auto* interval_opt = cmd->add_option("--interval", w->interval, "With --watch: how often to poll the server (default 1s, at least 100ms)");
+  cmd->add_flag("--until-done", w->until_done,
+                "With --watch: stop when the deployments seen active have ended (exit 0 when all succeeded, else 1)");
+  cmd->footer(
+      "Exit codes: 0 ok (--watch: Ctrl-C, or with --until-done every watched deployment succeeded); 1 with "
+      "--until-done a watched deployment ended otherwise; 2 usage; 3 server unreachable or token refused.");
+  cmd->callback([&ctx, flags, output, env, id, w, interval_opt] {
+    if (w->watch || w->until_done || interval_opt->count() > 0) {
+      if (!w->watch) {
+        fmt::print(stderr, "runway: --interval and --until-done go with --watch\nRun 'runway status --help' for usage.\n");
+        ctx.exit_code = kExitUsage;
+        return;
+      }
+      auto interval = parseDuration(w->interval);
+      if (!interval || *interval < Duration{100}) {
+        fmt::print(stderr, "runway: --interval: {}\n",
+                   interval ? std::string("at least 100ms") : interval.error().message);
+        ctx.exit_code = kExitUsage;
+        return;
+      }
+      if (!id->empty() || *output != "table") {
+        fmt::print(stderr, "runway: --watch shows environments as a table; it takes no --deployment or -o\n");
+        ctx.exit_code = kExitUsage;
+        return;
+      }
+      if (!env->empty() && !validName(*env)) {
+        ctx.exit_code = badName("environment name", *env);
+        return;
+      }
+      withClient(ctx, *flags, [&](ApiClient& client) {
+        return watchStatus(client, WatchOptions{*env, *interval, w->until_done});
+      });
+      return;
+    }
     if (!env->empty() && !id->empty()) {
       fmt::print(stderr, "runway: give ENV or --deployment, not both\nRun 'runway status --help' for usage.\n");
       ctx.exit_code = kExitUsage;
