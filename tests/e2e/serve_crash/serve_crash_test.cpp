@@ -116,40 +116,6 @@ std::map<int, std::string> reportedInstances(ServeFixture& s) {
   return out;
 }
 
-class Load {
- public:
-  explicit Load(std::string url) : url_(std::move(url)) {
-    thread_ = std::thread([this] {
-      HttpClient client;
-      while (!stop_) {
-        auto r = client.get(url_, 10s);
-        if (!r || r->status >= 500) {
-          failed_++;
-          if (first_failure_.empty()) first_failure_ = r ? fmt::format("status {}", r->status) : r.error().message;
-        } else {
-          ok_++;
-        }
-        std::this_thread::sleep_for(1ms);
-      }
-    });
-  }
-  ~Load() { stop(); }
-  void stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  int ok() const { return ok_; }
-  int failed() const { return failed_; }
-  std::string firstFailure() const { return first_failure_; }
-
- private:
-  std::string url_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> ok_{0}, failed_{0};
-  std::string first_failure_;
-  std::thread thread_;
-};
-
 TEST(ServeCrashTest, KillNineDuringCanariesLosesAndRepeatsNothing) {
   constexpr int kTrials = 30;
   TempDir dir;
@@ -164,7 +130,7 @@ TEST(ServeCrashTest, KillNineDuringCanariesLosesAndRepeatsNothing) {
   ASSERT_EQ(server.waitTerminal(first, 60s), "Succeeded");
   const std::string address = server.serviceAddress("production", "web");
   ASSERT_FALSE(address.empty());
-  Load load("http://" + address + "/");
+  LoadGenerator load("http://" + address + "/");
 
   std::mt19937 random(static_cast<unsigned>(::getpid()));
   std::uniform_int_distribution<int> delay_ms(0, 2500);

@@ -119,20 +119,11 @@ TEST(HooksTest, LifecycleHooksRunAtTheirPointsAndAFailingPreDeployStopsTheDeploy
   EXPECT_TRUE(pollUntil([&] { return slurp(log) == "pre v1\npost v1\n"; }, deadlineIn(20s))) << slurp(log);
 
   // A bad version: its analysis fails, the deployment rolls back, the down-migration runs.
-  std::atomic<bool> stop{false};
-  const std::string address = server.serviceAddress("hooked", "web");
-  std::thread load([&] {
-    HttpClient client;
-    while (!stop) {
-      (void)client.get("http://" + address + "/", 5s);
-      std::this_thread::sleep_for(5ms);
-    }
-  });
+  LoadGenerator load("http://" + server.serviceAddress("hooked", "web") + "/");
   const std::string bad = server.deploy("hooked", "v3", &error);
   ASSERT_FALSE(bad.empty()) << error;
   EXPECT_EQ(server.waitTerminal(bad, 60s), "RolledBack");
-  stop = true;
-  load.join();
+  load.stop();
   EXPECT_TRUE(pollUntil(
       [&] {
         const auto text = slurp(log);

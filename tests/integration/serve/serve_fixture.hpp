@@ -6,6 +6,10 @@
 
 #include <signal.h>
 
+#include <atomic>
+#include <mutex>
+#include <thread>
+
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -151,6 +155,55 @@ class ServeFixture {
   std::string url_;
   std::string admin_;
   bool downed_ = false;
+};
+
+// Sends requests to one URL (keep-alive) until stopped, counting what came back: the users of
+// the application while a test deploys, kills or restarts things.
+class LoadGenerator {
+ public:
+  explicit LoadGenerator(std::string url) : url_(std::move(url)) {
+    thread_ = std::thread([this] {
+      HttpClient client;
+      while (!stop_) {
+        auto r = client.get(url_, std::chrono::seconds(10));
+        if (!r) {
+          transport_errors_++;
+          noteFailure(r.error().message);
+        } else if (r->status >= 500) {
+          server_errors_++;
+          noteFailure(fmt::format("status {}", r->status));
+        } else {
+          ok_++;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+    });
+  }
+  ~LoadGenerator() { stop(); }
+  void stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  int ok() const { return ok_; }
+  int transportErrors() const { return transport_errors_; }
+  int serverErrors() const { return server_errors_; }
+  int failed() const { return transport_errors_ + server_errors_; }
+  std::string firstFailure() const {
+    std::lock_guard lock(mu_);
+    return first_failure_;
+  }
+
+ private:
+  void noteFailure(std::string what) {
+    std::lock_guard lock(mu_);
+    if (first_failure_.empty()) first_failure_ = std::move(what);
+  }
+  std::string url_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> ok_{0}, transport_errors_{0}, server_errors_{0};
+  mutable std::mutex mu_;
+  std::string first_failure_;
+  std::thread thread_;
 };
 
 }  // namespace runway::test

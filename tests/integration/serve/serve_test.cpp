@@ -108,41 +108,6 @@ spec:
       inconclusiveLimit: 20
 )";
 
-// Sends requests to one address until stopped, counting what came back.
-class Load {
- public:
-  explicit Load(std::string address) : url_("http://" + std::move(address) + "/") {
-    thread_ = std::thread([this] {
-      HttpClient client;
-      while (!stop_) {
-        auto r = client.get(url_, 5s);
-        if (!r) {
-          transport_errors_++;
-        } else if (r->status >= 500) {
-          server_errors_++;
-        } else {
-          ok_++;
-        }
-        std::this_thread::sleep_for(2ms);
-      }
-    });
-  }
-  ~Load() { stop(); }
-  void stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  int ok() const { return ok_; }
-  int transportErrors() const { return transport_errors_; }
-  int serverErrors() const { return server_errors_; }
-
- private:
-  std::string url_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> ok_{0}, transport_errors_{0}, server_errors_{0};
-  std::thread thread_;
-};
-
 class ServeTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -185,7 +150,7 @@ TEST_F(ServeTest, CanaryOfAGoodVersionSucceedsAndTakesAllTraffic) {
   ASSERT_EQ(deployAndWait("canary", "v1"), "Succeeded");
   const std::string address = server_->serviceAddress("canary", "web");
   ASSERT_FALSE(address.empty());
-  Load load(address);
+  LoadGenerator load("http://" + address + "/");
   ASSERT_EQ(deployAndWait("canary", "v2"), "Succeeded");
   load.stop();
   EXPECT_EQ(traffic("canary"), (std::map<std::string, double>{{"v2", 100.0}}));
@@ -208,7 +173,7 @@ TEST_F(ServeTest, CanaryOfAGoodVersionSucceedsAndTakesAllTraffic) {
 
 TEST_F(ServeTest, BadVersionIsRolledBackByItsAnalysis) {
   ASSERT_EQ(deployAndWait("canary", "v1"), "Succeeded");
-  Load load(server_->serviceAddress("canary", "web"));
+  LoadGenerator load("http://" + server_->serviceAddress("canary", "web") + "/");
   std::string error;
   const std::string id = server_->deploy("canary", "v3", &error);
   ASSERT_FALSE(id.empty()) << error;
@@ -231,7 +196,7 @@ TEST_F(ServeTest, BadVersionIsRolledBackByItsAnalysis) {
 
 TEST_F(ServeTest, BlueGreenSwitchesAfterVerification) {
   ASSERT_EQ(deployAndWait("bluegreen", "v1"), "Succeeded");
-  Load load(server_->serviceAddress("bluegreen", "web"));
+  LoadGenerator load("http://" + server_->serviceAddress("bluegreen", "web") + "/");
   ASSERT_EQ(deployAndWait("bluegreen", "v2"), "Succeeded");
   load.stop();
   EXPECT_EQ(traffic("bluegreen"), (std::map<std::string, double>{{"v2", 100.0}}));
@@ -292,7 +257,7 @@ spec:
 
 TEST_F(ServeTest, RollbackTakesPrecedenceOverARunningDeployment) {
   ASSERT_EQ(deployAndWait("canary", "v1"), "Succeeded");
-  Load load(server_->serviceAddress("canary", "web"));
+  LoadGenerator load("http://" + server_->serviceAddress("canary", "web") + "/");
   ASSERT_EQ(deployAndWait("canary", "v2"), "Succeeded");
   std::string error;
   const std::string running = server_->deploy("canary", "v4", &error);
@@ -327,7 +292,7 @@ TEST_F(ServeTest, SigtermLeavesTheWorkloadsServingAndARestartCarriesOn) {
   }
   auto restarted = server_->start();
   ASSERT_TRUE(restarted) << restarted.error().message;
-  Load load(address);
+  LoadGenerator load("http://" + address + "/");
   EXPECT_EQ(deployAndWait("canary", "v2"), "Succeeded");
   load.stop();
   EXPECT_EQ(load.transportErrors(), 0);
