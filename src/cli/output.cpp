@@ -132,6 +132,22 @@ InterruptGuard::InterruptGuard() {
   ::sigaction(SIGINT, &sa, &previous_);
 }
 
+bool isEnded(const std::string& phase) {
+  return phase == "Succeeded" || phase == "RolledBack" || phase == "Failed" || phase == "Rejected" ||
+         phase == "Superseded" || phase == "Degraded";
+}
+
+std::string weightsText(const boost::json::value& deployment) {
+  std::string out;
+  const auto& services = member(deployment, "services");
+  if (!services.is_array()) return out;
+  for (const auto& s : services.get_array()) {
+    if (!out.empty()) out += ' ';
+    out += fmt::format("{}={}%", text(s, "name"), integer(s, "weight"));
+  }
+  return out;
+}
+
 InterruptGuard::~InterruptGuard() { ::sigaction(SIGINT, &previous_, nullptr); }
 
 bool InterruptGuard::interrupted() { return g_interrupted != 0; }

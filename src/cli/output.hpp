@@ -34,6 +34,12 @@ std::string joinStrings(const boost::json::value& array, const char* separator =
 // `s` or "-" when empty.
 std::string orDash(const std::string& s);
 
+// Whether a deployment phase ends a follow (deploy --wait, status --watch --until-done):
+// terminal phases, and Degraded, which waits for a person.
+bool isEnded(const std::string& phase);
+// "api=10% backend=10%": a deployment's new-version traffic weight per service.
+std::string weightsText(const boost::json::value& deployment);
+
 // The local time of day, "14:03:27".
 std::string clockTime();
 // The width of the terminal on stdout; 0 when stdout is not a terminal.

@@ -20,11 +20,6 @@ namespace json = boost::json;
 
 namespace {
 
-bool isEnded(const std::string& phase) {
-  return phase == "Succeeded" || phase == "RolledBack" || phase == "Failed" || phase == "Rejected" ||
-         phase == "Superseded" || phase == "Degraded";
-}
-
 // "2026-11-26T10:15:00.250Z" (the server's formatTimestamp) as a time point.
 std::optional<TimePoint> parseTimestamp(const std::string& s) {
   int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, millis = 0;
@@ -54,17 +49,6 @@ std::optional<Duration> untilDeadline(const json::value& d, const char* key, Tim
   const auto at = parseTimestamp(text(member(d, "deadlines"), key));
   if (!at) return std::nullopt;
   return *at - now;
-}
-
-std::string weightsText(const json::value& d) {
-  std::string out;
-  const auto& services = member(d, "services");
-  if (!services.is_array()) return out;
-  for (const auto& s : services.get_array()) {
-    if (!out.empty()) out += ' ';
-    out += fmt::format("{}={}%", text(s, "name"), integer(s, "weight"));
-  }
-  return out;
 }
 
 std::string stepDetail(const json::value& s) {

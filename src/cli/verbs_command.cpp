@@ -55,11 +55,6 @@ int badName(const char* what, const std::string& s) {
   return kExitUsage;
 }
 
-bool isEnded(const std::string& phase) {
-  return phase == "Succeeded" || phase == "RolledBack" || phase == "Failed" || phase == "Rejected" ||
-         phase == "Superseded" || phase == "Degraded";
-}
-
 // "step 2/6 (pause)" for a canary, "" otherwise.
 std::string stepText(const json::value& d) {
   const auto& steps = member(d, "steps");
@@ -68,18 +63,6 @@ std::string stepText(const json::value& d) {
   const auto i = static_cast<std::size_t>(integer(d, "stepIndex"));
   if (i >= n) return fmt::format("steps {}/{} done", n, n);
   return fmt::format("step {}/{} ({})", i + 1, n, text(steps.get_array()[i], "kind"));
-}
-
-// "api=10% backend=10%": the new version's traffic weight per service.
-std::string weightsText(const json::value& d) {
-  std::string out;
-  const auto& services = member(d, "services");
-  if (!services.is_array()) return out;
-  for (const auto& s : services.get_array()) {
-    if (!out.empty()) out += ' ';
-    out += fmt::format("{}={}%", text(s, "name"), integer(s, "weight"));
-  }
-  return out;
 }
 
 std::string readyText(const json::value& d) {
