@@ -3,6 +3,11 @@
 # for packages that are missing, so a second run takes well under a second.
 #   scripts/install-deps.sh          build + unit/integration test dependencies
 #   scripts/install-deps.sh --bench  also the benchmark peers (wrk, nginx, haproxy)
+#   scripts/install-deps.sh --list   print the package list (one a line) and install nothing;
+#                                    scripts/check-deps.sh checks the build and tests against it
+# Every package a build, a test or a script uses is named here, or is a dependency of one named
+# here: CI runs on a machine that may have more installed, so a missing name shows only on a new
+# machine. scripts/check-deps.sh (the last stage of scripts/test.sh) catches it before that.
 set -euo pipefail
 
 packages=(
@@ -13,11 +18,16 @@ packages=(
   libspdlog-dev libfmt-dev libexpected-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   prometheus curl procps python3 r-base-core
-  clang-14 libfuzzer-14-dev
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev
+  tmux bsdutils strace
   postgresql docker-registry openssl
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(wrk nginx-light haproxy)
+fi
+if [[ "${1:-}" == "--list" ]]; then
+  printf '%s\n' "${packages[@]}"
+  exit 0
 fi
 
 missing=()
