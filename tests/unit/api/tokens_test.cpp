@@ -2,12 +2,16 @@
 
 #include "runway/api/tokens.hpp"
 
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <regex>
 #include <set>
 #include <string>
@@ -626,15 +630,45 @@ TEST_F(TokensTest, ReadTokenFileErrors) {
   EXPECT_THAT(too_big.error().message, Not(HasSubstr("xxxx")));
 }
 
+// Runs `body` as an unprivileged user: as root in a child that drops to nobody (65534), so the
+// permission path is exercised in CI too (root reads files regardless of their mode). Returns
+// the child's exit status: what `body` returned, or 100+ when privileges could not be dropped.
+int runUnprivileged(const std::function<int()>& body) {
+  if (::geteuid() != 0) return body();
+  const pid_t pid = ::fork();
+  if (pid < 0) return 101;
+  if (pid == 0) {
+    constexpr uid_t kNobody = 65534;
+    if (::setgroups(0, nullptr) != 0 || ::setresgid(kNobody, kNobody, kNobody) != 0 ||
+        ::setresuid(kNobody, kNobody, kNobody) != 0 || ::geteuid() == 0) {
+      ::_exit(102);
+    }
+    ::_exit(body());
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return 103;
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 104;
+}
+
 TEST_F(TokensTest, ReadTokenFileUnreadableIsPermissionDenied) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root reads files regardless of their mode";
   auto written = dir_.write("locked", "rwy_x\n");
   ASSERT_TRUE(written.has_value());
   ASSERT_EQ(::chmod(written->c_str(), 0), 0);
-  auto read = readTokenFile(*written);
-  ASSERT_FALSE(read.has_value());
-  EXPECT_EQ(read.error().code, ErrorCode::PermissionDenied);
-  EXPECT_THAT(read.error().message, Not(HasSubstr("rwy_x")));
+  // The unprivileged reader must reach the file: only the file itself is locked.
+  ASSERT_EQ(::chmod(dir_.path().c_str(), 0755), 0);
+  const int outcome = runUnprivileged([&] {
+    auto read = readTokenFile(*written);
+    if (read.has_value()) return 1;
+    if (read.error().code != ErrorCode::PermissionDenied) return 2;
+    if (read.error().message.find("rwy_x") != std::string::npos) return 3;
+    if (read.error().message.find("locked") == std::string::npos) return 4;
+    return 0;
+  });
+  EXPECT_EQ(outcome, 0) << "1: the file was read; 2: another error code; 3: the token leaked "
+                           "into the message; 4: the message does not name the file; 10x: could "
+                           "not drop privileges";
 }
 
 }  // namespace
