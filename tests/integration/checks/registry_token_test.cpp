@@ -102,7 +102,7 @@ TEST(RegistryTokenTest, BearerChallengeIsAnsweredWithATokenFromTheRealm) {
   // The token service: only "Basic base64(deployer:hunter2)" gets the token.
   ASSERT_TRUE(dir.write("token_server.py", kTokenServer));
   test::SubprocessOptions token_options;
-  token_options.argv = {"python3", (dir / "token_server.py").string(), "0",
+  token_options.argv = {"/usr/bin/python3", (dir / "token_server.py").string(), "0",
                         "Basic " + base64("deployer:hunter2", false),
                         (dir / "token.json").string()};
   auto token_server = test::Subprocess::start(std::move(token_options));
