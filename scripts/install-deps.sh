@@ -11,7 +11,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build ccache pkg-config git
+  build-essential cmake ninja-build ccache mold pkg-config git
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libboost-filesystem1.81-dev libboost-system1.81-dev
   libyaml-cpp-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev libcli11-dev
