@@ -186,6 +186,7 @@ void addDeploy(CLI::App& app, Context& ctx) {
       ->check(CLI::IsMember({"canary", "blue-green", "rolling"}));
   cmd->add_flag("--force", o->force,
                 "Skip the promotion-source check, pre-flight checks, pauses, analysis and check steps "
+                "and blue-green promotion gates; approvals, change windows and readiness still apply "
                 "(refused where the environment's policy forbids it)");
   cmd->add_option("--reason", o->reason, "Why: recorded on the deployment and in the audit trail");
   cmd->add_flag("--wait", o->wait,
@@ -485,7 +486,9 @@ void addRollback(CLI::App& app, Context& ctx) {
   cmd->add_option("VERSION", o->version, "Version to go back to (default: the previous successful release)");
   cmd->add_option("--reason", o->reason, "Why: recorded on the rollback and in the audit trail");
   cmd->add_flag("--force", o->force,
-                "Skip pre-flight checks, pauses, analysis and check steps (refused where policy forbids it)");
+                "Skip pre-flight checks, pauses, analysis and check steps and blue-green promotion gates; "
+                "approvals are not needed for a rollback, change windows still apply (refused where "
+                "policy forbids it)");
   cmd->add_flag("--emergency", o->emergency, "Bypass the change window or a freeze");
   cmd->add_flag("--auto", o->automatic, "Automated rollback (scripts, alert hooks): never ask for confirmation");
   cmd->add_flag("-y,--yes", o->yes, "Do not ask for confirmation");

@@ -846,7 +846,8 @@ BlueGreenStrategy Loader::parseBlueGreen(Reader& r, const Val& v) {
 CanaryStrategy Loader::parseCanary(Reader& r, const Val& v) {
   CanaryStrategy canary;
   canary.location = v.location;
-  const Fields f(r, v, {"steps", "analysis", "abortScaleDownDelay"});
+  const Fields f(r, v,
+                 {"steps", "analysis", "abortScaleDownDelay", "scaleDownDelay", "initialDeploy"});
   if (!f.isMap()) return canary;
   std::optional<std::vector<Val>> steps;
   if (auto s = f.require("steps")) {
@@ -902,6 +903,9 @@ CanaryStrategy Loader::parseCanary(Reader& r, const Val& v) {
     }
   }
   f.duration("abortScaleDownDelay", canary.abort_scale_down_delay);
+  f.duration("scaleDownDelay", canary.scale_down_delay);
+  f.enumeration("initialDeploy", canary.steps_on_initial_deploy,
+                EnumValues<bool>{{"skipSteps", false}, {"runSteps", true}});
   return canary;
 }
 

@@ -108,6 +108,11 @@ void appendStrategy(std::string& out, const Environment& env) {
         fmt::format_to(std::back_inserter(out), "      background analysis from step {}: {}\n",
                    env.canary.analysis->starting_step + 1, describeRef(env.canary.analysis->analysis));
       }
+      fmt::format_to(std::back_inserter(out),
+                     "      keep the old version {} after success; the first release {}\n",
+                     formatDuration(env.canary.scale_down_delay),
+                     env.canary.steps_on_initial_deploy ? "runs the steps too"
+                                                        : "takes all traffic without the steps");
       break;
     }
   }

@@ -156,6 +156,9 @@ class ControllerImpl final : public Controller {
         }
       }
     }
+    // A deployment queued behind one that ended just before the crash starts now (a rollback
+    // admitted as its predecessor was superseded), not when some later commit looks at the queue.
+    for (const auto& env : environments) startNextQueued(env);
     return {};
   }
 
@@ -539,7 +542,13 @@ class ControllerImpl final : public Controller {
     r.service = service;
     r.version = version;
     r.traffic_weight = traffic_weight;
+    r.others = 0;
+    const auto& state = it->second.doc.state;
     for (const auto& i : *instances) {
+      if (i.version != state.version && i.version != state.stable_version &&
+          i.state != runtime::InstanceState::Stopped) {
+        r.others++;
+      }
       if (i.version != version) continue;
       if (i.state == runtime::InstanceState::Ready) r.ready++;
       if (i.state == runtime::InstanceState::Failed) r.failed++;
@@ -1015,11 +1024,8 @@ class ControllerImpl final : public Controller {
     engine::Colour colour = engine::Colour::Blue;
     auto current = currentRelease(*o_.store, environment, &colour);
     if (!current) return fail(current.error());
+    // The engine decides what a deployment of the serving version means (stable == version).
     start.stable_version = *current;
-    if (start.stable_version == start.version && !d.doc.rollback) {
-      // Redeploying what runs: nothing to shift between; treat as a fresh start of the version.
-      start.stable_version.clear();
-    }
     start.active_colour = colour;
     start.spec = std::make_shared<const engine::DeploymentSpec>(std::move(*spec));
     start.strategy = d.doc.strategy;
@@ -1040,7 +1046,72 @@ class ControllerImpl final : public Controller {
         }
       }
     }
+    observeRunning(environment, *start.spec, start);
+    keepRunning(id, environment, start.version);
     return handle(id, start);
+  }
+
+  // What the runtime runs that Start needs to know: whether a rollback's target still runs on
+  // every service (kept through a scale-down delay: a fast rollback), and per service how many
+  // instances of other versions are still up (a rolling update counts them against its surge).
+  void observeRunning(const std::string& environment, const engine::DeploymentSpec& spec,
+                      engine::Start& start) {
+    bool target_up = !spec.services.empty();
+    for (const auto& svc : spec.services) {
+      auto instances = o_.runtime->instances(environment, svc.name);
+      int ready = 0;
+      int others = 0;
+      if (instances) {
+        for (const auto& i : *instances) {
+          if (i.version == start.version) {
+            if (i.state == runtime::InstanceState::Ready) ready++;
+          } else if (i.version != start.stable_version && i.state != runtime::InstanceState::Stopped) {
+            others++;
+          }
+        }
+      }
+      if (ready == 0) target_up = false;
+      start.other_instances[svc.name] = others;
+    }
+    start.target_running = start.rollback && target_up;
+  }
+
+  // A deployment that runs `version` again takes it over: retirements of it that earlier
+  // deployments of the environment still have pending (the old colour or version kept through
+  // a scale-down delay) are cancelled, so they cannot stop what now serves.
+  void keepRunning(const std::string& by, const std::string& environment, const std::string& version) {
+    std::vector<std::string> ids;
+    for (const auto& [id, d] : live_) {
+      if (id == by || d.record.environment != environment) continue;
+      for (const auto& r : d.doc.retirements) {
+        if (r.version == version) {
+          ids.push_back(id);
+          break;
+        }
+      }
+    }
+    const TimePoint now = o_.clock->now();
+    for (const auto& id : ids) {
+      Live& d = live_.at(id);
+      PersistedDeployment doc = d.doc;
+      std::erase_if(doc.retirements, [&](const engine::RetireVersion& r) { return r.version == version; });
+      store::DeploymentRecord record = d.record;
+      record.state_json = toJson(doc);
+      record.updated_at = now;
+      auto updated = o_.store->updateDeployment(
+          record, {store::NewEvent{now, std::string(kController), "retirement.cancelled", id,
+                                   "deployment " + by + " runs " + version + " again", "{}"}});
+      if (!updated) {
+        countFailure("commit");
+        spdlog::error("deployment {}: cannot cancel the retirement of {}: {}", id, version,
+                      updated.error().message);
+        continue;
+      }
+      spdlog::info("deployment {}: retirement of {} cancelled: deployment {} runs it again", id, version, by);
+      d.record = std::move(*updated);
+      d.doc = std::move(doc);
+      if (!d.doc.live()) live_.erase(id);
+    }
   }
 
   // A queued deployment that can no longer start (its environment was removed).

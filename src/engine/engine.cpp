@@ -209,6 +209,24 @@ class Machine {
     }
     if (any) note(kSystem, "analysis.stopped", "running analysis and checks stopped");
   }
+  // Ends the running runs of `kind` that lasted to the end of the rollout with no limit
+  // exceeded: stopping them there is not a verdict, so they are Successful, or Stopped when
+  // they never took a measurement.
+  void completeRuns(RunKind kind) {
+    for (auto& r : s_.runs) {
+      if (r.status != RunStatus::Running || r.kind != kind) continue;
+      const bool measured = std::any_of(r.metrics.begin(), r.metrics.end(),
+                                        [](const MetricTally& m) { return m.measurements > 0; });
+      stopRun(r, measured ? RunStatus::Successful : RunStatus::Stopped);
+      const std::string name =
+          std::string(toString(kind)) + " analysis run " + std::to_string(r.id);
+      if (measured) {
+        note(kSystem, "analysis.successful", name + " successful (ended with the rollout)");
+      } else {
+        note(kSystem, "analysis.stopped", name + " stopped before its first measurement");
+      }
+    }
+  }
   const AnalysisRun* runFor(RunKind kind, int step) const {
     for (auto it = s_.runs.rbegin(); it != s_.runs.rend(); ++it) {
       if (it->kind == kind && it->step == step) return &*it;
@@ -271,6 +289,14 @@ class Machine {
     notify(NotifyEvent::ApprovalNeeded, "approval needed from " + who);
   }
 
+  // A canary with no stable version (the environment's first release) has nothing to compare
+  // against: unless the environment asks for the steps, it skips every step but approvals and
+  // takes all traffic when ready.
+  bool initialSkipsSteps() const {
+    return s_.strategy == StrategyKind::Canary && s_.stable_version.empty() &&
+           !spec().steps_on_initial_deploy;
+  }
+
   // --- flow --------------------------------------------------------------------------------
   void checkWindow();
   void enterPreflight();
@@ -324,15 +350,21 @@ void Machine::on(const Start& in) {
   s_.application = in.spec->application;
   s_.version = in.version;
   s_.artifacts = in.artifacts;
-  s_.stable_version = in.stable_version;
+  // The version that already serves has nothing to shift traffic from: the deployment runs as
+  // if there were no stable version, on the colour the version already runs as.
+  const bool serving = !in.stable_version.empty() && in.stable_version == in.version;
+  s_.stable_version = serving ? std::string() : in.stable_version;
   s_.started_by = in.actor;
   s_.reason = in.reason;
   s_.strategy = in.strategy.value_or(in.spec->strategy);
   s_.force = in.force;
   s_.rollback = in.rollback;
-  s_.fast = in.rollback && in.in_rollback_window && in.spec->rollback_window > 0;
+  s_.fast = in.rollback && (serving || in.target_running ||
+                            (in.in_rollback_window && in.spec->rollback_window > 0));
   s_.emergency = in.rollback && in.emergency;
-  s_.active_colour = in.active_colour;
+  // Blue-green starts the new version on the other colour than active_colour; a serving version
+  // stays where it runs.
+  s_.active_colour = serving ? other(in.active_colour) : in.active_colour;
   s_.attempt = 1;
   s_.created_at = now_;
   s_.services.clear();
@@ -340,8 +372,11 @@ void Machine::on(const Start& in) {
     ServiceProgress sv;
     sv.name = svc.name;
     sv.desired = svc.instances;
-    sv.stable_target = in.stable_version.empty() ? 0 : svc.instances;
+    sv.stable_target = s_.stable_version.empty() ? 0 : svc.instances;
     sv.stable_ready = sv.stable_target;
+    if (auto o = in.other_instances.find(svc.name); o != in.other_instances.end()) {
+      sv.others = std::max(0, o->second);
+    }
     s_.services.push_back(std::move(sv));
   }
   note(in.actor, "deployment.created",
@@ -373,7 +408,12 @@ void Machine::on(const Start& in) {
   }
   if (s_.fast) {
     note(in.actor, "rollback.fast",
-         s_.version + " is within the rollback window: steps and analysis are skipped");
+         serving ? s_.version + " already serves " + s_.environment +
+                       ": the rollback completes at once, without steps or analysis"
+         : in.target_running
+             ? s_.version + " still runs: traffic goes straight back to it, without steps or "
+                            "analysis"
+             : s_.version + " is within the rollback window: steps and analysis are skipped");
   }
   notify(NotifyEvent::Started, s_.reason);
   if (!in.rollback && !sp.approval_roles.empty()) {
@@ -430,6 +470,12 @@ void Machine::beginRollout() {
     progress();
     return;
   }
+  if (initialSkipsSteps() && !s_.fast) {
+    note(kSystem, "initial.deploy",
+         "no stable version in " + s_.environment + " to compare against: " + s_.version +
+             " takes all traffic when ready, without the canary steps (approval steps still "
+             "apply)");
+  }
   const std::optional<Colour> colour =
       s_.strategy == StrategyKind::BlueGreen ? std::optional<Colour>(other(s_.active_colour))
                                              : std::nullopt;
@@ -483,7 +529,7 @@ void Machine::canaryProgress() {
 void Machine::runSteps() {
   const auto& steps = spec().steps;
   while (true) {
-    if (!s_.background_started && spec().background && !s_.force &&
+    if (!s_.background_started && spec().background && !s_.force && !initialSkipsSteps() &&
         s_.step_index >= spec().background_start &&
         static_cast<std::size_t>(s_.step_index) < steps.size()) {
       s_.background_started = true;
@@ -491,6 +537,14 @@ void Machine::runSteps() {
     }
     if (static_cast<std::size_t>(s_.step_index) >= steps.size()) break;
     const StepSpec& st = steps[static_cast<std::size_t>(s_.step_index)];
+    if (initialSkipsSteps() && st.kind != StepKind::Approval && !s_.step_entered) {
+      // Approvals are policy, not a comparison: an initial deploy still waits for them.
+      note(kSystem, "step.skipped",
+           "step " + str(s_.step_index) + " (" + std::string(stepKindName(st.kind)) +
+               ") skipped: initial deploy");
+      s_.step_index++;
+      continue;
+    }
     if (!s_.step_entered) {
       if (!enterStep(st)) return;
       s_.step_entered = true;
@@ -527,6 +581,10 @@ bool Machine::enterStep(const StepSpec& st) {
       return true;
     }
     case StepKind::Pause:
+      if (s_.force) {
+        note(s_.started_by, "step.skipped", "step " + str(i) + ": pause skipped by force");
+        return true;
+      }
       if (st.pause) {
         s_.pause_until = now_ + *st.pause;
         note(kSystem, "step.started",
@@ -566,6 +624,7 @@ bool Machine::stepDone(const StepSpec& st) {
     case StepKind::SetWeight:
     case StepKind::SetHeaderRoute: return true;
     case StepKind::Pause:
+      if (s_.force) return true;
       if (s_.phase == Phase::Paused && s_.pause_reason != PauseReason::PauseStep) return false;
       return s_.pause_skipped || (s_.pause_until && now_ >= *s_.pause_until);
     case StepKind::Analysis: return s_.force || runPassed(runFor(RunKind::Inline, i));
@@ -597,7 +656,7 @@ void Machine::completeStep() {
 }
 
 void Machine::beginPromotion() {
-  stopAllRuns(RunKind::Background);
+  completeRuns(RunKind::Background);
   s_.canary_weight = 100;
   s_.routes.clear();
   s_.pause_until.reset();
@@ -765,14 +824,15 @@ void Machine::rollingService(ServiceProgress& sv, bool& waiting) {
     note(kSystem, "rolling.scaled",
          sv.name + ": " + s_.stable_version + " scaled to " + str(lowest_old));
   }
-  // Then scale the new version up within the surge.
-  const int want_new = std::min(n, n + surge - sv.stable_target);
+  // Then scale the new version up within the surge. Instances of other versions still running
+  // (a superseded release being retired) use up the surge too: at most n + surge live.
+  const int want_new = std::min(n, n + surge - sv.stable_target - sv.others);
   if (want_new > sv.new_target) {
     sv.new_target = want_new;
     startVersion(sv, s_.version, want_new, std::nullopt);
     note(kSystem, "rolling.scaled", sv.name + ": " + s_.version + " scaled to " + str(want_new));
   }
-  if (sv.new_ready < sv.new_target) waiting = true;
+  if (sv.new_ready < sv.new_target || (sv.new_target < n && sv.others > 0)) waiting = true;
   // Traffic follows ready instances.
   const int stable_up =
       s_.stable_version.empty() ? 0 : std::min(sv.stable_ready, sv.stable_target);
@@ -784,6 +844,8 @@ void Machine::rollingService(ServiceProgress& sv, bool& waiting) {
 
 void Machine::succeed() {
   const DeploymentSpec& sp = spec();
+  completeRuns(RunKind::Background);
+  completeRuns(RunKind::PostPromotion);
   stopAllRuns();
   s_.verification_until.reset();
   s_.progress_deadline_at.reset();
@@ -901,7 +963,10 @@ void Machine::abortProgress() {
   }
   if (!all) return;
   const DeploymentSpec& sp = spec();
-  const TimePoint at = now_ + sp.abort_scale_down_delay;
+  // A superseded version is retired at once: nothing failed that needs inspecting, and the
+  // release that replaces it needs the room (a rolling update counts it against its surge).
+  const TimePoint at =
+      s_.abort_target == Phase::Superseded ? now_ : now_ + sp.abort_scale_down_delay;
   for (auto& sv : s_.services) {
     out_.push_back(RetireVersion{sv.name, s_.version, at});
     sv.new_target = 0;
@@ -1142,9 +1207,14 @@ void Machine::on(const RuntimeReport& in) {
   if (sv == nullptr || in.version.empty()) return;
   const int ready = std::max(0, in.ready);
   const int failed = std::max(0, in.failed);
+  const bool others_changed = in.others >= 0 && in.others != sv->others;
+  if (others_changed) sv->others = in.others;
   if (in.version == s_.version) {
     const int applied = in.traffic_weight >= 0 ? in.traffic_weight : sv->applied_weight;
-    if (sv->new_ready == ready && sv->new_failed == failed && sv->applied_weight == applied) return;
+    if (sv->new_ready == ready && sv->new_failed == failed && sv->applied_weight == applied &&
+        !others_changed) {
+      return;
+    }
     const bool more = ready > sv->new_ready;
     sv->new_ready = ready;
     sv->new_failed = failed;
@@ -1154,15 +1224,17 @@ void Machine::on(const RuntimeReport& in) {
     }
   } else if (in.version == s_.stable_version) {
     const int applied = in.traffic_weight >= 0 ? 100 - in.traffic_weight : sv->applied_weight;
-    if (sv->stable_ready == ready && sv->applied_weight == applied) return;
+    if (sv->stable_ready == ready && sv->applied_weight == applied && !others_changed) return;
     sv->stable_ready = ready;
     sv->applied_weight = applied;
-  } else {
+  } else if (!others_changed) {
     return;
   }
   note(kSystem, "runtime.report",
        in.service + " " + in.version + ": " + str(ready) + " ready, " + str(failed) + " failed" +
-           (in.traffic_weight >= 0 ? ", weight " + str(in.traffic_weight) : std::string()));
+           (in.traffic_weight >= 0 ? ", weight " + str(in.traffic_weight) : std::string()) +
+           (others_changed ? ", " + str(in.others) + " instance(s) of other versions"
+                           : std::string()));
   const bool rolling_out = s_.phase == Phase::Progressing || s_.phase == Phase::Paused ||
                            s_.phase == Phase::Promoting || s_.phase == Phase::Degraded ||
                            (s_.phase == Phase::AwaitingApproval && s_.approval_gate != kStartGate);

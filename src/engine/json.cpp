@@ -100,6 +100,7 @@ json::value specToJson(const DeploymentSpec& s) {
       {"backgroundStart", s.background_start},
       {"abortScaleDownDelay", ms(s.abort_scale_down_delay)},
       {"scaleDownDelay", ms(s.scale_down_delay)},
+      {"stepsOnInitialDeploy", s.steps_on_initial_deploy},
       {"autoPromotion", s.auto_promotion},
       {"autoPromotionAfter", ms(s.auto_promotion_after)},
       {"prePromotionAnalysis", optAnalysis(s.pre_promotion_analysis)},
@@ -134,11 +135,12 @@ json::value stateToValue(const DeploymentState& s) {
   for (const auto& r : s.routes) routes.push_back(routeToJson(r));
   json::array services;
   // Compact: [name, desired, newTarget, newReady, newFailed, stableTarget, stableReady,
-  //           appliedWeight, trafficWeight, onStable].
+  //           appliedWeight, trafficWeight, onStable, others].
   for (const auto& sv : s.services) {
     services.push_back(json::array{json::value(sv.name), sv.desired, sv.new_target, sv.new_ready,
                                    sv.new_failed, sv.stable_target, sv.stable_ready,
-                                   sv.applied_weight, sv.traffic_weight, sv.on_stable});
+                                   sv.applied_weight, sv.traffic_weight, sv.on_stable,
+                                   sv.others});
   }
   json::array runs;
   for (const auto& r : s.runs) {
@@ -260,6 +262,11 @@ class Reader {
     if (v.is_uint64() && v.get_uint64() <= INT32_MAX) return static_cast<int>(v.get_uint64());
     r.bad(what, "must be a small integer");
     return 0;
+  }
+  // A flag added after the schema version: `absent` when the document predates it.
+  bool flagOr(const json::object& o, std::string_view key, bool absent) {
+    if (o.if_contains(key) == nullptr) return absent;
+    return flag(o, key);
   }
   bool flag(const json::object& o, std::string_view key) {
     const json::value* v = at(o, key);
@@ -441,6 +448,8 @@ DeploymentSpec readSpec(Reader& r, const json::object& o) {
   s.background_start = r.i32(o, "backgroundStart");
   s.abort_scale_down_delay = r.dur(o, "abortScaleDownDelay");
   s.scale_down_delay = r.dur(o, "scaleDownDelay");
+  // Absent in states written before the setting existed, when first deployments ran the steps.
+  s.steps_on_initial_deploy = r.flagOr(o, "stepsOnInitialDeploy", true);
   s.auto_promotion = r.flag(o, "autoPromotion");
   s.auto_promotion_after = r.dur(o, "autoPromotionAfter");
   s.pre_promotion_analysis = readOptAnalysis(r, o, "prePromotionAnalysis");
@@ -515,9 +524,10 @@ DeploymentState readState(Reader& r, const json::object& o) {
   s.awaiting_readiness = r.flag(o, "awaitingReadiness");
   s.watching = r.flag(o, "watching");
   for (const auto& v : r.arr(o, "services")) {
-    if (!v.is_array() || v.get_array().size() != 10 || !v.get_array()[0].is_string() ||
-        !v.get_array()[9].is_bool()) {
-      r.bad("services", "must hold [name, 8 counts, onStable] arrays");
+    // The 11th element (others) is absent in states written before it existed.
+    if (!v.is_array() || v.get_array().size() < 10 || v.get_array().size() > 11 ||
+        !v.get_array()[0].is_string() || !v.get_array()[9].is_bool()) {
+      r.bad("services", "must hold [name, 8 counts, onStable, others] arrays");
       break;
     }
     const json::array& a = v.get_array();
@@ -532,6 +542,7 @@ DeploymentState readState(Reader& r, const json::object& o) {
     p.applied_weight = Reader::i32(a[7], r, "services");
     p.traffic_weight = Reader::i32(a[8], r, "services");
     p.on_stable = a[9].get_bool();
+    if (a.size() == 11) p.others = Reader::i32(a[10], r, "services");
     s.services.push_back(std::move(p));
   }
   for (const auto& v : r.arr(o, "runs")) {

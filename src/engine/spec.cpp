@@ -225,6 +225,8 @@ Result<DeploymentSpec> buildSpec(const config::Environment& env, const config::A
     s.background_start = bg.starting_step;
   }
   s.abort_scale_down_delay = env.canary.abort_scale_down_delay;
+  s.scale_down_delay = env.canary.scale_down_delay;
+  s.steps_on_initial_deploy = env.canary.steps_on_initial_deploy;
 
   const auto& bgs = env.blue_green;
   s.auto_promotion = bgs.auto_promotion;

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "runway/core/duration.hpp"
+#include "unix_socket_path.hpp"
 
 namespace runway::router {
 namespace asio = boost::asio;
@@ -25,6 +26,11 @@ AdminClient::AdminClient(std::string socket_path, Duration timeout)
 Result<AdminClient::Response> AdminClient::call(const std::string& method,
                                                 const std::string& target,
                                                 const std::string& body) {
+  auto usable = UnixSocketPath::open(socket_path_);
+  if (!usable) {
+    return fail(ErrorCode::Unavailable, fmt::format("cannot reach the router at {}: {}",
+                                                    socket_path_, usable.error().message));
+  }
   asio::io_context ioc{1};
   local::socket socket(ioc);
   beast::flat_buffer buffer;
@@ -41,7 +47,7 @@ Result<AdminClient::Response> AdminClient::call(const std::string& method,
     error_code ignored;
     socket.close(ignored);
   };
-  socket.async_connect(local::endpoint(socket_path_), [&](const error_code& ec) {
+  socket.async_connect(local::endpoint(usable->usable()), [&](const error_code& ec) {
     if (ec) {
       finish(fail(ErrorCode::Unavailable, fmt::format("cannot reach the router at {}: {}",
                                                       socket_path_, ec.message())));

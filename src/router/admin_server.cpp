@@ -19,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include "json_util.hpp"
+#include "unix_socket_path.hpp"
 #include "runway/core/duration.hpp"
 
 namespace runway::router {
@@ -107,10 +108,12 @@ AdminReply handleAdminRequest(Router& router, std::string_view method, std::stri
 
 Result<void> checkAdminSocketFree(const std::string& path) {
   // A socket file someone answers on belongs to a live router.
+  auto usable = UnixSocketPath::open(path);
+  if (!usable) return {};  // no directory to hold a socket: nobody serves it
   asio::io_context ioc{1};
   local::socket probe(ioc);
   error_code ec;
-  probe.connect(local::endpoint(path), ec);
+  probe.connect(local::endpoint(usable->usable()), ec);
   if (!ec) {
     return fail(ErrorCode::Conflict, fmt::format("another router is serving the admin socket {}", path));
   }
@@ -132,10 +135,15 @@ class AdminServerImpl final : public AdminServer {
 
   Result<void> listen() {
     if (auto r = checkAdminSocketFree(path_); !r) return r;
+    auto usable = UnixSocketPath::open(path_);
+    if (!usable) {
+      return fail(usable.error().code,
+                  fmt::format("cannot listen on admin socket {}: {}", path_, usable.error().message));
+    }
     error_code ec;
     ::unlink(path_.c_str());
     acceptor_.open(local(), ec);
-    if (!ec) acceptor_.bind(local::endpoint(path_), ec);
+    if (!ec) acceptor_.bind(local::endpoint(usable->usable()), ec);
     if (!ec) ::chmod(path_.c_str(), 0600);
     if (!ec) acceptor_.listen(64, ec);
     if (ec) {

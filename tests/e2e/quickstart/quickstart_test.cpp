@@ -1,8 +1,10 @@
-// Acceptance (issue 7): `runway quickstart` runs to its summary — v1.1.0 in production, v1.2.0
-// rolled back there by itself — and `runway down` leaves no process behind.
+// Acceptance (issue 7; a deep data directory: issue 13): `runway quickstart` runs to its
+// summary — v1.1.0 in production, v1.2.0 rolled back there by itself — and `runway down` leaves
+// no process behind.
 
 #include <signal.h>
 
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -45,9 +47,16 @@ CapturedOutput run(const std::vector<std::string>& argv, std::chrono::seconds li
   return out ? *out : CapturedOutput{};
 }
 
+// The data directory is 200 characters deep (issue 13): the router's admin socket inside it is
+// longer than sun_path's 108 bytes, as in a CI workspace or a long home directory.
 TEST(QuickstartTest, CanaryPromotedBadReleaseRolledBackAndDownLeavesNothing) {
   TempDir dir;
-  const auto data = dir.path() / "data";
+  std::filesystem::path deep = dir.path();
+  while (200 - (deep / "data").string().size() > 100) deep /= std::string(50, 'd');
+  deep /= std::string(200 - (deep / "data").string().size() - 1, 'e');
+  const auto data = deep / "data";
+  ASSERT_EQ(data.string().size(), 200u);
+  std::filesystem::create_directories(deep);
   const std::string runway = binaryPath("runway").string();
   int code = -1;
   auto out = run({runway, "quickstart", "--data", data.string(), "--listen", "127.0.0.1:0"}, 300s, &code);

@@ -1,5 +1,7 @@
 // The real `runway router` process: admin socket, persistence across a kill, startup errors.
 
+#include <sys/stat.h>
+
 #include <csignal>
 #include <filesystem>
 
@@ -143,6 +145,47 @@ TEST_F(RouterProcessTest, RefusesACorruptPersistedTable) {
 TEST_F(RouterProcessTest, UnreachableRouterIsUnavailable) {
   AdminClient admin(socket_, Duration{500});
   auto r = admin.table();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::Unavailable);
+}
+
+// Issue 13: an admin socket deeper than sun_path's 107 characters is bound and reached (a data
+// directory in a CI workspace), keeps its 0600 permissions, still refuses a second router, and
+// a socket whose directory is missing is Unavailable, not an exception.
+TEST_F(RouterProcessTest, AdminSocketWorksBeyondSunPathLength) {
+  std::filesystem::path deep = dir_.path();
+  while (deep.string().size() < 220) deep /= std::string(60, 'd');
+  std::filesystem::create_directories(deep);
+  socket_ = (deep / "admin.sock").string();
+  ASSERT_GT(socket_.size(), 107u);
+  auto router = startRouter();
+  ASSERT_TRUE(router) << router.error().message;
+  ASSERT_TRUE(test::pollUntil([&] { return adminUp(); }, test::deadlineIn(10s)));
+  auto port = test::freeLoopbackPort();
+  ASSERT_TRUE(port);
+  AdminClient admin(socket_);
+  ASSERT_TRUE(admin.putTable(table(*port)));
+  auto back = admin.table();
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->revision, 3u);
+  struct stat st {};
+  ASSERT_EQ(::stat(socket_.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  auto second = startRouter();
+  ASSERT_TRUE(second);
+  auto status = second->waitExit(test::deadlineIn(10s));
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(status->exitedWith(1)) << status->describe();
+  auto out = second->readToEnd(test::deadlineIn(5s));
+  ASSERT_TRUE(out);
+  EXPECT_THAT(out->err, HasSubstr("another router is serving the admin socket"));
+  EXPECT_THAT(out->err, ::testing::Not(HasSubstr("internal error")));
+
+  AdminClient missing((deep / "no-such-dir" / std::string(120, 'x') / "admin.sock").string(),
+                      Duration{500});
+  auto r = missing.table();
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::Unavailable);
 }

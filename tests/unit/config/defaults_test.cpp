@@ -134,6 +134,8 @@ TEST(DefaultsTest, StrategiesAndPolicies) {
   EXPECT_EQ(canary.steps[1].kind, CanaryStep::Kind::Pause);
   EXPECT_FALSE(canary.steps[1].pause.has_value());  // "pause:" = until promoted
   EXPECT_EQ(canary.abort_scale_down_delay, 30s);
+  EXPECT_EQ(canary.scale_down_delay, 30s);
+  EXPECT_FALSE(canary.steps_on_initial_deploy);  // initialDeploy: skipSteps
   ASSERT_TRUE(canary.analysis.has_value());
   EXPECT_EQ(canary.analysis->starting_step, 0);
   EXPECT_EQ(canary.analysis->analysis.interval, 0s);

@@ -286,6 +286,31 @@ spec: {promotesFrom: dev}
   EXPECT_EQ(result.config->files, std::vector<std::string>{"multi.yaml"});
 }
 
+// The canary's scale-down delay after success and its initial-deploy setting (issue 13): read
+// when valid, and a bad value is an error at its file:line:column like every other field.
+TEST(LoaderTest, CanaryScaleDownDelayAndInitialDeploy) {
+  const std::string head =
+      "apiVersion: runway/v1\nkind: Application\nmetadata: {name: shop}\n"
+      "spec: {services: [{name: web, local: {command: [web]}}]}\n---\n"
+      "apiVersion: runway/v1\nkind: Environment\nmetadata: {name: dev}\nspec:\n"
+      "  strategy: canary\n  canary:\n    steps: [{setWeight: 100}]\n";
+  const auto good = loadConfigText(head + "    scaleDownDelay: 5m\n    initialDeploy: runSteps\n", "t.yaml");
+  ASSERT_TRUE(good.ok()) << (good.diagnostics.empty() ? "" : good.diagnostics[0].format());
+  EXPECT_EQ(good.config->environments[0].canary.scale_down_delay, std::chrono::minutes(5));
+  EXPECT_TRUE(good.config->environments[0].canary.steps_on_initial_deploy);
+  const auto skip = loadConfigText(head + "    initialDeploy: skipSteps\n", "t.yaml");
+  ASSERT_TRUE(skip.ok());
+  EXPECT_FALSE(skip.config->environments[0].canary.steps_on_initial_deploy);
+
+  const auto bad = loadConfigText(head + "    scaleDownDelay: soon\n    initialDeploy: always\n", "t.yaml");
+  EXPECT_FALSE(bad.ok());
+  EXPECT_THAT(messages(bad),
+              ElementsAre("t.yaml:13:21: spec.canary.scaleDownDelay: invalid duration \"soon\": "
+                          "expected a number (write e.g. 30s, 15m, 1h30m, 2d)",
+                          "t.yaml:14:20: spec.canary.initialDeploy: unknown value \"always\" "
+                          "(expected one of: skipSteps, runSteps)"));
+}
+
 TEST(LoaderTest, SyntaxErrorInOneDocumentDoesNotHideErrorsInOthers) {
   const std::string text =
       "apiVersion: runway/v1\nkind: Application\nmetadata: {name: shop}\nspec: {services: [}\n"

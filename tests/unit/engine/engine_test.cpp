@@ -1,6 +1,7 @@
 // Named scenario tests for the rollout engine, one per behaviour of issue 3, with explicit
 // simulated time only.
 
+#include <boost/json.hpp>
 #include <gtest/gtest.h>
 
 #include "harness.hpp"
@@ -13,6 +14,7 @@ namespace {
 using namespace testing;
 using namespace std::chrono_literals;
 using K = OperatorCommand::Kind;
+namespace json = boost::json;
 
 // Starts a production deployment and gives both approvals.
 void startProduction(Sim& sim, std::shared_ptr<const DeploymentSpec> spec,
@@ -940,6 +942,274 @@ TEST(EngineScenario, DescribeActions) {
   EXPECT_EQ(describe(WakeAt{utc(2026, 11, 24, 10, 0)}), "wake at 2026-11-24T10:00:00.000Z");
   EXPECT_EQ(actionToJson(t),
             R"({"type":"setTraffic","service":"api","weights":{"v1":90,"v2":10},"routes":[]})");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 13: rollback to what serves, initial deploys, force, surge, analysis verdicts
+
+// Every SetTraffic in `actions` names exactly one version at 100 % (no split, no duplicates).
+bool onlyWholeTrafficTo(const std::vector<Action>& actions, const std::string& version) {
+  for (const auto& t : ofType<SetTraffic>(actions)) {
+    if (t.weights.size() != 1 || t.weights[0].version != version || t.weights[0].weight != 100) {
+      return false;
+    }
+  }
+  return true;
+}
+
+TEST(EngineScenario, RollbackToTheServingVersionCompletesAtOnce) {
+  // v1.2.2 serves; v1.2.3 was superseded by this rollback while paused at 20 %.
+  auto env = plainEnv(config::StrategyKind::Canary);
+  Sim sim;
+  Start s = startFor(makeSpec(env, runbookApp()), "v1.2.2", "v1.2.2", "oncall");
+  s.rollback = true;
+  sim.feed(s);
+  EXPECT_EQ(sim.state.phase, Phase::Succeeded);
+  EXPECT_TRUE(sim.state.fast);
+  EXPECT_TRUE(sim.state.stable_version.empty());
+  EXPECT_FALSE(hasAudit(sim.all, "step.started"));
+  EXPECT_TRUE(sim.analyses.empty());
+  EXPECT_FALSE(ofType<SetTraffic>(sim.all).empty());
+  EXPECT_TRUE(onlyWholeTrafficTo(sim.all, "v1.2.2"));  // never {v1.2.2: 80, v1.2.2: 20}
+  EXPECT_TRUE(ofType<RetireVersion>(sim.all).empty());  // nothing else to retire
+  EXPECT_TRUE(hasAudit(sim.all, "rollback.fast"));
+}
+
+TEST(EngineScenario, RollbackToTheServingVersionStaysOnItsColour) {
+  Sim sim;
+  Start s = startFor(makeSpec(stagingEnv(), runbookApp()), "v1.2.2", "v1.2.2", "oncall");
+  s.rollback = true;
+  s.active_colour = Colour::Green;
+  sim.feed(s);
+  EXPECT_EQ(sim.state.phase, Phase::Succeeded);
+  EXPECT_TRUE(sim.checks.empty());  // no pre-promotion checks
+  auto starts = ofType<StartVersion>(sim.all);
+  ASSERT_FALSE(starts.empty());
+  EXPECT_EQ(starts[0].colour, Colour::Green);
+  auto sw = ofType<SwitchColour>(sim.all);
+  ASSERT_FALSE(sw.empty());
+  EXPECT_EQ(sw[0].colour, Colour::Green);
+  EXPECT_EQ(sim.state.active_colour, Colour::Green);
+}
+
+TEST(EngineScenario, RedeployOfTheServingVersionIsAnInitialDeploy) {
+  Sim sim;
+  sim.feed(startFor(makeSpec(plainEnv(config::StrategyKind::Canary), runbookApp()), "v1.2.2",
+                    "v1.2.2"));
+  EXPECT_EQ(sim.state.phase, Phase::Succeeded);
+  EXPECT_FALSE(sim.state.fast);
+  EXPECT_TRUE(onlyWholeTrafficTo(sim.all, "v1.2.2"));
+  EXPECT_TRUE(hasAudit(sim.all, "initial.deploy"));
+}
+
+TEST(EngineScenario, BlueGreenRollbackWhileTheOldColourRunsSwitchesBackAtOnce) {
+  // v1.2.3 (green) succeeded; v1.2.2 (blue) still runs through the scale-down delay.
+  auto env = stagingEnv();
+  env.blue_green.auto_promotion = false;
+  ASSERT_EQ(env.rollback_window, 0);
+  Sim sim;
+  Start s = startFor(makeSpec(env, runbookApp()), "v1.2.2", "v1.2.3", "oncall");
+  s.rollback = true;
+  s.target_running = true;
+  s.active_colour = Colour::Green;
+  sim.feed(s);
+  EXPECT_EQ(sim.state.phase, Phase::Succeeded);
+  EXPECT_TRUE(sim.state.fast);
+  EXPECT_TRUE(sim.checks.empty());
+  EXPECT_TRUE(sim.analyses.empty());
+  auto sw = ofType<SwitchColour>(sim.all);
+  ASSERT_EQ(sw.size(), 5u);
+  EXPECT_EQ(sw[0].colour, Colour::Blue);
+  EXPECT_EQ(sw[0].version, "v1.2.2");
+  EXPECT_FALSE(hasAudit(sim.all, "promotion.awaiting"));
+
+  // The same rollback once the old colour is gone runs the gates.
+  Sim late;
+  s.target_running = false;
+  late.feed(s);
+  EXPECT_EQ(late.state.phase, Phase::Progressing);
+  EXPECT_FALSE(late.checks.empty());
+}
+
+TEST(EngineScenario, FirstReleaseTakesAllTrafficWithoutTheSteps) {
+  auto env = plainEnv(config::StrategyKind::Canary);
+  config::BackgroundAnalysis bg;
+  bg.analysis = ref({"error-rate"});
+  env.canary.analysis = bg;
+  Sim sim;
+  sim.feed(startFor(makeSpec(env, runbookApp()), "v1", ""));
+  EXPECT_EQ(sim.state.phase, Phase::Succeeded);
+  EXPECT_FALSE(hasAudit(sim.all, "step.started"));
+  EXPECT_TRUE(sim.analyses.empty());
+  EXPECT_TRUE(onlyWholeTrafficTo(sim.all, "v1"));
+  EXPECT_TRUE(hasAudit(sim.all, "initial.deploy"));
+
+  // Approvals are policy, not a comparison: an initial deploy still waits for them.
+  env.canary.steps = {weightStep(20), approvalStep({"tech-lead"}), weightStep(100)};
+  Sim gated;
+  gated.feed(startFor(makeSpec(env, runbookApp()), "v1", ""));
+  ASSERT_EQ(gated.state.phase, Phase::AwaitingApproval);
+  EXPECT_EQ(gated.state.approval_gate, 1);
+  gated.approve("bob", "tech-lead");
+  EXPECT_EQ(gated.state.phase, Phase::Succeeded);
+  EXPECT_TRUE(onlyWholeTrafficTo(gated.all, "v1"));
+}
+
+TEST(EngineScenario, FirstReleaseRunsTheStepsWhenTheEnvironmentAsks) {
+  auto env = plainEnv(config::StrategyKind::Canary);
+  env.canary.steps_on_initial_deploy = true;
+  Sim sim;
+  sim.feed(startFor(makeSpec(env, runbookApp()), "v1", ""));
+  EXPECT_EQ(sim.state.phase, Phase::Progressing);
+  EXPECT_EQ(sim.state.canary_weight, 20);
+  EXPECT_FALSE(hasAudit(sim.all, "initial.deploy"));
+  sim.advance(5min);
+  EXPECT_EQ(sim.state.phase, Phase::Paused);
+  EXPECT_EQ(sim.state.pause_reason, PauseReason::PauseStep);
+}
+
+TEST(EngineScenario, ForceSkipsPausesButNotApprovals) {
+  auto env = plainEnv(config::StrategyKind::Canary);  // 20, pause 5m, 60, pause {}
+  Sim sim;
+  Start s = startFor(makeSpec(env, runbookApp()));
+  s.force = true;
+  sim.feed(s);
+  EXPECT_EQ(sim.state.phase, Phase::Succeeded);
+  EXPECT_TRUE(hasAudit(sim.all, "step.skipped"));
+  // Traffic still walks the weights, each after readiness.
+  std::vector<int> weights;
+  for (const auto& t : ofType<SetTraffic>(sim.all)) {
+    if (t.service == "api") weights.push_back(weightOf(t, "v1.2.3"));
+  }
+  EXPECT_EQ(weights, (std::vector<int>{20, 60, 100}));
+
+  env.canary.steps = {weightStep(20), approvalStep({"tech-lead"}), weightStep(100)};
+  Sim gated;
+  s = startFor(makeSpec(env, runbookApp()));
+  s.force = true;
+  gated.feed(s);
+  EXPECT_EQ(gated.state.phase, Phase::AwaitingApproval);
+}
+
+TEST(EngineScenario, RollingCountsInstancesBeingRetiredAgainstTheSurge) {
+  auto env = plainEnv(config::StrategyKind::Rolling);
+  env.rolling.max_surge = {1, false};
+  env.rolling.max_unavailable = {0, false};
+  config::Application app;
+  app.name = "app";
+  config::Service svc;
+  svc.name = "api";
+  svc.instances = 4;
+  app.services = {svc};
+  // A first release superseding a never-ready one: its 4 instances are still being retired.
+  Sim sim;
+  sim.auto_ready = false;
+  Start s = startFor(makeSpec(env, app), "v2", "");
+  s.other_instances = {{"api", 4}};
+  sim.feed(s);
+  const auto live = [&] {
+    const auto& sv = sim.state.services[0];
+    return sv.new_target + sv.stable_target + sv.others;
+  };
+  EXPECT_EQ(sim.state.services[0].new_target, 1);
+  EXPECT_LE(live(), 5);
+  for (int others : {3, 1, 0}) {
+    RuntimeReport r{"api", "v2", 0, 0, -1};
+    r.others = others;
+    sim.feed(r);
+    EXPECT_LE(live(), 5) << "others " << others;
+    EXPECT_EQ(sim.state.services[0].new_target, 5 - others > 4 ? 4 : 5 - others);
+  }
+  sim.feed(RuntimeReport{"api", "v2", 4, 0, -1});
+  EXPECT_EQ(sim.state.phase, Phase::Succeeded);
+
+  // With a stable version at full scale, one instance of a superseded version leaves no room.
+  Sim busy;
+  busy.auto_ready = false;
+  s = startFor(makeSpec(env, app), "v3", "v1");
+  s.other_instances = {{"api", 1}};
+  busy.feed(s);
+  EXPECT_EQ(busy.state.services[0].new_target, 0);
+  EXPECT_TRUE(ofType<StartVersion>(busy.all).empty());
+  RuntimeReport gone{"api", "v1", 4, 0, -1};
+  gone.others = 0;
+  busy.feed(gone);
+  EXPECT_EQ(busy.state.services[0].new_target, 1);
+}
+
+TEST(EngineScenario, SupersededVersionIsRetiredAtOnce) {
+  auto env = plainEnv(config::StrategyKind::Canary);
+  env.concurrency = config::ConcurrencyPolicy::Supersede;
+  Sim sim;
+  sim.feed(startFor(makeSpec(env, runbookApp())));
+  sim.feed(NewerRelease{"v1.2.4", false, "alice"});
+  ASSERT_EQ(sim.state.phase, Phase::Superseded);
+  auto retire = ofType<RetireVersion>(sim.last);
+  ASSERT_FALSE(retire.empty());
+  EXPECT_EQ(retire[0].version, "v1.2.3");
+  EXPECT_EQ(retire[0].at, sim.now);
+}
+
+TEST(EngineScenario, BackgroundAnalysisThatLastedToPromotionIsSuccessful) {
+  auto env = plainEnv(config::StrategyKind::Canary);
+  env.canary.steps = {weightStep(50), pauseStep(1min), weightStep(100)};
+  config::BackgroundAnalysis bg;
+  bg.analysis = ref({"error-rate"});
+  env.canary.analysis = bg;
+  Sim sim;
+  sim.feed(startFor(makeSpec(env, runbookApp())));
+  const std::uint32_t run = sim.lastRun(RunKind::Background);
+  ASSERT_NE(run, 0u);
+  for (int i = 0; i < 6; ++i) sim.result(run, "error-rate", Outcome::Successful);
+  sim.advance(1min);
+  ASSERT_EQ(sim.state.phase, Phase::Succeeded);
+  ASSERT_EQ(sim.state.runs.size(), 1u);
+  EXPECT_EQ(sim.state.runs[0].status, RunStatus::Successful);
+  EXPECT_TRUE(hasAudit(sim.all, "analysis.successful"));
+
+  // Promoted before its first measurement: it passed nothing, so it reads Stopped.
+  Sim early;
+  early.feed(startFor(makeSpec(env, runbookApp())));
+  early.command(K::Promote);
+  ASSERT_EQ(early.state.phase, Phase::Succeeded);
+  EXPECT_EQ(early.state.runs[0].status, RunStatus::Stopped);
+
+  // promote --full skips the analysis: not a pass either.
+  Sim skipped;
+  skipped.feed(startFor(makeSpec(env, runbookApp())));
+  skipped.result(skipped.lastRun(RunKind::Background), "error-rate", Outcome::Successful);
+  skipped.command(K::PromoteFull);
+  ASSERT_EQ(skipped.state.phase, Phase::Succeeded);
+  EXPECT_EQ(skipped.state.runs[0].status, RunStatus::Stopped);
+}
+
+TEST(EngineScenario, PostPromotionAnalysisThroughVerificationIsSuccessful) {
+  auto env = stagingEnv();
+  env.approvals.roles.clear();
+  env.blue_green.pre_promotion_checks.reset();
+  Sim sim;
+  sim.feed(startFor(makeSpec(env, runbookApp())));
+  ASSERT_EQ(sim.state.phase, Phase::Promoting);
+  const std::uint32_t post = sim.lastRun(RunKind::PostPromotion);
+  ASSERT_NE(post, 0u);
+  sim.result(post, "error-rate", Outcome::Successful);
+  sim.result(post, "latency-p95", Outcome::Successful);
+  sim.advance(15min);
+  ASSERT_EQ(sim.state.phase, Phase::Succeeded);
+  EXPECT_EQ(sim.state.runs.back().status, RunStatus::Successful);
+}
+
+TEST(EngineJson, ReadsStatesWrittenBeforeIssue13Fields) {
+  Sim sim;
+  sim.feed(startFor(makeSpec(plainEnv(config::StrategyKind::Canary), runbookApp())));
+  json::value v = json::parse(stateToJson(sim.state));
+  // An older state: services as 10-element arrays, no stepsOnInitialDeploy in the spec.
+  for (auto& sv : v.at("services").as_array()) sv.as_array().pop_back();
+  v.at("spec").as_object().erase("stepsOnInitialDeploy");
+  auto back = stateFromJson(json::serialize(v));
+  ASSERT_TRUE(back.has_value()) << back.error().message;
+  EXPECT_EQ(back->services[0].others, 0);
+  EXPECT_TRUE(back->spec->steps_on_initial_deploy);  // what first deployments did then
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -181,6 +181,11 @@ struct CanaryStrategy {
   std::vector<CanaryStep> steps;
   std::optional<BackgroundAnalysis> analysis;
   Duration abort_scale_down_delay{std::chrono::seconds(30)};
+  // How long the old version keeps running after a successful canary (for a fast rollback).
+  Duration scale_down_delay{std::chrono::seconds(30)};
+  // `initialDeploy`: whether the environment's first release (no stable version to compare
+  // against) runs the steps (`runSteps`) or takes all traffic when ready (`skipSteps`, default).
+  bool steps_on_initial_deploy = false;
   SourceLocation location;
 };
 

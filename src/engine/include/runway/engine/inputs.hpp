@@ -4,6 +4,7 @@
 // results, runtime reports, timers) and feeds them to engine::step() one at a time.
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,7 +21,9 @@ struct Start {
   std::string id;
   std::string version;
   std::vector<Artifact> artifacts;
-  std::string stable_version;  // what the environment runs now; "" = nothing yet
+  // What the environment runs now; "" = nothing yet. Equal to `version` when the version
+  // already serves (a redeploy, or a rollback to the serving version): nothing to shift between.
+  std::string stable_version;
   Colour active_colour = Colour::Blue;  // blue-green: the colour the stable version runs as
   std::shared_ptr<const DeploymentSpec> spec;
   std::optional<StrategyKind> strategy;  // override of the environment's strategy
@@ -31,6 +34,12 @@ struct Start {
   bool succeeded_in_source = false;  // the version Succeeded in spec.promotes_from
   bool rollback = false;             // a rollback to a previously successful release
   bool in_rollback_window = false;   // the target is among the last spec.rollback_window releases
+  // Rollback only: the target still runs on every service (its colour or old version is kept
+  // through a scale-down delay), so going back is a fast rollback whatever the window says.
+  bool target_running = false;
+  // Per service: instances of versions other than `version` and `stable_version` still running
+  // (being retired, e.g. a superseded release). A rolling update counts them against maxSurge.
+  std::map<std::string, int> other_instances;
   bool emergency = false;            // rollback only: bypass change windows and freezes (audited)
 };
 
@@ -60,6 +69,9 @@ struct RuntimeReport {
   int ready = 0;
   int failed = 0;
   int traffic_weight = -1;  // weight of `version` now in effect at the router; -1 = not reported
+  // Instances of the service's other versions (neither this deployment's new nor its stable
+  // version) still running, e.g. being retired; -1 = not reported.
+  int others = -1;
 };
 
 struct ApprovalDecision {

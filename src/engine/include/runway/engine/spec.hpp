@@ -119,6 +119,9 @@ struct DeploymentSpec {
   int background_start = 0;
   Duration abort_scale_down_delay{std::chrono::seconds(30)};
   Duration scale_down_delay{std::chrono::seconds(30)};  // old version kept after success
+  // A deployment with no stable version (the environment's first) runs the steps too; false =
+  // it has nothing to compare against and takes all traffic as soon as it is ready.
+  bool steps_on_initial_deploy = false;
 
   // Blue-green
   bool auto_promotion = true;

@@ -84,6 +84,7 @@ struct ServiceProgress {
   int applied_weight = -1;  // weight of the new version in effect as last reported; -1 unknown
   int traffic_weight = 0;   // weight of the new version the engine last asked for
   bool on_stable = false;   // Aborting: traffic for this service is back on stable
+  int others = 0;           // instances of other versions still running (rolling: count as surge)
   bool operator==(const ServiceProgress&) const = default;
 };
 
