@@ -43,6 +43,19 @@ std::optional<engine::Outcome> engineOutcome(analysis::MeasurementOutcome o) {
   return std::nullopt;
 }
 
+// The engine's form of the analysis module's verdict on one metric of one service.
+engine::RunStatus engineVerdict(analysis::Phase p) {
+  switch (p) {
+    case analysis::Phase::Pending:
+    case analysis::Phase::Running: return engine::RunStatus::Running;
+    case analysis::Phase::Successful: return engine::RunStatus::Successful;
+    case analysis::Phase::Inconclusive: return engine::RunStatus::Inconclusive;
+    case analysis::Phase::Error: return engine::RunStatus::Error;
+    case analysis::Phase::Failed: return engine::RunStatus::Failed;
+  }
+  return engine::RunStatus::Error;
+}
+
 // One service's share of an analysis run.
 struct ServiceRun {
   std::string service;
@@ -288,7 +301,7 @@ class ControllerImpl final : public Controller {
     doc.state = std::move(next);
     doc.queued = false;
     if (const auto* result = std::get_if<engine::AnalysisResult>(&input)) {
-      doc.latest[fmt::format("{}/{}", result->run, result->metric)] =
+      doc.latest[latestKey(result->run, result->service, result->metric)] =
           PersistedDeployment::Measured{result->value, std::string(engine::toString(result->outcome)), now};
     }
     std::vector<store::NewEvent> events;
@@ -637,19 +650,8 @@ class ControllerImpl final : public Controller {
     auto cfg = config();
     const auto* env = cfg->findEnvironment(d.record.environment);
     const auto* app = env != nullptr ? cfg->applicationFor(*env) : nullptr;
-    std::vector<config::MetricSpec> metrics;
-    std::string missing;
-    for (const auto& name : a.templates) {
-      const auto* t = cfg->findTemplate(name);
-      if (t == nullptr) {
-        missing = name;
-        continue;
-      }
-      for (auto m : t->metrics) {
-        if (a.interval > Duration{0}) m.interval = a.interval;
-        metrics.push_back(std::move(m));
-      }
-    }
+    // Templates, the per-use interval and the per-use thresholds, resolved once for the run.
+    auto metrics = analysis::buildMetrics(*cfg, a.templates, a.interval, a.thresholds);
     const TimePoint now = o_.clock->now();
     RunExec exec;
     exec.spec = a;
@@ -659,7 +661,7 @@ class ControllerImpl final : public Controller {
     } else if (app != nullptr) {
       for (const auto& s : app->services) services.push_back(s.name);
     }
-    std::string error = missing.empty() ? std::string() : "analysis template " + missing + " is no longer configured";
+    std::string error = metrics ? std::string() : metrics.error().message;
     if (error.empty()) {
       for (const auto& service : services) {
         analysis::MeasureContext ctx;
@@ -668,7 +670,7 @@ class ControllerImpl final : public Controller {
         ctx.baseline_version = a.baseline;
         ctx.environment = d.record.environment;
         ctx.args = a.args;
-        auto run = analysis::AnalysisRun::create(fmt::format("{}-{}", a.run, service), metrics, ctx, now);
+        auto run = analysis::AnalysisRun::create(fmt::format("{}-{}", a.run, service), *metrics, ctx, now);
         if (!run) {
           error = run.error().message;
           break;
@@ -678,13 +680,18 @@ class ControllerImpl final : public Controller {
     }
     if (!error.empty() || exec.services.empty()) {
       if (error.empty()) error = "the application has no services to analyse";
-      // The measurement cannot be taken: an Error for every metric, which the engine's error
-      // budget turns into an abort.
+      // Nothing can be measured, so nothing can be judged: the run's verdict is Error, which
+      // fails the step (never a pass).
       spdlog::error("deployment {}: analysis run {}: {}", d.record.id, a.run, error);
       const std::string id = d.record.id;
-      post([this, id, run = a.run, error] {
-        (void)handle(id, engine::AnalysisResult{run, "analysis", engine::Outcome::Error, 0, true});
-      });
+      engine::AnalysisResult result;
+      result.run = a.run;
+      result.metric = "analysis";
+      result.outcome = engine::Outcome::Error;
+      result.verdict = engine::RunStatus::Error;
+      result.reason = "analysis could not be set up: " + error;
+      result.run_complete = true;
+      post([this, id, result] { (void)handle(id, result); });
       return;
     }
     d.runs.insert_or_assign(a.run, std::move(exec));
@@ -737,15 +744,20 @@ class ControllerImpl final : public Controller {
     }
     auto outcome = engineOutcome(m.outcome);
     if (!outcome) return;  // breaching, not yet for its `for` duration
+    // Complete when every metric of every service has its final verdict.
     bool complete = true;
     for (const auto& s : exec.services) {
-      if (s.run.nextWakeup().has_value() || !s.in_flight.empty()) complete = false;
+      if (!analysis::isComplete(s.run.phase()) || !s.in_flight.empty()) complete = false;
     }
     engine::AnalysisResult result;
     result.run = run_id;
+    result.service = sr.service;
     result.metric = after.name;
     result.outcome = *outcome;
     result.value = m.value.value_or(0);
+    result.verdict = engineVerdict(after.phase);
+    result.reason = after.message;
+    result.dry_run = after.dry_run;
     result.run_complete = complete;
     (void)handle(id, result);
   }

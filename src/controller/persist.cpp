@@ -1,6 +1,7 @@
 // The persisted form of a deployment: {"state": <engine state>, "intent": {...}, ...}.
 
 #include <boost/json.hpp>
+#include <fmt/format.h>
 
 #include "runway/controller/controller.hpp"
 #include "runway/engine/json.hpp"
@@ -267,6 +268,11 @@ Result<PersistedDeployment> parsePersisted(std::string_view text) {
   }
   if (!r.error.empty()) return fail(ErrorCode::InvalidArgument, "deployment document: " + r.error);
   return doc;
+}
+
+std::string latestKey(std::uint32_t run, const std::string& service, const std::string& metric) {
+  return service.empty() ? fmt::format("{}/{}", run, metric)
+                         : fmt::format("{}/{}/{}", run, service, metric);
 }
 
 }  // namespace runway::controller
