@@ -79,6 +79,20 @@ spec:
       - {{name: migrate, command: ["sh", "-c", "echo 'relation leads already exists' >&2; exit 3"], onFailure: fail}}
 ---
 apiVersion: runway/v1
+kind: Environment
+metadata:
+  name: noisy
+spec:
+  runtime:
+    local: {{}}
+  strategy: rolling
+  hooks:
+    preDeploy:
+      - name: chatty
+        onFailure: fail
+        command: ["awk", "BEGIN {{ printf \"x\"; for (i = 0; i < 3000; i++) printf \"\\303\\251\"; printf \"bad\\377end\"; exit 3 }}"]
+---
+apiVersion: runway/v1
 kind: AnalysisTemplate
 metadata:
   name: errors
@@ -149,6 +163,35 @@ TEST(HooksTest, LifecycleHooksRunAtTheirPointsAndAFailingPreDeployStopsTheDeploy
   EXPECT_TRUE(kept) << json::serialize(d.at("events"));
   auto env = server.getJson("/api/v1/environments/blocked");
   EXPECT_TRUE(env.at("services").as_array()[0].at("instances").as_array().empty());
+  EXPECT_EQ(server.down(), 0);
+}
+
+// Lead 11: a hook's output is kept as its last 4 KiB, cut on a character boundary, and bytes
+// that are not UTF-8 are escaped instead of the whole record being replaced by [].
+TEST(HooksTest, HookOutputIsCutOnACharacterBoundaryAndInvalidBytesAreKeptEscaped) {
+  TempDir dir;
+  ServeFixture server(dir.path());
+  server.writeConfig(config((dir.path() / "hooks.log").string()));
+  auto started = server.start();
+  ASSERT_TRUE(started) << started.error().message;
+  std::string error;
+  const std::string id = server.deploy("noisy", "v1", &error);
+  ASSERT_FALSE(id.empty()) << error;
+  EXPECT_EQ(server.waitTerminal(id, 30s), "Failed");
+  auto d = server.getJson("/api/v1/deployments/" + id);
+  std::string output;
+  for (const auto& e : d.at("events").as_array()) {
+    if (e.at("kind").as_string() != "hooks.failed") continue;
+    const auto& runs = e.at("data").at("runs").as_array();
+    ASSERT_EQ(runs.size(), 1u) << json::serialize(e);
+    output = std::string(runs[0].at("output").as_string());
+  }
+  // 6008 bytes were written: "x", 3000 two-byte characters, "bad", 0xFF, "end".
+  ASSERT_FALSE(output.empty()) << json::serialize(d.at("events"));
+  EXPECT_EQ(output.substr(output.size() - 10), "bad\\xffend");
+  EXPECT_EQ(output.substr(0, 2), "\xc3\xa9");  // a whole character first, not half of one
+  EXPECT_LE(output.size(), 4096u + 3u);       // 4 KiB, plus the escape of the one bad byte
+  EXPECT_GE(output.size(), 4090u);
   EXPECT_EQ(server.down(), 0);
 }
 
