@@ -283,8 +283,11 @@ class ControllerImpl final : public Controller {
 
   // Applies one input to a live deployment: engine, one store transaction, then the actions.
   // Returns the engine's refusal or a store error.
+  // `approvals` are the decisions behind `input`, recorded in the same transaction as the state
+  // they produce (nothing is recorded when the engine changes nothing).
   Result<void> handle(const std::string& id, const engine::Input& input,
-                      std::optional<engine::Admission>* admission = nullptr) {
+                      std::optional<engine::Admission>* admission = nullptr,
+                      const std::vector<store::ApprovalRecord>& approvals = {}) {
     auto it = live_.find(id);
     if (it == live_.end()) return fail(ErrorCode::NotFound, "deployment " + id + " is not active");
     Live& d = it->second;
@@ -323,7 +326,7 @@ class ControllerImpl final : public Controller {
     record.phase = engine::toString(doc.state.phase);
     record.state_json = toJson(doc);
     record.updated_at = now;
-    auto updated = o_.store->updateDeployment(record, events);
+    auto updated = o_.store->updateDeployment(record, events, approvals);
     if (!updated) {
       countFailure("commit");
       spdlog::error("deployment {}: cannot commit its next state: {}", id, updated.error().message);
@@ -1224,8 +1227,6 @@ class ControllerImpl final : public Controller {
                               request.actor.name, role));
     }
     engine::ApprovalDecision decision{request.actor.name, role, request.approve, request.comment};
-    auto r = handle(id, decision);
-    if (!r) return fail(r.error());
     store::ApprovalRecord approval;
     approval.deployment_id = id;
     approval.actor = request.actor.name;
@@ -1233,10 +1234,9 @@ class ControllerImpl final : public Controller {
     approval.approved = request.approve;
     approval.comment = request.comment;
     approval.at = o_.clock->now();
-    if (auto added = o_.store->addApproval(approval, {}); !added) {
-      spdlog::warn("deployment {}: recording the approval of {}: {}", id, request.actor.name,
-                   added.error().message);
-    }
+    // The decision and the state it produces are one transaction: both or neither.
+    auto r = handle(id, decision, nullptr, {approval});
+    if (!r) return fail(r.error());
     return id;
   }
 
