@@ -918,41 +918,53 @@ class ControllerImpl final : public Controller {
   // Starts a queued deployment: its environment's backup and preDeploy (or, for a rollback,
   // preRollback: the down-migration) hooks first, on the pool, then Start.
   Result<void> startDeployment(const std::string& id) {
-    if (o_.hooks && starting_.count(id) == 0) {
-      const Live& d = live_.at(id);
-      auto cfg = config();
-      const auto* env = cfg->findEnvironment(d.record.environment);
-      const auto point = d.doc.rollback ? config::HookPoint::PreRollback : config::HookPoint::PreDeploy;
-      const bool backup = env != nullptr && env->backup && env->backup->before_deploy && !d.doc.rollback;
-      if (env != nullptr && (backup || !env->hooks.at(point).empty())) {
-        starting_.insert(id);
-        const std::string environment = d.record.environment;
-        const std::string version = d.record.version;
-        boost::asio::post(pool_, [this, id, cfg, environment, version, point, backup] {
-          HookResult result;
-          if (backup) result = o_.hooks->backupBeforeDeploy(*cfg, environment, version);
-          if (result.decision == HookResult::Decision::Continue) {
-            HookResult hooks = o_.hooks->run(*cfg, environment, point, version);
-            if (hooks.ran || !result.ran) result = std::move(hooks);
+    const std::string environment = live_.at(id).record.environment;
+    if (runStartHooks(id, [this, id, environment](const HookResult& result, config::HookPoint point) {
+          if (result.decision != HookResult::Decision::Continue) {
+            abandon(id, std::string(config::toString(point)) + " hooks failed: " + result.summary);
+            startNextQueued(environment);
+            return;
           }
-          post([this, id, point, result, environment] {
-            starting_.erase(id);
-            if (live_.count(id) == 0) return;
-            recordHooks(id, config::toString(point), result);
-            if (result.decision != HookResult::Decision::Continue) {
-              abandon(id, std::string(config::toString(point)) + " hooks failed: " + result.summary);
-              startNextQueued(environment);
-              return;
-            }
-            if (auto r = applyStart(id); !r) {
-              spdlog::warn("deployment {}: start refused: {}", id, r.error().message);
-            }
-          });
-        });
-        return {};
-      }
+          if (auto r = applyStart(id); !r) {
+            spdlog::warn("deployment {}: start refused: {}", id, r.error().message);
+          }
+        })) {
+      return {};
     }
     return applyStart(id);
+  }
+
+  // Runs the hooks that come before a deployment (re)starts: the environment's backup and
+  // preDeploy hooks (preRollback, the down-migration, for a rollback) on the pool, then `then`
+  // on the strand with their outcome; the deployment holds its environment meanwhile. Returns
+  // false, and calls nothing, when no such hook is configured.
+  bool runStartHooks(const std::string& id,
+                     std::function<void(const HookResult&, config::HookPoint)> then) {
+    if (!o_.hooks || starting_.count(id) != 0) return false;
+    const Live& d = live_.at(id);
+    auto cfg = config();
+    const auto* env = cfg->findEnvironment(d.record.environment);
+    const auto point = d.doc.rollback ? config::HookPoint::PreRollback : config::HookPoint::PreDeploy;
+    const bool backup = env != nullptr && env->backup && env->backup->before_deploy && !d.doc.rollback;
+    if (env == nullptr || (!backup && env->hooks.at(point).empty())) return false;
+    starting_.insert(id);
+    const std::string environment = d.record.environment;
+    const std::string version = d.record.version;
+    boost::asio::post(pool_, [this, id, cfg, environment, version, point, backup, then = std::move(then)] {
+      HookResult result;
+      if (backup) result = o_.hooks->backupBeforeDeploy(*cfg, environment, version);
+      if (result.decision == HookResult::Decision::Continue) {
+        HookResult hooks = o_.hooks->run(*cfg, environment, point, version);
+        if (hooks.ran || !result.ran) result = std::move(hooks);
+      }
+      post([this, id, point, result, then] {
+        starting_.erase(id);
+        if (live_.count(id) == 0) return;
+        recordHooks(id, config::toString(point), result);
+        then(result, point);
+      });
+    });
+    return true;
   }
 
   // The hooks' outcome, kept with the deployment in its event log.
@@ -1162,10 +1174,52 @@ class ControllerImpl final : public Controller {
     auto id = resolve(request.deployment_id, request.environment, retry);
     if (!id) return fail(id.error());
     engine::OperatorCommand cmd{request.kind, request.actor.name, request.reason};
+    if (retry) return doRetry(*id, cmd);
     auto r = handle(*id, cmd);
     evictIfIdle(*id);
     if (!r) return fail(r.error());
     return *id;
+  }
+
+  // A retry is a new attempt and passes the gates of a deploy: no other deployment may be active
+  // in the environment (Conflict), then the backup and preDeploy hooks, then the engine's
+  // retry, which passes the start approvals, the change window and pre-flight.
+  Result<std::string> doRetry(const std::string& id, const engine::OperatorCommand& cmd) {
+    const Live& d = live_.at(id);
+    if (d.doc.state.phase != Phase::RolledBack) {
+      auto r = handle(id, cmd);  // the engine refuses it, audited
+      evictIfIdle(id);
+      if (!r) return fail(r.error());
+      return id;
+    }
+    if (const Live* active = activeIn(d.record.environment); active != nullptr && active->record.id != id) {
+      const std::string message = fmt::format(
+          "environment {} is busy: deployment {} of {} is {}; retry {} when it has ended",
+          d.record.environment, active->record.id, active->record.version,
+          phaseName(active->doc.state.phase), id);
+      (void)o_.store->appendEvent(store::NewEvent{o_.clock->now(), cmd.actor, "command.refused", id,
+                                                  "retry refused: " + message, "{}"});
+      evictIfIdle(id);
+      return fail(ErrorCode::Conflict, message);
+    }
+    if (runStartHooks(id, [this, id, cmd](const HookResult& result, config::HookPoint point) {
+          if (result.decision != HookResult::Decision::Continue) {
+            spdlog::warn("deployment {}: retry stopped: {} hooks failed: {}", id,
+                         config::toString(point), result.summary);
+            evictIfIdle(id);
+            return;
+          }
+          if (auto r = handle(id, cmd); !r) {
+            spdlog::warn("deployment {}: retry refused: {}", id, r.error().message);
+          }
+          evictIfIdle(id);
+        })) {
+      return id;
+    }
+    auto r = handle(id, cmd);
+    evictIfIdle(id);
+    if (!r) return fail(r.error());
+    return id;
   }
 
   void evictIfIdle(const std::string& id) {

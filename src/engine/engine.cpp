@@ -1383,7 +1383,13 @@ void Machine::on(const OperatorCommand& in) {
       }
       note(in.actor, "deployment.retried",
            "retry by " + in.actor + ": attempt " + str(s_.attempt) + " from the first step");
-      beginRollout();
+      // A new attempt passes the gates a start passes: the start approvals (those already given
+      // for this deployment stay valid), the change window, pre-flight.
+      if (!s_.rollback && !spec().approval_roles.empty() && !gateApproved(kStartGate)) {
+        enterApprovalGate(kStartGate);
+        return;
+      }
+      checkWindow();
       return;
     }
     case K::Pause: {

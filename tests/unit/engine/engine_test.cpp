@@ -520,6 +520,43 @@ TEST(EngineScenario, RetryRestartsFromFirstStepOnlyWhenAsked) {
   EXPECT_TRUE(hasAudit(sim.last, "deployment.retried"));
 }
 
+// Lead 4: a retry is a new attempt and passes the gates a start passes: pre-flight, the change
+// window, the start approvals (those already given for this deployment stay valid).
+TEST(EngineScenario, RetryPassesPreFlightAndTheChangeWindow) {
+  SpecOptions opts;
+  opts.preflight.health = "comprehensive";
+  Sim sim;
+  sim.feed(startFor(makeSpec(plainEnv(config::StrategyKind::Canary), runbookApp(), opts)));
+  ASSERT_EQ(sim.state.phase, Phase::PreFlight);
+  sim.feed(CheckResult{sim.lastChecks(CheckKind::PreFlight), true, ""});
+  ASSERT_EQ(sim.state.phase, Phase::Progressing);
+  sim.command(K::Abort);
+  ASSERT_EQ(sim.state.phase, Phase::RolledBack);
+  sim.command(K::Retry, "erin");
+  ASSERT_FALSE(sim.refused.has_value());
+  EXPECT_EQ(sim.state.phase, Phase::PreFlight);
+  EXPECT_TRUE(ofType<StartVersion>(sim.last).empty());  // nothing deployed before it passes
+  sim.feed(CheckResult{sim.lastChecks(CheckKind::PreFlight), false, "disk full"});
+  EXPECT_EQ(sim.state.phase, Phase::Failed);
+}
+
+TEST(EngineScenario, RetryOutsideTheChangeWindowWaitsForIt) {
+  Sim sim;
+  sim.advanceTo(utc(2026, 11, 24, 10, 0));  // Tuesday, inside the Tue-Thu 10:00-16:00 window
+  startProduction(sim, makeSpec(productionEnv(), runbookApp()));
+  ASSERT_EQ(sim.state.phase, Phase::Progressing);
+  sim.command(K::Abort);
+  ASSERT_EQ(sim.state.phase, Phase::RolledBack);
+  sim.advanceTo(utc(2026, 11, 27, 18, 0));  // Friday evening: outside every window
+  sim.command(K::Retry, "erin");
+  ASSERT_FALSE(sim.refused.has_value());
+  EXPECT_EQ(sim.state.phase, Phase::WaitingForWindow);  // approvals given stay valid
+  EXPECT_TRUE(ofType<StartVersion>(sim.last).empty());
+  sim.advanceTo(utc(2026, 12, 1, 10, 0));  // the next Tuesday
+  EXPECT_EQ(sim.state.phase, Phase::Progressing);
+  EXPECT_EQ(sim.state.attempt, 2);
+}
+
 TEST(EngineScenario, RetryRefusedUnlessRolledBack) {
   Sim sim;
   sim.feed(startFor(makeSpec(plainEnv(config::StrategyKind::Canary), runbookApp())));
