@@ -478,7 +478,13 @@ class ControllerImpl final : public Controller {
                     a.service, d.record.environment);
       return;
     }
-    auto r = o_.runtime->startVersion(*env, *svc, a.version, a.instances);
+    // The release's artifacts belong to the deployment's own version; the stable version runs
+    // as it was configured.
+    std::map<std::string, std::string> artifacts;
+    if (a.version == d.doc.state.version) {
+      for (const auto& art : d.doc.state.artifacts) artifacts[art.service] = art.ref;
+    }
+    auto r = o_.runtime->startVersion(*env, *svc, a.version, a.instances, artifacts);
     if (!r) {
       countFailure("startVersion");
       runtime_dirty_ = true;
@@ -874,6 +880,15 @@ class ControllerImpl final : public Controller {
     doc.state.updated_at = now;
     doc.rollback = rollback;
     doc.queued = true;
+    for (const auto& [service, ref] : artifacts) {
+      const bool known = std::any_of(spec->services.begin(), spec->services.end(),
+                                     [&](const auto& s) { return s.name == service; });
+      if (!known) {
+        return fail(ErrorCode::InvalidArgument,
+                    fmt::format("artifacts name service \"{}\", which application {} does not have",
+                                service, spec->application));
+      }
+    }
     for (const auto& s : spec->services) {
       auto a = artifacts.find(s.name);
       doc.state.artifacts.push_back(engine::Artifact{s.name, a != artifacts.end() ? a->second : version});

@@ -115,10 +115,11 @@ INSTANTIATE_TEST_SUITE_P(
         FixtureCase{"bad-substitution.yaml",
                     {kDir + "bad-substitution.yaml:9:48: spec.services[0].local.command[2]: "
                             "unknown substitution \"${PROT}\" (did you mean \"${PORT}\"?; "
-                            "supported: ${PORT}, ${VERSION}, ${SERVICE}, ${ENVIRONMENT})",
+                            "supported: ${PORT}, ${VERSION}, ${SERVICE}, ${ENVIRONMENT}, "
+                            "${ARTIFACT})",
                      kDir + "bad-substitution.yaml:11:17: spec.services[0].env.REGION: unknown "
                             "substitution \"${REGION}\" (supported: ${PORT}, ${VERSION}, "
-                            "${SERVICE}, ${ENVIRONMENT})"}},
+                            "${SERVICE}, ${ENVIRONMENT}, ${ARTIFACT})"}},
         FixtureCase{"bad-timezone.yaml",
                     {kDir + "bad-timezone.yaml:20:17: spec.windows[0].timezone: unsupported "
                             "timezone \"Europe/Berlin\": write \"UTC\" or a fixed offset such as "
@@ -165,7 +166,7 @@ TEST(LoaderTest, ReportsEveryMistakeOfOneFileInOnePassInFileOrder) {
           f + "9:18: spec.services[0].instances: must be between 1 and 1000, got 0",
           f + "11:48: spec.services[0].local.command[2]: unknown substitution \"${PROT}\" (did "
               "you mean \"${PORT}\"?; supported: ${PORT}, ${VERSION}, ${SERVICE}, "
-              "${ENVIRONMENT})",
+              "${ENVIRONMENT}, ${ARTIFACT})",
           f + "12:7: spec.services[1].name: duplicate service \"web\" (first defined at " +
               kSourceDir + "/tests/data/config/many-mistakes.yaml:8:7)",
           f + "14:7: spec.services[1].helth: unknown field \"helth\" (did you mean \"health\"?)",
