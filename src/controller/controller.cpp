@@ -169,6 +169,9 @@ class ControllerImpl final : public Controller {
         }
       }
     }
+    // A queued deployment was committed before its start hooks ran (or while it waited for the
+    // environment): start it now where nothing else is active; its hooks run again.
+    for (const auto& env : environments) startNextQueued(env);
     return {};
   }
 

@@ -81,6 +81,18 @@ spec:
 apiVersion: runway/v1
 kind: Environment
 metadata:
+  name: slowstart
+spec:
+  runtime:
+    local: {{}}
+  strategy: rolling
+  hooks:
+    preDeploy:
+      - {{name: migrate, command: ["sh", "-c", "echo slow $RUNWAY_VERSION >> {0}; sleep 3"], timeout: 30s}}
+---
+apiVersion: runway/v1
+kind: Environment
+metadata:
   name: noisy
 spec:
   runtime:
@@ -163,6 +175,29 @@ TEST(HooksTest, LifecycleHooksRunAtTheirPointsAndAFailingPreDeployStopsTheDeploy
   EXPECT_TRUE(kept) << json::serialize(d.at("events"));
   auto env = server.getJson("/api/v1/environments/blocked");
   EXPECT_TRUE(env.at("services").as_array()[0].at("instances").as_array().empty());
+  EXPECT_EQ(server.down(), 0);
+}
+
+// Lead 5: a deployment whose preDeploy hooks were running when the server died was committed
+// as queued; after a restart its hooks run again and it starts (it used to stay Queued until an
+// unrelated deployment of the environment ended).
+TEST(HooksTest, AQueuedStartInterruptedByACrashStartsAfterRestart) {
+  TempDir dir;
+  const auto log = dir.path() / "hooks.log";
+  ServeFixture server(dir.path());
+  server.writeConfig(config(log.string()));
+  auto started = server.start();
+  ASSERT_TRUE(started) << started.error().message;
+  std::string error;
+  const std::string id = server.deploy("slowstart", "v1", &error);
+  ASSERT_FALSE(id.empty()) << error;
+  ASSERT_TRUE(pollUntil([&] { return slurp(log).find("slow v1") != std::string::npos; },
+                        deadlineIn(20s)));
+  server.kill9();
+  auto restarted = server.start();
+  ASSERT_TRUE(restarted) << restarted.error().message;
+  EXPECT_EQ(server.waitTerminal(id, 60s), "Succeeded");
+  EXPECT_EQ(slurp(log), "slow v1\nslow v1\n");  // the interrupted hook ran again
   EXPECT_EQ(server.down(), 0);
 }
 
