@@ -56,6 +56,15 @@ engine::RunStatus engineVerdict(analysis::Phase p) {
   return engine::RunStatus::Error;
 }
 
+// True when a deployment has ended and only its lifecycle hooks keep it live: its runtime intent
+// is history and must not be executed again.
+bool onlyHooksLeft(const PersistedDeployment& doc) {
+  if (doc.hooks.empty()) return false;
+  PersistedDeployment without = doc;
+  without.hooks.clear();
+  return !without.live();
+}
+
 // One service's share of an analysis run.
 struct ServiceRun {
   std::string service;
@@ -155,12 +164,19 @@ class ControllerImpl final : public Controller {
     for (auto& [id, d] : live_) {
       environments.insert(d.record.environment);
       if (d.doc.queued) continue;
+      if (onlyHooksLeft(d.doc)) continue;  // ended; only its hooks are left to run (below)
       spdlog::info("deployment {} ({} {} in {}): resuming, re-executing its intent", id,
                    d.record.environment, d.record.version, phaseName(d.doc.state.phase));
       applyIntent(d);
       for (const auto& a : d.doc.analyses) startAnalysis(d, a);
       for (const auto& c : d.doc.checks) runChecks(d, c);
     }
+    // Hooks committed but not confirmed when the server stopped run (again).
+    std::vector<std::string> with_hooks;
+    for (const auto& [id, d] : live_) {
+      if (!d.doc.hooks.empty()) with_hooks.push_back(id);
+    }
+    for (const auto& id : with_hooks) runHookIntents(id);
     if (auto* local = dynamic_cast<runtime::LocalRuntime*>(o_.runtime.get()); local != nullptr) {
       for (const auto& env : environments) {
         auto keep = wanted(env);
@@ -312,6 +328,20 @@ class ControllerImpl final : public Controller {
     }
     std::vector<store::NewEvent> events;
     for (const auto& action : actions) record(doc, action, id, events);
+    // Every phase this input passed through (an abort can reach RolledBack in one step), and the
+    // lifecycle hooks they call for: committed with the state, run after it.
+    std::vector<Phase> entered;
+    for (const auto& action : actions) {
+      if (const auto* audit = std::get_if<engine::Audit>(&action); audit != nullptr && audit->from != audit->to) {
+        entered.push_back(audit->to);
+      }
+    }
+    for (const auto point : hookPointsFor(d, d.doc.state.phase, entered)) {
+      const PersistedDeployment::HookIntent intent{point, doc.state.attempt};
+      if (std::find(doc.hooks.begin(), doc.hooks.end(), intent) == doc.hooks.end()) {
+        doc.hooks.push_back(intent);
+      }
+    }
     // Runs the engine has finished no longer need executing.
     std::erase_if(doc.analyses, [&](const engine::StartAnalysis& a) {
       for (const auto& r : doc.state.runs) {
@@ -343,16 +373,7 @@ class ControllerImpl final : public Controller {
                    phaseName(d.doc.state.phase), d.record.environment, d.record.version);
     }
     execute(id, actions);
-    if (live_.count(id) != 0) {
-      // Every phase this input passed through (an abort can reach RolledBack in one step).
-      std::vector<Phase> entered;
-      for (const auto& action : actions) {
-        if (const auto* audit = std::get_if<engine::Audit>(&action); audit != nullptr && audit->from != audit->to) {
-          entered.push_back(audit->to);
-        }
-      }
-      afterPhaseChange(id, before, entered);
-    }
+    if (live_.count(id) != 0) runHookIntents(id);
     observeReconcile(std::chrono::steady_clock::now() - started);
     if (o_.on_commit) o_.on_commit();
     afterCommit(id);
@@ -543,7 +564,7 @@ class ControllerImpl final : public Controller {
       }
     }
     for (const auto& [id, d] : live_) {
-      if (d.record.environment != environment || d.doc.queued) continue;
+      if (d.record.environment != environment || d.doc.queued || onlyHooksLeft(d.doc)) continue;
       for (const auto& s : d.doc.starts) add(s.service, s.version);
       for (const auto& r : d.doc.retirements) add(r.service, r.version);
       for (const auto& t : d.doc.traffic) {
@@ -1000,12 +1021,10 @@ class ControllerImpl final : public Controller {
     if (o_.on_commit) o_.on_commit();
   }
 
-  // Hooks that follow a phase change, on the pool; a postDeploy hook with policy rollback
-  // rolls the environment back.
-  void afterPhaseChange(const std::string& id, Phase before, const std::vector<Phase>& entered) {
-    if (!o_.hooks || entered.empty()) return;
-    const Live& d = live_.at(id);
+  // The lifecycle hooks configured for the phases a deployment just entered (from `before`).
+  std::vector<config::HookPoint> hookPointsFor(const Live& d, Phase before, const std::vector<Phase>& entered) {
     std::vector<config::HookPoint> points;
+    if (!o_.hooks) return points;
     for (const Phase after : entered) {
       if (after == before) continue;
       if (after == Phase::Succeeded) {
@@ -1017,20 +1036,42 @@ class ControllerImpl final : public Controller {
       }
       if (after == Phase::RolledBack) points.push_back(config::HookPoint::PostRollback);
     }
-    if (points.empty()) return;
+    if (points.empty()) return points;
     auto cfg = config();
     const auto* env = cfg->findEnvironment(d.record.environment);
-    if (env == nullptr) return;
+    if (env == nullptr) return {};
     std::erase_if(points, [&](config::HookPoint p) { return env->hooks.at(p).empty(); });
-    if (points.empty()) return;
-    const std::string environment = d.record.environment;
-    const std::string version = d.record.version;
-    boost::asio::post(pool_, [this, id, cfg, environment, version, points] {
-      for (const auto point : points) {
-        HookResult result = o_.hooks->run(*cfg, environment, point, version);
-        post([this, id, environment, point, result] {
-          recordHooks(id, config::toString(point), result);
-          if (point == config::HookPoint::PostDeploy && result.decision == HookResult::Decision::Rollback) {
+    return points;
+  }
+
+  static std::string hookKey(const std::string& id, const PersistedDeployment::HookIntent& h) {
+    return fmt::format("{}/{}/{}", id, config::toString(h.point), h.attempt);
+  }
+
+  // Runs a deployment's committed hook intents that are not running yet, in order, on the pool;
+  // each is removed from the document (a commit) once it has run, whatever its outcome, which
+  // is recorded in the event log. A postDeploy hook with policy rollback rolls the environment
+  // back.
+  void runHookIntents(const std::string& id) {
+    auto it = live_.find(id);
+    if (it == live_.end() || !o_.hooks) return;
+    std::vector<PersistedDeployment::HookIntent> todo;
+    for (const auto& h : it->second.doc.hooks) {
+      if (hooks_in_flight_.insert(hookKey(id, h)).second) todo.push_back(h);
+    }
+    if (todo.empty()) return;
+    auto cfg = config();
+    const std::string environment = it->second.record.environment;
+    const std::string version = it->second.record.version;
+    boost::asio::post(pool_, [this, id, cfg, environment, version, todo] {
+      for (const auto& intent : todo) {
+        HookResult result = o_.hooks->run(*cfg, environment, intent.point, version);
+        post([this, id, environment, intent, result] {
+          hooks_in_flight_.erase(hookKey(id, intent));
+          recordHooks(id, config::toString(intent.point), result);
+          confirmHook(id, intent);
+          if (intent.point == config::HookPoint::PostDeploy &&
+              result.decision == HookResult::Decision::Rollback) {
             RollbackRequest r;
             r.environment = environment;
             r.reason = "postDeploy hook failed: " + result.summary;
@@ -1042,6 +1083,29 @@ class ControllerImpl final : public Controller {
         });
       }
     });
+  }
+
+  // Removes a hook intent that has run from the deployment's document.
+  void confirmHook(const std::string& id, const PersistedDeployment::HookIntent& intent) {
+    auto it = live_.find(id);
+    if (it == live_.end()) return;
+    Live& d = it->second;
+    PersistedDeployment doc = d.doc;
+    const auto erased = std::erase(doc.hooks, intent);
+    if (erased == 0) return;
+    store::DeploymentRecord record = d.record;
+    record.state_json = toJson(doc);
+    record.updated_at = o_.clock->now();
+    auto updated = o_.store->updateDeployment(record, {});
+    if (!updated) {
+      countFailure("commit");
+      spdlog::error("deployment {}: cannot record that its {} hooks ran: {}", id,
+                    config::toString(intent.point), updated.error().message);
+      return;
+    }
+    d.record = std::move(*updated);
+    d.doc = std::move(doc);
+    afterCommit(id);
   }
 
   // Applies Start to a queued deployment.
@@ -1353,6 +1417,7 @@ class ControllerImpl final : public Controller {
   // Strand-only.
   std::map<std::string, Live> live_;
   std::set<std::string> starting_;  // queued deployments whose start hooks are running
+  std::set<std::string> hooks_in_flight_;  // hookKey() of hook intents running on the pool
   bool runtime_dirty_ = false;
 
   mutable std::mutex metrics_mu_;

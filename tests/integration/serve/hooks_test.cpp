@@ -93,6 +93,26 @@ spec:
 apiVersion: runway/v1
 kind: Environment
 metadata:
+  name: cleanup
+spec:
+  runtime:
+    local: {{}}
+  strategy: canary
+  canary:
+    steps:
+      - setWeight: 50
+      - pause: {{}}
+      - setWeight: 100
+    abortScaleDownDelay: 1s
+  hooks:
+    onAbort:
+      - {{name: page, command: ["sh", "-c", "echo abort $RUNWAY_VERSION >> {0}"], onFailure: continue}}
+    postRollback:
+      - {{name: tidy, onFailure: continue, command: ["sh", "-c", "echo tidying; sleep 3; echo done; echo postrollback $RUNWAY_VERSION >> {0}"]}}
+---
+apiVersion: runway/v1
+kind: Environment
+metadata:
   name: noisy
 spec:
   runtime:
@@ -198,6 +218,42 @@ TEST(HooksTest, AQueuedStartInterruptedByACrashStartsAfterRestart) {
   ASSERT_TRUE(restarted) << restarted.error().message;
   EXPECT_EQ(server.waitTerminal(id, 60s), "Succeeded");
   EXPECT_EQ(slurp(log), "slow v1\nslow v1\n");  // the interrupted hook ran again
+  EXPECT_EQ(server.down(), 0);
+}
+
+// Lead 6: lifecycle hooks are committed as intents with the phase change that calls for them.
+// A postRollback hook interrupted by kill -9 (its output pipe closes with the server, so it dies
+// of SIGPIPE) runs again after the restart.
+TEST(HooksTest, APostRollbackHookInterruptedByACrashRunsAfterRestart) {
+  TempDir dir;
+  const auto log = dir.path() / "hooks.log";
+  ServeFixture server(dir.path());
+  server.writeConfig(config(log.string()));
+  auto started = server.start();
+  ASSERT_TRUE(started) << started.error().message;
+  std::string error;
+  const std::string first = server.deploy("cleanup", "v1", &error);
+  ASSERT_FALSE(first.empty()) << error;
+  ASSERT_TRUE(pollUntil([&] { return server.phase(first) == "Paused"; }, deadlineIn(30s)));
+  auto promoted = server.call("POST", "/api/v1/deployments/" + first + "/promote", "{}");
+  ASSERT_TRUE(promoted && promoted->status == 200) << (promoted ? promoted->body : "");
+  ASSERT_EQ(server.waitTerminal(first, 30s), "Succeeded");
+
+  const std::string second = server.deploy("cleanup", "v2", &error);
+  ASSERT_FALSE(second.empty()) << error;
+  ASSERT_TRUE(pollUntil([&] { return server.phase(second) == "Paused"; }, deadlineIn(30s)));
+  auto aborted = server.call("POST", "/api/v1/deployments/" + second + "/abort", "{}");
+  ASSERT_TRUE(aborted && aborted->status == 200) << (aborted ? aborted->body : "");
+  ASSERT_TRUE(pollUntil(
+      [&] { return slurp(log).find("abort v2") != std::string::npos && server.phase(second) == "RolledBack"; },
+      deadlineIn(30s)));
+  server.kill9();  // the postRollback hook is in its 3 s sleep
+  EXPECT_EQ(slurp(log).find("postrollback v2"), std::string::npos) << slurp(log);
+  auto restarted = server.start();
+  ASSERT_TRUE(restarted) << restarted.error().message;
+  EXPECT_TRUE(pollUntil([&] { return slurp(log).find("postrollback v2") != std::string::npos; },
+                        deadlineIn(30s)))
+      << slurp(log);
   EXPECT_EQ(server.down(), 0);
 }
 

@@ -195,14 +195,22 @@ struct PersistedDeployment {
   std::vector<engine::StartAnalysis> analyses;     // runs still running
   std::vector<engine::RunChecks> checks;           // check runs still running
   // The latest measurement of each metric of each service of each analysis run (latestKey()),
-  // for people
-  // watching: the engine keeps only tallies.
+  // for people watching: the engine keeps only tallies.
   struct Measured {
     double value = 0;
     std::string outcome;
     TimePoint at;
   };
   std::map<std::string, Measured> latest;
+  // Lifecycle hooks a phase change called for (postDeploy, onAbort, preRollback, postRollback),
+  // committed with the state that entered the phase and removed once they have run: after a
+  // crash they run again (at least once, so hooks must be idempotent).
+  struct HookIntent {
+    config::HookPoint point = config::HookPoint::PostDeploy;
+    int attempt = 1;
+    bool operator==(const HookIntent&) const = default;
+  };
+  std::vector<HookIntent> hooks;
   bool queued = false;  // admitted to a busy environment; starts when it frees up
   bool rollback = false;
   bool emergency = false;
