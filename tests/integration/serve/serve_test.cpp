@@ -194,6 +194,28 @@ TEST_F(ServeTest, BadVersionIsRolledBackByItsAnalysis) {
   EXPECT_TRUE(aborted);
 }
 
+// Issue 14 lead 4: a retry passes the gates of a deploy; while another deployment is active in
+// the environment it is refused with 409 (it used to start a second deployment driving the
+// same environment).
+TEST_F(ServeTest, RetryWhileAnotherDeploymentIsActiveIsAConflict) {
+  ASSERT_EQ(deployAndWait("canary", "v1"), "Succeeded");
+  LoadGenerator load("http://" + server_->serviceAddress("canary", "web") + "/");
+  std::string error;
+  const std::string bad = server_->deploy("canary", "v3", &error);
+  ASSERT_FALSE(bad.empty()) << error;
+  ASSERT_EQ(server_->waitTerminal(bad, 90s), "RolledBack");
+  const std::string next = server_->deploy("canary", "v2", &error);
+  ASSERT_FALSE(next.empty()) << error;
+  ASSERT_TRUE(pollUntil([&] { return server_->phase(next) == "Progressing"; }, deadlineIn(30s)));
+  auto retry = server_->call("POST", "/api/v1/deployments/" + bad + "/retry", "{}");
+  ASSERT_TRUE(retry);
+  EXPECT_EQ(retry->status, 409) << retry->body;
+  EXPECT_NE(retry->body.find(next), std::string::npos) << retry->body;
+  EXPECT_EQ(server_->phase(bad), "RolledBack");
+  EXPECT_EQ(server_->waitTerminal(next, 90s), "Succeeded");
+  EXPECT_EQ(server_->phase(bad), "RolledBack");
+}
+
 TEST_F(ServeTest, BlueGreenSwitchesAfterVerification) {
   ASSERT_EQ(deployAndWait("bluegreen", "v1"), "Succeeded");
   LoadGenerator load("http://" + server_->serviceAddress("bluegreen", "web") + "/");
