@@ -92,6 +92,41 @@ spec:
   progressDeadline: 1m
 ---
 apiVersion: runway/v1
+kind: Environment
+metadata:
+  name: strict
+spec:
+  runtime:
+    local: {}
+  strategy: canary
+  canary:
+    steps:
+      - setWeight: 50
+      - analysis:
+          templates: [errors-at]
+          thresholds: {error-rate: 0.1}
+      - setWeight: 100
+    abortScaleDownDelay: 1s
+  progressDeadline: 1m
+---
+apiVersion: runway/v1
+kind: AnalysisTemplate
+metadata:
+  name: errors-at
+spec:
+  metrics:
+    - name: error-rate
+      provider: builtin
+      query: error_rate
+      window: 4s
+      initialDelay: 1s
+      interval: 1s
+      count: 5
+      failureCondition: "result > ${threshold}"
+      noData: inconclusive
+      inconclusiveLimit: 20
+---
+apiVersion: runway/v1
 kind: AnalysisTemplate
 metadata:
   name: errors
@@ -214,6 +249,22 @@ TEST_F(ServeTest, RetryWhileAnotherDeploymentIsActiveIsAConflict) {
   EXPECT_EQ(server_->phase(bad), "RolledBack");
   EXPECT_EQ(server_->waitTerminal(next, 90s), "Succeeded");
   EXPECT_EQ(server_->phase(bad), "RolledBack");
+}
+
+// Issue 14 lead 12: a step's `thresholds` replace ${threshold} in its template's conditions when
+// the run is built. The condition used to keep the placeholder, could not be parsed, and the run
+// that could not be set up counted as a pass: a build failing half its requests went to 100 %.
+TEST_F(ServeTest, PerStepThresholdsJudgeTheStep) {
+  ASSERT_EQ(deployAndWait("strict", "v1"), "Succeeded");
+  LoadGenerator load("http://" + server_->serviceAddress("strict", "web") + "/");
+  std::string error;
+  const std::string id = server_->deploy("strict", "v3", &error);
+  ASSERT_FALSE(id.empty()) << error;
+  EXPECT_EQ(server_->waitTerminal(id, 90s), "RolledBack");
+  auto d = server_->getJson("/api/v1/deployments/" + id);
+  const std::string reason(d.at("abortReason").as_string());
+  EXPECT_NE(reason.find("result > 0.1"), std::string::npos) << reason;
+  EXPECT_EQ(traffic("strict"), (std::map<std::string, double>{{"v1", 100.0}}));
 }
 
 TEST_F(ServeTest, BlueGreenSwitchesAfterVerification) {
