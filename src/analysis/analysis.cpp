@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "runway/config/substitute.hpp"
 #include "runway/core/duration.hpp"
 
 namespace runway::analysis {
@@ -238,6 +239,46 @@ void MetricRun::terminate(TimePoint /*now*/, std::string_view reason) {
   if (isComplete(status_.phase)) return;
   status_.phase = Phase::Successful;
   status_.message = fmt::format("terminated: {}", reason);
+}
+
+// ---------------------------------------------------------------------------------------------
+// buildMetrics
+
+Result<std::vector<config::MetricSpec>> buildMetrics(
+    const config::Config& config, const std::vector<std::string>& templates, Duration interval,
+    const std::map<std::string, std::string>& thresholds) {
+  std::vector<config::MetricSpec> metrics;
+  std::map<std::string, std::string> defined_by;  // metric name -> template
+  for (const auto& name : templates) {
+    const auto* t = config.findTemplate(name);
+    if (t == nullptr) {
+      return fail(ErrorCode::InvalidArgument,
+                  fmt::format("analysis template \"{}\" is not configured", name));
+    }
+    for (auto m : t->metrics) {
+      if (auto [it, fresh] = defined_by.emplace(m.name, name); !fresh) {
+        return fail(ErrorCode::InvalidArgument,
+                    fmt::format("metric name \"{}\" is defined by template \"{}\" and by \"{}\"; "
+                                "one analysis measures each metric name once",
+                                m.name, it->second, name));
+      }
+      if (interval > Duration{0}) m.interval = interval;
+      std::map<std::string, std::string> vars;
+      if (auto th = thresholds.find(m.name); th != thresholds.end()) vars["threshold"] = th->second;
+      for (auto* condition : {&m.success_condition, &m.failure_condition}) {
+        auto substituted = config::substitute(*condition, vars);
+        if (!substituted) {
+          return fail(ErrorCode::InvalidArgument,
+                      fmt::format("metric \"{}\" of template \"{}\": {}{}", m.name, name,
+                                  substituted.error().message,
+                                  vars.empty() ? " (no threshold is given for it)" : ""));
+        }
+        *condition = std::move(*substituted);
+      }
+      metrics.push_back(std::move(m));
+    }
+  }
+  return metrics;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -209,13 +209,16 @@ json::object deploymentJson(const store::DeploymentRecord& r, const config::Conf
     json::array metrics;
     for (const auto& m : run.metrics) {
       json::object mo{{"metric", m.metric},
+                      {"service", m.service},
+                      {"status", engine::toString(m.status)},
+                      {"dryRun", m.dry_run},
                       {"measurements", m.measurements},
                       {"successful", m.successful},
                       {"failed", m.failed},
                       {"inconclusive", m.inconclusive},
                       {"errors", m.errors},
                       {"latest", nullptr}};
-      if (auto l = doc->latest.find(fmt::format("{}/{}", run.id, m.metric)); l != doc->latest.end()) {
+      if (auto l = doc->latest.find(controller::latestKey(run.id, m.service, m.metric)); l != doc->latest.end()) {
         mo["latest"] = json::object{{"value", l->second.value}, {"outcome", l->second.outcome}, {"at", ts(l->second.at)}};
       }
       if (config != nullptr) {

@@ -20,8 +20,9 @@ class RuntimeSnapshot final : public runtime::Runtime {
       : data_dir_(std::move(data_dir)), launcher_(runtime::posixProcessLauncher()) {}
 
   // runtime::Runtime
+  using runtime::Runtime::startVersion;
   Result<void> startVersion(const config::Environment&, const config::Service&, std::string_view,
-                            int) override {
+                            int, const std::map<std::string, std::string>&) override {
     return readOnly();
   }
   Result<void> setTraffic(std::string_view, std::string_view,

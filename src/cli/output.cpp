@@ -90,6 +90,11 @@ const json::value& member(const json::value& v, const char* key) {
   return m == nullptr ? nullValue() : *m;
 }
 
+std::string metricLabel(const json::value& metric) {
+  const std::string service = text(metric, "service");
+  return text(metric, "metric") + (service.empty() ? "" : "@" + service);
+}
+
 std::string text(const json::value& v, const char* key) {
   const auto& f = member(v, key);
   if (f.is_string()) return std::string(f.get_string());

@@ -29,6 +29,10 @@ std::string text(const boost::json::value& v, const char* key);
 long long integer(const boost::json::value& v, const char* key);
 // The member `key` when `v` is an object that has it, else a null value.
 const boost::json::value& member(const boost::json::value& v, const char* key);
+
+// An analysis metric row of a deployment document as people read it: "error-rate" for the run
+// as a whole, "error-rate@api" for one service's copy of the metric.
+std::string metricLabel(const boost::json::value& metric);
 // "a,b,c" from an array of strings.
 std::string joinStrings(const boost::json::value& array, const char* separator = ",");
 // `s` or "-" when empty.

@@ -18,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "commands.hpp"
+#include "runway/core/utf8.hpp"
 #include "runway/analysis/provider.hpp"
 #include "runway/api/http_server.hpp"
 #include "runway/api/tokens.hpp"
@@ -81,6 +82,9 @@ class GateChecks final : public controller::CheckRunner {
   void setDataDir(std::filesystem::path data) { data_ = std::move(data); }
 };
 
+// How much of a hook's output is kept with its run (the end of it: where errors are).
+constexpr std::size_t kHookOutputBytes = 4096;
+
 // The configuration's lifecycle hooks and backups, run by the checks module.
 class ConfigHooks final : public controller::LifecycleHooks {
  public:
@@ -137,8 +141,9 @@ class ConfigHooks final : public controller::LifecycleHooks {
 
  private:
   static json::object runJson(const checks::HookRun& r) {
-    std::string output = r.output;
-    if (output.size() > 4096) output = output.substr(output.size() - 4096);
+    // The last 4 KiB, cut on a character boundary; bytes that are not UTF-8 are kept, escaped,
+    // so the runs always serialize to JSON that parses again.
+    std::string output = escapeInvalidUtf8(utf8Tail(r.output, kHookOutputBytes));
     return json::object{{"name", r.name},     {"ok", r.ok},         {"attempts", r.attempts},
                         {"reason", r.reason}, {"output", output},   {"durationMs", r.duration_ms}};
   }

@@ -157,7 +157,7 @@ std::string environmentView(const json::value& e, const json::value& d, TimePoin
       for (const auto& m : metrics.get_array()) {
         const auto cond = conditionText(m);
         const auto outcome = text(member(m, "latest"), "outcome");
-        fmt::format_to(put, "    {} {}{}{}  measurements {} ok {} failed {} inconclusive {}\n", text(m, "metric"),
+        fmt::format_to(put, "    {} {}{}{}  measurements {} ok {} failed {} inconclusive {}\n", metricLabel(m),
                        latestValue(m), outcome.empty() ? "" : " " + outcome,
                        cond.empty() ? "" : " (" + cond + ")", integer(m, "measurements"), integer(m, "successful"),
                        integer(m, "failed"), integer(m, "inconclusive"));
@@ -183,7 +183,7 @@ std::string changeKey(const json::value& e, const json::value& d) {
       const auto& metrics = member(r, "metrics");
       if (!metrics.is_array()) continue;
       for (const auto& m : metrics.get_array()) {
-        key += "," + text(m, "metric") + "=" + text(member(m, "latest"), "outcome");
+        key += "," + metricLabel(m) + "=" + text(member(m, "latest"), "outcome");
       }
     }
   }
@@ -205,7 +205,7 @@ std::string plainLine(const json::value& e, const json::value& d, TimePoint now)
       if (!metrics.is_array()) continue;
       for (const auto& m : metrics.get_array()) {
         const auto cond = conditionText(m);
-        line += fmt::format("  {} {} {}{}", text(m, "metric"), latestValue(m),
+        line += fmt::format("  {} {} {}{}", metricLabel(m), latestValue(m),
                             orDash(text(member(m, "latest"), "outcome")), cond.empty() ? "" : " (" + cond + ")");
       }
     }

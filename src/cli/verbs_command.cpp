@@ -306,7 +306,7 @@ std::string deploymentText(const json::value& d) {
       const auto& metrics = member(r, "metrics");
       if (!metrics.is_array()) continue;
       for (const auto& m : metrics.get_array()) {
-        fmt::format_to(put, "      {:<20} measurements {} ok {} failed {} inconclusive {} errors {}\n", text(m, "metric"),
+        fmt::format_to(put, "      {:<20} measurements {} ok {} failed {} inconclusive {} errors {}\n", metricLabel(m),
                    integer(m, "measurements"), integer(m, "successful"), integer(m, "failed"),
                    integer(m, "inconclusive"), integer(m, "errors"));
       }

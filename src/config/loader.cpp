@@ -715,10 +715,12 @@ AnalysisRef Loader::parseAnalysisRef(Reader& r, const Fields& f) {
   f.stringMap("args", ref.args);
   f.duration("interval", ref.interval, Duration{1});
   std::vector<NameUse> threshold_uses;
+  std::vector<std::string> threshold_keys;  // every key, a valid number or not
   if (auto thresholds = f.get("thresholds")) {
     if (auto values = detail::readStringMap(r, *thresholds)) {
       for (const auto& kv : thresholds->node) {
         const auto key = kv.first.Scalar();
+        threshold_keys.push_back(key);
         const Val value{kv.second, r.locate(kv.second, thresholds->location),
                         fmt::format("{}.{}", thresholds->path, key)};
         if (!detail::parseNumber(values->at(key))) {
@@ -732,7 +734,7 @@ AnalysisRef Loader::parseAnalysisRef(Reader& r, const Fields& f) {
       }
     }
   }
-  deferred_.push_back([this, uses, threshold_uses]() {
+  deferred_.push_back([this, uses, threshold_uses, threshold_keys]() {
     std::vector<std::string> names;
     for (const auto& t : config_.templates) {
       if (!t.name.empty()) names.push_back(t.name);
@@ -748,13 +750,37 @@ AnalysisRef Loader::parseAnalysisRef(Reader& r, const Fields& f) {
       }
     }
     if (!all_resolved) return;
+    // One analysis measures each metric name once: two templates defining the same name could
+    // not be set up when the run starts, so they are refused here, at the second template.
+    std::map<std::string, std::string> defined_by;  // metric name -> template
+    for (std::size_t i = 0; i < resolved.size(); ++i) {
+      for (const auto& m : resolved[i]->metrics) {
+        auto [it, fresh] = defined_by.emplace(m.name, resolved[i]->name);
+        if (fresh || it->second == resolved[i]->name) continue;
+        error(uses[i].location, uses[i].path,
+              fmt::format("template \"{}\" defines metric \"{}\", which template \"{}\" in this "
+                          "analysis defines too; one analysis measures each metric name once "
+                          "(rename one of the metrics)",
+                          resolved[i]->name, m.name, it->second));
+      }
+    }
     // A threshold replaces ${threshold} in the conditions of the metric it names.
     std::vector<std::string> metrics;
-    for (const auto* t : resolved) {
-      for (const auto& m : t->metrics) {
+    for (std::size_t i = 0; i < resolved.size(); ++i) {
+      for (const auto& m : resolved[i]->metrics) {
         if (m.success_condition.find("${threshold}") != std::string::npos ||
             m.failure_condition.find("${threshold}") != std::string::npos) {
           metrics.push_back(m.name);
+          // Without a value the condition cannot be parsed when the run starts.
+          const bool given = std::find(threshold_keys.begin(), threshold_keys.end(), m.name) !=
+                             threshold_keys.end();
+          if (!given) {
+            error(uses[i].location, uses[i].path,
+                  fmt::format("metric \"{}\" of template \"{}\" uses ${{threshold}} in its "
+                              "conditions; give its value in this analysis' thresholds "
+                              "(thresholds: {{{}: <number>}})",
+                              m.name, resolved[i]->name, m.name));
+          }
         }
       }
     }

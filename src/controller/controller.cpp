@@ -43,6 +43,28 @@ std::optional<engine::Outcome> engineOutcome(analysis::MeasurementOutcome o) {
   return std::nullopt;
 }
 
+// The engine's form of the analysis module's verdict on one metric of one service.
+engine::RunStatus engineVerdict(analysis::Phase p) {
+  switch (p) {
+    case analysis::Phase::Pending:
+    case analysis::Phase::Running: return engine::RunStatus::Running;
+    case analysis::Phase::Successful: return engine::RunStatus::Successful;
+    case analysis::Phase::Inconclusive: return engine::RunStatus::Inconclusive;
+    case analysis::Phase::Error: return engine::RunStatus::Error;
+    case analysis::Phase::Failed: return engine::RunStatus::Failed;
+  }
+  return engine::RunStatus::Error;
+}
+
+// True when a deployment has ended and only its lifecycle hooks keep it live: its runtime intent
+// is history and must not be executed again.
+bool onlyHooksLeft(const PersistedDeployment& doc) {
+  if (doc.hooks.empty()) return false;
+  PersistedDeployment without = doc;
+  without.hooks.clear();
+  return !without.live();
+}
+
 // One service's share of an analysis run.
 struct ServiceRun {
   std::string service;
@@ -142,12 +164,19 @@ class ControllerImpl final : public Controller {
     for (auto& [id, d] : live_) {
       environments.insert(d.record.environment);
       if (d.doc.queued) continue;
+      if (onlyHooksLeft(d.doc)) continue;  // ended; only its hooks are left to run (below)
       spdlog::info("deployment {} ({} {} in {}): resuming, re-executing its intent", id,
                    d.record.environment, d.record.version, phaseName(d.doc.state.phase));
       applyIntent(d);
       for (const auto& a : d.doc.analyses) startAnalysis(d, a);
       for (const auto& c : d.doc.checks) runChecks(d, c);
     }
+    // Hooks committed but not confirmed when the server stopped run (again).
+    std::vector<std::string> with_hooks;
+    for (const auto& [id, d] : live_) {
+      if (!d.doc.hooks.empty()) with_hooks.push_back(id);
+    }
+    for (const auto& id : with_hooks) runHookIntents(id);
     if (auto* local = dynamic_cast<runtime::LocalRuntime*>(o_.runtime.get()); local != nullptr) {
       for (const auto& env : environments) {
         auto keep = wanted(env);
@@ -156,8 +185,9 @@ class ControllerImpl final : public Controller {
         }
       }
     }
-    // A deployment queued behind one that ended just before the crash starts now (a rollback
-    // admitted as its predecessor was superseded), not when some later commit looks at the queue.
+    // A queued deployment was committed before its start hooks ran (or while it waited for the
+    // environment, e.g. a rollback admitted as its predecessor was superseded): start it now
+    // where nothing else is active; its hooks run again.
     for (const auto& env : environments) startNextQueued(env);
     return {};
   }
@@ -273,8 +303,11 @@ class ControllerImpl final : public Controller {
 
   // Applies one input to a live deployment: engine, one store transaction, then the actions.
   // Returns the engine's refusal or a store error.
+  // `approvals` are the decisions behind `input`, recorded in the same transaction as the state
+  // they produce (nothing is recorded when the engine changes nothing).
   Result<void> handle(const std::string& id, const engine::Input& input,
-                      std::optional<engine::Admission>* admission = nullptr) {
+                      std::optional<engine::Admission>* admission = nullptr,
+                      const std::vector<store::ApprovalRecord>& approvals = {}) {
     auto it = live_.find(id);
     if (it == live_.end()) return fail(ErrorCode::NotFound, "deployment " + id + " is not active");
     Live& d = it->second;
@@ -291,11 +324,25 @@ class ControllerImpl final : public Controller {
     doc.state = std::move(next);
     doc.queued = false;
     if (const auto* result = std::get_if<engine::AnalysisResult>(&input)) {
-      doc.latest[fmt::format("{}/{}", result->run, result->metric)] =
+      doc.latest[latestKey(result->run, result->service, result->metric)] =
           PersistedDeployment::Measured{result->value, std::string(engine::toString(result->outcome)), now};
     }
     std::vector<store::NewEvent> events;
     for (const auto& action : actions) record(doc, action, id, events);
+    // Every phase this input passed through (an abort can reach RolledBack in one step), and the
+    // lifecycle hooks they call for: committed with the state, run after it.
+    std::vector<Phase> entered;
+    for (const auto& action : actions) {
+      if (const auto* audit = std::get_if<engine::Audit>(&action); audit != nullptr && audit->from != audit->to) {
+        entered.push_back(audit->to);
+      }
+    }
+    for (const auto point : hookPointsFor(d, d.doc.state.phase, entered)) {
+      const PersistedDeployment::HookIntent intent{point, doc.state.attempt};
+      if (std::find(doc.hooks.begin(), doc.hooks.end(), intent) == doc.hooks.end()) {
+        doc.hooks.push_back(intent);
+      }
+    }
     // Runs the engine has finished no longer need executing.
     std::erase_if(doc.analyses, [&](const engine::StartAnalysis& a) {
       for (const auto& r : doc.state.runs) {
@@ -313,7 +360,7 @@ class ControllerImpl final : public Controller {
     record.phase = engine::toString(doc.state.phase);
     record.state_json = toJson(doc);
     record.updated_at = now;
-    auto updated = o_.store->updateDeployment(record, events);
+    auto updated = o_.store->updateDeployment(record, events, approvals);
     if (!updated) {
       countFailure("commit");
       spdlog::error("deployment {}: cannot commit its next state: {}", id, updated.error().message);
@@ -327,16 +374,7 @@ class ControllerImpl final : public Controller {
                    phaseName(d.doc.state.phase), d.record.environment, d.record.version);
     }
     execute(id, actions);
-    if (live_.count(id) != 0) {
-      // Every phase this input passed through (an abort can reach RolledBack in one step).
-      std::vector<Phase> entered;
-      for (const auto& action : actions) {
-        if (const auto* audit = std::get_if<engine::Audit>(&action); audit != nullptr && audit->from != audit->to) {
-          entered.push_back(audit->to);
-        }
-      }
-      afterPhaseChange(id, before, entered);
-    }
+    if (live_.count(id) != 0) runHookIntents(id);
     observeReconcile(std::chrono::steady_clock::now() - started);
     if (o_.on_commit) o_.on_commit();
     afterCommit(id);
@@ -465,7 +503,13 @@ class ControllerImpl final : public Controller {
                     a.service, d.record.environment);
       return;
     }
-    auto r = o_.runtime->startVersion(*env, *svc, a.version, a.instances);
+    // The release's artifacts belong to the deployment's own version; the stable version runs
+    // as it was configured.
+    std::map<std::string, std::string> artifacts;
+    if (a.version == d.doc.state.version) {
+      for (const auto& art : d.doc.state.artifacts) artifacts[art.service] = art.ref;
+    }
+    auto r = o_.runtime->startVersion(*env, *svc, a.version, a.instances, artifacts);
     if (!r) {
       countFailure("startVersion");
       runtime_dirty_ = true;
@@ -521,7 +565,7 @@ class ControllerImpl final : public Controller {
       }
     }
     for (const auto& [id, d] : live_) {
-      if (d.record.environment != environment || d.doc.queued) continue;
+      if (d.record.environment != environment || d.doc.queued || onlyHooksLeft(d.doc)) continue;
       for (const auto& s : d.doc.starts) add(s.service, s.version);
       for (const auto& r : d.doc.retirements) add(r.service, r.version);
       for (const auto& t : d.doc.traffic) {
@@ -646,19 +690,8 @@ class ControllerImpl final : public Controller {
     auto cfg = config();
     const auto* env = cfg->findEnvironment(d.record.environment);
     const auto* app = env != nullptr ? cfg->applicationFor(*env) : nullptr;
-    std::vector<config::MetricSpec> metrics;
-    std::string missing;
-    for (const auto& name : a.templates) {
-      const auto* t = cfg->findTemplate(name);
-      if (t == nullptr) {
-        missing = name;
-        continue;
-      }
-      for (auto m : t->metrics) {
-        if (a.interval > Duration{0}) m.interval = a.interval;
-        metrics.push_back(std::move(m));
-      }
-    }
+    // Templates, the per-use interval and the per-use thresholds, resolved once for the run.
+    auto metrics = analysis::buildMetrics(*cfg, a.templates, a.interval, a.thresholds);
     const TimePoint now = o_.clock->now();
     RunExec exec;
     exec.spec = a;
@@ -668,7 +701,7 @@ class ControllerImpl final : public Controller {
     } else if (app != nullptr) {
       for (const auto& s : app->services) services.push_back(s.name);
     }
-    std::string error = missing.empty() ? std::string() : "analysis template " + missing + " is no longer configured";
+    std::string error = metrics ? std::string() : metrics.error().message;
     if (error.empty()) {
       for (const auto& service : services) {
         analysis::MeasureContext ctx;
@@ -677,7 +710,7 @@ class ControllerImpl final : public Controller {
         ctx.baseline_version = a.baseline;
         ctx.environment = d.record.environment;
         ctx.args = a.args;
-        auto run = analysis::AnalysisRun::create(fmt::format("{}-{}", a.run, service), metrics, ctx, now);
+        auto run = analysis::AnalysisRun::create(fmt::format("{}-{}", a.run, service), *metrics, ctx, now);
         if (!run) {
           error = run.error().message;
           break;
@@ -687,13 +720,18 @@ class ControllerImpl final : public Controller {
     }
     if (!error.empty() || exec.services.empty()) {
       if (error.empty()) error = "the application has no services to analyse";
-      // The measurement cannot be taken: an Error for every metric, which the engine's error
-      // budget turns into an abort.
+      // Nothing can be measured, so nothing can be judged: the run's verdict is Error, which
+      // fails the step (never a pass).
       spdlog::error("deployment {}: analysis run {}: {}", d.record.id, a.run, error);
       const std::string id = d.record.id;
-      post([this, id, run = a.run, error] {
-        (void)handle(id, engine::AnalysisResult{run, "analysis", engine::Outcome::Error, 0, true});
-      });
+      engine::AnalysisResult result;
+      result.run = a.run;
+      result.metric = "analysis";
+      result.outcome = engine::Outcome::Error;
+      result.verdict = engine::RunStatus::Error;
+      result.reason = "analysis could not be set up: " + error;
+      result.run_complete = true;
+      post([this, id, result] { (void)handle(id, result); });
       return;
     }
     d.runs.insert_or_assign(a.run, std::move(exec));
@@ -746,15 +784,20 @@ class ControllerImpl final : public Controller {
     }
     auto outcome = engineOutcome(m.outcome);
     if (!outcome) return;  // breaching, not yet for its `for` duration
+    // Complete when every metric of every service has its final verdict.
     bool complete = true;
     for (const auto& s : exec.services) {
-      if (s.run.nextWakeup().has_value() || !s.in_flight.empty()) complete = false;
+      if (!analysis::isComplete(s.run.phase()) || !s.in_flight.empty()) complete = false;
     }
     engine::AnalysisResult result;
     result.run = run_id;
+    result.service = sr.service;
     result.metric = after.name;
     result.outcome = *outcome;
     result.value = m.value.value_or(0);
+    result.verdict = engineVerdict(after.phase);
+    result.reason = after.message;
+    result.dry_run = after.dry_run;
     result.run_complete = complete;
     (void)handle(id, result);
   }
@@ -868,6 +911,15 @@ class ControllerImpl final : public Controller {
     doc.state.updated_at = now;
     doc.rollback = rollback;
     doc.queued = true;
+    for (const auto& [service, ref] : artifacts) {
+      const bool known = std::any_of(spec->services.begin(), spec->services.end(),
+                                     [&](const auto& s) { return s.name == service; });
+      if (!known) {
+        return fail(ErrorCode::InvalidArgument,
+                    fmt::format("artifacts name service \"{}\", which application {} does not have",
+                                service, spec->application));
+      }
+    }
     for (const auto& s : spec->services) {
       auto a = artifacts.find(s.name);
       doc.state.artifacts.push_back(engine::Artifact{s.name, a != artifacts.end() ? a->second : version});
@@ -912,41 +964,53 @@ class ControllerImpl final : public Controller {
   // Starts a queued deployment: its environment's backup and preDeploy (or, for a rollback,
   // preRollback: the down-migration) hooks first, on the pool, then Start.
   Result<void> startDeployment(const std::string& id) {
-    if (o_.hooks && starting_.count(id) == 0) {
-      const Live& d = live_.at(id);
-      auto cfg = config();
-      const auto* env = cfg->findEnvironment(d.record.environment);
-      const auto point = d.doc.rollback ? config::HookPoint::PreRollback : config::HookPoint::PreDeploy;
-      const bool backup = env != nullptr && env->backup && env->backup->before_deploy && !d.doc.rollback;
-      if (env != nullptr && (backup || !env->hooks.at(point).empty())) {
-        starting_.insert(id);
-        const std::string environment = d.record.environment;
-        const std::string version = d.record.version;
-        boost::asio::post(pool_, [this, id, cfg, environment, version, point, backup] {
-          HookResult result;
-          if (backup) result = o_.hooks->backupBeforeDeploy(*cfg, environment, version);
-          if (result.decision == HookResult::Decision::Continue) {
-            HookResult hooks = o_.hooks->run(*cfg, environment, point, version);
-            if (hooks.ran || !result.ran) result = std::move(hooks);
+    const std::string environment = live_.at(id).record.environment;
+    if (runStartHooks(id, [this, id, environment](const HookResult& result, config::HookPoint point) {
+          if (result.decision != HookResult::Decision::Continue) {
+            abandon(id, std::string(config::toString(point)) + " hooks failed: " + result.summary);
+            startNextQueued(environment);
+            return;
           }
-          post([this, id, point, result, environment] {
-            starting_.erase(id);
-            if (live_.count(id) == 0) return;
-            recordHooks(id, config::toString(point), result);
-            if (result.decision != HookResult::Decision::Continue) {
-              abandon(id, std::string(config::toString(point)) + " hooks failed: " + result.summary);
-              startNextQueued(environment);
-              return;
-            }
-            if (auto r = applyStart(id); !r) {
-              spdlog::warn("deployment {}: start refused: {}", id, r.error().message);
-            }
-          });
-        });
-        return {};
-      }
+          if (auto r = applyStart(id); !r) {
+            spdlog::warn("deployment {}: start refused: {}", id, r.error().message);
+          }
+        })) {
+      return {};
     }
     return applyStart(id);
+  }
+
+  // Runs the hooks that come before a deployment (re)starts: the environment's backup and
+  // preDeploy hooks (preRollback, the down-migration, for a rollback) on the pool, then `then`
+  // on the strand with their outcome; the deployment holds its environment meanwhile. Returns
+  // false, and calls nothing, when no such hook is configured.
+  bool runStartHooks(const std::string& id,
+                     std::function<void(const HookResult&, config::HookPoint)> then) {
+    if (!o_.hooks || starting_.count(id) != 0) return false;
+    const Live& d = live_.at(id);
+    auto cfg = config();
+    const auto* env = cfg->findEnvironment(d.record.environment);
+    const auto point = d.doc.rollback ? config::HookPoint::PreRollback : config::HookPoint::PreDeploy;
+    const bool backup = env != nullptr && env->backup && env->backup->before_deploy && !d.doc.rollback;
+    if (env == nullptr || (!backup && env->hooks.at(point).empty())) return false;
+    starting_.insert(id);
+    const std::string environment = d.record.environment;
+    const std::string version = d.record.version;
+    boost::asio::post(pool_, [this, id, cfg, environment, version, point, backup, then = std::move(then)] {
+      HookResult result;
+      if (backup) result = o_.hooks->backupBeforeDeploy(*cfg, environment, version);
+      if (result.decision == HookResult::Decision::Continue) {
+        HookResult hooks = o_.hooks->run(*cfg, environment, point, version);
+        if (hooks.ran || !result.ran) result = std::move(hooks);
+      }
+      post([this, id, point, result, then] {
+        starting_.erase(id);
+        if (live_.count(id) == 0) return;
+        recordHooks(id, config::toString(point), result);
+        then(result, point);
+      });
+    });
+    return true;
   }
 
   // The hooks' outcome, kept with the deployment in its event log.
@@ -964,12 +1028,10 @@ class ControllerImpl final : public Controller {
     if (o_.on_commit) o_.on_commit();
   }
 
-  // Hooks that follow a phase change, on the pool; a postDeploy hook with policy rollback
-  // rolls the environment back.
-  void afterPhaseChange(const std::string& id, Phase before, const std::vector<Phase>& entered) {
-    if (!o_.hooks || entered.empty()) return;
-    const Live& d = live_.at(id);
+  // The lifecycle hooks configured for the phases a deployment just entered (from `before`).
+  std::vector<config::HookPoint> hookPointsFor(const Live& d, Phase before, const std::vector<Phase>& entered) {
     std::vector<config::HookPoint> points;
+    if (!o_.hooks) return points;
     for (const Phase after : entered) {
       if (after == before) continue;
       if (after == Phase::Succeeded) {
@@ -981,20 +1043,42 @@ class ControllerImpl final : public Controller {
       }
       if (after == Phase::RolledBack) points.push_back(config::HookPoint::PostRollback);
     }
-    if (points.empty()) return;
+    if (points.empty()) return points;
     auto cfg = config();
     const auto* env = cfg->findEnvironment(d.record.environment);
-    if (env == nullptr) return;
+    if (env == nullptr) return {};
     std::erase_if(points, [&](config::HookPoint p) { return env->hooks.at(p).empty(); });
-    if (points.empty()) return;
-    const std::string environment = d.record.environment;
-    const std::string version = d.record.version;
-    boost::asio::post(pool_, [this, id, cfg, environment, version, points] {
-      for (const auto point : points) {
-        HookResult result = o_.hooks->run(*cfg, environment, point, version);
-        post([this, id, environment, point, result] {
-          recordHooks(id, config::toString(point), result);
-          if (point == config::HookPoint::PostDeploy && result.decision == HookResult::Decision::Rollback) {
+    return points;
+  }
+
+  static std::string hookKey(const std::string& id, const PersistedDeployment::HookIntent& h) {
+    return fmt::format("{}/{}/{}", id, config::toString(h.point), h.attempt);
+  }
+
+  // Runs a deployment's committed hook intents that are not running yet, in order, on the pool;
+  // each is removed from the document (a commit) once it has run, whatever its outcome, which
+  // is recorded in the event log. A postDeploy hook with policy rollback rolls the environment
+  // back.
+  void runHookIntents(const std::string& id) {
+    auto it = live_.find(id);
+    if (it == live_.end() || !o_.hooks) return;
+    std::vector<PersistedDeployment::HookIntent> todo;
+    for (const auto& h : it->second.doc.hooks) {
+      if (hooks_in_flight_.insert(hookKey(id, h)).second) todo.push_back(h);
+    }
+    if (todo.empty()) return;
+    auto cfg = config();
+    const std::string environment = it->second.record.environment;
+    const std::string version = it->second.record.version;
+    boost::asio::post(pool_, [this, id, cfg, environment, version, todo] {
+      for (const auto& intent : todo) {
+        HookResult result = o_.hooks->run(*cfg, environment, intent.point, version);
+        post([this, id, environment, intent, result] {
+          hooks_in_flight_.erase(hookKey(id, intent));
+          recordHooks(id, config::toString(intent.point), result);
+          confirmHook(id, intent);
+          if (intent.point == config::HookPoint::PostDeploy &&
+              result.decision == HookResult::Decision::Rollback) {
             RollbackRequest r;
             r.environment = environment;
             r.reason = "postDeploy hook failed: " + result.summary;
@@ -1006,6 +1090,29 @@ class ControllerImpl final : public Controller {
         });
       }
     });
+  }
+
+  // Removes a hook intent that has run from the deployment's document.
+  void confirmHook(const std::string& id, const PersistedDeployment::HookIntent& intent) {
+    auto it = live_.find(id);
+    if (it == live_.end()) return;
+    Live& d = it->second;
+    PersistedDeployment doc = d.doc;
+    const auto erased = std::erase(doc.hooks, intent);
+    if (erased == 0) return;
+    store::DeploymentRecord record = d.record;
+    record.state_json = toJson(doc);
+    record.updated_at = o_.clock->now();
+    auto updated = o_.store->updateDeployment(record, {});
+    if (!updated) {
+      countFailure("commit");
+      spdlog::error("deployment {}: cannot record that its {} hooks ran: {}", id,
+                    config::toString(intent.point), updated.error().message);
+      return;
+    }
+    d.record = std::move(*updated);
+    d.doc = std::move(doc);
+    afterCommit(id);
   }
 
   // Applies Start to a queued deployment.
@@ -1218,10 +1325,52 @@ class ControllerImpl final : public Controller {
     auto id = resolve(request.deployment_id, request.environment, retry);
     if (!id) return fail(id.error());
     engine::OperatorCommand cmd{request.kind, request.actor.name, request.reason};
+    if (retry) return doRetry(*id, cmd);
     auto r = handle(*id, cmd);
     evictIfIdle(*id);
     if (!r) return fail(r.error());
     return *id;
+  }
+
+  // A retry is a new attempt and passes the gates of a deploy: no other deployment may be active
+  // in the environment (Conflict), then the backup and preDeploy hooks, then the engine's
+  // retry, which passes the start approvals, the change window and pre-flight.
+  Result<std::string> doRetry(const std::string& id, const engine::OperatorCommand& cmd) {
+    const Live& d = live_.at(id);
+    if (d.doc.state.phase != Phase::RolledBack) {
+      auto r = handle(id, cmd);  // the engine refuses it, audited
+      evictIfIdle(id);
+      if (!r) return fail(r.error());
+      return id;
+    }
+    if (const Live* active = activeIn(d.record.environment); active != nullptr && active->record.id != id) {
+      const std::string message = fmt::format(
+          "environment {} is busy: deployment {} of {} is {}; retry {} when it has ended",
+          d.record.environment, active->record.id, active->record.version,
+          phaseName(active->doc.state.phase), id);
+      (void)o_.store->appendEvent(store::NewEvent{o_.clock->now(), cmd.actor, "command.refused", id,
+                                                  "retry refused: " + message, "{}"});
+      evictIfIdle(id);
+      return fail(ErrorCode::Conflict, message);
+    }
+    if (runStartHooks(id, [this, id, cmd](const HookResult& result, config::HookPoint point) {
+          if (result.decision != HookResult::Decision::Continue) {
+            spdlog::warn("deployment {}: retry stopped: {} hooks failed: {}", id,
+                         config::toString(point), result.summary);
+            evictIfIdle(id);
+            return;
+          }
+          if (auto r = handle(id, cmd); !r) {
+            spdlog::warn("deployment {}: retry refused: {}", id, r.error().message);
+          }
+          evictIfIdle(id);
+        })) {
+      return id;
+    }
+    auto r = handle(id, cmd);
+    evictIfIdle(id);
+    if (!r) return fail(r.error());
+    return id;
   }
 
   void evictIfIdle(const std::string& id) {
@@ -1283,8 +1432,6 @@ class ControllerImpl final : public Controller {
                               request.actor.name, role));
     }
     engine::ApprovalDecision decision{request.actor.name, role, request.approve, request.comment};
-    auto r = handle(id, decision);
-    if (!r) return fail(r.error());
     store::ApprovalRecord approval;
     approval.deployment_id = id;
     approval.actor = request.actor.name;
@@ -1292,10 +1439,9 @@ class ControllerImpl final : public Controller {
     approval.approved = request.approve;
     approval.comment = request.comment;
     approval.at = o_.clock->now();
-    if (auto added = o_.store->addApproval(approval, {}); !added) {
-      spdlog::warn("deployment {}: recording the approval of {}: {}", id, request.actor.name,
-                   added.error().message);
-    }
+    // The decision and the state it produces are one transaction: both or neither.
+    auto r = handle(id, decision, nullptr, {approval});
+    if (!r) return fail(r.error());
     return id;
   }
 
@@ -1340,6 +1486,7 @@ class ControllerImpl final : public Controller {
   // Strand-only.
   std::map<std::string, Live> live_;
   std::set<std::string> starting_;  // queued deployments whose start hooks are running
+  std::set<std::string> hooks_in_flight_;  // hookKey() of hook intents running on the pool
   bool runtime_dirty_ = false;
 
   mutable std::mutex metrics_mu_;

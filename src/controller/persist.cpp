@@ -1,6 +1,7 @@
 // The persisted form of a deployment: {"state": <engine state>, "intent": {...}, ...}.
 
 #include <boost/json.hpp>
+#include <fmt/format.h>
 
 #include "runway/controller/controller.hpp"
 #include "runway/engine/json.hpp"
@@ -149,7 +150,7 @@ HeaderRouteSpec readRoute(Reader& r, const json::object& o) {
 
 bool PersistedDeployment::live() const {
   return queued || !isTerminal(state.phase) || state.watching || !retirements.empty() ||
-         !analyses.empty() || !checks.empty();
+         !analyses.empty() || !checks.empty() || !hooks.empty();
 }
 
 std::string toJson(const PersistedDeployment& doc) {
@@ -179,6 +180,11 @@ std::string toJson(const PersistedDeployment& doc) {
     latest[key] = json::object{{"value", m.value}, {"outcome", m.outcome}, {"at", toUnixMillis(m.at)}};
   }
   o["latest"] = std::move(latest);
+  json::array hooks;
+  for (const auto& h : doc.hooks) {
+    hooks.push_back(json::object{{"point", config::toString(h.point)}, {"attempt", h.attempt}});
+  }
+  o["hooks"] = std::move(hooks);
   return json::serialize(o);
 }
 
@@ -265,8 +271,32 @@ Result<PersistedDeployment> parsePersisted(std::string_view text) {
       doc.latest[std::string(kv.key())] = std::move(m);
     }
   }
+  if (o.contains("hooks")) {  // absent in documents written before hook intents were kept
+    for (const auto& item : r.arr(o, "hooks")) {
+      const auto& x = r.obj(item);
+      const std::string point = r.str(x, "point");
+      PersistedDeployment::HookIntent h;
+      bool known = false;
+      for (const auto p : {config::HookPoint::PreDeploy, config::HookPoint::PostDeploy,
+                           config::HookPoint::PreRollback, config::HookPoint::PostRollback,
+                           config::HookPoint::OnAbort}) {
+        if (config::toString(p) == point) {
+          h.point = p;
+          known = true;
+        }
+      }
+      if (!known) return fail(ErrorCode::InvalidArgument, "deployment document: unknown hook point " + point);
+      h.attempt = r.i32(x, "attempt");
+      doc.hooks.push_back(h);
+    }
+  }
   if (!r.error.empty()) return fail(ErrorCode::InvalidArgument, "deployment document: " + r.error);
   return doc;
+}
+
+std::string latestKey(std::uint32_t run, const std::string& service, const std::string& metric) {
+  return service.empty() ? fmt::format("{}/{}", run, metric)
+                         : fmt::format("{}/{}/{}", run, service, metric);
 }
 
 }  // namespace runway::controller

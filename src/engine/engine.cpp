@@ -171,8 +171,7 @@ class Machine {
     run.id = s_.next_run_id++;
     run.kind = kind;
     run.step = step;
-    run.metrics.reserve(a.metrics.size());
-    for (const auto& m : a.metrics) run.metrics.push_back(MetricTally{m.name, 0, 0, 0, 0, 0, 0});
+    // Tallies appear per service and metric as the analysis module reports verdicts.
     StartAnalysis act;
     act.run = run.id;
     act.kind = kind;
@@ -1082,68 +1081,70 @@ void Machine::on(const AnalysisResult& in) {
     if (r.id == in.run) run = &r;
   }
   if (run == nullptr || run->status != RunStatus::Running) return;  // stale: ignored
-  const AnalysisSpec* as = runSpec(*run);
-  static const AnalysisSpec kEmpty;
-  const MetricLimits& lim = limitsFor(as ? *as : kEmpty, in.metric);
-  Outcome outcome = in.outcome;
-  if (outcome == Outcome::NoData) {
-    switch (lim.no_data) {
-      case NoDataPolicy::Pass: outcome = Outcome::Successful; break;
-      case NoDataPolicy::Fail: outcome = Outcome::Failed; break;
-      case NoDataPolicy::Inconclusive: outcome = Outcome::Inconclusive; break;
-      case NoDataPolicy::Error: outcome = Outcome::Error; break;
-    }
-  }
   MetricTally* t = nullptr;
   for (auto& m : run->metrics) {
-    if (m.metric == in.metric) t = &m;
+    if (m.metric == in.metric && m.service == in.service) t = &m;
   }
   if (t == nullptr) {
-    run->metrics.push_back(MetricTally{in.metric, 0, 0, 0, 0, 0, 0});
+    MetricTally fresh;
+    fresh.metric = in.metric;
+    fresh.service = in.service;
+    run->metrics.push_back(std::move(fresh));
     t = &run->metrics.back();
   }
   t->measurements++;
-  switch (outcome) {
-    case Outcome::Successful:
-      t->successful++;
-      t->consecutive_errors = 0;
-      break;
-    case Outcome::Failed:
-      t->failed++;
-      t->consecutive_errors = 0;
-      break;
-    case Outcome::Inconclusive:
-      t->inconclusive++;
-      t->consecutive_errors = 0;
-      break;
+  switch (in.outcome) {
+    case Outcome::Successful: t->successful++; break;
+    case Outcome::Failed: t->failed++; break;
+    case Outcome::Inconclusive: t->inconclusive++; break;
     case Outcome::Error:
-    case Outcome::NoData:
-      t->errors++;
-      t->consecutive_errors++;
-      break;
+    case Outcome::NoData: t->errors++; break;
   }
-  std::string what = "run " + std::to_string(run->id) + " " + in.metric + ": " +
+  // The analysis module decided this metric for this service (limits, `for`, no-data policy);
+  // the engine only combines. A Stopped verdict means nothing here and cannot pass.
+  t->status = in.verdict == RunStatus::Stopped ? RunStatus::Error : in.verdict;
+  t->dry_run = in.dry_run;
+  const std::string subject =
+      in.service.empty() ? in.metric : in.metric + " of " + in.service;
+  std::string what = "run " + std::to_string(run->id) + " " + subject + ": " +
                      std::string(toString(in.outcome));
-  if (in.outcome == Outcome::NoData) what += " (no-data policy: " + std::string(toString(outcome)) + ")";
+  if (t->status != RunStatus::Running) what += " (" + std::string(toString(t->status)) + ")";
+  // Worst wins across every metric of every service: Failed > Error > Inconclusive.
+  const auto rank = [](RunStatus st) {
+    switch (st) {
+      case RunStatus::Inconclusive: return 1;
+      case RunStatus::Error: return 2;
+      case RunStatus::Failed: return 3;
+      default: return 0;
+    }
+  };
   RunStatus verdict = RunStatus::Running;
   std::string why;
-  if (!lim.dry_run) {
-    if (lim.failure_limit >= 0 && t->failed > lim.failure_limit) {
-      verdict = RunStatus::Failed;
-      why = in.metric + " failed " + str(t->failed) + " times (failureLimit " +
-            str(lim.failure_limit) + ")";
-    } else if (lim.consecutive_error_limit >= 0 &&
-               t->consecutive_errors > lim.consecutive_error_limit) {
+  for (const auto& m : run->metrics) {
+    if (m.dry_run || rank(m.status) <= rank(verdict)) continue;
+    verdict = m.status;
+    // Only the metric this result is about can have just turned bad (a bad verdict stops the
+    // run), so its reason is the one to give.
+    why = &m == t ? (in.service.empty() ? in.reason : subject + ": " + in.reason)
+                  : m.metric + (m.service.empty() ? "" : " of " + m.service) + " is " +
+                        std::string(toString(m.status));
+  }
+  if (verdict == RunStatus::Running && in.run_complete) {
+    // Complete: a pass only when every non-dry-run metric of every service passed. Anything
+    // still without a verdict was not judged, and what was not judged is not a pass.
+    verdict = RunStatus::Successful;
+    for (const auto& m : run->metrics) {
+      if (m.dry_run || m.status == RunStatus::Successful) continue;
       verdict = RunStatus::Error;
-      why = in.metric + " errored " + str(t->consecutive_errors) +
-            " times in a row (consecutiveErrorLimit " + str(lim.consecutive_error_limit) + ")";
-    } else if (lim.inconclusive_limit >= 0 && t->inconclusive > lim.inconclusive_limit) {
-      verdict = RunStatus::Inconclusive;
-      why = in.metric + " inconclusive " + str(t->inconclusive) + " times (inconclusiveLimit " +
-            str(lim.inconclusive_limit) + ")";
+      why = m.metric + (m.service.empty() ? "" : " of " + m.service) +
+            " has no verdict although the run is complete";
+      break;
+    }
+    if (run->metrics.empty()) {
+      verdict = RunStatus::Error;
+      why = "no metric was measured";
     }
   }
-  if (verdict == RunStatus::Running && in.run_complete) verdict = RunStatus::Successful;
   note(kSystem, "analysis.measured", std::move(what));
   if (verdict == RunStatus::Running) return;
   const RunKind kind = run->kind;
@@ -1454,7 +1455,13 @@ void Machine::on(const OperatorCommand& in) {
       }
       note(in.actor, "deployment.retried",
            "retry by " + in.actor + ": attempt " + str(s_.attempt) + " from the first step");
-      beginRollout();
+      // A new attempt passes the gates a start passes: the start approvals (those already given
+      // for this deployment stay valid), the change window, pre-flight.
+      if (!s_.rollback && !spec().approval_roles.empty() && !gateApproved(kStartGate)) {
+        enterApprovalGate(kStartGate);
+        return;
+      }
+      checkWindow();
       return;
     }
     case K::Pause: {

@@ -37,16 +37,8 @@ json::value ior(const IntOrPercent& v) {
 }
 
 json::value analysisToJson(const AnalysisSpec& a) {
-  json::array metrics;
-  // Compact: [name, failureLimit, inconclusiveLimit, consecutiveErrorLimit, noData, dryRun].
-  for (const auto& m : a.metrics) {
-    metrics.push_back(json::array{json::value(m.name), m.failure_limit, m.inconclusive_limit,
-                                  m.consecutive_error_limit, json::value(noDataName(m.no_data)),
-                                  m.dry_run});
-  }
   return json::object{{"templates", strings(a.templates)}, {"args", stringMap(a.args)},
-                      {"interval", ms(a.interval)},       {"thresholds", stringMap(a.thresholds)},
-                      {"metrics", std::move(metrics)}};
+                      {"interval", ms(a.interval)},       {"thresholds", stringMap(a.thresholds)}};
 }
 json::value optAnalysis(const std::optional<AnalysisSpec>& a) {
   return a ? analysisToJson(*a) : json::value(nullptr);
@@ -146,8 +138,10 @@ json::value stateToValue(const DeploymentState& s) {
   for (const auto& r : s.runs) {
     json::array metrics;
     for (const auto& m : r.metrics) {
+      // [metric, measurements, successful, failed, inconclusive, errors, status, service, dryRun]
       metrics.push_back(json::array{json::value(m.metric), m.measurements, m.successful, m.failed,
-                                    m.inconclusive, m.errors, m.consecutive_errors});
+                                    m.inconclusive, m.errors, json::value(toString(m.status)),
+                                    json::value(m.service), m.dry_run});
     }
     runs.push_back(json::object{{"id", r.id},
                                 {"kind", static_cast<int>(r.kind)},
@@ -384,24 +378,8 @@ AnalysisSpec readAnalysis(Reader& r, const json::object& o) {
   a.args = r.strMap(o, "args");
   a.interval = r.dur(o, "interval");
   a.thresholds = r.strMap(o, "thresholds");
-  for (const auto& v : r.arr(o, "metrics")) {
-    if (!v.is_array() || v.get_array().size() != 6 || !v.get_array()[0].is_string() ||
-        !v.get_array()[4].is_string() || !v.get_array()[5].is_bool()) {
-      r.bad("metrics", "must hold [name, failureLimit, inconclusiveLimit, "
-                       "consecutiveErrorLimit, noData, dryRun] arrays");
-      break;
-    }
-    const json::array& m = v.get_array();
-    MetricLimits lim;
-    lim.name = std::string(m[0].get_string());
-    lim.failure_limit = Reader::i32(m[1], r, "metrics");
-    lim.inconclusive_limit = Reader::i32(m[2], r, "metrics");
-    lim.consecutive_error_limit = Reader::i32(m[3], r, "metrics");
-    json::object holder{{"noData", m[4]}};
-    lim.no_data = r.named<NoDataPolicy>(holder, "noData", noDataName, 4);
-    lim.dry_run = m[5].get_bool();
-    a.metrics.push_back(std::move(lim));
-  }
+  // Documents written before the analysis module became the one verdict authority also carry
+  // "metrics" (per-metric limits); they are ignored.
   return a;
 }
 std::optional<AnalysisSpec> readOptAnalysis(Reader& r, const json::object& o, std::string_view key) {
@@ -557,16 +535,30 @@ DeploymentState readState(Reader& r, const json::object& o) {
     run.status = r.named<RunStatus>(ro, "status", [](RunStatus x) { return toString(x); }, 6);
     run.accepted = r.flag(ro, "accepted");
     for (const auto& mv : r.arr(ro, "metrics")) {
-      if (!mv.is_array() || mv.get_array().size() != 7 || !mv.get_array()[0].is_string()) {
-        r.bad("metrics", "must hold [name, 6 counts] arrays");
+      // 9 members; 7 in documents written before verdicts were per service. Those tallies added
+      // up all services and carry no verdict: they are dropped (the analysis module reports
+      // every metric of every service again after a restart).
+      const std::size_t n = mv.is_array() ? mv.get_array().size() : 0;
+      if ((n != 7 && n != 9) || !mv.get_array()[0].is_string() ||
+          (n == 9 && (!mv.get_array()[6].is_string() || !mv.get_array()[7].is_string() ||
+                      !mv.get_array()[8].is_bool()))) {
+        r.bad("metrics", "must hold [name, 5 counts, status, service, dryRun] arrays");
         break;
       }
       const json::array& m = mv.get_array();
-      run.metrics.push_back(MetricTally{
-          std::string(m[0].get_string()), Reader::i32(m[1], r, "metrics"),
-          Reader::i32(m[2], r, "metrics"), Reader::i32(m[3], r, "metrics"),
-          Reader::i32(m[4], r, "metrics"), Reader::i32(m[5], r, "metrics"),
-          Reader::i32(m[6], r, "metrics")});
+      MetricTally t;
+      t.metric = std::string(m[0].get_string());
+      t.measurements = Reader::i32(m[1], r, "metrics");
+      t.successful = Reader::i32(m[2], r, "metrics");
+      t.failed = Reader::i32(m[3], r, "metrics");
+      t.inconclusive = Reader::i32(m[4], r, "metrics");
+      t.errors = Reader::i32(m[5], r, "metrics");
+      if (n != 9) continue;
+      json::object holder{{"status", m[6]}};
+      t.status = r.named<RunStatus>(holder, "status", [](RunStatus x) { return toString(x); }, 6);
+      t.service = std::string(m[7].get_string());
+      t.dry_run = m[8].get_bool();
+      run.metrics.push_back(std::move(t));
     }
     s.runs.push_back(std::move(run));
   }

@@ -25,10 +25,6 @@ Result<AnalysisSpec> analysisSpec(const config::AnalysisRef& ref,
       return fail(ErrorCode::InvalidArgument,
                   where + ": analysis template \"" + name + "\" does not exist");
     }
-    for (const auto& m : it->metrics) {
-      out.metrics.push_back(MetricLimits{m.name, m.failure_limit, m.inconclusive_limit,
-                                         m.consecutive_error_limit, m.no_data, m.dry_run});
-    }
   }
   return out;
 }
@@ -155,14 +151,6 @@ std::optional<TimePoint> nextWindowOpening(const DeploymentSpec& spec, TimePoint
     at = *best;  // re-check freezes at the opening
   }
   return std::nullopt;
-}
-
-const MetricLimits& limitsFor(const AnalysisSpec& analysis, std::string_view metric) {
-  static const MetricLimits kDefaults{};
-  for (const auto& m : analysis.metrics) {
-    if (m.name == metric) return m;
-  }
-  return kDefaults;
 }
 
 Result<DeploymentSpec> buildSpec(const config::Environment& env, const config::Application& app,

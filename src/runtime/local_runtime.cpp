@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
@@ -52,7 +53,7 @@ Result<std::string> substitute(std::string_view text, const Substitutions& value
     if (std::find(known.begin(), known.end(), name) != known.end()) continue;
     std::string message = fmt::format(
         "{}: unknown substitution ${{{}}} (known: ${{PORT}}, ${{VERSION}}, ${{SERVICE}}, "
-        "${{ENVIRONMENT}})",
+        "${{ENVIRONMENT}}, ${{ARTIFACT}})",
         where, name);
     if (auto guess = closestMatch(name, known)) {
       message += fmt::format("; did you mean ${{{}}}?", *guess);
@@ -62,12 +63,28 @@ Result<std::string> substitute(std::string_view text, const Substitutions& value
   const std::map<std::string, std::string> vars{{"PORT", std::to_string(values.port)},
                                                 {"VERSION", values.version},
                                                 {"SERVICE", values.service},
-                                                {"ENVIRONMENT", values.environment}};
+                                                {"ENVIRONMENT", values.environment},
+                                                {"ARTIFACT", values.artifact.empty()
+                                                                 ? values.version
+                                                                 : values.artifact}};
   auto out = config::substitute(text, vars);
   if (!out) {
     return fail(ErrorCode::InvalidArgument, fmt::format("{}: {}", where, out.error().message));
   }
   return out;
+}
+
+std::string artifactOf(const VersionRecord& record) {
+  auto it = record.artifacts.find(record.service);
+  return it != record.artifacts.end() && !it->second.empty() ? it->second : record.version;
+}
+
+std::string artifactVariable(std::string_view service) {
+  std::string name = "RUNWAY_ARTIFACT_";
+  for (const char c : service) {
+    name += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return name;
 }
 
 Result<fs::path> resolveCommand(std::string_view command, const fs::path& working_dir,
@@ -272,9 +289,11 @@ class LocalRuntimeImpl final : public LocalRuntime {
   }
 
   // Runtime
+  using Runtime::startVersion;
   Result<void> startVersion(const config::Environment& environment,
                             const config::Service& service, std::string_view version,
-                            int instances) override;
+                            int instances,
+                            const std::map<std::string, std::string>& artifacts) override;
   Result<void> setTraffic(std::string_view environment, std::string_view service,
                           const TrafficSplit& split) override;
   Result<TrafficSplit> traffic(std::string_view environment,
@@ -467,7 +486,7 @@ Result<void> LocalRuntimeImpl::spawn(Version& v, Instance& in) {
   }
   if (port == 0) return fail(ErrorCode::Unavailable, "no free loopback port");
 
-  const Substitutions values{port, r.version, r.service, r.environment};
+  const Substitutions values{port, r.version, r.service, r.environment, artifactOf(r)};
   std::vector<std::string> argv;
   for (std::size_t i = 0; i < r.command.size(); ++i) {
     auto arg = substitute(r.command[i], values, fmt::format("command[{}]", i));
@@ -490,6 +509,8 @@ Result<void> LocalRuntimeImpl::spawn(Version& v, Instance& in) {
   env["RUNWAY_SERVICE"] = r.service;
   env["RUNWAY_VERSION"] = r.version;
   env["RUNWAY_INSTANCE"] = std::to_string(in.index);
+  env["RUNWAY_ARTIFACT"] = artifactOf(r);
+  for (const auto& [service, artifact] : r.artifacts) env[artifactVariable(service)] = artifact;
   for (const auto& [key, value] : r.env) {
     auto substituted = substitute(value, values, "env." + key);
     if (!substituted) return fail(substituted.error());
@@ -908,7 +929,8 @@ void LocalRuntimeImpl::tick() {
 
 Result<void> LocalRuntimeImpl::startVersion(const config::Environment& environment,
                                             const config::Service& service,
-                                            std::string_view version, int instances) {
+                                            std::string_view version, int instances,
+                                            const std::map<std::string, std::string>& artifacts) {
   if (auto ok = validateName("environment", environment.name); !ok) return ok;
   if (auto ok = validateName("service", service.name); !ok) return ok;
   if (auto ok = validateVersionName(version); !ok) return ok;
@@ -932,6 +954,7 @@ Result<void> LocalRuntimeImpl::startVersion(const config::Environment& environme
   record.desired = instances;
   record.command = service.local->command;
   record.env = service.env;
+  record.artifacts = artifacts;
   record.health = service.health;
   fs::path wd(service.local->working_dir);
   if (wd.is_relative()) {
@@ -948,7 +971,8 @@ Result<void> LocalRuntimeImpl::startVersion(const config::Environment& environme
   }
 
   // Check the command before touching anything, so a typo fails the call, not the instances.
-  const Substitutions probe_values{1, record.version, record.service, record.environment};
+  const Substitutions probe_values{1, record.version, record.service, record.environment,
+                                   artifactOf(record)};
   for (std::size_t i = 0; i < record.command.size(); ++i) {
     auto arg = substitute(record.command[i], probe_values, fmt::format("command[{}]", i));
     if (!arg) return fail(arg.error());

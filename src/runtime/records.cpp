@@ -179,6 +179,7 @@ std::string toJson(const VersionRecord& r) {
   o["command"] = toArray(r.command);
   o["env"] = toObject(r.env);
   o["working_dir"] = r.working_dir;
+  o["artifacts"] = toObject(r.artifacts);
   json::object health;
   health["path"] = r.health.path;
   health["initial_delay_ms"] = r.health.initial_delay.count();
@@ -202,6 +203,8 @@ Result<VersionRecord> parseVersionRecord(std::string_view text) {
   RUNWAY_READ(r.command, in.strings("command"));
   RUNWAY_READ(r.env, in.stringMap("env"));
   RUNWAY_READ(r.working_dir, in.string("working_dir"));
+  // Records written before artifacts reached the runtime have none: the version is the artifact.
+  if (object->contains("artifacts")) RUNWAY_READ(r.artifacts, in.stringMap("artifacts"));
   json::object health_object;
   RUNWAY_READ(health_object, in.object("health"));
   const Reader health(health_object);

@@ -243,8 +243,10 @@ class SqliteStore final : public Store {
   Result<std::vector<Release>> listReleases(const std::string& application) override;
   Result<DeploymentRecord> createDeployment(const DeploymentRecord& record,
                                             const std::vector<NewEvent>& events) override;
+  using Store::updateDeployment;
   Result<DeploymentRecord> updateDeployment(const DeploymentRecord& record,
-                                            const std::vector<NewEvent>& events) override;
+                                            const std::vector<NewEvent>& events,
+                                            const std::vector<ApprovalRecord>& approvals) override;
   Result<DeploymentRecord> getDeployment(const std::string& id) override;
   Result<std::vector<DeploymentRecord>> listDeployments(const DeploymentFilter& filter) override;
   Result<void> addApproval(const ApprovalRecord& approval,
@@ -267,6 +269,7 @@ class SqliteStore final : public Store {
   // REQUIRES: mutex_ held and a write transaction open.
   Result<EventRecord> appendLocked(const NewEvent& event);
   Result<void> appendAllLocked(std::span<const NewEvent> events);
+  Result<void> insertApprovalLocked(const ApprovalRecord& approval);
   Result<std::optional<DeploymentRecord>> findDeploymentLocked(const std::string& id);
   Result<std::optional<TokenRecord>> findTokenLocked(const std::string& id);
 
@@ -400,7 +403,8 @@ Result<DeploymentRecord> SqliteStore::createDeployment(const DeploymentRecord& r
 }
 
 Result<DeploymentRecord> SqliteStore::updateDeployment(const DeploymentRecord& record,
-                                                       const std::vector<NewEvent>& events) {
+                                                       const std::vector<NewEvent>& events,
+                                                       const std::vector<ApprovalRecord>& approvals) {
   if (!isJson(record.state_json)) {
     return fail(ErrorCode::InvalidArgument,
                 "deployment " + record.id + ": state is not valid JSON");
@@ -431,6 +435,13 @@ Result<DeploymentRecord> SqliteStore::updateDeployment(const DeploymentRecord& r
         .bind(5, stored.id)
         .bind(6, record.revision);
     RUNWAY_STORE_TRY(update.run());
+  }
+  for (const auto& approval : approvals) {
+    if (approval.deployment_id != record.id) {
+      return fail(ErrorCode::InvalidArgument,
+                  "an approval of " + approval.deployment_id + " cannot be recorded with " + record.id);
+    }
+    RUNWAY_STORE_TRY(insertApprovalLocked(approval));
   }
   RUNWAY_STORE_TRY(appendAllLocked(events));
   RUNWAY_STORE_TRY(tx.commit());
@@ -468,14 +479,8 @@ Result<std::vector<DeploymentRecord>> SqliteStore::listDeployments(
   return records;
 }
 
-Result<void> SqliteStore::addApproval(const ApprovalRecord& approval,
-                                      const std::vector<NewEvent>& events) {
-  std::lock_guard lock(mutex_);
-  RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
-  RUNWAY_STORE_TRY_ASSIGN(deployment, findDeploymentLocked(approval.deployment_id));
-  if (!deployment) {
-    return fail(ErrorCode::NotFound, "deployment " + approval.deployment_id + " not found");
-  }
+// REQUIRES: mutex_ held, inside a write transaction, the deployment exists.
+Result<void> SqliteStore::insertApprovalLocked(const ApprovalRecord& approval) {
   {
     RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare("SELECT approved FROM approvals WHERE "
                                             "deployment_id = ?1 AND actor = ?2 AND role = ?3"));
@@ -499,6 +504,18 @@ Result<void> SqliteStore::addApproval(const ApprovalRecord& approval,
         .bind(6, toUnixMillis(approval.at));
     RUNWAY_STORE_TRY(insert.run());
   }
+  return {};
+}
+
+Result<void> SqliteStore::addApproval(const ApprovalRecord& approval,
+                                      const std::vector<NewEvent>& events) {
+  std::lock_guard lock(mutex_);
+  RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_STORE_TRY_ASSIGN(deployment, findDeploymentLocked(approval.deployment_id));
+  if (!deployment) {
+    return fail(ErrorCode::NotFound, "deployment " + approval.deployment_id + " not found");
+  }
+  RUNWAY_STORE_TRY(insertApprovalLocked(approval));
   RUNWAY_STORE_TRY(appendAllLocked(events));
   return tx.commit();
 }

@@ -229,7 +229,7 @@ TEST_F(CliWatchTest, WatchShowsTheCanaryOnATerminalAndAsTimestampedLinesThroughA
 
   // On screen: the steps with their state, the canary's weights, the analysis value against its
   // condition, approvals and the bake.
-  const std::regex analysis(R"(error-rate [0-9][0-9.e+-]* Successful \(fails when result > 0\.05\))");
+  const std::regex analysis(R"(error-rate@api [0-9][0-9.e+-]* Successful \(fails when result > 0\.05\))");
   std::string screen;
   const bool seen = test::pollUntil(
       [&] {

@@ -79,6 +79,52 @@ spec:
       - {{name: migrate, command: ["sh", "-c", "echo 'relation leads already exists' >&2; exit 3"], onFailure: fail}}
 ---
 apiVersion: runway/v1
+kind: Environment
+metadata:
+  name: slowstart
+spec:
+  runtime:
+    local: {{}}
+  strategy: rolling
+  hooks:
+    preDeploy:
+      - {{name: migrate, command: ["sh", "-c", "echo slow $RUNWAY_VERSION >> {0}; sleep 3"], timeout: 30s}}
+---
+apiVersion: runway/v1
+kind: Environment
+metadata:
+  name: cleanup
+spec:
+  runtime:
+    local: {{}}
+  strategy: canary
+  canary:
+    steps:
+      - setWeight: 50
+      - pause: {{}}
+      - setWeight: 100
+    abortScaleDownDelay: 1s
+  hooks:
+    onAbort:
+      - {{name: page, command: ["sh", "-c", "echo abort $RUNWAY_VERSION >> {0}"], onFailure: continue}}
+    postRollback:
+      - {{name: tidy, onFailure: continue, command: ["sh", "-c", "echo tidying; sleep 3; echo done; echo postrollback $RUNWAY_VERSION >> {0}"]}}
+---
+apiVersion: runway/v1
+kind: Environment
+metadata:
+  name: noisy
+spec:
+  runtime:
+    local: {{}}
+  strategy: rolling
+  hooks:
+    preDeploy:
+      - name: chatty
+        onFailure: fail
+        command: ["awk", "BEGIN {{ printf \"x\"; for (i = 0; i < 3000; i++) printf \"\\303\\251\"; printf \"bad\\377end\"; exit 3 }}"]
+---
+apiVersion: runway/v1
 kind: AnalysisTemplate
 metadata:
   name: errors
@@ -149,6 +195,94 @@ TEST(HooksTest, LifecycleHooksRunAtTheirPointsAndAFailingPreDeployStopsTheDeploy
   EXPECT_TRUE(kept) << json::serialize(d.at("events"));
   auto env = server.getJson("/api/v1/environments/blocked");
   EXPECT_TRUE(env.at("services").as_array()[0].at("instances").as_array().empty());
+  EXPECT_EQ(server.down(), 0);
+}
+
+// Lead 5: a deployment whose preDeploy hooks were running when the server died was committed
+// as queued; after a restart its hooks run again and it starts (it used to stay Queued until an
+// unrelated deployment of the environment ended).
+TEST(HooksTest, AQueuedStartInterruptedByACrashStartsAfterRestart) {
+  TempDir dir;
+  const auto log = dir.path() / "hooks.log";
+  ServeFixture server(dir.path());
+  server.writeConfig(config(log.string()));
+  auto started = server.start();
+  ASSERT_TRUE(started) << started.error().message;
+  std::string error;
+  const std::string id = server.deploy("slowstart", "v1", &error);
+  ASSERT_FALSE(id.empty()) << error;
+  ASSERT_TRUE(pollUntil([&] { return slurp(log).find("slow v1") != std::string::npos; },
+                        deadlineIn(20s)));
+  server.kill9();
+  auto restarted = server.start();
+  ASSERT_TRUE(restarted) << restarted.error().message;
+  EXPECT_EQ(server.waitTerminal(id, 60s), "Succeeded");
+  EXPECT_EQ(slurp(log), "slow v1\nslow v1\n");  // the interrupted hook ran again
+  EXPECT_EQ(server.down(), 0);
+}
+
+// Lead 6: lifecycle hooks are committed as intents with the phase change that calls for them.
+// A postRollback hook interrupted by kill -9 (its output pipe closes with the server, so it dies
+// of SIGPIPE) runs again after the restart.
+TEST(HooksTest, APostRollbackHookInterruptedByACrashRunsAfterRestart) {
+  TempDir dir;
+  const auto log = dir.path() / "hooks.log";
+  ServeFixture server(dir.path());
+  server.writeConfig(config(log.string()));
+  auto started = server.start();
+  ASSERT_TRUE(started) << started.error().message;
+  std::string error;
+  const std::string first = server.deploy("cleanup", "v1", &error);
+  ASSERT_FALSE(first.empty()) << error;
+  ASSERT_TRUE(pollUntil([&] { return server.phase(first) == "Paused"; }, deadlineIn(30s)));
+  auto promoted = server.call("POST", "/api/v1/deployments/" + first + "/promote", "{}");
+  ASSERT_TRUE(promoted && promoted->status == 200) << (promoted ? promoted->body : "");
+  ASSERT_EQ(server.waitTerminal(first, 30s), "Succeeded");
+
+  const std::string second = server.deploy("cleanup", "v2", &error);
+  ASSERT_FALSE(second.empty()) << error;
+  ASSERT_TRUE(pollUntil([&] { return server.phase(second) == "Paused"; }, deadlineIn(30s)));
+  auto aborted = server.call("POST", "/api/v1/deployments/" + second + "/abort", "{}");
+  ASSERT_TRUE(aborted && aborted->status == 200) << (aborted ? aborted->body : "");
+  ASSERT_TRUE(pollUntil(
+      [&] { return slurp(log).find("abort v2") != std::string::npos && server.phase(second) == "RolledBack"; },
+      deadlineIn(30s)));
+  server.kill9();  // the postRollback hook is in its 3 s sleep
+  EXPECT_EQ(slurp(log).find("postrollback v2"), std::string::npos) << slurp(log);
+  auto restarted = server.start();
+  ASSERT_TRUE(restarted) << restarted.error().message;
+  EXPECT_TRUE(pollUntil([&] { return slurp(log).find("postrollback v2") != std::string::npos; },
+                        deadlineIn(30s)))
+      << slurp(log);
+  EXPECT_EQ(server.down(), 0);
+}
+
+// Lead 11: a hook's output is kept as its last 4 KiB, cut on a character boundary, and bytes
+// that are not UTF-8 are escaped instead of the whole record being replaced by [].
+TEST(HooksTest, HookOutputIsCutOnACharacterBoundaryAndInvalidBytesAreKeptEscaped) {
+  TempDir dir;
+  ServeFixture server(dir.path());
+  server.writeConfig(config((dir.path() / "hooks.log").string()));
+  auto started = server.start();
+  ASSERT_TRUE(started) << started.error().message;
+  std::string error;
+  const std::string id = server.deploy("noisy", "v1", &error);
+  ASSERT_FALSE(id.empty()) << error;
+  EXPECT_EQ(server.waitTerminal(id, 30s), "Failed");
+  auto d = server.getJson("/api/v1/deployments/" + id);
+  std::string output;
+  for (const auto& e : d.at("events").as_array()) {
+    if (e.at("kind").as_string() != "hooks.failed") continue;
+    const auto& runs = e.at("data").at("runs").as_array();
+    ASSERT_EQ(runs.size(), 1u) << json::serialize(e);
+    output = std::string(runs[0].at("output").as_string());
+  }
+  // 6008 bytes were written: "x", 3000 two-byte characters, "bad", 0xFF, "end".
+  ASSERT_FALSE(output.empty()) << json::serialize(d.at("events"));
+  EXPECT_EQ(output.substr(output.size() - 10), "bad\\xffend");
+  EXPECT_EQ(output.substr(0, 2), "\xc3\xa9");  // a whole character first, not half of one
+  EXPECT_LE(output.size(), 4096u + 3u);       // 4 KiB, plus the escape of the one bad byte
+  EXPECT_GE(output.size(), 4090u);
   EXPECT_EQ(server.down(), 0);
 }
 

@@ -92,6 +92,41 @@ spec:
   progressDeadline: 1m
 ---
 apiVersion: runway/v1
+kind: Environment
+metadata:
+  name: strict
+spec:
+  runtime:
+    local: {}
+  strategy: canary
+  canary:
+    steps:
+      - setWeight: 50
+      - analysis:
+          templates: [errors-at]
+          thresholds: {error-rate: 0.1}
+      - setWeight: 100
+    abortScaleDownDelay: 1s
+  progressDeadline: 1m
+---
+apiVersion: runway/v1
+kind: AnalysisTemplate
+metadata:
+  name: errors-at
+spec:
+  metrics:
+    - name: error-rate
+      provider: builtin
+      query: error_rate
+      window: 4s
+      initialDelay: 1s
+      interval: 1s
+      count: 5
+      failureCondition: "result > ${threshold}"
+      noData: inconclusive
+      inconclusiveLimit: 20
+---
+apiVersion: runway/v1
 kind: AnalysisTemplate
 metadata:
   name: errors
@@ -192,6 +227,44 @@ TEST_F(ServeTest, BadVersionIsRolledBackByItsAnalysis) {
     if (e.at("kind").as_string() == "analysis.failed") aborted = true;
   }
   EXPECT_TRUE(aborted);
+}
+
+// Issue 14 lead 4: a retry passes the gates of a deploy; while another deployment is active in
+// the environment it is refused with 409 (it used to start a second deployment driving the
+// same environment).
+TEST_F(ServeTest, RetryWhileAnotherDeploymentIsActiveIsAConflict) {
+  ASSERT_EQ(deployAndWait("canary", "v1"), "Succeeded");
+  LoadGenerator load("http://" + server_->serviceAddress("canary", "web") + "/");
+  std::string error;
+  const std::string bad = server_->deploy("canary", "v3", &error);
+  ASSERT_FALSE(bad.empty()) << error;
+  ASSERT_EQ(server_->waitTerminal(bad, 90s), "RolledBack");
+  const std::string next = server_->deploy("canary", "v2", &error);
+  ASSERT_FALSE(next.empty()) << error;
+  ASSERT_TRUE(pollUntil([&] { return server_->phase(next) == "Progressing"; }, deadlineIn(30s)));
+  auto retry = server_->call("POST", "/api/v1/deployments/" + bad + "/retry", "{}");
+  ASSERT_TRUE(retry);
+  EXPECT_EQ(retry->status, 409) << retry->body;
+  EXPECT_NE(retry->body.find(next), std::string::npos) << retry->body;
+  EXPECT_EQ(server_->phase(bad), "RolledBack");
+  EXPECT_EQ(server_->waitTerminal(next, 90s), "Succeeded");
+  EXPECT_EQ(server_->phase(bad), "RolledBack");
+}
+
+// Issue 14 lead 12: a step's `thresholds` replace ${threshold} in its template's conditions when
+// the run is built. The condition used to keep the placeholder, could not be parsed, and the run
+// that could not be set up counted as a pass: a build failing half its requests went to 100 %.
+TEST_F(ServeTest, PerStepThresholdsJudgeTheStep) {
+  ASSERT_EQ(deployAndWait("strict", "v1"), "Succeeded");
+  LoadGenerator load("http://" + server_->serviceAddress("strict", "web") + "/");
+  std::string error;
+  const std::string id = server_->deploy("strict", "v3", &error);
+  ASSERT_FALSE(id.empty()) << error;
+  EXPECT_EQ(server_->waitTerminal(id, 90s), "RolledBack");
+  auto d = server_->getJson("/api/v1/deployments/" + id);
+  const std::string reason(d.at("abortReason").as_string());
+  EXPECT_NE(reason.find("result > 0.1"), std::string::npos) << reason;
+  EXPECT_EQ(traffic("strict"), (std::map<std::string, double>{{"v1", 100.0}}));
 }
 
 TEST_F(ServeTest, BlueGreenSwitchesAfterVerification) {

@@ -494,5 +494,61 @@ TEST(AnalysisRunPhase, EveryMeasurementIsKept) {
   EXPECT_EQ(ms[4].outcome, MeasurementOutcome::Successful);
 }
 
+// Lead 12: the per-use thresholds are applied when the run is built, so one template serves a
+// lenient step and a strict one.
+config::Config thresholdConfig() {
+  config::Config cfg;
+  config::AnalysisTemplate errors;
+  errors.name = "errors";
+  auto m = metric("error-rate", "", "result > ${threshold}");
+  m.interval = 30s;
+  errors.metrics.push_back(m);
+  errors.metrics.push_back(metric("latency", "result < 2", ""));
+  cfg.templates.push_back(errors);
+  config::AnalysisTemplate more;
+  more.name = "more-errors";
+  more.metrics.push_back(metric("error-rate", "", "result > 0.5"));
+  cfg.templates.push_back(more);
+  return cfg;
+}
+
+TEST(BuildMetrics, AppliesThePerUseThresholdAndInterval) {
+  const auto cfg = thresholdConfig();
+  auto strict = buildMetrics(cfg, {"errors"}, 10s, {{"error-rate", "0.001"}});
+  ASSERT_TRUE(strict) << strict.error().message;
+  ASSERT_EQ(strict->size(), 2u);
+  EXPECT_EQ((*strict)[0].failure_condition, "result > 0.001");
+  EXPECT_EQ((*strict)[0].interval, 10s);
+  EXPECT_EQ((*strict)[1].success_condition, "result < 2");
+  auto lenient = buildMetrics(cfg, {"errors"}, Duration{0}, {{"error-rate", "0.05"}});
+  ASSERT_TRUE(lenient) << lenient.error().message;
+  EXPECT_EQ((*lenient)[0].failure_condition, "result > 0.05");
+  EXPECT_EQ((*lenient)[0].interval, 30s);
+
+  // The substituted condition judges: 0.01 fails the strict run and passes the lenient one.
+  auto strict_run = MetricRun::create((*strict)[0], kStart);
+  auto lenient_run = MetricRun::create((*lenient)[0], kStart);
+  ASSERT_TRUE(strict_run && lenient_run);
+  EXPECT_EQ(strict_run->evaluate(0.01), MeasurementOutcome::Failed);
+  EXPECT_EQ(lenient_run->evaluate(0.01), MeasurementOutcome::Successful);
+}
+
+TEST(BuildMetrics, RefusesWhatCannotBeMeasured) {
+  const auto cfg = thresholdConfig();
+  auto missing = buildMetrics(cfg, {"errors"}, Duration{0}, {});
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message.find("no threshold is given"), std::string::npos)
+      << missing.error().message;
+  auto twice = buildMetrics(cfg, {"errors", "more-errors"}, Duration{0}, {{"error-rate", "0.1"}});
+  ASSERT_FALSE(twice);
+  EXPECT_NE(twice.error().message.find("\"error-rate\" is defined by template \"errors\" and by "
+                                       "\"more-errors\""),
+            std::string::npos)
+      << twice.error().message;
+  auto gone = buildMetrics(cfg, {"renamed"}, Duration{0}, {});
+  ASSERT_FALSE(gone);
+  EXPECT_NE(gone.error().message.find("\"renamed\" is not configured"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace runway::analysis

@@ -82,9 +82,11 @@ class BrokenTokenStore final : public store::Store {
       const store::DeploymentRecord& r, const std::vector<store::NewEvent>& e) override {
     return inner_.createDeployment(r, e);
   }
+  using store::Store::updateDeployment;
   Result<store::DeploymentRecord> updateDeployment(
-      const store::DeploymentRecord& r, const std::vector<store::NewEvent>& e) override {
-    return inner_.updateDeployment(r, e);
+      const store::DeploymentRecord& r, const std::vector<store::NewEvent>& e,
+      const std::vector<store::ApprovalRecord>& a) override {
+    return inner_.updateDeployment(r, e, a);
   }
   Result<store::DeploymentRecord> getDeployment(const std::string& id) override {
     return inner_.getDeployment(id);

@@ -261,7 +261,7 @@ spec:
   progressDeadlineAction: degrade
   rollbackWindow: 5
   concurrency: queue
-  postDeploy: {duration: 24h, analysis: {templates: [t]}}
+  postDeploy: {duration: 24h, analysis: {templates: [t], thresholds: {m: 0.01}}}
   incidentOnRollback: true
 ---
 apiVersion: runway/v1

@@ -115,10 +115,11 @@ INSTANTIATE_TEST_SUITE_P(
         FixtureCase{"bad-substitution.yaml",
                     {kDir + "bad-substitution.yaml:9:48: spec.services[0].local.command[2]: "
                             "unknown substitution \"${PROT}\" (did you mean \"${PORT}\"?; "
-                            "supported: ${PORT}, ${VERSION}, ${SERVICE}, ${ENVIRONMENT})",
+                            "supported: ${PORT}, ${VERSION}, ${SERVICE}, ${ENVIRONMENT}, "
+                            "${ARTIFACT})",
                      kDir + "bad-substitution.yaml:11:17: spec.services[0].env.REGION: unknown "
                             "substitution \"${REGION}\" (supported: ${PORT}, ${VERSION}, "
-                            "${SERVICE}, ${ENVIRONMENT})"}},
+                            "${SERVICE}, ${ENVIRONMENT}, ${ARTIFACT})"}},
         FixtureCase{"bad-timezone.yaml",
                     {kDir + "bad-timezone.yaml:20:17: spec.windows[0].timezone: unsupported "
                             "timezone \"Europe/Berlin\": write \"UTC\" or a fixed offset such as "
@@ -165,7 +166,7 @@ TEST(LoaderTest, ReportsEveryMistakeOfOneFileInOnePassInFileOrder) {
           f + "9:18: spec.services[0].instances: must be between 1 and 1000, got 0",
           f + "11:48: spec.services[0].local.command[2]: unknown substitution \"${PROT}\" (did "
               "you mean \"${PORT}\"?; supported: ${PORT}, ${VERSION}, ${SERVICE}, "
-              "${ENVIRONMENT})",
+              "${ENVIRONMENT}, ${ARTIFACT})",
           f + "12:7: spec.services[1].name: duplicate service \"web\" (first defined at " +
               kSourceDir + "/tests/data/config/many-mistakes.yaml:8:7)",
           f + "14:7: spec.services[1].helth: unknown field \"helth\" (did you mean \"health\"?)",
@@ -446,7 +447,7 @@ INSTANTIATE_TEST_SUITE_P(
                   "end at setWeight: 100"}},
         TextCase{"starting_step_out_of_range",
                  env("  canary:\n    steps: [{setWeight: 100}]\n    analysis: {templates: "
-                     "[errors], startingStep: 3}\n"),
+                     "[errors], startingStep: 3, thresholds: {error-rate: 0.01}}\n"),
                  {"t.yaml:15:51: spec.canary.analysis.startingStep: must be between 0 and 0, got "
                   "3"}},
         TextCase{"threshold_for_unknown_metric",
@@ -576,6 +577,70 @@ INSTANTIATE_TEST_SUITE_P(
                   "at most 100, got 110",
                   "t.yaml:21:26: spec.metrics[0].judge.scoreThresholds: marginal (60) must not be "
                   "above pass (50)"}}));
+
+// Two templates in one analysis defining the same metric name cannot be set up when the run
+// starts (and used to count as a pass): refused at load time, at the second template, in every
+// place an analysis is named.
+TEST(LoaderTest, RefusesMetricNamesThatCollideWithinOneAnalysis) {
+  const std::string text =
+      "apiVersion: runway/v1\nkind: Application\nmetadata: {name: shop}\nspec:\n  services:\n"
+      "    - name: web\n      local: {command: [web]}\n"
+      "---\napiVersion: runway/v1\nkind: AnalysisTemplate\nmetadata: {name: errors}\nspec:\n"
+      "  metrics:\n    - {name: error-rate, query: error_rate, failureCondition: \"result > 0.01\"}\n"
+      "---\napiVersion: runway/v1\nkind: AnalysisTemplate\nmetadata: {name: more-errors}\nspec:\n"
+      "  metrics:\n    - {name: error-rate, query: error_rate, failureCondition: \"result > 0.05\"}\n"
+      "---\napiVersion: runway/v1\nkind: Environment\nmetadata: {name: prod}\nspec:\n"
+      "  canary:\n    steps:\n      - setWeight: 10\n"
+      "      - analysis: {templates: [errors, more-errors]}\n"  // line 30
+      "      - setWeight: 100\n"
+      "    analysis: {templates: [more-errors, errors]}\n"  // line 32
+      "  postDeploy: {duration: 1h, analysis: {templates: [errors, more-errors]}}\n"  // line 33
+      "---\napiVersion: runway/v1\nkind: Environment\nmetadata: {name: staging}\nspec:\n"
+      "  blueGreen:\n"
+      "    prePromotionAnalysis: {templates: [errors, more-errors]}\n"     // line 40
+      "    postPromotionAnalysis: {templates: [more-errors, errors]}\n";   // line 41
+  const auto result = loadConfigText(text, "t.yaml");
+  ASSERT_FALSE(result.ok());
+  std::vector<std::string> got;
+  for (const auto& d : result.diagnostics) got.push_back(d.format());
+  const std::string a =
+      "template \"more-errors\" defines metric \"error-rate\", which template \"errors\" in this "
+      "analysis defines too; one analysis measures each metric name once (rename one of the "
+      "metrics)";
+  const std::string b =
+      "template \"errors\" defines metric \"error-rate\", which template \"more-errors\" in this "
+      "analysis defines too; one analysis measures each metric name once (rename one of the "
+      "metrics)";
+  EXPECT_THAT(got, ElementsAre("t.yaml:30:40: spec.canary.steps[1].analysis.templates[1]: " + a,
+                               "t.yaml:32:41: spec.canary.analysis.templates[1]: " + b,
+                               "t.yaml:33:61: spec.postDeploy.analysis.templates[1]: " + a,
+                               "t.yaml:40:48: spec.blueGreen.prePromotionAnalysis.templates[1]: " + a,
+                               "t.yaml:41:54: spec.blueGreen.postPromotionAnalysis.templates[1]: " + b));
+}
+
+// A condition with ${threshold} and no value for it in the analysis that uses the template
+// cannot be parsed when the run starts: refused at load time.
+TEST(LoaderTest, RefusesAThresholdConditionWithoutItsValue) {
+  const std::string text =
+      "apiVersion: runway/v1\nkind: Application\nmetadata: {name: shop}\nspec:\n  services:\n"
+      "    - name: web\n      local: {command: [web]}\n"
+      "---\napiVersion: runway/v1\nkind: AnalysisTemplate\nmetadata: {name: errors}\nspec:\n"
+      "  metrics:\n    - {name: error-rate, query: error_rate, failureCondition: \"result > "
+      "${threshold}\"}\n"
+      "---\napiVersion: runway/v1\nkind: Environment\nmetadata: {name: prod}\nspec:\n"
+      "  canary:\n    steps:\n      - setWeight: 10\n"
+      "      - analysis: {templates: [errors], thresholds: {error-rate: 0.01}}\n"  // line 23: ok
+      "      - setWeight: 100\n"
+      "    analysis: {templates: [errors]}\n";  // line 25
+  const auto result = loadConfigText(text, "t.yaml");
+  ASSERT_FALSE(result.ok());
+  std::vector<std::string> got;
+  for (const auto& d : result.diagnostics) got.push_back(d.format());
+  EXPECT_THAT(got, ElementsAre("t.yaml:25:28: spec.canary.analysis.templates[0]: metric "
+                               "\"error-rate\" of template \"errors\" uses ${threshold} in its "
+                               "conditions; give its value in this analysis' thresholds "
+                               "(thresholds: {error-rate: <number>})"));
+}
 
 }  // namespace
 }  // namespace runway::config

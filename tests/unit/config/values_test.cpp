@@ -92,7 +92,8 @@ TEST(SubstituteTest, ReplacesKnownNames) {
   EXPECT_FALSE(substitute("${PORT", vars));
   EXPECT_THAT(referencedNames("${A}x${B}${A}").value(), ElementsAre("A", "B", "A"));
   EXPECT_FALSE(referencedNames("${}"));
-  EXPECT_THAT(substitutionNames(), ElementsAre("PORT", "VERSION", "SERVICE", "ENVIRONMENT"));
+  EXPECT_THAT(substitutionNames(),
+              ElementsAre("PORT", "VERSION", "SERVICE", "ENVIRONMENT", "ARTIFACT"));
 }
 
 TEST(ModelTest, FindAndApplicationFor) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "runway/controller/controller.hpp"
+#include "runway/engine/json.hpp"
 
 namespace runway::controller {
 namespace {
@@ -46,6 +47,8 @@ PersistedDeployment sample() {
   d.strategy = config::StrategyKind::Canary;
   d.requested_by = "alice";
   d.reason = "hotfix";
+  d.hooks.push_back({config::HookPoint::PreRollback, 2});
+  d.hooks.push_back({config::HookPoint::PostRollback, 2});
   return d;
 }
 
@@ -67,7 +70,26 @@ TEST(PersistTest, RoundTripsEveryField) {
   EXPECT_EQ(back->strategy, config::StrategyKind::Canary);
   EXPECT_EQ(back->requested_by, "alice");
   EXPECT_EQ(back->reason, "hotfix");
+  EXPECT_EQ(back->hooks, d.hooks);
   EXPECT_EQ(toJson(*back), toJson(d));
+}
+
+// An ended deployment with hook intents left is still live (recovery runs them); a document
+// written before hook intents were kept reads as having none.
+TEST(PersistTest, HookIntentsKeepAnEndedDeploymentLive) {
+  PersistedDeployment d = sample();
+  d.state.phase = engine::Phase::RolledBack;
+  d.state.watching = false;
+  d.retirements.clear();
+  d.analyses.clear();
+  d.checks.clear();
+  d.queued = false;
+  EXPECT_TRUE(d.live());
+  d.hooks.clear();
+  EXPECT_FALSE(d.live());
+  auto old = parsePersisted(R"({"state":)" + engine::stateToJson(d.state) + "}");
+  ASSERT_TRUE(old) << old.error().message;
+  EXPECT_TRUE(old->hooks.empty());
 }
 
 TEST(PersistTest, LiveWhileAnythingIsLeftToDo) {

@@ -158,17 +158,11 @@ const AnalysisSpec* analysisFor(const DeploymentSpec& sp, const StartAnalysis& a
   return nullptr;
 }
 
-struct Tally {
-  int failed = 0;
-  int consecutive_errors = 0;
-};
-
 struct RunModel {
   const AnalysisSpec* spec = nullptr;
   int attempt = 0;
   bool running = true;
   bool over_budget = false;
-  std::map<std::string, Tally> tallies;
 };
 
 struct Instances {
@@ -203,25 +197,9 @@ class Checker {
       if (it == runs_.end() || !it->second.running || it->second.spec == nullptr) return;
       if (state.phase == Phase::Aborting || (isTerminal(state.phase) && !state.watching)) return;
       RunModel& run = it->second;
-      const MetricLimits& lim = limitsFor(*run.spec, a->metric);
-      Outcome o = a->outcome;
-      if (o == Outcome::NoData) {
-        o = lim.no_data == NoDataPolicy::Pass   ? Outcome::Successful
-            : lim.no_data == NoDataPolicy::Fail ? Outcome::Failed
-            : lim.no_data == NoDataPolicy::Error ? Outcome::Error
-                                                 : Outcome::Inconclusive;
-      }
-      Tally& t = run.tallies[a->metric];
-      if (o == Outcome::Error) {
-        t.consecutive_errors++;
-      } else {
-        t.consecutive_errors = 0;
-      }
-      if (o == Outcome::Failed) t.failed++;
-      const bool over = !lim.dry_run &&
-                        ((lim.failure_limit >= 0 && t.failed > lim.failure_limit) ||
-                         (lim.consecutive_error_limit >= 0 &&
-                          t.consecutive_errors > lim.consecutive_error_limit));
+      // The analysis module's verdict decides; the engine must act on the worst one.
+      const bool over = !a->dry_run && (a->verdict == RunStatus::Failed ||
+                                        a->verdict == RunStatus::Error);
       if (over) {
         run.over_budget = true;
         expect_abort_ = true;
@@ -280,7 +258,7 @@ class Checker {
         }
         traffic(s->service, s->version == state.stable_version, a);
       } else if (const auto* an = std::get_if<StartAnalysis>(&a)) {
-        runs_[an->run] = RunModel{analysisFor(*state.spec, *an), state.attempt, true, false, {}};
+        runs_[an->run] = RunModel{analysisFor(*state.spec, *an), state.attempt, true, false};
       } else if (const auto* st = std::get_if<StopAnalysis>(&a)) {
         runs_[st->run].running = false;
       }
@@ -375,8 +353,9 @@ std::string describeInput(const Input& in) {
     }
     std::string operator()(const Timer&) const { return "timer"; }
     std::string operator()(const AnalysisResult& a) const {
-      return "analysis run " + std::to_string(a.run) + " " + a.metric + " " +
-             std::string(toString(a.outcome)) + (a.run_complete ? " complete" : "");
+      return "analysis run " + std::to_string(a.run) + " " + a.metric + "@" + a.service + " " +
+             std::string(toString(a.outcome)) + " verdict " + std::string(toString(a.verdict)) +
+             (a.dry_run ? " dry-run" : "") + (a.run_complete ? " complete" : "");
     }
     std::string operator()(const CheckResult& c) const {
       return "checks run " + std::to_string(c.run) + (c.passed ? " passed" : " failed");
@@ -454,11 +433,8 @@ class Generator {
   void observe(const std::vector<Action>& actions) {
     for (const auto& a : actions) {
       if (const auto* an = std::get_if<StartAnalysis>(&a)) {
-        std::vector<std::string> metrics;
-        if (const AnalysisSpec* as = analysisSpecFor(*an)) {
-          for (const auto& m : as->metrics) metrics.push_back(m.name);
-        }
-        running_[an->run] = metrics;
+        // The harness' templates each hold a metric named like the template.
+        running_[an->run] = an->templates;
       } else if (const auto* st = std::get_if<StopAnalysis>(&a)) {
         running_.erase(st->run);
       } else if (const auto* c = std::get_if<RunChecks>(&a)) {
@@ -508,7 +484,22 @@ class Generator {
                       : r < 97 ? Outcome::Error
                                : Outcome::NoData;
     const std::uint32_t run = rng_.chance(3) ? it->first + 100 : it->first;
-    return AnalysisResult{run, std::move(metric), o, 0.01, rng_.chance(35)};
+    AnalysisResult result;
+    result.run = run;
+    result.metric = std::move(metric);
+    result.outcome = o;
+    result.value = 0.01;
+    result.run_complete = rng_.chance(35);
+    static const char* services[] = {"api", "frontend", ""};
+    result.service = services[rng_.below(3)];
+    const int v = rng_.below(100);
+    result.verdict = v < 60   ? RunStatus::Running
+                     : v < 85 ? RunStatus::Successful
+                     : v < 91 ? RunStatus::Failed
+                     : v < 96 ? RunStatus::Error
+                              : RunStatus::Inconclusive;
+    result.dry_run = rng_.chance(5);
+    return result;
   }
 
   Input approval(const DeploymentState& s) {

@@ -218,62 +218,136 @@ TEST(EngineScenario, InconclusiveCanBeAbortedByAPerson) {
   EXPECT_EQ(sim.state.phase, Phase::RolledBack);
 }
 
-TEST(EngineScenario, NoDataFollowsMetricPolicy) {
-  auto env = plainEnv(config::StrategyKind::Canary);
-  env.canary.steps = {weightStep(10), analysisStep({"quiet"}), weightStep(50),
-                      analysisStep({"strict-nodata"}), weightStep(100)};
-  auto spec = makeSpec(env, runbookApp());
-  {
-    // "quiet" says no data passes: a low-traffic canary is not failed by silence.
-    Sim sim;
-    sim.feed(startFor(spec));
-    sim.result(sim.lastRun(RunKind::Inline), "requests", Outcome::NoData, true);
-    EXPECT_EQ(sim.state.canary_weight, 50);
-    // "strict-nodata" says no data fails.
-    sim.result(sim.lastRun(RunKind::Inline), "conversions", Outcome::NoData);
-    EXPECT_EQ(sim.state.phase, Phase::RolledBack);
-  }
-  {
-    // Metric without a policy of its own: the default is inconclusive, never a pass.
-    auto env2 = plainEnv(config::StrategyKind::Canary);
-    env2.canary.steps = {weightStep(10), analysisStep({"error-rate"}), weightStep(100)};
-    Sim sim;
-    sim.feed(startFor(makeSpec(env2, runbookApp())));
-    sim.result(sim.lastRun(RunKind::Inline), "error-rate", Outcome::NoData, true);
-    EXPECT_EQ(sim.state.phase, Phase::Paused);
-    EXPECT_EQ(sim.state.pause_reason, PauseReason::Inconclusive);
-  }
-}
-
-TEST(EngineScenario, ConsecutiveErrorsOverBudgetAbort) {
-  auto env = plainEnv(config::StrategyKind::Canary);
-  env.canary.steps = {weightStep(10), analysisStep({"error-rate"}), weightStep(100)};
-  Sim sim;
-  sim.feed(startFor(makeSpec(env, runbookApp())));
-  const std::uint32_t run = sim.lastRun(RunKind::Inline);
-  for (int i = 0; i < 4; ++i) sim.result(run, "error-rate", Outcome::Error);
-  EXPECT_EQ(sim.state.phase, Phase::Progressing);  // 4 errors: within the default budget
-  sim.result(run, "error-rate", Outcome::Successful);  // resets the streak
-  for (int i = 0; i < 4; ++i) sim.result(run, "error-rate", Outcome::Error);
-  EXPECT_EQ(sim.state.phase, Phase::Progressing);
-  sim.result(run, "error-rate", Outcome::Error);  // 5th in a row
-  EXPECT_EQ(sim.state.phase, Phase::RolledBack);
-  EXPECT_TRUE(hasAudit(sim.all, "analysis.error"));
-}
-
-TEST(EngineScenario, FailureLimitAllowsThatManyFailures) {
+// The engine applies no limit and no no-data policy of its own: a Failed, Error or no-data
+// measurement whose metric the analysis module still judges Running (within its limits) moves
+// nothing; the analysis module's verdict decides.
+TEST(EngineVerdict, MeasurementsWithinTheAnalysisModulesLimitsDecideNothing) {
   auto env = plainEnv(config::StrategyKind::Canary);
   env.canary.steps = {weightStep(10), analysisStep({"lenient"}), weightStep(100)};
   Sim sim;
   sim.feed(startFor(makeSpec(env, runbookApp())));
   const std::uint32_t run = sim.lastRun(RunKind::Inline);
-  sim.result(run, "error-rate", Outcome::Failed);
-  sim.result(run, "error-rate", Outcome::Failed);
-  EXPECT_EQ(sim.state.phase, Phase::Progressing);  // failureLimit 2
-  sim.result(run, "error-rate", Outcome::Inconclusive);
-  EXPECT_EQ(sim.state.phase, Phase::Progressing);  // inconclusiveLimit 1
-  sim.result(run, "error-rate", Outcome::Failed);
+  for (int i = 0; i < 6; ++i) sim.verdictOf(run, "api", "error-rate", Outcome::Error, RunStatus::Running);
+  sim.verdictOf(run, "api", "error-rate", Outcome::Failed, RunStatus::Running);
+  sim.verdictOf(run, "api", "error-rate", Outcome::NoData, RunStatus::Running);
+  EXPECT_EQ(sim.state.phase, Phase::Progressing);
+  EXPECT_EQ(sim.state.canary_weight, 10);
+  sim.verdictOf(run, "api", "error-rate", Outcome::Failed, RunStatus::Failed, false,
+                "3 failed measurement(s), more than failureLimit 2");
   EXPECT_EQ(sim.state.phase, Phase::RolledBack);
+  EXPECT_NE(sim.state.abort_reason.find("failureLimit 2"), std::string::npos);
+}
+
+// An analysis run that cannot be set up (two templates defining one metric name, a template
+// that no longer resolves) is one Error for the run as a whole: it fails the step with its
+// reason, even though it is "complete" and within every limit.
+TEST(EngineVerdict, AnalysisThatCannotBeSetUpFailsTheStep) {
+  auto env = plainEnv(config::StrategyKind::Canary);
+  env.canary.steps = {weightStep(10), analysisStep({"error-rate"}), weightStep(100)};
+  Sim sim;
+  sim.feed(startFor(makeSpec(env, runbookApp())));
+  const std::uint32_t run = sim.lastRun(RunKind::Inline);
+  sim.verdictOf(run, "", "analysis", Outcome::Error, RunStatus::Error, /*complete=*/true,
+                "analysis could not be set up: metric name 'error-rate' is used twice");
+  EXPECT_EQ(sim.state.phase, Phase::RolledBack);
+  EXPECT_NE(sim.state.canary_weight, 100);
+  EXPECT_NE(sim.state.abort_reason.find("is used twice"), std::string::npos);
+  EXPECT_TRUE(hasAudit(sim.all, "analysis.error"));
+}
+
+TEST(EngineVerdict, BackgroundAnalysisThatCannotBeSetUpNeverReachesFullTraffic) {
+  auto env = plainEnv(config::StrategyKind::Canary);
+  env.canary.steps = {weightStep(10), pauseStep(1min), weightStep(50), pauseStep(1min)};
+  config::BackgroundAnalysis bg;
+  bg.analysis = ref({"error-rate"});
+  env.canary.analysis = bg;
+  Sim sim;
+  sim.feed(startFor(makeSpec(env, runbookApp())));
+  sim.verdictOf(sim.lastRun(RunKind::Background), "", "analysis", Outcome::Error,
+                RunStatus::Error, true, "analysis could not be set up: template gone");
+  sim.advance(5min);
+  EXPECT_EQ(sim.state.phase, Phase::RolledBack);
+  for (const auto& t : ofType<SetTraffic>(sim.all)) EXPECT_LT(weightOf(t, "v1.2.3"), 100);
+}
+
+// Verdicts are per service: one service's failure is not averaged away by another's successes,
+// and one service's error streak is not reset by another service's good measurements.
+TEST(EngineVerdict, OneServicesFailureIsNotHiddenByAnothersSuccesses) {
+  auto env = plainEnv(config::StrategyKind::Canary);
+  env.canary.steps = {weightStep(10), analysisStep({"error-rate"}), weightStep(100)};
+  Sim sim;
+  sim.feed(startFor(makeSpec(env, runbookApp())));
+  const std::uint32_t run = sim.lastRun(RunKind::Inline);
+  for (int i = 0; i < 4; ++i) {
+    sim.verdictOf(run, "frontend", "error-rate", Outcome::Successful, RunStatus::Running);
+    sim.verdictOf(run, "api", "error-rate", Outcome::Error, RunStatus::Running);
+  }
+  sim.verdictOf(run, "frontend", "error-rate", Outcome::Successful, RunStatus::Successful);
+  EXPECT_EQ(sim.state.phase, Phase::Progressing);
+  sim.verdictOf(run, "api", "error-rate", Outcome::Error, RunStatus::Error, /*complete=*/true,
+                "5 consecutive errors, more than consecutiveErrorLimit 4");
+  EXPECT_EQ(sim.state.phase, Phase::RolledBack);
+  EXPECT_NE(sim.state.abort_reason.find("error-rate of api"), std::string::npos);
+  const auto& run_state = sim.state.runs.back();
+  ASSERT_EQ(run_state.metrics.size(), 2u);
+  EXPECT_EQ(run_state.metrics[0].service, "frontend");
+  EXPECT_EQ(run_state.metrics[0].status, RunStatus::Successful);
+  EXPECT_EQ(run_state.metrics[1].status, RunStatus::Error);
+}
+
+// Worst wins: Failed > Error > Inconclusive > Successful, across metrics and services.
+TEST(EngineVerdict, WorstVerdictWinsAndErrorIsNeverAPass) {
+  auto env = plainEnv(config::StrategyKind::Canary);
+  env.canary.steps = {weightStep(10), analysisStep({"error-rate", "latency-p95"}), weightStep(100)};
+  {
+    Sim sim;
+    sim.feed(startFor(makeSpec(env, runbookApp())));
+    const std::uint32_t run = sim.lastRun(RunKind::Inline);
+    sim.verdictOf(run, "api", "error-rate", Outcome::Successful, RunStatus::Successful);
+    sim.verdictOf(run, "api", "latency-p95", Outcome::Error, RunStatus::Error, true);
+    EXPECT_EQ(sim.state.phase, Phase::RolledBack);
+    EXPECT_EQ(sim.state.runs.back().status, RunStatus::Error);
+  }
+  {
+    Sim sim;
+    sim.feed(startFor(makeSpec(env, runbookApp())));
+    const std::uint32_t run = sim.lastRun(RunKind::Inline);
+    sim.verdictOf(run, "api", "error-rate", Outcome::Successful, RunStatus::Successful);
+    sim.verdictOf(run, "api", "latency-p95", Outcome::Inconclusive, RunStatus::Inconclusive, true);
+    EXPECT_EQ(sim.state.phase, Phase::Paused);
+    EXPECT_EQ(sim.state.pause_reason, PauseReason::Inconclusive);
+  }
+}
+
+// "Complete" is not a verdict: a complete run passes only when every non-dry-run metric of
+// every service the engine heard of reported Successful.
+TEST(EngineVerdict, CompleteRunWithAnUnjudgedMetricIsAnError) {
+  auto env = plainEnv(config::StrategyKind::Canary);
+  env.canary.steps = {weightStep(10), analysisStep({"error-rate"}), weightStep(100)};
+  Sim sim;
+  sim.feed(startFor(makeSpec(env, runbookApp())));
+  const std::uint32_t run = sim.lastRun(RunKind::Inline);
+  sim.verdictOf(run, "frontend", "error-rate", Outcome::Error, RunStatus::Running);
+  sim.verdictOf(run, "api", "error-rate", Outcome::Successful, RunStatus::Successful, true);
+  EXPECT_EQ(sim.state.phase, Phase::RolledBack);
+  EXPECT_NE(sim.state.abort_reason.find("no verdict"), std::string::npos);
+}
+
+TEST(EngineVerdict, CompleteRunPassesWhenEveryServiceAndMetricPassed) {
+  auto env = plainEnv(config::StrategyKind::Canary);
+  env.canary.steps = {weightStep(10), analysisStep({"error-rate"}), weightStep(50),
+                      pauseStep(std::nullopt)};
+  Sim sim;
+  sim.feed(startFor(makeSpec(env, runbookApp())));
+  const std::uint32_t run = sim.lastRun(RunKind::Inline);
+  sim.verdictOf(run, "frontend", "error-rate", Outcome::Successful, RunStatus::Successful);
+  EXPECT_EQ(sim.state.canary_weight, 10);  // not complete yet
+  // A dry-run metric that fails is recorded and decides nothing.
+  sim.verdictOf(run, "api", "shadow", Outcome::Failed, RunStatus::Failed, false, "dry", true);
+  EXPECT_EQ(sim.state.phase, Phase::Progressing);
+  sim.verdictOf(run, "api", "error-rate", Outcome::Successful, RunStatus::Successful, true);
+  EXPECT_EQ(sim.state.canary_weight, 50);
+  EXPECT_TRUE(hasAudit(sim.all, "analysis.successful"));
 }
 
 TEST(EngineScenario, BackgroundAnalysisStartsAtItsStepAndStopsAtPromotion) {
@@ -435,7 +509,7 @@ TEST(EngineScenario, RetryRestartsFromFirstStepOnlyWhenAsked) {
   const auto rolled_back = sim.state;
   sim.advance(1h);
   sim.feed(RuntimeReport{"api", "v1.2.3", 2, 0, 0});
-  sim.feed(AnalysisResult{1, "error-rate", Outcome::Successful, 0, true});
+  sim.verdictOf(1, "api", "error-rate", Outcome::Successful, RunStatus::Successful, true);
   sim.command(K::Promote);
   EXPECT_TRUE(sim.refused.has_value());
   EXPECT_EQ(sim.state.phase, Phase::RolledBack);
@@ -446,6 +520,43 @@ TEST(EngineScenario, RetryRestartsFromFirstStepOnlyWhenAsked) {
   EXPECT_EQ(sim.state.step_index, 1);
   EXPECT_EQ(sim.state.canary_weight, 20);  // first step again
   EXPECT_TRUE(hasAudit(sim.last, "deployment.retried"));
+}
+
+// Lead 4: a retry is a new attempt and passes the gates a start passes: pre-flight, the change
+// window, the start approvals (those already given for this deployment stay valid).
+TEST(EngineScenario, RetryPassesPreFlightAndTheChangeWindow) {
+  SpecOptions opts;
+  opts.preflight.health = "comprehensive";
+  Sim sim;
+  sim.feed(startFor(makeSpec(plainEnv(config::StrategyKind::Canary), runbookApp(), opts)));
+  ASSERT_EQ(sim.state.phase, Phase::PreFlight);
+  sim.feed(CheckResult{sim.lastChecks(CheckKind::PreFlight), true, ""});
+  ASSERT_EQ(sim.state.phase, Phase::Progressing);
+  sim.command(K::Abort);
+  ASSERT_EQ(sim.state.phase, Phase::RolledBack);
+  sim.command(K::Retry, "erin");
+  ASSERT_FALSE(sim.refused.has_value());
+  EXPECT_EQ(sim.state.phase, Phase::PreFlight);
+  EXPECT_TRUE(ofType<StartVersion>(sim.last).empty());  // nothing deployed before it passes
+  sim.feed(CheckResult{sim.lastChecks(CheckKind::PreFlight), false, "disk full"});
+  EXPECT_EQ(sim.state.phase, Phase::Failed);
+}
+
+TEST(EngineScenario, RetryOutsideTheChangeWindowWaitsForIt) {
+  Sim sim;
+  sim.advanceTo(utc(2026, 11, 24, 10, 0));  // Tuesday, inside the Tue-Thu 10:00-16:00 window
+  startProduction(sim, makeSpec(productionEnv(), runbookApp()));
+  ASSERT_EQ(sim.state.phase, Phase::Progressing);
+  sim.command(K::Abort);
+  ASSERT_EQ(sim.state.phase, Phase::RolledBack);
+  sim.advanceTo(utc(2026, 11, 27, 18, 0));  // Friday evening: outside every window
+  sim.command(K::Retry, "erin");
+  ASSERT_FALSE(sim.refused.has_value());
+  EXPECT_EQ(sim.state.phase, Phase::WaitingForWindow);  // approvals given stay valid
+  EXPECT_TRUE(ofType<StartVersion>(sim.last).empty());
+  sim.advanceTo(utc(2026, 12, 1, 10, 0));  // the next Tuesday
+  EXPECT_EQ(sim.state.phase, Phase::Progressing);
+  EXPECT_EQ(sim.state.attempt, 2);
 }
 
 TEST(EngineScenario, RetryRefusedUnlessRolledBack) {
@@ -1252,8 +1363,12 @@ TEST(EngineJson, RoundTripsAndCarriesSchemaVersion) {
   startProduction(sim, makeSpec(fiftyPercentEnv(), runbookApp()));
   sim.advance(15min);
   sim.result(sim.lastRun(RunKind::Background), "error-rate", Outcome::Error);
+  sim.verdictOf(sim.lastRun(RunKind::Background), "frontend", "shadow", Outcome::Failed,
+                RunStatus::Failed, false, "dry", /*dry_run=*/true);
   const std::string text = stateToJson(sim.state);
   EXPECT_NE(text.find("\"schemaVersion\":1"), std::string::npos);
+  EXPECT_NE(text.find("[\"shadow\",1,0,1,0,0,\"Failed\",\"frontend\",true]"), std::string::npos)
+      << text;
   auto back = stateFromJson(text);
   ASSERT_TRUE(back.has_value()) << back.error().message;
   EXPECT_EQ(*back, sim.state);

@@ -270,9 +270,31 @@ class Sim {
     }
     return 0;
   }
+  // A measurement whose outcome is also the metric's verdict, as the analysis module reports
+  // it with the default limits of 0: Failed and Inconclusive decide at once, Successful only
+  // when the run is complete, and an Error is still within the error budget (Running).
   const std::vector<Action>& result(std::uint32_t run, std::string metric, Outcome o,
                                     bool complete = false) {
-    return feed(AnalysisResult{run, std::move(metric), o, 0.0, complete});
+    RunStatus verdict = RunStatus::Running;
+    if (o == Outcome::Failed) verdict = RunStatus::Failed;
+    if (o == Outcome::Inconclusive) verdict = RunStatus::Inconclusive;
+    if (o == Outcome::Successful && complete) verdict = RunStatus::Successful;
+    return verdictOf(run, "api", std::move(metric), o, verdict, complete);
+  }
+  // The analysis module's verdict on `metric` of `service` after one measurement `o`.
+  const std::vector<Action>& verdictOf(std::uint32_t run, std::string service, std::string metric,
+                                       Outcome o, RunStatus verdict, bool complete = false,
+                                       std::string reason = "as measured", bool dry_run = false) {
+    AnalysisResult r;
+    r.run = run;
+    r.service = std::move(service);
+    r.metric = std::move(metric);
+    r.outcome = o;
+    r.verdict = verdict;
+    r.run_complete = complete;
+    r.reason = std::move(reason);
+    r.dry_run = dry_run;
+    return feed(r);
   }
   const std::vector<Action>& approve(std::string actor, std::string role, bool yes = true) {
     return feed(ApprovalDecision{std::move(actor), std::move(role), yes, ""});

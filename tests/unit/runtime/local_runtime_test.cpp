@@ -114,6 +114,36 @@ class LocalRuntimeTest : public ::testing::Test {
 
 // --- start, substitution, idempotence ---------------------------------------------------------
 
+// Lead 9: the deploy request's artifacts reach the process: ${ARTIFACT} in the command and env,
+// RUNWAY_ARTIFACT and RUNWAY_ARTIFACT_<SERVICE> for every service of the release; they survive
+// a restart of the runtime with the version record.
+TEST_F(LocalRuntimeTest, ArtifactsReachTheCommandAndTheEnvironment) {
+  service_.local->command = {"app", "--bundle", "${ARTIFACT}"};
+  service_.env = {{"BUNDLE", "/srv/${ARTIFACT}"}};
+  const std::map<std::string, std::string> artifacts{{"api", "api-build-77.tar"},
+                                                     {"data-service", "ds-3.tar"}};
+  ASSERT_TRUE(runtime_->startVersion(env_, service_, "v1", 1, artifacts));
+  ASSERT_EQ(launcher_->processes.size(), 1u);
+  const auto& spec = launcher_->processes.begin()->second.spec;
+  EXPECT_EQ(spec.argv, (std::vector<std::string>{(dir_ / "bin/app").string(), "--bundle",
+                                                 "api-build-77.tar"}));
+  auto has = [&](const std::string& entry) {
+    return std::find(spec.env.begin(), spec.env.end(), entry) != spec.env.end();
+  };
+  EXPECT_TRUE(has("BUNDLE=/srv/api-build-77.tar"));
+  EXPECT_TRUE(has("RUNWAY_ARTIFACT=api-build-77.tar"));
+  EXPECT_TRUE(has("RUNWAY_ARTIFACT_API=api-build-77.tar"));
+  EXPECT_TRUE(has("RUNWAY_ARTIFACT_DATA_SERVICE=ds-3.tar"));
+
+  // Without artifacts the version is the artifact.
+  ASSERT_TRUE(runtime_->startVersion(env_, service_, "v2", 1));
+  bool found = false;
+  for (const auto& [pid, p] : launcher_->processes) {
+    if (p.spec.argv.size() == 3 && p.spec.argv[2] == "v2") found = true;
+  }
+  EXPECT_TRUE(found);
+}
+
 TEST_F(LocalRuntimeTest, StartsInstancesWithSubstitutedCommandAndEnvironment) {
   ASSERT_TRUE(runtime_->startVersion(env_, service_, "v1", 2));
   ASSERT_EQ(launcher_->processes.size(), 2u);

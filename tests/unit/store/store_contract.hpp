@@ -385,6 +385,39 @@ TEST_P(StoreContract, DeploymentUpdateUnknownIsNotFound) {
 
 // ---- approvals --------------------------------------------------------------------------------
 
+// Lead 10: a decision and the state it produced are one transaction.
+TEST_P(StoreContract, ApprovalsCommitWithTheStateOrNotAtAll) {
+  auto created = store_->createDeployment(deployment("dep-1"), {});
+  ASSERT_TRUE(created.has_value());
+  DeploymentRecord change = *created;
+  change.phase = "PreFlight";
+  ApprovalRecord lead{"dep-1", "bob", "tech-lead", true, "ok", at(10)};
+  auto updated = store_->updateDeployment(change, {event("approval.granted", "dep-1")}, {lead});
+  ASSERT_TRUE(updated.has_value()) << updated.error().message;
+  auto approvals = store_->listApprovals("dep-1");
+  ASSERT_TRUE(approvals.has_value());
+  ASSERT_EQ(approvals->size(), 1u);
+  EXPECT_EQ((*approvals)[0].actor, "bob");
+
+  // A stale revision writes neither the state nor the approval.
+  ApprovalRecord pm{"dep-1", "carol", "product-manager", true, "", at(20)};
+  auto stale = store_->updateDeployment(change, {}, {pm});
+  ASSERT_FALSE(stale.has_value());
+  EXPECT_EQ(stale.error().code, ErrorCode::Conflict);
+  EXPECT_EQ(store_->listApprovals("dep-1")->size(), 1u);
+
+  // A second decision by the same person for the same role writes neither either.
+  DeploymentRecord next = *updated;
+  next.phase = "Progressing";
+  auto twice = store_->updateDeployment(next, {event("approval.granted", "dep-1")}, {lead});
+  ASSERT_FALSE(twice.has_value());
+  EXPECT_EQ(twice.error().code, ErrorCode::Conflict);
+  EXPECT_EQ(store_->getDeployment("dep-1")->phase, "PreFlight");
+  EXPECT_EQ(store_->getDeployment("dep-1")->revision, 2);
+  EXPECT_EQ(store_->listApprovals("dep-1")->size(), 1u);
+  EXPECT_EQ(eventCount(), 1);
+}
+
 TEST_P(StoreContract, ApprovalsAreAddedAndListedInOrder) {
   ASSERT_TRUE(store_->createDeployment(deployment("dep-1"), {}).has_value());
   ApprovalRecord lead{"dep-1", "bob", "tech-lead", true, "looks good", at(10)};

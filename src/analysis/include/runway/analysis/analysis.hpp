@@ -9,6 +9,7 @@
 // call dueMetrics() / record() and measure elsewhere.
 
 #include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -109,6 +110,16 @@ class MetricRun {
   std::optional<TimePoint> breaching_since_;
   MetricStatus status_;
 };
+
+// The metrics one analysis measures, as its run is built: the named templates' metrics in
+// order, each with `interval` when it is non-zero (the per-step interval) and every
+// `${threshold}` in its conditions replaced by thresholds[metric name] (the per-step "more
+// stringent thresholds"). InvalidArgument naming the cause when a template is not configured,
+// two metrics share a name, or a condition uses ${threshold} and no threshold is given for its
+// metric; nothing of this can be measured, so the run cannot be set up.
+Result<std::vector<config::MetricSpec>> buildMetrics(
+    const config::Config& config, const std::vector<std::string>& templates, Duration interval,
+    const std::map<std::string, std::string>& thresholds);
 
 // Several metrics (from one or more templates) measured together. Phase = worst metric phase
 // once every non-dry-run metric is complete; as soon as one non-dry-run metric is Failed,

@@ -9,9 +9,11 @@
 
 namespace runway::config {
 
-// The names a service's `local.command` and `env` values may use as ${NAME}.
+// The names a service's `local.command` and `env` values may use as ${NAME}. ARTIFACT is the
+// service's artifact from the deploy request (the version when the request names none).
 inline const std::vector<std::string>& substitutionNames() {
-  static const std::vector<std::string> names{"PORT", "VERSION", "SERVICE", "ENVIRONMENT"};
+  static const std::vector<std::string> names{"PORT", "VERSION", "SERVICE", "ENVIRONMENT",
+                                              "ARTIFACT"};
   return names;
 }
 

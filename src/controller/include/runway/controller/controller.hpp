@@ -182,6 +182,10 @@ Result<std::string> currentRelease(store::Store& store, const std::string& envir
 
 // The persisted document of a deployment (DeploymentRecord::state_json): the engine state plus
 // what the controller needs to resume it.
+// The key of PersistedDeployment::latest: "<run>/<metric>", or "<run>/<service>/<metric>" for a
+// metric measured for one service.
+std::string latestKey(std::uint32_t run, const std::string& service, const std::string& metric);
+
 struct PersistedDeployment {
   engine::DeploymentState state;
   // Runtime intent: versions to run per service and the traffic split per service.
@@ -190,14 +194,23 @@ struct PersistedDeployment {
   std::vector<engine::RetireVersion> retirements;  // not yet executed
   std::vector<engine::StartAnalysis> analyses;     // runs still running
   std::vector<engine::RunChecks> checks;           // check runs still running
-  // The latest measurement of each metric of each analysis run ("<run>/<metric>"), for people
-  // watching: the engine keeps only tallies.
+  // The latest measurement of each metric of each service of each analysis run (latestKey()),
+  // for people watching: the engine keeps only tallies.
   struct Measured {
     double value = 0;
     std::string outcome;
     TimePoint at;
   };
   std::map<std::string, Measured> latest;
+  // Lifecycle hooks a phase change called for (postDeploy, onAbort, preRollback, postRollback),
+  // committed with the state that entered the phase and removed once they have run: after a
+  // crash they run again (at least once, so hooks must be idempotent).
+  struct HookIntent {
+    config::HookPoint point = config::HookPoint::PostDeploy;
+    int attempt = 1;
+    bool operator==(const HookIntent&) const = default;
+  };
+  std::vector<HookIntent> hooks;
   bool queued = false;  // admitted to a busy environment; starts when it frees up
   bool rollback = false;
   bool emergency = false;

@@ -47,13 +47,28 @@ struct Start {
 // extra timers are harmless.
 struct Timer {};
 
-// One measurement outcome for one metric of a run, from the analysis module.
+// The analysis module's word on one metric of one service after one measurement.
+//
+// The analysis module is the one verdict authority for a metric: it applies the limits, `for`
+// and the no-data policy and reports the metric's verdict for that service. The engine only
+// combines verdicts, worst wins (Failed > Error > Inconclusive > Successful) across every
+// metric of every service of the run; it never upgrades an Error ("could not measure") to a
+// pass, and a run is Successful only when it is complete and every non-dry-run metric of every
+// service reported Successful.
+//
+// An analysis run that cannot be set up (a template missing, two metrics with one name, a
+// condition that does not parse) is reported as service "" with verdict Error and the reason:
+// it fails the step.
 struct AnalysisResult {
   std::uint32_t run = 0;
   std::string metric;
-  Outcome outcome = Outcome::Successful;  // NoData is mapped by the metric's no-data policy
+  Outcome outcome = Outcome::Successful;  // this measurement's outcome, for the audit trail
   double value = 0;                       // for the audit trail only
-  bool run_complete = false;              // the run has taken all its measurements
+  bool run_complete = false;  // every metric of every service of the run has a final verdict
+  std::string service;        // "" = the run as a whole
+  RunStatus verdict = RunStatus::Running;  // the metric's verdict for `service` (never Stopped)
+  std::string reason;                      // why, from the analysis module
+  bool dry_run = false;                    // recorded, never decides
 };
 
 struct CheckResult {

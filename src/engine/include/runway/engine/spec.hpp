@@ -29,28 +29,13 @@ struct IntOrPercent {
   bool operator==(const IntOrPercent&) const = default;
 };
 
-// The limits the engine applies to one metric's outcomes (Argo Rollouts semantics): the metric
-// fails when failed > failure_limit, is inconclusive when inconclusive > inconclusive_limit and
-// errors when consecutive errors > consecutive_error_limit. A negative limit disables that check.
-struct MetricLimits {
-  std::string name;
-  int failure_limit = 0;
-  int inconclusive_limit = 0;
-  int consecutive_error_limit = 4;
-  NoDataPolicy no_data = NoDataPolicy::Inconclusive;
-  bool dry_run = false;  // outcomes are recorded but never decide anything
-
-  bool operator==(const MetricLimits&) const = default;
-};
-
-// One use of analysis: which templates, with which per-use overrides, and the limits of every
-// metric they contain (copied from the templates when the spec was built).
+// One use of analysis: which templates, with which per-use overrides. The metrics' limits are
+// not here: the analysis module decides each metric's verdict (docs/concepts.md).
 struct AnalysisSpec {
   std::vector<std::string> templates;
   std::map<std::string, std::string> args;
   Duration interval{0};  // 0 = each metric's own interval
   std::map<std::string, std::string> thresholds;
-  std::vector<MetricLimits> metrics;
 
   bool operator==(const AnalysisSpec&) const = default;
 };
@@ -186,8 +171,5 @@ std::string_view matchName(config::HeaderRoute::Match match);
 std::string_view noDataName(NoDataPolicy policy);
 std::string_view deadlineActionName(ProgressDeadlineAction action);
 std::string_view concurrencyName(ConcurrencyPolicy policy);
-
-// The limits of `metric` in `analysis`; Argo defaults (0, 0, 4, inconclusive) when absent.
-const MetricLimits& limitsFor(const AnalysisSpec& analysis, std::string_view metric);
 
 }  // namespace runway::engine

@@ -88,6 +88,7 @@ struct ServiceProgress {
   bool operator==(const ServiceProgress&) const = default;
 };
 
+// One metric of one service in a run: counts for people, and the analysis module's verdict.
 struct MetricTally {
   std::string metric;
   int measurements = 0;
@@ -95,7 +96,9 @@ struct MetricTally {
   int failed = 0;
   int inconclusive = 0;
   int errors = 0;
-  int consecutive_errors = 0;
+  std::string service;                    // "" = the run as a whole (it could not be set up)
+  RunStatus status = RunStatus::Running;  // the latest verdict the analysis module reported
+  bool dry_run = false;
   bool operator==(const MetricTally&) const = default;
 };
 

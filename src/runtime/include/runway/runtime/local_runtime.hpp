@@ -20,6 +20,7 @@
 #include "runway/core/error.hpp"
 #include "runway/runtime/health.hpp"
 #include "runway/runtime/process.hpp"
+#include "runway/runtime/records.hpp"
 #include "runway/runtime/runtime.hpp"
 #include "runway/runtime/traffic.hpp"
 
@@ -107,9 +108,16 @@ struct Substitutions {
   std::string version;
   std::string service;
   std::string environment;
+  std::string artifact{};  // ${ARTIFACT}; "" = the version
 };
 Result<std::string> substitute(std::string_view text, const Substitutions& values,
                                std::string_view where);
+
+// The artifact a version record runs for its own service (the version when none was given), and
+// the environment variable that carries a service's artifact: RUNWAY_ARTIFACT_<SERVICE>, upper
+// case with '-' as '_'.
+std::string artifactOf(const VersionRecord& record);
+std::string artifactVariable(std::string_view service);
 
 // Resolves command[0]: a name with a '/' against `working_dir`; a bare name against
 // `search_path` directories, in order. Errors: InvalidArgument ("command 'x' not found in

@@ -51,11 +51,12 @@ struct VersionRecord {
   std::map<std::string, std::string> env;  // unsubstituted
   std::string working_dir;                  // absolute
   config::HealthProbe health;
+  std::map<std::string, std::string> artifacts;  // service -> artifact of the release
 
   friend bool operator==(const VersionRecord& a, const VersionRecord& b) {
     return a.environment == b.environment && a.service == b.service && a.version == b.version &&
            a.desired == b.desired && a.retiring == b.retiring && a.command == b.command &&
-           a.env == b.env && a.working_dir == b.working_dir &&
+           a.env == b.env && a.working_dir == b.working_dir && a.artifacts == b.artifacts &&
            a.health.path == b.health.path && a.health.initial_delay == b.health.initial_delay &&
            a.health.period == b.health.period && a.health.timeout == b.health.timeout &&
            a.health.failure_threshold == b.health.failure_threshold;

@@ -138,9 +138,19 @@ class Runtime {
   // Errors: InvalidArgument (bad version name, instance count outside 0..1000, command not
   // found, unknown ${...} substitution, service without a local command, environment not on
   // this runtime), FailedPrecondition (the version is being retired).
+  //
+  // `artifacts` (service -> artifact reference, from the deploy request; a service not named
+  // runs the version itself) are what the release ships: the local runtime substitutes the
+  // service's own as ${ARTIFACT} in its command and env and passes every one as
+  // RUNWAY_ARTIFACT_<SERVICE> (upper case, '-' as '_') plus RUNWAY_ARTIFACT (its own).
   virtual Result<void> startVersion(const config::Environment& environment,
                                     const config::Service& service, std::string_view version,
-                                    int instances) = 0;
+                                    int instances,
+                                    const std::map<std::string, std::string>& artifacts) = 0;
+  Result<void> startVersion(const config::Environment& environment, const config::Service& service,
+                            std::string_view version, int instances) {
+    return startVersion(environment, service, version, instances, {});
+  }
 
   // Sets the traffic split of a service and pushes it to the router; returns once the router
   // has it (or the error if it could not be reached: Unavailable). Idempotent.

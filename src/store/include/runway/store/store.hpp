@@ -162,8 +162,16 @@ class Store {
   // Replaces phase and state of deployment `record.id` if its stored revision equals
   // `record.revision`, bumps the revision and appends `events`, all in one transaction.
   // Conflict (nothing written) when the revision is stale; NotFound for an unknown id.
+  // `approvals` are recorded in the same transaction (addApproval's rules: Conflict, and nothing
+  // written, for a second decision by one actor for one role), so that a decision and the state
+  // it produced are stored together or not at all.
   virtual Result<DeploymentRecord> updateDeployment(const DeploymentRecord& record,
-                                                    const std::vector<NewEvent>& events) = 0;
+                                                    const std::vector<NewEvent>& events,
+                                                    const std::vector<ApprovalRecord>& approvals) = 0;
+  Result<DeploymentRecord> updateDeployment(const DeploymentRecord& record,
+                                            const std::vector<NewEvent>& events) {
+    return updateDeployment(record, events, {});
+  }
   virtual Result<DeploymentRecord> getDeployment(const std::string& id) = 0;
   // Newest created first (ties in insertion order, newest first); InvalidArgument for limit <= 0.
   virtual Result<std::vector<DeploymentRecord>> listDeployments(const DeploymentFilter& filter) = 0;
