@@ -1,32 +1,148 @@
 #!/usr/bin/env bash
 # Builds runway and runs every test: the whole suite in the `ci` preset (-Werror), then the unit
-# tests again under AddressSanitizer + UndefinedBehaviorSanitizer (`asan` preset).
+# tests again under AddressSanitizer + UndefinedBehaviorSanitizer (`asan` preset, built while the
+# suite runs), then the request-path fuzzer, then the check that everything used came from
+# scripts/install-deps.sh.
 # Works as root on a fresh Debian 12 machine: it installs what it needs first.
+# At the end it prints each stage's wall time and the 20 slowest tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/install-deps.sh
 # Let ccache share results between clones in different directories (CI builds a fresh clone).
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
 jobs=$(nproc 2>/dev/null || echo 2)
+logs=build/test-logs
+stages=()
+stage_start=0
+began=$(date +%s)
 
-echo "== build (ci preset: RelWithDebInfo, -Werror)"
+begin() {
+  echo "== $1"
+  stage_name=$1
+  stage_start=$(date +%s)
+}
+end() {
+  stages+=("$(printf '%-44s %4ds' "$stage_name" $(($(date +%s) - stage_start)))")
+}
+# Prints the stage times and the slowest tests, also when a stage fails.
+report() {
+  local status=$?
+  set +e +o pipefail  # the report itself never changes the outcome (head closes its pipe early)
+  if [[ -n "${background_pid:-}" ]] && kill -0 "$background_pid" 2>/dev/null; then
+    kill -- "-$background_pid" 2>/dev/null || true  # a failed stage: stop the background builds
+  fi
+  echo
+  echo "== stage times"
+  for s in "${stages[@]}"; do echo "  $s"; done
+  if ((status != 0)) && [[ -n "${stage_name:-}" ]]; then
+    echo "  $stage_name: failed after $(($(date +%s) - stage_start))s"
+  fi
+  printf '  %-44s %4ds\n' "total" $(($(date +%s) - began))
+  if compgen -G "$logs/ctest-*.log" >/dev/null; then
+    echo "== slowest tests"
+    # ctest lines: "  12/733 Test  #34: suite.name ......   Passed   12.34 sec"
+    cat "$logs"/ctest-*.log | grep -E 'Test +#[0-9]+: .* sec$' |
+      sed -E 's/.*Test +#[0-9]+: ([^ ]+) .* ([0-9.]+) sec$/\2 \1/' | sort -rn | head -20 |
+      awk '{ printf "  %7.1fs  %s\n", $1, $2 }'
+  fi
+  exit "$status"
+}
+trap report EXIT
+
+# Adds one ctest run's counts to the totals printed at the end.
+passed=0
+failed=0
+count() {
+  local line
+  line=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$1" | tail -1 || true)
+  if [[ $line =~ ([0-9]+)\ tests\ failed\ out\ of\ ([0-9]+) ]]; then
+    failed=$((failed + BASH_REMATCH[1]))
+    passed=$((passed + BASH_REMATCH[2] - BASH_REMATCH[1]))
+  fi
+}
+
+begin "install dependencies"
+scripts/install-deps.sh
+end
+mkdir -p "$logs"
+rm -f "$logs"/ctest-*.log "$logs"/exec.log
+
+begin "build (ci preset: RelWithDebInfo, -Werror)"
 cmake --preset ci >/dev/null
 cmake --build --preset ci -j"$jobs"
+end
 
-echo "== tests (unit, integration, e2e)"
-ctest --preset ci -j"$jobs" --timeout 600
+# The sanitizer and fuzz builds run while the suite runs, at idle priority (SCHED_IDLE: they get
+# a core only when no test wants it). The suite spends most of its time waiting on real
+# deployments' bakes and pauses, so this hides most of those builds without slowing the tests.
+background_builds() {
+  set -e
+  local start
+  start=$(date +%s)
+  cmake --preset asan >/dev/null
+  cmake --build --preset asan -j"$jobs"
+  echo "asan build: $(($(date +%s) - start))s"
+  start=$(date +%s)
+  CC=clang-14 CXX=clang++-14 cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DRUNWAY_WERROR=ON -DRUNWAY_BUILD_INTEGRATION_TESTS=ON >/dev/null
+  cmake --build build/fuzz -j"$jobs" --target runway_router_request_fuzzer
+  echo "fuzz build: $(($(date +%s) - start))s"
+}
+begin "builds asan + fuzz, in the background of the tests"
+background_start=$stage_start
+setsid chrt --idle 0 bash -c "$(declare -f background_builds); jobs=$jobs; background_builds" \
+  >"$logs/background-builds.log" 2>&1 &
+background_pid=$!
 
-echo "== build (asan preset: AddressSanitizer + UBSan, -Werror)"
-cmake --preset asan >/dev/null
-cmake --build --preset asan -j"$jobs"
+# Traced for execve only (seccomp-filtered, so the tests run at full speed): check-deps reads the
+# programs the tests ran from it.
+begin "tests (unit, integration, e2e)"
+strace -f --seccomp-bpf -qq -e trace=execve -e signal=none -o "$logs/exec.log" \
+  ctest --preset ci -j"$jobs" --timeout 600 2>&1 | tee "$logs/ctest-ci.log"
+count "$logs/ctest-ci.log"
+end
 
-echo "== unit tests under ASan + UBSan"
+begin "waiting for the background builds"
+if ! wait "$background_pid"; then
+  cat "$logs/background-builds.log"
+  echo "the asan or fuzz build failed (above)" >&2
+  exit 1
+fi
+end
+grep -E '^(asan|fuzz) build: ' "$logs/background-builds.log" | while read -r what _ secs; do
+  echo "  $what build took ${secs} at idle priority (started with the tests)"
+done
+stages+=("$(printf '%-44s %4ds' "builds asan + fuzz (overlapping the tests)" $(($(date +%s) - background_start)))")
+
+begin "unit tests under ASan + UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --preset asan -j"$jobs" --timeout 600
+  ctest --preset asan -j"$jobs" --timeout 600 2>&1 | tee "$logs/ctest-asan.log"
+count "$logs/ctest-asan.log"
+end
 
-echo "== request-path fuzzer (libFuzzer + ASan, clang, bounded run)"
-CC=clang-14 CXX=clang++-14 cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DRUNWAY_WERROR=ON -DRUNWAY_BUILD_INTEGRATION_TESTS=ON >/dev/null
-cmake --build build/fuzz -j"$jobs" --target runway_router_request_fuzzer
-ctest --test-dir build/fuzz -L fuzz --output-on-failure
+begin "request-path fuzzer (libFuzzer + ASan, bounded run)"
+ctest --test-dir build/fuzz -L fuzz --output-on-failure 2>&1 | tee "$logs/ctest-fuzz.log"
+count "$logs/ctest-fuzz.log"
+end
+
+begin "dependencies all from scripts/install-deps.sh"
+scripts/check-deps.sh --exec-log "$logs/exec.log" build/ci build/asan build/fuzz
+# The guard must be able to fail: without the package that holds clang's fuzzer and sanitizer
+# runtimes (the one a fresh machine once lacked), the same check has to refuse.
+if scripts/check-deps.sh --without libclang-rt-14-dev build/fuzz >"$logs/guard-selftest.log" 2>&1; then
+  echo "check-deps accepted the fuzz build without libclang-rt-14-dev in the list" >&2
+  exit 1
+fi
+grep -q 'libclang-rt-14-dev' "$logs/guard-selftest.log"
+echo "check-deps: refuses the fuzz build when libclang-rt-14-dev is left out, as it should"
+end
+
+# A skipped test is a check that did not run: in CI that is a missing dependency, never a pass.
+if grep -h -A100 'The following tests did not run' "$logs"/ctest-*.log | grep -E 'Skipped|Not Run'; then
+  echo "tests were skipped (above): install what they need in scripts/install-deps.sh" >&2
+  failed=$((failed + 1))
+fi
+
+echo
+echo "total: $passed passed, $failed failed"
+((failed == 0))
