@@ -77,8 +77,9 @@ TEST_F(PerfTest, LatencyRegressionIsCaughtAgainstTheBaseline) {
   // injected 50ms is far above this allowance.
   spec.latency_noise = Duration{20};
   // P99 of 120 samples is the second-slowest request: on a shared machine it jumps by tens of
-  // ms between identical runs (seen: 10ms -> 32.6ms). This test judges the P95.
-  spec.p99_tolerance = 10.0;
+  // ms between identical runs (seen: 10ms -> 32.6ms; 2.4ms -> 28.3ms while CI's sanitizer build
+  // ran at idle priority). This test judges the P95, so the P99 allowance cannot decide it.
+  spec.p99_tolerance = 1e6;
 
   const auto baseline = load("v1");
   EXPECT_EQ(baseline.requests, 120U);
