@@ -36,14 +36,6 @@ struct LogFile {
   std::string partial;  // a line not yet ended by '\n' (-f)
 };
 
-bool validName(const std::string& s) {
-  if (s.empty()) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-           c == '.';
-  });
-}
-
 // Bytes [from, end) of `path`; nullopt when it cannot be opened.
 std::optional<std::string> readFrom(const fs::path& path, std::uintmax_t from) {
   std::ifstream in(path, std::ios::binary);

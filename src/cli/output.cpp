@@ -3,6 +3,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <csignal>
@@ -119,6 +120,14 @@ std::string joinStrings(const json::value& array, const char* separator) {
     out += std::string(x.get_string());
   }
   return out;
+}
+
+bool validName(const std::string& s) {
+  if (s.empty()) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+           c == '.';
+  });
 }
 
 std::string orDash(const std::string& s) { return s.empty() ? "-" : s; }

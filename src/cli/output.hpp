@@ -37,6 +37,9 @@ std::string metricLabel(const boost::json::value& metric);
 std::string joinStrings(const boost::json::value& array, const char* separator = ",");
 // `s` or "-" when empty.
 std::string orDash(const std::string& s);
+// Whether `s` may go into a URL path as an environment, deployment or version name: letters,
+// digits, '-', '_' and '.', not empty.
+bool validName(const std::string& s);
 
 // Whether a deployment phase ends a follow (deploy --wait, status --watch --until-done):
 // terminal phases, and Degraded, which waits for a person.

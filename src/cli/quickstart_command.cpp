@@ -110,7 +110,7 @@ class Traffic {
 };
 
 // One line describing where a deployment is.
-std::string progressLine(const json::value& d) {
+std::string deploymentLine(const json::value& d) {
   std::string line = str(d, "phase");
   const auto& steps = d.at("steps").as_array();
   const std::string phase = str(d, "phase");
@@ -144,7 +144,7 @@ Result<json::value> deployAndFollow(ApiClient& client, const std::string& env, c
   while (std::chrono::steady_clock::now() < deadline) {
     auto d = client.get("/api/v1/deployments/" + id);
     if (!d) return fail(d.error());
-    const std::string line = progressLine(*d);
+    const std::string line = deploymentLine(*d);
     const std::string phase = str(*d, "phase");
     if (line != last) {
       fmt::print("{}  {:<11} {:<7} {}\n", clockNow(), env, version, line);

@@ -39,17 +39,6 @@ void withClient(Context& ctx, const ClientFlags& flags, const std::function<int(
   ctx.exit_code = body(client);
 }
 
-// Environment and deployment names go into URL paths: refuse what would change the path.
-bool validName(const std::string& s) {
-  if (s.empty()) return false;
-  for (const char c : s) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                    c == '_' || c == '.';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 int badName(const char* what, const std::string& s) {
   fmt::print(stderr, "runway: \"{}\" is not a valid {} (letters, digits, '-', '_', '.')\n", s, what);
   return kExitUsage;

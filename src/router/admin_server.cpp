@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "awaitable.hpp"
 #include "json_util.hpp"
 #include "unix_socket_path.hpp"
 #include "runway/core/duration.hpp"
@@ -30,8 +31,6 @@ using local = asio::local::stream_protocol;
 using boost::system::error_code;
 
 namespace {
-
-constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 AdminReply errorReply(const Error& e) {
   boost::json::object o{{"error", boost::json::object{{"code", codeName(e.code)},

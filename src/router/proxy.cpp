@@ -18,6 +18,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "awaitable.hpp"
+
 namespace runway::router {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -28,7 +30,6 @@ using boost::system::error_code;
 
 namespace {
 
-constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kMaxResponseHeader = 64 * 1024;
 
 std::string_view reasonPhrase(int status) {

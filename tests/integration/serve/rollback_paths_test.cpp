@@ -31,7 +31,7 @@ using Weights = std::map<std::string, int>;
 
 // `shop` is the demo app; `fleet` runs it with FAIL_HEALTH set to the version name, so that a
 // version called "yes" never becomes ready and one called "no" does.
-constexpr const char* kConfig = R"(apiVersion: runway/v1
+constexpr const char* kRollbackConfig = R"(apiVersion: runway/v1
 kind: Application
 metadata: {name: shop}
 spec:
@@ -128,7 +128,7 @@ class RollbackPathsTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(std::filesystem::exists(binaryPath("runway-demo-app")));
     server_ = std::make_unique<ServeFixture>(dir_.path());
-    server_->writeConfig(kConfig);
+    server_->writeConfig(kRollbackConfig);
     auto started = server_->start();
     ASSERT_TRUE(started) << started.error().message;
   }
@@ -447,7 +447,7 @@ TEST(DeepDataDirectoryTest, ServeStatusAndDownWork) {
   ASSERT_EQ((deep / "data").string().size(), 200u);
   std::filesystem::create_directories(deep);
   ServeFixture server(deep);
-  server.writeConfig(kConfig);
+  server.writeConfig(kRollbackConfig);
   auto started = server.start();
   ASSERT_TRUE(started) << started.error().message;
   const std::string id = server.deploy("canary", "v1");

@@ -10,11 +10,14 @@
 #include <gtest/gtest.h>
 
 #include "runway/config/loader.hpp"
+#include "text.hpp"
 
 namespace runway::config {
 namespace {
 
 using ::testing::ElementsAre;
+using test::env;
+using test::messages;
 using ::testing::ElementsAreArray;
 
 // Lines 1-17: an application with two services and a smoke suite.
@@ -37,17 +40,7 @@ spec:
 ---
 )";
 
-std::vector<std::string> messages(const LoadResult& result) {
-  std::vector<std::string> out;
-  for (const auto& d : result.diagnostics) out.push_back(d.format());
-  return out;
-}
-
-// Line 18 is "apiVersion", the spec's keys start at line 22.
-std::string env(const std::string& spec) {
-  return "apiVersion: runway/v1\nkind: Environment\nmetadata: {name: prod}\nspec:\n" + spec;
-}
-
+// Line 18 is "apiVersion", the spec's keys start at line 22 (env()).
 TEST(ChecksConfigTest, EveryFieldIsRead) {
   const auto result = loadConfigText(kApp + env(R"(  canary:
     steps:

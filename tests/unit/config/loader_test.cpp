@@ -11,26 +11,19 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "text.hpp"
+
 namespace runway::config {
 namespace {
 
 using ::testing::ElementsAre;
+using test::env;
+using test::messages;
 using ::testing::ElementsAreArray;
 
 const std::string kSourceDir = RUNWAY_SOURCE_DIR;
 
 std::string fixture(const std::string& name) { return kSourceDir + "/tests/data/config/" + name; }
-
-// The formatted diagnostics, with file names relative to the source tree.
-std::vector<std::string> messages(const LoadResult& result) {
-  std::vector<std::string> out;
-  for (const auto& d : result.diagnostics) {
-    auto text = d.format();
-    if (text.rfind(kSourceDir + "/", 0) == 0) text.erase(0, kSourceDir.size() + 1);
-    out.push_back(text);
-  }
-  return out;
-}
 
 struct FixtureCase {
   std::string file;
@@ -410,11 +403,7 @@ TEST_P(TextErrorTest, ReportsExactly) {
   EXPECT_THAT(got, ElementsAreArray(c.expected));
 }
 
-std::string env(const std::string& spec) {
-  // Lines 9-12; spec lines start at 13.
-  return "apiVersion: runway/v1\nkind: Environment\nmetadata: {name: prod}\nspec:\n" + spec;
-}
-
+// env(): lines 9-12; spec lines start at 13.
 INSTANTIATE_TEST_SUITE_P(
     MoreErrorClasses, TextErrorTest,
     ::testing::Values(
