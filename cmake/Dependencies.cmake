@@ -16,6 +16,55 @@ if(RUNWAY_BUILD_BENCH)
   find_package(benchmark REQUIRED)
 endif()
 
+# Unity build (RUNWAY_UNITY, on in the ci and asan presets): a target's .cpp files are compiled
+# in batches of RUNWAY_UNITY_BATCH, each batch one translation unit that #includes them, so the
+# heavy headers (Boost.JSON, Beast, CLI11, GoogleTest) are parsed and their inline code compiled
+# once per batch instead of once per file. The batch files include the sources by paths relative
+# to themselves: CMake's own UNITY_BUILD writes absolute paths, which differ between two clones
+# and so miss ccache in every fresh CI clone. Files in one target must not define the same name
+# in an anonymous namespace (the compiler says so when they do).
+function(runway_unity target)
+  if(NOT RUNWAY_UNITY)
+    return()
+  endif()
+  get_target_property(sources ${target} SOURCES)
+  get_target_property(source_dir ${target} SOURCE_DIR)
+  set(dir "${CMAKE_CURRENT_BINARY_DIR}/unity/${target}")
+  set(batch "")
+  set(content "")
+  set(count 0)
+  set(index 0)
+  set(batches "")
+  set(members "")
+  foreach(source IN LISTS sources)
+    if(NOT source MATCHES "\\.(cpp|cc)$")
+      continue()
+    endif()
+    cmake_path(ABSOLUTE_PATH source BASE_DIRECTORY "${source_dir}" OUTPUT_VARIABLE path)
+    file(RELATIVE_PATH relative "${dir}" "${path}")
+    string(APPEND content "#include \"${relative}\"\n")
+    list(APPEND members "${path}")
+    math(EXPR count "${count} + 1")
+    if(count EQUAL RUNWAY_UNITY_BATCH)
+      file(CONFIGURE OUTPUT "${dir}/unity_${index}.cpp" CONTENT "${content}")
+      list(APPEND batches "${dir}/unity_${index}.cpp")
+      math(EXPR index "${index} + 1")
+      set(content "")
+      set(count 0)
+    endif()
+  endforeach()
+  if(count GREATER 0)
+    file(CONFIGURE OUTPUT "${dir}/unity_${index}.cpp" CONTENT "${content}")
+    list(APPEND batches "${dir}/unity_${index}.cpp")
+  endif()
+  list(LENGTH members n)
+  if(n LESS 2)
+    return()  # nothing to batch
+  endif()
+  set_source_files_properties(${members} TARGET_DIRECTORY ${target} PROPERTIES HEADER_FILE_ONLY ON)
+  target_sources(${target} PRIVATE ${batches})
+endfunction()
+
 # Defines a runway module: runway_module(NAME SOURCES... [DEPS public-deps...] [PRIVATE_DEPS ...])
 function(runway_module name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
@@ -25,6 +74,7 @@ function(runway_module name)
     PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include
     PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
   target_link_libraries(runway_${name} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS} runway_warnings)
+  runway_unity(runway_${name})
 endfunction()
 
 # Test code is compiled without optimisation unless RUNWAY_OPTIMIZE_TESTS is ON: it is a third of
@@ -36,16 +86,22 @@ function(runway_test_optimisation target)
   endif()
 endfunction()
 
-# Defines a unit-test executable for a module: runway_unit_test(NAME SOURCES... DEPS ...)
+# Defines a unit-test executable for a module: runway_test(NAME SOURCES... DEPS ... [LABEL l]
+# [OPTIMIZED]). OPTIMIZED keeps the preset's optimisation for a test that is mostly computation;
+# it must be its own executable: inline functions compiled at -O0 in another object of the same
+# binary would be the copies the linker keeps.
 function(runway_test name)
-  cmake_parse_arguments(ARG "" "LABEL" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "OPTIMIZED" "LABEL" "SOURCES;DEPS" ${ARGN})
   if(NOT ARG_LABEL)
     set(ARG_LABEL unit)
   endif()
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main runway_warnings)
-  runway_test_optimisation(${name})
+  if(NOT ARG_OPTIMIZED)
+    runway_test_optimisation(${name})
+  endif()
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
+  runway_unity(${name})
   target_compile_definitions(${name} PRIVATE
     RUNWAY_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     RUNWAY_BINARY_DIR="${PROJECT_BINARY_DIR}")
