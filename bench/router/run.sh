@@ -29,7 +29,7 @@ fi
 
 if [[ -z "${RUNWAY_BIN:-}" ]]; then
   cmake -S "$ROOT" -B "$ROOT/build/bench" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DRUNWAY_BUILD_TESTS=OFF -DRUNWAY_BUILD_BENCH=ON >/dev/null
+    -DRUNWAY_BUILD_TESTS=OFF -DRUNWAY_BUILD_BENCH=ON -DRUNWAY_MOLD=OFF >/dev/null
   cmake --build "$ROOT/build/bench" --target runway >/dev/null
   RUNWAY_BIN="$ROOT/build/bench/bin/runway"
 fi
