@@ -36,9 +36,11 @@ function(runway_test_optimisation target)
   endif()
 endfunction()
 
-# Defines a unit-test executable for a module: runway_unit_test(NAME SOURCES... DEPS ...)
+# Defines a test executable: runway_test(NAME SOURCES... DEPS ... [LABEL unit]
+# [PROPERTIES name value...]); PROPERTIES are set on every test case discovered in it (e.g.
+# FIXTURES_REQUIRED, ENVIRONMENT).
 function(runway_test name)
-  cmake_parse_arguments(ARG "" "LABEL" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "" "LABEL" "SOURCES;DEPS;PROPERTIES" ${ARGN})
   if(NOT ARG_LABEL)
     set(ARG_LABEL unit)
   endif()
@@ -50,5 +52,6 @@ function(runway_test name)
     RUNWAY_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     RUNWAY_BINARY_DIR="${PROJECT_BINARY_DIR}")
   include(GoogleTest)
-  gtest_discover_tests(${name} PROPERTIES LABELS ${ARG_LABEL} DISCOVERY_TIMEOUT 60)
+  gtest_discover_tests(${name} PROPERTIES LABELS ${ARG_LABEL} ${ARG_PROPERTIES}
+                       DISCOVERY_TIMEOUT 60)
 endfunction()

@@ -148,6 +148,10 @@ class CurlTransport final : public Transport {
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c, CURLOPT_PROXY, "");  // never a proxy from the environment
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    // HTTP/1.1: over HTTP/2 (libcurl's default for https) kube-apiserver ends a refused POST's
+    // stream before its body ("Transferred a partial file", no Status message). Each exchange
+    // has a connection of its own anyway, so HTTP/2's multiplexing would buy nothing.
+    curl_easy_setopt(c, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10'000L);
     if (request.timeout.count() > 0) {
       curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
@@ -170,6 +174,8 @@ class CurlTransport final : public Transport {
     const CURLcode rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
     if (rc == CURLE_OK || x.stopped) return response;
+    // A refusal whose body was cut short is still the server's answer.
+    if (rc == CURLE_PARTIAL_FILE && response.status >= 400) return response;
     // The URL names the server and path only; headers (with the token) never reach a message.
     const auto where = fmt::format("{} {}", request.method, request.url);
     if (x.overflow) {
