@@ -10,4 +10,7 @@ namespace runway::kube::detail {
 // text is not base64.
 std::optional<std::string> decodeBase64(std::string_view text);
 
+// Bytes -> standard base64 with padding.
+std::string encodeBase64(std::string_view bytes);
+
 }  // namespace runway::kube::detail

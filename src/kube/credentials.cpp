@@ -20,6 +20,8 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "base64.hpp"
+
 extern char** environ;
 
 namespace runway::kube {
@@ -220,6 +222,8 @@ class TokenFileSource final : public CredentialSource {
   TimePoint read_at_{};
 };
 
+using detail::encodeBase64;
+
 const json::string* stringAt(const json::object& o, std::string_view key) {
   const auto* v = o.if_contains(key);
   return v != nullptr ? v->if_string() : nullptr;
@@ -228,9 +232,21 @@ const json::string* stringAt(const json::object& o, std::string_view key) {
 // An exec plugin's ExecCredential, cached until its expirationTimestamp (or a 401).
 class ExecCredentialSource final : public CredentialSource {
  public:
-  ExecCredentialSource(ExecPlugin plugin, std::shared_ptr<Clock> clock,
+  ExecCredentialSource(const Connection& connection, std::shared_ptr<Clock> clock,
                        std::shared_ptr<PluginRunner> runner)
-      : plugin_(std::move(plugin)), clock_(std::move(clock)), runner_(std::move(runner)) {}
+      : plugin_(*connection.exec), clock_(std::move(clock)), runner_(std::move(runner)) {
+    json::object spec{{"interactive", false}};
+    if (plugin_.provide_cluster_info) {
+      json::object cluster{{"server", connection.server}};
+      if (!connection.certificate_authority_pem.empty()) {
+        cluster["certificate-authority-data"] = encodeBase64(connection.certificate_authority_pem);
+      }
+      if (connection.insecure_skip_tls_verify) cluster["insecure-skip-tls-verify"] = true;
+      spec["cluster"] = std::move(cluster);
+    }
+    exec_info_ = json::serialize(json::object{
+        {"apiVersion", plugin_.api_version}, {"kind", "ExecCredential"}, {"spec", std::move(spec)}});
+  }
 
   // CredentialSource
   Result<Credential> current() override {
@@ -238,12 +254,7 @@ class ExecCredentialSource final : public CredentialSource {
     std::lock_guard lock(mutex_);
     if (cached_ && (!expires_at_ || clock_->now() < *expires_at_)) return *cached_;
     cached_.reset();
-    const auto info = json::serialize(json::object{
-        {"apiVersion", plugin_.api_version},
-        {"kind", "ExecCredential"},
-        {"spec", json::object{{"interactive", false}}},
-    });
-    auto output = runner_->run(plugin_, info);
+    auto output = runner_->run(plugin_, exec_info_);
     if (!output) return fail(output.error());
     return parse(*output);
   }
@@ -304,6 +315,7 @@ class ExecCredentialSource final : public CredentialSource {
   ExecPlugin plugin_;
   std::shared_ptr<Clock> clock_;
   std::shared_ptr<PluginRunner> runner_;
+  std::string exec_info_;  // KUBERNETES_EXEC_INFO
   std::mutex mutex_;
   std::optional<Credential> cached_;
   std::optional<TimePoint> expires_at_;  // nullopt: until a 401
@@ -321,7 +333,7 @@ std::unique_ptr<CredentialSource> makeCredentialSource(const Connection& connect
   if (!clock) clock = systemClock();
   if (connection.exec) {
     if (!runner) runner = processPluginRunner();
-    return std::make_unique<ExecCredentialSource>(*connection.exec, std::move(clock), std::move(runner));
+    return std::make_unique<ExecCredentialSource>(connection, std::move(clock), std::move(runner));
   }
   if (!connection.token_file.empty()) {
     return std::make_unique<TokenFileSource>(connection.token_file, std::move(clock));

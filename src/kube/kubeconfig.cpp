@@ -94,6 +94,7 @@ Result<ExecPlugin> parseExec(const YAML::Node& node, const fs::path& base_dir,
   if (const auto env = node["env"]; env && env.IsSequence()) {
     for (const auto& entry : env) exec.env.emplace_back(scalar(entry, "name"), scalar(entry, "value"));
   }
+  exec.provide_cluster_info = scalar(node, "provideClusterInfo") == "true";
   exec.interactive_mode = scalar(node, "interactiveMode");
   if (exec.interactive_mode.empty()) exec.interactive_mode = "IfAvailable";
   if (exec.interactive_mode == "Always") {

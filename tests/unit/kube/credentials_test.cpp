@@ -29,6 +29,7 @@ class ExecPluginTest : public ::testing::Test {
   std::unique_ptr<CredentialSource> source(const ExecPlugin& p) {
     Connection c;
     c.server = "https://127.0.0.1:1";
+    c.certificate_authority_pem = "CA PEM";
     c.exec = p;
     return makeCredentialSource(c, clock_);
   }
@@ -61,6 +62,23 @@ TEST_F(ExecPluginTest, CachedUntilExpirationTimestamp) {
   ASSERT_TRUE(info);
   EXPECT_NE(info->find(R"("kind":"ExecCredential")"), std::string::npos) << *info;
   EXPECT_NE(info->find(R"("interactive":false)"), std::string::npos) << *info;
+}
+
+TEST_F(ExecPluginTest, ClusterInfoOnlyWhenAskedFor) {
+  ASSERT_TRUE(source(plugin())->current());
+  auto info = test::readFile(dir_ / "info");
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->find("cluster"), std::string::npos) << *info;
+
+  auto p = plugin();
+  p.provide_cluster_info = true;
+  ASSERT_TRUE(source(p)->current());
+  info = test::readFile(dir_ / "info");
+  ASSERT_TRUE(info);
+  // base64 of "CA PEM" is Q0EgUEVN.
+  EXPECT_NE(info->find(R"("cluster":{"server":"https://127.0.0.1:1","certificate-authority-data":"Q0EgUEVN"})"),
+            std::string::npos)
+      << *info;
 }
 
 TEST_F(ExecPluginTest, WithoutExpiryCachedUntilRejected) {

@@ -110,6 +110,7 @@ users:
       args: [eks, get-token, --cluster-name, prod]
       env: [{name: AWS_PROFILE, value: prod}]
       interactiveMode: Never
+      provideClusterInfo: true
 - name: on-path
   user:
     exec: {apiVersion: client.authentication.k8s.io/v1, command: aws}
@@ -129,11 +130,13 @@ contexts:
   ASSERT_EQ(exec->exec->env.size(), 1U);
   EXPECT_EQ(exec->exec->env[0], (std::pair<std::string, std::string>{"AWS_PROFILE", "prod"}));
   EXPECT_EQ(exec->exec->interactive_mode, "Never");
+  EXPECT_TRUE(exec->exec->provide_cluster_info);
 
   auto on_path = parseKubeconfig(text, "/home/me/.kube", "on-path");
   ASSERT_TRUE(on_path) << on_path.error().message;
   EXPECT_EQ(on_path->exec->command, "aws");  // a bare name is looked up on PATH
   EXPECT_EQ(on_path->exec->interactive_mode, "IfAvailable");
+  EXPECT_FALSE(on_path->exec->provide_cluster_info);
 
   auto file = parseKubeconfig(text, "/home/me/.kube", "file");
   ASSERT_TRUE(file) << file.error().message;

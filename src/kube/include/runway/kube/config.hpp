@@ -25,6 +25,9 @@ struct ExecPlugin {
   std::vector<std::string> args;
   std::vector<std::pair<std::string, std::string>> env;  // added to runway's environment
   std::string interactive_mode;  // "Never", "IfAvailable" or "Always" (refused: no terminal)
+  // provideClusterInfo: KUBERNETES_EXEC_INFO then carries spec.cluster (server,
+  // certificate-authority-data, insecure-skip-tls-verify) of the kubeconfig's cluster.
+  bool provide_cluster_info = false;
 };
 
 // Everything needed to talk to one API server as one user.
