@@ -126,4 +126,75 @@ Object httpRoute(const std::string& route_name, const std::string& gateway,
                                           {"backendRefs", std::move(backends)}}}}}}};
 }
 
+PodInstance podInstance(const Object& pod) {
+  PodInstance p;
+  const auto* metadata = pod.if_contains("metadata");
+  if (metadata != nullptr && metadata->is_object()) {
+    const auto& md = metadata->get_object();
+    if (const auto* name = md.if_contains("name"); name && name->is_string()) p.name = name->get_string();
+    if (const auto* labels = md.if_contains("labels"); labels && labels->is_object()) {
+      if (const auto* v = labels->get_object().if_contains(kVersionLabel); v && v->is_string()) {
+        p.version = v->get_string();
+      }
+    }
+  }
+  if (const auto* spec = pod.if_contains("spec"); spec && spec->is_object()) {
+    if (const auto* node = spec->get_object().if_contains("nodeName"); node && node->is_string()) {
+      p.node = node->get_string();
+    }
+  }
+  const auto* status_value = pod.if_contains("status");
+  if (status_value == nullptr || !status_value->is_object()) return p;
+  const auto& status = status_value->get_object();
+  if (const auto* phase = status.if_contains("phase"); phase && phase->is_string()) p.phase = phase->get_string();
+  if (const auto* conditions = status.if_contains("conditions"); conditions && conditions->is_array()) {
+    for (const auto& c : conditions->get_array()) {
+      const auto* o = c.if_object();
+      if (o == nullptr) continue;
+      const auto* type = o->if_contains("type");
+      const auto* value = o->if_contains("status");
+      if (type && type->is_string() && type->get_string() == "Ready" && value && value->is_string()) {
+        p.ready = value->get_string() == "True";
+      }
+    }
+  }
+  if (const auto* containers = status.if_contains("containerStatuses"); containers && containers->is_array()) {
+    for (const auto& c : containers->get_array()) {
+      const auto* o = c.if_object();
+      if (o == nullptr) continue;
+      if (const auto* n = o->if_contains("restartCount"); n && n->is_int64()) {
+        p.restarts += static_cast<int>(n->get_int64());
+      }
+    }
+  }
+  return p;
+}
+
+std::map<std::string, int> routeWeights(const Object& route, std::string_view service,
+                                        const std::vector<std::string>& candidates) {
+  std::map<std::string, std::string> by_name;  // object name -> version
+  for (const auto& version : candidates) by_name[versionObjectName(service, version)] = version;
+  std::map<std::string, int> weights;
+  const auto* spec = route.if_contains("spec");
+  if (spec == nullptr || !spec->is_object()) return weights;
+  const auto* rules = spec->get_object().if_contains("rules");
+  if (rules == nullptr || !rules->is_array()) return weights;
+  for (const auto& rule : rules->get_array()) {
+    const auto* refs = rule.is_object() ? rule.get_object().if_contains("backendRefs") : nullptr;
+    if (refs == nullptr || !refs->is_array()) continue;
+    for (const auto& ref : refs->get_array()) {
+      const auto* o = ref.if_object();
+      if (o == nullptr) continue;
+      const auto* name = o->if_contains("name");
+      if (name == nullptr || !name->is_string()) continue;
+      const auto it = by_name.find(std::string(name->get_string()));
+      if (it == by_name.end()) continue;
+      const auto* weight = o->if_contains("weight");
+      // The API's default weight is 1.
+      weights[it->second] = weight && weight->is_int64() ? static_cast<int>(weight->get_int64()) : 1;
+    }
+  }
+  return weights;
+}
+
 }  // namespace runway::kube

@@ -44,7 +44,15 @@ TEST(KubeWorkloadTest, VersionsRollOutAndTheRouteSplitsBetweenThem) {
   auto pods = kube->list(Resource::pods(), ns.name(),
                          ListOptions{"app.kubernetes.io/name=api,runway.dev/version=v2", "", ""});
   ASSERT_TRUE(pods) << pods.error().message;
-  EXPECT_EQ(pods->items.size(), 2U);
+  ASSERT_EQ(pods->items.size(), 2U);
+  for (const auto& item : pods->items) {
+    const auto pod = podInstance(item);
+    EXPECT_EQ(pod.version, "v2");
+    EXPECT_EQ(pod.phase, "Running") << pod.name;
+    EXPECT_TRUE(pod.ready) << pod.name;
+    EXPECT_EQ(pod.node, "kwok-node-0") << pod.name;
+    EXPECT_EQ(pod.restarts, 0) << pod.name;
+  }
 
   // Applying the same Deployment again changes nothing (no new generation).
   const VersionIdentity v2{"staging", "api", "v2", "dep-v2"};
@@ -62,6 +70,10 @@ TEST(KubeWorkloadTest, VersionsRollOutAndTheRouteSplitsBetweenThem) {
   route = kube->apply(Resource::httpRoutes(), ns.name(), "api",
                       httpRoute("api", "public", service, 8080, {{"v1", 0}, {"v2", 1000}}));
   ASSERT_TRUE(route) << route.error().message;
+  auto read_back = kube->get(Resource::httpRoutes(), ns.name(), "api");
+  ASSERT_TRUE(read_back) << read_back.error().message;
+  EXPECT_EQ(routeWeights(*read_back, "api", {"v1", "v2"}),
+            (std::map<std::string, int>{{"v1", 0}, {"v2", 1000}}));
   EXPECT_EQ(route->at("spec").at("rules").at(0).at("backendRefs"),
             json::parse(R"([{"group": "", "kind": "Service", "name": "api-v1", "port": 8080, "weight": 0},
                             {"group": "", "kind": "Service", "name": "api-v2", "port": 8080, "weight": 1000}])"));

@@ -58,5 +58,35 @@ TEST(WorkloadTest, HttpRouteWeightsPerVersionService) {
   EXPECT_EQ(route.at("spec").at("parentRefs"), json::parse(R"([{"name": "public"}])"));
 }
 
+TEST(WorkloadTest, PodInstanceFromStatus) {
+  const auto pod = json::parse(R"({
+    "metadata": {"name": "api-v2-7d9f-abcde", "labels": {"runway.dev/version": "v2"}},
+    "spec": {"nodeName": "node-1"},
+    "status": {"phase": "Running",
+               "conditions": [{"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": "False"}],
+               "containerStatuses": [{"restartCount": 2}, {"restartCount": 1}]}})").as_object();
+  const auto p = podInstance(pod);
+  EXPECT_EQ(p.name, "api-v2-7d9f-abcde");
+  EXPECT_EQ(p.version, "v2");
+  EXPECT_EQ(p.phase, "Running");
+  EXPECT_FALSE(p.ready);
+  EXPECT_EQ(p.restarts, 3);
+  EXPECT_EQ(p.node, "node-1");
+  const auto pending = podInstance(json::parse(R"({"metadata": {"name": "x"}, "status": {"phase": "Pending"}})").as_object());
+  EXPECT_EQ(pending.phase, "Pending");
+  EXPECT_TRUE(pending.node.empty());
+  EXPECT_FALSE(pending.ready);
+}
+
+TEST(WorkloadTest, RouteWeightsReadBack) {
+  const auto route = httpRoute("api", "public", {"production", "api", "", ""}, 8080,
+                               {{"v1", 900}, {"v2", 100}});
+  EXPECT_EQ(routeWeights(route, "api", {"v1", "v2", "v3"}),
+            (std::map<std::string, int>{{"v1", 900}, {"v2", 100}}));
+  EXPECT_EQ(routeWeights(route, "api", {"v2"}), (std::map<std::string, int>{{"v2", 100}}));
+  auto defaulted = json::parse(R"({"spec": {"rules": [{"backendRefs": [{"name": "api-v1"}]}]}})").as_object();
+  EXPECT_EQ(routeWeights(defaulted, "api", {"v1"}), (std::map<std::string, int>{{"v1", 1}}));
+}
+
 }  // namespace
 }  // namespace runway::kube

@@ -160,8 +160,9 @@ std::unique_ptr<Client> makeClient(Connection connection, ClientOptions options 
 // watches again from the last resourceVersion seen when the server closes the watch, and lists
 // again (another `on_list`) when the resourceVersion has expired (410 Gone). With
 // `resource_version` set, the first list is skipped and the watch starts there (resuming).
-// Transport failures and 5xx back off with options' sleep; returns when `stop` is requested
-// (an empty result) or on an error that waiting cannot fix (403, 404, 400).
+// Transport failures and 5xx back off with `sleep` (200 ms doubling up to 30 s); returns when
+// `stop` is requested (an empty result; a stop during a back-off takes effect after it) or on
+// an error that waiting cannot fix (403, 404, 400, 401).
 struct CollectionHandlers {
   std::function<void(const ObjectList&)> on_list;
   std::function<void(const WatchEvent&)> on_event;

@@ -8,6 +8,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "runway/kube/client.hpp"
 
@@ -63,5 +64,24 @@ Object versionService(const VersionIdentity& identity, int port);
 Object httpRoute(const std::string& route_name, const std::string& gateway,
                  const VersionIdentity& service, int port,
                  const std::map<std::string, int>& weights);
+
+// Reading back what the cluster has.
+
+// One pod of a version, as `runway status` will show an instance.
+struct PodInstance {
+  std::string name;
+  std::string version;  // its runway.dev/version label
+  std::string phase;    // Pending, Running, Succeeded, Failed, Unknown
+  bool ready = false;   // the Ready condition is True
+  int restarts = 0;     // summed over its containers
+  std::string node;     // "" while unscheduled
+};
+PodInstance podInstance(const Object& pod);
+
+// The weights of `route` (an HTTPRoute as built by httpRoute()): version -> per-mille, found by
+// matching each backendRef's name against versionObjectName(service, version) for the
+// versions in `candidates`. A backendRef naming no candidate is left out.
+std::map<std::string, int> routeWeights(const Object& route, std::string_view service,
+                                        const std::vector<std::string>& candidates);
 
 }  // namespace runway::kube
