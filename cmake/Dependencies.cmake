@@ -86,18 +86,17 @@ function(runway_test_optimisation target)
   endif()
 endfunction()
 
-# Defines a test executable: runway_test(NAME SOURCES... DEPS ... [LABEL l] [COST c] [OPTIMIZED]).
-# COST (ctest's property, default 0) for suites that take tens of seconds: ctest starts the
-# costliest first, so on a fresh clone (no timing history yet) they do not end the run alone. OPTIMIZED keeps the preset's optimisation for a test that is mostly computation;
-# it must be its own executable: inline functions compiled at -O0 in another object of the same
+# Defines a test executable: runway_test(NAME SOURCES... DEPS ... [LABEL unit] [OPTIMIZED]
+# [PROPERTIES name value...]). PROPERTIES are set on every test case discovered in it (e.g.
+# FIXTURES_REQUIRED, ENVIRONMENT, or COST for suites that take tens of seconds: ctest starts the
+# costliest first, so on a fresh clone, with no timing history yet, they do not end the run
+# alone). OPTIMIZED keeps the preset's optimisation for a test that is mostly computation; it
+# must be its own executable: inline functions compiled at -O0 in another object of the same
 # binary would be the copies the linker keeps.
 function(runway_test name)
-  cmake_parse_arguments(ARG "OPTIMIZED" "LABEL;COST" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "OPTIMIZED" "LABEL" "SOURCES;DEPS;PROPERTIES" ${ARGN})
   if(NOT ARG_LABEL)
     set(ARG_LABEL unit)
-  endif()
-  if(NOT ARG_COST)
-    set(ARG_COST 0)
   endif()
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main runway_warnings)
@@ -110,5 +109,6 @@ function(runway_test name)
     RUNWAY_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     RUNWAY_BINARY_DIR="${PROJECT_BINARY_DIR}")
   include(GoogleTest)
-  gtest_discover_tests(${name} PROPERTIES LABELS ${ARG_LABEL} COST ${ARG_COST} DISCOVERY_TIMEOUT 60)
+  gtest_discover_tests(${name} PROPERTIES LABELS ${ARG_LABEL} ${ARG_PROPERTIES}
+                       DISCOVERY_TIMEOUT 60)
 endfunction()

@@ -1128,7 +1128,7 @@ Freeze Loader::parseFreeze(Reader& r, const Val& v) {
       ok = false;
       continue;
     }
-    auto time = detail::parseRfc3339(*text);
+    auto time = parseTimestamp(*text);
     if (!time) {
       error(value->location, value->path, time.error().message);
       ok = false;

@@ -83,62 +83,6 @@ Result<int> parseUtcOffset(std::string_view text) {
   return text[0] == '-' ? -offset : offset;
 }
 
-Result<TimePoint> parseRfc3339(std::string_view text) {
-  const auto bad = [&] {
-    return fail(ErrorCode::InvalidArgument,
-                fmt::format("invalid time \"{}\": write an RFC 3339 time with a zone, e.g. "
-                            "\"2026-12-20T00:00:00Z\" or \"2026-12-20T08:00:00+02:00\"",
-                            text));
-  };
-  // YYYY-MM-DDTHH:MM:SS
-  if (text.size() < 20 || text[4] != '-' || text[7] != '-' ||
-      (text[10] != 'T' && text[10] != 't' && text[10] != ' ') || text[13] != ':' ||
-      text[16] != ':') {
-    return bad();
-  }
-  const int year = fixedDigits(text, 0, 4);
-  const int month = fixedDigits(text, 5, 2);
-  const int day = fixedDigits(text, 8, 2);
-  const int hour = fixedDigits(text, 11, 2);
-  const int minute = fixedDigits(text, 14, 2);
-  const int second = fixedDigits(text, 17, 2);
-  if (year < 0 || month < 0 || day < 0 || hour < 0 || hour > 23 || minute < 0 || minute > 59 ||
-      second < 0 || second > 60) {
-    return bad();
-  }
-  const std::chrono::year_month_day date{std::chrono::year{year},
-                                         std::chrono::month{static_cast<unsigned>(month)},
-                                         std::chrono::day{static_cast<unsigned>(day)}};
-  if (!date.ok()) return bad();
-  std::size_t pos = 19;
-  std::int64_t millis = 0;
-  if (pos < text.size() && text[pos] == '.') {
-    ++pos;
-    const auto start = pos;
-    std::int64_t scale = 100;
-    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
-      millis += (text[pos] - '0') * scale;
-      scale /= 10;
-      ++pos;
-    }
-    if (pos == start) return bad();
-  }
-  int offset_minutes = 0;
-  const auto zone = text.substr(pos);
-  if (zone == "Z" || zone == "z") {
-    offset_minutes = 0;
-  } else {
-    auto offset = parseUtcOffset(zone);
-    if (!offset || zone == "UTC") return bad();
-    offset_minutes = *offset;
-  }
-  const auto days = std::chrono::sys_days{date};
-  const auto local = std::chrono::time_point_cast<Duration>(days) + std::chrono::hours(hour) +
-                     std::chrono::minutes(minute) + std::chrono::seconds(second) +
-                     Duration(millis);
-  return TimePoint{local.time_since_epoch()} - std::chrono::minutes(offset_minutes);
-}
-
 Result<std::int64_t> parseMemoryMiB(std::string_view text) {
   const auto bad = [&] {
     return fail(ErrorCode::InvalidArgument,

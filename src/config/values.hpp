@@ -24,9 +24,6 @@ Result<int> parseClockTime(std::string_view text, bool allow_end_of_day);
 // "UTC" or a fixed offset "+HH:MM" / "-HH:MM" (up to 14:00) -> minutes east of UTC.
 Result<int> parseUtcOffset(std::string_view text);
 
-// RFC 3339 date-time with a zone: "2026-12-20T00:00:00Z", "2026-12-20T08:00:00.5+02:00".
-Result<TimePoint> parseRfc3339(std::string_view text);
-
 // A Kubernetes-style memory quantity -> MiB, rounded up: "256Mi", "1Gi", "512M", "1073741824".
 Result<std::int64_t> parseMemoryMiB(std::string_view text);
 

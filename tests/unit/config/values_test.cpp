@@ -52,17 +52,6 @@ TEST(ValuesTest, UtcOffsets) {
   EXPECT_FALSE(detail::parseUtcOffset("+2"));
 }
 
-TEST(ValuesTest, Rfc3339) {
-  EXPECT_EQ(toUnixMillis(detail::parseRfc3339("1970-01-01T00:00:00Z").value()), 0);
-  EXPECT_EQ(toUnixMillis(detail::parseRfc3339("1970-01-01T01:00:00+01:00").value()), 0);
-  EXPECT_EQ(toUnixMillis(detail::parseRfc3339("2026-11-26T10:15:00.250Z").value()),
-            1'795'688'100'250);
-  EXPECT_FALSE(detail::parseRfc3339("2026-02-30T00:00:00Z"));  // no such day
-  EXPECT_FALSE(detail::parseRfc3339("2026-12-20T00:00:00"));   // no zone
-  EXPECT_FALSE(detail::parseRfc3339("2026-12-20"));
-  EXPECT_FALSE(detail::parseRfc3339("2026-12-20T25:00:00Z"));
-}
-
 TEST(ValuesTest, Quantities) {
   EXPECT_EQ(detail::parseMemoryMiB("256Mi").value(), 256);
   EXPECT_EQ(detail::parseMemoryMiB("2Gi").value(), 2048);

@@ -5,6 +5,9 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
+
+#include "runway/core/error.hpp"
 
 namespace runway {
 
@@ -45,5 +48,10 @@ inline TimePoint fromUnixMillis(std::int64_t ms) { return TimePoint{Duration{ms}
 
 // RFC 3339 in UTC with milliseconds, e.g. "2026-11-26T10:15:00.250Z".
 std::string formatTimestamp(TimePoint t);
+
+// RFC 3339 date-time with a zone, to the millisecond: "2026-12-20T00:00:00Z",
+// "2026-12-20T08:00:00.5+02:00" (what formatTimestamp() writes, and Kubernetes' timestamps).
+// InvalidArgument otherwise, with an example in the message.
+Result<TimePoint> parseTimestamp(std::string_view text);
 
 }  // namespace runway
