@@ -217,6 +217,7 @@ SourceLocation syntaxErrorLocation(const Reader& r, const std::string& chunk,
 
 void Loader::loadText(const std::string& text, const std::string& file) {
   addFile(file);
+  config_.sources.push_back(SourceFile{file, text});
   for (const auto& [first_line, chunk] : splitDocuments(text)) {
     Reader r(file, first_line, diagnostics_);
     std::vector<YAML::Node> documents;
@@ -2053,6 +2054,12 @@ LoadResult Loader::finish() {
 LoadResult loadConfigText(const std::string& text, const std::string& file_name) {
   Loader loader;
   loader.loadText(text, file_name);
+  return loader.finish();
+}
+
+LoadResult loadConfigSources(const std::vector<SourceFile>& sources) {
+  Loader loader;
+  for (const auto& source : sources) loader.loadText(source.text, source.name);
   return loader.finish();
 }
 

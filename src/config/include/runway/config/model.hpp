@@ -467,12 +467,21 @@ struct AnalysisTemplate {
 
 // ---------------------------------------------------------------------------------------------
 
+// One file of a configuration as it was read: what a deployment keeps as its spec snapshot, so
+// that it can be loaded again (loadConfigSources) exactly as it was when the deployment started.
+struct SourceFile {
+  std::string name;  // as given to the loader (locations and relative paths use it)
+  std::string text;
+  bool operator==(const SourceFile&) const = default;
+};
+
 // A whole, validated configuration.
 struct Config {
   std::vector<Application> applications;
   std::vector<Environment> environments;
   std::vector<AnalysisTemplate> templates;
   std::vector<std::string> files;  // the files it was read from, in order
+  std::vector<SourceFile> sources;  // their text, in the same order
 
   const Application* findApplication(std::string_view name) const;
   const Environment* findEnvironment(std::string_view name) const;
