@@ -157,6 +157,8 @@ void AnalysisRunner::record(const std::string& id, std::uint32_t run_id, std::si
   result.verdict = engineVerdict(after.phase);
   result.reason = after.message;
   result.dry_run = after.dry_run;
+  const auto& spec = sr.run.metrics()[mi].spec();
+  result.open_ended = spec.count == 0 && spec.interval.count() > 0;
   result.run_complete = complete;
   report_(id, result);
 }

@@ -1,6 +1,7 @@
 #include "runway/engine/engine.hpp"
 
 #include <algorithm>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -231,6 +232,32 @@ class Machine {
       if (it->kind == kind && it->step == step) return &*it;
     }
     return nullptr;
+  }
+  // The post-promotion analysis has judged every service: its run passed, or (still running
+  // when the verification period ends) every non-dry-run metric of every service has its
+  // final Successful verdict, or measures until stopped and has at least one successful
+  // measurement within its limits. A metric that could only error, or that has not reached its
+  // count, is not judged yet.
+  bool postPromotionJudged() const {
+    const AnalysisRun* r = runFor(RunKind::PostPromotion, -1);
+    if (r == nullptr) return false;
+    if (runPassed(r)) return true;
+    if (r->status != RunStatus::Running) return false;
+    std::set<std::string> judged;
+    for (const auto& m : r->metrics) {
+      if (m.dry_run) continue;
+      const bool ok = m.status == RunStatus::Successful ||
+                      (m.status == RunStatus::Running && m.open_ended && m.successful > 0);
+      if (!ok) return false;
+      judged.insert(m.service);
+    }
+    // The services the run measures: the one its args name, or every service.
+    const auto& args = spec().post_promotion_analysis->args;
+    if (auto named = args.find("service"); named != args.end()) return judged.count(named->second) != 0;
+    for (const auto& sv : s_.services) {
+      if (judged.count(sv.name) == 0) return false;
+    }
+    return true;
   }
   static bool runPassed(const AnalysisRun* r) {
     return r != nullptr && (r->status == RunStatus::Successful ||
@@ -740,6 +767,10 @@ void Machine::blueGreenProgress() {
     const CheckRun* c = checksFor(CheckKind::PostPromotion, -1);
     if (c == nullptr || c->status != CheckStatus::Passed) return;
   }
+  if (!s_.promoted_full && !s_.fast && !s_.force && sp.post_promotion_analysis &&
+      !postPromotionJudged()) {
+    return;  // the verification period is a minimum: what was not judged yet is waited for
+  }
   for (const auto& sv : s_.services) {
     if (sv.applied_weight != 100) return;
   }
@@ -1104,6 +1135,7 @@ void Machine::on(const AnalysisResult& in) {
   // the engine only combines. A Stopped verdict means nothing here and cannot pass.
   t->status = in.verdict == RunStatus::Stopped ? RunStatus::Error : in.verdict;
   t->dry_run = in.dry_run;
+  t->open_ended = in.open_ended;
   const std::string subject =
       in.service.empty() ? in.metric : in.metric + " of " + in.service;
   std::string what = "run " + std::to_string(run->id) + " " + subject + ": " +

@@ -17,6 +17,16 @@ using K = OperatorCommand::Kind;
 namespace json = boost::json;
 
 // Starts a production deployment and gives both approvals.
+// One measurement of `metric` for every service of the deployment, each with `verdict`; the last
+// one says whether the run is complete.
+void everyService(Sim& sim, std::uint32_t run, const std::string& metric, Outcome o,
+                  RunStatus verdict = RunStatus::Running, bool complete = false) {
+  const auto services = sim.state.services;
+  for (std::size_t i = 0; i < services.size(); ++i) {
+    sim.verdictOf(run, services[i].name, metric, o, verdict, complete && i + 1 == services.size());
+  }
+}
+
 void startProduction(Sim& sim, std::shared_ptr<const DeploymentSpec> spec,
                      std::string version = "v1.2.3") {
   sim.feed(startFor(std::move(spec), std::move(version)));
@@ -123,9 +133,10 @@ TEST(EngineScenario, StagingBlueGreenEndToEnd) {
   EXPECT_EQ(sw[0].version, "v1.2.3");
   const std::uint32_t post = sim.lastRun(RunKind::PostPromotion);
   ASSERT_NE(post, 0u);
+  sim.open_ended_metrics = true;  // the runbook's verification metrics measure until stopped
   EXPECT_EQ(sim.analyses.back().thresholds.at("error-rate"), "0.01");
   EXPECT_EQ(sim.analyses.back().thresholds.at("latency-p95"), "2s");
-  sim.result(post, "error-rate", Outcome::Successful);
+  everyService(sim, post, "error-rate", Outcome::Successful);
   sim.advance(14min);
   EXPECT_EQ(sim.state.phase, Phase::Promoting);
   EXPECT_TRUE(ofType<RetireVersion>(sim.all).empty());  // old colour kept
@@ -1303,11 +1314,43 @@ TEST(EngineScenario, PostPromotionAnalysisThroughVerificationIsSuccessful) {
   ASSERT_EQ(sim.state.phase, Phase::Promoting);
   const std::uint32_t post = sim.lastRun(RunKind::PostPromotion);
   ASSERT_NE(post, 0u);
-  sim.result(post, "error-rate", Outcome::Successful);
-  sim.result(post, "latency-p95", Outcome::Successful);
+  sim.open_ended_metrics = true;  // measured until stopped: the verification period bounds them
+  everyService(sim, post, "error-rate", Outcome::Successful);
+  everyService(sim, post, "latency-p95", Outcome::Successful);
   sim.advance(15min);
   ASSERT_EQ(sim.state.phase, Phase::Succeeded);
   EXPECT_EQ(sim.state.runs.back().status, RunStatus::Successful);
+}
+
+// Issue 14 (found by the crash simulation): the verification period is a minimum. A post-
+// promotion analysis that has not judged every service when it ends is waited for: a metric
+// with a count that has not reached it, or one that measures until stopped but could only
+// error, is not a pass.
+TEST(EngineScenario, PostPromotionAnalysisNotYetJudgedHoldsTheVerification) {
+  auto env = stagingEnv();
+  env.approvals.roles.clear();
+  env.blue_green.pre_promotion_checks.reset();
+  Sim sim;
+  sim.feed(startFor(makeSpec(env, runbookApp())));
+  ASSERT_EQ(sim.state.phase, Phase::Promoting);
+  const std::uint32_t post = sim.lastRun(RunKind::PostPromotion);
+  everyService(sim, post, "error-rate", Outcome::Successful);  // count not reached yet
+  everyService(sim, post, "latency-p95", Outcome::Successful);
+  sim.advance(20min);
+  EXPECT_EQ(sim.state.phase, Phase::Promoting);
+  everyService(sim, post, "error-rate", Outcome::Successful, RunStatus::Successful);
+  everyService(sim, post, "latency-p95", Outcome::Successful, RunStatus::Successful, true);
+  sim.advance(1s);
+  EXPECT_EQ(sim.state.phase, Phase::Succeeded);
+
+  Sim errors_only;
+  errors_only.feed(startFor(makeSpec(env, runbookApp())));
+  errors_only.open_ended_metrics = true;
+  const std::uint32_t run = errors_only.lastRun(RunKind::PostPromotion);
+  everyService(errors_only, run, "error-rate", Outcome::Error);  // could not measure, within the budget
+  everyService(errors_only, run, "latency-p95", Outcome::Successful);
+  errors_only.advance(20min);
+  EXPECT_EQ(errors_only.state.phase, Phase::Promoting);
 }
 
 TEST(EngineJson, ReadsStatesWrittenBeforeIssue13Fields) {
@@ -1367,7 +1410,7 @@ TEST(EngineJson, RoundTripsAndCarriesSchemaVersion) {
                 RunStatus::Failed, false, "dry", /*dry_run=*/true);
   const std::string text = stateToJson(sim.state);
   EXPECT_NE(text.find("\"schemaVersion\":1"), std::string::npos);
-  EXPECT_NE(text.find("[\"shadow\",1,0,1,0,0,\"Failed\",\"frontend\",true]"), std::string::npos)
+  EXPECT_NE(text.find("[\"shadow\",1,0,1,0,0,\"Failed\",\"frontend\",true,false]"), std::string::npos)
       << text;
   auto back = stateFromJson(text);
   ASSERT_TRUE(back.has_value()) << back.error().message;
