@@ -96,6 +96,7 @@ std::vector<engine::SetTraffic> ActionExecutor::applyIntent(const LiveDeployment
   std::vector<engine::SetTraffic> applied;
   ok = true;
   for (const auto& s : d.doc.starts) ok = startVersion(d, s) && ok;
+  if (trafficHeld(d.doc)) return applied;
   for (const auto& t : d.doc.traffic) {
     const auto outcome = setTraffic(d, t);
     if (outcome == Traffic::Applied) applied.push_back(t);

@@ -40,8 +40,9 @@ class ActionExecutor {
   // the split routes no version yet.
   enum class Traffic { Applied, Nothing, Failed };
   Traffic setTraffic(const LiveDeployment& d, const engine::SetTraffic& a);
-  // Executes a deployment's whole runtime intent again (starts, then splits). Returns the
-  // splits the runtime accepted. `ok` is false when any call failed.
+  // Executes a deployment's whole runtime intent again (starts, then splits unless its traffic
+  // is held: trafficHeld()). Returns the splits the runtime accepted. `ok` is false when any
+  // call failed.
   std::vector<engine::SetTraffic> applyIntent(const LiveDeployment& d, bool& ok);
   // Retires one version. Errors: the runtime's (FailedPrecondition while still routed).
   Result<void> retire(const LiveDeployment& d, const engine::RetireVersion& r);

@@ -1,5 +1,7 @@
 #include "deployment_repository.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "runway/engine/engine.hpp"
@@ -11,6 +13,12 @@ bool onlyHooksLeft(const PersistedDeployment& doc) {
   PersistedDeployment without = doc;
   without.hooks.clear();
   return !without.live();
+}
+
+bool trafficHeld(const PersistedDeployment& doc) {
+  return std::any_of(doc.hooks.begin(), doc.hooks.end(), [](const PersistedDeployment::HookIntent& h) {
+    return h.point == config::HookPoint::PreRollback;
+  });
 }
 
 DeploymentRepository::DeploymentRepository(std::shared_ptr<store::Store> store)

@@ -31,6 +31,11 @@ struct LiveDeployment {
 // is history and must not be executed again.
 bool onlyHooksLeft(const PersistedDeployment& doc);
 
+// True while a deployment's preRollback hooks (the down-migration) are committed and not yet
+// confirmed: the traffic its intent gives back to the old version waits for them, and the
+// deployment holds its environment meanwhile.
+bool trafficHeld(const PersistedDeployment& doc);
+
 class DeploymentRepository {
  public:
   explicit DeploymentRepository(std::shared_ptr<store::Store> store);

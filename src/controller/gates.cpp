@@ -24,7 +24,10 @@ const LiveDeployment* activeIn(const DeploymentRepository& deployments,
                                const std::set<std::string>& starting) {
   for (const auto& [id, d] : deployments.all()) {
     if (d.record.environment != environment) continue;
-    if ((!d.doc.queued && !engine::isTerminal(d.doc.state.phase)) || starting.count(id) != 0) return &d;
+    if ((!d.doc.queued && !engine::isTerminal(d.doc.state.phase)) || starting.count(id) != 0 ||
+        trafficHeld(d.doc)) {
+      return &d;
+    }
   }
   return nullptr;
 }

@@ -57,16 +57,30 @@ Result<void> Reconciler::recover() {
   std::set<std::string> environments;
   for (const auto& env : config()->environments) environments.insert(env.name);
   std::vector<std::string> ids;
-  for (const auto& [id, d] : deployments_.all()) ids.push_back(id);
+  // Per environment, the deployment whose runtime intent is what the environment must look
+  // like: the active one, or else the one whose state changed last (also when it has ended: its
+  // last split may not have reached the runtime). Other intents are history a later deployment
+  // replaced; executing them again would put back a split or a version that one took away.
+  std::map<std::string, std::string> newest;
+  const auto rank = [](const LiveDeployment& d) {
+    return std::make_pair(!engine::isTerminal(d.doc.state.phase), d.doc.state.updated_at);
+  };
+  for (const auto& [id, d] : deployments_.all()) {
+    ids.push_back(id);
+    if (d.doc.queued) continue;
+    auto& best = newest[d.record.environment];
+    if (best.empty() || !(rank(d) < rank(deployments_.at(best)))) best = id;
+  }
   for (const auto& id : ids) {
     auto* d = deployments_.find(id);
     if (d == nullptr) continue;
     environments.insert(d->record.environment);
     if (d->doc.queued) continue;
-    if (onlyHooksLeft(d->doc)) continue;  // ended; only its hooks are left to run (below)
-    spdlog::info("deployment {} ({} {} in {}): resuming, re-executing its intent", id,
-                 d->record.environment, d->record.version, phaseName(d->doc.state.phase));
-    applyIntent(id);
+    if (newest[d->record.environment] == id) {
+      spdlog::info("deployment {} ({} {} in {}): resuming, re-executing its intent", id,
+                   d->record.environment, d->record.version, phaseName(d->doc.state.phase));
+      applyIntent(id);
+    }
     if ((d = deployments_.find(id)) == nullptr) continue;
     const auto analyses = d->doc.analyses;
     const auto checks = d->doc.checks;
@@ -158,8 +172,10 @@ void Reconciler::execute(const std::string& id, const std::vector<engine::Action
           if constexpr (std::is_same_v<T, engine::StartVersion>) {
             if (!executor_.startVersion(*d, a)) runtime_dirty_ = true;
           } else if constexpr (std::is_same_v<T, engine::SetTraffic>) {
-            setTraffic(*d, a);
+            // Held until the down-migration is confirmed: hookRan() applies the intent then.
+            if (!trafficHeld(d->doc)) setTraffic(*d, a);
           } else if constexpr (std::is_same_v<T, engine::SwitchColour>) {
+            if (trafficHeld(d->doc)) return;
             engine::SetTraffic t;
             t.service = a.service;
             t.weights = {engine::VersionWeight{a.version, 100}};
@@ -537,11 +553,15 @@ void Reconciler::hookRan(const std::string& id, const PersistedDeployment::HookI
   const std::string environment = d != nullptr ? d->record.environment : std::string();
   PersistedDeployment doc = d != nullptr ? d->doc : PersistedDeployment{};
   if (d != nullptr && std::erase(doc.hooks, intent) != 0) {
+    const bool was_held = trafficHeld(d->doc);
     if (auto r = deployments_.commit(id, std::move(doc), o_.clock->now(), {}); !r) {
       metrics_.countFailure("commit");
       spdlog::error("deployment {}: cannot record that its {} hooks ran: {}", id,
                     config::toString(intent.point), r.error().message);
     } else {
+      // The down-migration has run: the old version takes its traffic back now (whatever the
+      // hook's outcome, which the event log has), before anything else may start.
+      if (was_held && !trafficHeld(deployments_.at(id).doc)) applyIntent(id);
       afterCommit(id);
     }
   }

@@ -83,7 +83,8 @@ KeepList ReleaseBook::keepList(const std::string& environment,
     }
   }
   for (const auto& [id, d] : deployments.all()) {
-    if (d.record.environment != environment || d.doc.queued || onlyHooksLeft(d.doc)) continue;
+    if (d.record.environment != environment || d.doc.queued) continue;
+    if (onlyHooksLeft(d.doc) && !trafficHeld(d.doc)) continue;
     for (const auto& s : d.doc.starts) add(s.service, s.version);
     for (const auto& r : d.doc.retirements) add(r.service, r.version);
     for (const auto& t : d.doc.traffic) {
