@@ -54,7 +54,7 @@ class FakeProvider final : public analysis::MetricProvider {
 
 // Records every hook point run, with the first command configured there (from the
 // configuration it was handed: the deployment's spec snapshot). `on_run` (if set) is called
-// first and may throw.
+// before the hook runs and `on_ran` after; either may throw (a crash before or after it ran).
 class FakeHooks final : public LifecycleHooks {
  public:
   struct Ran {
@@ -72,8 +72,11 @@ class FakeHooks final : public LifecycleHooks {
     const auto& hook = env->hooks.at(point).front();
     Ran ran{environment, point, version, fmt::format("{}", fmt::join(hook.command, " "))};
     if (on_run) on_run(ran);
-    std::lock_guard lock(mu_);
-    ran_.push_back(ran);
+    {
+      std::lock_guard lock(mu_);
+      ran_.push_back(ran);
+    }
+    if (on_ran) on_ran(ran);
     out.ran = true;
     out.summary = "1 hook ran";
     out.runs_json = "[]";
@@ -88,6 +91,7 @@ class FakeHooks final : public LifecycleHooks {
   }
 
   std::function<void(const Ran&)> on_run;
+  std::function<void(const Ran&)> on_ran;
 
  private:
   mutable std::mutex mu_;

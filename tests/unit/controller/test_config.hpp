@@ -78,6 +78,7 @@ spec:
   rollbackWindow: 5
   blueGreen:
     autoPromotion: true
+    verification: 2s
     postPromotionAnalysis:
       templates: [errors]
     scaleDownDelay: 5s
