@@ -146,5 +146,41 @@ TEST_F(ReconcilerTest, AQueuedReleaseKeepsTheConfigurationItWasRequestedUnder) {
   EXPECT_EQ(h_->runtime->command("canary", "web", "v4").front(), "web-v2");
 }
 
+// Issue 14 item 4: an abort's down-migration (preRollback) runs and is confirmed before the old
+// version takes its traffic back; a crash after it ran and before it was confirmed runs it again,
+// and the traffic still waits for it.
+TEST_F(ReconcilerTest, TheDownMigrationRunsBeforeTheOldVersionTakesTrafficBack) {
+  serveV1("canary");
+  h_->provider->error_rate["v2"] = 0.5;
+  std::vector<std::string> split_when_migrating;
+  bool crash_after = true;
+  h_->hooks->on_run = [&](const FakeHooks::Ran& ran) {
+    if (ran.point != config::HookPoint::PreRollback) return;
+    auto split = h_->runtime->traffic("canary", "web");
+    split_when_migrating.push_back(split && split->weights.count("v2") != 0 ? "v2 routed" : "v2 not routed");
+  };
+  h_->hooks->on_ran = [&](const FakeHooks::Ran& ran) {
+    if (ran.point == config::HookPoint::PreRollback && crash_after) {
+      crash_after = false;
+      throw Crash{};
+    }
+  };
+  const auto v2 = deploy("canary", "v2");
+  ASSERT_TRUE(h_->r().command(commandOf(v2, Kind::Promote)));
+  EXPECT_THROW(h_->advance(Duration{10000}), Crash);
+  h_->crash();
+  // The abort is committed and the down-migration ran once; v2 still has its traffic.
+  EXPECT_EQ(h_->phaseOf(v2), "RolledBack");
+  EXPECT_NE(h_->runtime->serving("canary", "web"), "v1");
+  ASSERT_TRUE(h_->boot());
+  h_->settle();
+  EXPECT_EQ(split_when_migrating, (std::vector<std::string>{"v2 routed", "v2 routed"}));
+  EXPECT_EQ(h_->runtime->serving("canary", "web"), "v1");
+  EXPECT_EQ(h_->runtime->serving("canary", "api"), "v1");
+  auto doc = parsePersisted(h_->store->getDeployment(v2)->state_json);
+  ASSERT_TRUE(doc.has_value());
+  EXPECT_TRUE(doc->hooks.empty());
+}
+
 }  // namespace
 }  // namespace runway::controller::testing
