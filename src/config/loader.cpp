@@ -301,7 +301,7 @@ void Loader::parseDocument(Reader& r, const YAML::Node& doc) {
                       {"application", "runtime", "promotesFrom", "strategy", "rolling",
                        "blueGreen", "canary", "approvals", "forceDeploy", "promoteFull", "windows",
                        "freezes", "thresholds", "progressDeadline", "progressDeadlineAction",
-                       "rollbackWindow", "concurrency", "postDeploy", "incidentOnRollback",
+                       "rollbackWindow", "rollback", "concurrency", "postDeploy", "incidentOnRollback",
                        "dependencies", "hooks", "backup", "preflight", "performance"});
     const auto index = config_.environments.size();
     env_refs_.emplace_back();
@@ -595,6 +595,15 @@ void Loader::parseEnvironment(Reader& r, const Fields& spec, Environment& env, s
                                                  {"queue", ConcurrencyPolicy::Queue},
                                                  {"supersede", ConcurrencyPolicy::Supersede}});
   if (auto v = spec.get("postDeploy")) env.post_deploy = parsePostDeploy(r, *v);
+  if (auto v = spec.get("rollback")) {
+    env.rollback.location = v->location;
+    const Fields f(r, *v, {"gates"});
+    if (f.isMap()) {
+      f.enumeration("gates", env.rollback.gates,
+                    EnumValues<RollbackPolicy::Gates>{{"skip", RollbackPolicy::Gates::Skip},
+                                                      {"enforce", RollbackPolicy::Gates::Enforce}});
+    }
+  }
   spec.boolean("incidentOnRollback", env.incident_on_rollback);
   if (auto v = spec.get("dependencies")) {
     if (auto items = detail::readList(r, *v)) {

@@ -442,7 +442,8 @@ void Machine::on(const Start& in) {
              : s_.version + " is within the rollback window: steps and analysis are skipped");
   }
   notify(NotifyEvent::Started, s_.reason);
-  if (!in.rollback && !sp.approval_roles.empty()) {
+  // A rollback skips the start approvals unless its environment enforces them for rollbacks.
+  if ((!in.rollback || sp.rollback_gates) && !sp.approval_roles.empty()) {
     enterApprovalGate(kStartGate);
     return;
   }
@@ -1489,7 +1490,8 @@ void Machine::on(const OperatorCommand& in) {
            "retry by " + in.actor + ": attempt " + str(s_.attempt) + " from the first step");
       // A new attempt passes the gates a start passes: the start approvals (those already given
       // for this deployment stay valid), the change window, pre-flight.
-      if (!s_.rollback && !spec().approval_roles.empty() && !gateApproved(kStartGate)) {
+      if ((!s_.rollback || spec().rollback_gates) && !spec().approval_roles.empty() &&
+          !gateApproved(kStartGate)) {
         enterApprovalGate(kStartGate);
         return;
       }

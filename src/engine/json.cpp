@@ -112,6 +112,7 @@ json::value specToJson(const DeploymentSpec& s) {
       {"progressDeadline", ms(s.progress_deadline)},
       {"progressDeadlineAction", deadlineActionName(s.progress_deadline_action)},
       {"rollbackWindow", s.rollback_window},
+      {"rollbackGates", s.rollback_gates},
       {"concurrency", concurrencyName(s.concurrency)},
       {"promotesFrom", s.promotes_from},
       {"watchDuration", ms(s.watch_duration)},
@@ -458,6 +459,7 @@ DeploymentSpec readSpec(Reader& r, const json::object& o) {
   s.progress_deadline_action =
       r.named<ProgressDeadlineAction>(o, "progressDeadlineAction", deadlineActionName, 2);
   s.rollback_window = r.i32(o, "rollbackWindow");
+  s.rollback_gates = r.flagOr(o, "rollbackGates", false);  // absent before rollback gates
   s.concurrency = r.named<ConcurrencyPolicy>(o, "concurrency", concurrencyName, 3);
   s.promotes_from = r.str(o, "promotesFrom");
   s.watch_duration = r.dur(o, "watchDuration");

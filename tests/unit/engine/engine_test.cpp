@@ -1305,6 +1305,32 @@ TEST(EngineScenario, BackgroundAnalysisThatLastedToPromotionIsSuccessful) {
   EXPECT_EQ(skipped.state.runs[0].status, RunStatus::Stopped);
 }
 
+// Issue 14 item 4: a rollback skips the start approvals unless its environment enforces the
+// deploy gates for rollbacks (rollback.gates: enforce); then it waits for them like a deploy.
+TEST(EngineScenario, RollbackGatesEnforcedWaitForTheStartApprovals) {
+  auto env = stagingEnv();  // approvals: tech-lead
+  ASSERT_FALSE(env.approvals.roles.empty());
+  auto rollbackOf = [](std::shared_ptr<const DeploymentSpec> spec) {
+    Start s = startFor(std::move(spec));
+    s.rollback = true;
+    return s;
+  };
+  Sim skipped;
+  skipped.feed(rollbackOf(makeSpec(env, runbookApp())));
+  EXPECT_NE(skipped.state.phase, Phase::AwaitingApproval);
+
+  env.rollback.gates = config::RollbackPolicy::Gates::Enforce;
+  Sim enforced;
+  enforced.feed(rollbackOf(makeSpec(env, runbookApp())));
+  ASSERT_EQ(enforced.state.phase, Phase::AwaitingApproval);
+  enforced.approve("bob", "tech-lead");
+  EXPECT_NE(enforced.state.phase, Phase::AwaitingApproval);
+  // The spec says so in its JSON form, and reads it back.
+  auto back = stateFromJson(stateToJson(enforced.state));
+  ASSERT_TRUE(back.has_value()) << back.error().message;
+  EXPECT_TRUE(back->spec->rollback_gates);
+}
+
 TEST(EngineScenario, PostPromotionAnalysisThroughVerificationIsSuccessful) {
   auto env = stagingEnv();
   env.approvals.roles.clear();
