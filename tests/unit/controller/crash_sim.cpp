@@ -27,6 +27,7 @@
 
 #include "forwarding_store.hpp"
 #include "harness.hpp"
+#include "runway/core/ids.hpp"
 #include "runway/engine/engine.hpp"
 
 namespace runway::controller::testing {
@@ -40,21 +41,15 @@ struct SimCrash {};
 // How far the clock moves between two passes of the loop (analysis intervals are 1 s).
 constexpr Duration kStep{1000};
 
-// Deterministic randomness (splitmix64).
+// Deterministic choices, from core's seeded source.
 class Rng {
  public:
-  explicit Rng(std::uint64_t seed) : state_(seed * 0x9E3779B97F4A7C15ull + 1) {}
-  std::uint64_t next() {
-    std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  int below(int n) { return static_cast<int>(next() % static_cast<std::uint64_t>(n)); }
+  explicit Rng(std::uint64_t seed) : random_(seededRandom(seed)) {}
+  int below(int n) { return static_cast<int>(random_->next() % static_cast<std::uint64_t>(n)); }
   bool chance(int percent) { return below(100) < percent; }
 
  private:
-  std::uint64_t state_;
+  std::unique_ptr<Random> random_;
 };
 
 // Counts action boundaries and throws SimCrash at the chosen one.

@@ -1331,12 +1331,17 @@ TEST(EngineScenario, RollbackGatesEnforcedWaitForTheStartApprovals) {
   EXPECT_TRUE(back->spec->rollback_gates);
 }
 
-TEST(EngineScenario, PostPromotionAnalysisThroughVerificationIsSuccessful) {
+// Staging's blue-green without approvals and pre-promotion checks: it switches at once.
+std::shared_ptr<const DeploymentSpec> stagingSwitchingAtOnce() {
   auto env = stagingEnv();
   env.approvals.roles.clear();
   env.blue_green.pre_promotion_checks.reset();
+  return makeSpec(env, runbookApp());
+}
+
+TEST(EngineScenario, PostPromotionAnalysisThroughVerificationIsSuccessful) {
   Sim sim;
-  sim.feed(startFor(makeSpec(env, runbookApp())));
+  sim.feed(startFor(stagingSwitchingAtOnce()));
   ASSERT_EQ(sim.state.phase, Phase::Promoting);
   const std::uint32_t post = sim.lastRun(RunKind::PostPromotion);
   ASSERT_NE(post, 0u);
@@ -1353,11 +1358,8 @@ TEST(EngineScenario, PostPromotionAnalysisThroughVerificationIsSuccessful) {
 // with a count that has not reached it, or one that measures until stopped but could only
 // error, is not a pass.
 TEST(EngineScenario, PostPromotionAnalysisNotYetJudgedHoldsTheVerification) {
-  auto env = stagingEnv();
-  env.approvals.roles.clear();
-  env.blue_green.pre_promotion_checks.reset();
   Sim sim;
-  sim.feed(startFor(makeSpec(env, runbookApp())));
+  sim.feed(startFor(stagingSwitchingAtOnce()));
   ASSERT_EQ(sim.state.phase, Phase::Promoting);
   const std::uint32_t post = sim.lastRun(RunKind::PostPromotion);
   everyService(sim, post, "error-rate", Outcome::Successful);  // count not reached yet
@@ -1370,7 +1372,7 @@ TEST(EngineScenario, PostPromotionAnalysisNotYetJudgedHoldsTheVerification) {
   EXPECT_EQ(sim.state.phase, Phase::Succeeded);
 
   Sim errors_only;
-  errors_only.feed(startFor(makeSpec(env, runbookApp())));
+  errors_only.feed(startFor(stagingSwitchingAtOnce()));
   errors_only.open_ended_metrics = true;
   const std::uint32_t run = errors_only.lastRun(RunKind::PostPromotion);
   everyService(errors_only, run, "error-rate", Outcome::Error);  // could not measure, within the budget
