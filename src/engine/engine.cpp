@@ -768,9 +768,12 @@ void Machine::blueGreenProgress() {
     const CheckRun* c = checksFor(CheckKind::PostPromotion, -1);
     if (c == nullptr || c->status != CheckStatus::Passed) return;
   }
-  if (!s_.promoted_full && !s_.fast && !s_.force && sp.post_promotion_analysis &&
-      !postPromotionJudged()) {
-    return;  // the verification period is a minimum: what was not judged yet is waited for
+  // The verification period is a minimum: what was not judged yet is waited for. Not on a first
+  // release: with nothing to go back to (and, usually, no users yet) it ends with the period,
+  // as a canary's first release skips its steps.
+  if (!s_.promoted_full && !s_.fast && !s_.force && !s_.stable_version.empty() &&
+      sp.post_promotion_analysis && !postPromotionJudged()) {
+    return;
   }
   for (const auto& sv : s_.services) {
     if (sv.applied_weight != 100) return;

@@ -1379,6 +1379,13 @@ TEST(EngineScenario, PostPromotionAnalysisNotYetJudgedHoldsTheVerification) {
   everyService(errors_only, run, "latency-p95", Outcome::Successful);
   errors_only.advance(20min);
   EXPECT_EQ(errors_only.state.phase, Phase::Promoting);
+
+  // A first release has nothing to switch back to: it ends with the period.
+  Sim first;
+  first.feed(startFor(stagingSwitchingAtOnce(), "v1.0.0", ""));
+  ASSERT_EQ(first.state.phase, Phase::Promoting);
+  first.advance(15min);
+  EXPECT_EQ(first.state.phase, Phase::Succeeded);
 }
 
 TEST(EngineJson, ReadsStatesWrittenBeforeIssue13Fields) {
