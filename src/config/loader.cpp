@@ -217,6 +217,7 @@ SourceLocation syntaxErrorLocation(const Reader& r, const std::string& chunk,
 
 void Loader::loadText(const std::string& text, const std::string& file) {
   addFile(file);
+  config_.sources.push_back(SourceFile{file, text});
   for (const auto& [first_line, chunk] : splitDocuments(text)) {
     Reader r(file, first_line, diagnostics_);
     std::vector<YAML::Node> documents;
@@ -300,7 +301,7 @@ void Loader::parseDocument(Reader& r, const YAML::Node& doc) {
                       {"application", "runtime", "promotesFrom", "strategy", "rolling",
                        "blueGreen", "canary", "approvals", "forceDeploy", "promoteFull", "windows",
                        "freezes", "thresholds", "progressDeadline", "progressDeadlineAction",
-                       "rollbackWindow", "concurrency", "postDeploy", "incidentOnRollback",
+                       "rollbackWindow", "rollback", "concurrency", "postDeploy", "incidentOnRollback",
                        "dependencies", "hooks", "backup", "preflight", "performance"});
     const auto index = config_.environments.size();
     env_refs_.emplace_back();
@@ -594,6 +595,15 @@ void Loader::parseEnvironment(Reader& r, const Fields& spec, Environment& env, s
                                                  {"queue", ConcurrencyPolicy::Queue},
                                                  {"supersede", ConcurrencyPolicy::Supersede}});
   if (auto v = spec.get("postDeploy")) env.post_deploy = parsePostDeploy(r, *v);
+  if (auto v = spec.get("rollback")) {
+    env.rollback.location = v->location;
+    const Fields f(r, *v, {"gates"});
+    if (f.isMap()) {
+      f.enumeration("gates", env.rollback.gates,
+                    EnumValues<RollbackPolicy::Gates>{{"skip", RollbackPolicy::Gates::Skip},
+                                                      {"enforce", RollbackPolicy::Gates::Enforce}});
+    }
+  }
   spec.boolean("incidentOnRollback", env.incident_on_rollback);
   if (auto v = spec.get("dependencies")) {
     if (auto items = detail::readList(r, *v)) {
@@ -2053,6 +2063,12 @@ LoadResult Loader::finish() {
 LoadResult loadConfigText(const std::string& text, const std::string& file_name) {
   Loader loader;
   loader.loadText(text, file_name);
+  return loader.finish();
+}
+
+LoadResult loadConfigSources(const std::vector<SourceFile>& sources) {
+  Loader loader;
+  for (const auto& source : sources) loader.loadText(source.text, source.name);
   return loader.finish();
 }
 

@@ -193,6 +193,10 @@ std::string_view toString(ConcurrencyPolicy policy) {
   return "unknown";
 }
 
+std::string_view toString(RollbackPolicy::Gates gates) {
+  return gates == RollbackPolicy::Gates::Enforce ? "enforce" : "skip";
+}
+
 std::string_view toString(HeaderRoute::Match match) {
   switch (match) {
     case HeaderRoute::Match::Exact:

@@ -185,6 +185,11 @@ std::string toJson(const PersistedDeployment& doc) {
     hooks.push_back(json::object{{"point", config::toString(h.point)}, {"attempt", h.attempt}});
   }
   o["hooks"] = std::move(hooks);
+  if (!doc.spec_sources.empty()) {
+    json::array files;
+    for (const auto& f : doc.spec_sources) files.push_back(json::object{{"name", f.name}, {"text", f.text}});
+    o["spec"] = json::object{{"files", std::move(files)}};
+  }
   return json::serialize(o);
 }
 
@@ -288,6 +293,12 @@ Result<PersistedDeployment> parsePersisted(std::string_view text) {
       if (!known) return fail(ErrorCode::InvalidArgument, "deployment document: unknown hook point " + point);
       h.attempt = r.i32(x, "attempt");
       doc.hooks.push_back(h);
+    }
+  }
+  if (const auto* spec = o.if_contains("spec"); spec != nullptr && spec->is_object()) {
+    for (const auto& item : r.arr(spec->get_object(), "files")) {
+      const auto& x = r.obj(item);
+      doc.spec_sources.push_back(config::SourceFile{r.str(x, "name"), r.str(x, "text")});
     }
   }
   if (!r.error.empty()) return fail(ErrorCode::InvalidArgument, "deployment document: " + r.error);

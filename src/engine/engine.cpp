@@ -1,6 +1,7 @@
 #include "runway/engine/engine.hpp"
 
 #include <algorithm>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -232,6 +233,32 @@ class Machine {
     }
     return nullptr;
   }
+  // The post-promotion analysis has judged every service: its run passed, or (still running
+  // when the verification period ends) every non-dry-run metric of every service has its
+  // final Successful verdict, or measures until stopped and has at least one successful
+  // measurement within its limits. A metric that could only error, or that has not reached its
+  // count, is not judged yet.
+  bool postPromotionJudged() const {
+    const AnalysisRun* r = runFor(RunKind::PostPromotion, -1);
+    if (r == nullptr) return false;
+    if (runPassed(r)) return true;
+    if (r->status != RunStatus::Running) return false;
+    std::set<std::string> judged;
+    for (const auto& m : r->metrics) {
+      if (m.dry_run) continue;
+      const bool ok = m.status == RunStatus::Successful ||
+                      (m.status == RunStatus::Running && m.open_ended && m.successful > 0);
+      if (!ok) return false;
+      judged.insert(m.service);
+    }
+    // The services the run measures: the one its args name, or every service.
+    const auto& args = spec().post_promotion_analysis->args;
+    if (auto named = args.find("service"); named != args.end()) return judged.count(named->second) != 0;
+    for (const auto& sv : s_.services) {
+      if (judged.count(sv.name) == 0) return false;
+    }
+    return true;
+  }
   static bool runPassed(const AnalysisRun* r) {
     return r != nullptr && (r->status == RunStatus::Successful ||
                             (r->status == RunStatus::Inconclusive && r->accepted));
@@ -415,7 +442,8 @@ void Machine::on(const Start& in) {
              : s_.version + " is within the rollback window: steps and analysis are skipped");
   }
   notify(NotifyEvent::Started, s_.reason);
-  if (!in.rollback && !sp.approval_roles.empty()) {
+  // A rollback skips the start approvals unless its environment enforces them for rollbacks.
+  if ((!in.rollback || sp.rollback_gates) && !sp.approval_roles.empty()) {
     enterApprovalGate(kStartGate);
     return;
   }
@@ -739,6 +767,13 @@ void Machine::blueGreenProgress() {
   if (!s_.promoted_full && !s_.fast && !s_.force && !sp.post_promotion_checks.empty()) {
     const CheckRun* c = checksFor(CheckKind::PostPromotion, -1);
     if (c == nullptr || c->status != CheckStatus::Passed) return;
+  }
+  // The verification period is a minimum: what was not judged yet is waited for. Not on a first
+  // release: with nothing to go back to (and, usually, no users yet) it ends with the period,
+  // as a canary's first release skips its steps.
+  if (!s_.promoted_full && !s_.fast && !s_.force && !s_.stable_version.empty() &&
+      sp.post_promotion_analysis && !postPromotionJudged()) {
+    return;
   }
   for (const auto& sv : s_.services) {
     if (sv.applied_weight != 100) return;
@@ -1104,6 +1139,7 @@ void Machine::on(const AnalysisResult& in) {
   // the engine only combines. A Stopped verdict means nothing here and cannot pass.
   t->status = in.verdict == RunStatus::Stopped ? RunStatus::Error : in.verdict;
   t->dry_run = in.dry_run;
+  t->open_ended = in.open_ended;
   const std::string subject =
       in.service.empty() ? in.metric : in.metric + " of " + in.service;
   std::string what = "run " + std::to_string(run->id) + " " + subject + ": " +
@@ -1457,7 +1493,8 @@ void Machine::on(const OperatorCommand& in) {
            "retry by " + in.actor + ": attempt " + str(s_.attempt) + " from the first step");
       // A new attempt passes the gates a start passes: the start approvals (those already given
       // for this deployment stay valid), the change window, pre-flight.
-      if (!s_.rollback && !spec().approval_roles.empty() && !gateApproved(kStartGate)) {
+      if ((!s_.rollback || spec().rollback_gates) && !spec().approval_roles.empty() &&
+          !gateApproved(kStartGate)) {
         enterApprovalGate(kStartGate);
         return;
       }

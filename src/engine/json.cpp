@@ -112,6 +112,7 @@ json::value specToJson(const DeploymentSpec& s) {
       {"progressDeadline", ms(s.progress_deadline)},
       {"progressDeadlineAction", deadlineActionName(s.progress_deadline_action)},
       {"rollbackWindow", s.rollback_window},
+      {"rollbackGates", s.rollback_gates},
       {"concurrency", concurrencyName(s.concurrency)},
       {"promotesFrom", s.promotes_from},
       {"watchDuration", ms(s.watch_duration)},
@@ -138,10 +139,11 @@ json::value stateToValue(const DeploymentState& s) {
   for (const auto& r : s.runs) {
     json::array metrics;
     for (const auto& m : r.metrics) {
-      // [metric, measurements, successful, failed, inconclusive, errors, status, service, dryRun]
+      // [metric, measurements, successful, failed, inconclusive, errors, status, service, dryRun,
+      //  openEnded]
       metrics.push_back(json::array{json::value(m.metric), m.measurements, m.successful, m.failed,
                                     m.inconclusive, m.errors, json::value(toString(m.status)),
-                                    json::value(m.service), m.dry_run});
+                                    json::value(m.service), m.dry_run, m.open_ended});
     }
     runs.push_back(json::object{{"id", r.id},
                                 {"kind", static_cast<int>(r.kind)},
@@ -457,6 +459,7 @@ DeploymentSpec readSpec(Reader& r, const json::object& o) {
   s.progress_deadline_action =
       r.named<ProgressDeadlineAction>(o, "progressDeadlineAction", deadlineActionName, 2);
   s.rollback_window = r.i32(o, "rollbackWindow");
+  s.rollback_gates = r.flagOr(o, "rollbackGates", false);  // absent before rollback gates
   s.concurrency = r.named<ConcurrencyPolicy>(o, "concurrency", concurrencyName, 3);
   s.promotes_from = r.str(o, "promotesFrom");
   s.watch_duration = r.dur(o, "watchDuration");
@@ -535,10 +538,13 @@ DeploymentState readState(Reader& r, const json::object& o) {
     run.status = r.named<RunStatus>(ro, "status", [](RunStatus x) { return toString(x); }, 6);
     run.accepted = r.flag(ro, "accepted");
     for (const auto& mv : r.arr(ro, "metrics")) {
-      // 9 members; 7 in documents written before verdicts were per service. Those tallies added
-      // up all services and carry no verdict: they are dropped (the analysis module reports
-      // every metric of every service again after a restart).
-      const std::size_t n = mv.is_array() ? mv.get_array().size() : 0;
+      // 10 members; 9 before open-ended metrics were told apart; 7 in documents written before
+      // verdicts were per service. Those tallies added up all services and carry no verdict:
+      // they are dropped (the analysis module reports every metric of every service again after
+      // a restart).
+      std::size_t n = mv.is_array() ? mv.get_array().size() : 0;
+      if (n == 10 && !mv.get_array()[9].is_bool()) n = 0;
+      if (n == 10) n = 9;  // the tenth member is read below
       if ((n != 7 && n != 9) || !mv.get_array()[0].is_string() ||
           (n == 9 && (!mv.get_array()[6].is_string() || !mv.get_array()[7].is_string() ||
                       !mv.get_array()[8].is_bool()))) {
@@ -558,6 +564,8 @@ DeploymentState readState(Reader& r, const json::object& o) {
       t.status = r.named<RunStatus>(holder, "status", [](RunStatus x) { return toString(x); }, 6);
       t.service = std::string(m[7].get_string());
       t.dry_run = m[8].get_bool();
+      // Absent in states written before open-ended metrics were told apart.
+      if (m.size() > 9 && m[9].is_bool()) t.open_ended = m[9].get_bool();
       run.metrics.push_back(std::move(t));
     }
     s.runs.push_back(std::move(run));

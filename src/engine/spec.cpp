@@ -258,6 +258,7 @@ Result<DeploymentSpec> buildSpec(const config::Environment& env, const config::A
   s.progress_deadline = env.progress_deadline;
   s.progress_deadline_action = env.progress_deadline_action;
   s.rollback_window = env.rollback_window;
+  s.rollback_gates = env.rollback.gates == config::RollbackPolicy::Gates::Enforce;
   s.concurrency = env.concurrency;
   s.promotes_from = env.promotes_from;
   s.watch_duration = env.post_deploy.duration;

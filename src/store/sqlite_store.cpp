@@ -114,6 +114,16 @@ CREATE TABLE tokens (
 );
 CREATE INDEX tokens_by_created ON tokens (created_at_ms);
 )sql"},
+    {3, R"sql(
+-- What each environment serves, written with the deployment commit that made it serve.
+CREATE TABLE serving (
+  environment   TEXT PRIMARY KEY,
+  version       TEXT NOT NULL,
+  deployment_id TEXT NOT NULL,
+  colour        TEXT NOT NULL,
+  updated_at_ms INTEGER NOT NULL
+);
+)sql"},
 };
 
 constexpr int kLatestSchema = std::size(kMigrations);
@@ -246,7 +256,9 @@ class SqliteStore final : public Store {
   using Store::updateDeployment;
   Result<DeploymentRecord> updateDeployment(const DeploymentRecord& record,
                                             const std::vector<NewEvent>& events,
-                                            const std::vector<ApprovalRecord>& approvals) override;
+                                            const std::vector<ApprovalRecord>& approvals,
+                                            const std::optional<ServingRecord>& serving) override;
+  Result<std::optional<ServingRecord>> getServing(const std::string& environment) override;
   Result<DeploymentRecord> getDeployment(const std::string& id) override;
   Result<std::vector<DeploymentRecord>> listDeployments(const DeploymentFilter& filter) override;
   Result<void> addApproval(const ApprovalRecord& approval,
@@ -404,7 +416,8 @@ Result<DeploymentRecord> SqliteStore::createDeployment(const DeploymentRecord& r
 
 Result<DeploymentRecord> SqliteStore::updateDeployment(const DeploymentRecord& record,
                                                        const std::vector<NewEvent>& events,
-                                                       const std::vector<ApprovalRecord>& approvals) {
+                                                       const std::vector<ApprovalRecord>& approvals,
+                                                       const std::optional<ServingRecord>& serving) {
   if (!isJson(record.state_json)) {
     return fail(ErrorCode::InvalidArgument,
                 "deployment " + record.id + ": state is not valid JSON");
@@ -443,9 +456,43 @@ Result<DeploymentRecord> SqliteStore::updateDeployment(const DeploymentRecord& r
     }
     RUNWAY_STORE_TRY(insertApprovalLocked(approval));
   }
+  if (serving) {
+    if (serving->environment != stored.environment) {
+      return fail(ErrorCode::InvalidArgument, "deployment " + record.id + " of " +
+                                                  stored.environment + " cannot set what " +
+                                                  serving->environment + " serves");
+    }
+    RUNWAY_STORE_TRY_ASSIGN(upsert,
+                            conn_.prepare("INSERT INTO serving (environment, version, deployment_id, "
+                                          "colour, updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5) "
+                                          "ON CONFLICT (environment) DO UPDATE SET version = ?2, "
+                                          "deployment_id = ?3, colour = ?4, updated_at_ms = ?5"));
+    upsert.bind(1, serving->environment)
+        .bind(2, serving->version)
+        .bind(3, serving->deployment_id)
+        .bind(4, serving->colour)
+        .bind(5, toUnixMillis(serving->updated_at));
+    RUNWAY_STORE_TRY(upsert.run());
+  }
   RUNWAY_STORE_TRY(appendAllLocked(events));
   RUNWAY_STORE_TRY(tx.commit());
   return stored;
+}
+
+Result<std::optional<ServingRecord>> SqliteStore::getServing(const std::string& environment) {
+  std::lock_guard lock(mutex_);
+  RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare("SELECT version, deployment_id, colour, updated_at_ms "
+                                                "FROM serving WHERE environment = ?1"));
+  select.bind(1, environment);
+  RUNWAY_STORE_TRY_ASSIGN(row, select.step());
+  if (!row) return std::optional<ServingRecord>();
+  ServingRecord out;
+  out.environment = environment;
+  out.version = select.text(0);
+  out.deployment_id = select.text(1);
+  out.colour = select.text(2);
+  out.updated_at = fromUnixMillis(select.int64(3));
+  return std::optional<ServingRecord>(std::move(out));
 }
 
 Result<DeploymentRecord> SqliteStore::getDeployment(const std::string& id) {

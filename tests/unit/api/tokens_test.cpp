@@ -85,8 +85,12 @@ class BrokenTokenStore final : public store::Store {
   using store::Store::updateDeployment;
   Result<store::DeploymentRecord> updateDeployment(
       const store::DeploymentRecord& r, const std::vector<store::NewEvent>& e,
-      const std::vector<store::ApprovalRecord>& a) override {
-    return inner_.updateDeployment(r, e, a);
+      const std::vector<store::ApprovalRecord>& a,
+      const std::optional<store::ServingRecord>& s) override {
+    return inner_.updateDeployment(r, e, a, s);
+  }
+  Result<std::optional<store::ServingRecord>> getServing(const std::string& env) override {
+    return inner_.getServing(env);
   }
   Result<store::DeploymentRecord> getDeployment(const std::string& id) override {
     return inner_.getDeployment(id);

@@ -631,5 +631,27 @@ TEST(LoaderTest, RefusesAThresholdConditionWithoutItsValue) {
                                "(thresholds: {error-rate: <number>})"));
 }
 
+// Issue 14 item 4: whether a rollback passes the deploy gates is said per environment.
+TEST(LoaderTest, RollbackGatesAreSkipOrEnforcePerEnvironment) {
+  const std::string app =
+      "apiVersion: runway/v1\nkind: Application\nmetadata: {name: shop}\nspec:\n  services:\n"
+      "    - name: web\n      local: {command: [web]}\n";
+  const auto env = [](const std::string& name, const std::string& rollback) {
+    return "---\napiVersion: runway/v1\nkind: Environment\nmetadata: {name: " + name + "}\nspec:\n" + rollback;
+  };
+  auto ok = loadConfigText(app + env("prod", "  rollback: {gates: enforce}\n") + env("staging", "  rollbackWindow: 1\n"), "t.yaml");
+  ASSERT_TRUE(ok.ok()) << ok.diagnostics.front().format();
+  EXPECT_EQ(ok.config->findEnvironment("prod")->rollback.gates, RollbackPolicy::Gates::Enforce);
+  EXPECT_EQ(ok.config->findEnvironment("staging")->rollback.gates, RollbackPolicy::Gates::Skip);
+
+  auto bad = loadConfigText(app + env("prod", "  rollback: {gates: always, approvals: true}\n"), "t.yaml");
+  ASSERT_FALSE(bad.ok());
+  std::vector<std::string> got;
+  for (const auto& d : bad.diagnostics) got.push_back(d.format());
+  EXPECT_THAT(got, ElementsAre("t.yaml:13:21: spec.rollback.gates: unknown value \"always\" (expected one "
+                               "of: skip, enforce)",
+                               "t.yaml:13:29: spec.rollback.approvals: unknown field \"approvals\""));
+}
+
 }  // namespace
 }  // namespace runway::config

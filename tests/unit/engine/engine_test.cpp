@@ -17,6 +17,16 @@ using K = OperatorCommand::Kind;
 namespace json = boost::json;
 
 // Starts a production deployment and gives both approvals.
+// One measurement of `metric` for every service of the deployment, each with `verdict`; the last
+// one says whether the run is complete.
+void everyService(Sim& sim, std::uint32_t run, const std::string& metric, Outcome o,
+                  RunStatus verdict = RunStatus::Running, bool complete = false) {
+  const auto services = sim.state.services;
+  for (std::size_t i = 0; i < services.size(); ++i) {
+    sim.verdictOf(run, services[i].name, metric, o, verdict, complete && i + 1 == services.size());
+  }
+}
+
 void startProduction(Sim& sim, std::shared_ptr<const DeploymentSpec> spec,
                      std::string version = "v1.2.3") {
   sim.feed(startFor(std::move(spec), std::move(version)));
@@ -123,9 +133,10 @@ TEST(EngineScenario, StagingBlueGreenEndToEnd) {
   EXPECT_EQ(sw[0].version, "v1.2.3");
   const std::uint32_t post = sim.lastRun(RunKind::PostPromotion);
   ASSERT_NE(post, 0u);
+  sim.open_ended_metrics = true;  // the runbook's verification metrics measure until stopped
   EXPECT_EQ(sim.analyses.back().thresholds.at("error-rate"), "0.01");
   EXPECT_EQ(sim.analyses.back().thresholds.at("latency-p95"), "2s");
-  sim.result(post, "error-rate", Outcome::Successful);
+  everyService(sim, post, "error-rate", Outcome::Successful);
   sim.advance(14min);
   EXPECT_EQ(sim.state.phase, Phase::Promoting);
   EXPECT_TRUE(ofType<RetireVersion>(sim.all).empty());  // old colour kept
@@ -1294,20 +1305,87 @@ TEST(EngineScenario, BackgroundAnalysisThatLastedToPromotionIsSuccessful) {
   EXPECT_EQ(skipped.state.runs[0].status, RunStatus::Stopped);
 }
 
-TEST(EngineScenario, PostPromotionAnalysisThroughVerificationIsSuccessful) {
+// Issue 14 item 4: a rollback skips the start approvals unless its environment enforces the
+// deploy gates for rollbacks (rollback.gates: enforce); then it waits for them like a deploy.
+TEST(EngineScenario, RollbackGatesEnforcedWaitForTheStartApprovals) {
+  auto env = stagingEnv();  // approvals: tech-lead
+  ASSERT_FALSE(env.approvals.roles.empty());
+  auto rollbackOf = [](std::shared_ptr<const DeploymentSpec> spec) {
+    Start s = startFor(std::move(spec));
+    s.rollback = true;
+    return s;
+  };
+  Sim skipped;
+  skipped.feed(rollbackOf(makeSpec(env, runbookApp())));
+  EXPECT_NE(skipped.state.phase, Phase::AwaitingApproval);
+
+  env.rollback.gates = config::RollbackPolicy::Gates::Enforce;
+  Sim enforced;
+  enforced.feed(rollbackOf(makeSpec(env, runbookApp())));
+  ASSERT_EQ(enforced.state.phase, Phase::AwaitingApproval);
+  enforced.approve("bob", "tech-lead");
+  EXPECT_NE(enforced.state.phase, Phase::AwaitingApproval);
+  // The spec says so in its JSON form, and reads it back.
+  auto back = stateFromJson(stateToJson(enforced.state));
+  ASSERT_TRUE(back.has_value()) << back.error().message;
+  EXPECT_TRUE(back->spec->rollback_gates);
+}
+
+// Staging's blue-green without approvals and pre-promotion checks: it switches at once.
+std::shared_ptr<const DeploymentSpec> stagingSwitchingAtOnce() {
   auto env = stagingEnv();
   env.approvals.roles.clear();
   env.blue_green.pre_promotion_checks.reset();
+  return makeSpec(env, runbookApp());
+}
+
+TEST(EngineScenario, PostPromotionAnalysisThroughVerificationIsSuccessful) {
   Sim sim;
-  sim.feed(startFor(makeSpec(env, runbookApp())));
+  sim.feed(startFor(stagingSwitchingAtOnce()));
   ASSERT_EQ(sim.state.phase, Phase::Promoting);
   const std::uint32_t post = sim.lastRun(RunKind::PostPromotion);
   ASSERT_NE(post, 0u);
-  sim.result(post, "error-rate", Outcome::Successful);
-  sim.result(post, "latency-p95", Outcome::Successful);
+  sim.open_ended_metrics = true;  // measured until stopped: the verification period bounds them
+  everyService(sim, post, "error-rate", Outcome::Successful);
+  everyService(sim, post, "latency-p95", Outcome::Successful);
   sim.advance(15min);
   ASSERT_EQ(sim.state.phase, Phase::Succeeded);
   EXPECT_EQ(sim.state.runs.back().status, RunStatus::Successful);
+}
+
+// Issue 14 (found by the crash simulation): the verification period is a minimum. A post-
+// promotion analysis that has not judged every service when it ends is waited for: a metric
+// with a count that has not reached it, or one that measures until stopped but could only
+// error, is not a pass.
+TEST(EngineScenario, PostPromotionAnalysisNotYetJudgedHoldsTheVerification) {
+  Sim sim;
+  sim.feed(startFor(stagingSwitchingAtOnce()));
+  ASSERT_EQ(sim.state.phase, Phase::Promoting);
+  const std::uint32_t post = sim.lastRun(RunKind::PostPromotion);
+  everyService(sim, post, "error-rate", Outcome::Successful);  // count not reached yet
+  everyService(sim, post, "latency-p95", Outcome::Successful);
+  sim.advance(20min);
+  EXPECT_EQ(sim.state.phase, Phase::Promoting);
+  everyService(sim, post, "error-rate", Outcome::Successful, RunStatus::Successful);
+  everyService(sim, post, "latency-p95", Outcome::Successful, RunStatus::Successful, true);
+  sim.advance(1s);
+  EXPECT_EQ(sim.state.phase, Phase::Succeeded);
+
+  Sim errors_only;
+  errors_only.feed(startFor(stagingSwitchingAtOnce()));
+  errors_only.open_ended_metrics = true;
+  const std::uint32_t run = errors_only.lastRun(RunKind::PostPromotion);
+  everyService(errors_only, run, "error-rate", Outcome::Error);  // could not measure, within the budget
+  everyService(errors_only, run, "latency-p95", Outcome::Successful);
+  errors_only.advance(20min);
+  EXPECT_EQ(errors_only.state.phase, Phase::Promoting);
+
+  // A first release has nothing to switch back to: it ends with the period.
+  Sim first;
+  first.feed(startFor(stagingSwitchingAtOnce(), "v1.0.0", ""));
+  ASSERT_EQ(first.state.phase, Phase::Promoting);
+  first.advance(15min);
+  EXPECT_EQ(first.state.phase, Phase::Succeeded);
 }
 
 TEST(EngineJson, ReadsStatesWrittenBeforeIssue13Fields) {
@@ -1367,7 +1445,7 @@ TEST(EngineJson, RoundTripsAndCarriesSchemaVersion) {
                 RunStatus::Failed, false, "dry", /*dry_run=*/true);
   const std::string text = stateToJson(sim.state);
   EXPECT_NE(text.find("\"schemaVersion\":1"), std::string::npos);
-  EXPECT_NE(text.find("[\"shadow\",1,0,1,0,0,\"Failed\",\"frontend\",true]"), std::string::npos)
+  EXPECT_NE(text.find("[\"shadow\",1,0,1,0,0,\"Failed\",\"frontend\",true,false]"), std::string::npos)
       << text;
   auto back = stateFromJson(text);
   ASSERT_TRUE(back.has_value()) << back.error().message;

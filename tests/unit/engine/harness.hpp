@@ -294,8 +294,11 @@ class Sim {
     r.run_complete = complete;
     r.reason = std::move(reason);
     r.dry_run = dry_run;
+    r.open_ended = open_ended_metrics;
     return feed(r);
   }
+  // Whether the metrics results are fed for measure until stopped (AnalysisResult::open_ended).
+  bool open_ended_metrics = false;
   const std::vector<Action>& approve(std::string actor, std::string role, bool yes = true) {
     return feed(ApprovalDecision{std::move(actor), std::move(role), yes, ""});
   }

@@ -383,6 +383,40 @@ TEST_P(StoreContract, DeploymentUpdateUnknownIsNotFound) {
   EXPECT_EQ(eventCount(), 0);
 }
 
+// ---- serving ----------------------------------------------------------------------------------
+
+// Issue 14 lead 8: what an environment serves is written with the commit that made it serve.
+TEST_P(StoreContract, ServingIsWrittenWithTheDeploymentCommitOrNotAtAll) {
+  EXPECT_FALSE(store_->getServing("production")->has_value());
+  auto created = store_->createDeployment(deployment("dep-1"), {});
+  ASSERT_TRUE(created.has_value());
+  DeploymentRecord change = *created;
+  change.phase = "Succeeded";
+  ServingRecord serving{created->environment, "v2", "dep-1", "green", at(10)};
+  auto updated = store_->updateDeployment(change, {event("promoted", "dep-1")}, {}, serving);
+  ASSERT_TRUE(updated.has_value()) << updated.error().message;
+  auto got = store_->getServing(created->environment);
+  ASSERT_TRUE(got.has_value() && got->has_value());
+  EXPECT_EQ((*got)->version, "v2");
+  EXPECT_EQ((*got)->deployment_id, "dep-1");
+  EXPECT_EQ((*got)->colour, "green");
+
+  // A stale revision does not move it; a later commit replaces it.
+  ServingRecord older{created->environment, "v1", "dep-1", "", at(20)};
+  auto stale = store_->updateDeployment(change, {}, {}, older);
+  ASSERT_FALSE(stale.has_value());
+  EXPECT_EQ((*store_->getServing(created->environment))->version, "v2");
+  ASSERT_TRUE(store_->updateDeployment(*updated, {}, {}, older).has_value());
+  EXPECT_EQ((*store_->getServing(created->environment))->version, "v1");
+
+  // Another environment's record cannot ride on this deployment's commit.
+  ServingRecord elsewhere{"elsewhere", "v9", "dep-1", "", at(30)};
+  auto wrong = store_->updateDeployment(*store_->getDeployment("dep-1"), {}, {}, elsewhere);
+  ASSERT_FALSE(wrong.has_value());
+  EXPECT_EQ(wrong.error().code, ErrorCode::InvalidArgument);
+  EXPECT_FALSE(store_->getServing("elsewhere")->has_value());
+}
+
 // ---- approvals --------------------------------------------------------------------------------
 
 // Lead 10: a decision and the state it produced are one transaction.

@@ -35,4 +35,7 @@ LoadResult loadConfig(const std::string& path);
 // The same for text already in memory; `file_name` is used in locations.
 LoadResult loadConfigText(const std::string& text, const std::string& file_name);
 
+// The same for several files, in order (a Config's `sources`): loads it again as it was read.
+LoadResult loadConfigSources(const std::vector<SourceFile>& sources);
+
 }  // namespace runway::config

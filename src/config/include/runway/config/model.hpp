@@ -343,6 +343,16 @@ struct PerformanceSpec {
   SourceLocation location;
 };
 
+// Which gates of a deploy a rollback passes (`rollback: {gates: ...}`): `skip` (the default) lets
+// a rollback through without the start approvals, so that going back is never held up by
+// people; `enforce` makes it wait for them as a deploy does (a retry of it too). Change windows
+// apply to every rollback either way (an emergency rollback bypasses them, audited).
+struct RollbackPolicy {
+  enum class Gates { Skip, Enforce };
+  Gates gates = Gates::Skip;
+  SourceLocation location;
+};
+
 enum class ForceDeployPolicy { Allowed, Forbidden };
 enum class ProgressDeadlineAction { Abort, Degrade };
 enum class ConcurrencyPolicy { Reject, Queue, Supersede };
@@ -365,6 +375,7 @@ struct Environment {
   Duration progress_deadline{std::chrono::minutes(10)};
   ProgressDeadlineAction progress_deadline_action = ProgressDeadlineAction::Abort;
   int rollback_window = 0;  // fast rollback to any of the last N successful releases
+  RollbackPolicy rollback;
   ConcurrencyPolicy concurrency = ConcurrencyPolicy::Reject;
   PostDeployWatch post_deploy;
   bool incident_on_rollback = false;
@@ -467,12 +478,21 @@ struct AnalysisTemplate {
 
 // ---------------------------------------------------------------------------------------------
 
+// One file of a configuration as it was read: what a deployment keeps as its spec snapshot, so
+// that it can be loaded again (loadConfigSources) exactly as it was when the deployment started.
+struct SourceFile {
+  std::string name;  // as given to the loader (locations and relative paths use it)
+  std::string text;
+  bool operator==(const SourceFile&) const = default;
+};
+
 // A whole, validated configuration.
 struct Config {
   std::vector<Application> applications;
   std::vector<Environment> environments;
   std::vector<AnalysisTemplate> templates;
   std::vector<std::string> files;  // the files it was read from, in order
+  std::vector<SourceFile> sources;  // their text, in the same order
 
   const Application* findApplication(std::string_view name) const;
   const Environment* findEnvironment(std::string_view name) const;
@@ -489,6 +509,7 @@ std::string_view toString(Weekday day);
 std::string_view toString(ForceDeployPolicy policy);
 std::string_view toString(ProgressDeadlineAction action);
 std::string_view toString(ConcurrencyPolicy policy);
+std::string_view toString(RollbackPolicy::Gates gates);
 std::string_view toString(HeaderRoute::Match match);
 std::string_view toString(JudgeMetric::Direction direction);
 std::string_view toString(HookPoint point);  // "preDeploy", ...

@@ -146,6 +146,8 @@ struct ControllerOptions {
   Duration retire_grace{std::chrono::seconds(5)};
   // Called (on the strand) after every committed transition: the API's event stream uses it.
   std::function<void()> on_commit;
+  // Seeds the random part of deployment ids (tests and simulations); nullopt = system randomness.
+  std::optional<std::uint64_t> id_seed;
 };
 
 // Summary of a deployment the controller drives.
@@ -175,8 +177,10 @@ class Controller {
   virtual void stop() = 0;
 };
 
-// The version an environment runs now (the newest Succeeded deployment), or "" when none.
-// `colour` receives its blue-green active colour.
+// The version an environment serves now, or "" when none: the serving record written with the
+// commit that made it take all traffic (a promotion, a rollback, a fast rollback); for a store
+// written before serving records were kept, the newest Succeeded deployment. `colour` receives
+// its blue-green active colour.
 Result<std::string> currentRelease(store::Store& store, const std::string& environment,
                                    engine::Colour* colour = nullptr);
 
@@ -211,6 +215,12 @@ struct PersistedDeployment {
     bool operator==(const HookIntent&) const = default;
   };
   std::vector<HookIntent> hooks;
+  // The spec snapshot: the configuration in force when the deployment was requested, as its
+  // files read (config::Config::sources). Everything the deployment does (the engine spec,
+  // analysis templates, services' commands and env, checks, hooks) comes from it, so a reload
+  // reaches only deployments requested after it. Empty in documents written before snapshots
+  // were kept (and for configurations built in code): those read the live configuration.
+  std::vector<config::SourceFile> spec_sources;
   bool queued = false;  // admitted to a busy environment; starts when it frees up
   bool rollback = false;
   bool emergency = false;

@@ -69,6 +69,9 @@ struct AnalysisResult {
   RunStatus verdict = RunStatus::Running;  // the metric's verdict for `service` (never Stopped)
   std::string reason;                      // why, from the analysis module
   bool dry_run = false;                    // recorded, never decides
+  // The metric measures until stopped (no count, an interval): only a verification period
+  // bounds it, so it can pass without a final verdict (see Machine's Promoting rule).
+  bool open_ended = false;
 };
 
 struct CheckResult {

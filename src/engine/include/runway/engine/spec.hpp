@@ -130,6 +130,7 @@ struct DeploymentSpec {
   Duration progress_deadline{std::chrono::minutes(10)};
   ProgressDeadlineAction progress_deadline_action = ProgressDeadlineAction::Abort;
   int rollback_window = 0;
+  bool rollback_gates = false;  // a rollback passes the start approvals too (`rollback.gates: enforce`)
   ConcurrencyPolicy concurrency = ConcurrencyPolicy::Reject;
   std::string promotes_from;
   Duration watch_duration{0};  // post-deploy watch after Succeeded; 0 = none

@@ -99,6 +99,7 @@ struct MetricTally {
   std::string service;                    // "" = the run as a whole (it could not be set up)
   RunStatus status = RunStatus::Running;  // the latest verdict the analysis module reported
   bool dry_run = false;
+  bool open_ended = false;  // measures until stopped (AnalysisResult::open_ended)
   bool operator==(const MetricTally&) const = default;
 };
 

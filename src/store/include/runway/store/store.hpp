@@ -40,6 +40,17 @@ struct DeploymentRecord {
   TimePoint updated_at;
 };
 
+// What an environment serves: the version that last took all of its traffic and the deployment
+// that made it so (a promotion, a rollback, a fast rollback). Written in the transaction of the
+// deployment commit that made the version serve, so it is never ahead of or behind that state.
+struct ServingRecord {
+  std::string environment;
+  std::string version;
+  std::string deployment_id;
+  std::string colour;  // blue-green: "blue" or "green"; "" for other strategies
+  TimePoint updated_at;
+};
+
 struct DeploymentFilter {
   std::string environment;  // "" = any
   std::string phase;        // "" = any
@@ -164,14 +175,25 @@ class Store {
   // Conflict (nothing written) when the revision is stale; NotFound for an unknown id.
   // `approvals` are recorded in the same transaction (addApproval's rules: Conflict, and nothing
   // written, for a second decision by one actor for one role), so that a decision and the state
-  // it produced are stored together or not at all.
+  // it produced are stored together or not at all. `serving`, when set, replaces the serving
+  // record of its environment in the same transaction (InvalidArgument, nothing written, when
+  // its environment is not the deployment's).
   virtual Result<DeploymentRecord> updateDeployment(const DeploymentRecord& record,
                                                     const std::vector<NewEvent>& events,
-                                                    const std::vector<ApprovalRecord>& approvals) = 0;
+                                                    const std::vector<ApprovalRecord>& approvals,
+                                                    const std::optional<ServingRecord>& serving) = 0;
+  Result<DeploymentRecord> updateDeployment(const DeploymentRecord& record,
+                                            const std::vector<NewEvent>& events,
+                                            const std::vector<ApprovalRecord>& approvals) {
+    return updateDeployment(record, events, approvals, std::nullopt);
+  }
   Result<DeploymentRecord> updateDeployment(const DeploymentRecord& record,
                                             const std::vector<NewEvent>& events) {
-    return updateDeployment(record, events, {});
+    return updateDeployment(record, events, {}, std::nullopt);
   }
+  // The serving record of an environment; nullopt when no commit has written one (nothing was
+  // ever promoted there, or the store predates serving records).
+  virtual Result<std::optional<ServingRecord>> getServing(const std::string& environment) = 0;
   virtual Result<DeploymentRecord> getDeployment(const std::string& id) = 0;
   // Newest created first (ties in insertion order, newest first); InvalidArgument for limit <= 0.
   virtual Result<std::vector<DeploymentRecord>> listDeployments(const DeploymentFilter& filter) = 0;

@@ -1,0 +1,109 @@
+#include "deployment_repository.hpp"
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+#include "runway/engine/engine.hpp"
+
+namespace runway::controller {
+
+bool onlyHooksLeft(const PersistedDeployment& doc) {
+  if (doc.hooks.empty()) return false;
+  PersistedDeployment without = doc;
+  without.hooks.clear();
+  return !without.live();
+}
+
+bool trafficHeld(const PersistedDeployment& doc) {
+  return std::any_of(doc.hooks.begin(), doc.hooks.end(), [](const PersistedDeployment::HookIntent& h) {
+    return h.point == config::HookPoint::PreRollback;
+  });
+}
+
+DeploymentRepository::DeploymentRepository(std::shared_ptr<store::Store> store)
+    : store_(std::move(store)) {}
+
+Result<void> DeploymentRepository::loadLive(
+    const std::shared_ptr<const config::Config>& live_config) {
+  store::DeploymentFilter filter;
+  filter.limit = 1000;
+  auto records = store_->listDeployments(filter);
+  if (!records) return fail(records.error());
+  for (auto& record : *records) {
+    auto doc = parsePersisted(record.state_json);
+    if (!doc) {
+      spdlog::error("deployment {}: cannot read its stored state: {}", record.id, doc.error().message);
+      continue;
+    }
+    if (!doc->live()) continue;
+    LiveDeployment d;
+    d.config = snapshots_.restore(doc->spec_sources, live_config);
+    d.record = std::move(record);
+    d.doc = std::move(*doc);
+    const std::string id = d.record.id;
+    live_.insert_or_assign(id, std::move(d));
+  }
+  return {};
+}
+
+Result<LiveDeployment*> DeploymentRepository::create(const store::DeploymentRecord& record,
+                                                     PersistedDeployment doc,
+                                                     const std::vector<store::NewEvent>& events,
+                                                     std::shared_ptr<const config::Config> config) {
+  auto created = store_->createDeployment(record, events);
+  if (!created) return fail(created.error());
+  LiveDeployment d;
+  d.record = std::move(*created);
+  d.doc = std::move(doc);
+  d.config = std::move(config);
+  auto [it, inserted] = live_.insert_or_assign(record.id, std::move(d));
+  (void)inserted;
+  return &it->second;
+}
+
+Result<LiveDeployment*> DeploymentRepository::load(
+    const std::string& id, const std::shared_ptr<const config::Config>& live_config) {
+  if (auto* d = find(id)) return d;
+  auto record = store_->getDeployment(id);
+  if (!record) return fail(record.error());
+  auto doc = parsePersisted(record->state_json);
+  if (!doc) return fail(doc.error());
+  LiveDeployment d;
+  d.config = snapshots_.restore(doc->spec_sources, live_config);
+  d.record = std::move(*record);
+  d.doc = std::move(*doc);
+  auto [it, inserted] = live_.emplace(id, std::move(d));
+  (void)inserted;
+  return &it->second;
+}
+
+Result<void> DeploymentRepository::commit(const std::string& id, PersistedDeployment doc,
+                                          TimePoint now, const std::vector<store::NewEvent>& events,
+                                          const std::vector<store::ApprovalRecord>& approvals,
+                                          const std::optional<store::ServingRecord>& serving) {
+  LiveDeployment& d = at(id);
+  store::DeploymentRecord record = d.record;
+  record.phase = doc.queued ? "Queued" : std::string(engine::toString(doc.state.phase));
+  record.state_json = toJson(doc);
+  record.updated_at = now;
+  auto updated = store_->updateDeployment(record, events, approvals, serving);
+  if (!updated) return fail(updated.error());
+  d.record = std::move(*updated);
+  d.doc = std::move(doc);
+  return {};
+}
+
+LiveDeployment* DeploymentRepository::find(const std::string& id) {
+  auto it = live_.find(id);
+  return it == live_.end() ? nullptr : &it->second;
+}
+
+LiveDeployment& DeploymentRepository::at(const std::string& id) { return live_.at(id); }
+
+void DeploymentRepository::evictIfIdle(const std::string& id) {
+  auto it = live_.find(id);
+  if (it != live_.end() && !it->second.doc.live()) live_.erase(it);
+}
+
+}  // namespace runway::controller

@@ -1,0 +1,31 @@
+#pragma once
+
+// Spec snapshots: the configuration a deployment was requested under, kept with it as the files
+// that were read (PersistedDeployment::spec_sources) and loaded again from them after a restart,
+// so that a reload reaches only deployments requested after it.
+
+#include <memory>
+#include <vector>
+
+#include "runway/config/model.hpp"
+
+namespace runway::controller {
+
+class SpecSnapshots {
+ public:
+  // The configuration `sources` load into: `live` itself when it was read from the same files,
+  // otherwise one loaded from the text and shared by every deployment with the same sources.
+  // Falls back to `live` when `sources` is empty (a document written before snapshots, or a
+  // configuration built in code) or no longer loads (logged). Strand only.
+  std::shared_ptr<const config::Config> restore(const std::vector<config::SourceFile>& sources,
+                                                const std::shared_ptr<const config::Config>& live);
+
+ private:
+  struct Entry {
+    std::vector<config::SourceFile> sources;
+    std::weak_ptr<const config::Config> config;
+  };
+  std::vector<Entry> cache_;
+};
+
+}  // namespace runway::controller

@@ -1,0 +1,216 @@
+// The controller through its public interface (Controller::start, its own strand and pool), with
+// the real SQLite store in a temp dir, a FakeClock, an in-memory runtime and fake hooks and
+// metrics. These tests use nothing but the public header, so they also run against the
+// controller as it was before its split (issue 14 leads 7 and 8 were checked that way).
+
+#include "runway/controller/controller.hpp"
+
+#include <gtest/gtest.h>
+
+#include "fake_runtime.hpp"
+#include "fakes.hpp"
+#include "runway/store/store.hpp"
+#include "support/poll.hpp"
+#include "support/temp_dir.hpp"
+#include "test_config.hpp"
+
+namespace runway::controller::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using runway::testing::FakeRuntime;
+
+class ControllerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto opened = store::openSqliteStore((dir_ / "runway.db").string());
+    ASSERT_TRUE(opened.has_value()) << opened.error().message;
+    store_ = std::move(*opened);
+    start(loadTestConfig());
+  }
+  void TearDown() override {
+    if (controller_) controller_->stop();
+  }
+
+  void start(std::shared_ptr<const config::Config> cfg) {
+    ControllerOptions o = optionsFor(store_, runtime_, provider_, hooks_, clock_, std::move(cfg));
+    o.workers = 2;
+    o.poll = 5ms;
+    auto started = Controller::start(std::move(o));
+    ASSERT_TRUE(started.has_value()) << started.error().message;
+    controller_ = std::move(*started);
+  }
+
+  std::string phaseOf(const std::string& id) {
+    auto r = store_->getDeployment(id);
+    return r ? r->phase : std::string("?");
+  }
+
+  // Waits (real time, with a deadline) for deployment `id` to reach `phase`, advancing the fake
+  // clock by `step` between looks so that timers and measurements come due.
+  bool reach(const std::string& id, const std::string& phase, Duration step = Duration{0}) {
+    return test::pollUntil(
+        [&] {
+          if (step.count() > 0) clock_->advance(step);
+          return phaseOf(id) == phase;
+        },
+        test::deadlineIn(20s), 5ms);
+  }
+
+  // Waits for deployment `id` to be paused at an indefinite pause, then promotes it.
+  void promoteWhenPaused(const std::string& id) {
+    ASSERT_TRUE(reach(id, "Paused")) << id << " is " << phaseOf(id);
+    CommandRequest c;
+    c.deployment_id = id;
+    c.kind = engine::OperatorCommand::Kind::Promote;
+    c.actor.name = "alice";
+    auto r = controller_->command(c);
+    ASSERT_TRUE(r.has_value()) << r.error().message;
+  }
+
+  std::string deploy(const std::string& env, const std::string& version) {
+    DeployRequest d;
+    d.environment = env;
+    d.version = version;
+    d.actor.name = "alice";
+    auto r = controller_->deploy(d);
+    EXPECT_TRUE(r.has_value()) << (r ? "" : r.error().message);
+    clock_->advance(Duration{5});  // ids sort by creation time
+    return r ? r->deployment_id : std::string();
+  }
+
+  test::TempDir dir_{"controller-test"};
+  std::shared_ptr<store::Store> store_;
+  std::shared_ptr<FakeRuntime> runtime_ = std::make_shared<FakeRuntime>();
+  std::shared_ptr<FakeProvider> provider_ = std::make_shared<FakeProvider>();
+  std::shared_ptr<FakeHooks> hooks_ = std::make_shared<FakeHooks>();
+  std::shared_ptr<FakeClock> clock_ = std::make_shared<FakeClock>();
+  std::unique_ptr<Controller> controller_;
+};
+
+// Issue 14 lead 8: what serves is what the last promotion or rollback made serve, not the newest
+// created Succeeded deployment. A rollback to v1 jumps ahead of v4, queued before it; v4 then
+// runs and serves, yet on the old code currentRelease still said v1 (the rollback was created
+// later), and with it the next stable version, rollback target and keep-list were wrong.
+TEST_F(ControllerTest, CurrentReleaseIsWhatServesAfterARollbackOvertakesAQueuedRelease) {
+  const auto v1 = deploy("canary", "v1");
+  ASSERT_TRUE(reach(v1, "Succeeded")) << phaseOf(v1);  // a first release has nothing to shift from
+  const auto v2 = deploy("canary", "v2");
+  promoteWhenPaused(v2);
+  ASSERT_TRUE(reach(v2, "Succeeded", Duration{1000})) << phaseOf(v2);
+  EXPECT_EQ(*currentRelease(*store_, "canary"), "v2");
+
+  const auto v3 = deploy("canary", "v3");
+  ASSERT_TRUE(reach(v3, "Paused")) << phaseOf(v3);
+  const auto v4 = deploy("canary", "v4");
+  EXPECT_EQ(phaseOf(v4), "Queued");
+
+  RollbackRequest rb;
+  rb.environment = "canary";
+  rb.version = "v1";
+  rb.actor.name = "alice";
+  auto rolled = controller_->rollback(rb);
+  ASSERT_TRUE(rolled.has_value()) << rolled.error().message;
+  clock_->advance(Duration{5});
+  ASSERT_TRUE(reach(rolled->deployment_id, "Succeeded")) << phaseOf(rolled->deployment_id);
+  EXPECT_EQ(phaseOf(v3), "Superseded");
+  EXPECT_EQ(*currentRelease(*store_, "canary"), "v1");
+
+  // v4, queued before the rollback, starts from what serves (v1) and takes over.
+  promoteWhenPaused(v4);
+  ASSERT_TRUE(reach(v4, "Succeeded", Duration{1000})) << phaseOf(v4);
+  for (const auto* service : {"web", "api"}) {
+    EXPECT_TRUE(test::pollUntil([&] { return runtime_->serving("canary", service) == "v4"; }, test::deadlineIn(10s)))
+        << service << " serves " << runtime_->serving("canary", service);
+  }
+  EXPECT_EQ(*currentRelease(*store_, "canary"), "v4");
+
+  // The next rollback's default target is what served before v4 took over... and its stable
+  // version is v4: rolling back from v4 says so.
+  RollbackRequest again;
+  again.environment = "canary";
+  again.actor.name = "alice";
+  auto second = controller_->rollback(again);
+  ASSERT_TRUE(second.has_value()) << second.error().message;
+  EXPECT_EQ(second->from_version, "v4");
+}
+
+// Issue 14 lead 7: a deployment keeps the configuration it was requested under. v2 is paused
+// before its analysis when the configuration is reloaded with another query, threshold, service
+// command and hook command; v2's analysis, hooks and instances still use the old ones, and v3,
+// requested after the reload, uses the new ones.
+TEST_F(ControllerTest, AReloadReachesOnlyDeploymentsRequestedAfterIt) {
+  const auto v1 = deploy("canary", "v1");
+  ASSERT_TRUE(reach(v1, "Succeeded")) << phaseOf(v1);
+  const auto v2 = deploy("canary", "v2");
+  ASSERT_TRUE(reach(v2, "Paused")) << phaseOf(v2);
+
+  ConfigKnobs changed;
+  changed.web = "web-v2";
+  changed.query = "latency_p99";
+  changed.threshold = "0.9";
+  changed.hook = "announce-v2";
+  controller_->reload(loadTestConfig(changed));
+
+  promoteWhenPaused(v2);
+  ASSERT_TRUE(reach(v2, "Succeeded", Duration{1000})) << phaseOf(v2);
+  ASSERT_TRUE(test::pollUntil([&] { return hooks_->ran().size() >= 2; }, test::deadlineIn(10s)));
+
+  const auto v3 = deploy("canary", "v3");
+  promoteWhenPaused(v3);
+  ASSERT_TRUE(reach(v3, "Succeeded", Duration{1000})) << phaseOf(v3);
+  ASSERT_TRUE(test::pollUntil([&] { return hooks_->ran().size() >= 3; }, test::deadlineIn(10s)));
+
+  int v2_asked = 0;
+  int v3_asked = 0;
+  for (const auto& a : provider_->asked()) {
+    if (a.version == "v2") {
+      ++v2_asked;
+      EXPECT_EQ(a.query, "error_rate");
+      EXPECT_EQ(a.failure_condition, "result > 0.1");
+    }
+    if (a.version == "v3") {
+      ++v3_asked;
+      EXPECT_EQ(a.query, "latency_p99");
+      EXPECT_EQ(a.failure_condition, "result > 0.9");
+    }
+  }
+  EXPECT_GT(v2_asked, 0);
+  EXPECT_GT(v3_asked, 0);
+  std::map<std::string, std::string> announced;
+  for (const auto& h : hooks_->ran()) {
+    if (h.point == config::HookPoint::PostDeploy) announced[h.version] = h.command;
+  }
+  EXPECT_EQ(announced["v2"], "announce-v1");
+  EXPECT_EQ(announced["v3"], "announce-v2");
+  EXPECT_EQ(runtime_->command("canary", "web", "v2").front(), "web-v1");
+  EXPECT_EQ(runtime_->command("canary", "web", "v3").front(), "web-v2");
+}
+
+// The snapshot survives a restart: after the server stops and starts again with the new
+// configuration, a deployment requested before the reload still measures with the old query.
+TEST_F(ControllerTest, TheSpecSnapshotSurvivesARestart) {
+  const auto v1 = deploy("canary", "v1");
+  ASSERT_TRUE(reach(v1, "Succeeded")) << phaseOf(v1);
+  const auto v2 = deploy("canary", "v2");
+  ASSERT_TRUE(reach(v2, "Paused")) << phaseOf(v2);
+
+  controller_->stop();
+  controller_.reset();
+  ConfigKnobs changed;
+  changed.query = "latency_p99";
+  start(loadTestConfig(changed));
+
+  promoteWhenPaused(v2);
+  ASSERT_TRUE(reach(v2, "Succeeded", Duration{1000})) << phaseOf(v2);
+  int asked = 0;
+  for (const auto& a : provider_->asked()) {
+    if (a.version != "v2") continue;
+    ++asked;
+    EXPECT_EQ(a.query, "error_rate");
+  }
+  EXPECT_GT(asked, 0);
+}
+
+}  // namespace
+}  // namespace runway::controller::testing

@@ -1,0 +1,204 @@
+// The controller's small parts on their own: release bookkeeping, gates, folding actions into
+// the persisted intent, the deployment repository's compare-and-swap.
+
+#include <gtest/gtest.h>
+
+#include "deployment_repository.hpp"
+#include "gates.hpp"
+#include "intent.hpp"
+#include "release_book.hpp"
+#include "runway/store/store.hpp"
+#include "support/temp_dir.hpp"
+#include "test_config.hpp"
+
+namespace runway::controller::testing {
+namespace {
+
+using engine::Phase;
+
+TimePoint at(std::int64_t ms) { return fromUnixMillis(1'700'000'000'000 + ms); }
+
+engine::DeploymentState stateOf(const std::string& version, const std::string& stable) {
+  engine::DeploymentState s;
+  s.id = "dep-" + version;
+  s.environment = "production";
+  s.version = version;
+  s.stable_version = stable;
+  return s;
+}
+
+TEST(ReleaseBookTest, PromotionAndRollbackCompletionSetWhatServes) {
+  auto promoted = ReleaseBook::servingAfter(stateOf("v2", "v1"), {Phase::Promoting, Phase::Succeeded}, at(1));
+  ASSERT_TRUE(promoted.has_value());
+  EXPECT_EQ(promoted->version, "v2");
+  EXPECT_EQ(promoted->deployment_id, "dep-v2");
+  auto rolled_back = ReleaseBook::servingAfter(stateOf("v2", "v1"), {Phase::Aborting, Phase::RolledBack}, at(1));
+  ASSERT_TRUE(rolled_back.has_value());
+  EXPECT_EQ(rolled_back->version, "v1");
+  EXPECT_FALSE(ReleaseBook::servingAfter(stateOf("v2", "v1"), {Phase::Aborting, Phase::Superseded}, at(1)));
+  EXPECT_FALSE(ReleaseBook::servingAfter(stateOf("v2", "v1"), {Phase::Progressing}, at(1)));
+  // A first release rolled back has nothing to give traffic back to.
+  EXPECT_FALSE(ReleaseBook::servingAfter(stateOf("v1", ""), {Phase::Aborting, Phase::RolledBack}, at(1)));
+}
+
+class StoreFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto opened = store::openSqliteStore((dir_ / "runway.db").string());
+    ASSERT_TRUE(opened.has_value());
+    store_ = std::move(*opened);
+  }
+  store::DeploymentRecord record(const std::string& id, const std::string& version, const std::string& phase,
+                                 std::int64_t ms) {
+    store::DeploymentRecord r;
+    r.id = id;
+    r.environment = "production";
+    r.application = "shop";
+    r.version = version;
+    r.phase = phase;
+    PersistedDeployment doc;
+    doc.state = stateOf(version, "");
+    r.state_json = toJson(doc);
+    r.created_at = at(ms);
+    r.updated_at = at(ms);
+    return r;
+  }
+  test::TempDir dir_{"controller-parts"};
+  std::shared_ptr<store::Store> store_;
+};
+
+// A store from before serving records: the newest Succeeded deployment stands in.
+TEST_F(StoreFixture, WithoutAServingRecordTheNewestSucceededStandsIn) {
+  ReleaseBook book(*store_);
+  EXPECT_EQ(book.current("production")->version, "");
+  ASSERT_TRUE(store_->createDeployment(record("dep-1", "v1", "Succeeded", 1), {}));
+  ASSERT_TRUE(store_->createDeployment(record("dep-2", "v2", "Succeeded", 2), {}));
+  ASSERT_TRUE(store_->createDeployment(record("dep-3", "v3", "RolledBack", 3), {}));
+  EXPECT_EQ(book.current("production")->version, "v2");
+  EXPECT_EQ(*book.successfulReleases("production"), (std::vector<std::string>{"v2", "v1"}));
+  // Once a commit wrote what serves, that is the answer.
+  auto dep1 = *store_->getDeployment("dep-1");
+  ASSERT_TRUE(store_->updateDeployment(dep1, {}, {}, store::ServingRecord{"production", "v1", "dep-1", "green", at(4)}));
+  EXPECT_EQ(book.current("production")->version, "v1");
+  EXPECT_EQ(book.current("production")->colour, engine::Colour::Green);
+}
+
+// A commit that loses the compare-and-swap changes neither the store nor the copy in memory.
+TEST_F(StoreFixture, AStaleCommitChangesNothing) {
+  DeploymentRepository repo(store_);
+  auto cfg = loadTestConfig();
+  PersistedDeployment doc;
+  doc.state = stateOf("v1", "");
+  doc.queued = true;
+  auto created = repo.create(record("dep-1", "v1", "Queued", 1), doc, {}, cfg);
+  ASSERT_TRUE(created.has_value());
+  // Someone else writes the deployment behind the repository's back.
+  auto behind = *store_->getDeployment("dep-1");
+  ASSERT_TRUE(store_->updateDeployment(behind, {}));
+  PersistedDeployment next = doc;
+  next.queued = false;
+  next.state.phase = Phase::Progressing;
+  auto r = repo.commit("dep-1", next, at(2), {});
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, ErrorCode::Conflict);
+  EXPECT_TRUE(repo.at("dep-1").doc.queued);
+  EXPECT_EQ(store_->getDeployment("dep-1")->phase, "Queued");
+}
+
+// A deployment read back from the store gets the configuration it was requested under.
+TEST_F(StoreFixture, ALoadedDeploymentGetsItsSpecSnapshot) {
+  auto requested_under = loadTestConfig();
+  ConfigKnobs changed;
+  changed.web = "web-v2";
+  auto live = loadTestConfig(changed);
+  PersistedDeployment doc;
+  doc.state = stateOf("v1", "");
+  doc.spec_sources = requested_under->sources;
+  auto rec = record("dep-1", "v1", "Progressing", 1);
+  rec.state_json = toJson(doc);
+  ASSERT_TRUE(store_->createDeployment(rec, {}));
+  DeploymentRepository repo(store_);
+  ASSERT_TRUE(repo.loadLive(live));
+  const auto* d = repo.find("dep-1");
+  ASSERT_NE(d, nullptr);
+  const auto* app = d->config->applicationFor(*d->config->findEnvironment("canary"));
+  EXPECT_EQ(app->services.front().local->command.front(), "web-v1");
+}
+
+TEST(GatesTest, ABusyEnvironmentQueuesRejectsOrSupersedesByPolicy) {
+  LiveDeployment active;
+  active.record.id = "dep-1";
+  active.record.version = "v1";
+  active.doc.state.phase = Phase::Progressing;
+  EXPECT_EQ(*admitTo("production", nullptr, false, config::ConcurrencyPolicy::Reject), engine::Admission::StartNow);
+  auto rejected = admitTo("production", &active, false, config::ConcurrencyPolicy::Reject);
+  ASSERT_FALSE(rejected.has_value());
+  EXPECT_EQ(rejected.error().code, ErrorCode::Conflict);
+  EXPECT_NE(rejected.error().message.find("dep-1"), std::string::npos);
+  EXPECT_EQ(*admitTo("production", &active, false, config::ConcurrencyPolicy::Queue), engine::Admission::Queue);
+  EXPECT_EQ(*admitTo("production", &active, false, config::ConcurrencyPolicy::Supersede), engine::Admission::Supersede);
+  // A rollback always takes precedence.
+  EXPECT_EQ(*admitTo("production", &active, true, config::ConcurrencyPolicy::Reject), engine::Admission::Supersede);
+}
+
+TEST(GatesTest, ARetryWaitsForTheEnvironment) {
+  LiveDeployment retried;
+  retried.record.id = "dep-1";
+  LiveDeployment other;
+  other.record.id = "dep-2";
+  EXPECT_FALSE(retryBlocked(retried, nullptr));
+  EXPECT_FALSE(retryBlocked(retried, &retried));
+  auto blocked = retryBlocked(retried, &other);
+  ASSERT_TRUE(blocked.has_value());
+  EXPECT_EQ(blocked->code, ErrorCode::Conflict);
+}
+
+TEST(GatesTest, AnApprovalCountsForARoleTheActorHolds) {
+  auto spec = std::make_shared<engine::DeploymentSpec>();
+  spec->approval_roles = {"tech-lead", "product-manager"};
+  engine::DeploymentState s;
+  s.spec.ptr = spec;
+  s.approval_gate = engine::kStartGate;
+  ApprovalRequest request;
+  request.actor = Actor{"bob", {"product-manager"}};
+  EXPECT_EQ(*approvalRole(s, "dep-1", request), "product-manager");
+  request.role = "tech-lead";
+  EXPECT_EQ(approvalRole(s, "dep-1", request).error().code, ErrorCode::PermissionDenied);
+  request.role.clear();
+  request.actor.roles = {"viewer"};
+  EXPECT_EQ(approvalRole(s, "dep-1", request).error().code, ErrorCode::PermissionDenied);
+}
+
+TEST(IntentTest, StartingAVersionAgainCancelsItsRetirement) {
+  PersistedDeployment doc;
+  std::vector<store::NewEvent> events;
+  foldAction(doc, engine::RetireVersion{"web", "v1", at(10)}, "dep-1", events);
+  ASSERT_EQ(doc.retirements.size(), 1u);
+  engine::StartVersion start;
+  start.service = "web";
+  start.version = "v1";
+  start.instances = 2;
+  foldAction(doc, start, "dep-1", events);
+  EXPECT_TRUE(doc.retirements.empty());
+  ASSERT_EQ(doc.starts.size(), 1u);
+  foldAction(doc, engine::RetireVersion{"web", "v1", at(20)}, "dep-1", events);
+  EXPECT_TRUE(doc.starts.empty());
+  EXPECT_TRUE(events.empty());
+}
+
+TEST(IntentTest, ASwitchIsASplitWithAllTrafficOnOneVersion) {
+  PersistedDeployment doc;
+  std::vector<store::NewEvent> events;
+  engine::SetTraffic half;
+  half.service = "web";
+  half.weights = {{"v1", 50}, {"v2", 50}};
+  foldAction(doc, half, "dep-1", events);
+  foldAction(doc, engine::SwitchColour{"web", engine::Colour::Green, "v2"}, "dep-1", events);
+  ASSERT_EQ(doc.traffic.size(), 1u);
+  ASSERT_EQ(doc.traffic[0].weights.size(), 1u);
+  EXPECT_EQ(doc.traffic[0].weights[0].version, "v2");
+  EXPECT_EQ(doc.traffic[0].weights[0].weight, 100);
+}
+
+}  // namespace
+}  // namespace runway::controller::testing

@@ -1,0 +1,186 @@
+// The reconciler driven synchronously (harness.hpp): one input → one commit → its actions, and
+// crashes between them.
+
+#include "reconciler.hpp"
+
+#include <gtest/gtest.h>
+
+#include "harness.hpp"
+
+namespace runway::controller::testing {
+namespace {
+
+struct Crash {};
+
+using Kind = engine::OperatorCommand::Kind;
+
+class ReconcilerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cfg_ = loadTestConfig();
+    ASSERT_NE(cfg_, nullptr);
+    h_ = std::make_unique<Harness>(cfg_);
+    ASSERT_TRUE(h_->boot());
+  }
+
+  std::string deploy(const std::string& env, const std::string& version) {
+    auto r = h_->r().deploy(deployOf(env, version));
+    EXPECT_TRUE(r.has_value()) << (r ? "" : r.error().message);
+    h_->clock->advance(Duration{5});
+    h_->settle();
+    return r ? r->deployment_id : std::string();
+  }
+
+  // v1 serving in `env` (a first release succeeds at once).
+  void serveV1(const std::string& env) {
+    const auto id = deploy(env, "v1");
+    ASSERT_EQ(h_->phaseOf(id), "Succeeded");
+  }
+
+  std::shared_ptr<const config::Config> cfg_;
+  std::unique_ptr<Harness> h_;
+};
+
+TEST_F(ReconcilerTest, APromotionCommitsWhatServesWithTheState) {
+  serveV1("rolling");
+  EXPECT_EQ(h_->runtime->serving("rolling", "web"), "v1");
+  auto serving = h_->store->getServing("rolling");
+  ASSERT_TRUE(serving && serving->has_value());
+  EXPECT_EQ((*serving)->version, "v1");
+  const auto v2 = deploy("rolling", "v2");
+  h_->advance(Duration{5000});
+  EXPECT_EQ(h_->phaseOf(v2), "Succeeded");
+  EXPECT_EQ((*h_->store->getServing("rolling"))->version, "v2");
+  EXPECT_EQ((*h_->store->getServing("rolling"))->deployment_id, v2);
+  EXPECT_EQ(h_->runtime->serving("rolling", "api"), "v2");
+}
+
+TEST_F(ReconcilerTest, ABadBuildRollsBackAndWhatServesStays) {
+  serveV1("canary");
+  h_->provider->error_rate["v2"] = 0.5;
+  const auto v2 = deploy("canary", "v2");
+  ASSERT_EQ(h_->phaseOf(v2), "Paused");
+  ASSERT_TRUE(h_->r().command(commandOf(v2, Kind::Promote)));
+  h_->advance(Duration{10000});
+  EXPECT_EQ(h_->phaseOf(v2), "RolledBack");
+  EXPECT_EQ(h_->runtime->serving("canary", "web"), "v1");
+  EXPECT_EQ((*h_->store->getServing("canary"))->version, "v1");
+}
+
+TEST_F(ReconcilerTest, AnAnalysisThatCannotMeasureNeverPromotes) {
+  serveV1("canary");
+  h_->provider->unmeasurable.insert("error-rate");
+  const auto v2 = deploy("canary", "v2");
+  ASSERT_TRUE(h_->r().command(commandOf(v2, Kind::Promote)));
+  h_->advance(Duration{20000});
+  EXPECT_EQ(h_->phaseOf(v2), "RolledBack");
+  EXPECT_EQ(h_->runtime->serving("canary", "web"), "v1");
+}
+
+// A crash after the commit and before its traffic action: recovery executes the committed
+// intent again, and the deployment carries on from the committed step (not from the start).
+TEST_F(ReconcilerTest, ACrashBetweenCommitAndActionReExecutesTheIntent) {
+  serveV1("canary");
+  bool armed = true;
+  h_->runtime->on_effect = [&](const runway::testing::FakeRuntime::Effect& e) {
+    if (armed && e.kind == "traffic") {
+      armed = false;
+      throw Crash{};
+    }
+  };
+  ASSERT_TRUE(h_->r().deploy(deployOf("canary", "v2")).has_value());
+  EXPECT_THROW(h_->settle(), Crash);  // the 50 % step is committed; its split is not applied
+  h_->crash();
+  EXPECT_EQ(h_->runtime->serving("canary", "web"), "v1");  // the split never reached the runtime
+  ASSERT_TRUE(h_->boot());
+  h_->settle();
+  auto list = h_->store->listDeployments(store::DeploymentFilter{"canary", "", "v2", 1});
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ(list->front().phase, "Paused");
+  auto split = h_->runtime->traffic("canary", "web");
+  ASSERT_TRUE(split.has_value());
+  EXPECT_EQ(split->weights.at("v2"), 500);
+}
+
+// A lifecycle hook committed as an intent, then a crash before it ran: it runs after recovery.
+TEST_F(ReconcilerTest, AHookIntentCommittedBeforeACrashRunsAfterRecovery) {
+  bool armed = true;
+  h_->hooks->on_run = [&](const FakeHooks::Ran& ran) {
+    if (armed && ran.point == config::HookPoint::PostDeploy) {
+      armed = false;
+      throw Crash{};
+    }
+  };
+  auto r = h_->r().deploy(deployOf("rolling", "v1"));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_THROW(h_->settle(), Crash);
+  h_->crash();
+  EXPECT_TRUE(h_->hooks->ran().empty());
+  ASSERT_TRUE(h_->boot());
+  h_->settle();
+  ASSERT_EQ(h_->hooks->ran().size(), 1u);
+  EXPECT_EQ(h_->hooks->ran()[0].point, config::HookPoint::PostDeploy);
+  auto doc = parsePersisted(h_->store->getDeployment(r->deployment_id)->state_json);
+  ASSERT_TRUE(doc.has_value());
+  EXPECT_TRUE(doc->hooks.empty());
+}
+
+// Queued releases start from what serves, in order; a reload in between does not reach them.
+TEST_F(ReconcilerTest, AQueuedReleaseKeepsTheConfigurationItWasRequestedUnder) {
+  serveV1("canary");
+  const auto v2 = deploy("canary", "v2");
+  const auto v3 = deploy("canary", "v3");
+  EXPECT_EQ(h_->phaseOf(v3), "Queued");
+  ConfigKnobs changed;
+  changed.web = "web-v2";
+  h_->reload(loadTestConfig(changed));
+  ASSERT_TRUE(h_->r().command(commandOf(v2, Kind::Promote)));
+  h_->advance(Duration{10000});
+  ASSERT_EQ(h_->phaseOf(v2), "Succeeded");
+  ASSERT_EQ(h_->phaseOf(v3), "Paused");
+  EXPECT_EQ(h_->runtime->command("canary", "web", "v3").front(), "web-v1");
+  const auto v4 = deploy("canary", "v4");
+  EXPECT_EQ(h_->phaseOf(v4), "Queued");
+  ASSERT_TRUE(h_->r().command(commandOf(v3, Kind::Abort)));
+  h_->settle();
+  EXPECT_EQ(h_->runtime->command("canary", "web", "v4").front(), "web-v2");
+}
+
+// Issue 14 item 4: an abort's down-migration (preRollback) runs and is confirmed before the old
+// version takes its traffic back; a crash after it ran and before it was confirmed runs it again,
+// and the traffic still waits for it.
+TEST_F(ReconcilerTest, TheDownMigrationRunsBeforeTheOldVersionTakesTrafficBack) {
+  serveV1("canary");
+  h_->provider->error_rate["v2"] = 0.5;
+  std::vector<std::string> split_when_migrating;
+  bool crash_after = true;
+  h_->hooks->on_run = [&](const FakeHooks::Ran& ran) {
+    if (ran.point != config::HookPoint::PreRollback) return;
+    auto split = h_->runtime->traffic("canary", "web");
+    split_when_migrating.push_back(split && split->weights.count("v2") != 0 ? "v2 routed" : "v2 not routed");
+  };
+  h_->hooks->on_ran = [&](const FakeHooks::Ran& ran) {
+    if (ran.point == config::HookPoint::PreRollback && crash_after) {
+      crash_after = false;
+      throw Crash{};
+    }
+  };
+  const auto v2 = deploy("canary", "v2");
+  ASSERT_TRUE(h_->r().command(commandOf(v2, Kind::Promote)));
+  EXPECT_THROW(h_->advance(Duration{10000}), Crash);
+  h_->crash();
+  // The abort is committed and the down-migration ran once; v2 still has its traffic.
+  EXPECT_EQ(h_->phaseOf(v2), "RolledBack");
+  EXPECT_NE(h_->runtime->serving("canary", "web"), "v1");
+  ASSERT_TRUE(h_->boot());
+  h_->settle();
+  EXPECT_EQ(split_when_migrating, (std::vector<std::string>{"v2 routed", "v2 routed"}));
+  EXPECT_EQ(h_->runtime->serving("canary", "web"), "v1");
+  EXPECT_EQ(h_->runtime->serving("canary", "api"), "v1");
+  auto doc = parsePersisted(h_->store->getDeployment(v2)->state_json);
+  ASSERT_TRUE(doc.has_value());
+  EXPECT_TRUE(doc->hooks.empty());
+}
+
+}  // namespace
+}  // namespace runway::controller::testing
