@@ -10,6 +10,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include "serve_fixture.hpp"
 #include "support/http.hpp"
@@ -502,6 +503,50 @@ TEST_F(ServeTest, ApprovalsCountOnlyForHeldRolesAndNeverFromTheDeployer) {
   ASSERT_EQ(approvals.size(), 1u);
   EXPECT_EQ(approvals[0].at("actor").as_string(), "carol");
   EXPECT_EQ(approvals[0].at("role").as_string(), "tech-lead");
+}
+
+// Runs one statement on the server's database from outside, as another process would.
+void execOnStore(const std::filesystem::path& db, const std::string& sql) {
+  sqlite3* handle = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &handle), SQLITE_OK);
+  sqlite3_busy_timeout(handle, 10000);
+  char* error = nullptr;
+  const int rc = sqlite3_exec(handle, sql.c_str(), nullptr, nullptr, &error);
+  EXPECT_EQ(rc, SQLITE_OK) << (error != nullptr ? error : "");
+  sqlite3_free(error);
+  sqlite3_close(handle);
+}
+
+// Issue 14, lead 10: an approval the store cannot record changes nothing. Before, the state that
+// counted the approval was committed first and the approval written after it: with that second
+// write refused (here by a trigger), the deployment went on with no approval on record.
+TEST_F(ServeTest, AnApprovalTheStoreCannotRecordChangesNothing) {
+  const std::string alice = createToken(*server_, "alice", {"deployer"});
+  const std::string carol = createToken(*server_, "carol", {"tech-lead"});
+  auto r = server_->call("POST", "/api/v1/deployments", R"({"environment":"gated","version":"v1"})", alice);
+  ASSERT_EQ(r->status, 201) << r->body;
+  const std::string id(json::parse(r->body).at("deployment").as_string());
+  ASSERT_TRUE(pollUntil([&] { return server_->phase(id) == "AwaitingApproval"; }, deadlineIn(10s)));
+
+  const auto db = server_->data() / "runway.db";
+  execOnStore(db, "CREATE TRIGGER refuse_approvals BEFORE INSERT ON approvals "
+                  "BEGIN SELECT RAISE(ABORT, 'approvals refused by the test'); END");
+  r = server_->call("POST", "/api/v1/deployments/" + id + "/approve", R"({"role":"tech-lead"})", carol);
+  ASSERT_TRUE(r);
+  EXPECT_GE(r->status, 400) << r->body;  // the store's refusal, as a JSON error
+  EXPECT_NE(r->body.find("approvals refused by the test"), std::string::npos) << r->body;
+  auto d = server_->getJson("/api/v1/deployments/" + id);
+  EXPECT_EQ(d.at("phase").as_string(), "AwaitingApproval");
+  EXPECT_TRUE(d.at("approvals").as_array().empty()) << json::serialize(d.at("approvals"));
+
+  // Once the store takes it, the same approval goes through.
+  execOnStore(db, "DROP TRIGGER refuse_approvals");
+  r = server_->call("POST", "/api/v1/deployments/" + id + "/approve", R"({"role":"tech-lead"})", carol);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(server_->waitTerminal(id, 60s), "Succeeded");
+  d = server_->getJson("/api/v1/deployments/" + id);
+  ASSERT_EQ(d.at("approvals").as_array().size(), 1u);
+  EXPECT_EQ(d.at("approvals").as_array()[0].at("actor").as_string(), "carol");
 }
 
 }  // namespace
