@@ -1,5 +1,7 @@
 #include "http_client.hpp"
 
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <curl/curl.h>
 
 #include <memory>
@@ -42,20 +44,7 @@ struct SlistDeleter {
 }  // namespace
 
 std::string urlEncode(const std::string& value) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const char ch : value) {
-    const auto c = static_cast<unsigned char>(ch);
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '_' || c == '.' || c == '~') {
-      out.push_back(ch);
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
+  return boost::urls::encode(value, boost::urls::unreserved_chars);
 }
 
 Result<HttpResponse> httpGet(const HttpRequest& request) {

@@ -5,6 +5,8 @@
 #include <map>
 #include <regex>
 
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
@@ -66,16 +68,7 @@ std::map<std::string, std::string> challengeParams(const std::string& header) {
 }
 
 std::string urlEncode(const std::string& value) {
-  std::string out;
-  for (const char ch : value) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(ch);
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
+  return boost::urls::encode(value, boost::urls::unreserved_chars);
 }
 
 // The first error code and message of a registry error body ({"errors":[{"code","message"}]}).

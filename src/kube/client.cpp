@@ -4,6 +4,8 @@
 #include <charconv>
 #include <thread>
 
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
@@ -13,20 +15,7 @@ namespace {
 namespace json = boost::json;
 
 std::string queryEncode(std::string_view value) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const char ch : value) {
-    const auto c = static_cast<unsigned char>(ch);
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '_' || c == '.' || c == '~') {
-      out.push_back(ch);
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
+  return boost::urls::encode(value, boost::urls::unreserved_chars);
 }
 
 // Appends "&name=value" (or "?name=value" for the first) when value is not empty.
