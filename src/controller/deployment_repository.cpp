@@ -38,7 +38,8 @@ Result<void> DeploymentRepository::loadLive(
     }
     if (!doc->live()) continue;
     LiveDeployment d;
-    d.config = snapshots_.restore(doc->spec_sources, live_config);
+    d.config = snapshots_.restore(doc->spec_sources, live_config, &d.snapshot_error);
+    if (!d.snapshot_error.empty()) spdlog::error("deployment {}: {}", record.id, d.snapshot_error);
     d.record = std::move(record);
     d.doc = std::move(*doc);
     const std::string id = d.record.id;
@@ -70,7 +71,7 @@ Result<LiveDeployment*> DeploymentRepository::load(
   auto doc = parsePersisted(record->state_json);
   if (!doc) return fail(doc.error());
   LiveDeployment d;
-  d.config = snapshots_.restore(doc->spec_sources, live_config);
+  d.config = snapshots_.restore(doc->spec_sources, live_config, &d.snapshot_error);
   d.record = std::move(*record);
   d.doc = std::move(*doc);
   auto [it, inserted] = live_.emplace(id, std::move(d));

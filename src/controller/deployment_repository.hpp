@@ -25,6 +25,9 @@ struct LiveDeployment {
   PersistedDeployment doc;
   // The configuration the deployment was requested under (its spec snapshot); never null.
   std::shared_ptr<const config::Config> config;
+  // Non-empty when the snapshot no longer loads: `config` is then the live configuration, good
+  // only for stopping the deployment (Reconciler::recover() aborts it; a retry is refused).
+  std::string snapshot_error;
 };
 
 // True when a deployment has ended and only its lifecycle hooks keep it live: its runtime intent
@@ -41,7 +44,7 @@ class DeploymentRepository {
   explicit DeploymentRepository(std::shared_ptr<store::Store> store);
 
   // Loads every live deployment from the store (PersistedDeployment::live()), restoring each
-  // one's spec snapshot (falling back to `live_config`). A document that cannot be read is
+  // one's spec snapshot (LiveDeployment::snapshot_error when it no longer loads). A document that cannot be read is
   // logged and skipped. Errors: the store's.
   Result<void> loadLive(const std::shared_ptr<const config::Config>& live_config);
 

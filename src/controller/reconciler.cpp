@@ -53,6 +53,22 @@ std::shared_ptr<const config::Config> Reconciler::config() const {
 
 Result<void> Reconciler::recover() {
   if (auto r = deployments_.loadLive(config()); !r) return r;
+  // A deployment whose spec snapshot no longer loads cannot go on: what it would do next is not
+  // what it was requested with. It is stopped with the reason (rolled back where it had begun),
+  // under the live configuration, before any intent is executed again.
+  std::vector<std::pair<std::string, std::string>> unloadable;
+  for (const auto& [id, d] : deployments_.all()) {
+    if (!d.snapshot_error.empty() && !engine::isTerminal(d.doc.state.phase) &&
+        d.doc.state.phase != Phase::Aborting) {
+      unloadable.emplace_back(id, d.snapshot_error);
+    }
+  }
+  for (const auto& [id, why] : unloadable) {
+    engine::OperatorCommand stop{engine::OperatorCommand::Kind::Abort, "runway", why};
+    if (auto r = handle(id, stop); !r) {
+      spdlog::error("deployment {}: could not stop it ({}): {}", id, why, r.error().message);
+    }
+  }
   // Re-execute what was committed; clean up what nobody wants.
   std::set<std::string> environments;
   for (const auto& env : config()->environments) environments.insert(env.name);
@@ -753,6 +769,12 @@ Result<std::string> Reconciler::command(CommandRequest request) {
 // retry, which passes the start approvals, the change window and pre-flight.
 Result<std::string> Reconciler::retry(const std::string& id, const engine::OperatorCommand& cmd) {
   const LiveDeployment& d = deployments_.at(id);
+  if (!d.snapshot_error.empty()) {
+    const std::string why = d.snapshot_error;
+    evictIfIdle(id);
+    return fail(ErrorCode::FailedPrecondition,
+                "deployment " + id + " cannot be retried: " + why + "; deploy its version again");
+  }
   if (d.doc.state.phase != Phase::RolledBack) {
     auto r = handle(id, cmd);  // the engine refuses it, audited
     evictIfIdle(id);

@@ -1,14 +1,13 @@
 #include "spec_snapshot.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include "runway/config/loader.hpp"
 
 namespace runway::controller {
 
 std::shared_ptr<const config::Config> SpecSnapshots::restore(
     const std::vector<config::SourceFile>& sources,
-    const std::shared_ptr<const config::Config>& live) {
+    const std::shared_ptr<const config::Config>& live, std::string* error) {
+  error->clear();
   if (sources.empty()) return live;
   if (live && live->sources == sources) return live;
   std::erase_if(cache_, [](const Entry& e) { return e.config.expired(); });
@@ -17,9 +16,9 @@ std::shared_ptr<const config::Config> SpecSnapshots::restore(
   }
   auto loaded = config::loadConfigSources(sources);
   if (!loaded.ok()) {
-    spdlog::error("a deployment's spec snapshot no longer loads ({}); it uses the live configuration",
-                  loaded.diagnostics.empty() ? std::string("no configuration")
-                                             : loaded.diagnostics.front().format());
+    *error = "its configuration snapshot no longer loads: " +
+             (loaded.diagnostics.empty() ? std::string("no configuration")
+                                         : loaded.diagnostics.front().format());
     return live;
   }
   auto config = std::make_shared<const config::Config>(std::move(*loaded.config));

@@ -5,6 +5,7 @@
 // so that a reload reaches only deployments requested after it.
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "runway/config/model.hpp"
@@ -15,10 +16,14 @@ class SpecSnapshots {
  public:
   // The configuration `sources` load into: `live` itself when it was read from the same files,
   // otherwise one loaded from the text and shared by every deployment with the same sources.
-  // Falls back to `live` when `sources` is empty (a document written before snapshots, or a
-  // configuration built in code) or no longer loads (logged). Strand only.
+  // `live` when `sources` is empty (a document written before snapshots, or a configuration
+  // built in code). When the snapshot no longer loads (a newer runway refuses what an older one
+  // accepted), `*error` says why and `live` is returned only so that the deployment can be
+  // stopped and rolled back: the caller must not let it go on under a spec it was not requested
+  // with. Strand only.
   std::shared_ptr<const config::Config> restore(const std::vector<config::SourceFile>& sources,
-                                                const std::shared_ptr<const config::Config>& live);
+                                                const std::shared_ptr<const config::Config>& live,
+                                                std::string* error);
 
  private:
   struct Entry {

@@ -5,6 +5,7 @@
 
 #include "runway/controller/controller.hpp"
 
+#include <boost/json.hpp>
 #include <gtest/gtest.h>
 
 #include "fake_runtime.hpp"
@@ -210,6 +211,51 @@ TEST_F(ControllerTest, TheSpecSnapshotSurvivesARestart) {
     EXPECT_EQ(a.query, "error_rate");
   }
   EXPECT_GT(asked, 0);
+}
+
+// A deployment whose spec snapshot no longer loads (a newer runway refusing what an older one
+// accepted) is stopped with the reason when the controller starts, and rolled back under the live
+// configuration; it never goes on under a spec it was not requested with. A retry of it is
+// refused, since the retry would run a spec nobody can read.
+TEST_F(ControllerTest, ADeploymentWhoseSnapshotNoLongerLoadsIsStoppedNotContinued) {
+  const auto v1 = deploy("canary", "v1");
+  ASSERT_TRUE(reach(v1, "Succeeded")) << phaseOf(v1);
+  const auto v2 = deploy("canary", "v2");
+  ASSERT_TRUE(reach(v2, "Paused")) << phaseOf(v2);
+  controller_->stop();
+  controller_.reset();
+
+  auto record = store_->getDeployment(v2);
+  ASSERT_TRUE(record.has_value()) << record.error().message;
+  auto state = boost::json::parse(record->state_json);
+  auto& files = state.at("spec").at("files").as_array();
+  ASSERT_FALSE(files.empty());
+  files[0].as_object()["text"] = "apiVersion: runway/v1\nkind: Environment\nmetadata: {name: x}\nspec: {nonsense: 1}\n";
+  record->state_json = boost::json::serialize(state);
+  ASSERT_TRUE(store_->updateDeployment(*record, {}).has_value());
+
+  start(loadTestConfig());
+  ASSERT_TRUE(reach(v2, "RolledBack", Duration{1000})) << phaseOf(v2);
+  auto after = store_->getDeployment(v2);
+  ASSERT_TRUE(after.has_value());
+  const auto doc = boost::json::parse(after->state_json);
+  const std::string reason(doc.at("state").at("abortReason").as_string());
+  EXPECT_NE(reason.find("configuration snapshot no longer loads"), std::string::npos) << reason;
+  for (const auto* service : {"web", "api"}) {
+    EXPECT_TRUE(test::pollUntil([&] { return runtime_->serving("canary", service) == "v1"; }, test::deadlineIn(10s)))
+        << service << " serves " << runtime_->serving("canary", service);
+  }
+  EXPECT_EQ(*currentRelease(*store_, "canary"), "v1");
+
+  CommandRequest retry;
+  retry.deployment_id = v2;
+  retry.kind = engine::OperatorCommand::Kind::Retry;
+  retry.actor.name = "alice";
+  auto refused = controller_->command(retry);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::FailedPrecondition);
+  EXPECT_NE(refused.error().message.find("snapshot no longer loads"), std::string::npos) << refused.error().message;
+  EXPECT_EQ(phaseOf(v2), "RolledBack");
 }
 
 }  // namespace
