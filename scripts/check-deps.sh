@@ -6,11 +6,14 @@
 # Priority: required). CI runs on a machine that may have more installed than a new one; this
 # is what keeps a package the script forgot from passing here and failing everywhere else.
 #
-#   scripts/check-deps.sh [--exec-log FILE] [--without PKG]... BUILD_DIR...
+#   scripts/check-deps.sh [--exec-log FILE] [--without PKG]... [--tool-dir DIR]... BUILD_DIR...
 #
 #   BUILD_DIR        a configured and built CMake/Ninja tree (build/ci, build/asan, build/fuzz)
 #   --exec-log FILE  an `strace -f -e trace=execve` log of the test run: every program it ran
 #   --without PKG    check as if PKG were not in the list (shows that the guard can fail)
+#   --tool-dir DIR   programs under DIR are test tools the project's own scripts build from
+#                    pinned sources (the Kubernetes control plane, scripts/kube-cluster.sh), or
+#                    the machine's Go toolchain that builds them; not Debian packages
 #
 # Exit 0 when all is covered; 1 with one line per uncovered file otherwise.
 set -euo pipefail
@@ -19,12 +22,14 @@ source_dir=$PWD
 
 exec_log=""
 without=()
+tool_dirs=()
 build_dirs=()
 while (($#)); do
   case "$1" in
     --exec-log) exec_log=$2; shift 2 ;;
     --without) without+=("$2"); shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --tool-dir) tool_dirs+=("$(realpath -m "$2")"); shift 2 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) build_dirs+=("$1"); shift ;;
   esac
 done
@@ -101,9 +106,12 @@ if [[ -n "$exec_log" ]]; then
   grep -h ' execve("' "$exec_log" | grep -v '= -1 ' | sed -E 's/.*execve\("([^"]+)".*/\1/' |
     sort -u | while read -r f; do
       case "$f" in
-        "$source_dir"/*|/tmp/*|/var/tmp/*|/proc/*) ;;
-        *) echo "$f" ;;
+        "$source_dir"/*|/tmp/*|/var/tmp/*|/proc/*) continue ;;
       esac
+      for d in "${tool_dirs[@]}"; do
+        [[ "$(realpath -m "$f")" == "$d"/* ]] && continue 2
+      done
+      echo "$f"
     done >>"$work/execs"
   cat "$work/execs" >>"$work/files"
 fi

@@ -67,6 +67,13 @@ end
 mkdir -p "$logs"
 rm -f "$logs"/ctest-*.log "$logs"/exec.log
 
+# The `kubernetes` tests run against a real control plane (scripts/kube-cluster.sh): its pinned
+# binaries are built from Go modules once into a cache (about 14 minutes on 2 cores the first
+# time; at once afterwards).
+begin "Kubernetes control plane (built once into its cache)"
+scripts/kube-cluster.sh build
+end
+
 begin "build (ci preset: RelWithDebInfo, -Werror)"
 cmake --preset ci >/dev/null
 cmake --build --preset ci -j"$jobs"
@@ -126,7 +133,8 @@ count "$logs/ctest-fuzz.log"
 end
 
 begin "dependencies all from scripts/install-deps.sh"
-scripts/check-deps.sh --exec-log "$logs/exec.log" build/ci build/asan build/fuzz
+scripts/check-deps.sh --exec-log "$logs/exec.log" --tool-dir "$(scripts/kube-cluster.sh path)" \
+  --tool-dir "$(go env GOROOT 2>/dev/null || echo /usr/local/go)" build/ci build/asan build/fuzz
 # The guard must be able to fail: without the package that holds clang's fuzzer and sanitizer
 # runtimes (the one a fresh machine once lacked), the same check has to refuse.
 if scripts/check-deps.sh --without libclang-rt-14-dev build/fuzz >"$logs/guard-selftest.log" 2>&1; then
