@@ -82,7 +82,9 @@ bool ActionExecutor::startVersion(const LiveDeployment& d, const engine::StartVe
 
 ActionExecutor::Traffic ActionExecutor::setTraffic(const LiveDeployment& d, const engine::SetTraffic& a) {
   auto split = toSplit(a);
-  if (split.weights.empty()) return Traffic::Nothing;
+  // No weights at all withdraws the service's traffic (a first release rolled back: nothing
+  // serves); zero weights alone mean nothing is routable yet, and change nothing.
+  if (split.weights.empty() && !a.weights.empty()) return Traffic::Nothing;
   auto r = runtime_->setTraffic(d.record.environment, a.service, split);
   if (!r) {
     metrics_.countFailure("setTraffic");

@@ -56,9 +56,13 @@ std::optional<store::ServingRecord> ReleaseBook::servingAfter(
   std::optional<store::ServingRecord> out;
   for (const auto phase : entered) {
     std::string version;
-    if (phase == engine::Phase::Succeeded) version = after.version;
-    if (phase == engine::Phase::RolledBack) version = after.stable_version;
-    if (version.empty()) continue;
+    if (phase == engine::Phase::Succeeded) {
+      version = after.version;
+    } else if (phase == engine::Phase::RolledBack) {
+      version = after.stable_version;  // "" when a first release rolled back: nothing serves
+    } else {
+      continue;
+    }
     out = store::ServingRecord{after.environment, version, after.id,
                                std::string(engine::toString(after.active_colour)), now};
   }

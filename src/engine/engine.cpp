@@ -956,7 +956,18 @@ void Machine::abort(std::string_view actor, std::string_view kind, std::string r
   s_.routes.clear();  // header routes to the new version end with the abort
   transition(Phase::Aborting, actor, kind, std::move(reason));
   if (s_.stable_version.empty()) {
-    for (auto& sv : s_.services) sv.on_stable = true;
+    // A first release has nothing to go back to: rolling it back leaves the environment as it
+    // was before, serving nothing. Its traffic is withdrawn (an empty split) so that the
+    // version can be retired. (Superseded, it keeps serving until the release replacing it
+    // takes the traffic over.)
+    const bool withdraw = target != Phase::Superseded;
+    for (auto& sv : s_.services) {
+      sv.on_stable = true;
+      if (withdraw && sv.traffic_weight > 0) {
+        out_.push_back(SetTraffic{sv.name, {}, {}});
+        sv.traffic_weight = 0;
+      }
+    }
     abortProgress();
     return;
   }

@@ -35,6 +35,8 @@ class FakeRuntime final : public runtime::Runtime {
   std::function<void(const Effect&)> on_effect;
   // Versions whose instances never become ready (a build that does not start).
   std::set<std::string> never_ready;
+  // The same for one service's instances only: {service, version}.
+  std::set<std::pair<std::string, std::string>> never_ready_in;
 
   // runtime::Runtime
   Result<void> startVersion(const config::Environment& environment, const config::Service& service,
@@ -106,7 +108,7 @@ class FakeRuntime final : public runtime::Runtime {
           info.service = key.second;
           info.version = version;
           info.index = i;
-          info.state = never_ready.count(version) != 0 ? runtime::InstanceState::Starting
+          info.state = neverReady(key.second, version) ? runtime::InstanceState::Starting
                                                        : runtime::InstanceState::Ready;
           out.push_back(std::move(info));
         }
@@ -127,7 +129,7 @@ class FakeRuntime final : public runtime::Runtime {
     s.service = std::string(service);
     s.version = std::string(version);
     s.desired = it->second.versions.at(std::string(version));
-    s.ready = never_ready.count(s.version) != 0 ? 0 : s.desired;
+    s.ready = neverReady(s.service, s.version) ? 0 : s.desired;
     s.state = s.ready == s.desired ? runtime::VersionState::Ready : runtime::VersionState::Progressing;
     return s;
   }
@@ -196,6 +198,9 @@ class FakeRuntime final : public runtime::Runtime {
   }
 
  private:
+  bool neverReady(const std::string& service, const std::string& version) const {
+    return never_ready.count(version) != 0 || never_ready_in.count({service, version}) != 0;
+  }
   struct ServiceWorld {
     std::map<std::string, int> versions;  // version -> instances
     std::map<std::string, std::map<std::string, std::string>> artifacts;

@@ -258,5 +258,46 @@ TEST_F(ControllerTest, ADeploymentWhoseSnapshotNoLongerLoadsIsStoppedNotContinue
   EXPECT_EQ(phaseOf(v2), "RolledBack");
 }
 
+// A first release that is rolled back has nothing to go back to: its traffic is withdrawn, its
+// version retired once, and nothing is recorded as serving. web v1 became ready and took all of
+// web's traffic while api v1 never did; the abort used to leave web's split on v1, so the
+// runtime refused the retirement (the version still took traffic) and it was retried every
+// second, forever.
+TEST_F(ControllerTest, AFirstReleaseRolledBackWithdrawsItsTrafficAndRetiresOnce) {
+  runtime_->never_ready_in.insert({"api", "v1"});
+  const auto v1 = deploy("rolling", "v1");
+  ASSERT_TRUE(test::pollUntil([&] { return runtime_->serving("rolling", "web") == "v1"; }, test::deadlineIn(10s)));
+  CommandRequest c;
+  c.deployment_id = v1;
+  c.kind = engine::OperatorCommand::Kind::Abort;
+  c.actor.name = "alice";
+  auto r = controller_->command(c);
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  ASSERT_TRUE(reach(v1, "RolledBack")) << phaseOf(v1);
+  // Past the scale-down delay, and many retry passes after it.
+  const auto retired = [&] {
+    int n = 0;
+    for (const auto& e : runtime_->journal()) n += e.kind == "retire" ? 1 : 0;
+    return n;
+  };
+  ASSERT_TRUE(test::pollUntil(
+      [&] {
+        clock_->advance(Duration{1000});
+        return runtime_->running("rolling", "web").empty() && runtime_->running("rolling", "api").empty();
+      },
+      test::deadlineIn(10s)))
+      << "still running: web " << runtime_->running("rolling", "web").size() << ", api "
+      << runtime_->running("rolling", "api").size();
+  const int after = retired();
+  for (int i = 0; i < 20; ++i) clock_->advance(Duration{1000});
+  // Wait for the loop to have seen those timers (a marker deployment elsewhere), then count.
+  const auto marker = deploy("canary", "v9");
+  ASSERT_TRUE(reach(marker, "Succeeded")) << phaseOf(marker);
+  EXPECT_EQ(retired(), after) << "the retirement was tried again";
+  EXPECT_EQ(after, 2);  // web v1 and api v1, once each
+  EXPECT_EQ(runtime_->serving("rolling", "web"), "");
+  EXPECT_EQ(*currentRelease(*store_, "rolling"), "");
+}
+
 }  // namespace
 }  // namespace runway::controller::testing

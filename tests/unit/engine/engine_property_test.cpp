@@ -247,7 +247,11 @@ class Checker {
             return fail("traffic to a version that is not ready: " + describe(a));
           }
         }
-        if (sum != 100) return fail("weights do not sum to 100: " + describe(a));
+        // No weights at all: a first release that rolls back withdraws its traffic (there is
+        // nothing to give it back to), and only then.
+        const bool withdrawn = t->weights.empty() && state.stable_version.empty() &&
+                               (state.phase == Phase::Aborting || state.phase == Phase::RolledBack);
+        if (sum != 100 && !withdrawn) return fail("weights do not sum to 100: " + describe(a));
         for (const auto& rule : t->routes) {
           if (!ready(t->service, rule.version)) return fail("route to an unready version: " + describe(a));
         }
