@@ -1,9 +1,11 @@
 #include "client.hpp"
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 
 #include <boost/json.hpp>
+#include <boost/url/parse.hpp>
 #include <curl/curl.h>
 #include <fmt/format.h>
 
@@ -65,19 +67,31 @@ Result<std::map<std::string, std::string>> readUserConfig() {
   return out;
 }
 
-bool isLoopback(const std::string& url) {
-  for (const char* host : {"://127.", "://localhost", "://[::1]"}) {
-    if (url.find(host) != std::string::npos) return true;
-  }
-  return false;
-}
-
 size_t collect(char* data, size_t size, size_t n, void* out) {
   static_cast<std::string*>(out)->append(data, size * n);
   return size * n;
 }
 
 }  // namespace
+
+bool isLoopbackUrl(std::string_view url) {
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed || !parsed->has_authority()) return false;
+  // After an authority the path is empty or starts with '/' (RFC 3986 path-abempty). Boost.URL
+  // 1.81 accepts "http://127.0.0.1.example.net" as host 127.0.0.1 with the path ".example.net".
+  const auto path = parsed->encoded_path();
+  if (!path.empty() && path.front() != '/') return false;
+  switch (parsed->host_type()) {
+    case boost::urls::host_type::ipv4: return parsed->host_ipv4_address().is_loopback();
+    case boost::urls::host_type::ipv6: return parsed->host_ipv6_address().is_loopback();
+    case boost::urls::host_type::name: {
+      std::string host = parsed->host();  // percent-decoded
+      for (auto& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return host == "localhost" || host == "localhost.";
+    }
+    default: return false;
+  }
+}
 
 Result<ClientSettings> resolveClient(const ClientFlags& flags) {
   ClientSettings s;
@@ -103,7 +117,7 @@ Result<ClientSettings> resolveClient(const ClientFlags& flags) {
     s.token = user->at("token");
     s.token_source = "~/.config/runway/config";
   }
-  if (s.token.empty() && isLoopback(s.server)) {
+  if (s.token.empty() && isLoopbackUrl(s.server)) {
     std::ifstream in(data / "admin.token");
     std::string t;
     if (in >> t) {

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 #include <boost/json/value.hpp>
@@ -36,6 +37,12 @@ struct ClientSettings {
 // InvalidArgument for an unreadable config file line; never fails for a missing token (the
 // server then answers 401, which names how to get one).
 Result<ClientSettings> resolveClient(const ClientFlags& flags);
+
+// True when `url`'s host is a loopback address: an IPv4 address in 127.0.0.0/8, [::1], or the
+// name "localhost". The host is what the URL parser says it is, never a substring:
+// http://127.0.0.1.example.net and http://127.0.0.1@example.net are not loopback. Only for
+// such a server does the CLI send the local admin token (DATA/admin.token) by itself.
+bool isLoopbackUrl(std::string_view url);
 
 class ApiClient {
  public:
