@@ -68,6 +68,9 @@ Result<HttpResponse> perform(CURL* c, const HttpRequest& request, bool reuse) {
   std::unique_ptr<curl_slist, SlistDeleter> headers(list);
   curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+  // Health, smoke and registry requests are HTTP: never file://, dict://, gopher:// or the
+  // other protocols curl speaks (a check's URL comes from the configuration).
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
@@ -93,6 +96,11 @@ Result<HttpResponse> perform(CURL* c, const HttpRequest& request, bool reuse) {
     return fail(ErrorCode::Timeout,
                 fmt::format("{} {}: no response within {}ms", request.method, request.url,
                             request.timeout.count()));
+  }
+  if (rc == CURLE_UNSUPPORTED_PROTOCOL) {
+    return fail(ErrorCode::InvalidArgument,
+                fmt::format("{} {}: only http:// and https:// URLs are requested", request.method,
+                            request.url));
   }
   if (rc != CURLE_OK) {
     return fail(ErrorCode::Unavailable,
