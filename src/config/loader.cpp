@@ -7,7 +7,6 @@
 #include <fstream>
 #include <functional>
 #include <map>
-#include <regex>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -15,6 +14,7 @@
 
 #include "runway/config/substitute.hpp"
 #include "runway/core/ids.hpp"
+#include "runway/core/pattern.hpp"
 #include "runway/core/suggest.hpp"
 #include "values.hpp"
 #include "yaml_reader.hpp"
@@ -1027,12 +1027,9 @@ CanaryStep Loader::parseStep(Reader& r, const Val& v) {
       if (auto text = detail::readString(r, *val)) {
         route.value = *text;
         if (route.match == HeaderRoute::Match::Regex) {
-          try {
-            const std::regex compiled(*text, std::regex::ECMAScript);
-            (void)compiled;
-          } catch (const std::regex_error& e) {
+          if (auto compiled = Pattern::compile(*text); !compiled) {
             error(val->location, val->path,
-                  fmt::format("invalid regular expression \"{}\": {}", *text, e.what()));
+                  fmt::format("\"{}\": {} (RE2 syntax)", *text, compiled.error().message));
           }
         }
       }

@@ -25,7 +25,7 @@ bool valueMatches(const CompiledRule& rule, std::string_view v) {
   switch (rule.kind) {
     case MatchKind::Exact: return v == rule.value;
     case MatchKind::Prefix: return v.substr(0, rule.value.size()) == rule.value;
-    case MatchKind::Regex: return std::regex_match(v.begin(), v.end(), *rule.regex);
+    case MatchKind::Regex: return rule.regex && rule.regex->fullMatch(v);
   }
   return false;
 }
@@ -65,7 +65,10 @@ std::shared_ptr<const CompiledTable> compileTable(RoutingTable table, SeriesRegi
       cr.name = r.name;
       cr.kind = r.kind;
       cr.value = r.value;
-      if (r.kind == MatchKind::Regex) cr.regex.emplace(r.value, std::regex::ECMAScript);
+      if (r.kind == MatchKind::Regex) {
+        // validate() accepted it; a pattern that does not compile matches nothing.
+        if (auto compiled = Pattern::compile(r.value)) cr.regex.emplace(std::move(*compiled));
+      }
       for (std::size_t i = 0; i < l.versions.size(); ++i) {
         if (l.versions[i].name == r.version) cr.version = static_cast<std::uint32_t>(i);
       }

@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -17,6 +16,7 @@
 
 #include "runway/core/error.hpp"
 #include "runway/router/routing_table.hpp"
+#include "runway/core/pattern.hpp"
 
 namespace runway::router {
 
@@ -44,7 +44,7 @@ struct CompiledRule {
   std::string name;
   MatchKind kind = MatchKind::Exact;
   std::string value;
-  std::optional<std::regex> regex;
+  std::optional<Pattern> regex;  // MatchKind::Regex (RE2: linear in the value's length)
   std::uint32_t version = 0;
 };
 

@@ -1,6 +1,5 @@
 #include "runway/router/routing_table.hpp"
 
-#include <regex>
 #include <set>
 #include <utility>
 
@@ -10,6 +9,7 @@
 
 #include "json_util.hpp"
 #include "runway/core/ids.hpp"
+#include "runway/core/pattern.hpp"
 
 namespace runway::router {
 namespace json = boost::json;
@@ -106,10 +106,8 @@ void validateListener(const Listener& l, const std::string& path, std::vector<st
     if (!isToken(r.name)) errs.push_back(rp + ".name: invalid header or cookie name \"" + r.name + "\"");
     if (names.count(r.version) == 0) errs.push_back(rp + ".version: no version \"" + r.version + "\"");
     if (r.kind == MatchKind::Regex) {
-      try {
-        std::regex re(r.value, std::regex::ECMAScript);
-      } catch (const std::regex_error& e) {
-        errs.push_back(rp + ".value: invalid regex: " + e.what());
+      if (auto compiled = Pattern::compile(r.value); !compiled) {
+        errs.push_back(rp + ".value: " + compiled.error().message);
       }
     }
   }

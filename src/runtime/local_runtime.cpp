@@ -11,7 +11,6 @@
 #include <deque>
 #include <mutex>
 #include <optional>
-#include <regex>
 #include <set>
 #include <thread>
 #include <tuple>
@@ -22,6 +21,7 @@
 #include "runway/config/substitute.hpp"
 #include "runway/core/duration.hpp"
 #include "runway/core/ids.hpp"
+#include "runway/core/pattern.hpp"
 #include "runway/core/suggest.hpp"
 #include "runway/runtime/records.hpp"
 
@@ -1101,11 +1101,9 @@ Result<void> LocalRuntimeImpl::setTraffic(std::string_view environment,
                     fmt::format("routes[{}]: set exactly one of header and cookie", i));
       }
       if (route.match == TrafficRoute::Match::Regex) {
-        try {
-          const std::regex re(route.value, std::regex::ECMAScript);
-        } catch (const std::regex_error& e) {
+        if (auto compiled = Pattern::compile(route.value); !compiled) {
           return fail(ErrorCode::InvalidArgument,
-                      fmt::format("routes[{}]: invalid regex: {}", i, e.what()));
+                      fmt::format("routes[{}]: {}", i, compiled.error().message));
         }
       }
       if (auto ok = known(route.version); !ok) return ok;

@@ -453,8 +453,8 @@ INSTANTIATE_TEST_SUITE_P(
                      "\"([\"}\n      - setWeight: 100\n"),
                  {"t.yaml:15:25: spec.canary.steps[0].setHeaderRoute: set exactly one of header "
                   "or cookie",
-                  "t.yaml:16:58: spec.canary.steps[1].setHeaderRoute.value: invalid regular "
-                  "expression \"([\": Unexpected character within '[...]' in regular expression"}},
+                  "t.yaml:16:58: spec.canary.steps[1].setHeaderRoute.value: \"([\": invalid "
+                  "regular expression: missing ]: [ (RE2 syntax)"}},
         TextCase{"rolling_both_zero",
                  env("  rolling: {maxSurge: 0, maxUnavailable: 0%}\n"),
                  {"t.yaml:13:12: spec.rolling: maxSurge and maxUnavailable cannot both be 0 "

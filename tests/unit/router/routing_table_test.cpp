@@ -84,7 +84,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{R"({"listeners":[{"service":"a","environment":"x","versions":[{"name":"v1","weight_permille":1000}],"rules":[{"source":"header","name":"x","kind":"exact","value":"1","version":"v9"}]}]})",
                 "no version \"v9\""},
         BadCase{R"({"listeners":[{"service":"a","environment":"x","versions":[{"name":"v1","weight_permille":1000}],"rules":[{"source":"header","name":"x","kind":"regex","value":"(","version":"v1"}]}]})",
-                "invalid regex"},
+                "invalid regular expression: missing ): ("},
         BadCase{R"({"listeners":[{"service":"a","environment":"x","versions":[{"name":"v1","weight_permille":1000}],"rules":[{"source":"query","name":"x","kind":"exact","value":"1","version":"v1"}]}]})",
                 "expected \"header\" or \"cookie\""},
         BadCase{R"({"listeners":[{"service":"a","environment":"x","port":80},{"service":"b","environment":"x","port":80}]})",

@@ -89,6 +89,23 @@ TEST(Rules, HeaderExactPrefixRegexAndCookie) {
   EXPECT_EQ(pick({{"Cookie", "a=1"}, {"Cookie", "uid=\"7\""}}), 1);
 }
 
+// A regex rule is matched by RE2, in time linear in the value (issue 19). The client controls
+// the value (up to 16 KiB of header); with std::regex, "(a|aa)*b" against 16 KiB of 'a' recursed
+// once per character and backtracked exponentially: the router's thread crashed or hung.
+TEST(Rules, ARegexRuleOnAHostileValueMatchesInLinearTime) {
+  SeriesRegistry registry;
+  auto l = listener(0);
+  l.rules.push_back(MatchRule{MatchSource::Header, "X-Group", MatchKind::Regex, "(a|aa)*b", "canary"});
+  auto table = compile(l, registry);
+  const auto& cl = table->listeners[0];
+  http::fields hostile;
+  hostile.insert("X-Group", std::string(16 * 1024, 'a'));
+  EXPECT_EQ(chooseVersion(cl, hostile, 0).version, 0);
+  http::fields matching;
+  matching.insert("X-Group", std::string(16 * 1024, 'a') + "b");
+  EXPECT_EQ(chooseVersion(cl, matching, 0).version, 1);
+}
+
 TEST(Rules, StickyCookieHonouredOnlyForVersionsTakingTraffic) {
   SeriesRegistry registry;
   auto l = listener(500);
