@@ -11,7 +11,7 @@
 #include "runway/core/suggest.hpp"
 #include "runway/engine/engine.hpp"
 #include "runway/engine/spec.hpp"
-#include "runway/runtime/local_runtime.hpp"
+#include "runway/runtime/runtime.hpp"
 
 namespace runway::api {
 namespace {
@@ -279,9 +279,9 @@ json::object eventJson(const store::EventRecord& e) {
 // Where a local runtime writes an instance's output (`runway logs` reads it); null elsewhere.
 json::value logPathOf(runtime::Runtime& rt, const std::string& env, const std::string& service,
                       const std::string& version, int index) {
-  auto* local = dynamic_cast<runtime::LocalRuntime*>(&rt);
-  if (local == nullptr) return nullptr;
-  return json::value(local->logFilePath(env, service, version, index).string());
+  auto path = rt.instanceLogPath(env, service, version, index);
+  if (!path) return nullptr;
+  return json::value(*path);
 }
 
 HttpResponse environmentsView(const Ctx& c, const HttpRequest& req, const std::string& only) {
@@ -332,6 +332,8 @@ HttpResponse environmentsView(const Ctx& c, const HttpRequest& req, const std::s
                                              {"pid", i.pid},
                                              {"restarts", i.restarts},
                                              {"lastExit", i.last_exit},
+                                             {"pod", i.pod},
+                                             {"node", i.node},
                                              {"logPath", logPathOf(*c->runtime, env.name, svc.name, i.version, i.index)}});
           }
         }

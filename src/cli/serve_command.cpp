@@ -11,6 +11,7 @@
 #include <atomic>
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <string>
 
 #include <boost/json.hpp>
@@ -27,6 +28,8 @@
 #include "runway/controller/controller.hpp"
 #include "runway/core/logging.hpp"
 #include "runway/router/admin_client.hpp"
+#include "runway/runtime/dispatching_runtime.hpp"
+#include "runway/runtime/kubernetes_runtime.hpp"
 #include "runway/runtime/local_runtime.hpp"
 #include "runway/runtime/records.hpp"
 #include "runway/runtime/router_backend.hpp"
@@ -271,7 +274,27 @@ int serve(const ServeOptions& opts) {
     fmt::print(stderr, "runway: runtime: {}\n", rt.error().message);
     return exitCode(rt.error().code);
   }
-  std::shared_ptr<runtime::LocalRuntime> runtime = std::move(*rt);
+  std::shared_ptr<runtime::LocalRuntime> local_runtime = std::move(*rt);
+  // Environments on Kubernetes go to the kubernetes runtime (one cluster connection each), the
+  // others to the local one; the controller sees one Runtime. Which runtime an environment is
+  // on is read here, at start: a reload that moves an environment takes a restart.
+  std::set<std::string> kubernetes_environments;
+  for (const auto& env : config->environments) {
+    if (env.runtime.kind == config::RuntimeSpec::Kind::Kubernetes) kubernetes_environments.insert(env.name);
+  }
+  std::shared_ptr<runtime::KubernetesRuntime> kubernetes_runtime;
+  if (!kubernetes_environments.empty()) {
+    runtime::KubernetesRuntimeOptions ko;
+    ko.clock = clock;
+    auto opened_kube = runtime::KubernetesRuntime::open(*config, std::move(ko));
+    if (!opened_kube) {
+      fmt::print(stderr, "runway: kubernetes runtime: {}\n", opened_kube.error().message);
+      return exitCode(opened_kube.error().code);
+    }
+    kubernetes_runtime = std::move(*opened_kube);
+  }
+  std::shared_ptr<runtime::Runtime> runtime = std::make_shared<runtime::DispatchingRuntime>(
+      local_runtime, kubernetes_runtime, std::move(kubernetes_environments));
 
   // Analysis reads the router's statistics per environment.
   class EnvStats final : public analysis::TrafficStatistics {

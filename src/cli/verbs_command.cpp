@@ -240,6 +240,12 @@ void printEnvironment(const json::value& e) {
     const auto& instances = member(s, "instances");
     if (!instances.is_array()) continue;
     for (const auto& i : instances.get_array()) {
+      if (!text(i, "pod").empty()) {  // a Kubernetes pod: no pid; where it runs instead
+        fmt::print("    {}#{} {:<9} pod {} node {} restarts {}{}\n", text(i, "version"), integer(i, "index"),
+                   text(i, "state"), text(i, "pod"), orDash(text(i, "node")), integer(i, "restarts"),
+                   text(i, "lastExit").empty() ? "" : "  last exit: " + text(i, "lastExit"));
+        continue;
+      }
       fmt::print("    {}#{} {:<9} port {} pid {} restarts {}{}\n", text(i, "version"), integer(i, "index"),
                  text(i, "state"), integer(i, "port"), integer(i, "pid"), integer(i, "restarts"),
                  text(i, "lastExit").empty() ? "" : "  last exit: " + text(i, "lastExit"));

@@ -429,7 +429,19 @@ void Loader::parseService(Reader& r, const Val& v, Service& svc) {
   }
   f.str("image", svc.image);
   f.integer("port", svc.port, 1, 65535);
-  if (auto kube = f.get("kubernetes")) svc.kubernetes = parseKubernetesWorkload(r, *kube);
+  if (auto kube = f.get("kubernetes")) {
+    svc.kubernetes = parseKubernetesWorkload(r, *kube);
+    // kubernetes.replicas is the service's instance count where it runs on Kubernetes.
+    if (const int replicas = svc.kubernetes->replicas; replicas > 0) {
+      if (f.has("instances") && svc.instances != replicas) {
+        error(kube->location, kube->path + ".replicas",
+              fmt::format("{} differs from instances ({}): set one of them", replicas,
+                          svc.instances));
+      } else {
+        svc.instances = replicas;
+      }
+    }
+  }
   f.integer("instances", svc.instances, 1, 1000);
   if (auto env = f.get("env")) {
     if (env->node.IsMap()) {

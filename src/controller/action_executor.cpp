@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "runway/runtime/local_runtime.hpp"
+#include "runway/runtime/runtime.hpp"
 
 namespace runway::controller {
 namespace {
@@ -117,9 +117,7 @@ Result<void> ActionExecutor::retire(const LiveDeployment& d, const engine::Retir
 }
 
 void ActionExecutor::retainOnly(const std::string& environment, const KeepList& keep) {
-  auto* local = dynamic_cast<runtime::LocalRuntime*>(runtime_.get());
-  if (local == nullptr) return;
-  if (auto r = local->retainOnly(environment, keep, retire_grace_); !r) {
+  if (auto r = runtime_->retainOnly(environment, keep, retire_grace_); !r) {
     spdlog::warn("environment {}: cleaning up unwanted versions: {}", environment, r.error().message);
   }
 }

@@ -21,7 +21,6 @@ metadata: {name: shop}
 spec:
   services:
     - name: api
-      instances: 3
       env: {LOG: info}
       health: {path: /health}
       kubernetes:
@@ -76,6 +75,7 @@ spec:
   EXPECT_EQ(w.readiness_path, "/ready");
   EXPECT_TRUE(w.readiness_probe);
   EXPECT_EQ(w.replicas, 2);
+  EXPECT_EQ(svc.instances, 2);  // replicas is the instance count on Kubernetes
   EXPECT_EQ(w.progress_deadline_seconds, 30);
   // Quoted scalars stay strings, plain numbers become numbers.
   EXPECT_EQ(w.pod_template_patch,
