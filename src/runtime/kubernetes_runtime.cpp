@@ -82,6 +82,24 @@ void mergePatchInto(json::value& target, const json::value& patch) {
   }
 }
 
+// Substitutes ${NAME} in every string value (not in keys) of a JSON document.
+Result<void> substituteStrings(json::value& v, const std::map<std::string, std::string>& vars) {
+  if (v.is_string()) {
+    auto text = config::substitute(v.get_string(), vars);
+    if (!text) return fail(text.error());
+    v = *text;
+  } else if (v.is_array()) {
+    for (auto& item : v.get_array()) {
+      if (auto r = substituteStrings(item, vars); !r) return r;
+    }
+  } else if (v.is_object()) {
+    for (auto& member : v.get_object()) {
+      if (auto r = substituteStrings(member.value(), vars); !r) return r;
+    }
+  }
+  return {};
+}
+
 // A Kubernetes label value: at most 63 characters of [A-Za-z0-9._-], starting and ending with
 // a letter or digit. Versions become label values.
 bool isLabelValue(std::string_view v) {
@@ -837,11 +855,16 @@ class KubernetesRuntimeImpl final : public KubernetesRuntime {
     auto deployment = kube::versionDeployment(id, w);
     if (!k.pod_template_patch.empty()) {
       boost::system::error_code ec;
-      const auto patch = json::parse(k.pod_template_patch, ec);
+      auto patch = json::parse(k.pod_template_patch, ec);
       if (ec) {
         return fail(ErrorCode::InvalidArgument,
                     fmt::format("service {}: podTemplatePatch is not JSON: {}", service.name,
                                 ec.message()));
+      }
+      if (auto r = substituteStrings(patch, vars); !r) {
+        return fail(ErrorCode::InvalidArgument,
+                    fmt::format("service {}: podTemplatePatch: {}", service.name,
+                                r.error().message));
       }
       mergePatchInto(deployment["spec"].as_object()["template"], patch);
       // The selector's labels must stay on the pods, whatever the patch said.

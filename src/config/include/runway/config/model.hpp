@@ -64,7 +64,8 @@ struct KubernetesWorkload {
   int replicas = 0;                         // 0 = the service's instances
   int progress_deadline_seconds = 600;      // the Deployment's progressDeadlineSeconds
   // Extra pod-template fields as a JSON merge patch (RFC 7386) over the built spec.template,
-  // written as YAML in the file and kept here as JSON text; "" = none.
+  // written as YAML in the file and kept here as JSON text; "" = none. Its string values may
+  // use the image's substitutions (and ${PORT}), replaced per version.
   std::string pod_template_patch;
   SourceLocation location;
 };

@@ -1,0 +1,356 @@
+// Acceptance (issue 16) through the real `runway serve` against real control planes on
+// loopback (the ctest fixtures' two clusters): a canary moves the HTTPRoute's weights 10 -> 50
+// -> 100 and retires the old Deployment; a blue-green switches the stable Service's selector in
+// one step; a version whose pods never get Ready hits its Deployment's progress deadline and is
+// rolled back; runway killed with SIGKILL mid-canary re-adopts on restart and finishes; two
+// environments on two clusters deploy independently. Each test runs in namespaces of its own.
+
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "cluster.hpp"
+#include "integration/serve/serve_fixture.hpp"
+#include "runway/kube/rollout.hpp"
+#include "runway/kube/workload.hpp"
+#include "support/poll.hpp"
+#include "support/temp_dir.hpp"
+
+namespace runway::test {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+using kube::testing::TestNamespace;
+
+// The pods of a version named in `runway.test/refuses` on the node cannot be scheduled, so they
+// never get Ready (kwok makes every scheduled pod Ready): how a test makes a bad version.
+constexpr const char* kRefusedLabel = "runway.test/refuses";
+constexpr const char* kBadVersion = "v3";
+
+std::string application() {
+  return R"(apiVersion: runway/v1
+kind: Application
+metadata: {name: shop}
+spec:
+  services:
+    - name: web
+      kubernetes:
+        image: registry.example/web:${ARTIFACT}
+        port: 8080
+        replicas: 2
+        progressDeadlineSeconds: 3
+        env: {MODE: "${ENVIRONMENT}"}
+        podTemplatePatch:
+          spec:
+            affinity:
+              nodeAffinity:
+                requiredDuringSchedulingIgnoredDuringExecution:
+                  nodeSelectorTerms:
+                    - matchExpressions:
+                        - {key: runway.test/refuses, operator: NotIn, values: ["${VERSION}"]}
+)";
+}
+
+// An Environment on a cluster; `gateway` "" = traffic by the stable Service (replicas mode).
+std::string environment(const std::string& name, const std::filesystem::path& kubeconfig,
+                        const std::string& ns, const std::string& gateway,
+                        const std::string& strategy) {
+  return fmt::format(R"(---
+apiVersion: runway/v1
+kind: Environment
+metadata: {{name: {}}}
+spec:
+  runtime:
+    kubernetes:
+      kubeconfig: {}
+      namespace: {}
+{}
+{}
+  progressDeadline: 1m
+)",
+                     name, kubeconfig.string(), ns,
+                     gateway.empty() ? "" : fmt::format("      gateway: {{name: {}}}", gateway),
+                     strategy);
+}
+
+const std::string kCanary = R"(  strategy: canary
+  canary:
+    steps:
+      - setWeight: 10
+      - pause: {duration: 2s}
+      - setWeight: 50
+      - pause: {duration: 2s}
+      - setWeight: 100
+    scaleDownDelay: 1s
+    abortScaleDownDelay: 1s)";
+
+const std::string kBlueGreen = R"(  strategy: blue-green
+  blueGreen:
+    autoPromotion: true
+    verification: 2s
+    scaleDownDelay: 2s)";
+
+kube::Connection secondCluster() {
+  const char* dir = std::getenv("RUNWAY_KUBE_CLUSTER_2");
+  EXPECT_NE(dir, nullptr) << "RUNWAY_KUBE_CLUSTER_2 is not set: run through ctest";
+  auto c = kube::loadKubeconfig(std::filesystem::path(dir == nullptr ? "" : dir) / "kubeconfig");
+  EXPECT_TRUE(c) << (c ? "" : c.error().message);
+  return c ? *c : kube::Connection{};
+}
+
+std::filesystem::path kubeconfigPath(bool second = false) {
+  if (second) return std::filesystem::path(std::getenv("RUNWAY_KUBE_CLUSTER_2")) / "kubeconfig";
+  return kube::testing::cluster().dir / "kubeconfig";
+}
+
+class KubernetesServeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    admin_ = kube::testing::adminClient();
+    // Refuse the bad version on every fake node (idempotent; other tests never deploy it).
+    auto nodes = admin_->list({"", "v1", "nodes", false}, "");
+    ASSERT_TRUE(nodes) << nodes.error().message;
+    for (const auto& node : nodes->items) {
+      const std::string name(node.at("metadata").at("name").as_string());
+      auto labelled = admin_->mergePatch(
+          {"", "v1", "nodes", false}, "", name,
+          json::object{{"metadata", json::object{{"labels", json::object{{kRefusedLabel, kBadVersion}}}}}});
+      ASSERT_TRUE(labelled) << labelled.error().message;
+    }
+  }
+  void TearDown() override {
+    if (server_) {
+      EXPECT_EQ(server_->down(), 0);
+    }
+  }
+
+  void start(const std::string& config) {
+    server_ = std::make_unique<ServeFixture>(dir_.path());
+    server_->writeConfig(config);
+    auto started = server_->start();
+    ASSERT_TRUE(started) << started.error().message;
+  }
+
+  std::string deployAndWait(const std::string& env, const std::string& version) {
+    std::string error;
+    const std::string id = server_->deploy(env, version, &error);
+    EXPECT_FALSE(id.empty()) << error;
+    if (id.empty()) return "";
+    return server_->waitTerminal(id, 120s);
+  }
+
+  // The HTTPRoute's weights per version ({} when there is no route).
+  static std::map<std::string, int> weights(kube::Client& client, const std::string& ns) {
+    auto route = client.get(kube::Resource::httpRoutes(), ns, "web");
+    if (!route) return {};
+    return kube::routeWeights(*route, "web", {"v1", "v2", "v3"});
+  }
+
+  // The stable Service's version selector ("" = none, "?" = no Service).
+  static std::string selected(kube::Client& client, const std::string& ns) {
+    auto service = client.get(kube::Resource::services(), ns, "web");
+    if (!service) return "?";
+    const auto& selector = service->at("spec").at("selector").as_object();
+    const auto* v = selector.if_contains(kube::kVersionLabel);
+    return v != nullptr ? std::string(v->as_string()) : std::string();
+  }
+
+  static bool exists(kube::Client& client, const kube::Resource& resource, const std::string& ns,
+                     const std::string& name) {
+    return client.get(resource, ns, name).has_value();
+  }
+
+  // Polls `sample` until the deployment is terminal, collecting each distinct value in order.
+  template <typename T>
+  std::vector<T> watchUntilTerminal(const std::string& id, const std::function<T()>& sample,
+                                    std::string& phase) {
+    std::vector<T> seen;
+    pollUntil(
+        [&] {
+          auto now = sample();
+          if (seen.empty() || seen.back() != now) seen.push_back(now);
+          phase = server_->phase(id);
+          return phase == "Succeeded" || phase == "RolledBack" || phase == "Failed";
+        },
+        deadlineIn(120s), 50ms);
+    return seen;
+  }
+
+  std::unique_ptr<kube::Client> admin_;
+  TempDir dir_{"runway-kube-serve"};
+  std::unique_ptr<ServeFixture> server_;
+};
+
+TEST_F(KubernetesServeTest, CanaryMovesTheRouteWeightsAndRetiresTheOldDeployment) {
+  TestNamespace ns("canary");
+  start(application() + environment("prod", kubeconfigPath(), ns.name(), "public", kCanary));
+  ASSERT_EQ(deployAndWait("prod", "v1"), "Succeeded");
+  EXPECT_EQ(weights(*admin_, ns.name()), (std::map<std::string, int>{{"v1", 1000}}));
+
+  const auto id = server_->deploy("prod", "v2");
+  ASSERT_FALSE(id.empty());
+  std::string phase;
+  const auto seen = watchUntilTerminal<std::map<std::string, int>>(
+      id, [&] { return weights(*admin_, ns.name()); }, phase);
+  ASSERT_EQ(phase, "Succeeded");
+  // The route went 10 -> 50 -> 100 (per mille in the route: 100, 500, 1000), in that order.
+  const std::vector<std::map<std::string, int>> steps{
+      {{"v1", 900}, {"v2", 100}}, {{"v1", 500}, {"v2", 500}}, {{"v2", 1000}}};
+  std::size_t next = 0;
+  for (const auto& w : seen) {
+    if (next < steps.size() && w == steps[next]) ++next;
+  }
+  EXPECT_EQ(next, steps.size()) << "weights seen: " << seen.size();
+  EXPECT_EQ(selected(*admin_, ns.name()), "v2");
+  // The old version's Deployment and Service go once the scale-down delay has passed.
+  EXPECT_TRUE(pollUntil(
+      [&] {
+        return !exists(*admin_, kube::Resource::deployments(), ns.name(), "web-v1") &&
+               !exists(*admin_, kube::Resource::services(), ns.name(), "web-v1");
+      },
+      deadlineIn(60s)));
+  // The API shows the pods like local instances.
+  auto env = server_->getJson("/api/v1/environments/prod");
+  ASSERT_TRUE(env.is_object());
+  const auto& svc = env.at("services").as_array()[0].as_object();
+  EXPECT_EQ(std::string(svc.at("address").as_string()), "web." + ns.name() + ".svc:8080");
+  const auto& instances = svc.at("instances").as_array();
+  ASSERT_EQ(instances.size(), 2u);
+  for (const auto& i : instances) {
+    EXPECT_EQ(i.at("version").as_string(), "v2");
+    EXPECT_EQ(i.at("state").as_string(), "Ready");
+    EXPECT_FALSE(i.at("node").as_string().empty());
+  }
+  // The image names the version (${ARTIFACT} is the version without artifacts).
+  auto d = admin_->get(kube::Resource::deployments(), ns.name(), "web-v2");
+  ASSERT_TRUE(d);
+  const auto& container =
+      d->at("spec").at("template").at("spec").at("containers").as_array()[0].as_object();
+  EXPECT_EQ(container.at("image").as_string(), "registry.example/web:v2");
+}
+
+TEST_F(KubernetesServeTest, BlueGreenSwitchesTheServiceSelectorInOneStep) {
+  TestNamespace ns("bluegreen");
+  start(application() + environment("prod", kubeconfigPath(), ns.name(), "", kBlueGreen));
+  ASSERT_EQ(deployAndWait("prod", "v1"), "Succeeded");
+  ASSERT_EQ(selected(*admin_, ns.name()), "v1");
+
+  const auto id = server_->deploy("prod", "v2");
+  ASSERT_FALSE(id.empty());
+  std::string phase;
+  bool preview_before_switch = false;
+  const auto seen = watchUntilTerminal<std::string>(
+      id,
+      [&] {
+        auto s = selected(*admin_, ns.name());
+        if (s == "v1" && exists(*admin_, kube::Resource::services(), ns.name(), "web-v2")) {
+          preview_before_switch = true;  // the new colour's own Service, before the switch
+        }
+        return s;
+      },
+      phase);
+  ASSERT_EQ(phase, "Succeeded");
+  // v1 straight to v2: never a selector that picks both colours.
+  EXPECT_EQ(seen, (std::vector<std::string>{"v1", "v2"}));
+  EXPECT_TRUE(preview_before_switch);
+  EXPECT_TRUE(pollUntil(
+      [&] { return !exists(*admin_, kube::Resource::deployments(), ns.name(), "web-v1"); },
+      deadlineIn(60s)));
+}
+
+TEST_F(KubernetesServeTest, AVersionThatNeverGetsReadyHitsTheProgressDeadlineAndIsRolledBack) {
+  TestNamespace ns("deadline");
+  start(application() + environment("prod", kubeconfigPath(), ns.name(), "public", kCanary));
+  ASSERT_EQ(deployAndWait("prod", "v1"), "Succeeded");
+
+  const auto id = server_->deploy("prod", kBadVersion);
+  ASSERT_FALSE(id.empty());
+  // The Deployment says ProgressDeadlineExceeded after 3 s; runway rolls back on it, long
+  // before its own one-minute deadline.
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(server_->waitTerminal(id, 120s), "RolledBack");
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 50s);
+  auto bad = admin_->get(kube::Resource::deployments(), ns.name(), "web-v3");
+  if (bad) {  // unless already retired: its rollout failed
+    EXPECT_EQ(kube::deploymentRolloutStatus(*bad).state, kube::RolloutStatus::State::Failed);
+  }
+  EXPECT_EQ(weights(*admin_, ns.name()), (std::map<std::string, int>{{"v1", 1000}}));
+  EXPECT_EQ(selected(*admin_, ns.name()), "v1");
+  EXPECT_TRUE(pollUntil(
+      [&] { return !exists(*admin_, kube::Resource::deployments(), ns.name(), "web-v3"); },
+      deadlineIn(60s)));
+  auto events = server_->getJson("/api/v1/deployments/" + id);
+  EXPECT_NE(json::serialize(events).find("instances.failed"), std::string::npos)
+      << json::serialize(events);
+}
+
+TEST_F(KubernetesServeTest, KilledMidCanaryItReadoptsOnRestartAndFinishes) {
+  TestNamespace ns("readopt");
+  start(application() + environment("prod", kubeconfigPath(), ns.name(), "public", kCanary));
+  ASSERT_EQ(deployAndWait("prod", "v1"), "Succeeded");
+  const auto id = server_->deploy("prod", "v2");
+  ASSERT_FALSE(id.empty());
+  ASSERT_TRUE(pollUntil([&] { return weights(*admin_, ns.name()).count("v2") != 0; },
+                        deadlineIn(60s), 20ms));
+  server_->kill9();
+  // Nothing runs in runway now; the cluster keeps serving the split it had.
+  EXPECT_EQ(weights(*admin_, ns.name()).at("v2"), 100);
+
+  auto restarted = server_->start();
+  ASSERT_TRUE(restarted) << restarted.error().message;
+  EXPECT_EQ(server_->waitTerminal(id, 120s), "Succeeded");
+  EXPECT_EQ(weights(*admin_, ns.name()), (std::map<std::string, int>{{"v2", 1000}}));
+  EXPECT_TRUE(pollUntil(
+      [&] { return !exists(*admin_, kube::Resource::deployments(), ns.name(), "web-v1"); },
+      deadlineIn(60s)));
+  // The re-adopted v2 was not started again: its Deployment kept its first generation's pods.
+  auto d = admin_->get(kube::Resource::deployments(), ns.name(), "web-v2");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->at("metadata").at("generation").as_int64(), 1);
+}
+
+TEST_F(KubernetesServeTest, TwoEnvironmentsOnTwoClustersDeployIndependently) {
+  const auto second = secondCluster();
+  ASSERT_FALSE(second.server.empty());
+  ASSERT_NE(second.server, kube::testing::cluster().admin.server);
+  auto admin2 = kube::makeClient(second);
+  TestNamespace staging_ns("staging");
+  // The second cluster's namespace: made here (TestNamespace works on the first cluster only).
+  const std::string production_ns = "rw-production-" + staging_ns.name().substr(11);
+  ASSERT_TRUE(admin2->create(kube::Resource::namespaces(), "",
+                             json::object{{"apiVersion", "v1"},
+                                          {"kind", "Namespace"},
+                                          {"metadata", json::object{{"name", production_ns}}}}));
+  start(application() +
+        environment("staging", kubeconfigPath(), staging_ns.name(), "public", kCanary) +
+        environment("production", kubeconfigPath(true), production_ns, "", kBlueGreen));
+
+  ASSERT_EQ(deployAndWait("staging", "v1"), "Succeeded");
+  ASSERT_EQ(deployAndWait("production", "v1"), "Succeeded");
+  ASSERT_EQ(deployAndWait("staging", "v2"), "Succeeded");
+  // Staging moved on; production (another cluster) still runs v1 only.
+  EXPECT_EQ(weights(*admin_, staging_ns.name()), (std::map<std::string, int>{{"v2", 1000}}));
+  EXPECT_EQ(selected(*admin2, production_ns), "v1");
+  EXPECT_TRUE(exists(*admin2, kube::Resource::deployments(), production_ns, "web-v1"));
+  EXPECT_FALSE(exists(*admin2, kube::Resource::deployments(), production_ns, "web-v2"));
+  // Each cluster holds only its own environment's objects.
+  EXPECT_FALSE(exists(*admin_, kube::Resource::services(), production_ns, "web"));
+  EXPECT_FALSE(exists(*admin2, kube::Resource::deployments(), staging_ns.name(), "web-v2"));
+  auto pods = admin2->list(kube::Resource::pods(), production_ns);
+  ASSERT_TRUE(pods);
+  for (const auto& pod : pods->items) {
+    EXPECT_EQ(pod.at("metadata").at("labels").at(kube::kEnvironmentLabel).as_string(),
+              "production");
+  }
+  (void)admin2->remove(kube::Resource::namespaces(), "", production_ns);
+}
+
+}  // namespace
+}  // namespace runway::test
