@@ -16,6 +16,7 @@
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "commands.hpp"
@@ -60,6 +61,18 @@ class GateChecks final : public controller::CheckRunner {
       : runtime_(std::move(rt)), socket_(std::move(router_socket)), clock_(std::move(clock)) {}
   controller::CheckOutcome run(const config::Config& config, const std::string& environment,
                                const engine::RunChecks& checks) override {
+    // On Kubernetes, pre-flight first asks the cluster whether the namespace is there and the
+    // runtime may do its work (one access review per verb), and stops at what is missing.
+    if (checks.kind == engine::CheckKind::PreFlight && kubernetes_ != nullptr) {
+      const auto* env = config.findEnvironment(environment);
+      if (env != nullptr && env->runtime.kind == config::RuntimeSpec::Kind::Kubernetes) {
+        auto pre = kubernetes_->preflight(environment);
+        if (!pre) return controller::CheckOutcome{false, "kubernetes pre-flight: " + pre.error().message};
+        if (!pre->problems.empty()) {
+          return controller::CheckOutcome{false, fmt::format("kubernetes pre-flight: {}", fmt::join(pre->problems, "; "))};
+        }
+      }
+    }
     checks::GateRequest req;
     req.config = std::make_shared<const config::Config>(config);
     req.environment = environment;
@@ -80,9 +93,11 @@ class GateChecks final : public controller::CheckRunner {
   std::string socket_;
   std::shared_ptr<Clock> clock_;
   std::filesystem::path data_;
+  std::shared_ptr<runtime::KubernetesRuntime> kubernetes_;
 
  public:
   void setDataDir(std::filesystem::path data) { data_ = std::move(data); }
+  void setKubernetes(std::shared_ptr<runtime::KubernetesRuntime> kubernetes) { kubernetes_ = std::move(kubernetes); }
 };
 
 // How much of a hook's output is kept with its run (the end of it: where errors are).
@@ -340,6 +355,7 @@ int serve(const ServeOptions& opts) {
   co.provider = std::make_shared<ScopedProvider>(providers);
   auto gate = std::make_shared<GateChecks>(runtime, socket, clock);
   gate->setDataDir(data);
+  gate->setKubernetes(kubernetes_runtime);
   co.checks = gate;
   co.hooks = std::make_shared<ConfigHooks>(data, clock);
   co.clock = clock;

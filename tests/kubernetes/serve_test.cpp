@@ -183,6 +183,31 @@ class KubernetesServeTest : public ::testing::Test {
     return seen;
   }
 
+  struct CliRun {
+    int code = -1;
+    std::string out;
+    std::string err;
+  };
+  // `runway ARGS --server URL --token TOKEN`.
+  CliRun cli(std::vector<std::string> args) {
+    SubprocessOptions o;
+    o.argv.push_back(binaryPath("runway").string());
+    for (auto& a : args) o.argv.push_back(std::move(a));
+    o.argv.insert(o.argv.end(), {"--server", server_->url(), "--token", server_->adminToken()});
+    o.unset_env = {"RUNWAY_SERVER", "RUNWAY_TOKEN"};
+    o.stdout_to = Output::pipe();
+    o.stderr_to = Output::pipe();
+    CliRun run;
+    auto child = Subprocess::start(std::move(o));
+    if (!child) return run;
+    if (auto captured = child->readToEnd(deadlineIn(60s))) {
+      run.out = captured->out;
+      run.err = captured->err;
+    }
+    if (auto st = child->waitExit(deadlineIn(10s)); st && st->exited) run.code = st->code;
+    return run;
+  }
+
   std::unique_ptr<kube::Client> admin_;
   TempDir dir_{"runway-kube-serve"};
   std::unique_ptr<ServeFixture> server_;
@@ -234,6 +259,23 @@ TEST_F(KubernetesServeTest, CanaryMovesTheRouteWeightsAndRetiresTheOldDeployment
   const auto& container =
       d->at("spec").at("template").at("spec").at("containers").as_array()[0].as_object();
   EXPECT_EQ(container.at("image").as_string(), "registry.example/web:v2");
+
+  // `runway scale` and `runway status` on Kubernetes instances.
+  const auto scaled = cli({"scale", "prod", "web", "3"});
+  EXPECT_EQ(scaled.code, 0) << scaled.out << scaled.err;
+  EXPECT_TRUE(pollUntil(
+      [&] {
+        auto v2 = admin_->get(kube::Resource::deployments(), ns.name(), "web-v2");
+        return v2 && v2->at("spec").at("replicas").as_int64() == 3 &&
+               v2->at("status").as_object().contains("readyReplicas") &&
+               v2->at("status").at("readyReplicas").as_int64() == 3;
+      },
+      deadlineIn(60s)));
+  EXPECT_TRUE(pollUntil([&] { return cli({"status", "prod"}).out.find("v2#2 Ready") != std::string::npos; },
+                        deadlineIn(30s)));
+  const auto status = cli({"status", "prod"});
+  EXPECT_NE(status.out.find("node kwok-node-0"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("web." + ns.name() + ".svc:8080"), std::string::npos) << status.out;
 }
 
 TEST_F(KubernetesServeTest, BlueGreenSwitchesTheServiceSelectorInOneStep) {
