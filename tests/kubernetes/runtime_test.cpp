@@ -1,5 +1,5 @@
 // The kubernetes runtime against the real API server, as a service account holding only the
-// documented Role (examples/kubernetes/rbac.yaml): pre-flight finds nothing missing, a whole
+// documented Role (examples/kubernetes/rbac/runway-role.yaml): pre-flight finds nothing missing, a whole
 // canary's worth of runtime calls succeeds, and with one verb taken out of the Role pre-flight
 // names exactly that verb.
 
@@ -25,9 +25,9 @@ using namespace std::chrono_literals;
 using test::deadlineIn;
 using test::pollUntil;
 
-// The Role of examples/kubernetes/rbac.yaml, for namespace `ns`.
+// The Role of examples/kubernetes/rbac/runway-role.yaml, for namespace `ns`.
 json::object documentedRole(const std::string& ns) {
-  const auto docs = YAML::LoadAllFromFile(std::string(RUNWAY_SOURCE_DIR) + "/examples/kubernetes/rbac.yaml");
+  const auto docs = YAML::LoadAllFromFile(std::string(RUNWAY_SOURCE_DIR) + "/examples/kubernetes/rbac/runway-role.yaml");
   for (const auto& doc : docs) {
     if (doc["kind"].as<std::string>() != "Role") continue;
     json::array rules;
@@ -45,7 +45,7 @@ json::object documentedRole(const std::string& ns) {
                         {"metadata", json::object{{"name", "runway"}, {"namespace", ns}}},
                         {"rules", std::move(rules)}};
   }
-  ADD_FAILURE() << "examples/kubernetes/rbac.yaml has no Role";
+  ADD_FAILURE() << "examples/kubernetes/rbac/runway-role.yaml has no Role";
   return {};
 }
 

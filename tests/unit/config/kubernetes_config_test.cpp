@@ -1,6 +1,7 @@
 // The kubernetes runtime's configuration: an Environment's runtime.kubernetes (cluster,
 // namespace, traffic) and a Service's kubernetes block (the workload), valid and invalid.
 
+#include <set>
 #include <string>
 
 #include <gmock/gmock.h>
@@ -151,6 +152,23 @@ spec:
           "{name: GATEWAY} (the Gateway the HTTPRoutes attach to)",
           "t.yaml:29:27: spec.runtime.kubernetes.traffic: traffic \"replicas\" does not use the "
           "gateway; remove gateway or use \"httproute\""));
+}
+
+// examples/kubernetes: the runbook's five services, three environments, each on its own cluster.
+TEST(KubernetesConfigTest, TheExampleIsValid) {
+  const auto result = loadConfig(std::string(RUNWAY_SOURCE_DIR) + "/examples/kubernetes");
+  ASSERT_TRUE(result.ok()) << ::testing::PrintToString(messages(result));
+  const auto& app = result.config->applications.at(0);
+  ASSERT_EQ(app.services.size(), 5u);
+  for (const auto& svc : app.services) EXPECT_TRUE(svc.kubernetes.has_value()) << svc.name;
+  std::set<std::string> kubeconfigs;
+  for (const auto& env : result.config->environments) {
+    EXPECT_EQ(env.runtime.kind, RuntimeSpec::Kind::Kubernetes) << env.name;
+    kubeconfigs.insert(env.runtime.kubernetes.kubeconfig);
+  }
+  EXPECT_EQ(kubeconfigs.size(), 3u);
+  EXPECT_EQ(result.config->findEnvironment("production")->runtime.kubernetes.traffic,
+            KubernetesRuntime::Traffic::HttpRoute);
 }
 
 }  // namespace

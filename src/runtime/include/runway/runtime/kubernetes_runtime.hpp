@@ -80,7 +80,7 @@ class KubernetesRuntime : public Runtime {
 };
 
 // The verbs the runtime uses per resource (group, resource, verb), what the documented Role
-// grants (docs/kubernetes.md, examples/kubernetes/rbac.yaml).
+// grants (docs/kubernetes.md, examples/kubernetes/rbac/runway-role.yaml).
 std::vector<KubernetesPermission> kubernetesRequiredPermissions(bool http_route);
 
 }  // namespace runway::runtime
