@@ -9,7 +9,6 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <yaml-cpp/yaml.h>
 
 #include "cluster.hpp"
 #include "runway/config/loader.hpp"
@@ -24,30 +23,6 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 using test::deadlineIn;
 using test::pollUntil;
-
-// The Role of examples/kubernetes/rbac/runway-role.yaml, for namespace `ns`.
-json::object documentedRole(const std::string& ns) {
-  const auto docs = YAML::LoadAllFromFile(std::string(RUNWAY_SOURCE_DIR) + "/examples/kubernetes/rbac/runway-role.yaml");
-  for (const auto& doc : docs) {
-    if (doc["kind"].as<std::string>() != "Role") continue;
-    json::array rules;
-    for (const auto& rule : doc["rules"]) {
-      json::object r;
-      for (const auto* key : {"apiGroups", "resources", "verbs"}) {
-        json::array values;
-        for (const auto& v : rule[key]) values.push_back(json::string(v.as<std::string>()));
-        r[key] = std::move(values);
-      }
-      rules.push_back(std::move(r));
-    }
-    return json::object{{"apiVersion", "rbac.authorization.k8s.io/v1"},
-                        {"kind", "Role"},
-                        {"metadata", json::object{{"name", "runway"}, {"namespace", ns}}},
-                        {"rules", std::move(rules)}};
-  }
-  ADD_FAILURE() << "examples/kubernetes/rbac/runway-role.yaml has no Role";
-  return {};
-}
 
 config::Config configFor(const std::string& ns) {
   auto loaded = config::loadConfigText(fmt::format(R"(apiVersion: runway/v1
@@ -75,20 +50,8 @@ class KubernetesRuntimeRbacTest : public ::testing::Test {
  protected:
   void SetUp() override {
     admin_ = adminClient();
-    auto token = serviceAccountToken(*admin_, ns_.name(), "runway");
+    auto token = serviceAccountWithDocumentedRole(*admin_, ns_.name());
     ASSERT_TRUE(token) << token.error().message;
-    ASSERT_TRUE(admin_->create(Resource::roles(), ns_.name(), documentedRole(ns_.name())));
-    ASSERT_TRUE(admin_->create(
-        Resource::roleBindings(), ns_.name(),
-        json::object{{"apiVersion", "rbac.authorization.k8s.io/v1"},
-                     {"kind", "RoleBinding"},
-                     {"metadata", json::object{{"name", "runway"}}},
-                     {"roleRef", json::object{{"apiGroup", "rbac.authorization.k8s.io"},
-                                              {"kind", "Role"},
-                                              {"name", "runway"}}},
-                     {"subjects", json::array{json::object{{"kind", "ServiceAccount"},
-                                                           {"name", "runway"},
-                                                           {"namespace", ns_.name()}}}}}));
     Connection as_runway = cluster().admin;
     as_runway.client_certificate_pem.clear();
     as_runway.client_key_pem.clear();

@@ -5,213 +5,18 @@
 // rolled back; runway killed with SIGKILL mid-canary re-adopts on restart and finishes; two
 // environments on two clusters deploy independently. Each test runs in namespaces of its own.
 
-#include <functional>
+#include <filesystem>
+#include <fstream>
 #include <map>
-#include <set>
 #include <string>
 #include <vector>
 
-#include <boost/json.hpp>
-#include <fmt/format.h>
-#include <gtest/gtest.h>
+#include "serve_support.hpp"
 
-#include "cluster.hpp"
-#include "integration/serve/serve_fixture.hpp"
-#include "runway/kube/rollout.hpp"
-#include "runway/kube/workload.hpp"
-#include "support/poll.hpp"
-#include "support/temp_dir.hpp"
-
-namespace runway::test {
+namespace runway::test::kubernetes {
 namespace {
 
-namespace json = boost::json;
 using namespace std::chrono_literals;
-using kube::testing::TestNamespace;
-
-// The pods of a version named in `runway.test/refuses` on the node cannot be scheduled, so they
-// never get Ready (kwok makes every scheduled pod Ready): how a test makes a bad version.
-constexpr const char* kRefusedLabel = "runway.test/refuses";
-constexpr const char* kBadVersion = "v3";
-
-std::string application() {
-  return R"(apiVersion: runway/v1
-kind: Application
-metadata: {name: shop}
-spec:
-  services:
-    - name: web
-      kubernetes:
-        image: registry.example/web:${ARTIFACT}
-        port: 8080
-        replicas: 2
-        progressDeadlineSeconds: 3
-        env: {MODE: "${ENVIRONMENT}"}
-        podTemplatePatch:
-          spec:
-            affinity:
-              nodeAffinity:
-                requiredDuringSchedulingIgnoredDuringExecution:
-                  nodeSelectorTerms:
-                    - matchExpressions:
-                        - {key: runway.test/refuses, operator: NotIn, values: ["${VERSION}"]}
-)";
-}
-
-// An Environment on a cluster; `gateway` "" = traffic by the stable Service (replicas mode).
-std::string environment(const std::string& name, const std::filesystem::path& kubeconfig,
-                        const std::string& ns, const std::string& gateway,
-                        const std::string& strategy) {
-  return fmt::format(R"(---
-apiVersion: runway/v1
-kind: Environment
-metadata: {{name: {}}}
-spec:
-  runtime:
-    kubernetes:
-      kubeconfig: {}
-      namespace: {}
-{}
-{}
-  progressDeadline: 1m
-)",
-                     name, kubeconfig.string(), ns,
-                     gateway.empty() ? "" : fmt::format("      gateway: {{name: {}}}", gateway),
-                     strategy);
-}
-
-const std::string kCanary = R"(  strategy: canary
-  canary:
-    steps:
-      - setWeight: 10
-      - pause: {duration: 2s}
-      - setWeight: 50
-      - pause: {duration: 2s}
-      - setWeight: 100
-    scaleDownDelay: 1s
-    abortScaleDownDelay: 1s)";
-
-const std::string kBlueGreen = R"(  strategy: blue-green
-  blueGreen:
-    autoPromotion: true
-    verification: 2s
-    scaleDownDelay: 2s)";
-
-kube::Connection secondCluster() {
-  const char* dir = std::getenv("RUNWAY_KUBE_CLUSTER_2");
-  EXPECT_NE(dir, nullptr) << "RUNWAY_KUBE_CLUSTER_2 is not set: run through ctest";
-  auto c = kube::loadKubeconfig(std::filesystem::path(dir == nullptr ? "" : dir) / "kubeconfig");
-  EXPECT_TRUE(c) << (c ? "" : c.error().message);
-  return c ? *c : kube::Connection{};
-}
-
-std::filesystem::path kubeconfigPath(bool second = false) {
-  if (second) return std::filesystem::path(std::getenv("RUNWAY_KUBE_CLUSTER_2")) / "kubeconfig";
-  return kube::testing::cluster().dir / "kubeconfig";
-}
-
-class KubernetesServeTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    admin_ = kube::testing::adminClient();
-    // Refuse the bad version on every fake node (idempotent; other tests never deploy it).
-    auto nodes = admin_->list({"", "v1", "nodes", false}, "");
-    ASSERT_TRUE(nodes) << nodes.error().message;
-    for (const auto& node : nodes->items) {
-      const std::string name(node.at("metadata").at("name").as_string());
-      auto labelled = admin_->mergePatch(
-          {"", "v1", "nodes", false}, "", name,
-          json::object{{"metadata", json::object{{"labels", json::object{{kRefusedLabel, kBadVersion}}}}}});
-      ASSERT_TRUE(labelled) << labelled.error().message;
-    }
-  }
-  void TearDown() override {
-    if (server_) {
-      EXPECT_EQ(server_->down(), 0);
-    }
-  }
-
-  void start(const std::string& config) {
-    server_ = std::make_unique<ServeFixture>(dir_.path());
-    server_->writeConfig(config);
-    auto started = server_->start();
-    ASSERT_TRUE(started) << started.error().message;
-  }
-
-  std::string deployAndWait(const std::string& env, const std::string& version) {
-    std::string error;
-    const std::string id = server_->deploy(env, version, &error);
-    EXPECT_FALSE(id.empty()) << error;
-    if (id.empty()) return "";
-    return server_->waitTerminal(id, 120s);
-  }
-
-  // The HTTPRoute's weights per version ({} when there is no route).
-  static std::map<std::string, int> weights(kube::Client& client, const std::string& ns) {
-    auto route = client.get(kube::Resource::httpRoutes(), ns, "web");
-    if (!route) return {};
-    return kube::routeWeights(*route, "web", {"v1", "v2", "v3"});
-  }
-
-  // The stable Service's version selector ("" = none, "?" = no Service).
-  static std::string selected(kube::Client& client, const std::string& ns) {
-    auto service = client.get(kube::Resource::services(), ns, "web");
-    if (!service) return "?";
-    const auto& selector = service->at("spec").at("selector").as_object();
-    const auto* v = selector.if_contains(kube::kVersionLabel);
-    return v != nullptr ? std::string(v->as_string()) : std::string();
-  }
-
-  static bool exists(kube::Client& client, const kube::Resource& resource, const std::string& ns,
-                     const std::string& name) {
-    return client.get(resource, ns, name).has_value();
-  }
-
-  // Polls `sample` until the deployment is terminal, collecting each distinct value in order.
-  template <typename T>
-  std::vector<T> watchUntilTerminal(const std::string& id, const std::function<T()>& sample,
-                                    std::string& phase) {
-    std::vector<T> seen;
-    pollUntil(
-        [&] {
-          auto now = sample();
-          if (seen.empty() || seen.back() != now) seen.push_back(now);
-          phase = server_->phase(id);
-          return phase == "Succeeded" || phase == "RolledBack" || phase == "Failed";
-        },
-        deadlineIn(120s), 50ms);
-    return seen;
-  }
-
-  struct CliRun {
-    int code = -1;
-    std::string out;
-    std::string err;
-  };
-  // `runway ARGS --server URL --token TOKEN`.
-  CliRun cli(std::vector<std::string> args) {
-    SubprocessOptions o;
-    o.argv.push_back(binaryPath("runway").string());
-    for (auto& a : args) o.argv.push_back(std::move(a));
-    o.argv.insert(o.argv.end(), {"--server", server_->url(), "--token", server_->adminToken()});
-    o.unset_env = {"RUNWAY_SERVER", "RUNWAY_TOKEN"};
-    o.stdout_to = Output::pipe();
-    o.stderr_to = Output::pipe();
-    CliRun run;
-    auto child = Subprocess::start(std::move(o));
-    if (!child) return run;
-    if (auto captured = child->readToEnd(deadlineIn(60s))) {
-      run.out = captured->out;
-      run.err = captured->err;
-    }
-    if (auto st = child->waitExit(deadlineIn(10s)); st && st->exited) run.code = st->code;
-    return run;
-  }
-
-  std::unique_ptr<kube::Client> admin_;
-  TempDir dir_{"runway-kube-serve"};
-  std::unique_ptr<ServeFixture> server_;
-};
 
 TEST_F(KubernetesServeTest, CanaryMovesTheRouteWeightsAndRetiresTheOldDeployment) {
   TestNamespace ns("canary");
@@ -358,6 +163,59 @@ TEST_F(KubernetesServeTest, KilledMidCanaryItReadoptsOnRestartAndFinishes) {
   EXPECT_EQ(d->at("metadata").at("generation").as_int64(), 1);
 }
 
+// An EKS-style kubeconfig: the user is an exec plugin whose ExecCredential expires after two
+// seconds, for a service account holding only the documented Role. A canary of several seconds
+// runs through it: the plugin is run again as each token expires, and nothing needs more than
+// the Role.
+TEST_F(KubernetesServeTest, AnExecPluginCredentialIsRefreshedWhenItExpires) {
+  TestNamespace ns("exec");
+  auto token = kube::testing::serviceAccountWithDocumentedRole(*admin_, ns.name());
+  ASSERT_TRUE(token) << token.error().message;
+  const auto token_file = dir_ / "sa.token";
+  const auto count_file = dir_ / "plugin.count";
+  std::ofstream(token_file) << *token;
+  const auto plugin = dir_ / "get-token.sh";
+  std::ofstream(plugin) << fmt::format(R"sh(#!/bin/sh
+set -eu
+n=$(( $(cat '{0}' 2>/dev/null || echo 0) + 1 ))
+echo "$n" > '{0}'
+printf '{{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{{"token":"%s","expirationTimestamp":"%s"}}}}\n' \
+  "$(cat '{1}')" "$(date -u -d '+2 seconds' +%Y-%m-%dT%H:%M:%SZ)"
+)sh",
+                                      count_file.string(), token_file.string());
+  std::filesystem::permissions(plugin, std::filesystem::perms::owner_all);
+  const auto& admin = kube::testing::cluster().admin;
+  const auto kubeconfig = dir_ / "exec.kubeconfig";
+  std::ofstream(kubeconfig) << fmt::format(R"(apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster:
+    server: {}
+    certificate-authority: {}
+users:
+- name: runway
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: {}
+      interactiveMode: Never
+contexts:
+- name: exec
+  context: {{cluster: c, user: runway}}
+current-context: exec
+)",
+                                           admin.server, (kube::testing::cluster().dir / "pki" / "ca.crt").string(),
+                                           plugin.string());
+  start(application() + environment("prod", kubeconfig, ns.name(), "public", kCanary));
+  ASSERT_EQ(deployAndWait("prod", "v1"), "Succeeded");
+  ASSERT_EQ(deployAndWait("prod", "v2"), "Succeeded");  // about six seconds of canary
+  EXPECT_EQ(weights(*admin_, ns.name()), (std::map<std::string, int>{{"v2", 1000}}));
+  int runs = 0;
+  std::ifstream(count_file) >> runs;
+  EXPECT_GE(runs, 3) << "the plugin ran " << runs << " time(s)";
+}
+
 TEST_F(KubernetesServeTest, TwoEnvironmentsOnTwoClustersDeployIndependently) {
   const auto second = secondCluster();
   ASSERT_FALSE(second.server.empty());
@@ -395,4 +253,4 @@ TEST_F(KubernetesServeTest, TwoEnvironmentsOnTwoClustersDeployIndependently) {
 }
 
 }  // namespace
-}  // namespace runway::test
+}  // namespace runway::test::kubernetes
