@@ -547,14 +547,18 @@ class KubernetesRuntimeImpl final : public KubernetesRuntime {
       }
     }
     const auto name = kube::versionObjectName(service, version);
+    int deleted = 0;
     for (const auto& resource : {kube::Resource::deployments(), kube::Resource::services()}) {
-      if (auto r = c->client->remove(resource, c->ns, name);
-          !r && r.error().code != ErrorCode::NotFound) {
+      if (auto r = c->client->remove(resource, c->ns, name); r) {
+        ++deleted;
+      } else if (r.error().code != ErrorCode::NotFound) {
         return fail(r.error());
       }
     }
-    spdlog::info("environment {}: retired {} {} (Deployment and Service {} deleted)",
-                 c->environment, service, version, name);
+    if (deleted > 0) {
+      spdlog::info("environment {}: retired {} {} (Deployment and Service {} deleted)",
+                   c->environment, service, version, name);
+    }
     return {};
   }
 
