@@ -78,6 +78,7 @@ class KubernetesRuntimeRbacTest : public ::testing::Test {
   TestNamespace ns_{"rbac"};
   std::unique_ptr<Client> admin_;
   config::Config config_;
+  Recorder events_;  // before runtime_: its watches report into it until runtime_ is gone
   std::unique_ptr<runtime::KubernetesRuntime> runtime_;
 };
 
@@ -93,6 +94,10 @@ TEST_F(KubernetesRuntimeRbacTest, TheDocumentedRoleIsEnoughForAWholeCanary) {
       << (pre ? fmt::format("{}", fmt::join(pre->problems, "; ")) : pre.error().message);
   EXPECT_EQ(pre->permissions.size(), runtime::kubernetesRequiredPermissions(true).size());
 
+  auto& events = events_;
+  runtime_->setEventHandler([&events](const runtime::RuntimeEvent& e) {
+    events.add(fmt::format("{} {}", runtime::toString(e.kind), e.version));
+  });
   const auto& env = config_.environments.at(0);
   const auto& web = config_.applications.at(0).services.at(0);
   ASSERT_TRUE(runtime_->startVersion(env, web, "v1", 2));
@@ -108,7 +113,22 @@ TEST_F(KubernetesRuntimeRbacTest, TheDocumentedRoleIsEnoughForAWholeCanary) {
   auto split = runtime_->traffic("prod", "web");
   ASSERT_TRUE(split) << split.error().message;
   EXPECT_EQ(split->weights, (std::map<std::string, int>{{"v2", 1000}}));
+  // An HPA on v2's Deployment: scaling moves its bounds too, or it would scale back.
+  ASSERT_TRUE(admin_->create(
+      Resource::horizontalPodAutoscalers(), ns_.name(),
+      json::object{{"apiVersion", "autoscaling/v2"},
+                   {"kind", "HorizontalPodAutoscaler"},
+                   {"metadata", json::object{{"name", "web-v2"}}},
+                   {"spec", json::object{{"scaleTargetRef", json::object{{"apiVersion", "apps/v1"},
+                                                                         {"kind", "Deployment"},
+                                                                         {"name", "web-v2"}}},
+                                         {"minReplicas", 1},
+                                         {"maxReplicas", 2}}}}));
   ASSERT_TRUE(runtime_->scale("prod", "web", "v2", 3));
+  auto hpa = admin_->get(Resource::horizontalPodAutoscalers(), ns_.name(), "web-v2");
+  ASSERT_TRUE(hpa);
+  EXPECT_EQ(hpa->at("spec").at("minReplicas").as_int64(), 3);
+  EXPECT_EQ(hpa->at("spec").at("maxReplicas").as_int64(), 3);
   EXPECT_TRUE(pollUntil([&] { return ready("v2") == 3; }, deadlineIn(60s)));
   auto status = runtime_->versionStatus("prod", "web", "v2");
   ASSERT_TRUE(status);
@@ -117,6 +137,14 @@ TEST_F(KubernetesRuntimeRbacTest, TheDocumentedRoleIsEnoughForAWholeCanary) {
   EXPECT_TRUE(pollUntil([&] { return ready("v1") == 0 && !runtime_->versionStatus("prod", "web", "v1"); },
                         deadlineIn(60s)));
   EXPECT_EQ(runtime_->statistics("prod", "web", 1s).error().code, ErrorCode::Unavailable);
+  // What the watches reported on the way.
+  EXPECT_TRUE(pollUntil(
+      [&] { return events.contains("VersionRetired v1") && events.contains("InstanceStopped v1"); },
+      deadlineIn(30s)));
+  for (const auto* expected : {"InstanceStarted v1", "InstanceReady v1", "VersionReady v1",
+                               "VersionReady v2"}) {
+    EXPECT_TRUE(events.contains(expected)) << expected;
+  }
   ASSERT_TRUE(runtime_->stopAll(1s));
   EXPECT_FALSE(admin_->get(Resource::deployments(), ns_.name(), "web-v2"));
   EXPECT_FALSE(admin_->get(Resource::httpRoutes(), ns_.name(), "web"));
