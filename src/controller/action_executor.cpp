@@ -70,7 +70,7 @@ bool ActionExecutor::startVersion(const LiveDeployment& d, const engine::StartVe
   if (a.version == d.doc.state.version) {
     for (const auto& art : d.doc.state.artifacts) artifacts[art.service] = art.ref;
   }
-  auto r = runtime_->startVersion(*env, *svc, a.version, a.instances, artifacts);
+  auto r = runtime_->startVersionFor(d.record.id, *env, *svc, a.version, a.instances, artifacts);
   if (!r) {
     metrics_.countFailure("startVersion");
     spdlog::error("deployment {}: start {} {} x{}: {}", d.record.id, a.service, a.version,

@@ -26,6 +26,14 @@ Result<void> DispatchingRuntime::startVersion(const config::Environment& environ
   return runtimeOf(environment.name).startVersion(environment, service, version, instances, artifacts);
 }
 
+Result<void> DispatchingRuntime::startVersionFor(
+    std::string_view deployment_id, const config::Environment& environment,
+    const config::Service& service, std::string_view version, int instances,
+    const std::map<std::string, std::string>& artifacts) {
+  return runtimeOf(environment.name)
+      .startVersionFor(deployment_id, environment, service, version, instances, artifacts);
+}
+
 Result<void> DispatchingRuntime::setTraffic(std::string_view environment, std::string_view service,
                                             const TrafficSplit& split) {
   return runtimeOf(environment).setTraffic(environment, service, split);

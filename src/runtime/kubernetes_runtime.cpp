@@ -281,6 +281,14 @@ class KubernetesRuntimeImpl final : public KubernetesRuntime {
   Result<void> startVersion(const config::Environment& environment, const config::Service& service,
                             std::string_view version, int instances,
                             const std::map<std::string, std::string>& artifacts) override {
+    return startVersionFor("", environment, service, version, instances, artifacts);
+  }
+
+  Result<void> startVersionFor(std::string_view deployment_id,
+                               const config::Environment& environment,
+                               const config::Service& service, std::string_view version,
+                               int instances,
+                               const std::map<std::string, std::string>& artifacts) override {
     auto* c = clusterOf(environment.name);
     if (c == nullptr) return notHere(environment.name);
     if (!isLabelValue(version)) {
@@ -294,7 +302,8 @@ class KubernetesRuntimeImpl final : public KubernetesRuntime {
       return fail(ErrorCode::InvalidArgument,
                   fmt::format("instance count {} is outside 0..1000", instances));
     }
-    auto deployment = versionDeployment(*c, service, version, instances, artifacts);
+    auto deployment =
+        versionDeployment(*c, service, version, instances, artifacts, deployment_id);
     if (!deployment) return fail(deployment.error());
     const auto name = kube::versionObjectName(service.name, version);
     {
@@ -308,7 +317,8 @@ class KubernetesRuntimeImpl final : public KubernetesRuntime {
     auto applied = c->client->apply(kube::Resource::deployments(), c->ns, name, *deployment);
     if (!applied) return fail(applied.error());
     remember(c->deployments, *applied);
-    const kube::VersionIdentity id{c->environment, service.name, std::string(version), ""};
+    const kube::VersionIdentity id{c->environment, service.name, std::string(version),
+                                   std::string(deployment_id)};
     const int port = containerPort(service);
     c->ports[service.name] = port;
     if (auto s = c->client->apply(kube::Resource::services(), c->ns, name,
@@ -812,7 +822,8 @@ class KubernetesRuntimeImpl final : public KubernetesRuntime {
 
   Result<Object> versionDeployment(const Cluster& c, const config::Service& service,
                                    std::string_view version, int instances,
-                                   const std::map<std::string, std::string>& artifacts) const {
+                                   const std::map<std::string, std::string>& artifacts,
+                                   std::string_view deployment_id) const {
     config::KubernetesWorkload k;
     if (service.kubernetes) {
       k = *service.kubernetes;
@@ -855,7 +866,8 @@ class KubernetesRuntimeImpl final : public KubernetesRuntime {
     w.cpu = k.resources.cpu > 0 ? k.resources.cpu : service.resources.cpu;
     w.memory_mb = k.resources.memory_mb > 0 ? k.resources.memory_mb : service.resources.memory_mb;
     w.progress_deadline_seconds = k.progress_deadline_seconds;
-    const kube::VersionIdentity id{c.environment, service.name, std::string(version), ""};
+    const kube::VersionIdentity id{c.environment, service.name, std::string(version),
+                                   std::string(deployment_id)};
     auto deployment = kube::versionDeployment(id, w);
     if (!k.pod_template_patch.empty()) {
       boost::system::error_code ec;
@@ -888,6 +900,7 @@ class KubernetesRuntimeImpl final : public KubernetesRuntime {
     if (existing.error().code != ErrorCode::NotFound) return fail(existing.error());
     // The first version of the service: the stable Service selects it until a split says more.
     kube::VersionIdentity stable = id;
+    stable.deployment_id.clear();  // shared by every version: no one deployment made it
     auto service = kube::versionService(stable, port);
     service["metadata"].as_object()["name"] = id.service;
     service["metadata"].as_object()["labels"].as_object().erase(kube::kVersionLabel);

@@ -64,6 +64,8 @@ TEST_F(KubernetesServeTest, CanaryMovesTheRouteWeightsAndRetiresTheOldDeployment
   const auto& container =
       d->at("spec").at("template").at("spec").at("containers").as_array()[0].as_object();
   EXPECT_EQ(container.at("image").as_string(), "registry.example/web:v2");
+  // The runway deployment that started the version is named on it.
+  EXPECT_EQ(d->at("metadata").at("annotations").at(kube::kDeploymentAnnotation).as_string(), id);
 
   // `runway scale` and `runway status` on Kubernetes instances.
   const auto scaled = cli({"scale", "prod", "web", "3"});

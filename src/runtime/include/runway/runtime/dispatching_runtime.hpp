@@ -26,6 +26,11 @@ class DispatchingRuntime final : public Runtime {
   Result<void> startVersion(const config::Environment& environment, const config::Service& service,
                             std::string_view version, int instances,
                             const std::map<std::string, std::string>& artifacts) override;
+  Result<void> startVersionFor(std::string_view deployment_id,
+                               const config::Environment& environment,
+                               const config::Service& service, std::string_view version,
+                               int instances,
+                               const std::map<std::string, std::string>& artifacts) override;
   Result<void> setTraffic(std::string_view environment, std::string_view service,
                           const TrafficSplit& split) override;
   Result<TrafficSplit> traffic(std::string_view environment,

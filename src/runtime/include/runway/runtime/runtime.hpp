@@ -156,6 +156,19 @@ class Runtime {
     return startVersion(environment, service, version, instances, {});
   }
 
+  // startVersion() on behalf of the runway deployment `deployment_id` ("dep-..."), which a
+  // runtime may record with the version's objects (Kubernetes: the runway.dev/deployment
+  // annotation, naming the deployment that last started the version). The default records
+  // nothing and starts the version as startVersion() does.
+  virtual Result<void> startVersionFor(std::string_view deployment_id,
+                                       const config::Environment& environment,
+                                       const config::Service& service, std::string_view version,
+                                       int instances,
+                                       const std::map<std::string, std::string>& artifacts) {
+    (void)deployment_id;
+    return startVersion(environment, service, version, instances, artifacts);
+  }
+
   // Sets the traffic split of a service and pushes it to the router; returns once the router
   // has it (or the error if it could not be reached: Unavailable). Idempotent.
   // Errors: NotFound (service or a named version not started), InvalidArgument (weights
