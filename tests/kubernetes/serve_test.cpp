@@ -5,6 +5,7 @@
 // rolled back; runway killed with SIGKILL mid-canary re-adopts on restart and finishes; two
 // environments on two clusters deploy independently. Each test runs in namespaces of its own.
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -216,6 +217,49 @@ current-context: exec
   int runs = 0;
   std::ifstream(count_file) >> runs;
   EXPECT_GE(runs, 3) << "the plugin ran " << runs << " time(s)";
+}
+
+// Pre-flight of a Kubernetes environment asks the cluster what runway's identity may do: with a
+// Role that lacks one verb, the deployment stops in pre-flight, naming that verb, before
+// anything is created.
+TEST_F(KubernetesServeTest, PreflightStopsADeploymentTheRoleDoesNotAllow) {
+  TestNamespace ns("preflight");
+  auto token = kube::testing::serviceAccountWithDocumentedRole(*admin_, ns.name());
+  ASSERT_TRUE(token) << token.error().message;
+  auto role = kube::testing::documentedRole(ns.name());
+  for (auto& rule : role["rules"].as_array()) {
+    auto& r = rule.as_object();
+    if (r["resources"].as_array()[0].as_string() != "services") continue;
+    auto& verbs = r["verbs"].as_array();
+    verbs.erase(std::find(verbs.begin(), verbs.end(), json::value("patch")));
+  }
+  ASSERT_TRUE(admin_->apply(kube::Resource::roles(), ns.name(), "runway", role));
+  const auto kubeconfig = dir_ / "token.kubeconfig";
+  std::ofstream(kubeconfig) << fmt::format(R"(apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster: {{server: {}, certificate-authority: {}}}
+users:
+- name: runway
+  user: {{token: {}}}
+contexts:
+- name: t
+  context: {{cluster: c, user: runway}}
+current-context: t
+)",
+                                           kube::testing::cluster().admin.server,
+                                           (kube::testing::cluster().dir / "pki" / "ca.crt").string(),
+                                           *token);
+  start(application() + environment("prod", kubeconfig, ns.name(), "public", kCanary) +
+        "  preflight: {beforeDeploy: basic}\n");
+  const auto id = server_->deploy("prod", "v1");
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(server_->waitTerminal(id, 60s), "Failed");
+  const auto deployment = json::serialize(server_->getJson("/api/v1/deployments/" + id));
+  EXPECT_NE(deployment.find("may not patch services in namespace " + ns.name()), std::string::npos)
+      << deployment;
+  EXPECT_FALSE(exists(*admin_, kube::Resource::deployments(), ns.name(), "web-v1"));
 }
 
 TEST_F(KubernetesServeTest, TwoEnvironmentsOnTwoClustersDeployIndependently) {
