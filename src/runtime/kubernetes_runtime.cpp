@@ -9,6 +9,7 @@
 #include <optional>
 #include <stop_token>
 #include <thread>
+#include <tuple>
 #include <utility>
 
 #include <boost/json.hpp>
@@ -45,7 +46,7 @@ struct Cluster {
   std::string gateway;
   std::string gateway_ns;
   bool blue_green = false;
-  std::map<std::string, int> ports;  // service -> container port
+  std::map<std::string, int> ports;  // service -> container port; fixed after open()
   Collection deployments;
   Collection pods;
   // Last, so that they stop (and stop touching the collections) before those go.
@@ -150,8 +151,9 @@ class KubernetesRuntimeImpl final : public KubernetesRuntime {
     remember(c->deployments, *applied);
     const kube::VersionIdentity id{c->environment, service.name, std::string(version),
                                    std::string(deployment_id)};
+    // The port from this call's configuration; `ports` (read by other threads) keeps the one
+    // read at open(), which a reload does not change (docs/kubernetes.md).
     const int port = containerPort(service);
-    c->ports[service.name] = port;
     if (auto s = c->client->apply(kube::Resource::services(), c->ns, name,
                                   kube::versionService(id, port));
         !s) {
@@ -573,15 +575,14 @@ class KubernetesRuntimeImpl final : public KubernetesRuntime {
     return {};
   }
 
+  // Adds an object just written to the view unless the watch has it already: the watch's copy
+  // is as new or newer (resourceVersions are opaque, so they are not compared), and the write's
+  // own event follows anyway.
   static void remember(Collection& collection, const Object& object) {
-    std::lock_guard lock(collection.mutex);
-    auto& slot = collection.items[objectName(object)];
-    // Keep whichever is newer: the watch may already have delivered a later one.
-    const auto rv = [](const Object& o) {
-      const auto text = stringField(metadataOf(o), "resourceVersion");
-      return text.empty() ? 0ULL : std::stoull(text);
-    };
-    if (slot.empty() || rv(object) >= rv(slot)) slot = object;
+    {
+      std::lock_guard lock(collection.mutex);
+      collection.items.try_emplace(objectName(object), object);
+    }
     collection.changed.notify_all();
   }
 
