@@ -429,6 +429,7 @@ void Loader::parseService(Reader& r, const Val& v, Service& svc) {
   }
   f.str("image", svc.image);
   f.integer("port", svc.port, 1, 65535);
+  f.integer("instances", svc.instances, 1, 1000);
   if (auto kube = f.get("kubernetes")) {
     svc.kubernetes = parseKubernetesWorkload(r, *kube);
     // kubernetes.replicas is the service's instance count where it runs on Kubernetes.
@@ -442,7 +443,6 @@ void Loader::parseService(Reader& r, const Val& v, Service& svc) {
       }
     }
   }
-  f.integer("instances", svc.instances, 1, 1000);
   if (auto env = f.get("env")) {
     if (env->node.IsMap()) {
       for (const auto& kv : env->node) {

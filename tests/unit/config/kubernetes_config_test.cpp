@@ -154,6 +154,22 @@ spec:
           "gateway; remove gateway or use \"httproute\""));
 }
 
+TEST(KubernetesConfigTest, ReplicasAndADifferentInstanceCountConflict) {
+  const auto result = loadConfigText(R"(apiVersion: runway/v1
+kind: Application
+metadata: {name: shop}
+spec:
+  services:
+    - name: api
+      instances: 3
+      kubernetes: {image: api, replicas: 2}
+)",
+                                     "t.yaml");
+  EXPECT_THAT(messages(result),
+              ElementsAre("t.yaml:8:19: spec.services[0].kubernetes.replicas: 2 differs from "
+                          "instances (3): set one of them"));
+}
+
 // examples/kubernetes: the runbook's five services, three environments, each on its own cluster.
 TEST(KubernetesConfigTest, TheExampleIsValid) {
   const auto result = loadConfig(std::string(RUNWAY_SOURCE_DIR) + "/examples/kubernetes");
