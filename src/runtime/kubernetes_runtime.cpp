@@ -187,6 +187,13 @@ class KubernetesRuntimeImpl final : public KubernetesRuntime {
           !r) {
         return fail(r.error());
       }
+    } else if (c->traffic == Traffic::HttpRoute && split.routes.empty()) {
+      // No weights: the service's traffic is withdrawn (a first release rolled back), so the
+      // gateway routes nothing to it rather than to a version about to be retired.
+      if (auto r = c->client->remove(kube::Resource::httpRoutes(), c->ns, service);
+          !r && r.error().code != ErrorCode::NotFound) {
+        return fail(r.error());
+      }
     }
     // The stable Service: its selector and the recorded split change in one patch.
     std::string primary;

@@ -322,5 +322,15 @@ TEST_F(KubernetesRuntimeUnitTest, RetiringAVersionWithTrafficIsRefused) {
   EXPECT_FALSE(routed_->get(kube::Resource::services(), "shop", "web-v1"));
 }
 
+TEST_F(KubernetesRuntimeUnitTest, AnEmptySplitWithdrawsTheRoute) {
+  ASSERT_TRUE(runtime_->startVersion(env("routed"), service("web"), "v1", 1));
+  ASSERT_TRUE(runtime_->setTraffic("routed", "web", {{{"v1", 1000}}, {}, ""}));
+  ASSERT_TRUE(routed_->get(kube::Resource::httpRoutes(), "shop", "web"));
+  ASSERT_TRUE(runtime_->setTraffic("routed", "web", {}));
+  EXPECT_FALSE(routed_->get(kube::Resource::httpRoutes(), "shop", "web"));
+  EXPECT_TRUE(runtime_->traffic("routed", "web")->weights.empty());
+  ASSERT_TRUE(runtime_->retireVersion("routed", "web", "v1", 1s));  // nothing routes to it now
+}
+
 }  // namespace
 }  // namespace runway::runtime
