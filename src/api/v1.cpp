@@ -11,7 +11,7 @@
 #include "runway/core/suggest.hpp"
 #include "runway/engine/engine.hpp"
 #include "runway/engine/spec.hpp"
-#include "runway/runtime/local_runtime.hpp"
+#include "runway/runtime/runtime.hpp"
 
 namespace runway::api {
 namespace {
@@ -279,9 +279,9 @@ json::object eventJson(const store::EventRecord& e) {
 // Where a local runtime writes an instance's output (`runway logs` reads it); null elsewhere.
 json::value logPathOf(runtime::Runtime& rt, const std::string& env, const std::string& service,
                       const std::string& version, int index) {
-  auto* local = dynamic_cast<runtime::LocalRuntime*>(&rt);
-  if (local == nullptr) return nullptr;
-  return json::value(local->logFilePath(env, service, version, index).string());
+  auto path = rt.instanceLogPath(env, service, version, index);
+  if (!path) return nullptr;
+  return json::value(*path);
 }
 
 HttpResponse environmentsView(const Ctx& c, const HttpRequest& req, const std::string& only) {
@@ -332,6 +332,8 @@ HttpResponse environmentsView(const Ctx& c, const HttpRequest& req, const std::s
                                              {"pid", i.pid},
                                              {"restarts", i.restarts},
                                              {"lastExit", i.last_exit},
+                                             {"pod", i.pod},
+                                             {"node", i.node},
                                              {"logPath", logPathOf(*c->runtime, env.name, svc.name, i.version, i.index)}});
           }
         }
@@ -449,6 +451,59 @@ HttpResponse rollback(const Ctx& c, HttpRequest& req) {
   auto out = c->controller->rollback(std::move(r));
   if (!out) return error(req, out.error());
   return ok(admittedJson(*out), 201);
+}
+
+// POST /api/v1/environments/{env}/scale {"service", "instances", "version"?}: the instance count
+// of the version that serves (the current release unless `version` names another), on any
+// runtime. Refused while a deployment of the environment is active (its controller owns the
+// counts then). A later deployment, or the controller re-executing the last intent after a
+// restart, sets the configured count again.
+HttpResponse scaleService(const Ctx& c, HttpRequest& req) {
+  auto b = body(req, {"service", "instances", "version"});
+  if (!b) return error(req, b.error());
+  const std::string env = req.params.at("env");
+  auto service = str(*b, "service", true);
+  auto version = str(*b, "version");
+  if (!service) return error(req, service.error());
+  if (!version) return error(req, version.error());
+  const auto* n = b->if_contains("instances");
+  if (n == nullptr || !n->is_int64() || n->get_int64() < 0 || n->get_int64() > 1000) {
+    return error(req, Error{ErrorCode::InvalidArgument, "field \"instances\" must be an integer in 0..1000"});
+  }
+  const int instances = static_cast<int>(n->get_int64());
+  auto cfg = c->controller->config();
+  const auto* environment = cfg->findEnvironment(env);
+  if (environment == nullptr) return error(req, Error{ErrorCode::NotFound, "no environment named \"" + env + "\""});
+  const auto* app = cfg->applicationFor(*environment);
+  if (app == nullptr || std::none_of(app->services.begin(), app->services.end(),
+                                     [&](const config::Service& s) { return s.name == *service; })) {
+    return error(req, Error{ErrorCode::NotFound, fmt::format("environment {} has no service \"{}\"", env, *service)});
+  }
+  auto recent = c->store->listDeployments(store::DeploymentFilter{env, "", "", 20});
+  if (recent) {
+    for (const auto& r : *recent) {
+      auto doc = controller::parsePersisted(r.state_json);
+      if (doc && !doc->queued && !engine::isTerminal(doc->state.phase)) {
+        return error(req, Error{ErrorCode::Conflict,
+                                fmt::format("deployment {} of {} is active and owns the instance counts; scale "
+                                            "after it ends",
+                                            r.id, env)});
+      }
+    }
+  }
+  std::string target = *version;
+  if (target.empty()) {
+    auto current = controller::currentRelease(*c->store, env);
+    if (!current || current->empty()) {
+      return error(req, Error{ErrorCode::NotFound, fmt::format("{} has no current release to scale", env)});
+    }
+    target = *current;
+  }
+  if (auto r = c->runtime->scale(env, *service, target, instances); !r) return error(req, r.error());
+  (void)c->store->appendEvent(store::NewEvent{c->clock->now(), actorOf(req).name, "runtime.scaled", env,
+                                              fmt::format("{} {} scaled to {}", *service, target, instances), "{}"});
+  spdlog::info("{}: {} {} scaled to {} by {}", env, *service, target, instances, actorOf(req).name);
+  return ok(json::object{{"environment", env}, {"service", *service}, {"version", target}, {"instances", instances}});
 }
 
 Handler commandHandler(const Ctx& c, engine::OperatorCommand::Kind kind, bool by_env) {
@@ -752,6 +807,7 @@ std::vector<Route> v1Routes(std::shared_ptr<ApiContext> c) {
       [c](HttpRequest& req) { return environmentsView(c, req, req.params.at("env")); });
   add("GET", "/api/v1/environments/{env}/history", viewer, [c](HttpRequest& req) { return history(c, req); });
   add("POST", "/api/v1/environments/{env}/rollback", deployer, [c](HttpRequest& req) { return rollback(c, req); });
+  add("POST", "/api/v1/environments/{env}/scale", deployer, [c](HttpRequest& req) { return scaleService(c, req); });
   add("GET", "/api/v1/deployments", viewer, [c](HttpRequest& req) { return listDeployments(c, req); });
   add("POST", "/api/v1/deployments", deployer, [c](HttpRequest& req) { return createDeployment(c, req); });
   add("GET", "/api/v1/deployments/{id}", viewer, [c](HttpRequest& req) { return getDeployment(c, req); });

@@ -129,6 +129,10 @@ class RuntimeSnapshot final : public runtime::Runtime {
                                                              Duration) override {
     return fail(ErrorCode::Unavailable, "a runtime snapshot has no router statistics");
   }
+  Result<void> retainOnly(std::string_view, const std::vector<std::pair<std::string, std::string>>&,
+                          Duration) override {
+    return readOnly();
+  }
   Result<void> stopAll(Duration) override { return readOnly(); }
   void setEventHandler(runtime::EventHandler) override {}
 

@@ -11,10 +11,12 @@
 #include <atomic>
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <string>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "commands.hpp"
@@ -27,6 +29,8 @@
 #include "runway/controller/controller.hpp"
 #include "runway/core/logging.hpp"
 #include "runway/router/admin_client.hpp"
+#include "runway/runtime/dispatching_runtime.hpp"
+#include "runway/runtime/kubernetes_runtime.hpp"
 #include "runway/runtime/local_runtime.hpp"
 #include "runway/runtime/records.hpp"
 #include "runway/runtime/router_backend.hpp"
@@ -57,6 +61,18 @@ class GateChecks final : public controller::CheckRunner {
       : runtime_(std::move(rt)), socket_(std::move(router_socket)), clock_(std::move(clock)) {}
   controller::CheckOutcome run(const config::Config& config, const std::string& environment,
                                const engine::RunChecks& checks) override {
+    // On Kubernetes, pre-flight first asks the cluster whether the namespace is there and the
+    // runtime may do its work (one access review per verb), and stops at what is missing.
+    if (checks.kind == engine::CheckKind::PreFlight && kubernetes_ != nullptr) {
+      const auto* env = config.findEnvironment(environment);
+      if (env != nullptr && env->runtime.kind == config::RuntimeSpec::Kind::Kubernetes) {
+        auto pre = kubernetes_->preflight(environment);
+        if (!pre) return controller::CheckOutcome{false, "kubernetes pre-flight: " + pre.error().message};
+        if (!pre->problems.empty()) {
+          return controller::CheckOutcome{false, fmt::format("kubernetes pre-flight: {}", fmt::join(pre->problems, "; "))};
+        }
+      }
+    }
     checks::GateRequest req;
     req.config = std::make_shared<const config::Config>(config);
     req.environment = environment;
@@ -77,9 +93,11 @@ class GateChecks final : public controller::CheckRunner {
   std::string socket_;
   std::shared_ptr<Clock> clock_;
   std::filesystem::path data_;
+  std::shared_ptr<runtime::KubernetesRuntime> kubernetes_;
 
  public:
   void setDataDir(std::filesystem::path data) { data_ = std::move(data); }
+  void setKubernetes(std::shared_ptr<runtime::KubernetesRuntime> kubernetes) { kubernetes_ = std::move(kubernetes); }
 };
 
 // How much of a hook's output is kept with its run (the end of it: where errors are).
@@ -271,7 +289,27 @@ int serve(const ServeOptions& opts) {
     fmt::print(stderr, "runway: runtime: {}\n", rt.error().message);
     return exitCode(rt.error().code);
   }
-  std::shared_ptr<runtime::LocalRuntime> runtime = std::move(*rt);
+  std::shared_ptr<runtime::LocalRuntime> local_runtime = std::move(*rt);
+  // Environments on Kubernetes go to the kubernetes runtime (one cluster connection each), the
+  // others to the local one; the controller sees one Runtime. Which runtime an environment is
+  // on is read here, at start: a reload that moves an environment takes a restart.
+  std::set<std::string> kubernetes_environments;
+  for (const auto& env : config->environments) {
+    if (env.runtime.kind == config::RuntimeSpec::Kind::Kubernetes) kubernetes_environments.insert(env.name);
+  }
+  std::shared_ptr<runtime::KubernetesRuntime> kubernetes_runtime;
+  if (!kubernetes_environments.empty()) {
+    runtime::KubernetesRuntimeOptions ko;
+    ko.clock = clock;
+    auto opened_kube = runtime::KubernetesRuntime::open(*config, std::move(ko));
+    if (!opened_kube) {
+      fmt::print(stderr, "runway: kubernetes runtime: {}\n", opened_kube.error().message);
+      return exitCode(opened_kube.error().code);
+    }
+    kubernetes_runtime = std::move(*opened_kube);
+  }
+  std::shared_ptr<runtime::Runtime> runtime = std::make_shared<runtime::DispatchingRuntime>(
+      local_runtime, kubernetes_runtime, std::move(kubernetes_environments));
 
   // Analysis reads the router's statistics per environment.
   class EnvStats final : public analysis::TrafficStatistics {
@@ -317,6 +355,7 @@ int serve(const ServeOptions& opts) {
   co.provider = std::make_shared<ScopedProvider>(providers);
   auto gate = std::make_shared<GateChecks>(runtime, socket, clock);
   gate->setDataDir(data);
+  gate->setKubernetes(kubernetes_runtime);
   co.checks = gate;
   co.hooks = std::make_shared<ConfigHooks>(data, clock);
   co.clock = clock;

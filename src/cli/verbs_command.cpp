@@ -240,6 +240,12 @@ void printEnvironment(const json::value& e) {
     const auto& instances = member(s, "instances");
     if (!instances.is_array()) continue;
     for (const auto& i : instances.get_array()) {
+      if (!text(i, "pod").empty()) {  // a Kubernetes pod: no pid; where it runs instead
+        fmt::print("    {}#{} {:<9} pod {} node {} restarts {}{}\n", text(i, "version"), integer(i, "index"),
+                   text(i, "state"), text(i, "pod"), orDash(text(i, "node")), integer(i, "restarts"),
+                   text(i, "lastExit").empty() ? "" : "  last exit: " + text(i, "lastExit"));
+        continue;
+      }
       fmt::print("    {}#{} {:<9} port {} pid {} restarts {}{}\n", text(i, "version"), integer(i, "index"),
                  text(i, "state"), integer(i, "port"), integer(i, "pid"), integer(i, "restarts"),
                  text(i, "lastExit").empty() ? "" : "  last exit: " + text(i, "lastExit"));
@@ -528,6 +534,42 @@ void addRollback(CLI::App& app, Context& ctx) {
   });
 }
 
+// ---- scale ----------------------------------------------------------------------------------
+
+void addScale(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand("scale", "Set the instance count of SERVICE in ENV (local processes or Kubernetes pods)");
+  cmd->footer(
+      "Scales the current release (or --version). Refused while a deployment of ENV is active. The next "
+      "deployment sets the configured count again.\nExit codes: 0 scaled; 1 refused; 2 usage; 3 server "
+      "unreachable or token refused.");
+  auto flags = addClientFlags(cmd);
+  auto output = addOutputFlag(cmd);
+  struct Opts {
+    std::string env, service, version;
+    int instances = 0;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("ENV", o->env, "Environment")->required();
+  cmd->add_option("SERVICE", o->service, "Service")->required();
+  cmd->add_option("N", o->instances, "Instances")->required()->check(CLI::Range(0, 1000));
+  cmd->add_option("--version", o->version, "Version to scale (default: the current release)");
+  cmd->callback([&ctx, flags, output, o] {
+    if (!validName(o->env)) {
+      ctx.exit_code = badName("environment name", o->env);
+      return;
+    }
+    withClient(ctx, *flags, [&](ApiClient& client) {
+      json::object body{{"service", o->service}, {"instances", o->instances}};
+      if (!o->version.empty()) body["version"] = o->version;
+      auto out = client.post("/api/v1/environments/" + o->env + "/scale", body);
+      if (!out) return reportError(out.error());
+      if (printStructured(*output, *out)) return kExitOk;
+      fmt::print("{} {} in {} scaled to {}\n", o->service, text(*out, "version"), o->env, o->instances);
+      return kExitOk;
+    });
+  });
+}
+
 // ---- operator commands and approvals --------------------------------------------------------
 
 void printCommandResult(const std::string& what, const json::value& d) {
@@ -610,6 +652,7 @@ void addVerbCommands(CLI::App& app, Context& ctx) {
   addStatus(app, ctx);
   addHistory(app, ctx);
   addRollback(app, ctx);
+  addScale(app, ctx);
   addOperatorCommand(app, ctx, "promote",
                      "Promote ENV's active deployment: end the current pause, accept an inconclusive analysis or switch "
                      "a blue-green awaiting promotion (--full: skip every remaining step and analysis)");

@@ -81,6 +81,14 @@ bool isEnvVarName(std::string_view name) {
   });
 }
 
+// A Kubernetes namespace name (RFC 1123 label).
+bool isDnsLabel(std::string_view name) {
+  if (name.empty() || name.size() > 63 || name.front() == '-' || name.back() == '-') return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
 bool isHttpUrl(std::string_view url) {
   return (url.rfind("http://", 0) == 0 && url.size() > 7) ||
          (url.rfind("https://", 0) == 0 && url.size() > 8);
@@ -112,6 +120,8 @@ class Loader {
   void parseApplication(Reader& r, const Fields& spec, Application& app);
   void parseService(Reader& r, const Val& v, Service& svc);
   void checkSubstitutions(Reader& r, const Val& v, const std::string& text);
+  KubernetesWorkload parseKubernetesWorkload(Reader& r, const Val& v);
+  Resources parseResources(Reader& r, const Val& v);
   void parseSmoke(Reader& r, const Val& v, Application& app);
   SmokeCheck parseSmokeCheck(Reader& r, const Val& v);
 
@@ -379,7 +389,8 @@ void Loader::parseApplication(Reader& r, const Fields& spec, Application& app) {
 
 void Loader::parseService(Reader& r, const Val& v, Service& svc) {
   const Fields f(r, v,
-                 {"name", "local", "image", "port", "instances", "env", "health", "resources"});
+                 {"name", "local", "kubernetes", "image", "port", "instances", "env", "health",
+                  "resources"});
   if (!f.isMap()) return;
   if (auto n = f.require("name")) {
     if (auto text = detail::readString(r, *n)) {
@@ -419,6 +430,19 @@ void Loader::parseService(Reader& r, const Val& v, Service& svc) {
   f.str("image", svc.image);
   f.integer("port", svc.port, 1, 65535);
   f.integer("instances", svc.instances, 1, 1000);
+  if (auto kube = f.get("kubernetes")) {
+    svc.kubernetes = parseKubernetesWorkload(r, *kube);
+    // kubernetes.replicas is the service's instance count where it runs on Kubernetes.
+    if (const int replicas = svc.kubernetes->replicas; replicas > 0) {
+      if (f.has("instances") && svc.instances != replicas) {
+        error(kube->location, kube->path + ".replicas",
+              fmt::format("{} differs from instances ({}): set one of them", replicas,
+                          svc.instances));
+      } else {
+        svc.instances = replicas;
+      }
+    }
+  }
   if (auto env = f.get("env")) {
     if (env->node.IsMap()) {
       for (const auto& kv : env->node) {
@@ -469,42 +493,123 @@ void Loader::parseService(Reader& r, const Val& v, Service& svc) {
       hf.integer("failureThreshold", svc.health.failure_threshold, 1, 100);
     }
   }
-  if (auto resources = f.get("resources")) {
-    const Fields rf(r, *resources, {"cpu", "memory"});
-    if (rf.isMap()) {
-      if (auto cpu = rf.get("cpu")) {
-        if (auto text = detail::scalarText(r, *cpu, "a number of cores")) {
-          auto cores = detail::parseCpu(*text);
-          if (!cores) {
-            error(cpu->location, cpu->path, cores.error().message);
-          } else if (*cores <= 0 || *cores > 1024) {
-            error(cpu->location, cpu->path,
-                  fmt::format("must be more than 0 and at most 1024 cores, got {}", *text));
-          } else {
-            svc.resources.cpu = *cores;
-          }
-        }
+  if (auto resources = f.get("resources")) svc.resources = parseResources(r, *resources);
+  if (!f.has("local") && !f.has("image") && !f.has("kubernetes")) {
+    error(v.location, v.path,
+          "a service needs local (to run on the embedded runtime) or kubernetes (to run on "
+          "kubernetes)");
+  }
+}
+
+Resources Loader::parseResources(Reader& r, const Val& v) {
+  Resources out;
+  const Fields rf(r, v, {"cpu", "memory"});
+  if (!rf.isMap()) return out;
+  if (auto cpu = rf.get("cpu")) {
+    if (auto text = detail::scalarText(r, *cpu, "a number of cores")) {
+      auto cores = detail::parseCpu(*text);
+      if (!cores) {
+        error(cpu->location, cpu->path, cores.error().message);
+      } else if (*cores <= 0 || *cores > 1024) {
+        error(cpu->location, cpu->path,
+              fmt::format("must be more than 0 and at most 1024 cores, got {}", *text));
+      } else {
+        out.cpu = *cores;
       }
-      if (auto memory = rf.get("memory")) {
-        if (auto text = detail::scalarText(r, *memory, "a memory quantity such as 256Mi")) {
-          auto mib = detail::parseMemoryMiB(*text);
-          if (!mib) {
-            error(memory->location, memory->path, mib.error().message);
-          } else if (*mib <= 0) {
-            error(memory->location, memory->path,
-                  fmt::format("must be more than 0, got {}", *text));
-          } else {
-            svc.resources.memory_mb = *mib;
+    }
+  }
+  if (auto memory = rf.get("memory")) {
+    if (auto text = detail::scalarText(r, *memory, "a memory quantity such as 256Mi")) {
+      auto mib = detail::parseMemoryMiB(*text);
+      if (!mib) {
+        error(memory->location, memory->path, mib.error().message);
+      } else if (*mib <= 0) {
+        error(memory->location, memory->path, fmt::format("must be more than 0, got {}", *text));
+      } else {
+        out.memory_mb = *mib;
+      }
+    }
+  }
+  return out;
+}
+
+KubernetesWorkload Loader::parseKubernetesWorkload(Reader& r, const Val& v) {
+  KubernetesWorkload k;
+  k.location = v.location;
+  const Fields f(r, v,
+                 {"image", "port", "env", "resources", "readinessProbe", "replicas",
+                  "progressDeadlineSeconds", "podTemplatePatch"});
+  if (!f.isMap()) return k;
+  if (auto image = f.require("image")) {
+    if (auto text = detail::readString(r, *image)) {
+      if (auto names = referencedNames(*text); names && std::find(names->begin(), names->end(),
+                                                                  "PORT") != names->end()) {
+        error(image->location, image->path, "an image cannot use ${PORT}");
+      } else {
+        checkSubstitutions(r, *image, *text);
+      }
+      if (text->find_first_of(" \t") != std::string::npos) {
+        error(image->location, image->path,
+              fmt::format("an image reference has no spaces, got \"{}\"", *text));
+      }
+      k.image = *text;
+    }
+  }
+  f.integer("port", k.port, 1, 65535);
+  if (auto env = f.get("env")) {
+    if (auto values = detail::readStringMap(r, *env)) {
+      for (const auto& [key, value] : *values) {
+        const Val item{env->node[key], r.locate(env->node[key], env->location),
+                       fmt::format("{}.{}", env->path, key)};
+        if (!isEnvVarName(key)) {
+          error(item.location, item.path,
+                fmt::format("invalid environment variable name \"{}\": use letters, digits and "
+                            "'_', not starting with a digit",
+                            key));
+          continue;
+        }
+        checkSubstitutions(r, item, value);
+        k.env.emplace(key, value);
+      }
+    }
+  }
+  if (auto resources = f.get("resources")) k.resources = parseResources(r, *resources);
+  if (auto probe = f.get("readinessProbe")) {
+    if (probe->node.IsScalar()) {
+      if (probe->node.Scalar() == "none") {
+        k.readiness_probe = false;
+      } else {
+        error(probe->location, probe->path,
+              fmt::format("expected {{path: /...}} or none, got \"{}\"", probe->node.Scalar()));
+      }
+    } else {
+      const Fields pf(r, *probe, {"path"});
+      if (pf.isMap()) {
+        if (auto p = pf.require("path")) {
+          if (auto text = detail::readString(r, *p)) {
+            if (text->front() == '/') {
+              k.readiness_path = *text;
+            } else {
+              error(p->location, p->path, fmt::format("must start with '/', got \"{}\"", *text));
+            }
           }
         }
       }
     }
   }
-  if (!f.has("local") && !f.has("image")) {
-    error(v.location, v.path,
-          "a service needs local (to run on the embedded runtime) or image (to run on "
-          "kubernetes)");
+  f.integer("replicas", k.replicas, 0, 1000);
+  f.integer("progressDeadlineSeconds", k.progress_deadline_seconds, 1, 86400);
+  if (auto patch = f.get("podTemplatePatch")) {
+    if (!patch->node.IsMap()) {
+      error(patch->location, patch->path,
+            fmt::format("expected a mapping (fields of the pod template, e.g. spec: "
+                        "{{nodeSelector: ...}}), got {}",
+                        detail::describe(patch->node)));
+    } else if (auto text = detail::jsonText(r, *patch)) {
+      k.pod_template_patch = *text;
+    }
   }
+  return k;
 }
 
 void Loader::checkSubstitutions(Reader& r, const Val& v, const std::string& text) {
@@ -686,12 +791,55 @@ void Loader::parseRuntime(Reader& r, const Val& v, Environment& env, std::size_t
     env.runtime.kind = RuntimeSpec::Kind::Kubernetes;
     const auto kv = *f.getRaw("kubernetes");
     env_refs_[index].runtime_path = kv.path;
-    env.runtime.kubernetes.namespace_name = env.name;
+    auto& k = env.runtime.kubernetes;
+    k.namespace_name = env.name;
+    std::error_code ec;
+    auto parent = std::filesystem::path(r.file()).parent_path();
+    if (parent.empty()) parent = ".";
+    const auto base = std::filesystem::absolute(parent, ec);
+    k.kubeconfig_base_dir = ec ? std::string() : base.lexically_normal().string();
     if (kv.node.IsNull()) return;
-    const Fields kf(r, kv, {"context", "namespace"});
+    const Fields kf(r, kv, {"kubeconfig", "context", "namespace", "gateway", "traffic"});
     if (!kf.isMap()) return;
-    kf.str("context", env.runtime.kubernetes.context);
-    kf.str("namespace", env.runtime.kubernetes.namespace_name);
+    kf.str("kubeconfig", k.kubeconfig);
+    kf.str("context", k.context);
+    if (auto ns = kf.get("namespace")) {
+      if (auto text = detail::readString(r, *ns)) {
+        if (isDnsLabel(*text)) {
+          k.namespace_name = *text;
+        } else {
+          error(ns->location, ns->path,
+                fmt::format("invalid namespace \"{}\": a DNS label (lower-case letters, digits "
+                            "and '-', at most 63 characters, starting and ending with a letter "
+                            "or digit)",
+                            *text));
+        }
+      }
+    }
+    if (auto gw = kf.get("gateway")) {
+      const Fields gf(r, *gw, {"name", "namespace"});
+      if (gf.isMap()) {
+        gf.str("name", k.gateway, true);
+        gf.str("namespace", k.gateway_namespace);
+      }
+    }
+    k.traffic = k.gateway.empty() ? KubernetesRuntime::Traffic::Replicas
+                                  : KubernetesRuntime::Traffic::HttpRoute;
+    if (kf.enumeration("traffic", k.traffic,
+                       EnumValues<KubernetesRuntime::Traffic>{
+                           {"httproute", KubernetesRuntime::Traffic::HttpRoute},
+                           {"replicas", KubernetesRuntime::Traffic::Replicas}})) {
+      const auto t = *kf.get("traffic");
+      if (k.traffic == KubernetesRuntime::Traffic::HttpRoute && k.gateway.empty()) {
+        error(t.location, t.path,
+              "traffic \"httproute\" needs gateway: {name: GATEWAY} (the Gateway the HTTPRoutes "
+              "attach to)");
+      } else if (k.traffic == KubernetesRuntime::Traffic::Replicas && !k.gateway.empty()) {
+        error(t.location, t.path,
+              "traffic \"replicas\" does not use the gateway; remove gateway or use "
+              "\"httproute\"");
+      }
+    }
   }
 }
 
@@ -1972,9 +2120,11 @@ void Loader::checkEnvironments() {
         error(refs.runtime, refs.runtime_path,
               fmt::format("service \"{}\" has no local.command, which the local runtime needs",
                           svc.name));
-      } else if (env.runtime.kind == RuntimeSpec::Kind::Kubernetes && svc.image.empty()) {
+      } else if (env.runtime.kind == RuntimeSpec::Kind::Kubernetes && svc.image.empty() &&
+                 !svc.kubernetes) {
         error(refs.runtime, refs.runtime_path,
-              fmt::format("service \"{}\" has no image, which the kubernetes runtime needs",
+              fmt::format("service \"{}\" has no kubernetes.image, which the kubernetes runtime "
+                          "needs",
                           svc.name));
       }
     }

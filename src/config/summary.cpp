@@ -124,7 +124,9 @@ std::string summarizeImpl(const Config& cfg) {
     fmt::format_to(std::back_inserter(out), "application {}: {} service{}\n", app.name, app.services.size(),
                app.services.size() == 1 ? "" : "s");
     for (const auto& svc : app.services) {
-      std::string run = svc.local ? join(svc.local->command, " ") : "image " + svc.image;
+      std::string run = svc.local ? join(svc.local->command, " ") : std::string();
+      const std::string image = svc.kubernetes ? svc.kubernetes->image : svc.image;
+      if (!image.empty()) run += (run.empty() ? "image " : "; image ") + image;
       fmt::format_to(std::back_inserter(out), "  {:<14} {} instance{}  health {}  run: {}\n", svc.name, svc.instances,
                  svc.instances == 1 ? " " : "s", svc.health.path, run);
     }
@@ -134,8 +136,18 @@ std::string summarizeImpl(const Config& cfg) {
     std::vector<std::string> facts;
     facts.push_back(env.runtime.kind == RuntimeSpec::Kind::Local
                         ? "runtime local"
-                        : fmt::format("runtime kubernetes ({}/{})", env.runtime.kubernetes.context,
-                                      env.runtime.kubernetes.namespace_name));
+                        : fmt::format("runtime kubernetes ({}{}, namespace {}, traffic by {})",
+                                      env.runtime.kubernetes.kubeconfig.empty()
+                                          ? "in-cluster"
+                                          : env.runtime.kubernetes.kubeconfig,
+                                      env.runtime.kubernetes.context.empty()
+                                          ? ""
+                                          : " context " + env.runtime.kubernetes.context,
+                                      env.runtime.kubernetes.namespace_name,
+                                      env.runtime.kubernetes.traffic ==
+                                              KubernetesRuntime::Traffic::HttpRoute
+                                          ? "HTTPRoute " + env.runtime.kubernetes.gateway
+                                          : "the Service's selector (replica ratio)"));
     facts.push_back(env.promotes_from.empty() ? "deploys any version"
                                               : "promotes from " + env.promotes_from);
     if (!env.approvals.roles.empty()) {

@@ -1,6 +1,7 @@
 #include "yaml_reader.hpp"
 
 #include <limits>
+#include <regex>
 
 #include <fmt/format.h>
 
@@ -158,6 +159,89 @@ std::optional<std::vector<std::string>> readStringList(Reader& r, const Val& v, 
     out.push_back(std::move(*text));
   }
   if (!ok) return std::nullopt;
+  return out;
+}
+
+namespace {
+
+std::string jsonQuoted(std::string_view text) {
+  std::string out = "\"";
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (ch) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
+        } else {
+          out.push_back(ch);
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
+
+// A plain scalar as a JSON literal when YAML's core schema reads it as one.
+std::optional<std::string> jsonLiteral(const std::string& text) {
+  if (text == "true" || text == "false" || text == "null") return text;
+  if (text == "~") return std::string("null");
+  static const std::regex number(R"(-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?)");
+  if (std::regex_match(text, number)) return text;
+  return std::nullopt;
+}
+
+bool appendJson(Reader& r, const Val& v, std::string& out) {
+  const auto& node = v.node;
+  if (node.IsNull()) {
+    out += "null";
+  } else if (node.IsScalar()) {
+    const auto literal = node.Tag() == "?" ? jsonLiteral(node.Scalar()) : std::nullopt;
+    out += literal ? *literal : jsonQuoted(node.Scalar());
+  } else if (node.IsSequence()) {
+    out += '[';
+    std::size_t i = 0;
+    for (const auto& item : node) {
+      if (i > 0) out += ',';
+      if (!appendJson(r, Val{item, r.locate(item, v.location), fmt::format("{}[{}]", v.path, i)},
+                      out)) {
+        return false;
+      }
+      ++i;
+    }
+    out += ']';
+  } else if (node.IsMap()) {
+    out += '{';
+    bool first = true;
+    for (const auto& kv : node) {
+      if (!kv.first.IsScalar()) {
+        r.error(r.locate(kv.first, v.location), v.path, "keys must be strings");
+        return false;
+      }
+      if (!first) out += ',';
+      first = false;
+      out += jsonQuoted(kv.first.Scalar());
+      out += ':';
+      if (!appendJson(r, Val{kv.second, r.locate(kv.second, v.location),
+                             fmt::format("{}.{}", v.path, kv.first.Scalar())},
+                      out)) {
+        return false;
+      }
+    }
+    out += '}';
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::string> jsonText(Reader& r, const Val& v) {
+  std::string out;
+  if (!appendJson(r, v, out)) return std::nullopt;
   return out;
 }
 

@@ -63,6 +63,11 @@ std::optional<Duration> readDuration(Reader& r, const Val& v, Duration minimum =
 std::optional<std::vector<Val>> readList(Reader& r, const Val& v);
 std::optional<std::vector<std::string>> readStringList(Reader& r, const Val& v,
                                                        bool unique = true);
+// The node as JSON text: mappings become objects, sequences arrays; a plain scalar that reads as
+// an integer, a number, true/false or null becomes that JSON value, any other scalar (and every
+// quoted one) a string. Diagnostics for keys that are not scalars.
+std::optional<std::string> jsonText(Reader& r, const Val& v);
+
 // A mapping of string keys to scalar values.
 std::optional<std::map<std::string, std::string>> readStringMap(Reader& r, const Val& v);
 

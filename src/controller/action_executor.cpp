@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "runway/runtime/local_runtime.hpp"
+#include "runway/runtime/runtime.hpp"
 
 namespace runway::controller {
 namespace {
@@ -70,7 +70,7 @@ bool ActionExecutor::startVersion(const LiveDeployment& d, const engine::StartVe
   if (a.version == d.doc.state.version) {
     for (const auto& art : d.doc.state.artifacts) artifacts[art.service] = art.ref;
   }
-  auto r = runtime_->startVersion(*env, *svc, a.version, a.instances, artifacts);
+  auto r = runtime_->startVersionFor(d.record.id, *env, *svc, a.version, a.instances, artifacts);
   if (!r) {
     metrics_.countFailure("startVersion");
     spdlog::error("deployment {}: start {} {} x{}: {}", d.record.id, a.service, a.version,
@@ -119,9 +119,7 @@ Result<void> ActionExecutor::retire(const LiveDeployment& d, const engine::Retir
 }
 
 void ActionExecutor::retainOnly(const std::string& environment, const KeepList& keep) {
-  auto* local = dynamic_cast<runtime::LocalRuntime*>(runtime_.get());
-  if (local == nullptr) return;
-  if (auto r = local->retainOnly(environment, keep, retire_grace_); !r) {
+  if (auto r = runtime_->retainOnly(environment, keep, retire_grace_); !r) {
     spdlog::warn("environment {}: cleaning up unwanted versions: {}", environment, r.error().message);
   }
 }

@@ -316,12 +316,17 @@ class LocalRuntimeImpl final : public LocalRuntime {
     std::lock_guard lock(handler_mutex_);
     handler_ = std::move(handler);
   }
-
-  // LocalRuntime
-  void tick() override;
   Result<void> retainOnly(std::string_view environment,
                           const std::vector<std::pair<std::string, std::string>>& keep,
                           Duration grace) override;
+  std::optional<std::string> instanceLogPath(std::string_view environment,
+                                             std::string_view service, std::string_view version,
+                                             int index) const override {
+    return logFilePath(environment, service, version, index).string();
+  }
+
+  // LocalRuntime
+  void tick() override;
   void requestStopAll(Duration grace) override;
   bool allStopped() const override {
     std::lock_guard lock(mutex_);

@@ -152,6 +152,27 @@ class FakeRuntime final : public runtime::Runtime {
     return {};
   }
 
+  Result<void> retainOnly(std::string_view environment,
+                          const std::vector<std::pair<std::string, std::string>>& keep,
+                          Duration grace) override {
+    std::vector<std::pair<std::string, std::string>> leftovers;
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& [key, world] : world_) {
+        if (key.first != environment) continue;
+        for (const auto& [version, count] : world.versions) {
+          (void)count;
+          const std::pair<std::string, std::string> sv{key.second, version};
+          if (std::find(keep.begin(), keep.end(), sv) == keep.end()) leftovers.push_back(sv);
+        }
+      }
+    }
+    for (const auto& [service, version] : leftovers) {
+      if (auto r = retireVersion(environment, service, version, grace); !r) return r;
+    }
+    return {};
+  }
+
   Result<std::vector<runtime::VersionStatistics>> statistics(std::string_view, std::string_view,
                                                              Duration) override {
     return std::vector<runtime::VersionStatistics>{};

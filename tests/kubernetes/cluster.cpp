@@ -6,6 +6,7 @@
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
 
 namespace runway::kube::testing {
 namespace {
@@ -72,6 +73,49 @@ Result<std::string> serviceAccountToken(Client& admin, const std::string& ns,
                    {"spec", json::object{{"expirationSeconds", 600}}}});
   if (!request) return fail(request.error());
   return std::string(request->at("status").at("token").as_string());
+}
+
+// The Role of examples/kubernetes/rbac/runway-role.yaml, for namespace `ns`.
+json::object documentedRole(const std::string& ns) {
+  const auto docs = YAML::LoadAllFromFile(std::string(RUNWAY_SOURCE_DIR) + "/examples/kubernetes/rbac/runway-role.yaml");
+  for (const auto& doc : docs) {
+    if (doc["kind"].as<std::string>() != "Role") continue;
+    json::array rules;
+    for (const auto& rule : doc["rules"]) {
+      json::object r;
+      for (const auto* key : {"apiGroups", "resources", "verbs"}) {
+        json::array values;
+        for (const auto& v : rule[key]) values.push_back(json::string(v.as<std::string>()));
+        r[key] = std::move(values);
+      }
+      rules.push_back(std::move(r));
+    }
+    return json::object{{"apiVersion", "rbac.authorization.k8s.io/v1"},
+                        {"kind", "Role"},
+                        {"metadata", json::object{{"name", "runway"}, {"namespace", ns}}},
+                        {"rules", std::move(rules)}};
+  }
+  abortWith("examples/kubernetes/rbac/runway-role.yaml has no Role");
+}
+
+Result<std::string> serviceAccountWithDocumentedRole(Client& admin, const std::string& ns) {
+  auto token = serviceAccountToken(admin, ns, "runway");
+  if (!token) return token;
+  if (auto role = admin.apply(Resource::roles(), ns, "runway", documentedRole(ns)); !role) {
+    return fail(role.error());
+  }
+  auto binding = admin.apply(
+      Resource::roleBindings(), ns, "runway",
+      json::object{{"apiVersion", "rbac.authorization.k8s.io/v1"},
+                   {"kind", "RoleBinding"},
+                   {"metadata", json::object{{"name", "runway"}}},
+                   {"roleRef", json::object{{"apiGroup", "rbac.authorization.k8s.io"},
+                                            {"kind", "Role"},
+                                            {"name", "runway"}}},
+                   {"subjects", json::array{json::object{
+                                    {"kind", "ServiceAccount"}, {"name", "runway"}, {"namespace", ns}}}}});
+  if (!binding) return fail(binding.error());
+  return token;
 }
 
 Result<void> restartComponents(const std::string& components) {

@@ -45,6 +45,13 @@ class TestNamespace {
 Result<std::string> serviceAccountToken(Client& admin, const std::string& ns,
                                         const std::string& name);
 
+// The Role of examples/kubernetes/rbac/runway-role.yaml (what runway documents it needs), for
+// namespace `ns`.
+boost::json::object documentedRole(const std::string& ns);
+
+// ServiceAccount "runway" in `ns` bound to documentedRole(ns) only; returns a 10-minute token.
+Result<std::string> serviceAccountWithDocumentedRole(Client& admin, const std::string& ns);
+
 // The username the API server sees for `client` (a SelfSubjectReview).
 Result<std::string> whoAmI(Client& client);
 

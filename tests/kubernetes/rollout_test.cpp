@@ -15,7 +15,7 @@ namespace json = boost::json;
 
 // `node_selector` "" = any node (the kwok node); otherwise one no node has, so pods stay
 // Pending and the rollout cannot progress.
-json::object deployment(const std::string& name, const std::string& node_selector, int deadline) {
+json::object rolloutDeployment(const std::string& name, const std::string& node_selector, int deadline) {
   const json::object labels{{"app.kubernetes.io/name", name}};
   json::object pod_spec{{"containers", json::array{json::object{{"name", "app"}, {"image", "registry.example/app:v1"}}}}};
   if (!node_selector.empty()) pod_spec["nodeSelector"] = json::object{{"runway.dev/test", node_selector}};
@@ -45,8 +45,8 @@ RolloutStatus::State waitForEnd(Client& kube, const std::string& ns, const std::
 TEST(KubeRolloutTest, CompleteWhenPodsAreReadyFailedAtTheProgressDeadline) {
   testing::TestNamespace ns("rollout");
   auto kube = testing::adminClient();
-  ASSERT_TRUE(kube->create(Resource::deployments(), ns.name(), deployment("good", "", 600)));
-  ASSERT_TRUE(kube->create(Resource::deployments(), ns.name(), deployment("stuck", "nowhere", 2)));
+  ASSERT_TRUE(kube->create(Resource::deployments(), ns.name(), rolloutDeployment("good", "", 600)));
+  ASSERT_TRUE(kube->create(Resource::deployments(), ns.name(), rolloutDeployment("stuck", "nowhere", 2)));
 
   RolloutStatus good;
   EXPECT_EQ(waitForEnd(*kube, ns.name(), "good", good), RolloutStatus::State::Complete) << good.message;

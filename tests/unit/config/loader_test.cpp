@@ -476,8 +476,8 @@ INSTANTIATE_TEST_SUITE_P(
                  env("  runtime: {local: {}, kubernetes: {namespace: prod}}\n"),
                  {"t.yaml:13:12: spec.runtime: set exactly one of local or kubernetes"}},
         TextCase{"kubernetes_needs_images", env("  runtime: {kubernetes: {context: c}}\n"),
-                 {"t.yaml:13:12: spec.runtime.kubernetes: service \"web\" has no image, which "
-                  "the kubernetes runtime needs"}},
+                 {"t.yaml:13:12: spec.runtime.kubernetes: service \"web\" has no "
+                  "kubernetes.image, which the kubernetes runtime needs"}},
         TextCase{"port_used_twice",
                  "apiVersion: runway/v1\nkind: Application\nmetadata: {name: other}\nspec:\n"
                  "  services: [{name: a, local: {command: [a]}}, {name: b, local: {command: "
@@ -531,7 +531,7 @@ INSTANTIATE_TEST_SUITE_P(
                   "t.yaml:18:38: spec.services[0].resources.memory: invalid memory quantity "
                   "\"12Zi\": write e.g. 256Mi, 1Gi, 512M or a number of bytes",
                   "t.yaml:19:7: spec.services[1]: a service needs local (to run on the embedded "
-                  "runtime) or image (to run on kubernetes)"}},
+                  "runtime) or kubernetes (to run on kubernetes)"}},
         TextCase{"template_errors",
                  "apiVersion: runway/v1\nkind: AnalysisTemplate\nmetadata: {name: more}\nspec:\n"
                  "  metrics:\n    - name: a\n      query: error_rate\n    - name: a\n"

@@ -49,10 +49,32 @@ struct Resources {
   std::int64_t memory_mb = 0;  // MiB per instance; 0 = undeclared
 };
 
+// How the kubernetes runtime runs one version of a service: a Deployment (and a Service) per
+// version, built from these fields (docs/kubernetes.md lists the objects).
+struct KubernetesWorkload {
+  // The container image. May use ${VERSION}, ${ARTIFACT} (the service's artifact from the
+  // deploy request, else the version), ${SERVICE} and ${ENVIRONMENT}; an image without any
+  // substitution and without a tag or digest gets ":${VERSION}" appended.
+  std::string image;
+  int port = 8080;                          // the container port the Service targets
+  std::map<std::string, std::string> env;   // added to the service's env (same substitutions)
+  Resources resources;                      // requests; 0 = the service's resources
+  std::string readiness_path;               // HTTP GET readiness probe; "" = health.path
+  bool readiness_probe = true;              // readinessProbe: none -> false
+  int replicas = 0;                         // 0 = the service's instances
+  int progress_deadline_seconds = 600;      // the Deployment's progressDeadlineSeconds
+  // Extra pod-template fields as a JSON merge patch (RFC 7386) over the built spec.template,
+  // written as YAML in the file and kept here as JSON text; "" = none. Its string values may
+  // use the image's substitutions (and ${PORT}), replaced per version.
+  std::string pod_template_patch;
+  SourceLocation location;
+};
+
 struct Service {
   std::string name;
   std::optional<LocalRun> local;            // embedded runtime
-  std::string image;                        // kubernetes runtime: repository without tag
+  std::optional<KubernetesWorkload> kubernetes;  // kubernetes runtime
+  std::string image;                        // shorthand for kubernetes.image (repository)
   int port = 0;                             // container port; 0 = only ${PORT} (local)
   int instances = 1;                        // per version, 1..1000
   std::map<std::string, std::string> env;  // values may use the same substitutions
@@ -104,9 +126,25 @@ struct LocalRuntime {
   std::map<std::string, int> ports;
 };
 
+// Where an environment's workloads run on Kubernetes. Each environment names its own cluster,
+// so development, staging and production can be three clusters.
 struct KubernetesRuntime {
-  std::string context;
-  std::string namespace_name;
+  // The kubeconfig file (relative paths resolve against the config file's directory); "" =
+  // in-cluster configuration (the pod's service account).
+  std::string kubeconfig;
+  std::string context;         // "" = the kubeconfig's current-context
+  std::string namespace_name;  // default: the environment's name
+  // How traffic is split between versions:
+  //   HttpRoute  Gateway API HTTPRoute backendRef weights (one HTTPRoute per service, named
+  //              after it, attached to `gateway`), exact per request;
+  //   Replicas   no gateway: the version's replica counts follow the weights (approximate:
+  //              the stable Service selects every version's pods, kube-proxy spreads per
+  //              connection), stated by `runway status`.
+  enum class Traffic { HttpRoute, Replicas };
+  Traffic traffic = Traffic::Replicas;
+  std::string gateway;            // Gateway name (HttpRoute); REQUIRED for HttpRoute
+  std::string gateway_namespace;  // "" = the route's namespace
+  std::string kubeconfig_base_dir;  // the config file's directory, for a relative kubeconfig
 };
 
 struct RuntimeSpec {

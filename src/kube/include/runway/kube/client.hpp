@@ -46,6 +46,9 @@ struct Resource {
   static Resource roles() { return {"rbac.authorization.k8s.io", "v1", "roles", true}; }
   static Resource roleBindings() { return {"rbac.authorization.k8s.io", "v1", "rolebindings", true}; }
   static Resource httpRoutes() { return {"gateway.networking.k8s.io", "v1", "httproutes", true}; }
+  static Resource horizontalPodAutoscalers() {
+    return {"autoscaling", "v2", "horizontalpodautoscalers", true};
+  }
 };
 
 // The path of a collection or (with `name`) of one object, e.g.

@@ -75,14 +75,6 @@ class LocalRuntime : public Runtime {
   // Called by the supervisor thread, or by tests in manual mode. Not reentrant.
   virtual void tick() = 0;
 
-  // Retires (as retireVersion) every version of an environment that is not in `keep`
-  // (service, version): what a restarted controller calls after re-executing its intent, to
-  // clean up leftovers. Errors: FailedPrecondition when a leftover still has traffic (the
-  // versions before it in order are already retiring).
-  virtual Result<void> retainOnly(std::string_view environment,
-                                  const std::vector<std::pair<std::string, std::string>>& keep,
-                                  Duration grace) = 0;
-
   // Starts stopping everything without waiting; allStopped() tells when done (manual mode).
   virtual void requestStopAll(Duration grace) = 0;
   virtual bool allStopped() const = 0;

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "runway/config/model.hpp"
@@ -43,6 +44,9 @@ struct InstanceInfo {
   TimePoint started_at{};  // of the current process
   std::string last_exit;   // "exited with status 1", "killed by signal 9", "" = never exited
   std::string log_path;
+  // Kubernetes: the pod and the node it runs on ("" locally, and while unscheduled).
+  std::string pod;
+  std::string node;
 };
 
 // A version as a whole.
@@ -152,6 +156,19 @@ class Runtime {
     return startVersion(environment, service, version, instances, {});
   }
 
+  // startVersion() on behalf of the runway deployment `deployment_id` ("dep-..."), which a
+  // runtime may record with the version's objects (Kubernetes: the runway.dev/deployment
+  // annotation, naming the deployment that last started the version). The default records
+  // nothing and starts the version as startVersion() does.
+  virtual Result<void> startVersionFor(std::string_view deployment_id,
+                                       const config::Environment& environment,
+                                       const config::Service& service, std::string_view version,
+                                       int instances,
+                                       const std::map<std::string, std::string>& artifacts) {
+    (void)deployment_id;
+    return startVersion(environment, service, version, instances, artifacts);
+  }
+
   // Sets the traffic split of a service and pushes it to the router; returns once the router
   // has it (or the error if it could not be reached: Unavailable). Idempotent.
   // Errors: NotFound (service or a named version not started), InvalidArgument (weights
@@ -201,6 +218,26 @@ class Runtime {
   virtual Result<std::vector<VersionStatistics>> statistics(std::string_view environment,
                                                             std::string_view service,
                                                             Duration window) = 0;
+
+  // Retires (as retireVersion) every version of an environment that is not in `keep`
+  // (service, version): what a restarted controller calls after re-executing its intent, to
+  // clean up versions no deployment wants. Errors: FailedPrecondition when a leftover still has
+  // traffic (the versions before it in order are already retiring).
+  virtual Result<void> retainOnly(std::string_view environment,
+                                  const std::vector<std::pair<std::string, std::string>>& keep,
+                                  Duration grace) = 0;
+
+  // Where an instance's output is kept as a file (`runway logs` reads it); nullopt when this
+  // runtime keeps none (Kubernetes: the pods' log API has it).
+  virtual std::optional<std::string> instanceLogPath(std::string_view environment,
+                                                     std::string_view service,
+                                                     std::string_view version, int index) const {
+    (void)environment;
+    (void)service;
+    (void)version;
+    (void)index;
+    return std::nullopt;
+  }
 
   // Stops everything this runtime runs (`runway down`) and waits until no instance process is
   // left, at most `grace` plus the kill timeout. Errors: Timeout (processes survived SIGKILL).
