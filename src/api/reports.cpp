@@ -4,6 +4,7 @@
 
 #include "runway/report/delivery.hpp"
 #include "runway/report/history.hpp"
+#include "runway/report/release.hpp"
 
 namespace runway::api {
 namespace {
@@ -47,6 +48,14 @@ HttpResponse deliveryReport(const std::shared_ptr<ApiContext>& c, const HttpRequ
   return HttpResponse::json(200, json::serialize(*out));
 }
 
+// GET /api/v1/reports/deployments/{id}
+HttpResponse releaseReport(const std::shared_ptr<ApiContext>& c, const HttpRequest& req) {
+  const auto cfg = c->controller->config();
+  auto out = report::releaseReport(*c->store, req.params.at("id"), cfg.get(), c->clock->now());
+  if (!out) return errorResponse(out.error(), req.request_id);
+  return HttpResponse::json(200, json::serialize(*out));
+}
+
 }  // namespace
 
 std::vector<Route> reportRoutes(std::shared_ptr<ApiContext> c) {
@@ -54,6 +63,8 @@ std::vector<Route> reportRoutes(std::shared_ptr<ApiContext> c) {
   std::vector<Route> routes;
   routes.push_back(Route{"GET", "/api/v1/reports/delivery", viewer,
                          [c](HttpRequest& req) { return deliveryReport(c, req); }});
+  routes.push_back(Route{"GET", "/api/v1/reports/deployments/{id}", viewer,
+                         [c](HttpRequest& req) { return releaseReport(c, req); }});
   return routes;
 }
 

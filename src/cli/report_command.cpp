@@ -15,6 +15,7 @@
 #include "output.hpp"
 #include "runway/core/error.hpp"
 #include "runway/report/delivery.hpp"
+#include "runway/report/release.hpp"
 
 namespace runway::cli {
 namespace {
@@ -85,12 +86,56 @@ void addDelivery(CLI::App* report, Context& ctx) {
   });
 }
 
+void addDeployment(CLI::App* report, Context& ctx) {
+  auto* cmd = report->add_subcommand(
+      "deployment",
+      "What one deployment did: its timeline (steps, bakes, approvals, checks, hooks), each analysis metric's "
+      "measurements against its condition, and the before/after comparison of each service's traffic with a "
+      "verdict against the environment's performance tolerances (docs/reports.md)");
+  cmd->footer("Exit codes: 0 ok; 1 refused (e.g. unknown deployment); 2 usage; 3 server unreachable or token refused.");
+  auto flags = addClientFlags(cmd);
+  struct Opts {
+    std::string id, output = "md", file;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("ID", o->id, "Deployment id (runway history ENV)")->required();
+  cmd->add_option("-o,--output", o->output, "md (Markdown), html (one self-contained page) or json (docs/api.md)")
+      ->check(CLI::IsMember({"md", "html", "json"}));
+  cmd->callback([&ctx, flags, o] {
+    if (!validName(o->id)) {
+      fmt::print(stderr, "runway: \"{}\" is not a valid deployment id\n", o->id);
+      ctx.exit_code = kExitUsage;
+      return;
+    }
+    auto settings = resolveClient(*flags);
+    if (!settings) {
+      ctx.exit_code = reportError(settings.error());
+      return;
+    }
+    ApiClient client(*settings);
+    auto out = client.get("/api/v1/reports/deployments/" + o->id);
+    if (!out) {
+      ctx.exit_code = reportError(out.error());
+      return;
+    }
+    if (o->output == "json") {
+      printJson(*out);
+    } else if (o->output == "html") {
+      fmt::print("{}", report::releaseHtml(*out));
+    } else {
+      fmt::print("{}", report::releaseMarkdown(*out));
+    }
+    ctx.exit_code = kExitOk;
+  });
+}
+
 }  // namespace
 
 void addReportCommand(CLI::App& app, Context& ctx) {
   auto* report = app.add_subcommand("report", "Reports from what the store remembers (docs/reports.md)");
   report->require_subcommand(1);
   addDelivery(report, ctx);
+  addDeployment(report, ctx);
 }
 
 }  // namespace runway::cli
