@@ -44,8 +44,10 @@ void addDelivery(CLI::App* report, Context& ctx) {
   cmd->add_option("--until", o->until, "... up to this time, exclusive (default: now)");
   cmd->add_option("--by", o->by, "One row per week (from Monday 00:00 UTC) or calendar month")
       ->check(CLI::IsMember({"none", "week", "month"}));
-  cmd->add_option("-o,--output", o->output, "table, md (Markdown) or json (the API's document, docs/api.md)")
-      ->check(CLI::IsMember({"table", "md", "json"}));
+  cmd->add_option("-o,--output", o->output,
+                  "table, md (Markdown), html (one self-contained page with trend charts) or json (the API's "
+                  "document, docs/api.md)")
+      ->check(CLI::IsMember({"table", "md", "html", "json"}));
   cmd->callback([&ctx, flags, o] {
     if (!o->env.empty() && !validName(o->env)) {
       fmt::print(stderr, "runway: \"{}\" is not a valid environment name\n", o->env);
@@ -79,6 +81,8 @@ void addDelivery(CLI::App* report, Context& ctx) {
       printJson(*out);
     } else if (o->output == "md") {
       fmt::print("{}", report::deliveryMarkdown(*out));
+    } else if (o->output == "html") {
+      fmt::print("{}", report::deliveryHtml(*out));
     } else {
       fmt::print("{}", report::deliveryTable(*out));
     }

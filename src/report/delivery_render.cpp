@@ -1,5 +1,9 @@
 // Markdown and table renderings of the delivery report's JSON document.
 
+#include <algorithm>
+#include <functional>
+#include <optional>
+
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
@@ -72,6 +76,71 @@ std::string scope(const json::value& report) {
                      str(at(report, "since")), str(at(report, "until")));
 }
 
+
+std::string htmlText(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string bandColour(const std::string& band) {
+  if (band == "elite") return "#2e7d32";
+  if (band == "high") return "#7cb342";
+  if (band == "medium") return "#f9a825";
+  if (band == "low") return "#c62828";
+  return "#bdbdbd";
+}
+
+// One key over the periods: a bar per period, coloured by its band, labelled with its value.
+// `value` reads the figure from a period (nullopt = no data: an empty slot).
+std::string svgTrend(const json::array& periods, const std::string& title, const std::string& unit,
+                     const std::function<std::optional<double>(const json::value&)>& value,
+                     const std::function<std::string(const json::value&)>& band) {
+  constexpr double kW = 440, kH = 170, kLeft = 10, kTop = 30, kBottom = 30;
+  double top = 0;
+  for (const auto& p : periods) top = std::max(top, value(p).value_or(0));
+  if (top <= 0) top = 1;
+  top *= 1.2;
+  const double slot = (kW - 2 * kLeft) / static_cast<double>(std::max<std::size_t>(periods.size(), 1));
+  std::string svg = fmt::format(
+      R"(<svg xmlns="http://www.w3.org/2000/svg" width="{0}" height="{1}" viewBox="0 0 {0} {1}" role="img">)", kW, kH);
+  svg += fmt::format(R"(<text x="{}" y="16" font-size="13" font-weight="bold">{}</text>)", kLeft, htmlText(title));
+  svg += fmt::format(R"(<line x1="{0}" y1="{1}" x2="{2}" y2="{1}" stroke="#999"/>)", kLeft, kH - kBottom, kW - kLeft);
+  for (std::size_t i = 0; i < periods.size(); ++i) {
+    const auto& p = periods[i];
+    const double x = kLeft + slot * static_cast<double>(i);
+    const auto v = value(p);
+    const std::string label = str(at(p, "from")).substr(0, 10);
+    svg += fmt::format(R"(<text x="{:.1f}" y="{}" font-size="10" text-anchor="middle">{}</text>)", x + slot / 2,
+                       kH - kBottom + 14, htmlText(label));
+    if (!v) {
+      svg += fmt::format(R"(<text x="{:.1f}" y="{}" font-size="10" text-anchor="middle" fill="#757575">no data</text>)",
+                         x + slot / 2, kH - kBottom - 4);
+      continue;
+    }
+    const double h = *v / top * (kH - kTop - kBottom);
+    svg += fmt::format(R"(<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="{}"><title>{}</title></rect>)",
+                       x + slot * 0.2, kH - kBottom - h, slot * 0.6, h, bandColour(band(p)), htmlText(band(p)));
+    svg += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" font-size="10" text-anchor="middle">{:.3g} {} ({})</text>)",
+                       x + slot / 2, kH - kBottom - h - 3, *v, htmlText(unit), htmlText(band(p)));
+  }
+  svg += "</svg>";
+  return svg;
+}
+
+std::optional<double> optNumber(const json::value& v) {
+  if (!v.is_number()) return std::nullopt;
+  return v.to_number<double>();
+}
+
 }  // namespace
 
 std::string deliveryMarkdown(const json::value& report) {
@@ -129,6 +198,80 @@ std::string deliveryTable(const json::value& report) {
   }
   block("total", at(report, "total"));
   return out;
+}
+
+}  // namespace runway::report
+
+namespace runway::report {
+
+std::string deliveryHtml(const json::value& report) {
+  std::string html = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Delivery report</title>";
+  html += "<style>body{font-family:sans-serif;margin:2em;max-width:62em;color:#222}table{border-collapse:collapse;"
+          "margin:0.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}"
+          "h2{border-bottom:1px solid #ddd}.charts svg{margin:0 1em 1em 0}</style></head><body>\n";
+  html += "<h1>Delivery report</h1>\n<p>" + htmlText(scope(report)) + ". Incidents: " +
+          htmlText(str(at(report, "incidents"))) + ".</p>\n";
+  static const json::array none;
+  const auto& periods = at(report, "periods").is_array() ? at(report, "periods").get_array() : none;
+  const auto band = [](const char* key) {
+    return [key](const json::value& p) { return str(at(at(p, key), "band")); };
+  };
+  html += "<h2>Trends</h2>\n<div class=\"charts\">";
+  html += svgTrend(periods, "Deployment frequency", "/day",
+                   [](const json::value& p) { return optNumber(at(at(p, "deploymentFrequency"), "perDay")); },
+                   band("deploymentFrequency"));
+  html += svgTrend(periods, "Lead time for changes (median)", "h",
+                   [](const json::value& p) -> std::optional<double> {
+                     auto v = optNumber(at(at(p, "leadTime"), "medianSeconds"));
+                     if (v) *v /= 3600;
+                     return v;
+                   },
+                   band("leadTime"));
+  html += svgTrend(periods, "Change failure rate", "%",
+                   [](const json::value& p) -> std::optional<double> {
+                     auto v = optNumber(at(at(p, "changeFailureRate"), "rate"));
+                     if (v) *v *= 100;
+                     return v;
+                   },
+                   band("changeFailureRate"));
+  html += svgTrend(periods, "Time to restore (median)", "h",
+                   [](const json::value& p) -> std::optional<double> {
+                     auto v = optNumber(at(at(p, "timeToRestore"), "medianSeconds"));
+                     if (v) *v /= 3600;
+                     return v;
+                   },
+                   band("timeToRestore"));
+  html += "</div>\n<h2>Per period</h2>\n<table><tr><th>period</th><th>deployment frequency</th><th>lead time</th>"
+          "<th>change failure rate</th><th>time to restore</th><th>success rate</th><th>rollbacks</th>"
+          "<th>approval waits</th><th>window waits</th></tr>";
+  const auto row = [&](const std::string& name, const json::value& p) {
+    const Row r = rowOf(p);
+    html += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                        htmlText(name), htmlText(r.frequency), htmlText(r.lead), htmlText(r.failure), htmlText(r.restore),
+                        htmlText(r.success), htmlText(r.rollbacks), htmlText(r.approval), htmlText(r.window));
+  };
+  for (const auto& p : periods) row(str(at(p, "from")).substr(0, 10), p);
+  row("total", at(report, "total"));
+  html += "</table>\n<h2>Rollback reasons</h2>\n<table><tr><th>reason</th><th>rollbacks</th></tr>";
+  if (const auto& reasons = at(at(at(report, "total"), "rollbacks"), "reasons"); reasons.is_array()) {
+    for (const auto& r : reasons.get_array()) {
+      html += fmt::format("<tr><td>{}</td><td>{}</td></tr>", htmlText(str(at(r, "kind"))), htmlText(str(at(r, "count"))));
+    }
+  }
+  html += "</table>\n<h2>Deployments</h2>\n<table><tr><th>id</th><th>environment</th><th>version</th><th>phase</th>"
+          "<th>lead time</th><th>failed change</th><th>time to restore</th><th>rollback reason</th></tr>";
+  if (const auto& list = at(report, "deployments"); list.is_array()) {
+    for (const auto& d : list.get_array()) {
+      const bool failed = at(d, "failedChange").is_bool() && at(d, "failedChange").get_bool();
+      html += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                          htmlText(str(at(d, "id"))), htmlText(str(at(d, "environment"))), htmlText(str(at(d, "version"))),
+                          htmlText(str(at(d, "phase"))), htmlText(humanDuration(at(d, "leadTimeSeconds"))),
+                          htmlText(failed ? str(at(d, "failure")) : std::string("no")),
+                          htmlText(humanDuration(at(d, "timeToRestoreSeconds"))), htmlText(str(at(d, "rollbackReason"))));
+    }
+  }
+  html += "</table>\n</body></html>\n";
+  return html;
 }
 
 }  // namespace runway::report

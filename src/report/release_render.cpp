@@ -276,7 +276,9 @@ std::string releaseMarkdown(const json::value& r) {
                        textOf(get(m, "service")).empty() ? "" : " of " + textOf(get(m, "service")),
                        textOf(get(m, "failureCondition")).empty() ? "-" : textOf(get(m, "failureCondition")));
     for (const auto& p : arrayOf(get(m, "measurements"))) {
-      out += fmt::format("| {} | {} | {} |\n", textOf(get(p, "at")), textOf(get(p, "value")), textOf(get(p, "outcome")));
+      const auto& v = get(p, "value");
+      out += fmt::format("| {} | {} | {} |\n", textOf(get(p, "at")),
+                         v.is_number() ? fmt::format("{:.6g}", numberOf(v)) : std::string("-"), textOf(get(p, "outcome")));
     }
     out += "\n";
   }

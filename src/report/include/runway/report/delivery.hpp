@@ -73,6 +73,9 @@ Result<boost::json::value> deliveryReport(const std::vector<DeploymentHistory>& 
 // Renderings of a deliveryReport() document: Markdown, and the terminal's plain table.
 std::string deliveryMarkdown(const boost::json::value& report);
 std::string deliveryTable(const boost::json::value& report);
+// One self-contained HTML page: a trend chart per key (inline SVG, bars coloured by band), the
+// per-period table, rollback reasons and the deployments; no script, nothing fetched.
+std::string deliveryHtml(const boost::json::value& report);
 
 // A report bound: an RFC 3339 timestamp, or a date "2026-12-01" (midnight UTC).
 Result<TimePoint> parseReportTime(std::string_view text);
