@@ -43,6 +43,17 @@ std::string percent(const json::value& rate) {
   return rate.is_number() ? fmt::format("{:.1f}%", num(rate) * 100) : std::string("-");
 }
 
+// A table cell: a '|' would end it, a newline the row.
+std::string markdownCell(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '|') out += "\\|";
+    else if (c == '\n') out += ' ';
+    else out += c;
+  }
+  return out;
+}
+
 struct Row {
   std::string frequency, lead, failure, restore, success, rollbacks, approval, window;
 };
@@ -170,7 +181,7 @@ std::string deliveryMarkdown(const json::value& report) {
       out += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} |\n", str(at(d, "id")), str(at(d, "environment")),
                          str(at(d, "version")), str(at(d, "phase")), humanDuration(at(d, "leadTimeSeconds")),
                          failed ? str(at(d, "failure")) : std::string("no"),
-                         humanDuration(at(d, "timeToRestoreSeconds")), str(at(d, "rollbackReason")));
+                         humanDuration(at(d, "timeToRestoreSeconds")), markdownCell(str(at(d, "rollbackReason"))));
     }
   }
   return out;

@@ -99,6 +99,17 @@ json::object comparison(const DeploymentHistory& h, const config::PerformanceSpe
     out["services"] = std::move(services);
     return out;
   }
+  std::optional<TimePoint> ended;
+  for (const char* phase : {"Succeeded", "RolledBack", "Superseded"}) {
+    if (h.phase == phase) ended = h.entered(phase).value_or(h.updated_at);
+  }
+  const Duration window{static_cast<Duration::rep>(number(*before, "windowMs"))};
+  if (!after && ended && now > *ended + window + kSnapshotSlack + std::chrono::seconds(1)) {
+    out["verdict"] = "unavailable";
+    out["why"] = "the window after the deployment was not recorded (the server was not running when it ended)";
+    out["services"] = std::move(services);
+    return out;
+  }
   if (!after) {
     out["verdict"] = "pending";
     out["why"] = "the window after the deployment ended has not passed yet (or it has not ended)";

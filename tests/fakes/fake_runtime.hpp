@@ -35,6 +35,9 @@ class FakeRuntime final : public runtime::Runtime {
   std::function<void(const Effect&)> on_effect;
   // Versions whose instances never become ready (a build that does not start).
   std::set<std::string> never_ready;
+  // What statistics() answers (none when unset).
+  std::function<Result<std::vector<runtime::VersionStatistics>>(std::string_view, std::string_view, Duration)>
+      on_statistics;
 
   // runtime::Runtime
   Result<void> startVersion(const config::Environment& environment, const config::Service& service,
@@ -150,8 +153,9 @@ class FakeRuntime final : public runtime::Runtime {
     return {};
   }
 
-  Result<std::vector<runtime::VersionStatistics>> statistics(std::string_view, std::string_view,
-                                                             Duration) override {
+  Result<std::vector<runtime::VersionStatistics>> statistics(std::string_view environment, std::string_view service,
+                                                             Duration window) override {
+    if (on_statistics) return on_statistics(environment, service, window);
     return std::vector<runtime::VersionStatistics>{};
   }
   Result<void> stopAll(Duration) override {

@@ -9,8 +9,11 @@
 //           was created (before any instance of the new version takes traffic);
 //   after:  the same-length window ending `window` after the deployment ended (entered
 //           Succeeded, RolledBack or Superseded), read as soon as that time has passed.
-// Each snapshot records the bounds it actually covers. A deployment first seen later than the
-// slack (the server was down when it started) gets no "before" snapshot, and the report says so.
+// Each snapshot records the bounds it actually covers. A window missed by more than the slack
+// (the server was down when it started, or when its window after ended) is not recorded, and the
+// report says so. A deployment queued behind another is seen when it is admitted: its window
+// before is the one before its admission, not before it started (TODO: read it when it leaves
+// the queue; the audit log has that time).
 // Deployments that ended before anything was deployed (Failed, Rejected) get no "after".
 
 #include <functional>
