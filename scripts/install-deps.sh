@@ -21,6 +21,7 @@ packages=(
   clang-14 libfuzzer-14-dev libclang-rt-14-dev
   tmux bsdutils strace
   postgresql docker-registry openssl
+  chromium
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(wrk nginx-light haproxy)

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "runway/api/reports.hpp"
 #include "runway/api/tokens.hpp"
 #include "runway/core/suggest.hpp"
 #include "runway/engine/engine.hpp"
@@ -183,6 +184,7 @@ json::object deploymentJson(const store::DeploymentRecord& r, const config::Conf
   o["rollback"] = doc->rollback;
   o["startedBy"] = doc->requested_by;
   o["reason"] = doc->reason;
+  o["commitTime"] = optTs(doc->commit_time);
   o["stableVersion"] = s.stable_version;
   o["attempt"] = s.attempt;
   o["strategy"] = engine::strategyName(s.strategy);
@@ -395,7 +397,7 @@ json::object admittedJson(const controller::Admitted& a) {
 }
 
 HttpResponse createDeployment(const Ctx& c, HttpRequest& req) {
-  auto b = body(req, {"environment", "version", "strategy", "force", "reason", "artifacts"});
+  auto b = body(req, {"environment", "version", "strategy", "force", "reason", "artifacts", "commitTime"});
   if (!b) return error(req, b.error());
   controller::DeployRequest d;
   auto env = str(*b, "environment", true);
@@ -423,6 +425,13 @@ HttpResponse createDeployment(const Ctx& c, HttpRequest& req) {
       if (!kv.value().is_string()) return error(req, Error{ErrorCode::InvalidArgument, "artifacts must map services to refs"});
       d.artifacts[std::string(kv.key())] = std::string(kv.value().get_string());
     }
+  }
+  auto commit_time = str(*b, "commitTime");
+  if (!commit_time) return error(req, commit_time.error());
+  if (!commit_time->empty()) {
+    auto t = parseTimestamp(*commit_time);
+    if (!t) return error(req, Error{ErrorCode::InvalidArgument, "commitTime: " + t.error().message});
+    d.commit_time = *t;
   }
   d.actor = actorOf(req);
   auto out = c->controller->deploy(std::move(d));
@@ -829,6 +838,7 @@ std::vector<Route> v1Routes(std::shared_ptr<ApiContext> c) {
   add("GET", "/api/v1/tokens", admin, [c](HttpRequest& req) { return listTokens(c, req); });
   add("POST", "/api/v1/tokens", admin, [c](HttpRequest& req) { return createToken(c, req); });
   add("DELETE", "/api/v1/tokens/{id}", admin, [c](HttpRequest& req) { return revokeToken(c, req); });
+  for (auto& r : reportRoutes(c)) routes.push_back(std::move(r));
   return routes;
 }
 

@@ -128,6 +128,7 @@ int run(int argc, char** argv) {
   addQuickstartCommand(app, ctx);
   addLogsCommand(app, ctx);
   addCompletionCommand(app, ctx);
+  addReportCommand(app, ctx);
 
   app.parse_complete_callback([&ctx] {
     auto format = parseLogFormat(ctx.log_format);

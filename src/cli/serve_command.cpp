@@ -9,10 +9,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -35,6 +38,8 @@
 #include "runway/runtime/records.hpp"
 #include "runway/runtime/router_backend.hpp"
 #include "runway/runtime/traffic_statistics.hpp"
+#include "runway/core/duration.hpp"
+#include "runway/report/snapshots.hpp"
 #include "server_files.hpp"
 
 #include "runway/checks/gate.hpp"
@@ -53,6 +58,7 @@ struct ServeOptions {
   std::string tls_cert;
   std::string tls_key;
   int router_threads = 1;
+  std::string report_window = "5m";  // traffic snapshots around each deployment (docs/reports.md)
 };
 
 class GateChecks final : public controller::CheckRunner {
@@ -248,6 +254,11 @@ int serve(const ServeOptions& opts) {
     return kExitUsage;
   }
   auto config = std::make_shared<const config::Config>(std::move(*loaded.config));
+  auto report_window = parseDuration(opts.report_window);
+  if (!report_window || *report_window < std::chrono::seconds(1) || *report_window > std::chrono::minutes(15)) {
+    fmt::print(stderr, "runway: --report-window must be a duration from 1s to 15m\n");
+    return kExitUsage;
+  }
 
   // Signals are taken by sigwait below; block them before any thread starts.
   sigset_t signals;
@@ -396,6 +407,23 @@ int serve(const ServeOptions& opts) {
   fmt::print("runway serve: listening on {} (data {}, config {})\n", url, data.string(), config_path);
   std::fflush(stdout);
 
+  // Traffic snapshots around each deployment for the release report (report/snapshots.hpp),
+  // taken on their own thread so that a slow router never delays the signal loop.
+  std::mutex snapshot_mu;
+  std::condition_variable snapshot_cv;
+  bool snapshot_stop = false;
+  std::thread snapshot_thread([&] {
+    report::TrafficSnapshots snapshots(report::SnapshotOptions{
+        store, runtime, clock, [ctrl] { return ctrl->config(); }, *report_window});
+    std::unique_lock held(snapshot_mu);
+    while (!snapshot_stop) {
+      held.unlock();
+      if (auto r = snapshots.tick(); !r) spdlog::warn("report snapshots: {}", r.error().message);
+      held.lock();
+      snapshot_cv.wait_for(held, std::chrono::milliseconds(250), [&] { return snapshot_stop; });
+    }
+  });
+
   int exit_code = kExitOk;
   while (true) {
     timespec wait{1, 0};
@@ -424,6 +452,12 @@ int serve(const ServeOptions& opts) {
       }
     }
   }
+  {
+    std::lock_guard held(snapshot_mu);
+    snapshot_stop = true;
+  }
+  snapshot_cv.notify_all();
+  snapshot_thread.join();
   (*server)->stop(std::chrono::milliseconds(5000));
   ctrl->stop();
   removeServerFile(data);
@@ -449,6 +483,10 @@ void addServeCommand(CLI::App& app, Context& ctx) {
   cmd->add_option("--router-threads", opts->router_threads, "Worker threads of the router it starts")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
+  cmd->add_option("--report-window", opts->report_window,
+                  "Length of the traffic windows before and after each deployment that `runway report "
+                  "deployment` compares (1s to 15m)")
+      ->capture_default_str();
   cmd->callback([&ctx, opts] {
     if (opts->tls_cert.empty() != opts->tls_key.empty()) {
       fmt::print(stderr, "runway: --tls-cert and --tls-key go together\n");

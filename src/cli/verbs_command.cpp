@@ -165,7 +165,7 @@ void addDeploy(CLI::App& app, Context& ctx) {
   auto flags = addClientFlags(cmd);
   auto output = addOutputFlag(cmd);
   struct Opts {
-    std::string env, version, strategy, reason, timeout = "30m";
+    std::string env, version, strategy, reason, timeout = "30m", commit_time;
     bool force = false, wait = false;
   };
   auto o = std::make_shared<Opts>();
@@ -178,6 +178,9 @@ void addDeploy(CLI::App& app, Context& ctx) {
                 "and blue-green promotion gates; approvals, change windows and readiness still apply "
                 "(refused where the environment's policy forbids it)");
   cmd->add_option("--reason", o->reason, "Why: recorded on the deployment and in the audit trail");
+  cmd->add_option("--commit-time", o->commit_time,
+                  "When the change was committed (RFC 3339, e.g. \"$(git show -s --format=%cI)\"): the start "
+                  "of its lead time for changes in `runway report delivery`");
   cmd->add_flag("--wait", o->wait,
                 "Follow the deployment until it ends (polled every 500 ms): a live view on a terminal, "
                 "else a timestamped line per change of phase, step, weights, readiness or approvals");
@@ -193,6 +196,7 @@ void addDeploy(CLI::App& app, Context& ctx) {
       json::object body{{"environment", o->env}, {"version", o->version}, {"force", o->force}};
       if (!o->strategy.empty()) body["strategy"] = o->strategy;
       if (!o->reason.empty()) body["reason"] = o->reason;
+      if (!o->commit_time.empty()) body["commitTime"] = o->commit_time;
       auto out = client.post("/api/v1/deployments", body);
       if (!out) return reportError(out.error());
       const std::string id = text(*out, "deployment");

@@ -1,6 +1,7 @@
 #include "intent.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include <boost/json.hpp>
 
@@ -77,6 +78,25 @@ void foldAction(PersistedDeployment& doc, const engine::Action& action, const st
         }
       },
       action);
+}
+
+void recordMeasurement(const engine::AnalysisResult& result, std::vector<store::NewEvent>& events) {
+  for (auto& e : events) {
+    if (e.kind != "analysis.measured") continue;
+    json::error_code ec;
+    json::value data = json::parse(e.data_json, ec);
+    if (ec || !data.is_object()) data = json::object{};
+    auto& o = data.as_object();
+    o["run"] = result.run;
+    o["metric"] = result.metric;
+    o["service"] = result.service;
+    // Not-a-number (nothing measured) has no JSON form.
+    o["value"] = std::isfinite(result.value) ? json::value(result.value) : json::value(nullptr);
+    o["outcome"] = engine::toString(result.outcome);
+    o["dryRun"] = result.dry_run;
+    e.data_json = json::serialize(data);
+    return;
+  }
 }
 
 void dropFinishedRuns(PersistedDeployment& doc) {

@@ -10,6 +10,7 @@
 
 #include "runway/controller/controller.hpp"
 #include "runway/engine/actions.hpp"
+#include "runway/engine/inputs.hpp"
 #include "runway/store/store.hpp"
 
 namespace runway::controller {
@@ -17,6 +18,11 @@ namespace runway::controller {
 // Folds one action of deployment `id` into `doc` and `events`.
 void foldAction(PersistedDeployment& doc, const engine::Action& action, const std::string& id,
                 std::vector<store::NewEvent>& events);
+
+// Adds the measurement itself to the "analysis.measured" event among `events` (run, metric,
+// service, value, outcome in its data): the audit log is the history of every measurement
+// (the persisted document keeps only the latest), which the release report charts.
+void recordMeasurement(const engine::AnalysisResult& result, std::vector<store::NewEvent>& events);
 
 // Drops the analysis and check runs the engine no longer runs from `doc`.
 void dropFinishedRuns(PersistedDeployment& doc);

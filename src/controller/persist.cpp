@@ -175,6 +175,7 @@ std::string toJson(const PersistedDeployment& doc) {
                  {"requestedBy", doc.requested_by},
                  {"reason", doc.reason}};
   if (doc.strategy) o["strategy"] = static_cast<int>(*doc.strategy);
+  if (doc.commit_time) o["commitTime"] = toUnixMillis(*doc.commit_time);
   json::object latest;
   for (const auto& [key, m] : doc.latest) {
     latest[key] = json::object{{"value", m.value}, {"outcome", m.outcome}, {"at", toUnixMillis(m.at)}};
@@ -266,6 +267,7 @@ Result<PersistedDeployment> parsePersisted(std::string_view text) {
   doc.requested_by = r.str(o, "requestedBy");
   doc.reason = r.str(o, "reason");
   if (o.contains("strategy")) doc.strategy = static_cast<config::StrategyKind>(r.i32(o, "strategy"));
+  if (o.contains("commitTime")) doc.commit_time = fromUnixMillis(r.i64(o, "commitTime"));
   if (const auto* latest = o.if_contains("latest"); latest != nullptr && latest->is_object()) {
     for (const auto& kv : latest->get_object()) {
       const auto& x = r.obj(kv.value());

@@ -142,6 +142,7 @@ Result<void> Reconciler::handle(const std::string& id, const engine::Input& inpu
   }
   std::vector<store::NewEvent> events;
   for (const auto& action : actions) foldAction(doc, action, id, events);
+  if (const auto* result = std::get_if<engine::AnalysisResult>(&input)) recordMeasurement(*result, events);
   // Every phase this input passed through (an abort can reach RolledBack in one step), and the
   // lifecycle hooks they call for: committed with the state, run after it.
   std::vector<Phase> entered;
@@ -693,6 +694,7 @@ Result<Admitted> Reconciler::deploy(DeployRequest request) {
   doc.reason = request.reason;
   doc.force = request.force;
   doc.strategy = request.strategy;
+  doc.commit_time = request.commit_time;
   return admit(request.environment, request.version, false, std::move(doc), request.artifacts);
 }
 

@@ -37,6 +37,9 @@ class FakeRuntime final : public runtime::Runtime {
   std::set<std::string> never_ready;
   // The same for one service's instances only: {service, version}.
   std::set<std::pair<std::string, std::string>> never_ready_in;
+  // What statistics() answers (none when unset).
+  std::function<Result<std::vector<runtime::VersionStatistics>>(std::string_view, std::string_view, Duration)>
+      on_statistics;
 
   // runtime::Runtime
   Result<void> startVersion(const config::Environment& environment, const config::Service& service,
@@ -173,8 +176,9 @@ class FakeRuntime final : public runtime::Runtime {
     return {};
   }
 
-  Result<std::vector<runtime::VersionStatistics>> statistics(std::string_view, std::string_view,
-                                                             Duration) override {
+  Result<std::vector<runtime::VersionStatistics>> statistics(std::string_view environment, std::string_view service,
+                                                             Duration window) override {
+    if (on_statistics) return on_statistics(environment, service, window);
     return std::vector<runtime::VersionStatistics>{};
   }
   Result<void> stopAll(Duration) override {

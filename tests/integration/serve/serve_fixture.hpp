@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -36,6 +37,8 @@ class ServeFixture {
   std::filesystem::path configPath() const { return dir_ / "runway.yaml"; }
   const std::string& url() const { return url_; }
   const std::string& adminToken() const { return admin_; }
+  // More arguments for `runway serve` (set before start()).
+  std::vector<std::string> extra_args;
 
   void writeConfig(const std::string& yaml) {
     std::ofstream(configPath()) << yaml;
@@ -46,6 +49,7 @@ class ServeFixture {
     SubprocessOptions o;
     o.argv = {binaryPath("runway").string(), "serve", "--config", configPath().string(), "--data",
               data().string(), "--listen", "127.0.0.1:0"};
+    o.argv.insert(o.argv.end(), extra_args.begin(), extra_args.end());
     o.stderr_to = Output::file(dir_ / "serve.log");
     auto p = Subprocess::start(std::move(o));
     if (!p) return tl::unexpected(p.error());

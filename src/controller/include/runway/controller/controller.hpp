@@ -83,6 +83,9 @@ struct DeployRequest {
   bool force = false;
   std::string reason;
   Actor actor;
+  // When the change was committed (`runway deploy --commit-time`): the start of its lead time
+  // for changes in the delivery report. Stored with the deployment; nullopt = not given.
+  std::optional<TimePoint> commit_time;
 };
 
 struct RollbackRequest {
@@ -228,6 +231,7 @@ struct PersistedDeployment {
   std::optional<config::StrategyKind> strategy;
   std::string requested_by;
   std::string reason;
+  std::optional<TimePoint> commit_time;  // DeployRequest::commit_time ("commitTime", Unix ms)
   bool live() const;
 };
 std::string toJson(const PersistedDeployment& doc);
