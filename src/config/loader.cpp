@@ -16,6 +16,7 @@
 #include "runway/config/substitute.hpp"
 #include "runway/core/ids.hpp"
 #include "runway/core/suggest.hpp"
+#include "notification_config.hpp"
 #include "values.hpp"
 #include "yaml_reader.hpp"
 
@@ -39,7 +40,8 @@ using detail::Val;
 
 constexpr std::string_view kApiVersion = "runway/v1";
 
-const std::vector<std::string> kKinds{"Application", "Environment", "AnalysisTemplate"};
+const std::vector<std::string> kKinds{"Application", "Environment", "AnalysisTemplate",
+                                      "NotificationChannel"};
 
 const std::vector<std::string> kBuiltinQueries{"error_rate",   "latency_p50",  "latency_p95",
                                                "latency_p99",  "request_rate", "availability"};
@@ -302,13 +304,24 @@ void Loader::parseDocument(Reader& r, const YAML::Node& doc) {
                        "blueGreen", "canary", "approvals", "forceDeploy", "promoteFull", "windows",
                        "freezes", "thresholds", "progressDeadline", "progressDeadlineAction",
                        "rollbackWindow", "rollback", "concurrency", "postDeploy", "incidentOnRollback",
-                       "dependencies", "hooks", "backup", "preflight", "performance"});
+                       "dependencies", "hooks", "backup", "preflight", "performance",
+                       "notifications"});
     const auto index = config_.environments.size();
     env_refs_.emplace_back();
     env_refs_.back().spec = spec_val->location;
     env_refs_.back().runtime = spec_val->location;
     if (spec.isMap()) parseEnvironment(r, spec, env, index);
+    if (auto v = spec.isMap() ? spec.get("notifications") : std::nullopt) {
+      env.notifications = detail::parseNotificationRoutes(r, *v);
+    }
     config_.environments.push_back(std::move(env));
+  } else if (kind == "NotificationChannel") {
+    NotificationChannel channel;
+    channel.name = name;
+    channel.location = name_location;
+    const Fields spec(r, *spec_val, detail::notificationChannelKeys());
+    if (spec.isMap()) detail::parseNotificationChannel(r, spec, channel);
+    config_.channels.push_back(std::move(channel));
   } else {
     AnalysisTemplate tpl;
     tpl.name = name;
@@ -2038,6 +2051,7 @@ LoadResult Loader::finish() {
   }
   checkEnvironments();
   checkPromotionCycles();
+  detail::checkNotificationRoutes(config_, diagnostics_);
   // File order: files in reading order, then line and column. Errors found by cross-document
   // checks therefore sit beside the line they point at.
   std::map<std::string, std::size_t> file_order;

@@ -25,6 +25,30 @@ const AnalysisTemplate* Config::findTemplate(std::string_view name) const {
   return findByName(templates, name);
 }
 
+const NotificationChannel* Config::findChannel(std::string_view name) const {
+  return findByName(channels, name);
+}
+
+const std::vector<std::string>& notificationEvents() {
+  // The engine's notifications (engine::toString(NotifyEvent)) and the controller's own.
+  static const std::vector<std::string> events{
+      "deployment.started",   "approval.needed",      "deployment.waiting_for_window",
+      "deployment.paused",    "deployment.promoted",  "deployment.succeeded",
+      "deployment.rolled_back", "deployment.failed",  "deployment.rejected",
+      "deployment.superseded", "deployment.degraded", "release.queued",
+      "watch.completed",      "analysis.failing",     "incident.opened"};
+  return events;
+}
+
+std::string_view toString(NotificationChannel::Kind kind) {
+  switch (kind) {
+    case NotificationChannel::Kind::Slack: return "slack";
+    case NotificationChannel::Kind::PagerDuty: return "pagerduty";
+    case NotificationChannel::Kind::Webhook: return "webhook";
+  }
+  return "slack";
+}
+
 const SmokeSuite* Application::findSuite(std::string_view suite) const {
   return findByName(smoke, suite);
 }

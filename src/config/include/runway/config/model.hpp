@@ -353,6 +353,14 @@ struct RollbackPolicy {
   SourceLocation location;
 };
 
+// Which notification channel an environment's messages go to, and for which events (the names
+// of notificationEvents(); empty = every event).
+struct NotificationRoute {
+  std::string channel;
+  std::vector<std::string> events;
+  SourceLocation location;
+};
+
 enum class ForceDeployPolicy { Allowed, Forbidden };
 enum class ProgressDeadlineAction { Abort, Degrade };
 enum class ConcurrencyPolicy { Reject, Queue, Supersede };
@@ -384,8 +392,41 @@ struct Environment {
   std::optional<BackupSpec> backup;
   PreflightSpec preflight;
   PerformanceSpec performance;
+  std::vector<NotificationRoute> notifications;
   SourceLocation location;
 };
+
+// ---------------------------------------------------------------------------------------------
+// NotificationChannel: where messages are delivered. Secrets (a Slack webhook URL, a PagerDuty
+// routing key, a webhook signing key) are never written in the configuration: it names the
+// environment variable that holds them, read when a message is delivered.
+
+struct DeliveryRetry {
+  Duration initial_backoff{std::chrono::seconds(1)};  // doubles per attempt up to max_backoff
+  Duration max_backoff{std::chrono::minutes(5)};
+  int max_attempts = 10;  // then the message is marked failed
+  SourceLocation location;
+};
+
+struct NotificationChannel {
+  enum class Kind { Slack, PagerDuty, Webhook };
+  std::string name;
+  Kind kind = Kind::Slack;
+  // Slack: the variable holding the incoming-webhook URL. PagerDuty: the variable holding the
+  // 32-character integration (routing) key. Webhook: the variable holding the HMAC-SHA256 key.
+  std::string secret_env;
+  // PagerDuty: the Events API base URL (events at /v2/enqueue, change events at
+  // /v2/change/enqueue). Webhook: where messages are POSTed. Slack: unused.
+  std::string url;
+  std::string source = "runway";  // PagerDuty: payload.source
+  bool change_events = true;      // PagerDuty: deployments as change events (deploy markers)
+  Duration timeout{std::chrono::seconds(10)};
+  DeliveryRetry retry;
+  SourceLocation location;
+};
+
+// The events an environment's notifications can be routed by.
+const std::vector<std::string>& notificationEvents();
 
 // ---------------------------------------------------------------------------------------------
 // AnalysisTemplate
@@ -491,12 +532,14 @@ struct Config {
   std::vector<Application> applications;
   std::vector<Environment> environments;
   std::vector<AnalysisTemplate> templates;
+  std::vector<NotificationChannel> channels;
   std::vector<std::string> files;  // the files it was read from, in order
   std::vector<SourceFile> sources;  // their text, in the same order
 
   const Application* findApplication(std::string_view name) const;
   const Environment* findEnvironment(std::string_view name) const;
   const AnalysisTemplate* findTemplate(std::string_view name) const;
+  const NotificationChannel* findChannel(std::string_view name) const;
   // The application an environment deploys (its `application`, or the only one).
   const Application* applicationFor(const Environment& env) const;
 };
@@ -515,5 +558,6 @@ std::string_view toString(JudgeMetric::Direction direction);
 std::string_view toString(HookPoint point);  // "preDeploy", ...
 std::string_view toString(Hook::OnFailure policy);
 std::string_view toString(Dependency::Kind kind);
+std::string_view toString(NotificationChannel::Kind kind);
 
 }  // namespace runway::config
