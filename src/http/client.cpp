@@ -91,6 +91,7 @@ std::string redactedUrl(std::string_view url) {
 }
 
 Result<Response> send(const Request& request) {
+  const std::string target = request.log_name.empty() ? redactedUrl(request.url) : request.log_name;
   if (request.method != "GET" && request.method != "POST") {
     return fail(ErrorCode::InvalidArgument, fmt::format("unsupported HTTP method {}", request.method));
   }
@@ -149,12 +150,11 @@ Result<Response> send(const Request& request) {
   if (rc != CURLE_OK) {
     if (sink.overflow) {
       return fail(ErrorCode::PayloadTooLarge,
-                  fmt::format("{} {}: response larger than {} bytes", request.method,
-                              redactedUrl(request.url), request.max_body));
+                  fmt::format("{} {}: response larger than {} bytes", request.method, target,
+                              request.max_body));
     }
     const ErrorCode code = rc == CURLE_OPERATION_TIMEDOUT ? ErrorCode::Timeout : ErrorCode::Unavailable;
-    return fail(code, fmt::format("{} {}: {}", request.method, redactedUrl(request.url),
-                                  curl_easy_strerror(rc)));
+    return fail(code, fmt::format("{} {}: {}", request.method, target, curl_easy_strerror(rc)));
   }
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
   return response;

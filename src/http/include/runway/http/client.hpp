@@ -28,6 +28,9 @@ struct Request {
   std::string basic_password;
   bool insecure_skip_verify = false;
   std::size_t max_body = 16 * 1024 * 1024;
+  // How the target appears in error messages; "" = redactedUrl(url). Set it when the URL itself
+  // is a secret (a Slack incoming webhook).
+  std::string log_name;
 };
 
 struct Response {
@@ -42,8 +45,9 @@ struct Response {
 // Performs the request. Errors: Timeout when the deadline passes, Unavailable when the server
 // cannot be reached (connection refused, DNS, TLS failure) or the connection broke,
 // PayloadTooLarge over max_body, InvalidArgument for a method other than GET or POST. Any HTTP
-// status is a response, not an error. Error messages name the URL's scheme, host and path
-// only: a query string or user info (which may hold a secret) is never in them.
+// status is a response, not an error. Error messages name the target by `log_name`, or by the
+// URL's scheme, host and path: a query string or user info (which may hold a secret) is never
+// in them.
 Result<Response> send(const Request& request);
 
 // A GET (send() with method GET).
