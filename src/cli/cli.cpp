@@ -119,6 +119,7 @@ int run(int argc, char** argv) {
   addVersionCommand(app, ctx);
   addValidateCommand(app, ctx);
   addAuditCommand(app, ctx);
+  addNotificationsCommand(app, ctx);
   addRouterCommand(app, ctx);
   addCheckCommands(app, ctx);
   addServeCommand(app, ctx);

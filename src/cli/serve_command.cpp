@@ -26,6 +26,7 @@
 #include "runway/config/loader.hpp"
 #include "runway/controller/controller.hpp"
 #include "runway/core/logging.hpp"
+#include "runway/notify/outbox.hpp"
 #include "runway/router/admin_client.hpp"
 #include "runway/runtime/local_runtime.hpp"
 #include "runway/runtime/records.hpp"
@@ -329,6 +330,15 @@ int serve(const ServeOptions& opts) {
   std::shared_ptr<controller::Controller> ctrl = std::move(*started);
   ready = true;
 
+  // Notifications the controller committed are delivered from the outbox on their own thread.
+  notify::OutboxOptions oo;
+  oo.store = store;
+  oo.clock = clock;
+  oo.transport = notify::httpTransport();
+  oo.config = [ctrl] { return ctrl->config(); };
+  auto outbox = std::make_shared<notify::OutboxWorker>(std::move(oo));
+  notify::OutboxRunner outbox_runner(outbox, std::chrono::milliseconds(200));
+
   auto ctx = std::make_shared<api::ApiContext>();
   ctx->store = store;
   ctx->controller = ctrl;
@@ -337,6 +347,7 @@ int serve(const ServeOptions& opts) {
   ctx->load_config = [config_path] { return config::loadConfig(config_path); };
   ctx->ready = [&ready] { return ready.load(); };
   ctx->version = RUNWAY_VERSION;
+  ctx->outbox = outbox;
   api::ServerOptions so;
   so.address = listen->first;
   so.port = listen->second;
@@ -386,6 +397,7 @@ int serve(const ServeOptions& opts) {
     }
   }
   (*server)->stop(std::chrono::milliseconds(5000));
+  outbox_runner.stop();
   ctrl->stop();
   removeServerFile(data);
   return exit_code;

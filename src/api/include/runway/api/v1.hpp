@@ -1,7 +1,8 @@
 #pragma once
 
 // The runway API, version 1 (docs/api.md): environments, deployments, commands, approvals,
-// history, audit, tokens, configuration reload, the event stream, health and metrics.
+// history, audit, tokens, configuration reload, the event stream, notifications, health and
+// metrics.
 
 #include <functional>
 #include <memory>
@@ -12,6 +13,7 @@
 #include "runway/config/loader.hpp"
 #include "runway/controller/controller.hpp"
 #include "runway/core/clock.hpp"
+#include "runway/notify/outbox.hpp"
 #include "runway/runtime/runtime.hpp"
 #include "runway/store/store.hpp"
 
@@ -27,6 +29,8 @@ struct ApiContext {
   // Whether the server is ready to take deployments (/readyz).
   std::function<bool()> ready;
   std::string version;  // runway's own version, for /api/v1/version
+  // The notification outbox worker, for its counters on /metrics; may be null.
+  std::shared_ptr<const notify::OutboxWorker> outbox;
 };
 
 // The built-in roles. Approver roles (tech-lead, ...) are whatever the configuration names.
