@@ -37,6 +37,9 @@ class ServeFixture {
   const std::string& url() const { return url_; }
   const std::string& adminToken() const { return admin_; }
 
+  // Variables set in the server's environment from the next start() on (e.g. channel secrets).
+  void setEnv(std::vector<std::pair<std::string, std::string>> env) { env_ = std::move(env); }
+
   void writeConfig(const std::string& yaml) {
     std::ofstream(configPath()) << yaml;
   }
@@ -47,6 +50,7 @@ class ServeFixture {
     o.argv = {binaryPath("runway").string(), "serve", "--config", configPath().string(), "--data",
               data().string(), "--listen", "127.0.0.1:0"};
     o.stderr_to = Output::file(dir_ / "serve.log");
+    o.env = env_;
     auto p = Subprocess::start(std::move(o));
     if (!p) return tl::unexpected(p.error());
     server_.emplace(std::move(*p));
@@ -151,6 +155,7 @@ class ServeFixture {
 
  private:
   std::filesystem::path dir_;
+  std::vector<std::pair<std::string, std::string>> env_;
   std::optional<Subprocess> server_;
   std::string url_;
   std::string admin_;
