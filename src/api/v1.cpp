@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "alerts_api.hpp"
 #include "runway/api/tokens.hpp"
 #include "runway/core/suggest.hpp"
 #include "runway/engine/engine.hpp"
@@ -762,6 +763,7 @@ std::string metricsText(const Ctx& c) {
   out += fmt::format("runway_notification_attempts_total{{outcome=\"delivered\"}} {}\n", sent.delivered);
   out += fmt::format("runway_notification_attempts_total{{outcome=\"retried\"}} {}\n", sent.retried);
   out += fmt::format("runway_notification_attempts_total{{outcome=\"failed\"}} {}\n", sent.failed);
+  if (c->extra_metrics) out += c->extra_metrics();
   return out;
 }
 
@@ -831,6 +833,7 @@ std::vector<Route> v1Routes(std::shared_ptr<ApiContext> c) {
   add("GET", "/api/v1/tokens", admin, [c](HttpRequest& req) { return listTokens(c, req); });
   add("POST", "/api/v1/tokens", admin, [c](HttpRequest& req) { return createToken(c, req); });
   add("DELETE", "/api/v1/tokens/{id}", admin, [c](HttpRequest& req) { return revokeToken(c, req); });
+  for (auto& r : alertRoutes(c)) routes.push_back(std::move(r));
   return routes;
 }
 

@@ -120,6 +120,7 @@ int run(int argc, char** argv) {
   addValidateCommand(app, ctx);
   addAuditCommand(app, ctx);
   addNotificationsCommand(app, ctx);
+  addAlertsCommand(app, ctx);
   addRouterCommand(app, ctx);
   addCheckCommands(app, ctx);
   addServeCommand(app, ctx);

@@ -348,6 +348,12 @@ int serve(const ServeOptions& opts) {
   ctx->ready = [&ready] { return ready.load(); };
   ctx->version = RUNWAY_VERSION;
   ctx->outbox = outbox;
+  // The router's request counters and latency histograms, for Prometheus (builtin AlertRules).
+  ctx->extra_metrics = [socket] {
+    router::AdminClient client(socket, Duration{1000});
+    auto text = client.metrics();
+    return text ? *text : std::string();
+  };
   api::ServerOptions so;
   so.address = listen->first;
   so.port = listen->second;

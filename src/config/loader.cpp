@@ -16,6 +16,7 @@
 #include "runway/config/substitute.hpp"
 #include "runway/core/ids.hpp"
 #include "runway/core/suggest.hpp"
+#include "alert_config.hpp"
 #include "notification_config.hpp"
 #include "values.hpp"
 #include "yaml_reader.hpp"
@@ -41,7 +42,7 @@ using detail::Val;
 constexpr std::string_view kApiVersion = "runway/v1";
 
 const std::vector<std::string> kKinds{"Application", "Environment", "AnalysisTemplate",
-                                      "NotificationChannel"};
+                                      "NotificationChannel", "AlertRule"};
 
 const std::vector<std::string> kBuiltinQueries{"error_rate",   "latency_p50",  "latency_p95",
                                                "latency_p99",  "request_rate", "availability"};
@@ -322,6 +323,13 @@ void Loader::parseDocument(Reader& r, const YAML::Node& doc) {
     const Fields spec(r, *spec_val, detail::notificationChannelKeys());
     if (spec.isMap()) detail::parseNotificationChannel(r, spec, channel);
     config_.channels.push_back(std::move(channel));
+  } else if (kind == "AlertRule") {
+    AlertRule rule;
+    rule.name = name;
+    rule.location = name_location;
+    const Fields spec(r, *spec_val, detail::alertRuleKeys());
+    if (spec.isMap()) detail::parseAlertRule(r, spec, rule);
+    config_.alert_rules.push_back(std::move(rule));
   } else {
     AnalysisTemplate tpl;
     tpl.name = name;
@@ -2052,6 +2060,7 @@ LoadResult Loader::finish() {
   checkEnvironments();
   checkPromotionCycles();
   detail::checkNotificationRoutes(config_, diagnostics_);
+  detail::checkAlertRules(config_, diagnostics_);
   // File order: files in reading order, then line and column. Errors found by cross-document
   // checks therefore sit beside the line they point at.
   std::map<std::string, std::size_t> file_order;

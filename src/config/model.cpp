@@ -29,6 +29,25 @@ const NotificationChannel* Config::findChannel(std::string_view name) const {
   return findByName(channels, name);
 }
 
+const AlertRule* Config::findAlertRule(std::string_view name) const {
+  for (const auto& r : alert_rules) {
+    if (r.name == name || r.alert == name) return &r;
+  }
+  return nullptr;
+}
+
+std::string_view toString(AlertAction action) {
+  switch (action) {
+    case AlertAction::AutomaticRollback: return "automatic_rollback";
+    case AlertAction::ImmediateIncidentResponse: return "immediate_incident_response";
+    case AlertAction::InvestigateAndMitigate: return "investigate_and_mitigate";
+    case AlertAction::Investigate: return "investigate";
+    case AlertAction::ScaleOrOptimize: return "scale_or_optimize";
+    case AlertAction::InvestigateDatabase: return "investigate_database";
+  }
+  return "investigate";
+}
+
 const std::vector<std::string>& notificationEvents() {
   // The engine's notifications (engine::toString(NotifyEvent)) and the controller's own.
   static const std::vector<std::string> events{
@@ -36,7 +55,8 @@ const std::vector<std::string>& notificationEvents() {
       "deployment.paused",    "deployment.promoted",  "deployment.succeeded",
       "deployment.rolled_back", "deployment.failed",  "deployment.rejected",
       "deployment.superseded", "deployment.degraded", "release.queued",
-      "watch.completed",      "analysis.failing",     "incident.opened"};
+      "watch.completed",      "analysis.failing",     "incident.opened",
+      "alert.firing",         "alert.resolved"};
   return events;
 }
 

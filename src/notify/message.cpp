@@ -38,6 +38,7 @@ std::string defaultSeverity(const std::string& event) {
     return "warning";
   }
   if (event == "incident.opened") return "error";
+  if (event == "alert.firing") return "warning";
   return "info";
 }
 
@@ -107,8 +108,10 @@ std::vector<store::NewNotification> route(const config::Config& config, const Me
     const auto* channel = config.findChannel(r.channel);
     if (channel == nullptr || !carries(*channel, message.event) || !sent.insert(r.channel).second) continue;
     if (body.empty()) body = toJson(message);
-    out.push_back(store::NewNotification{message.at, r.channel, message.event, message.deployment_id,
-                                         message.environment, message.dedup_key, body});
+    // What the message is about: its deployment, else (an alert) its dedup key.
+    const std::string& subject = message.deployment_id.empty() ? message.dedup_key : message.deployment_id;
+    out.push_back(store::NewNotification{message.at, r.channel, message.event, subject, message.environment,
+                                         message.dedup_key, body});
   }
   return out;
 }

@@ -59,9 +59,13 @@ std::string slackEscape(std::string_view text) {
 }
 
 std::string_view emojiFor(const std::string& event) {
-  if (event == "deployment.rolled_back" || event == "incident.opened") return "\U0001F6A8";  // 🚨
+  if (event == "deployment.rolled_back" || event == "incident.opened" || event == "alert.firing") {
+    return "\U0001F6A8";  // 🚨
+  }
   if (event == "deployment.failed" || event == "deployment.rejected") return "\u274C";        // ❌
-  if (event == "deployment.succeeded" || event == "watch.completed") return "\u2705";         // ✅
+  if (event == "deployment.succeeded" || event == "watch.completed" || event == "alert.resolved") {
+    return "\u2705";  // ✅
+  }
   if (event == "deployment.started") return "\U0001F680";                                     // 🚀
   if (event == "deployment.degraded" || event == "analysis.failing") return "\u26A0\uFE0F";   // ⚠️
   if (event == "approval.needed" || event == "deployment.waiting_for_window") return "\u23F3";  // ⏳
@@ -154,9 +158,11 @@ std::string slackPayload(const Message& m) {
 
 std::optional<PagerDutyAction> pagerDutyAction(const std::string& event, bool change_events) {
   if (event == "deployment.failed" || event == "deployment.rolled_back" ||
-      event == "deployment.degraded" || event == "analysis.failing" || event == "incident.opened") {
+      event == "deployment.degraded" || event == "analysis.failing" || event == "incident.opened" ||
+      event == "alert.firing") {
     return PagerDutyAction::Trigger;
   }
+  if (event == "alert.resolved") return PagerDutyAction::Resolve;
   // The post-deploy watch ended without a rollback: whatever it paged about is over.
   if (event == "watch.completed") return PagerDutyAction::Resolve;
   if (change_events && (event == "deployment.started" || event == "deployment.promoted" ||

@@ -31,6 +31,9 @@ struct ApiContext {
   std::string version;  // runway's own version, for /api/v1/version
   // The notification outbox worker, for its counters on /metrics; may be null.
   std::shared_ptr<const notify::OutboxWorker> outbox;
+  // More exposition text appended to /metrics (the router's runway_router_* families, which the
+  // builtin AlertRules query); may be empty.
+  std::function<std::string()> extra_metrics;
 };
 
 // The built-in roles. Approver roles (tech-lead, ...) are whatever the configuration names.

@@ -429,6 +429,47 @@ struct NotificationChannel {
 const std::vector<std::string>& notificationEvents();
 
 // ---------------------------------------------------------------------------------------------
+// AlertRule: one of the runbook's alerting thresholds. `runway alerts render` writes the rules
+// as a Prometheus rules file; Alertmanager posts firing and resolved alerts back to runway
+// (POST /api/v1/alerts/alertmanager), which takes the rule's action.
+
+enum class AlertAction {
+  AutomaticRollback,          // roll the environment back, the alert as the reason
+  ImmediateIncidentResponse,  // page (notify: alert.firing at critical severity)
+  InvestigateAndMitigate,     // notify
+  Investigate,                // notify
+  ScaleOrOptimize,            // notify
+  InvestigateDatabase,        // notify
+};
+
+// A threshold on a metric runway's router measures (exported on runway serve's /metrics),
+// rendered into PromQL for the rule's environment.
+struct BuiltinAlertMetric {
+  std::string metric;                   // error_rate | latency_p95 | availability | request_rate
+  std::optional<double> above;          // exactly one of above / below
+  std::optional<double> below;
+  Duration window{std::chrono::minutes(5)};  // the rate() window
+  SourceLocation location;
+};
+
+struct AlertRule {
+  std::string name;        // metadata.name
+  std::string alert;       // the Prometheus alert name; default: name in CamelCase
+  std::string environment;  // the environment it guards
+  SourceLocation environment_location;
+  std::string expr;        // PromQL; "" when builtin is set
+  std::optional<BuiltinAlertMetric> builtin;
+  Duration for_duration{0};
+  std::string severity = "warning";  // critical | warning | info
+  AlertAction action = AlertAction::Investigate;
+  std::string summary;     // annotation; "" = generated
+  // A rollback this rule caused is not repeated for a new firing of the same alert within this
+  // long (flapping).
+  Duration cooldown{std::chrono::minutes(30)};
+  SourceLocation location;
+};
+
+// ---------------------------------------------------------------------------------------------
 // AnalysisTemplate
 
 enum class NoDataPolicy { Pass, Fail, Inconclusive, Error };
@@ -533,6 +574,7 @@ struct Config {
   std::vector<Environment> environments;
   std::vector<AnalysisTemplate> templates;
   std::vector<NotificationChannel> channels;
+  std::vector<AlertRule> alert_rules;
   std::vector<std::string> files;  // the files it was read from, in order
   std::vector<SourceFile> sources;  // their text, in the same order
 
@@ -540,6 +582,8 @@ struct Config {
   const Environment* findEnvironment(std::string_view name) const;
   const AnalysisTemplate* findTemplate(std::string_view name) const;
   const NotificationChannel* findChannel(std::string_view name) const;
+  // By metadata.name or by Prometheus alert name.
+  const AlertRule* findAlertRule(std::string_view name) const;
   // The application an environment deploys (its `application`, or the only one).
   const Application* applicationFor(const Environment& env) const;
 };
@@ -559,5 +603,6 @@ std::string_view toString(HookPoint point);  // "preDeploy", ...
 std::string_view toString(Hook::OnFailure policy);
 std::string_view toString(Dependency::Kind kind);
 std::string_view toString(NotificationChannel::Kind kind);
+std::string_view toString(AlertAction action);  // "automatic_rollback", ...
 
 }  // namespace runway::config
