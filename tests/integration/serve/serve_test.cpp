@@ -406,6 +406,8 @@ TEST_F(ServeTest, AuthorizationMatrixMatchesDocsApi) {
       {"GET", "/api/v1/deployments/dep-none", "", "viewer"},
       {"GET", "/api/v1/events?stream=false", "", "viewer"},
       {"GET", "/api/v1/audit/verify", "", "viewer"},
+      {"GET", "/api/v1/notifications", "", "viewer"},
+      {"POST", "/api/v1/alerts/alertmanager", "{}", "deployer"},
       {"POST", "/api/v1/deployments", R"({"environment":"nowhere","version":"v1"})", "deployer"},
       {"POST", "/api/v1/environments/nowhere/rollback", "", "deployer"},
       {"POST", "/api/v1/environments/nowhere/promote", "", "deployer"},
