@@ -93,24 +93,52 @@ TEST(RulesFileTest, BuiltinMetricsBecomeRouterQueries) {
   EXPECT_THAT(ruleExpr(cfg.alert_rules[3]), ::testing::EndsWith(" < 0.99"));
 }
 
-TEST(RulesFileTest, PromtoolAcceptsTheRenderedFile) {
-  const auto text = renderRulesFile(rules());
-  EXPECT_THAT(text, HasSubstr("          runway_action: \"automatic_rollback\"\n"));
-  EXPECT_THAT(text, HasSubstr("        for: 2m\n"));
+// `promtool check rules` on `text`; returns its output, and fails the test unless it accepts.
+std::string promtoolCheck(const std::string& text) {
   test::TempDir dir("runway-rules");
   auto path = dir.write("rules.yml", text);
-  ASSERT_TRUE(path.has_value());
+  if (!path) {
+    ADD_FAILURE() << path.error().message;
+    return "";
+  }
   test::SubprocessOptions o;
   o.argv = {"/usr/bin/promtool", "check", "rules", path->string()};
   o.stderr_to = test::Output::pipe();
   auto p = test::Subprocess::start(std::move(o));
-  ASSERT_TRUE(p.has_value()) << p.error().message;
+  if (!p) {
+    ADD_FAILURE() << p.error().message;
+    return "";
+  }
   auto out = p->readToEnd(test::deadlineIn(std::chrono::seconds(60)));
-  ASSERT_TRUE(out.has_value());
   auto status = p->waitExit(test::deadlineIn(std::chrono::seconds(60)));
-  ASSERT_TRUE(status && status->exited);
+  if (!out || !status || !status->exited) {
+    ADD_FAILURE() << "promtool did not finish";
+    return "";
+  }
   EXPECT_EQ(status->code, 0) << out->out << out->err << text;
-  EXPECT_THAT(out->out + out->err, HasSubstr("SUCCESS: 4 rules found"));
+  return out->out + out->err;
+}
+
+TEST(RulesFileTest, PromtoolAcceptsTheRenderedFile) {
+  const auto text = renderRulesFile(rules());
+  EXPECT_THAT(text, HasSubstr("          runway_action: \"automatic_rollback\"\n"));
+  EXPECT_THAT(text, HasSubstr("        for: 2m\n"));
+  EXPECT_THAT(promtoolCheck(text), HasSubstr("SUCCESS: 4 rules found"));
+}
+
+// The runbook's six alerting thresholds (examples/runbook/oncall.yaml, docs/oncall.md).
+TEST(RulesFileTest, TheRunbooksAlertRulesRenderAndPromtoolAcceptsThem) {
+  auto loaded = config::loadConfig(std::string(RUNWAY_SOURCE_DIR) + "/examples/runbook");
+  ASSERT_TRUE(loaded.ok());
+  std::vector<std::string> alerts;
+  for (const auto& r : loaded.config->alert_rules) {
+    alerts.push_back(r.alert + " " + std::string(config::toString(r.action)));
+  }
+  EXPECT_THAT(alerts, ::testing::ElementsAre("ServiceDown immediate_incident_response",
+                                             "HighErrorRate automatic_rollback",
+                                             "HighLatency investigate_and_mitigate", "ElevatedErrorRate investigate",
+                                             "HighCPUUsage scale_or_optimize", "HighDBLatency investigate_database"));
+  EXPECT_THAT(promtoolCheck(renderRulesFile(*loaded.config)), HasSubstr("SUCCESS: 6 rules found"));
 }
 
 TEST(RulesFileTest, NoRulesIsAnEmptyGroup) {
