@@ -7,7 +7,9 @@
 #include <spdlog/spdlog.h>
 
 #include "runway/alerts/alertmanager.hpp"
+#include "runway/api/tokens.hpp"
 #include "runway/notify/message.hpp"
+#include "runway/notify/render.hpp"
 
 namespace runway::api {
 namespace {
@@ -54,7 +56,39 @@ json::object alertOutcome(const alerts::Alert& alert, const alerts::AlertDecisio
                       {"why", std::move(why)}};
 }
 
-HttpResponse receiveAlertmanager(const std::shared_ptr<ApiContext>& c, HttpRequest& req) {
+// A deployer's bearer token, or (when the server has a key) an HMAC-SHA256 signature over
+// "<X-Runway-Timestamp>.<body>" in X-Runway-Signature, inside a 300 s replay window.
+Result<Identity> alertSender(const std::shared_ptr<ApiContext>& c, Authenticator& tokens, const HttpRequest& req) {
+  constexpr std::string_view kBearer = "Bearer ";
+  const auto auth = req.header("authorization");
+  if (auth.size() > kBearer.size() && auth.compare(0, kBearer.size(), kBearer) == 0) {
+    auto who = tokens.authenticate(std::string_view(auth).substr(kBearer.size()));
+    if (!who) return fail(who.error());
+    if (!hasRole(*who, kDeployer)) {
+      return fail(ErrorCode::PermissionDenied,
+                  fmt::format("\"{}\" lacks the role \"deployer\" needed for POST /api/v1/alerts/alertmanager", who->name));
+    }
+    return who;
+  }
+  const auto signature = req.header("x-runway-signature");
+  if (!signature.empty()) {
+    if (c->alerts_hmac_key.empty()) {
+      return fail(ErrorCode::Unauthenticated,
+                  "signed alerts are not enabled on this server (set RUNWAY_ALERTS_HMAC_KEY for runway serve)");
+    }
+    auto ok = notify::verifyWebhookSignature(c->alerts_hmac_key, req.header("x-runway-timestamp"), signature, req.body,
+                                             toUnixMillis(c->clock->now()) / 1000, std::chrono::seconds(300));
+    if (!ok) return fail(ErrorCode::Unauthenticated, "alert signature refused: " + ok.error().message);
+    return Identity{"alertmanager (signed)", {std::string(kDeployer)}, ""};
+  }
+  return fail(ErrorCode::Unauthenticated,
+              "missing bearer token (Authorization: Bearer <token>) or signature (X-Runway-Signature)");
+}
+
+HttpResponse receiveAlertmanager(const std::shared_ptr<ApiContext>& c, Authenticator& tokens, HttpRequest& req) {
+  auto sender = alertSender(c, tokens, req);
+  if (!sender) return errorResponse(sender.error(), req.request_id);
+  req.identity = std::move(*sender);
   auto webhook = alerts::parseAlertmanagerWebhook(req.body);
   if (!webhook) return errorResponse(webhook.error(), req.request_id);
   // One alert delivery at a time: a duplicate delivered concurrently sees the first one's record.
@@ -130,8 +164,10 @@ HttpResponse receiveAlertmanager(const std::shared_ptr<ApiContext>& c, HttpReque
 
 std::vector<Route> alertRoutes(std::shared_ptr<ApiContext> context) {
   std::vector<Route> routes;
-  routes.push_back(Route{"POST", "/api/v1/alerts/alertmanager", std::string(kDeployer),
-                         [c = std::move(context)](HttpRequest& req) { return receiveAlertmanager(c, req); }});
+  // Authenticated here rather than by the route's role: a signature is a second way in.
+  auto tokens = storeAuthenticator(context->store);
+  routes.push_back(Route{"POST", "/api/v1/alerts/alertmanager", std::nullopt,
+                         [c = std::move(context), tokens](HttpRequest& req) { return receiveAlertmanager(c, *tokens, req); }});
   return routes;
 }
 

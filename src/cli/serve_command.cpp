@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -348,6 +349,7 @@ int serve(const ServeOptions& opts) {
   ctx->ready = [&ready] { return ready.load(); };
   ctx->version = RUNWAY_VERSION;
   ctx->outbox = outbox;
+  if (const char* key = std::getenv("RUNWAY_ALERTS_HMAC_KEY"); key != nullptr) ctx->alerts_hmac_key = key;
   // The router's request counters and latency histograms, for Prometheus (builtin AlertRules).
   ctx->extra_metrics = [socket] {
     router::AdminClient client(socket, Duration{1000});

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "fake_receivers.hpp"
+#include "runway/notify/render.hpp"
 #include "integration/serve/serve_fixture.hpp"
 
 namespace runway::test {
@@ -163,10 +164,11 @@ TEST_F(AlertmanagerTest, AFiringAlertRollsBackOnceAndItsResolutionIsRecorded) {
   EXPECT_THAT(pagerduty.violations(), ::testing::IsEmpty());
 }
 
-TEST_F(AlertmanagerTest, OnlyADeployerMayPostAlertsAndBadPayloadsAreRefused) {
+TEST_F(AlertmanagerTest, OnlyADeployerOrAValidSignatureMayPostAlertsAndBadPayloadsAreRefused) {
   FakeReceiver pagerduty(FakeReceiver::Kind::PagerDuty);
   ASSERT_TRUE(pagerduty.start());
   server_->writeConfig(config(pagerduty.url()));
+  server_->setEnv({{"RUNWAY_ALERTS_HMAC_KEY", "alert-signing-key"}});
   ASSERT_TRUE(server_->start());
   auto r = server_->call("POST", "/api/v1/tokens", R"({"name":"vera","roles":["viewer"]})");
   ASSERT_TRUE(r && r->status == 201);
@@ -186,6 +188,19 @@ TEST_F(AlertmanagerTest, OnlyADeployerMayPostAlertsAndBadPayloadsAreRefused) {
   auto ignored = post(unknown);
   EXPECT_EQ(ignored.at("alerts").as_array()[0].at("taken").as_string(), "none");
   EXPECT_EQ(deployments(), 0u);
+
+  // Signed instead of a token: accepted inside the replay window with the right key only.
+  const auto signedPost = [&](const std::string& key, std::int64_t ts) {
+    HttpHeaders headers{{"Content-Type", "application/json"},
+                        {"X-Runway-Timestamp", std::to_string(ts)},
+                        {"X-Runway-Signature", "sha256=" + notify::webhookSignature(key, ts, unknown)}};
+    auto resp = httpRequest(server_->url() + "/api/v1/alerts/alertmanager", "POST", unknown, headers, 30s);
+    return resp ? resp->status : 0L;
+  };
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  EXPECT_EQ(signedPost("alert-signing-key", now), 200);
+  EXPECT_EQ(signedPost("wrong-key", now), 401);
+  EXPECT_EQ(signedPost("alert-signing-key", now - 3600), 401);
 }
 
 }  // namespace

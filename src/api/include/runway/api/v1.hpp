@@ -34,6 +34,9 @@ struct ApiContext {
   // More exposition text appended to /metrics (the router's runway_router_* families, which the
   // builtin AlertRules query); may be empty.
   std::function<std::string()> extra_metrics;
+  // The HMAC-SHA256 key that signed Alertmanager-format posts may use instead of a token
+  // ("" = only tokens). Never logged.
+  std::string alerts_hmac_key;
 };
 
 // The built-in roles. Approver roles (tech-lead, ...) are whatever the configuration names.
