@@ -134,4 +134,40 @@ void checkAlertRules(const Config& config, std::vector<Diagnostic>& out) {
   }
 }
 
+const std::vector<std::string>& incidentSeverityKeys() {
+  static const std::vector<std::string> keys{"level", "description", "responseTime", "updateEvery", "escalation"};
+  return keys;
+}
+
+void parseIncidentSeverity(Reader& r, const Fields& spec, IncidentSeverity& severity) {
+  if (!spec.integer("level", severity.level, 1, 9)) (void)spec.require("level");
+  spec.str("description", severity.description);
+  spec.duration("responseTime", severity.response_time, Duration{1});
+  spec.duration("updateEvery", severity.update_every, Duration{1});
+  spec.strings("escalation", severity.escalation);
+  (void)r;
+}
+
+void checkIncidentSeverities(const Config& config, std::vector<Diagnostic>& out) {
+  std::map<int, SourceLocation> levels;
+  std::vector<std::string> channels;
+  for (const auto& c : config.channels) channels.push_back(c.name);
+  for (const auto& s : config.severities) {
+    const auto [it, inserted] = levels.emplace(s.level, s.location);
+    if (!inserted) {
+      out.push_back(Diagnostic{s.location, "spec.level",
+                               fmt::format("severity level {} is already defined at {}:{}:{}", s.level,
+                                           it->second.file, it->second.line, it->second.column)});
+    }
+    for (std::size_t i = 0; i < s.escalation.size(); ++i) {
+      if (config.findChannel(s.escalation[i]) != nullptr) continue;
+      std::string message = fmt::format("unknown NotificationChannel \"{}\"", s.escalation[i]);
+      if (auto suggestion = closestMatch(s.escalation[i], channels)) {
+        message += fmt::format(" (did you mean \"{}\"?)", *suggestion);
+      }
+      out.push_back(Diagnostic{s.location, fmt::format("spec.escalation[{}]", i), message});
+    }
+  }
+}
+
 }  // namespace runway::config::detail

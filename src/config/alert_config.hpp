@@ -17,4 +17,9 @@ void parseAlertRule(Reader& r, const Fields& spec, AlertRule& rule);
 // Cross-document checks: rule and alert names unique, every rule's environment defined.
 void checkAlertRules(const Config& config, std::vector<Diagnostic>& out);
 
+const std::vector<std::string>& incidentSeverityKeys();
+void parseIncidentSeverity(Reader& r, const Fields& spec, IncidentSeverity& severity);
+// Levels unique, escalation channels defined.
+void checkIncidentSeverities(const Config& config, std::vector<Diagnostic>& out);
+
 }  // namespace runway::config::detail

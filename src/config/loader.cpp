@@ -42,7 +42,7 @@ using detail::Val;
 constexpr std::string_view kApiVersion = "runway/v1";
 
 const std::vector<std::string> kKinds{"Application", "Environment", "AnalysisTemplate",
-                                      "NotificationChannel", "AlertRule"};
+                                      "NotificationChannel", "AlertRule", "IncidentSeverity"};
 
 const std::vector<std::string> kBuiltinQueries{"error_rate",   "latency_p50",  "latency_p95",
                                                "latency_p99",  "request_rate", "availability"};
@@ -330,6 +330,13 @@ void Loader::parseDocument(Reader& r, const YAML::Node& doc) {
     const Fields spec(r, *spec_val, detail::alertRuleKeys());
     if (spec.isMap()) detail::parseAlertRule(r, spec, rule);
     config_.alert_rules.push_back(std::move(rule));
+  } else if (kind == "IncidentSeverity") {
+    IncidentSeverity severity;
+    severity.name = name;
+    severity.location = name_location;
+    const Fields spec(r, *spec_val, detail::incidentSeverityKeys());
+    if (spec.isMap()) detail::parseIncidentSeverity(r, spec, severity);
+    config_.severities.push_back(std::move(severity));
   } else {
     AnalysisTemplate tpl;
     tpl.name = name;
@@ -2061,6 +2068,7 @@ LoadResult Loader::finish() {
   checkPromotionCycles();
   detail::checkNotificationRoutes(config_, diagnostics_);
   detail::checkAlertRules(config_, diagnostics_);
+  detail::checkIncidentSeverities(config_, diagnostics_);
   // File order: files in reading order, then line and column. Errors found by cross-document
   // checks therefore sit beside the line they point at.
   std::map<std::string, std::size_t> file_order;

@@ -36,6 +36,13 @@ const AlertRule* Config::findAlertRule(std::string_view name) const {
   return nullptr;
 }
 
+const IncidentSeverity* Config::findSeverity(int level) const {
+  for (const auto& s : severities) {
+    if (s.level == level) return &s;
+  }
+  return nullptr;
+}
+
 std::string_view toString(AlertAction action) {
   switch (action) {
     case AlertAction::AutomaticRollback: return "automatic_rollback";
@@ -56,7 +63,9 @@ const std::vector<std::string>& notificationEvents() {
       "deployment.rolled_back", "deployment.failed",  "deployment.rejected",
       "deployment.superseded", "deployment.degraded", "release.queued",
       "watch.completed",      "analysis.failing",     "incident.opened",
-      "alert.firing",         "alert.resolved"};
+      "alert.firing",         "alert.resolved",       "incident.acknowledged",
+      "incident.updated",     "incident.mitigated",   "incident.resolved",
+      "incident.update_overdue", "incident.escalated"};
   return events;
 }
 

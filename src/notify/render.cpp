@@ -59,11 +59,13 @@ std::string slackEscape(std::string_view text) {
 }
 
 std::string_view emojiFor(const std::string& event) {
-  if (event == "deployment.rolled_back" || event == "incident.opened" || event == "alert.firing") {
+  if (event == "deployment.rolled_back" || event == "incident.opened" || event == "alert.firing" ||
+      event == "incident.escalated" || event == "incident.update_overdue") {
     return "\U0001F6A8";  // 🚨
   }
   if (event == "deployment.failed" || event == "deployment.rejected") return "\u274C";        // ❌
-  if (event == "deployment.succeeded" || event == "watch.completed" || event == "alert.resolved") {
+  if (event == "deployment.succeeded" || event == "watch.completed" || event == "alert.resolved" ||
+      event == "incident.resolved") {
     return "\u2705";  // ✅
   }
   if (event == "deployment.started") return "\U0001F680";                                     // 🚀
@@ -159,10 +161,11 @@ std::string slackPayload(const Message& m) {
 std::optional<PagerDutyAction> pagerDutyAction(const std::string& event, bool change_events) {
   if (event == "deployment.failed" || event == "deployment.rolled_back" ||
       event == "deployment.degraded" || event == "analysis.failing" || event == "incident.opened" ||
-      event == "alert.firing") {
+      event == "alert.firing" || event == "incident.escalated") {
     return PagerDutyAction::Trigger;
   }
-  if (event == "alert.resolved") return PagerDutyAction::Resolve;
+  if (event == "incident.acknowledged") return PagerDutyAction::Acknowledge;
+  if (event == "alert.resolved" || event == "incident.resolved") return PagerDutyAction::Resolve;
   // The post-deploy watch ended without a rollback: whatever it paged about is over.
   if (event == "watch.completed") return PagerDutyAction::Resolve;
   if (change_events && (event == "deployment.started" || event == "deployment.promoted" ||

@@ -429,6 +429,22 @@ struct NotificationChannel {
 const std::vector<std::string>& notificationEvents();
 
 // ---------------------------------------------------------------------------------------------
+// IncidentSeverity: one severity level (the runbook's SEV-1..3): how fast someone must
+// acknowledge, who is told in turn while nobody does, how often the status must be updated.
+
+struct IncidentSeverity {
+  std::string name;  // metadata.name, e.g. sev-1
+  int level = 1;     // 1 = most severe; unique
+  std::string description;
+  Duration response_time{std::chrono::minutes(15)};  // acknowledge within this, else escalate
+  std::optional<Duration> update_every;              // nullopt = updates as needed (no reminder)
+  // Channels told in turn: the first when the incident opens, the next each responseTime it
+  // stays unacknowledged.
+  std::vector<std::string> escalation;
+  SourceLocation location;
+};
+
+// ---------------------------------------------------------------------------------------------
 // AlertRule: one of the runbook's alerting thresholds. `runway alerts render` writes the rules
 // as a Prometheus rules file; Alertmanager posts firing and resolved alerts back to runway
 // (POST /api/v1/alerts/alertmanager), which takes the rule's action.
@@ -575,6 +591,7 @@ struct Config {
   std::vector<AnalysisTemplate> templates;
   std::vector<NotificationChannel> channels;
   std::vector<AlertRule> alert_rules;
+  std::vector<IncidentSeverity> severities;
   std::vector<std::string> files;  // the files it was read from, in order
   std::vector<SourceFile> sources;  // their text, in the same order
 
@@ -584,6 +601,7 @@ struct Config {
   const NotificationChannel* findChannel(std::string_view name) const;
   // By metadata.name or by Prometheus alert name.
   const AlertRule* findAlertRule(std::string_view name) const;
+  const IncidentSeverity* findSeverity(int level) const;
   // The application an environment deploys (its `application`, or the only one).
   const Application* applicationFor(const Environment& env) const;
 };
