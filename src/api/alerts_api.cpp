@@ -18,8 +18,9 @@ namespace json = boost::json;
 
 std::string alertSubject(const alerts::Alert& alert) { return "alert:" + alert.identity(); }
 
-// What runway already did about `alert`, from the audit log.
-Result<alerts::AlertHistory> historyOf(store::Store& store, const alerts::Alert& alert) {
+// What runway already did about `alert`, from the audit log; `incident` receives the incident
+// its last firing opened or joined ("" = none) (in `incident_out`).
+Result<alerts::AlertHistory> historyOf(store::Store& store, const alerts::Alert& alert, std::string& incident_out) {
   auto events = store.listEvents(store::EventFilter{0, alertSubject(alert), 1000});
   if (!events) return fail(events.error());
   alerts::AlertHistory h;
@@ -33,6 +34,10 @@ Result<alerts::AlertHistory> historyOf(store::Store& store, const alerts::Alert&
     if (e.kind == "alert.firing" || e.kind == "alert.rollback") h.episodes_acted_on.push_back(episode);
     if (e.kind == "alert.resolved") h.episodes_resolved.push_back(episode);
     if (e.kind == "alert.rollback") h.last_rollback = e.at;
+    if (!ec && data.is_object() && data.as_object().contains("incident") && data.at("incident").is_string() &&
+        !data.at("incident").as_string().empty()) {
+      incident_out = std::string(data.at("incident").as_string());
+    }
   }
   return h;
 }
@@ -98,7 +103,8 @@ HttpResponse receiveAlertmanager(const std::shared_ptr<ApiContext>& c, Authentic
   json::array outcomes;
   for (const auto& alert : webhook->alerts) {
     const TimePoint now = c->clock->now();
-    auto history = historyOf(*c->store, alert);
+    std::string incident_id;
+    auto history = historyOf(*c->store, alert, incident_id);
     if (!history) return errorResponse(history.error(), req.request_id);
     const auto d = alerts::decide(*cfg, alert, *history, now);
     if (d.kind == alerts::AlertDecision::Kind::Ignore) {
@@ -132,6 +138,36 @@ HttpResponse receiveAlertmanager(const std::shared_ptr<ApiContext>& c, Authentic
         reason = d.reason + "; " + why;
       }
     }
+    // An automatic rollback or an immediate_incident_response opens an incident (or joins the one
+    // open in the environment) carrying the alert as evidence; a resolution goes on its timeline.
+    if (c->incidents) {
+      const bool rolled_back = taken == "rollback";
+      if (alert.status == "firing" &&
+          (rolled_back || d.rule->action == config::AlertAction::ImmediateIncidentResponse)) {
+        incident::Opening o;
+        o.title = fmt::format("{}: alert {}{}", d.environment, d.rule->alert, rolled_back ? ", rolled back" : "");
+        o.severity = d.rule->action == config::AlertAction::ImmediateIncidentResponse || d.rule->severity == "critical"
+                         ? 1
+                         : (d.rule->severity == "warning" ? 2 : 3);
+        if (!cfg->severities.empty() && cfg->findSeverity(o.severity) == nullptr) o.severity = cfg->severities.front().level;
+        o.environment = d.environment;
+        o.deployment = deployment;
+        o.reason = reason;
+        o.evidence = {{"alert", d.rule->alert}, {"startsAt", alert.starts_at}};
+        if (auto it = alert.annotations.find("summary"); it != alert.annotations.end()) o.evidence.emplace_back("summary", it->second);
+        if (!alert.generator_url.empty()) o.evidence.emplace_back("source", alert.generator_url);
+        o.actor = actor;
+        auto inc = c->incidents->openOrJoin(std::move(o));
+        if (inc) {
+          incident_id = inc->id;
+        } else {
+          spdlog::error("alert {}: cannot open an incident: {}", alert.label("alertname"), inc.error().message);
+        }
+      } else if (alert.status == "resolved" && !incident_id.empty()) {
+        auto noted = c->incidents->apply(incident_id, incident::Verb::Note, actor, d.reason);
+        if (!noted) spdlog::warn("alert {}: incident {}: {}", alert.label("alertname"), incident_id, noted.error().message);
+      }
+    }
     notify::Message m;
     m.event = alert.status == "resolved" ? "alert.resolved" : "alert.firing";
     m.title = fmt::format("{}: alert {} {}", d.environment, d.rule->alert, alert.status);
@@ -150,12 +186,15 @@ HttpResponse receiveAlertmanager(const std::shared_ptr<ApiContext>& c, Authentic
                             {"rule", d.rule->name},
                             {"action", std::string(config::toString(d.rule->action))},
                             {"deployment", deployment},
+                            {"incident", incident_id},
                             {"why", why}};
     auto stored = c->store->enqueueNotifications(
         notify::route(*cfg, m), {store::NewEvent{now, actor, kind, alertSubject(alert), reason, json::serialize(data)}});
     if (!stored) return errorResponse(stored.error(), req.request_id);
     spdlog::info("alert {} ({}): {}", alert.label("alertname"), alert.status, reason);
-    outcomes.push_back(alertOutcome(alert, d, taken, deployment, why));
+    auto outcome = alertOutcome(alert, d, taken, deployment, why);
+    outcome["incident"] = incident_id.empty() ? json::value(nullptr) : json::value(incident_id);
+    outcomes.push_back(std::move(outcome));
   }
   return HttpResponse::json(200, json::serialize(json::object{{"alerts", std::move(outcomes)}}));
 }

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "alerts_api.hpp"
+#include "incidents_api.hpp"
 #include "runway/api/tokens.hpp"
 #include "runway/core/suggest.hpp"
 #include "runway/engine/engine.hpp"
@@ -834,6 +835,9 @@ std::vector<Route> v1Routes(std::shared_ptr<ApiContext> c) {
   add("POST", "/api/v1/tokens", admin, [c](HttpRequest& req) { return createToken(c, req); });
   add("DELETE", "/api/v1/tokens/{id}", admin, [c](HttpRequest& req) { return revokeToken(c, req); });
   for (auto& r : alertRoutes(c)) routes.push_back(std::move(r));
+  if (c->incidents) {
+    for (auto& r : incidentRoutes(c)) routes.push_back(std::move(r));
+  }
   return routes;
 }
 

@@ -121,6 +121,7 @@ int run(int argc, char** argv) {
   addAuditCommand(app, ctx);
   addNotificationsCommand(app, ctx);
   addAlertsCommand(app, ctx);
+  addIncidentCommand(app, ctx);
   addRouterCommand(app, ctx);
   addCheckCommands(app, ctx);
   addServeCommand(app, ctx);

@@ -34,6 +34,8 @@ void addCompletionCommand(CLI::App& app, Context& ctx);
 void addNotificationsCommand(CLI::App& app, Context& ctx);
 // alerts render (alerts_command.cpp)
 void addAlertsCommand(CLI::App& app, Context& ctx);
+// incident open|ack|update|mitigate|resolve|note|commander|list|show|postmortem (incident_command.cpp)
+void addIncidentCommand(CLI::App& app, Context& ctx);
 
 // The default data directory: $RUNWAY_DATA_DIR, else $XDG_DATA_HOME/runway, else
 // ~/.local/share/runway.

@@ -23,7 +23,7 @@ std::string minutes(Duration d) {
   return fmt::format("{}h {:02}m", total / 3600, (total % 3600) / 60);
 }
 
-store::NewEvent event(const Incident& incident, TimePoint at, std::string actor, std::string kind, std::string reason,
+store::NewEvent incidentEvent(const Incident& incident, TimePoint at, std::string actor, std::string kind, std::string reason,
                       json::object data) {
   return store::NewEvent{at, std::move(actor), std::move(kind), incident.id, std::move(reason), json::serialize(data)};
 }
@@ -133,27 +133,27 @@ Result<store::NewEvent> act(const Incident& inc, Verb verb, const std::string& a
   switch (verb) {
     case Verb::Acknowledge:
       if (inc.status != Status::Open) return refuse("");
-      return event(inc, now, actor, "incident.acknowledged", text, json::object{});
+      return incidentEvent(inc, now, actor, "incident.acknowledged", text, json::object{});
     case Verb::Update:
       if (resolved) return refuse("");
       if (text.empty()) return fail(ErrorCode::InvalidArgument, "an update needs a message");
-      return event(inc, now, actor, "incident.updated", text, json::object{});
+      return incidentEvent(inc, now, actor, "incident.updated", text, json::object{});
     case Verb::Mitigate:
       if (resolved || inc.status == Status::Mitigated) return refuse("");
-      return event(inc, now, actor, "incident.mitigated", text, json::object{});
+      return incidentEvent(inc, now, actor, "incident.mitigated", text, json::object{});
     case Verb::Resolve:
       if (resolved) return refuse("");
-      return event(inc, now, actor, "incident.resolved", text, json::object{});
+      return incidentEvent(inc, now, actor, "incident.resolved", text, json::object{});
     case Verb::Note:
       if (text.empty()) return fail(ErrorCode::InvalidArgument, "a note needs a message");
-      return event(inc, now, actor, "incident.note", text, json::object{});
+      return incidentEvent(inc, now, actor, "incident.note", text, json::object{});
     case Verb::Commander:
       if (resolved) return refuse("");
       if (text.empty()) return fail(ErrorCode::InvalidArgument, "name the commander");
-      return event(inc, now, actor, "incident.commander", "", json::object{{"commander", text}});
+      return incidentEvent(inc, now, actor, "incident.commander", "", json::object{{"commander", text}});
     case Verb::Link:
       if (text.empty()) return fail(ErrorCode::InvalidArgument, "name the deployment");
-      return event(inc, now, actor, "incident.linked", "deployment " + text, json::object{{"deployment", text}});
+      return incidentEvent(inc, now, actor, "incident.linked", "deployment " + text, json::object{{"deployment", text}});
   }
   return fail(ErrorCode::Internal, "unknown verb");
 }
@@ -190,7 +190,7 @@ std::vector<Reminder> dueReminders(const Incident& inc, const config::IncidentSe
 }
 
 store::NewEvent reminderEvent(const Incident& inc, const Reminder& r, TimePoint now) {
-  return event(inc, now, "runway", r.kind, r.text, json::object{{"key", r.key}, {"channel", r.channel}});
+  return incidentEvent(inc, now, "runway", r.kind, r.text, json::object{{"key", r.key}, {"channel", r.channel}});
 }
 
 std::string postmortem(const Incident& inc) {

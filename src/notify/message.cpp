@@ -96,21 +96,32 @@ Result<Message> parseMessage(const std::string& text) {
 }
 
 std::vector<store::NewNotification> route(const config::Config& config, const Message& message) {
+  return route(config, message, {});
+}
+
+std::vector<store::NewNotification> route(const config::Config& config, const Message& message,
+                                          const std::vector<std::string>& also) {
   std::vector<store::NewNotification> out;
-  const auto* env = config.findEnvironment(message.environment);
-  if (env == nullptr) return out;
+  std::vector<std::string> channels;
+  if (const auto* env = config.findEnvironment(message.environment)) {
+    for (const auto& r : env->notifications) {
+      if (r.events.empty() || std::find(r.events.begin(), r.events.end(), message.event) != r.events.end()) {
+        channels.push_back(r.channel);
+      }
+    }
+  }
+  channels.insert(channels.end(), also.begin(), also.end());
   std::set<std::string> sent;
   std::string body;
-  for (const auto& r : env->notifications) {
-    if (!r.events.empty() && std::find(r.events.begin(), r.events.end(), message.event) == r.events.end()) {
-      continue;
-    }
-    const auto* channel = config.findChannel(r.channel);
-    if (channel == nullptr || !carries(*channel, message.event) || !sent.insert(r.channel).second) continue;
+  // What the message is about: its subject, else its deployment, else (an alert) its dedup key.
+  const std::string& subject = !message.subject.empty()       ? message.subject
+                               : !message.deployment_id.empty() ? message.deployment_id
+                                                                : message.dedup_key;
+  for (const auto& name : channels) {
+    const auto* channel = config.findChannel(name);
+    if (channel == nullptr || !carries(*channel, message.event) || !sent.insert(name).second) continue;
     if (body.empty()) body = toJson(message);
-    // What the message is about: its deployment, else (an alert) its dedup key.
-    const std::string& subject = message.deployment_id.empty() ? message.dedup_key : message.deployment_id;
-    out.push_back(store::NewNotification{message.at, r.channel, message.event, subject, message.environment,
+    out.push_back(store::NewNotification{message.at, name, message.event, subject, message.environment,
                                          message.dedup_key, body});
   }
   return out;

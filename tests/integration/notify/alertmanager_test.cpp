@@ -147,6 +147,26 @@ TEST_F(AlertmanagerTest, AFiringAlertRollsBackOnceAndItsResolutionIsRecorded) {
   }
   EXPECT_EQ(kinds, (std::vector<std::string>{"alert.rollback", "alert.firing", "alert.resolved"}));
 
+  // The rollback opened an incident carrying the alert and the rollback deployment; the later
+  // firing and the resolution are on its timeline.
+  auto incidents = server_->getJson("/api/v1/incidents?all=true");
+  ASSERT_TRUE(incidents.is_object());
+  ASSERT_EQ(incidents.at("incidents").as_array().size(), 1u);
+  const std::string incident(incidents.at("incidents").as_array()[0].at("id").as_string());
+  EXPECT_EQ(first.at("alerts").as_array()[0].at("incident").as_string(), incident);
+  const auto inc = server_->getJson("/api/v1/incidents/" + incident);
+  EXPECT_EQ(inc.at("severity").as_int64(), 1);
+  EXPECT_EQ(inc.at("status").as_string(), "open");
+  EXPECT_EQ(inc.at("deployments").as_array().at(0).as_string(), rollback);
+  EXPECT_EQ(inc.at("evidence").at("alert").as_string(), "HighErrorRate");
+  EXPECT_EQ(inc.at("evidence").at("summary").as_string(), "5xx above 1% in staging");
+  std::string timeline;
+  for (const auto& t : inc.at("timeline").as_array()) {
+    timeline += std::string(t.at("kind").as_string()) + ": " + std::string(t.at("text").as_string()) + "\n";
+  }
+  EXPECT_THAT(timeline, ::testing::HasSubstr("incident.opened: staging: alert HighErrorRate, rolled back"));
+  EXPECT_THAT(timeline, ::testing::HasSubstr("incident.note: alert HighErrorRate resolved: 5xx above 1% in staging"));
+
   // PagerDuty: a trigger per firing and a resolve, one dedup key for the alert; all valid.
   ASSERT_TRUE(pollUntil(
       [&] {

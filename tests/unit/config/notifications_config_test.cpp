@@ -158,5 +158,34 @@ spec:
           "you mean \"deployment.rolled_back\"?)"));
 }
 
+TEST(NotificationsConfigTest, IncidentSeveritiesAreReadAndChecked) {
+  const auto ok = loadConfigText(kShop + kChannels + R"(apiVersion: runway/v1
+kind: IncidentSeverity
+metadata: {name: sev-1}
+spec: {level: 1, description: outage, responseTime: 15m, updateEvery: 15m, escalation: [oncall, incidents]}
+)",
+                                 "t.yaml");
+  ASSERT_TRUE(ok.ok()) << ::testing::PrintToString(messages(ok));
+  const auto* sev = ok.config->findSeverity(1);
+  ASSERT_NE(sev, nullptr);
+  EXPECT_EQ(sev->response_time, Duration{900'000});
+  EXPECT_EQ(sev->update_every, Duration{900'000});
+  EXPECT_THAT(sev->escalation, ElementsAre("oncall", "incidents"));
+  const auto bad = loadConfigText(kShop + kChannels + R"(apiVersion: runway/v1
+kind: IncidentSeverity
+metadata: {name: sev-1}
+spec: {level: 1, escalation: [oncal]}
+---
+apiVersion: runway/v1
+kind: IncidentSeverity
+metadata: {name: sev-one}
+spec: {level: 1}
+)",
+                                  "t.yaml");
+  EXPECT_THAT(messages(bad),
+              ElementsAre("t.yaml:29:18: spec.escalation[0]: unknown NotificationChannel \"oncal\" (did you mean \"oncall\"?)",
+                          "t.yaml:34:18: spec.level: severity level 1 is already defined at t.yaml:29:18"));
+}
+
 }  // namespace
 }  // namespace runway::config

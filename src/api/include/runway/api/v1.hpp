@@ -13,6 +13,7 @@
 #include "runway/config/loader.hpp"
 #include "runway/controller/controller.hpp"
 #include "runway/core/clock.hpp"
+#include "runway/incident/service.hpp"
 #include "runway/notify/outbox.hpp"
 #include "runway/runtime/runtime.hpp"
 #include "runway/store/store.hpp"
@@ -37,6 +38,8 @@ struct ApiContext {
   // The HMAC-SHA256 key that signed Alertmanager-format posts may use instead of a token
   // ("" = only tokens). Never logged.
   std::string alerts_hmac_key;
+  // Incidents (the incident routes, and alerts that open or join one).
+  std::shared_ptr<incident::IncidentService> incidents;
 };
 
 // The built-in roles. Approver roles (tech-lead, ...) are whatever the configuration names.

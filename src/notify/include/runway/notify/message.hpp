@@ -28,6 +28,7 @@ struct Message {
   std::string previous_version;  // what served before it ("" = nothing)
   std::string deployment_id;
   std::string dedup_key;         // stable per deployment or incident (dedupKeyFor())
+  std::string subject;           // what the outbox files it under; "" = deployment_id, else dedup_key
   TimePoint at;
   // Evidence, in order: metric, value, threshold, phase, ... (shown as fields).
   std::vector<std::pair<std::string, std::string>> details;
@@ -49,5 +50,8 @@ Result<Message> parseMessage(const std::string& text);
 // order (a channel named twice gets the message once). A channel that cannot carry the event
 // (PagerDuty for an event it has no action for) is left out.
 std::vector<store::NewNotification> route(const config::Config& config, const Message& message);
+// route(), plus the channels in `also` (each once, those that can carry the event).
+std::vector<store::NewNotification> route(const config::Config& config, const Message& message,
+                                          const std::vector<std::string>& also);
 
 }  // namespace runway::notify
