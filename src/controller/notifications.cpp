@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "runway/incident/incident.hpp"
 #include "runway/notify/message.hpp"
 
 namespace runway::controller {
@@ -54,7 +55,9 @@ std::vector<store::NewNotification> notificationsFor(const config::Config& confi
                                                      const PersistedDeployment& doc,
                                                      const engine::Input& input,
                                                      const std::vector<engine::Action>& actions,
-                                                     TimePoint now) {
+                                                     TimePoint now,
+                                                     const std::function<std::string()>& new_incident_id,
+                                                     std::vector<store::NewEvent>& incident_events) {
   std::vector<store::NewNotification> out;
   const auto add = [&](const notify::Message& m) {
     auto rows = notify::route(config, m);
@@ -84,15 +87,35 @@ std::vector<store::NewNotification> notificationsFor(const config::Config& confi
         addEvidence(m, doc);
       }
       add(m);
-    } else if (const auto* incident = std::get_if<engine::OpenIncident>(&action)) {
+    } else if (const auto* request = std::get_if<engine::OpenIncident>(&action)) {
       notify::Message m = baseMessage(record, doc, now);
+      incident::Opening o;
+      o.id = new_incident_id();
+      o.title = request->title;
+      o.severity = request->severity;
+      o.environment = record.environment;
+      o.deployment = record.id;
+      o.reason = request->reason;
+      o.actor = "runway";
+      o.at = now;
       m.event = "incident.opened";
-      m.title = fmt::format("SEV-{}: {}", incident->severity, incident->title);
-      m.reason = incident->reason;
-      m.severity = incident->severity <= 1 ? "critical" : (incident->severity == 2 ? "error" : "warning");
-      m.details.emplace_back("severity", fmt::format("SEV-{}", incident->severity));
+      m.title = fmt::format("SEV-{} {}: {}", request->severity, o.id, request->title);
+      m.reason = request->reason;
+      m.severity = request->severity <= 1 ? "critical" : (request->severity == 2 ? "error" : "warning");
+      m.subject = o.id;
+      m.dedup_key = "runway/incident/" + o.id;
+      m.details.emplace_back("severity", fmt::format("SEV-{}", request->severity));
+      m.details.emplace_back("incident", o.id);
       addEvidence(m, doc);
-      add(m);
+      for (std::size_t i = 2; i < m.details.size(); ++i) o.evidence.push_back(m.details[i]);
+      incident_events.push_back(incident::openEvent(o));
+      // The severity's first escalation channel hears of it, as for incidents opened by hand.
+      std::vector<std::string> also;
+      if (const auto* sev = config.findSeverity(request->severity); sev != nullptr && !sev->escalation.empty()) {
+        also.push_back(sev->escalation.front());
+      }
+      auto rows = notify::route(config, m, also);
+      out.insert(out.end(), std::make_move_iterator(rows.begin()), std::make_move_iterator(rows.end()));
     }
   }
   return out;

@@ -144,7 +144,10 @@ Result<void> Reconciler::handle(const std::string& id, const engine::Input& inpu
   dropFinishedRuns(doc);
   const auto serving = ReleaseBook::servingAfter(doc.state, entered, now);
   const Phase before = d->doc.state.phase;
-  const auto notifications = notificationsFor(*config(), d->record, doc, input, actions, now);
+  std::vector<store::NewEvent> incident_events;
+  const auto notifications = notificationsFor(*config(), d->record, doc, input, actions, now,
+                                              [this] { return ids_.next("inc"); }, incident_events);
+  events.insert(events.end(), incident_events.begin(), incident_events.end());
   if (auto committed = deployments_.commit(id, std::move(doc), now, events, approvals, serving, notifications);
       !committed) {
     metrics_.countFailure("commit");
