@@ -148,7 +148,44 @@ void parseIncidentSeverity(Reader& r, const Fields& spec, IncidentSeverity& seve
   (void)r;
 }
 
+void parseIncidentTemplate(Reader& r, const Fields& spec, IncidentTemplate& tpl) {
+  static const std::vector<std::string> kNames{"initial-alert", "status-update", "resolution"};
+  if (!tpl.name.empty() && std::find(kNames.begin(), kNames.end(), tpl.name) == kNames.end()) {
+    r.error(tpl.location, "metadata.name", enumMessage(tpl.name, kNames));
+  }
+  const auto v = spec.require("text");
+  if (!v) return;
+  const auto text = readString(r, *v);
+  if (!text) return;
+  tpl.text = *text;
+  const auto& known = incidentTemplatePlaceholders();
+  for (std::size_t at = text->find("{{"); at != std::string::npos; at = text->find("{{", at + 2)) {
+    const auto end = text->find("}}", at + 2);
+    if (end == std::string::npos) {
+      r.error(v->location, v->path, "\"{{\" without a closing \"}}\"");
+      return;
+    }
+    std::string name = text->substr(at + 2, end - at - 2);
+    while (!name.empty() && name.front() == ' ') name.erase(name.begin());
+    while (!name.empty() && name.back() == ' ') name.pop_back();
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      std::string message = fmt::format("unknown placeholder {{{{{}}}}}", name);
+      if (auto suggestion = closestMatch(name, known)) message += fmt::format(" (did you mean {{{{{}}}}}?)", *suggestion);
+      r.error(v->location, v->path, message);
+    }
+  }
+}
+
 void checkIncidentSeverities(const Config& config, std::vector<Diagnostic>& out) {
+  std::map<std::string, SourceLocation> templates;
+  for (const auto& t : config.incident_templates) {
+    const auto [it, inserted] = templates.emplace(t.name, t.location);
+    if (!inserted) {
+      out.push_back(Diagnostic{t.location, "metadata.name",
+                               fmt::format("duplicate IncidentTemplate \"{}\" (first defined at {}:{}:{})", t.name,
+                                           it->second.file, it->second.line, it->second.column)});
+    }
+  }
   std::map<int, SourceLocation> levels;
   std::vector<std::string> channels;
   for (const auto& c : config.channels) channels.push_back(c.name);

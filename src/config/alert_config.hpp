@@ -19,6 +19,8 @@ void checkAlertRules(const Config& config, std::vector<Diagnostic>& out);
 
 const std::vector<std::string>& incidentSeverityKeys();
 void parseIncidentSeverity(Reader& r, const Fields& spec, IncidentSeverity& severity);
+void parseIncidentTemplate(Reader& r, const Fields& spec, IncidentTemplate& tpl);
+
 // Levels unique, escalation channels defined.
 void checkIncidentSeverities(const Config& config, std::vector<Diagnostic>& out);
 

@@ -42,7 +42,8 @@ using detail::Val;
 constexpr std::string_view kApiVersion = "runway/v1";
 
 const std::vector<std::string> kKinds{"Application", "Environment", "AnalysisTemplate",
-                                      "NotificationChannel", "AlertRule", "IncidentSeverity"};
+                                      "NotificationChannel", "AlertRule", "IncidentSeverity",
+                                      "IncidentTemplate"};
 
 const std::vector<std::string> kBuiltinQueries{"error_rate",   "latency_p50",  "latency_p95",
                                                "latency_p99",  "request_rate", "availability"};
@@ -337,6 +338,13 @@ void Loader::parseDocument(Reader& r, const YAML::Node& doc) {
     const Fields spec(r, *spec_val, detail::incidentSeverityKeys());
     if (spec.isMap()) detail::parseIncidentSeverity(r, spec, severity);
     config_.severities.push_back(std::move(severity));
+  } else if (kind == "IncidentTemplate") {
+    IncidentTemplate tpl;
+    tpl.name = name;
+    tpl.location = name_location;
+    const Fields spec(r, *spec_val, {"text"});
+    if (spec.isMap()) detail::parseIncidentTemplate(r, spec, tpl);
+    config_.incident_templates.push_back(std::move(tpl));
   } else {
     AnalysisTemplate tpl;
     tpl.name = name;

@@ -43,6 +43,17 @@ const IncidentSeverity* Config::findSeverity(int level) const {
   return nullptr;
 }
 
+const IncidentTemplate* Config::findIncidentTemplate(std::string_view name) const {
+  return findByName(incident_templates, name);
+}
+
+const std::vector<std::string>& incidentTemplatePlaceholders() {
+  static const std::vector<std::string> names{"severity", "title",  "incident", "environment", "status",
+                                              "commander", "message", "detected", "time", "duration",
+                                              "next_update"};
+  return names;
+}
+
 std::string_view toString(AlertAction action) {
   switch (action) {
     case AlertAction::AutomaticRollback: return "automatic_rollback";

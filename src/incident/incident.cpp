@@ -193,6 +193,43 @@ store::NewEvent reminderEvent(const Incident& inc, const Reminder& r, TimePoint 
   return incidentEvent(inc, now, "runway", r.kind, r.text, json::object{{"key", r.key}, {"channel", r.channel}});
 }
 
+std::string renderTemplate(const std::string& text, const std::map<std::string, std::string>& vars) {
+  std::string out;
+  std::size_t at = 0;
+  while (true) {
+    const auto open = text.find("{{", at);
+    const auto close = open == std::string::npos ? open : text.find("}}", open + 2);
+    if (close == std::string::npos) {
+      out += text.substr(at);
+      return out;
+    }
+    out += text.substr(at, open - at);
+    std::string name = text.substr(open + 2, close - open - 2);
+    while (!name.empty() && name.front() == ' ') name.erase(name.begin());
+    while (!name.empty() && name.back() == ' ') name.pop_back();
+    if (auto it = vars.find(name); it != vars.end()) out += it->second;
+    at = close + 2;
+  }
+}
+
+std::map<std::string, std::string> templateVars(const Incident& inc, const config::IncidentSeverity* severity,
+                                                const std::string& message, TimePoint now) {
+  const auto clock = [](TimePoint t) { return formatTimestamp(t).substr(11, 5) + " UTC"; };
+  return {{"severity", fmt::format("SEV-{}", inc.severity)},
+          {"title", inc.title},
+          {"incident", inc.id},
+          {"environment", inc.environment},
+          {"status", std::string(toString(inc.status))},
+          {"commander", inc.commander.empty() ? std::string("not named yet") : inc.commander},
+          {"message", message},
+          {"detected", formatTimestamp(inc.opened_at)},
+          {"time", clock(now)},
+          {"duration", minutes(now - inc.opened_at)},
+          {"next_update", severity != nullptr && severity->update_every && inc.status != Status::Resolved
+                              ? clock(now + *severity->update_every)
+                              : std::string("as needed")}};
+}
+
 std::string postmortem(const Incident& inc) {
   const auto since = [&](const std::optional<TimePoint>& t) {
     return t ? minutes(*t - inc.opened_at) : std::string("not yet");

@@ -42,6 +42,14 @@ Result<void> IncidentService::commit(const Incident& inc, const store::NewEvent&
     m.event = event_name;
     m.title = fmt::format("SEV-{} {}: {}", inc.severity, inc.id, inc.title);
     m.reason = text;
+    // The runbook's communication templates, when configured, word the three key messages.
+    const char* tpl_name = event_name == "incident.opened"     ? "initial-alert"
+                           : event_name == "incident.updated"  ? "status-update"
+                           : event_name == "incident.resolved" ? "resolution"
+                                                               : nullptr;
+    if (const auto* tpl = tpl_name != nullptr ? cfg->findIncidentTemplate(tpl_name) : nullptr) {
+      m.reason = renderTemplate(tpl->text, templateVars(inc, cfg->findSeverity(inc.severity), text, event.at));
+    }
     m.severity = event_name == "incident.opened" || event_name == "incident.escalated" ? severityName(inc.severity)
                                                                                        : "info";
     m.environment = inc.environment;
@@ -98,6 +106,8 @@ Result<Incident> IncidentService::openLocked(Opening o) {
   inc.severity = o.severity;
   inc.environment = o.environment;
   inc.evidence = o.evidence;
+  inc.opened_at = o.at;
+  inc.last_update_at = o.at;
   if (!o.deployment.empty()) inc.deployments.push_back(o.deployment);
   if (auto r = commit(inc, event, "incident.opened", o.reason, {}); !r) return fail(r.error());
   return getLocked(o.id);

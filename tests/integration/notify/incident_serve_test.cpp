@@ -61,6 +61,18 @@ spec:
   escalation: [oncall]
 ---
 apiVersion: runway/v1
+kind: IncidentTemplate
+metadata: {{name: initial-alert}}
+spec:
+  text: "INCIDENT ALERT [{{{{severity}}}}] Issue: {{{{title}}}}. Impact: {{{{message}}}}. Next update: {{{{next_update}}}}"
+---
+apiVersion: runway/v1
+kind: IncidentTemplate
+metadata: {{name: resolution}}
+spec:
+  text: "INCIDENT RESOLVED [{{{{severity}}}}] Resolution: {{{{message}}}}. Duration: {{{{duration}}}}"
+---
+apiVersion: runway/v1
 kind: Environment
 metadata: {{name: production}}
 spec:
@@ -166,6 +178,14 @@ TEST_F(IncidentServeTest, LifecycleEscalationRemindersAndPostmortem) {
     if (v.at("dedup_key").as_string() == "runway/incident/" + id) actions.emplace_back(v.at("event_action").as_string());
   }
   EXPECT_EQ(actions, (std::vector<std::string>{"trigger", "acknowledge", "resolve"}));
+  // The trigger and the resolve carry the configured templates' wording.
+  std::string summaries;
+  for (const auto& r : pagerduty.received()) {
+    const auto v = json::parse(r.body);
+    if (r.accepted && v.as_object().contains("payload")) summaries += std::string(v.at("payload").at("summary").as_string()) + "\n";
+  }
+  EXPECT_THAT(summaries, ::testing::HasSubstr("INCIDENT ALERT [SEV-2] Issue: Checkout latency doubled. Impact: P95 2.1 s "
+                                              "since 10:40. Next update: as needed"));
   EXPECT_THAT(pagerduty.violations(), ::testing::IsEmpty());
   EXPECT_THAT(management.violations(), ::testing::IsEmpty());
 }

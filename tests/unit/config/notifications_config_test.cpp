@@ -187,5 +187,33 @@ spec: {level: 1}
                           "t.yaml:34:18: spec.level: severity level 1 is already defined at t.yaml:29:18"));
 }
 
+TEST(NotificationsConfigTest, IncidentTemplatePlaceholdersAreCheckedAtLoad) {
+  const auto bad = loadConfigText(kShop + R"(apiVersion: runway/v1
+kind: IncidentTemplate
+metadata: {name: initial-alert}
+spec:
+  text: "INCIDENT ALERT [{{severity}}] {{titel}} next {{next_update"
+---
+apiVersion: runway/v1
+kind: IncidentTemplate
+metadata: {name: farewell}
+spec: {text: "bye"}
+)",
+                                  "t.yaml");
+  EXPECT_THAT(messages(bad),
+              ElementsAre("t.yaml:11:9: spec.text: unknown placeholder {{titel}} (did you mean {{title}}?)",
+                          "t.yaml:11:9: spec.text: \"{{\" without a closing \"}}\"",
+                          "t.yaml:15:18: metadata.name: unknown value \"farewell\" (expected one of: initial-alert, "
+                          "status-update, resolution)"));
+  const auto ok = loadConfigText(kShop + R"(apiVersion: runway/v1
+kind: IncidentTemplate
+metadata: {name: resolution}
+spec: {text: "INCIDENT RESOLVED [{{severity}}] after {{ duration }}: {{message}}"}
+)",
+                                 "t.yaml");
+  ASSERT_TRUE(ok.ok()) << ::testing::PrintToString(messages(ok));
+  EXPECT_NE(ok.config->findIncidentTemplate("resolution"), nullptr);
+}
+
 }  // namespace
 }  // namespace runway::config

@@ -209,5 +209,22 @@ TEST_F(IncidentTest, PostmortemMatchesTheGoldenFile) {
   EXPECT_EQ(text, slurp(golden));
 }
 
+// The runbook's "Initial Alert" template, as configuration, rendered for an incident.
+TEST_F(IncidentTest, TemplatesRenderTheRunbooksWording) {
+  open(1);
+  clock_.advance(std::chrono::minutes(3));
+  const auto inc = log_.incident("inc-1");
+  const auto vars = templateVars(inc, cfg_.findSeverity(1), "All user requests failing", clock_.now());
+  const std::string text = renderTemplate(
+      "\U0001F6A8 INCIDENT ALERT [{{severity}}]\n\nIssue: {{ title }}\nImpact: {{message}}\nDetected: {{detected}}\n"
+      "Next Update: {{next_update}} ({{duration}} in, commander {{commander}}){{unknown}}",
+      vars);
+  EXPECT_EQ(text,
+            "\U0001F6A8 INCIDENT ALERT [SEV-1]\n\nIssue: production: v1.4.0 rolled back\nImpact: All user requests "
+            "failing\nDetected: 2025-12-06T05:46:40.000Z\nNext Update: 06:04 UTC (3m 00s in, commander not named yet)");
+  EXPECT_EQ(renderTemplate("no placeholders {{", {}), "no placeholders {{");
+  EXPECT_EQ(templateVars(inc, cfg_.findSeverity(3), "", clock_.now()).at("next_update"), "as needed");
+}
+
 }  // namespace
 }  // namespace runway::incident

@@ -444,6 +444,17 @@ struct IncidentSeverity {
   SourceLocation location;
 };
 
+// IncidentTemplate: the text of one of the runbook's three communication templates, with
+// {{placeholder}}s (incidentTemplatePlaceholders()), checked at load.
+struct IncidentTemplate {
+  std::string name;  // initial-alert | status-update | resolution
+  std::string text;
+  SourceLocation location;
+};
+
+// The placeholders an IncidentTemplate may use.
+const std::vector<std::string>& incidentTemplatePlaceholders();
+
 // ---------------------------------------------------------------------------------------------
 // AlertRule: one of the runbook's alerting thresholds. `runway alerts render` writes the rules
 // as a Prometheus rules file; Alertmanager posts firing and resolved alerts back to runway
@@ -592,6 +603,7 @@ struct Config {
   std::vector<NotificationChannel> channels;
   std::vector<AlertRule> alert_rules;
   std::vector<IncidentSeverity> severities;
+  std::vector<IncidentTemplate> incident_templates;
   std::vector<std::string> files;  // the files it was read from, in order
   std::vector<SourceFile> sources;  // their text, in the same order
 
@@ -602,6 +614,7 @@ struct Config {
   // By metadata.name or by Prometheus alert name.
   const AlertRule* findAlertRule(std::string_view name) const;
   const IncidentSeverity* findSeverity(int level) const;
+  const IncidentTemplate* findIncidentTemplate(std::string_view name) const;
   // The application an environment deploys (its `application`, or the only one).
   const Application* applicationFor(const Environment& env) const;
 };

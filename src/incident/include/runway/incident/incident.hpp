@@ -84,6 +84,15 @@ struct Reminder {
 std::vector<Reminder> dueReminders(const Incident& incident, const config::IncidentSeverity* severity, TimePoint now);
 store::NewEvent reminderEvent(const Incident& incident, const Reminder& reminder, TimePoint now);
 
+// `text` with each {{name}} replaced by vars[name] ("" for a name not in vars).
+std::string renderTemplate(const std::string& text, const std::map<std::string, std::string>& vars);
+
+// The placeholders' values for a message about `incident` at `now` (severity "SEV-1", title,
+// incident, environment, status, commander, message, detected, time "HH:MM UTC", duration since
+// opened, next_update "HH:MM UTC" or "as needed").
+std::map<std::string, std::string> templateVars(const Incident& incident, const config::IncidentSeverity* severity,
+                                                const std::string& message, TimePoint now);
+
 // The Markdown postmortem draft: summary, impact window, detection, time to acknowledge,
 // mitigate and resolve, the deployments involved, the timeline and the actions taken.
 std::string postmortem(const Incident& incident);
