@@ -6,7 +6,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
-#include "http_client.hpp"
+#include "runway/http/client.hpp"
 
 namespace runway::analysis {
 namespace {
@@ -70,7 +70,7 @@ std::string unixSeconds(TimePoint t) {
 }
 
 Result<PromResult> get(const config::PrometheusProvider& provider, const std::string& url) {
-  detail::HttpRequest request;
+  http::Request request;
   request.url = url;
   request.timeout = provider.timeout;
   request.insecure_skip_verify = provider.insecure_skip_verify;
@@ -95,7 +95,7 @@ Result<PromResult> get(const config::PrometheusProvider& provider, const std::st
       request.basic_password = password;
     }
   }
-  auto response = detail::httpGet(request);
+  auto response = http::get(request);
   if (!response) {
     return fail(response.error().code,
                 fmt::format("prometheus at {}: {}", provider.address, response.error().message));
@@ -245,7 +245,7 @@ Result<MetricValue> prometheusValue(const PromResult& result) {
 Result<PromResult> prometheusQuery(const config::PrometheusProvider& provider,
                                    const std::string& query, TimePoint at) {
   std::string url = fmt::format("{}/api/v1/query?query={}", trimmedAddress(provider.address),
-                                detail::urlEncode(query));
+                                http::urlEncode(query));
   if (at != TimePoint{}) url += fmt::format("&time={}", unixSeconds(at));
   return get(provider, url);
 }
@@ -256,7 +256,7 @@ Result<PromResult> prometheusQueryRange(const config::PrometheusProvider& provid
   const double step_seconds = static_cast<double>(step.count()) / 1000.0;
   const std::string url = fmt::format(
       "{}/api/v1/query_range?query={}&start={}&end={}&step={}", trimmedAddress(provider.address),
-      detail::urlEncode(query), unixSeconds(start), unixSeconds(end), step_seconds);
+      http::urlEncode(query), unixSeconds(start), unixSeconds(end), step_seconds);
   return get(provider, url);
 }
 

@@ -5,7 +5,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
-#include "http_client.hpp"
+#include "runway/http/client.hpp"
 #include "runway/analysis/judge.hpp"
 #include "runway/analysis/prometheus.hpp"
 #include "runway/analysis/provider.hpp"
@@ -70,11 +70,11 @@ class WebMetricProvider final : public MetricProvider {
                               const MeasureContext& context) override {
     auto url = substituteQuery(metric.web.url, context, effectiveWindow(metric, context));
     if (!url) return fail(url.error());
-    detail::HttpRequest request;
+    http::Request request;
     request.url = *url;
     request.headers = metric.web.headers;
     request.timeout = metric.web.timeout;
-    auto response = detail::httpGet(request);
+    auto response = http::get(request);
     if (!response) return fail(response.error());
     if (response->status < 200 || response->status >= 300) {
       return fail(response->status >= 500 ? ErrorCode::Unavailable : ErrorCode::InvalidArgument,

@@ -8,10 +8,14 @@
 #include <spdlog/spdlog.h>
 
 #include "runway/api/reports.hpp"
+#include "alerts_api.hpp"
+#include "incidents_api.hpp"
 #include "runway/api/tokens.hpp"
 #include "runway/core/suggest.hpp"
 #include "runway/engine/engine.hpp"
 #include "runway/engine/spec.hpp"
+#include "runway/notify/message.hpp"
+#include "runway/runtime/local_runtime.hpp"
 #include "runway/runtime/runtime.hpp"
 
 namespace runway::api {
@@ -735,6 +739,45 @@ HttpResponse revokeToken(const Ctx& c, const HttpRequest& req) {
   return ok(tokenJson(*t));
 }
 
+// ---- notifications ------------------------------------------------------------------------
+
+json::object notificationJson(const store::NotificationRecord& n) {
+  json::object o{{"id", n.id},
+                 {"createdAt", formatTimestamp(n.created_at)},
+                 {"channel", n.channel},
+                 {"event", n.event},
+                 {"deployment", n.subject},
+                 {"environment", n.environment},
+                 {"dedupKey", n.dedup_key},
+                 {"status", n.status},
+                 {"attempts", n.attempts},
+                 {"lastStatus", n.last_status},
+                 {"lastError", n.last_error},
+                 {"updatedAt", formatTimestamp(n.updated_at)}};
+  o["nextAttemptAt"] = n.status == store::kNotificationPending ? json::value(formatTimestamp(n.next_attempt_at))
+                                                               : json::value(nullptr);
+  auto message = notify::parseMessage(n.message_json);
+  o["title"] = message ? json::value(message->title) : json::value(nullptr);
+  return o;
+}
+
+HttpResponse listNotifications(const Ctx& c, const HttpRequest& req) {
+  store::NotificationFilter f;
+  f.status = query(req, "status");
+  if (!f.status.empty() && f.status != store::kNotificationPending && f.status != store::kNotificationDelivered &&
+      f.status != store::kNotificationFailed) {
+    return error(req, Error{ErrorCode::InvalidArgument,
+                            fmt::format("status \"{}\" is not one of pending, delivered, failed", f.status)});
+  }
+  f.subject = query(req, "deployment");
+  f.limit = queryInt(req, "limit", 100, 1000);
+  auto list = c->store->listNotifications(f);
+  if (!list) return error(req, list.error());
+  json::array out;
+  for (const auto& n : *list) out.push_back(notificationJson(n));
+  return ok(json::object{{"notifications", std::move(out)}});
+}
+
 std::string metricsText(const Ctx& c) {
   const auto m = c->controller->metrics();
   std::string out;
@@ -769,6 +812,24 @@ std::string metricsText(const Ctx& c) {
   }
   out += fmt::format("runway_reconcile_duration_seconds_sum {}\n", m.reconcile_sum_seconds);
   out += fmt::format("runway_reconcile_duration_seconds_count {}\n", m.reconcile_count);
+  out += "# HELP runway_notifications Notifications in the outbox, by status.\n";
+  out += "# TYPE runway_notifications gauge\n";
+  auto counts = c->store->countNotifications();
+  for (const auto status : {store::kNotificationPending, store::kNotificationDelivered, store::kNotificationFailed}) {
+    std::int64_t n = 0;
+    if (counts) {
+      auto it = counts->find(std::string(status));
+      if (it != counts->end()) n = it->second;
+    }
+    out += fmt::format("runway_notifications{{status=\"{}\"}} {}\n", status, n);
+  }
+  const auto sent = c->outbox ? c->outbox->counters() : notify::OutboxCounters{};
+  out += "# HELP runway_notification_attempts_total Notification delivery attempts since the server started, by outcome.\n";
+  out += "# TYPE runway_notification_attempts_total counter\n";
+  out += fmt::format("runway_notification_attempts_total{{outcome=\"delivered\"}} {}\n", sent.delivered);
+  out += fmt::format("runway_notification_attempts_total{{outcome=\"retried\"}} {}\n", sent.retried);
+  out += fmt::format("runway_notification_attempts_total{{outcome=\"failed\"}} {}\n", sent.failed);
+  if (c->extra_metrics) out += c->extra_metrics();
   return out;
 }
 
@@ -833,12 +894,17 @@ std::vector<Route> v1Routes(std::shared_ptr<ApiContext> c) {
   add("POST", "/api/v1/environments/{env}/approve", viewer, decisionHandler(c, true, true));
   add("POST", "/api/v1/environments/{env}/reject", viewer, decisionHandler(c, false, true));
   add("GET", "/api/v1/events", viewer, [c](HttpRequest& req) { return events(c, req); });
+  add("GET", "/api/v1/notifications", viewer, [c](HttpRequest& req) { return listNotifications(c, req); });
   add("GET", "/api/v1/audit/verify", viewer, [c](HttpRequest& req) { return auditVerify(c, req); });
   add("POST", "/api/v1/config/reload", admin, [c](HttpRequest& req) { return reloadConfig(c, req); });
   add("GET", "/api/v1/tokens", admin, [c](HttpRequest& req) { return listTokens(c, req); });
   add("POST", "/api/v1/tokens", admin, [c](HttpRequest& req) { return createToken(c, req); });
   add("DELETE", "/api/v1/tokens/{id}", admin, [c](HttpRequest& req) { return revokeToken(c, req); });
   for (auto& r : reportRoutes(c)) routes.push_back(std::move(r));
+  for (auto& r : alertRoutes(c)) routes.push_back(std::move(r));
+  if (c->incidents) {
+    for (auto& r : incidentRoutes(c)) routes.push_back(std::move(r));
+  }
   return routes;
 }
 

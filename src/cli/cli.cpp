@@ -119,6 +119,9 @@ int run(int argc, char** argv) {
   addVersionCommand(app, ctx);
   addValidateCommand(app, ctx);
   addAuditCommand(app, ctx);
+  addNotificationsCommand(app, ctx);
+  addAlertsCommand(app, ctx);
+  addIncidentCommand(app, ctx);
   addRouterCommand(app, ctx);
   addCheckCommands(app, ctx);
   addServeCommand(app, ctx);

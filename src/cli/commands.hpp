@@ -32,6 +32,12 @@ void addLogsCommand(CLI::App& app, Context& ctx);
 void addCompletionCommand(CLI::App& app, Context& ctx);
 // report delivery, report deployment (report_command.cpp)
 void addReportCommand(CLI::App& app, Context& ctx);
+// notifications list (notifications_command.cpp)
+void addNotificationsCommand(CLI::App& app, Context& ctx);
+// alerts render (alerts_command.cpp)
+void addAlertsCommand(CLI::App& app, Context& ctx);
+// incident open|ack|update|mitigate|resolve|note|commander|list|show|postmortem (incident_command.cpp)
+void addIncidentCommand(CLI::App& app, Context& ctx);
 
 // The default data directory: $RUNWAY_DATA_DIR, else $XDG_DATA_HOME/runway, else
 // ~/.local/share/runway.

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -31,6 +32,9 @@
 #include "runway/config/loader.hpp"
 #include "runway/controller/controller.hpp"
 #include "runway/core/logging.hpp"
+#include "runway/core/ids.hpp"
+#include "runway/incident/service.hpp"
+#include "runway/notify/outbox.hpp"
 #include "runway/router/admin_client.hpp"
 #include "runway/runtime/dispatching_runtime.hpp"
 #include "runway/runtime/kubernetes_runtime.hpp"
@@ -379,6 +383,38 @@ int serve(const ServeOptions& opts) {
   std::shared_ptr<controller::Controller> ctrl = std::move(*started);
   ready = true;
 
+  // Notifications the controller committed are delivered from the outbox on their own thread.
+  notify::OutboxOptions oo;
+  oo.store = store;
+  oo.clock = clock;
+  oo.transport = notify::httpTransport();
+  oo.config = [ctrl] { return ctrl->config(); };
+  auto outbox = std::make_shared<notify::OutboxWorker>(std::move(oo));
+  notify::OutboxRunner outbox_runner(outbox, std::chrono::milliseconds(200));
+
+  // Incidents, and their reminders and escalations (checked every second on their own thread).
+  auto incidents = std::make_shared<incident::IncidentService>(store, clock, [ctrl] { return ctrl->config(); },
+                                                               systemRandom());
+  std::mutex reminders_mu;
+  std::condition_variable reminders_cv;
+  bool reminders_stop = false;
+  std::thread reminders([&] {
+    std::unique_lock wait_lock(reminders_mu);
+    while (!reminders_cv.wait_for(wait_lock, std::chrono::seconds(1), [&] { return reminders_stop; })) {
+      wait_lock.unlock();
+      if (auto r = incidents->sendReminders(); !r) spdlog::error("incident reminders: {}", r.error().message);
+      wait_lock.lock();
+    }
+  });
+  const auto stopReminders = [&] {
+    {
+      std::lock_guard stop_lock(reminders_mu);
+      reminders_stop = true;
+    }
+    reminders_cv.notify_one();
+    if (reminders.joinable()) reminders.join();
+  };
+
   auto ctx = std::make_shared<api::ApiContext>();
   ctx->store = store;
   ctx->controller = ctrl;
@@ -387,6 +423,15 @@ int serve(const ServeOptions& opts) {
   ctx->load_config = [config_path] { return config::loadConfig(config_path); };
   ctx->ready = [&ready] { return ready.load(); };
   ctx->version = RUNWAY_VERSION;
+  ctx->outbox = outbox;
+  ctx->incidents = incidents;
+  if (const char* key = std::getenv("RUNWAY_ALERTS_HMAC_KEY"); key != nullptr) ctx->alerts_hmac_key = key;
+  // The router's request counters and latency histograms, for Prometheus (builtin AlertRules).
+  ctx->extra_metrics = [socket] {
+    router::AdminClient client(socket, Duration{1000});
+    auto text = client.metrics();
+    return text ? *text : std::string();
+  };
   api::ServerOptions so;
   so.address = listen->first;
   so.port = listen->second;
@@ -395,6 +440,7 @@ int serve(const ServeOptions& opts) {
   auto server = api::startHttpServer(so, api::v1Routes(ctx), api::storeAuthenticator(store));
   if (!server) {
     fmt::print(stderr, "runway: {}\n", server.error().message);
+    stopReminders();
     ctrl->stop();
     return exitCode(server.error().code);
   }
@@ -459,6 +505,8 @@ int serve(const ServeOptions& opts) {
   snapshot_cv.notify_all();
   snapshot_thread.join();
   (*server)->stop(std::chrono::milliseconds(5000));
+  outbox_runner.stop();
+  stopReminders();
   ctrl->stop();
   removeServerFile(data);
   return exit_code;

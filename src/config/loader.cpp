@@ -16,6 +16,8 @@
 #include "runway/core/ids.hpp"
 #include "runway/core/pattern.hpp"
 #include "runway/core/suggest.hpp"
+#include "alert_config.hpp"
+#include "notification_config.hpp"
 #include "values.hpp"
 #include "yaml_reader.hpp"
 
@@ -39,7 +41,9 @@ using detail::Val;
 
 constexpr std::string_view kApiVersion = "runway/v1";
 
-const std::vector<std::string> kKinds{"Application", "Environment", "AnalysisTemplate"};
+const std::vector<std::string> kKinds{"Application", "Environment", "AnalysisTemplate",
+                                      "NotificationChannel", "AlertRule", "IncidentSeverity",
+                                      "IncidentTemplate"};
 
 const std::vector<std::string> kBuiltinQueries{"error_rate",   "latency_p50",  "latency_p95",
                                                "latency_p99",  "request_rate", "availability"};
@@ -312,13 +316,45 @@ void Loader::parseDocument(Reader& r, const YAML::Node& doc) {
                        "blueGreen", "canary", "approvals", "forceDeploy", "promoteFull", "windows",
                        "freezes", "thresholds", "progressDeadline", "progressDeadlineAction",
                        "rollbackWindow", "rollback", "concurrency", "postDeploy", "incidentOnRollback",
-                       "dependencies", "hooks", "backup", "preflight", "performance"});
+                       "dependencies", "hooks", "backup", "preflight", "performance",
+                       "notifications"});
     const auto index = config_.environments.size();
     env_refs_.emplace_back();
     env_refs_.back().spec = spec_val->location;
     env_refs_.back().runtime = spec_val->location;
     if (spec.isMap()) parseEnvironment(r, spec, env, index);
+    if (auto v = spec.isMap() ? spec.get("notifications") : std::nullopt) {
+      env.notifications = detail::parseNotificationRoutes(r, *v);
+    }
     config_.environments.push_back(std::move(env));
+  } else if (kind == "NotificationChannel") {
+    NotificationChannel channel;
+    channel.name = name;
+    channel.location = name_location;
+    const Fields spec(r, *spec_val, detail::notificationChannelKeys());
+    if (spec.isMap()) detail::parseNotificationChannel(r, spec, channel);
+    config_.channels.push_back(std::move(channel));
+  } else if (kind == "AlertRule") {
+    AlertRule rule;
+    rule.name = name;
+    rule.location = name_location;
+    const Fields spec(r, *spec_val, detail::alertRuleKeys());
+    if (spec.isMap()) detail::parseAlertRule(r, spec, rule);
+    config_.alert_rules.push_back(std::move(rule));
+  } else if (kind == "IncidentSeverity") {
+    IncidentSeverity severity;
+    severity.name = name;
+    severity.location = name_location;
+    const Fields spec(r, *spec_val, detail::incidentSeverityKeys());
+    if (spec.isMap()) detail::parseIncidentSeverity(r, spec, severity);
+    config_.severities.push_back(std::move(severity));
+  } else if (kind == "IncidentTemplate") {
+    IncidentTemplate tpl;
+    tpl.name = name;
+    tpl.location = name_location;
+    const Fields spec(r, *spec_val, {"text"});
+    if (spec.isMap()) detail::parseIncidentTemplate(r, spec, tpl);
+    config_.incident_templates.push_back(std::move(tpl));
   } else {
     AnalysisTemplate tpl;
     tpl.name = name;
@@ -2185,6 +2221,9 @@ LoadResult Loader::finish() {
   }
   checkEnvironments();
   checkPromotionCycles();
+  detail::checkNotificationRoutes(config_, diagnostics_);
+  detail::checkAlertRules(config_, diagnostics_);
+  detail::checkIncidentSeverities(config_, diagnostics_);
   // File order: files in reading order, then line and column. Errors found by cross-document
   // checks therefore sit beside the line they point at.
   std::map<std::string, std::size_t> file_order;

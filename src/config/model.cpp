@@ -25,6 +25,70 @@ const AnalysisTemplate* Config::findTemplate(std::string_view name) const {
   return findByName(templates, name);
 }
 
+const NotificationChannel* Config::findChannel(std::string_view name) const {
+  return findByName(channels, name);
+}
+
+const AlertRule* Config::findAlertRule(std::string_view name) const {
+  for (const auto& r : alert_rules) {
+    if (r.name == name || r.alert == name) return &r;
+  }
+  return nullptr;
+}
+
+const IncidentSeverity* Config::findSeverity(int level) const {
+  for (const auto& s : severities) {
+    if (s.level == level) return &s;
+  }
+  return nullptr;
+}
+
+const IncidentTemplate* Config::findIncidentTemplate(std::string_view name) const {
+  return findByName(incident_templates, name);
+}
+
+const std::vector<std::string>& incidentTemplatePlaceholders() {
+  static const std::vector<std::string> names{"severity", "title",  "incident", "environment", "status",
+                                              "commander", "message", "detected", "time", "duration",
+                                              "next_update"};
+  return names;
+}
+
+std::string_view toString(AlertAction action) {
+  switch (action) {
+    case AlertAction::AutomaticRollback: return "automatic_rollback";
+    case AlertAction::ImmediateIncidentResponse: return "immediate_incident_response";
+    case AlertAction::InvestigateAndMitigate: return "investigate_and_mitigate";
+    case AlertAction::Investigate: return "investigate";
+    case AlertAction::ScaleOrOptimize: return "scale_or_optimize";
+    case AlertAction::InvestigateDatabase: return "investigate_database";
+  }
+  return "investigate";
+}
+
+const std::vector<std::string>& notificationEvents() {
+  // The engine's notifications (engine::toString(NotifyEvent)) and the controller's own.
+  static const std::vector<std::string> events{
+      "deployment.started",   "approval.needed",      "deployment.waiting_for_window",
+      "deployment.paused",    "deployment.promoted",  "deployment.succeeded",
+      "deployment.rolled_back", "deployment.failed",  "deployment.rejected",
+      "deployment.superseded", "deployment.degraded", "release.queued",
+      "watch.completed",      "analysis.failing",     "incident.opened",
+      "alert.firing",         "alert.resolved",       "incident.acknowledged",
+      "incident.updated",     "incident.mitigated",   "incident.resolved",
+      "incident.update_overdue", "incident.escalated"};
+  return events;
+}
+
+std::string_view toString(NotificationChannel::Kind kind) {
+  switch (kind) {
+    case NotificationChannel::Kind::Slack: return "slack";
+    case NotificationChannel::Kind::PagerDuty: return "pagerduty";
+    case NotificationChannel::Kind::Webhook: return "webhook";
+  }
+  return "slack";
+}
+
 const SmokeSuite* Application::findSuite(std::string_view suite) const {
   return findByName(smoke, suite);
 }

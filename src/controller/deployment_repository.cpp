@@ -82,13 +82,14 @@ Result<LiveDeployment*> DeploymentRepository::load(
 Result<void> DeploymentRepository::commit(const std::string& id, PersistedDeployment doc,
                                           TimePoint now, const std::vector<store::NewEvent>& events,
                                           const std::vector<store::ApprovalRecord>& approvals,
-                                          const std::optional<store::ServingRecord>& serving) {
+                                          const std::optional<store::ServingRecord>& serving,
+                                          const std::vector<store::NewNotification>& notifications) {
   LiveDeployment& d = at(id);
   store::DeploymentRecord record = d.record;
   record.phase = doc.queued ? "Queued" : std::string(engine::toString(doc.state.phase));
   record.state_json = toJson(doc);
   record.updated_at = now;
-  auto updated = store_->updateDeployment(record, events, approvals, serving);
+  auto updated = store_->updateDeployment(record, events, approvals, serving, notifications);
   if (!updated) return fail(updated.error());
   d.record = std::move(*updated);
   d.doc = std::move(doc);

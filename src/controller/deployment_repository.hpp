@@ -58,14 +58,15 @@ class DeploymentRepository {
   Result<LiveDeployment*> load(const std::string& id,
                                const std::shared_ptr<const config::Config>& live_config);
 
-  // Writes `doc` as the next revision of deployment `id` (updated at `now`) with `events`, `approvals` and
-  // `serving`, in one transaction; then replaces the in-memory copy. The record's phase is the
+  // Writes `doc` as the next revision of deployment `id` (updated at `now`) with `events`, `approvals`,
+  // `serving` and the outbox rows `notifications`, in one transaction; then replaces the in-memory copy. The record's phase is the
   // state's ("Queued" while queued). REQUIRES: `id` is kept. Errors: Conflict (someone else
   // wrote it; nothing written), the store's.
   Result<void> commit(const std::string& id, PersistedDeployment doc, TimePoint now,
                       const std::vector<store::NewEvent>& events,
                       const std::vector<store::ApprovalRecord>& approvals = {},
-                      const std::optional<store::ServingRecord>& serving = std::nullopt);
+                      const std::optional<store::ServingRecord>& serving = std::nullopt,
+                      const std::vector<store::NewNotification>& notifications = {});
 
   LiveDeployment* find(const std::string& id);
   // REQUIRES: `id` is kept.

@@ -8,6 +8,7 @@
 
 #include "gates.hpp"
 #include "intent.hpp"
+#include "notifications.hpp"
 #include "runway/runtime/local_runtime.hpp"
 
 namespace runway::controller {
@@ -160,7 +161,12 @@ Result<void> Reconciler::handle(const std::string& id, const engine::Input& inpu
   dropFinishedRuns(doc);
   const auto serving = ReleaseBook::servingAfter(doc.state, entered, now);
   const Phase before = d->doc.state.phase;
-  if (auto committed = deployments_.commit(id, std::move(doc), now, events, approvals, serving); !committed) {
+  std::vector<store::NewEvent> incident_events;
+  const auto notifications = notificationsFor(*config(), d->record, doc, input, actions, now,
+                                              [this] { return ids_.next("inc"); }, incident_events);
+  events.insert(events.end(), incident_events.begin(), incident_events.end());
+  if (auto committed = deployments_.commit(id, std::move(doc), now, events, approvals, serving, notifications);
+      !committed) {
     metrics_.countFailure("commit");
     spdlog::error("deployment {}: cannot commit its next state: {}", id, committed.error().message);
     return committed;
@@ -204,6 +210,7 @@ void Reconciler::execute(const std::string& id, const std::vector<engine::Action
           } else if constexpr (std::is_same_v<T, engine::RunChecks>) {
             runChecks(id, a);
           } else if constexpr (std::is_same_v<T, engine::Notify>) {
+            // Delivered from the outbox (committed with the state; notify::OutboxWorker).
             spdlog::info("deployment {}: {}: {}", id, engine::toString(a.event), a.reason);
           } else if constexpr (std::is_same_v<T, engine::RequestApproval>) {
             std::string roles;

@@ -124,6 +124,28 @@ CREATE TABLE serving (
   updated_at_ms INTEGER NOT NULL
 );
 )sql"},
+    {4, R"sql(
+-- The notification outbox: written in the transaction of the state change that caused each
+-- message, delivered (at least once) by the notify worker, kept as the delivery record.
+CREATE TABLE notifications (
+  id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+  created_at_ms      INTEGER NOT NULL,
+  channel            TEXT NOT NULL,
+  event              TEXT NOT NULL,
+  subject            TEXT NOT NULL,
+  environment        TEXT NOT NULL,
+  dedup_key          TEXT NOT NULL,
+  message_json       TEXT NOT NULL,
+  status             TEXT NOT NULL,
+  attempts           INTEGER NOT NULL,
+  next_attempt_at_ms INTEGER NOT NULL,
+  last_status        INTEGER NOT NULL,
+  last_error         TEXT NOT NULL,
+  updated_at_ms      INTEGER NOT NULL
+);
+CREATE INDEX notifications_due ON notifications (status, next_attempt_at_ms, id);
+CREATE INDEX notifications_by_subject ON notifications (subject, id);
+)sql"},
 };
 
 constexpr int kLatestSchema = std::size(kMigrations);
@@ -243,6 +265,39 @@ Result<TokenRecord> readToken(const Statement& row) {
 
 Result<void> configure(Connection& conn, const std::string& path);
 
+Result<void> validateNotification(const NewNotification& n) {
+  if (n.channel.empty() || n.event.empty() || n.dedup_key.empty()) {
+    return fail(ErrorCode::InvalidArgument, "a notification needs a channel, an event and a dedup key");
+  }
+  if (!isJson(n.message_json)) {
+    return fail(ErrorCode::InvalidArgument, "notification message for " + n.channel + " is not valid JSON");
+  }
+  return {};
+}
+
+constexpr const char* kNotificationColumns =
+    "id, created_at_ms, channel, event, subject, environment, dedup_key, message_json, status, "
+    "attempts, next_attempt_at_ms, last_status, last_error, updated_at_ms";
+
+NotificationRecord readNotification(const Statement& row) {
+  NotificationRecord n;
+  n.id = row.int64(0);
+  n.created_at = fromUnixMillis(row.int64(1));
+  n.channel = row.text(2);
+  n.event = row.text(3);
+  n.subject = row.text(4);
+  n.environment = row.text(5);
+  n.dedup_key = row.text(6);
+  n.message_json = row.text(7);
+  n.status = row.text(8);
+  n.attempts = static_cast<int>(row.int64(9));
+  n.next_attempt_at = fromUnixMillis(row.int64(10));
+  n.last_status = static_cast<int>(row.int64(11));
+  n.last_error = row.text(12);
+  n.updated_at = fromUnixMillis(row.int64(13));
+  return n;
+}
+
 class SqliteStore final : public Store {
  public:
   SqliteStore(Connection conn, std::string path) : conn_(std::move(conn)), path_(std::move(path)) {}
@@ -257,7 +312,8 @@ class SqliteStore final : public Store {
   Result<DeploymentRecord> updateDeployment(const DeploymentRecord& record,
                                             const std::vector<NewEvent>& events,
                                             const std::vector<ApprovalRecord>& approvals,
-                                            const std::optional<ServingRecord>& serving) override;
+                                            const std::optional<ServingRecord>& serving,
+                                            const std::vector<NewNotification>& notifications) override;
   Result<std::optional<ServingRecord>> getServing(const std::string& environment) override;
   Result<DeploymentRecord> getDeployment(const std::string& id) override;
   Result<std::vector<DeploymentRecord>> listDeployments(const DeploymentFilter& filter) override;
@@ -276,6 +332,12 @@ class SqliteStore final : public Store {
   Result<std::vector<TokenRecord>> listTokens() override;
   Result<void> revokeToken(const std::string& id, TimePoint at,
                            const std::vector<NewEvent>& events) override;
+  Result<void> enqueueNotifications(const std::vector<NewNotification>& notifications,
+                                    const std::vector<NewEvent>& events) override;
+  Result<std::vector<NotificationRecord>> dueNotifications(TimePoint now, int limit) override;
+  Result<NotificationRecord> recordDeliveryAttempt(const DeliveryAttempt& attempt) override;
+  Result<std::vector<NotificationRecord>> listNotifications(const NotificationFilter& filter) override;
+  Result<std::map<std::string, std::int64_t>> countNotifications() override;
 
  private:
   // REQUIRES: mutex_ held and a write transaction open.
@@ -284,6 +346,7 @@ class SqliteStore final : public Store {
   Result<void> insertApprovalLocked(const ApprovalRecord& approval);
   Result<std::optional<DeploymentRecord>> findDeploymentLocked(const std::string& id);
   Result<std::optional<TokenRecord>> findTokenLocked(const std::string& id);
+  Result<void> insertNotificationsLocked(const std::vector<NewNotification>& notifications);
 
   std::mutex mutex_;  // guards conn_
   Connection conn_;
@@ -417,7 +480,9 @@ Result<DeploymentRecord> SqliteStore::createDeployment(const DeploymentRecord& r
 Result<DeploymentRecord> SqliteStore::updateDeployment(const DeploymentRecord& record,
                                                        const std::vector<NewEvent>& events,
                                                        const std::vector<ApprovalRecord>& approvals,
-                                                       const std::optional<ServingRecord>& serving) {
+                                                       const std::optional<ServingRecord>& serving,
+                                                       const std::vector<NewNotification>& notifications) {
+  for (const auto& n : notifications) RUNWAY_STORE_TRY(validateNotification(n));
   if (!isJson(record.state_json)) {
     return fail(ErrorCode::InvalidArgument,
                 "deployment " + record.id + ": state is not valid JSON");
@@ -474,6 +539,7 @@ Result<DeploymentRecord> SqliteStore::updateDeployment(const DeploymentRecord& r
         .bind(5, toUnixMillis(serving->updated_at));
     RUNWAY_STORE_TRY(upsert.run());
   }
+  RUNWAY_STORE_TRY(insertNotificationsLocked(notifications));
   RUNWAY_STORE_TRY(appendAllLocked(events));
   RUNWAY_STORE_TRY(tx.commit());
   return stored;
@@ -834,6 +900,129 @@ Result<std::vector<TokenRecord>> SqliteStore::listTokens() {
     tokens.push_back(std::move(record));
   }
   return tokens;
+}
+
+// ---- notification outbox -------------------------------------------------------------------
+
+// REQUIRES: mutex_ held, inside a write transaction, every notification validated.
+Result<void> SqliteStore::insertNotificationsLocked(const std::vector<NewNotification>& notifications) {
+  for (const auto& n : notifications) {
+    RUNWAY_STORE_TRY_ASSIGN(
+        insert, conn_.prepare("INSERT INTO notifications (created_at_ms, channel, event, subject, "
+                              "environment, dedup_key, message_json, status, attempts, "
+                              "next_attempt_at_ms, last_status, last_error, updated_at_ms) "
+                              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', 0, ?1, 0, '', ?1)"));
+    insert.bind(1, toUnixMillis(n.at))
+        .bind(2, n.channel)
+        .bind(3, n.event)
+        .bind(4, n.subject)
+        .bind(5, n.environment)
+        .bind(6, n.dedup_key)
+        .bind(7, n.message_json);
+    RUNWAY_STORE_TRY(insert.run());
+  }
+  return {};
+}
+
+Result<void> SqliteStore::enqueueNotifications(const std::vector<NewNotification>& notifications,
+                                               const std::vector<NewEvent>& events) {
+  for (const auto& n : notifications) RUNWAY_STORE_TRY(validateNotification(n));
+  std::lock_guard lock(mutex_);
+  RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_STORE_TRY(insertNotificationsLocked(notifications));
+  RUNWAY_STORE_TRY(appendAllLocked(events));
+  return tx.commit();
+}
+
+Result<std::vector<NotificationRecord>> SqliteStore::dueNotifications(TimePoint now, int limit) {
+  if (limit <= 0) return fail(ErrorCode::InvalidArgument, "notification limit must be positive");
+  std::lock_guard lock(mutex_);
+  RUNWAY_STORE_TRY_ASSIGN(select,
+                          conn_.prepare(std::string("SELECT ") + kNotificationColumns +
+                                        " FROM notifications WHERE status = 'pending' AND "
+                                        "next_attempt_at_ms <= ?1 ORDER BY next_attempt_at_ms, id "
+                                        "LIMIT ?2"));
+  select.bind(1, toUnixMillis(now)).bind(2, std::int64_t{limit});
+  std::vector<NotificationRecord> out;
+  while (true) {
+    RUNWAY_STORE_TRY_ASSIGN(row, select.step());
+    if (!row) break;
+    out.push_back(readNotification(select));
+  }
+  return out;
+}
+
+Result<NotificationRecord> SqliteStore::recordDeliveryAttempt(const DeliveryAttempt& attempt) {
+  if (attempt.status != kNotificationPending && attempt.status != kNotificationDelivered &&
+      attempt.status != kNotificationFailed) {
+    return fail(ErrorCode::InvalidArgument, "unknown notification status \"" + attempt.status + "\"");
+  }
+  std::lock_guard lock(mutex_);
+  RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  std::optional<NotificationRecord> found;
+  {
+    RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare(std::string("SELECT ") + kNotificationColumns +
+                                                  " FROM notifications WHERE id = ?1"));
+    select.bind(1, attempt.id);
+    RUNWAY_STORE_TRY_ASSIGN(row, select.step());
+    if (row) found = readNotification(select);
+  }
+  if (!found) return fail(ErrorCode::NotFound, "notification " + std::to_string(attempt.id) + " not found");
+  if (found->status != kNotificationPending) {
+    return fail(ErrorCode::Conflict, "notification " + std::to_string(attempt.id) + " is already " +
+                                         found->status);
+  }
+  found->status = attempt.status;
+  found->attempts += 1;
+  found->next_attempt_at = attempt.next_attempt_at;
+  found->last_status = attempt.last_status;
+  found->last_error = attempt.last_error;
+  found->updated_at = attempt.at;
+  {
+    RUNWAY_STORE_TRY_ASSIGN(update,
+                            conn_.prepare("UPDATE notifications SET status = ?2, attempts = ?3, "
+                                          "next_attempt_at_ms = ?4, last_status = ?5, "
+                                          "last_error = ?6, updated_at_ms = ?7 WHERE id = ?1"));
+    update.bind(1, found->id)
+        .bind(2, found->status)
+        .bind(3, std::int64_t{found->attempts})
+        .bind(4, toUnixMillis(found->next_attempt_at))
+        .bind(5, std::int64_t{found->last_status})
+        .bind(6, found->last_error)
+        .bind(7, toUnixMillis(found->updated_at));
+    RUNWAY_STORE_TRY(update.run());
+  }
+  RUNWAY_STORE_TRY(tx.commit());
+  return std::move(*found);
+}
+
+Result<std::vector<NotificationRecord>> SqliteStore::listNotifications(const NotificationFilter& filter) {
+  if (filter.limit <= 0) return fail(ErrorCode::InvalidArgument, "notification limit must be positive");
+  std::lock_guard lock(mutex_);
+  RUNWAY_STORE_TRY_ASSIGN(select,
+                          conn_.prepare(std::string("SELECT ") + kNotificationColumns +
+                                        " FROM notifications WHERE (?1 = '' OR status = ?1) AND "
+                                        "(?2 = '' OR subject = ?2) ORDER BY id DESC LIMIT ?3"));
+  select.bind(1, filter.status).bind(2, filter.subject).bind(3, std::int64_t{filter.limit});
+  std::vector<NotificationRecord> out;
+  while (true) {
+    RUNWAY_STORE_TRY_ASSIGN(row, select.step());
+    if (!row) break;
+    out.push_back(readNotification(select));
+  }
+  return out;
+}
+
+Result<std::map<std::string, std::int64_t>> SqliteStore::countNotifications() {
+  std::lock_guard lock(mutex_);
+  RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare("SELECT status, COUNT(*) FROM notifications GROUP BY status"));
+  std::map<std::string, std::int64_t> out;
+  while (true) {
+    RUNWAY_STORE_TRY_ASSIGN(row, select.step());
+    if (!row) break;
+    out[select.text(0)] = select.int64(1);
+  }
+  return out;
 }
 
 Result<void> SqliteStore::revokeToken(const std::string& id, TimePoint at,

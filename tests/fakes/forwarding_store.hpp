@@ -28,8 +28,9 @@ class ForwardingStore : public store::Store {
   Result<store::DeploymentRecord> updateDeployment(const store::DeploymentRecord& r,
                                                    const std::vector<store::NewEvent>& e,
                                                    const std::vector<store::ApprovalRecord>& a,
-                                                   const std::optional<store::ServingRecord>& s) override {
-    return inner_->updateDeployment(r, e, a, s);
+                                                   const std::optional<store::ServingRecord>& s,
+                                                   const std::vector<store::NewNotification>& n) override {
+    return inner_->updateDeployment(r, e, a, s, n);
   }
   Result<std::optional<store::ServingRecord>> getServing(const std::string& env) override {
     return inner_->getServing(env);
@@ -61,6 +62,23 @@ class ForwardingStore : public store::Store {
   Result<std::vector<store::TokenRecord>> listTokens() override { return inner_->listTokens(); }
   Result<void> revokeToken(const std::string& id, TimePoint at, const std::vector<store::NewEvent>& e) override {
     return inner_->revokeToken(id, at, e);
+  }
+  Result<void> enqueueNotifications(const std::vector<store::NewNotification>& n,
+                                    const std::vector<store::NewEvent>& e) override {
+    return inner_->enqueueNotifications(n, e);
+  }
+  Result<std::vector<store::NotificationRecord>> dueNotifications(TimePoint now, int limit) override {
+    return inner_->dueNotifications(now, limit);
+  }
+  Result<store::NotificationRecord> recordDeliveryAttempt(const store::DeliveryAttempt& a) override {
+    return inner_->recordDeliveryAttempt(a);
+  }
+  Result<std::vector<store::NotificationRecord>> listNotifications(
+      const store::NotificationFilter& f) override {
+    return inner_->listNotifications(f);
+  }
+  Result<std::map<std::string, std::int64_t>> countNotifications() override {
+    return inner_->countNotifications();
   }
 
  private:

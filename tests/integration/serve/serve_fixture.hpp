@@ -40,6 +40,9 @@ class ServeFixture {
   // More arguments for `runway serve` (set before start()).
   std::vector<std::string> extra_args;
 
+  // Variables set in the server's environment from the next start() on (e.g. channel secrets).
+  void setEnv(std::vector<std::pair<std::string, std::string>> env) { env_ = std::move(env); }
+
   void writeConfig(const std::string& yaml) {
     std::ofstream(configPath()) << yaml;
   }
@@ -51,6 +54,7 @@ class ServeFixture {
               data().string(), "--listen", "127.0.0.1:0"};
     o.argv.insert(o.argv.end(), extra_args.begin(), extra_args.end());
     o.stderr_to = Output::file(dir_ / "serve.log");
+    o.env = env_;
     auto p = Subprocess::start(std::move(o));
     if (!p) return tl::unexpected(p.error());
     server_.emplace(std::move(*p));
@@ -155,6 +159,7 @@ class ServeFixture {
 
  private:
   std::filesystem::path dir_;
+  std::vector<std::pair<std::string, std::string>> env_;
   std::optional<Subprocess> server_;
   std::string url_;
   std::string admin_;

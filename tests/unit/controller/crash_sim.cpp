@@ -82,8 +82,9 @@ class SimStore final : public runway::testing::ForwardingStore {
   Result<store::DeploymentRecord> updateDeployment(const store::DeploymentRecord& r,
                                                    const std::vector<store::NewEvent>& e,
                                                    const std::vector<store::ApprovalRecord>& a,
-                                                   const std::optional<store::ServingRecord>& s) override {
-    auto out = ForwardingStore::updateDeployment(r, e, a, s);
+                                                   const std::optional<store::ServingRecord>& s,
+                                                   const std::vector<store::NewNotification>& n) override {
+    auto out = ForwardingStore::updateDeployment(r, e, a, s, n);
     if (out) committed(*out);
     return out;
   }

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "harness.hpp"
+#include "runway/incident/incident.hpp"
 
 namespace runway::controller::testing {
 namespace {
@@ -180,6 +181,103 @@ TEST_F(ReconcilerTest, TheDownMigrationRunsBeforeTheOldVersionTakesTrafficBack) 
   auto doc = parsePersisted(h_->store->getDeployment(v2)->state_json);
   ASSERT_TRUE(doc.has_value());
   EXPECT_TRUE(doc->hooks.empty());
+}
+
+// The messages a rollback causes are in the outbox, committed with the states they describe,
+// with the failing measurement as evidence.
+TEST_F(ReconcilerTest, ABadBuildsRollbackIsInTheOutboxWithItsEvidence) {
+  auto c = *cfg_;
+  config::NotificationChannel chat;
+  chat.name = "chat";
+  chat.kind = config::NotificationChannel::Kind::Slack;
+  chat.secret_env = "SLACK_URL";
+  config::NotificationChannel pager = chat;
+  pager.name = "pager";
+  pager.kind = config::NotificationChannel::Kind::PagerDuty;
+  c.channels = {chat, pager};
+  for (auto& env : c.environments) {
+    if (env.name == "canary") env.notifications = {{"chat", {}, {}}, {"pager", {"deployment.rolled_back"}, {}}};
+  }
+  h_->r().reload(std::make_shared<const config::Config>(std::move(c)));
+  serveV1("canary");
+  h_->provider->error_rate["v2"] = 0.5;
+  const auto v2 = deploy("canary", "v2");
+  ASSERT_TRUE(h_->r().command(commandOf(v2, Kind::Promote)));
+  h_->advance(Duration{10000});
+  ASSERT_EQ(h_->phaseOf(v2), "RolledBack");
+  auto rows = h_->store->listNotifications({"", v2, 100});
+  ASSERT_TRUE(rows.has_value());
+  std::vector<std::string> seen;
+  for (auto it = rows->rbegin(); it != rows->rend(); ++it) seen.push_back(it->channel + " " + it->event);
+  EXPECT_EQ(seen, (std::vector<std::string>{"chat deployment.started", "chat deployment.paused",
+                                            "chat analysis.failing", "chat deployment.rolled_back",
+                                            "pager deployment.rolled_back"}));
+  const auto& pd = rows->front();
+  EXPECT_EQ(pd.status, "pending");
+  EXPECT_EQ(pd.dedup_key, "runway/canary/" + v2);
+  EXPECT_NE(pd.message_json.find("\"previousVersion\":\"v1\""), std::string::npos) << pd.message_json;
+  EXPECT_NE(pd.message_json.find("(Failed at "), std::string::npos) << pd.message_json;
+  // The rollback's commit and its notifications are one write: the deployment's last event
+  // and the rolled_back rows carry the same time.
+  auto events = h_->store->listEvents({0, v2, 1000});
+  ASSERT_TRUE(events.has_value());
+  TimePoint rolled_back_at{};
+  for (const auto& e : *events) {
+    if (e.kind == "deployment.rolled_back") rolled_back_at = e.at;
+  }
+  EXPECT_EQ(pd.created_at, rolled_back_at);
+}
+
+// incidentOnRollback: the automatic rollback's commit opens an incident (its incident.opened
+// audit event) carrying the failing measurement, and the outbox tells the severity's channels.
+TEST_F(ReconcilerTest, AnAutomaticRollbackOpensAnIncidentInTheSameCommit) {
+  auto c = *cfg_;
+  c.sources.clear();  // the deployment reads this configuration, not the files'
+  config::NotificationChannel pager;
+  pager.name = "pager";
+  pager.kind = config::NotificationChannel::Kind::PagerDuty;
+  pager.secret_env = "PD_KEY";
+  c.channels = {pager};
+  config::IncidentSeverity sev2;
+  sev2.level = 2;
+  sev2.escalation = {"pager"};
+  c.severities = {sev2};
+  for (auto& env : c.environments) {
+    if (env.name == "canary") env.incident_on_rollback = true;
+  }
+  h_->r().reload(std::make_shared<const config::Config>(std::move(c)));
+  serveV1("canary");
+  h_->provider->error_rate["v2"] = 0.5;
+  const auto v2 = deploy("canary", "v2");
+  ASSERT_TRUE(h_->r().command(commandOf(v2, Kind::Promote)));
+  h_->advance(Duration{10000});
+  ASSERT_EQ(h_->phaseOf(v2), "RolledBack");
+  auto events = h_->store->listEvents({0, "", 1000});
+  ASSERT_TRUE(events.has_value());
+  std::string incident;
+  TimePoint opened_at{}, rolled_back_at{};
+  for (const auto& e : *events) {
+    if (e.kind == "incident.opened") {
+      incident = e.subject;
+      opened_at = e.at;
+    }
+    if (e.kind == "deployment.rolled_back" && e.subject == v2) rolled_back_at = e.at;
+  }
+  ASSERT_EQ(incident.rfind("inc-", 0), 0u) << incident;
+  EXPECT_EQ(opened_at, rolled_back_at);
+  auto opened = incident::replay(incident, *events);
+  ASSERT_TRUE(opened.has_value());
+  EXPECT_EQ(opened->severity, 2);
+  EXPECT_EQ(opened->environment, "canary");
+  EXPECT_EQ(opened->deployments, std::vector<std::string>{v2});
+  ASSERT_FALSE(opened->evidence.empty());
+  EXPECT_NE(opened->evidence.front().second.find("(Failed at "), std::string::npos);
+  auto rows = h_->store->listNotifications({"", incident, 10});
+  ASSERT_TRUE(rows.has_value());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].channel, "pager");
+  EXPECT_EQ((*rows)[0].event, "incident.opened");
+  EXPECT_EQ((*rows)[0].dedup_key, "runway/incident/" + incident);
 }
 
 }  // namespace

@@ -306,7 +306,7 @@ TEST_F(SqliteStoreTest, FileIsInWalModeWithMigrationsRecorded) {
   EXPECT_EQ(raw.scalar("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(raw.scalar("SELECT group_concat(version) FROM "
                        "(SELECT version FROM schema_migrations ORDER BY version)"),
-            "1,2,3");
+            "1,2,3,4");
 }
 
 // A store written by the release before tokens (schema 1) gains the tokens table on open and
@@ -316,7 +316,7 @@ TEST_F(SqliteStoreTest, SchemaOneStoreIsMigratedToTokensKeepingItsData) {
   store_.reset();
   {
     RawDb raw(path_);
-    ASSERT_EQ(raw.exec("DROP TABLE tokens; DROP TABLE serving; "
+    ASSERT_EQ(raw.exec("DROP TABLE tokens; DROP TABLE serving; DROP TABLE notifications; "
                        "DELETE FROM schema_migrations WHERE version >= 2"),
               "");
   }
@@ -327,7 +327,7 @@ TEST_F(SqliteStoreTest, SchemaOneStoreIsMigratedToTokensKeepingItsData) {
   EXPECT_EQ(store_->getToken("aaaaaaaaaaaaaaaa")->name, "alice");
   EXPECT_TRUE(store_->verifyChain()->intact());
   RawDb raw(path_);
-  EXPECT_EQ(raw.scalar("SELECT COUNT(*) FROM schema_migrations"), "3");
+  EXPECT_EQ(raw.scalar("SELECT COUNT(*) FROM schema_migrations"), "4");
 }
 
 // A store written before serving records (schema 2) gains the serving table on open, empty: what
@@ -337,7 +337,9 @@ TEST_F(SqliteStoreTest, SchemaTwoStoreGainsAnEmptyServingTable) {
   store_.reset();
   {
     RawDb raw(path_);
-    ASSERT_EQ(raw.exec("DROP TABLE serving; DELETE FROM schema_migrations WHERE version = 3"), "");
+    ASSERT_EQ(raw.exec("DROP TABLE serving; DROP TABLE notifications; "
+                       "DELETE FROM schema_migrations WHERE version >= 3"),
+              "");
   }
   store_ = open();
   ASSERT_NE(store_, nullptr);
@@ -346,6 +348,25 @@ TEST_F(SqliteStoreTest, SchemaTwoStoreGainsAnEmptyServingTable) {
   change.phase = "Succeeded";
   ASSERT_TRUE(store_->updateDeployment(change, {}, {}, ServingRecord{"staging", "v1.0.0", "dep-1", "", at(1)}));
   EXPECT_EQ((*store_->getServing("staging"))->version, "v1.0.0");
+}
+
+// A store written before the notification outbox (schema 3) gains an empty outbox on open.
+TEST_F(SqliteStoreTest, SchemaThreeStoreGainsAnEmptyOutbox) {
+  ASSERT_TRUE(store_->createDeployment(deployment("dep-1"), {event("created", "dep-1")}));
+  store_.reset();
+  {
+    RawDb raw(path_);
+    ASSERT_EQ(raw.exec("DROP TABLE notifications; DELETE FROM schema_migrations WHERE version = 4"), "");
+  }
+  store_ = open();
+  ASSERT_NE(store_, nullptr);
+  EXPECT_TRUE(store_->listNotifications({})->empty());
+  DeploymentRecord change = *store_->getDeployment("dep-1");
+  change.phase = "Failed";
+  ASSERT_TRUE(store_->updateDeployment(change, {}, {}, std::nullopt,
+                                       {NewNotification{at(1), "slack", "deployment.failed", "dep-1",
+                                                        "staging", "runway/dep-1", "{}"}}));
+  EXPECT_EQ(store_->listNotifications({})->size(), 1u);
 }
 
 // Only the salted hash reaches the file.

@@ -793,4 +793,98 @@ TEST_P(StoreContract, TokenRevokeWithAnInvalidEventWritesNothing) {
   EXPECT_EQ(eventCount(), 0);
 }
 
+// ---- notification outbox --------------------------------------------------------------------
+
+inline NewNotification notification(std::string channel, std::string subject, std::int64_t ms = 0,
+                                    std::string message_json = R"({"title":"t"})") {
+  std::string dedup_key = "runway/" + subject;
+  return NewNotification{at(ms), std::move(channel), "deployment.rolled_back", std::move(subject),
+                         "staging", std::move(dedup_key), std::move(message_json)};
+}
+
+TEST_P(StoreContract, NotificationsCommittedWithTheDeploymentAreDueAtTheirTime) {
+  ASSERT_TRUE(store_->createDeployment(deployment("dep-1"), {}));
+  DeploymentRecord change = *store_->getDeployment("dep-1");
+  change.phase = "RolledBack";
+  ASSERT_TRUE(store_->updateDeployment(change, {event("rolled_back", "dep-1")}, {}, std::nullopt,
+                                       {notification("slack", "dep-1", 10), notification("pd", "dep-1", 10)}));
+  EXPECT_TRUE(store_->dueNotifications(at(9), 10)->empty());
+  auto due = store_->dueNotifications(at(10), 10);
+  ASSERT_TRUE(due.has_value());
+  ASSERT_EQ(due->size(), 2u);
+  EXPECT_EQ((*due)[0].channel, "slack");
+  EXPECT_EQ((*due)[0].status, kNotificationPending);
+  EXPECT_EQ((*due)[0].attempts, 0);
+  EXPECT_EQ((*due)[0].dedup_key, "runway/dep-1");
+  EXPECT_EQ((*due)[1].channel, "pd");
+  EXPECT_LT((*due)[0].id, (*due)[1].id);
+  EXPECT_EQ(store_->dueNotifications(at(10), 1)->size(), 1u);
+}
+
+TEST_P(StoreContract, AStaleDeploymentCommitWritesNoNotification) {
+  ASSERT_TRUE(store_->createDeployment(deployment("dep-1"), {}));
+  DeploymentRecord stale = *store_->getDeployment("dep-1");
+  ASSERT_TRUE(store_->updateDeployment(stale, {}).has_value());
+  auto refused = store_->updateDeployment(stale, {}, {}, std::nullopt, {notification("slack", "dep-1")});
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::Conflict);
+  EXPECT_TRUE(store_->listNotifications({})->empty());
+}
+
+TEST_P(StoreContract, AnInvalidNotificationWritesNothing) {
+  ASSERT_TRUE(store_->createDeployment(deployment("dep-1"), {}));
+  DeploymentRecord change = *store_->getDeployment("dep-1");
+  change.phase = "Progressing";
+  auto bad = store_->updateDeployment(change, {event("x", "dep-1")}, {}, std::nullopt,
+                                      {notification("slack", "dep-1", 0, "{not json")});
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, ErrorCode::InvalidArgument);
+  EXPECT_EQ(store_->getDeployment("dep-1")->phase, "Pending");
+  auto no_channel = store_->enqueueNotifications({notification("", "dep-1")}, {event("x")});
+  EXPECT_EQ(no_channel.error().code, ErrorCode::InvalidArgument);
+  EXPECT_TRUE(store_->listNotifications({})->empty());
+  EXPECT_TRUE(store_->listEvents({})->empty());
+}
+
+TEST_P(StoreContract, DeliveryAttemptsRetryThenEndDeliveredOrFailedForGood) {
+  ASSERT_TRUE(store_->enqueueNotifications({notification("slack", "dep-1"), notification("pd", "dep-1")},
+                                           {event("queued")}));
+  auto due = *store_->dueNotifications(at(0), 10);
+  ASSERT_EQ(due.size(), 2u);
+  auto retry = store_->recordDeliveryAttempt({due[0].id, "pending", at(500), 503, "HTTP 503", at(1)});
+  ASSERT_TRUE(retry.has_value());
+  EXPECT_EQ(retry->attempts, 1);
+  EXPECT_EQ(retry->last_status, 503);
+  // Not due again before its next attempt; the other one is.
+  auto now_due = *store_->dueNotifications(at(100), 10);
+  ASSERT_EQ(now_due.size(), 1u);
+  EXPECT_EQ(now_due[0].id, due[1].id);
+  auto delivered = store_->recordDeliveryAttempt({due[0].id, "delivered", at(500), 200, "", at(500)});
+  ASSERT_TRUE(delivered.has_value());
+  EXPECT_EQ(delivered->attempts, 2);
+  auto failed = store_->recordDeliveryAttempt({due[1].id, "failed", at(500), 400, "HTTP 400: invalid_payload", at(500)});
+  ASSERT_TRUE(failed.has_value());
+  EXPECT_TRUE(store_->dueNotifications(at(10'000), 10)->empty());
+  // Final states stay final.
+  auto again = store_->recordDeliveryAttempt({due[1].id, "pending", at(600), 0, "", at(600)});
+  ASSERT_FALSE(again.has_value());
+  EXPECT_EQ(again.error().code, ErrorCode::Conflict);
+  EXPECT_EQ(store_->recordDeliveryAttempt({9999, "pending", at(0), 0, "", at(0)}).error().code,
+            ErrorCode::NotFound);
+  EXPECT_EQ(store_->recordDeliveryAttempt({due[0].id, "lost", at(0), 0, "", at(0)}).error().code,
+            ErrorCode::InvalidArgument);
+  auto failed_list = *store_->listNotifications({"failed", "", 10});
+  ASSERT_EQ(failed_list.size(), 1u);
+  EXPECT_EQ(failed_list[0].last_error, "HTTP 400: invalid_payload");
+  EXPECT_EQ(failed_list[0].last_status, 400);
+  auto counts = *store_->countNotifications();
+  EXPECT_EQ(counts["delivered"], 1);
+  EXPECT_EQ(counts["failed"], 1);
+  EXPECT_EQ(counts.count("pending"), 0u);
+  auto all = *store_->listNotifications({});
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].id, due[1].id);  // newest first
+  EXPECT_EQ(store_->listNotifications({"", "", 0}).error().code, ErrorCode::InvalidArgument);
+}
+
 }  // namespace runway::store::testing

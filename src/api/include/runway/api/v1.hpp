@@ -1,7 +1,8 @@
 #pragma once
 
 // The runway API, version 1 (docs/api.md): environments, deployments, commands, approvals,
-// history, audit, tokens, configuration reload, the event stream, health and metrics.
+// history, audit, tokens, configuration reload, the event stream, notifications, health and
+// metrics.
 
 #include <functional>
 #include <memory>
@@ -12,6 +13,8 @@
 #include "runway/config/loader.hpp"
 #include "runway/controller/controller.hpp"
 #include "runway/core/clock.hpp"
+#include "runway/incident/service.hpp"
+#include "runway/notify/outbox.hpp"
 #include "runway/runtime/runtime.hpp"
 #include "runway/store/store.hpp"
 
@@ -27,6 +30,16 @@ struct ApiContext {
   // Whether the server is ready to take deployments (/readyz).
   std::function<bool()> ready;
   std::string version;  // runway's own version, for /api/v1/version
+  // The notification outbox worker, for its counters on /metrics; may be null.
+  std::shared_ptr<const notify::OutboxWorker> outbox;
+  // More exposition text appended to /metrics (the router's runway_router_* families, which the
+  // builtin AlertRules query); may be empty.
+  std::function<std::string()> extra_metrics;
+  // The HMAC-SHA256 key that signed Alertmanager-format posts may use instead of a token
+  // ("" = only tokens). Never logged.
+  std::string alerts_hmac_key;
+  // Incidents (the incident routes, and alerts that open or join one).
+  std::shared_ptr<incident::IncidentService> incidents;
 };
 
 // The built-in roles. Approver roles (tech-lead, ...) are whatever the configuration names.

@@ -391,6 +391,14 @@ struct RollbackPolicy {
   SourceLocation location;
 };
 
+// Which notification channel an environment's messages go to, and for which events (the names
+// of notificationEvents(); empty = every event).
+struct NotificationRoute {
+  std::string channel;
+  std::vector<std::string> events;
+  SourceLocation location;
+};
+
 enum class ForceDeployPolicy { Allowed, Forbidden };
 enum class ProgressDeadlineAction { Abort, Degrade };
 enum class ConcurrencyPolicy { Reject, Queue, Supersede };
@@ -422,6 +430,107 @@ struct Environment {
   std::optional<BackupSpec> backup;
   PreflightSpec preflight;
   PerformanceSpec performance;
+  std::vector<NotificationRoute> notifications;
+  SourceLocation location;
+};
+
+// ---------------------------------------------------------------------------------------------
+// NotificationChannel: where messages are delivered. Secrets (a Slack webhook URL, a PagerDuty
+// routing key, a webhook signing key) are never written in the configuration: it names the
+// environment variable that holds them, read when a message is delivered.
+
+struct DeliveryRetry {
+  Duration initial_backoff{std::chrono::seconds(1)};  // doubles per attempt up to max_backoff
+  Duration max_backoff{std::chrono::minutes(5)};
+  int max_attempts = 10;  // then the message is marked failed
+  SourceLocation location;
+};
+
+struct NotificationChannel {
+  enum class Kind { Slack, PagerDuty, Webhook };
+  std::string name;
+  Kind kind = Kind::Slack;
+  // Slack: the variable holding the incoming-webhook URL. PagerDuty: the variable holding the
+  // 32-character integration (routing) key. Webhook: the variable holding the HMAC-SHA256 key.
+  std::string secret_env;
+  // PagerDuty: the Events API base URL (events at /v2/enqueue, change events at
+  // /v2/change/enqueue). Webhook: where messages are POSTed. Slack: unused.
+  std::string url;
+  std::string source = "runway";  // PagerDuty: payload.source
+  bool change_events = true;      // PagerDuty: deployments as change events (deploy markers)
+  Duration timeout{std::chrono::seconds(10)};
+  DeliveryRetry retry;
+  SourceLocation location;
+};
+
+// The events an environment's notifications can be routed by.
+const std::vector<std::string>& notificationEvents();
+
+// ---------------------------------------------------------------------------------------------
+// IncidentSeverity: one severity level (the runbook's SEV-1..3): how fast someone must
+// acknowledge, who is told in turn while nobody does, how often the status must be updated.
+
+struct IncidentSeverity {
+  std::string name;  // metadata.name, e.g. sev-1
+  int level = 1;     // 1 = most severe; unique
+  std::string description;
+  Duration response_time{std::chrono::minutes(15)};  // acknowledge within this, else escalate
+  std::optional<Duration> update_every;              // nullopt = updates as needed (no reminder)
+  // Channels told in turn: the first when the incident opens, the next each responseTime it
+  // stays unacknowledged.
+  std::vector<std::string> escalation;
+  SourceLocation location;
+};
+
+// IncidentTemplate: the text of one of the runbook's three communication templates, with
+// {{placeholder}}s (incidentTemplatePlaceholders()), checked at load.
+struct IncidentTemplate {
+  std::string name;  // initial-alert | status-update | resolution
+  std::string text;
+  SourceLocation location;
+};
+
+// The placeholders an IncidentTemplate may use.
+const std::vector<std::string>& incidentTemplatePlaceholders();
+
+// ---------------------------------------------------------------------------------------------
+// AlertRule: one of the runbook's alerting thresholds. `runway alerts render` writes the rules
+// as a Prometheus rules file; Alertmanager posts firing and resolved alerts back to runway
+// (POST /api/v1/alerts/alertmanager), which takes the rule's action.
+
+enum class AlertAction {
+  AutomaticRollback,          // roll the environment back, the alert as the reason
+  ImmediateIncidentResponse,  // page (notify: alert.firing at critical severity)
+  InvestigateAndMitigate,     // notify
+  Investigate,                // notify
+  ScaleOrOptimize,            // notify
+  InvestigateDatabase,        // notify
+};
+
+// A threshold on a metric runway's router measures (exported on runway serve's /metrics),
+// rendered into PromQL for the rule's environment.
+struct BuiltinAlertMetric {
+  std::string metric;                   // error_rate | latency_p95 | availability | request_rate
+  std::optional<double> above;          // exactly one of above / below
+  std::optional<double> below;
+  Duration window{std::chrono::minutes(5)};  // the rate() window
+  SourceLocation location;
+};
+
+struct AlertRule {
+  std::string name;        // metadata.name
+  std::string alert;       // the Prometheus alert name; default: name in CamelCase
+  std::string environment;  // the environment it guards
+  SourceLocation environment_location;
+  std::string expr;        // PromQL; "" when builtin is set
+  std::optional<BuiltinAlertMetric> builtin;
+  Duration for_duration{0};
+  std::string severity = "warning";  // critical | warning | info
+  AlertAction action = AlertAction::Investigate;
+  std::string summary;     // annotation; "" = generated
+  // A rollback this rule caused is not repeated for a new firing of the same alert within this
+  // long (flapping).
+  Duration cooldown{std::chrono::minutes(30)};
   SourceLocation location;
 };
 
@@ -529,12 +638,21 @@ struct Config {
   std::vector<Application> applications;
   std::vector<Environment> environments;
   std::vector<AnalysisTemplate> templates;
+  std::vector<NotificationChannel> channels;
+  std::vector<AlertRule> alert_rules;
+  std::vector<IncidentSeverity> severities;
+  std::vector<IncidentTemplate> incident_templates;
   std::vector<std::string> files;  // the files it was read from, in order
   std::vector<SourceFile> sources;  // their text, in the same order
 
   const Application* findApplication(std::string_view name) const;
   const Environment* findEnvironment(std::string_view name) const;
   const AnalysisTemplate* findTemplate(std::string_view name) const;
+  const NotificationChannel* findChannel(std::string_view name) const;
+  // By metadata.name or by Prometheus alert name.
+  const AlertRule* findAlertRule(std::string_view name) const;
+  const IncidentSeverity* findSeverity(int level) const;
+  const IncidentTemplate* findIncidentTemplate(std::string_view name) const;
   // The application an environment deploys (its `application`, or the only one).
   const Application* applicationFor(const Environment& env) const;
 };
@@ -553,5 +671,7 @@ std::string_view toString(JudgeMetric::Direction direction);
 std::string_view toString(HookPoint point);  // "preDeploy", ...
 std::string_view toString(Hook::OnFailure policy);
 std::string_view toString(Dependency::Kind kind);
+std::string_view toString(NotificationChannel::Kind kind);
+std::string_view toString(AlertAction action);  // "automatic_rollback", ...
 
 }  // namespace runway::config

@@ -146,6 +146,55 @@ struct TokenRecord {
   std::optional<TimePoint> revoked_at;
 };
 
+// A message in the notification outbox: one message for one channel, written in the
+// transaction of the state change that caused it and delivered afterwards by the notify worker.
+struct NewNotification {
+  TimePoint at;
+  std::string channel;       // the NotificationChannel's name
+  std::string event;         // "deployment.rolled_back", "incident.opened", ...
+  std::string subject;       // the deployment (or incident) it is about
+  std::string environment;
+  std::string dedup_key;     // stable per deployment or incident: what a receiver dedupes on
+  std::string message_json;  // the message; rendered for the channel when it is delivered
+};
+
+inline constexpr std::string_view kNotificationPending = "pending";
+inline constexpr std::string_view kNotificationDelivered = "delivered";
+inline constexpr std::string_view kNotificationFailed = "failed";
+
+struct NotificationRecord {
+  std::int64_t id = 0;  // 1, 2, 3, ... in enqueue order
+  TimePoint created_at;
+  std::string channel;
+  std::string event;
+  std::string subject;
+  std::string environment;
+  std::string dedup_key;
+  std::string message_json;
+  std::string status;  // one of kNotification*
+  int attempts = 0;
+  TimePoint next_attempt_at;  // pending: when the worker tries (again)
+  int last_status = 0;        // HTTP status of the last attempt; 0 = none (network error)
+  std::string last_error;     // why the last attempt did not deliver ("" once delivered)
+  TimePoint updated_at;
+};
+
+struct NotificationFilter {
+  std::string status;   // "" = any
+  std::string subject;  // "" = any
+  int limit = 100;      // newest first
+};
+
+// The result of one delivery attempt of notification `id`.
+struct DeliveryAttempt {
+  std::int64_t id = 0;
+  std::string status;  // kNotificationPending (retry at next_attempt_at), Delivered or Failed
+  TimePoint next_attempt_at;
+  int last_status = 0;
+  std::string last_error;
+  TimePoint at;
+};
+
 struct Lease {
   std::string name;
   std::string holder;
@@ -177,19 +226,28 @@ class Store {
   // written, for a second decision by one actor for one role), so that a decision and the state
   // it produced are stored together or not at all. `serving`, when set, replaces the serving
   // record of its environment in the same transaction (InvalidArgument, nothing written, when
-  // its environment is not the deployment's).
+  // its environment is not the deployment's). `notifications` join the outbox in the same
+  // transaction (enqueueNotifications' rules), so a state change and the messages it causes
+  // are stored together or not at all.
   virtual Result<DeploymentRecord> updateDeployment(const DeploymentRecord& record,
                                                     const std::vector<NewEvent>& events,
                                                     const std::vector<ApprovalRecord>& approvals,
-                                                    const std::optional<ServingRecord>& serving) = 0;
+                                                    const std::optional<ServingRecord>& serving,
+                                                    const std::vector<NewNotification>& notifications) = 0;
+  Result<DeploymentRecord> updateDeployment(const DeploymentRecord& record,
+                                            const std::vector<NewEvent>& events,
+                                            const std::vector<ApprovalRecord>& approvals,
+                                            const std::optional<ServingRecord>& serving) {
+    return updateDeployment(record, events, approvals, serving, {});
+  }
   Result<DeploymentRecord> updateDeployment(const DeploymentRecord& record,
                                             const std::vector<NewEvent>& events,
                                             const std::vector<ApprovalRecord>& approvals) {
-    return updateDeployment(record, events, approvals, std::nullopt);
+    return updateDeployment(record, events, approvals, std::nullopt, {});
   }
   Result<DeploymentRecord> updateDeployment(const DeploymentRecord& record,
                                             const std::vector<NewEvent>& events) {
-    return updateDeployment(record, events, {}, std::nullopt);
+    return updateDeployment(record, events, {}, std::nullopt, {});
   }
   // The serving record of an environment; nullopt when no commit has written one (nothing was
   // ever promoted there, or the store predates serving records).
@@ -238,6 +296,23 @@ class Store {
   // written) for an unknown id.
   virtual Result<void> revokeToken(const std::string& id, TimePoint at,
                                    const std::vector<NewEvent>& events) = 0;
+
+  // The notification outbox. enqueueNotifications adds `notifications` (pending, due at their
+  // `at`) and appends `events`, in one transaction; InvalidArgument (nothing written) for an
+  // empty channel, event or dedup key or a message_json that is not JSON.
+  virtual Result<void> enqueueNotifications(const std::vector<NewNotification>& notifications,
+                                            const std::vector<NewEvent>& events) = 0;
+  // Pending notifications due at `now` (next_attempt_at <= now), the earliest due first (then
+  // by id), at most `limit`. InvalidArgument for limit <= 0.
+  virtual Result<std::vector<NotificationRecord>> dueNotifications(TimePoint now, int limit) = 0;
+  // Records one attempt: attempts + 1, the status, the response. NotFound for an unknown id;
+  // Conflict (nothing written) when the notification is no longer pending: delivered and
+  // failed are final. InvalidArgument for a status that is not one of kNotification*.
+  virtual Result<NotificationRecord> recordDeliveryAttempt(const DeliveryAttempt& attempt) = 0;
+  // Newest first. InvalidArgument for limit <= 0.
+  virtual Result<std::vector<NotificationRecord>> listNotifications(const NotificationFilter& filter) = 0;
+  // How many notifications are in each status (statuses with none are absent).
+  virtual Result<std::map<std::string, std::int64_t>> countNotifications() = 0;
 };
 
 // Opens (creating if needed, mode 0600) the SQLite store at `path` in WAL mode and applies
