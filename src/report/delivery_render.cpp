@@ -7,27 +7,19 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "render_text.hpp"
 #include "runway/report/delivery.hpp"
 
 namespace runway::report {
 namespace {
 
 namespace json = boost::json;
+using render::escapeHtml;
+using render::markdownCell;
 
-const json::value& at(const json::value& v, std::string_view key) {
-  static const json::value null;
-  if (!v.is_object()) return null;
-  const auto* m = v.get_object().if_contains(key);
-  return m != nullptr ? *m : null;
-}
-
-std::string str(const json::value& v) {
-  if (v.is_string()) return std::string(v.get_string());
-  if (v.is_null()) return "-";
-  return json::serialize(v);
-}
-
-double num(const json::value& v) { return v.is_number() ? v.to_number<double>() : 0.0; }
+const json::value& at(const json::value& v, std::string_view key) { return render::field(v, key); }
+std::string str(const json::value& v) { return render::text(v); }
+double num(const json::value& v) { return render::number(v); }
 
 // "3d 4h", "2h 5m", "40s"; "-" for null.
 std::string humanDuration(const json::value& seconds) {
@@ -41,17 +33,6 @@ std::string humanDuration(const json::value& seconds) {
 
 std::string percent(const json::value& rate) {
   return rate.is_number() ? fmt::format("{:.1f}%", num(rate) * 100) : std::string("-");
-}
-
-// A table cell: a '|' would end it, a newline the row.
-std::string markdownCell(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '|') out += "\\|";
-    else if (c == '\n') out += ' ';
-    else out += c;
-  }
-  return out;
 }
 
 struct Row {
@@ -87,21 +68,6 @@ std::string scope(const json::value& report) {
                      str(at(report, "since")), str(at(report, "until")));
 }
 
-
-std::string htmlText(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 std::string bandColour(const std::string& band) {
   if (band == "elite") return "#2e7d32";
   if (band == "high") return "#7cb342";
@@ -123,7 +89,7 @@ std::string svgTrend(const json::array& periods, const std::string& title, const
   const double slot = (kW - 2 * kLeft) / static_cast<double>(std::max<std::size_t>(periods.size(), 1));
   std::string svg = fmt::format(
       R"(<svg xmlns="http://www.w3.org/2000/svg" width="{0}" height="{1}" viewBox="0 0 {0} {1}" role="img">)", kW, kH);
-  svg += fmt::format(R"(<text x="{}" y="16" font-size="13" font-weight="bold">{}</text>)", kLeft, htmlText(title));
+  svg += fmt::format(R"(<text x="{}" y="16" font-size="13" font-weight="bold">{}</text>)", kLeft, escapeHtml(title));
   svg += fmt::format(R"(<line x1="{0}" y1="{1}" x2="{2}" y2="{1}" stroke="#999"/>)", kLeft, kH - kBottom, kW - kLeft);
   for (std::size_t i = 0; i < periods.size(); ++i) {
     const auto& p = periods[i];
@@ -131,7 +97,7 @@ std::string svgTrend(const json::array& periods, const std::string& title, const
     const auto v = value(p);
     const std::string label = str(at(p, "from")).substr(0, 10);
     svg += fmt::format(R"(<text x="{:.1f}" y="{}" font-size="10" text-anchor="middle">{}</text>)", x + slot / 2,
-                       kH - kBottom + 14, htmlText(label));
+                       kH - kBottom + 14, escapeHtml(label));
     if (!v) {
       svg += fmt::format(R"(<text x="{:.1f}" y="{}" font-size="10" text-anchor="middle" fill="#757575">no data</text>)",
                          x + slot / 2, kH - kBottom - 4);
@@ -139,9 +105,9 @@ std::string svgTrend(const json::array& periods, const std::string& title, const
     }
     const double h = *v / top * (kH - kTop - kBottom);
     svg += fmt::format(R"(<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="{}"><title>{}</title></rect>)",
-                       x + slot * 0.2, kH - kBottom - h, slot * 0.6, h, bandColour(band(p)), htmlText(band(p)));
+                       x + slot * 0.2, kH - kBottom - h, slot * 0.6, h, bandColour(band(p)), escapeHtml(band(p)));
     svg += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" font-size="10" text-anchor="middle">{:.3g} {} ({})</text>)",
-                       x + slot / 2, kH - kBottom - h - 3, *v, htmlText(unit), htmlText(band(p)));
+                       x + slot / 2, kH - kBottom - h - 3, *v, escapeHtml(unit), escapeHtml(band(p)));
   }
   svg += "</svg>";
   return svg;
@@ -220,8 +186,8 @@ std::string deliveryHtml(const json::value& report) {
   html += "<style>body{font-family:sans-serif;margin:2em;max-width:62em;color:#222}table{border-collapse:collapse;"
           "margin:0.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}"
           "h2{border-bottom:1px solid #ddd}.charts svg{margin:0 1em 1em 0}</style></head><body>\n";
-  html += "<h1>Delivery report</h1>\n<p>" + htmlText(scope(report)) + ". Incidents: " +
-          htmlText(str(at(report, "incidents"))) + ".</p>\n";
+  html += "<h1>Delivery report</h1>\n<p>" + escapeHtml(scope(report)) + ". Incidents: " +
+          escapeHtml(str(at(report, "incidents"))) + ".</p>\n";
   static const json::array none;
   const auto& periods = at(report, "periods").is_array() ? at(report, "periods").get_array() : none;
   const auto band = [](const char* key) {
@@ -258,15 +224,15 @@ std::string deliveryHtml(const json::value& report) {
   const auto row = [&](const std::string& name, const json::value& p) {
     const Row r = rowOf(p);
     html += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                        htmlText(name), htmlText(r.frequency), htmlText(r.lead), htmlText(r.failure), htmlText(r.restore),
-                        htmlText(r.success), htmlText(r.rollbacks), htmlText(r.approval), htmlText(r.window));
+                        escapeHtml(name), escapeHtml(r.frequency), escapeHtml(r.lead), escapeHtml(r.failure), escapeHtml(r.restore),
+                        escapeHtml(r.success), escapeHtml(r.rollbacks), escapeHtml(r.approval), escapeHtml(r.window));
   };
   for (const auto& p : periods) row(str(at(p, "from")).substr(0, 10), p);
   row("total", at(report, "total"));
   html += "</table>\n<h2>Rollback reasons</h2>\n<table><tr><th>reason</th><th>rollbacks</th></tr>";
   if (const auto& reasons = at(at(at(report, "total"), "rollbacks"), "reasons"); reasons.is_array()) {
     for (const auto& r : reasons.get_array()) {
-      html += fmt::format("<tr><td>{}</td><td>{}</td></tr>", htmlText(str(at(r, "kind"))), htmlText(str(at(r, "count"))));
+      html += fmt::format("<tr><td>{}</td><td>{}</td></tr>", escapeHtml(str(at(r, "kind"))), escapeHtml(str(at(r, "count"))));
     }
   }
   html += "</table>\n<h2>Deployments</h2>\n<table><tr><th>id</th><th>environment</th><th>version</th><th>phase</th>"
@@ -275,10 +241,10 @@ std::string deliveryHtml(const json::value& report) {
     for (const auto& d : list.get_array()) {
       const bool failed = at(d, "failedChange").is_bool() && at(d, "failedChange").get_bool();
       html += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                          htmlText(str(at(d, "id"))), htmlText(str(at(d, "environment"))), htmlText(str(at(d, "version"))),
-                          htmlText(str(at(d, "phase"))), htmlText(humanDuration(at(d, "leadTimeSeconds"))),
-                          htmlText(failed ? str(at(d, "failure")) : std::string("no")),
-                          htmlText(humanDuration(at(d, "timeToRestoreSeconds"))), htmlText(str(at(d, "rollbackReason"))));
+                          escapeHtml(str(at(d, "id"))), escapeHtml(str(at(d, "environment"))), escapeHtml(str(at(d, "version"))),
+                          escapeHtml(str(at(d, "phase"))), escapeHtml(humanDuration(at(d, "leadTimeSeconds"))),
+                          escapeHtml(failed ? str(at(d, "failure")) : std::string("no")),
+                          escapeHtml(humanDuration(at(d, "timeToRestoreSeconds"))), escapeHtml(str(at(d, "rollbackReason"))));
     }
   }
   html += "</table>\n</body></html>\n";

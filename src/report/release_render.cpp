@@ -8,55 +8,23 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "render_text.hpp"
 #include "runway/report/release.hpp"
 
 namespace runway::report {
 namespace {
 
 namespace json = boost::json;
+using render::escapeHtml;
 
-const json::value& get(const json::value& v, std::string_view key) {
-  static const json::value null;
-  if (!v.is_object()) return null;
-  const auto* m = v.get_object().if_contains(key);
-  return m != nullptr ? *m : null;
-}
-
-std::string textOf(const json::value& v) {
-  if (v.is_string()) return std::string(v.get_string());
-  if (v.is_null()) return "-";
-  return json::serialize(v);
-}
-
-double numberOf(const json::value& v) { return v.is_number() ? v.to_number<double>() : 0.0; }
+const json::value& get(const json::value& v, std::string_view key) { return render::field(v, key); }
+std::string textOf(const json::value& v) { return render::text(v); }
+double numberOf(const json::value& v) { return render::number(v); }
+std::string escapeCell(std::string_view s) { return render::markdownCell(s); }
 
 const json::array& arrayOf(const json::value& v) {
   static const json::array empty;
   return v.is_array() ? v.get_array() : empty;
-}
-
-std::string escapeHtml(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
-std::string escapeCell(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '|') out += "\\|";
-    else if (c == '\n') out += ' ';
-    else out += c;
-  }
-  return out;
 }
 
 // Milliseconds since the epoch of a report timestamp; nullopt when it does not parse.
