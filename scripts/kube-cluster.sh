@@ -190,7 +190,7 @@ pick_ports() { # DIR base -> DIR/ports (one "name port" a line)
   fi
   # Free ports: bound together on port 0 so the seven differ, then released for the servers.
   # (Another process could take one in between; up fails then, naming the component.)
-  python3 - "${PORT_NAMES[@]}" >"$dir/ports" <<'EOF'
+  /usr/bin/python3 - "${PORT_NAMES[@]}" >"$dir/ports" <<'EOF'
 import socket, sys
 socks = []
 for name in sys.argv[1:]:
