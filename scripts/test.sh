@@ -11,6 +11,10 @@ cd "$(dirname "$0")/.."
 # Let ccache share results between clones in different directories (CI builds a fresh clone).
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
 jobs=$(nproc 2>/dev/null || echo 2)
+# The suite's tests mostly wait (on real deployments' pauses and bakes, on servers starting), so
+# it runs twice as many at once as there are cores; every test polls with a deadline rather than
+# counting on a share of the CPU. The sanitizer run is computation and gets one per core.
+suite_jobs=${RUNWAY_SUITE_JOBS:-$((jobs * 2))}
 logs=build/test-logs
 stages=()
 stage_start=0
@@ -105,7 +109,7 @@ background_pid=$!
 # programs the tests ran from it.
 begin "tests (unit, integration, e2e)"
 strace -f --seccomp-bpf -qq -e trace=execve -e signal=none -o "$logs/exec.log" \
-  ctest --preset ci -j"$jobs" --timeout 600 2>&1 | tee "$logs/ctest-ci.log"
+  ctest --preset ci -j"$suite_jobs" --timeout 600 2>&1 | tee "$logs/ctest-ci.log"
 count "$logs/ctest-ci.log"
 end
 

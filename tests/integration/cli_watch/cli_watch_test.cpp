@@ -220,6 +220,10 @@ TEST_F(CliWatchTest, WatchShowsTheCanaryOnATerminalAndAsTimestampedLinesThroughA
   auto piped = test::Subprocess::start(runwayOptions(withServer({"status", "production", "--watch", "--until-done",
                                                                   "--interval", "250ms"})));
   ASSERT_TRUE(piped) << piped.error().message;
+  // Both show the state before the deployment first; on a loaded machine either can take a while
+  // to print its first line, and a deployment started before it would make that line wrong.
+  auto before = piped->readLineMatching("current release v1\\.0\\.0  no active deployment", test::deadlineIn(30s));
+  ASSERT_TRUE(before) << before.error().message;
   ASSERT_TRUE(test::pollUntil([&] { return contains(tmux.capture(), "no active deployment"); },
                               test::deadlineIn(30s), 200ms))
       << tmux.capture();

@@ -26,17 +26,20 @@ namespace {
 using namespace testing;
 using namespace std::chrono_literals;
 
-constexpr int kSequencesPerStrategy = 10'000;
 // The invariants on traffic, aborts and Succeeded are checked for every sequence. The costly
 // checks (a state copy and comparison per step for the audit property, the replay through
 // step(), a mid-sequence JSON round trip) run on every sequence in an optimised build and on
-// every 8th in an unoptimised (sanitizer) build, whose sequences are also shorter, to keep that
-// build near a minute. How often sequences reach Succeeded / RolledBack is asserted only in the
-// optimised build (the generator is the same code in both).
+// every 8th in an unoptimised (sanitizer) build. The sanitizer build also runs fewer and shorter
+// sequences: it is there to find memory and undefined-behaviour errors on the same code paths,
+// which a few thousand sequences reach, and each costs it several times more. How often sequences
+// reach Succeeded / RolledBack is asserted only in the optimised build (the generator is the same
+// code in both).
 #if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__)
+constexpr int kSequencesPerStrategy = 10'000;
 constexpr int kDeepEvery = 1;
 constexpr int kInputsPerSequence = 36;
 #else
+constexpr int kSequencesPerStrategy = 3'000;
 constexpr int kDeepEvery = 8;
 constexpr int kInputsPerSequence = 16;
 #endif
