@@ -96,6 +96,20 @@ endfunction()
 # alone). OPTIMIZED keeps the preset's optimisation for a test that is mostly computation; it
 # must be its own executable: inline functions compiled at -O0 in another object of the same
 # binary would be the copies the linker keeps.
+# runway_test_paths: tests/test_paths.cpp, the one object that knows the source and binary
+# directories (see tests/test_paths.hpp). Made once, by the first target that needs it.
+function(runway_test_paths_library)
+  if(TARGET runway_test_paths)
+    return()
+  endif()
+  add_library(runway_test_paths STATIC ${PROJECT_SOURCE_DIR}/tests/test_paths.cpp)
+  target_include_directories(runway_test_paths PUBLIC ${PROJECT_SOURCE_DIR}/tests)
+  target_compile_definitions(runway_test_paths PRIVATE
+    RUNWAY_TEST_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+    RUNWAY_TEST_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  target_link_libraries(runway_test_paths PRIVATE runway_warnings)
+endfunction()
+
 function(runway_test name)
   cmake_parse_arguments(ARG "OPTIMIZED" "LABEL" "SOURCES;DEPS;PROPERTIES" ${ARGN})
   if(NOT ARG_LABEL)
@@ -108,9 +122,8 @@ function(runway_test name)
   endif()
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
   runway_unity(${name})
-  target_compile_definitions(${name} PRIVATE
-    RUNWAY_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
-    RUNWAY_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  runway_test_paths_library()
+  target_link_libraries(${name} PRIVATE runway_test_paths)
   include(GoogleTest)
   gtest_discover_tests(${name} PROPERTIES LABELS ${ARG_LABEL} ${ARG_PROPERTIES}
                        DISCOVERY_TIMEOUT 60)

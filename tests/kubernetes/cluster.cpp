@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
+#include "test_paths.hpp"
 
 namespace runway::kube::testing {
 namespace {

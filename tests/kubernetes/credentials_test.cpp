@@ -7,6 +7,7 @@
 
 #include "cluster.hpp"
 #include "support/temp_dir.hpp"
+#include "test_paths.hpp"
 
 namespace runway::kube {
 namespace {

@@ -13,10 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
-
-#ifndef RUNWAY_BINARY_DIR
-#error "RUNWAY_BINARY_DIR must be defined by the build"
-#endif
+#include "test_paths.hpp"
 
 namespace runway::test {
 

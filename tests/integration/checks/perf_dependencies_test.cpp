@@ -1,5 +1,5 @@
 // Dependencies in comprehensive health (a TCP port nobody listens on, a failing command) and the
-// performance comparison catching a demo-app version with LATENCY_MS=50 against the baseline of
+// performance comparison catching a demo-app version with LATENCY_MS=250 against the baseline of
 // the normal version.
 
 #include <gmock/gmock.h>
@@ -71,11 +71,12 @@ class PerfTest : public ChecksFixture {
 TEST_F(PerfTest, LatencyRegressionIsCaughtAgainstTheBaseline) {
   loadConfig();
   start("v1", {});
-  start("v2", {{"LATENCY_MS", "50"}}, 1, false);
+  start("v2", {{"LATENCY_MS", "250"}}, 1, false);
   auto spec = config_->findEnvironment("staging")->performance;
-  // Two runs of the same version on a shared 2-core machine differ in P99 by several ms; the
-  // injected 50ms is far above this allowance.
-  spec.latency_noise = Duration{20};
+  // Two runs of the same version on a shared 2-core machine differ in P95 by tens of ms when
+  // other tests load it (seen in CI: a baseline of 24ms, the same version again 68ms); the
+  // injected 250ms is far above this allowance.
+  spec.latency_noise = Duration{120};
   // P99 of 120 samples is the second-slowest request: on a shared machine it jumps by tens of
   // ms between identical runs (seen: 10ms -> 32.6ms; 2.4ms -> 28.3ms while CI's sanitizer build
   // ran at idle priority). This test judges the P95, so the P99 allowance cannot decide it.
@@ -96,7 +97,7 @@ TEST_F(PerfTest, LatencyRegressionIsCaughtAgainstTheBaseline) {
   EXPECT_FALSE(verdict.passed()) << verdict.toTable();
   ASSERT_NE(verdict.firstFailure(), nullptr);
   EXPECT_EQ(verdict.firstFailure()->name, "P95") << verdict.toTable();
-  EXPECT_GE(slow.p95_ms, 40.0);
+  EXPECT_GE(slow.p95_ms, 240.0);
 
   const auto again = load("v1");
   const auto same = comparePerformance(again, *saved, spec);

@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "runway/store/store.hpp"
+#include "test_paths.hpp"
 
 namespace runway {
 namespace {

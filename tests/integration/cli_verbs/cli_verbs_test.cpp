@@ -13,6 +13,7 @@
 #include "support/net.hpp"
 #include "support/poll.hpp"
 #include "support/temp_dir.hpp"
+#include "test_paths.hpp"
 
 namespace runway {
 namespace {

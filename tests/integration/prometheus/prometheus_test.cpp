@@ -28,6 +28,7 @@
 #include "support/poll.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
+#include "test_paths.hpp"
 
 namespace runway::analysis {
 namespace {

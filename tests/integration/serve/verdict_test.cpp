@@ -18,6 +18,7 @@
 #include "support/http.hpp"
 #include "support/poll.hpp"
 #include "support/temp_dir.hpp"
+#include "test_paths.hpp"
 
 namespace runway::test {
 namespace {

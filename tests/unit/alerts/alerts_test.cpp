@@ -12,6 +12,7 @@
 #include "runway/config/loader.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
+#include "test_paths.hpp"
 
 namespace runway::alerts {
 namespace {

@@ -3,6 +3,7 @@
 #include "runway/analysis/analysis.hpp"
 
 #include <gtest/gtest.h>
+#include "test_paths.hpp"
 
 namespace runway::analysis {
 namespace {

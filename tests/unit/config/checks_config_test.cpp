@@ -11,6 +11,7 @@
 
 #include "runway/config/loader.hpp"
 #include "text.hpp"
+#include "test_paths.hpp"
 
 namespace runway::config {
 namespace {

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "text.hpp"
+#include "test_paths.hpp"
 
 namespace runway::config {
 namespace {

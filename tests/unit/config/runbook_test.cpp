@@ -9,6 +9,7 @@
 
 #include "runway/config/loader.hpp"
 #include "runway/config/summary.hpp"
+#include "test_paths.hpp"
 
 namespace runway::config {
 namespace {

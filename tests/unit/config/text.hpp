@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "runway/config/loader.hpp"
+#include "test_paths.hpp"
 
 namespace runway::config::test {
 

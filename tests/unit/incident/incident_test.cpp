@@ -11,6 +11,7 @@
 
 #include "runway/config/loader.hpp"
 #include "runway/incident/incident.hpp"
+#include "test_paths.hpp"
 
 namespace runway::incident {
 namespace {

@@ -4,6 +4,7 @@
 
 #include "runway/kube/credentials.hpp"
 #include "support/temp_dir.hpp"
+#include "test_paths.hpp"
 
 namespace runway::kube {
 namespace {
@@ -16,7 +17,7 @@ class ExecPluginTest : public ::testing::Test {
   ExecPlugin plugin(std::vector<std::pair<std::string, std::string>> extra = {}) const {
     ExecPlugin p;
     p.api_version = "client.authentication.k8s.io/v1";
-    p.command = RUNWAY_SOURCE_DIR "/tests/data/kube/exec-credential.sh";
+    p.command = std::string(RUNWAY_SOURCE_DIR) + "/tests/data/kube/exec-credential.sh";
     p.env = {{"COUNT_FILE", (dir_ / "count").string()}, {"INFO_FILE", (dir_ / "info").string()}};
     p.env.insert(p.env.end(), extra.begin(), extra.end());
     p.interactive_mode = "IfAvailable";

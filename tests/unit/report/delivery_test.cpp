@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "seeded_history.hpp"
+#include "test_paths.hpp"
 
 namespace runway::report {
 namespace {
