@@ -263,23 +263,24 @@ class KubernetesRuntimeImpl final : public KubernetesRuntime {
       return fail(ErrorCode::FailedPrecondition,
                   fmt::format("{} {} is being retired in {}", service, version, c->ns));
     }
+    // An HPA on the Deployment would scale it back: its bounds move first (minReplicas is at
+    // least 1), so that the HPA controller never sees the new replica count outside old bounds.
+    auto hpa = c->client->get(kube::Resource::horizontalPodAutoscalers(), c->ns, name);
+    if (hpa) {
+      const auto max = intField(objectField(&*hpa, "spec"), "maxReplicas", 1);
+      const int low = std::max(1, instances);
+      auto bounds = c->client->mergePatch(
+          kube::Resource::horizontalPodAutoscalers(), c->ns, name,
+          json::object{{"spec", json::object{{"minReplicas", low},
+                                             {"maxReplicas", std::max<std::int64_t>(max, low)}}}});
+      if (!bounds) return fail(bounds.error());
+    } else if (hpa.error().code != ErrorCode::NotFound) {
+      return fail(hpa.error());
+    }
     auto patched = c->client->mergePatch(kube::Resource::deployments(), c->ns, name,
                                          json::object{{"spec", json::object{{"replicas", instances}}}});
     if (!patched) return fail(patched.error());
     remember(c->deployments, *patched);
-    // An HPA on the Deployment would scale it back: its bounds follow (minReplicas is at least 1).
-    auto hpa = c->client->get(kube::Resource::horizontalPodAutoscalers(), c->ns, name);
-    if (!hpa) {
-      if (hpa.error().code == ErrorCode::NotFound) return {};
-      return fail(hpa.error());
-    }
-    const auto max = intField(objectField(&*hpa, "spec"), "maxReplicas", 1);
-    const int low = std::max(1, instances);
-    auto bounds = c->client->mergePatch(
-        kube::Resource::horizontalPodAutoscalers(), c->ns, name,
-        json::object{{"spec", json::object{{"minReplicas", low},
-                                           {"maxReplicas", std::max<std::int64_t>(max, low)}}}});
-    if (!bounds) return fail(bounds.error());
     return {};
   }
 

@@ -56,6 +56,18 @@ class KubernetesRuntimeRbacTest : public ::testing::Test {
     as_runway.client_certificate_pem.clear();
     as_runway.client_key_pem.clear();
     as_runway.token = *token;
+    // RBAC changes reach the authorizer through its informers. The runtime's watches start when
+    // it opens, and one refused then retries only after its back-off, by when the pods it would
+    // have reported on have come and gone: open it once the service account may list pods.
+    auto probe = makeClient(as_runway);
+    Result<ObjectList> pods = fail(ErrorCode::Internal, "not tried");
+    ASSERT_TRUE(pollUntil(
+        [&] {
+          pods = probe->list(Resource::pods(), ns_.name());
+          return pods.has_value();
+        },
+        deadlineIn(30s)))
+        << pods.error().message;
     config_ = configFor(ns_.name());
     runtime::KubernetesRuntimeOptions options;
     options.connect = [as_runway](const config::Environment&)
