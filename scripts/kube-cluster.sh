@@ -330,22 +330,35 @@ cmd_up() {
   wait_for etcd curl -sf "http://127.0.0.1:$(port etcd_metrics)/health"
 
   # --endpoint-reconciler-type none: the reconciler refuses a loopback advertise address.
-  start kube-apiserver "$BIN/kube-apiserver" \
-    --etcd-servers "http://127.0.0.1:$(port etcd)" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$(port apiserver)" \
-    --cert-dir "$pki/apiserver-certdir" \
-    --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
-    --client-ca-file "$pki/ca.crt" \
-    --kubelet-client-certificate "$pki/apiserver-kubelet-client.crt" \
-    --kubelet-client-key "$pki/apiserver-kubelet-client.key" \
-    --service-account-issuer https://kubernetes.default.svc.cluster.local \
-    --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
-    --service-cluster-ip-range 10.96.0.0/16 \
-    --authorization-mode Node,RBAC \
-    --endpoint-reconciler-type none \
-    --allow-privileged=true --profiling=false
-  wait_for kube-apiserver curl -sf --cacert "$pki/ca.crt" --cert "$pki/admin.crt" \
-    --key "$pki/admin.key" "$api/readyz"
+  local apiserver=("$BIN/kube-apiserver"
+    --etcd-servers "http://127.0.0.1:$(port etcd)"
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$(port apiserver)"
+    --cert-dir "$pki/apiserver-certdir"
+    --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key"
+    --client-ca-file "$pki/ca.crt"
+    --kubelet-client-certificate "$pki/apiserver-kubelet-client.crt"
+    --kubelet-client-key "$pki/apiserver-kubelet-client.key"
+    --service-account-issuer https://kubernetes.default.svc.cluster.local
+    --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key"
+    --service-cluster-ip-range 10.96.0.0/16
+    --authorization-mode Node,RBAC
+    --endpoint-reconciler-type none
+    --allow-privileged=true --profiling=false)
+  # On a loaded machine kube-apiserver can exit during start-up when a post-start hook times
+  # out against a slow etcd (seen in CI: "PostStartHook start-service-ip-repair-controllers
+  # failed: unable to perform initial IP and Port allocation check (timeout)"). It is started
+  # again, up to three times, as the kubelet restarts a crashed static pod; one that stays up but
+  # never gets ready still fails at once.
+  local attempt
+  for attempt in 1 2 3; do
+    start kube-apiserver "${apiserver[@]}"
+    if wait_for kube-apiserver curl -sf --cacert "$pki/ca.crt" --cert "$pki/admin.crt" \
+      --key "$pki/admin.key" "$api/readyz"; then
+      break
+    fi
+    if alive kube-apiserver || ((attempt == 3)); then die "kube-apiserver did not get ready"; fi
+    log "kube-apiserver exited during start-up; starting it again (attempt $((attempt + 1)) of 3)"
+  done
 
   # --use-service-account-credentials: each controller acts as its own service account (as
   # system:kube-controller-manager alone, controllers are forbidden and Deployments never roll).

@@ -47,7 +47,9 @@ spec:
         image: registry.example/web:${ARTIFACT}
         port: 8080
         replicas: 2
-        progressDeadlineSeconds: 3
+        # Long enough for a good version's pods on a loaded machine (at 3 s a good canary was
+        # once rolled back in CI), short enough for the bad version's test.
+        progressDeadlineSeconds: 12
         env: {MODE: "${ENVIRONMENT}"}
         podTemplatePatch:
           spec:
