@@ -188,17 +188,66 @@ pick_ports() { # DIR base -> DIR/ports (one "name port" a line)
     for i in "${!PORT_NAMES[@]}"; do echo "${PORT_NAMES[$i]} $((base + i))"; done >"$dir/ports"
     return 0
   fi
-  # Free ports: bound together on port 0 so the seven differ, then released for the servers.
-  # (Another process could take one in between; up fails then, naming the component.)
-  /usr/bin/python3 - "${PORT_NAMES[@]}" >"$dir/ports" <<'EOF'
-import socket, sys
-socks = []
-for name in sys.argv[1:]:
+  # A block of seven free ports below the kernel's ephemeral range (32768-60999 on Debian), so
+  # that no program binding port 0 meanwhile (the suite's servers do, all the time) can take one
+  # before its component binds it: the scheduler's port, for one, is bound some 20 s after it is
+  # picked, and a port-0 pick was once taken in that time (CI: "bind: address already in use").
+  # Clusters started at the same time do not share a block either: picks are made under a lock
+  # and noted in a registry beside it; a note stays while its cluster's ports file lists the port.
+  /usr/bin/python3 - "$dir" "${PORT_NAMES[@]}" >"$dir/ports" <<'EOF'
+import fcntl, os, random, socket, sys
+
+cluster, names = sys.argv[1], sys.argv[2:]
+registry = os.path.join(os.environ.get("TMPDIR", "/tmp"), "runway-kube-ports")
+low, high = 20000, 32000
+
+
+def free(port):
     s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append((name, s))
-for name, s in socks:
-    print(name, s.getsockname()[1])
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+with open(registry + ".lock", "w") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    kept, taken = [], set()
+    try:
+        with open(registry) as f:
+            notes = f.read().split("\n")
+    except FileNotFoundError:
+        notes = []
+    for note in notes:
+        port, _, owner = note.partition(" ")
+        if not port.isdigit() or owner == cluster:
+            continue
+        try:
+            with open(os.path.join(owner, "ports")) as f:
+                listed = f.read().split()
+        except OSError:
+            continue  # that cluster's directory is gone
+        if port in listed:
+            kept.append(note)
+            taken.add(int(port))
+    pick = random.SystemRandom()
+    for _ in range(2000):
+        base = pick.randrange(low, high - len(names))
+        ports = list(range(base, base + len(names)))
+        if not taken.intersection(ports) and all(free(p) for p in ports):
+            break
+    else:
+        sys.exit("kube-cluster: no block of %d free ports in %d-%d" % (len(names), low, high))
+    for name, port in zip(names, ports):
+        print(name, port)
+    sys.stdout.flush()
+    kept += ["%d %s" % (port, cluster) for port in ports]
+    with open(registry + ".new", "w") as out:
+        out.write("\n".join(kept) + "\n")
+    os.replace(registry + ".new", registry)
 EOF
 }
 

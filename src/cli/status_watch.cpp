@@ -227,6 +227,7 @@ int watchStatus(ApiClient& client, const WatchOptions& options) {
   std::map<std::string, std::string> tracked;    // deployment id -> its phase (--until-done)
   std::map<std::string, std::string> tracked_env;
   const std::string path = options.env.empty() ? "/api/v1/environments" : "/api/v1/environments/" + options.env;
+  bool final_look = false;  // --until-done: the end was seen after this round's view; show it once more
   for (;;) {
     auto out = client.get(path);
     if (!out) return reportError(out.error());
@@ -266,12 +267,23 @@ int watchStatus(ApiClient& client, const WatchOptions& options) {
     if (options.until_done && !tracked.empty()) {
       // A deployment that left the active slot ended between two polls: ask for its last phase.
       bool all_ended = true;
+      bool ended_after_view = false;
       for (auto& [id, phase] : tracked) {
         if (isEnded(phase)) continue;
         auto doc = client.get("/api/v1/deployments/" + id);
         if (!doc) return reportError(doc.error());
         phase = text(*doc, "phase");
-        if (!isEnded(phase)) all_ended = false;
+        if (isEnded(phase)) {
+          ended_after_view = true;
+        } else {
+          all_ended = false;
+        }
+      }
+      // Ended between this round's view and now: one more round at once shows the state it
+      // ended in (the release now current) before the watch exits.
+      if (all_ended && ended_after_view && !final_look) {
+        final_look = true;
+        continue;
       }
       if (all_ended) {
         int code = kExitOk;
