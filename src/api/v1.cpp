@@ -10,6 +10,7 @@
 #include "runway/api/reports.hpp"
 #include "alerts_api.hpp"
 #include "incidents_api.hpp"
+#include "logs_api.hpp"
 #include "runway/api/tokens.hpp"
 #include "runway/core/suggest.hpp"
 #include "runway/engine/engine.hpp"
@@ -297,7 +298,8 @@ HttpResponse environmentsView(const Ctx& c, const HttpRequest& req, const std::s
     if (!only.empty() && env.name != only) continue;
     json::object o{{"name", env.name},
                    {"strategy", engine::strategyName(env.strategy)},
-                   {"promotesFrom", env.promotes_from}};
+                   {"promotesFrom", env.promotes_from},
+                   {"runtime", env.runtime.kind == config::RuntimeSpec::Kind::Kubernetes ? "kubernetes" : "local"}};
     const auto* app = cfg->applicationFor(env);
     o["application"] = app != nullptr ? app->name : "";
     auto current = controller::currentRelease(*c->store, env.name);
@@ -340,6 +342,7 @@ HttpResponse environmentsView(const Ctx& c, const HttpRequest& req, const std::s
                                              {"lastExit", i.last_exit},
                                              {"pod", i.pod},
                                              {"node", i.node},
+                                             {"diagnosis", i.diagnosis},
                                              {"logPath", logPathOf(*c->runtime, env.name, svc.name, i.version, i.index)}});
           }
         }
@@ -902,6 +905,7 @@ std::vector<Route> v1Routes(std::shared_ptr<ApiContext> c) {
   add("DELETE", "/api/v1/tokens/{id}", admin, [c](HttpRequest& req) { return revokeToken(c, req); });
   for (auto& r : reportRoutes(c)) routes.push_back(std::move(r));
   for (auto& r : alertRoutes(c)) routes.push_back(std::move(r));
+  for (auto& r : logRoutes(c)) routes.push_back(std::move(r));
   if (c->incidents) {
     for (auto& r : incidentRoutes(c)) routes.push_back(std::move(r));
   }

@@ -245,9 +245,10 @@ void printEnvironment(const json::value& e) {
     if (!instances.is_array()) continue;
     for (const auto& i : instances.get_array()) {
       if (!text(i, "pod").empty()) {  // a Kubernetes pod: no pid; where it runs instead
-        fmt::print("    {}#{} {:<9} pod {} node {} restarts {}{}\n", text(i, "version"), integer(i, "index"),
+        fmt::print("    {}#{} {:<9} pod {} node {} restarts {}{}{}\n", text(i, "version"), integer(i, "index"),
                    text(i, "state"), text(i, "pod"), orDash(text(i, "node")), integer(i, "restarts"),
-                   text(i, "lastExit").empty() ? "" : "  last exit: " + text(i, "lastExit"));
+                   text(i, "lastExit").empty() ? "" : "  last exit: " + text(i, "lastExit"),
+                   text(i, "diagnosis").empty() ? "" : "  why: " + text(i, "diagnosis"));
         continue;
       }
       fmt::print("    {}#{} {:<9} port {} pid {} restarts {}{}\n", text(i, "version"), integer(i, "index"),
