@@ -8,7 +8,9 @@
 // node, the path a real cluster's logs take. A pod without a Logs object is a pod whose log the
 // node cannot serve (kwok answers 400), which is how the error path is tested.
 
+#include <cmath>
 #include <csignal>
+#include <map>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -187,6 +189,71 @@ TEST_F(KubernetesLogsTest, AFailedVersionCarriesItsKubernetesEvents) {
   EXPECT_NE(json::serialize(deployment.at("events")).find("FailedScheduling"), std::string::npos);
   const auto status = cli({"status", "--deployment", id});
   EXPECT_NE(status.out.find("FailedScheduling"), std::string::npos) << status.out << status.err;
+}
+
+// traffic: replicas (no gateway): a canary's 10 % is whatever the Ready pods make of it, since
+// the stable Service selects every version's pods. The API and `runway status` show the split
+// achieved (the Ready pods' ratio) beside the one asked for, and say why.
+TEST_F(KubernetesLogsTest, ReplicaTrafficShowsTheAchievedSplitAndItsCaveat) {
+  TestNamespace ns("ratio");
+  const std::string paused = R"(  strategy: canary
+  canary:
+    steps:
+      - setWeight: 10
+      - pause: {}
+      - setWeight: 100
+    scaleDownDelay: 1s
+    abortScaleDownDelay: 1s)";
+  start(application() + environment("prod", kubeconfigPath(), ns.name(), "", paused));
+  ASSERT_EQ(deployAndWait("prod", "v1"), "Succeeded");
+  const auto id = server_->deploy("prod", "v2");
+  ASSERT_FALSE(id.empty());
+  // What the cluster's Ready pods give each version, in percent.
+  const auto readyShare = [&] {
+    std::map<std::string, double> share;
+    auto listed = admin_->list(kube::Resource::pods(), ns.name());
+    if (!listed) return share;
+    int total = 0;
+    for (const auto& p : listed->items) {
+      const auto pod = kube::podInstance(p);
+      if (!pod.ready || p.at("metadata").as_object().contains("deletionTimestamp")) continue;
+      share[pod.version] += 1;
+      ++total;
+    }
+    for (auto& [v, n] : share) n = 100.0 * n / total;
+    return share;
+  };
+  json::value service;
+  std::map<std::string, double> expected;
+  const bool agreed = pollUntil(
+      [&] {
+        auto env = server_->getJson("/api/v1/environments/prod");
+        if (!env.is_object()) return false;
+        service = env.at("services").as_array().at(0);
+        const auto& achieved = service.at("achievedTraffic");
+        if (!achieved.is_object() || service.at("traffic").as_object().size() != 2) return false;
+        expected = readyShare();
+        if (expected.size() != 2 || achieved.as_object().size() != 2) return false;
+        for (const auto& [v, pct] : expected) {
+          const auto* got = achieved.as_object().if_contains(v);
+          if (got == nullptr || std::abs(got->to_number<double>() - pct) > 0.1) return false;
+        }
+        return true;
+      },
+      deadlineIn(90s));
+  ASSERT_TRUE(agreed) << json::serialize(service);
+  EXPECT_EQ(service.at("traffic").at("v2").to_number<double>(), 10);
+  EXPECT_NE(expected.at("v2"), 10.0) << "the Ready pods happen to give 10 %: the test shows nothing";
+  const std::string caveat(service.at("trafficCaveat").as_string());
+  EXPECT_NE(caveat.find("traffic: replicas: the stable Service spreads connections over every "
+                        "Ready pod"),
+            std::string::npos)
+      << caveat;
+  EXPECT_NE(caveat.find("not by the weights asked for (v1=90% v2=10%)"), std::string::npos) << caveat;
+  const auto status = cli({"status", "prod"});
+  EXPECT_NE(status.out.find("traffic v1=90% v2=10%"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("    achieved v1="), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("use traffic: httproute for exact weights"), std::string::npos) << status.out;
 }
 
 // Pre-flight against an API server that does not answer: the deployment fails its pre-flight
