@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A real Kubernetes control plane on 127.0.0.1 for runway's `kubernetes` tests: etcd,
 # kube-apiserver, kube-controller-manager, kube-scheduler (all built from the Go module proxy)
-# and kwok (fake nodes whose pods go Running/Ready without containers), with the Gateway API
-# standard CRDs applied.
+# and kwok (fake nodes whose pods go Running/Ready without containers; its fake kubelet serves a
+# pod's log from the file a kwok `Logs` object names, --enable-crds Logs), with the Gateway API
+# standard CRDs and kwok's Logs CRD applied.
 #
 #   scripts/kube-cluster.sh build
 #       Builds the pinned binaries once into the cache directory (below); a second call returns
@@ -129,6 +130,16 @@ build_kwok() {
     rmdir "$out"
     log "built kwok in $((SECONDS - t0))s"
   fi
+  # The Logs CRD: a Logs object names the file kwok's fake kubelet serves as a pod's log
+  # (GET .../pods/NAME/log through the real API server), which is how the tests give pods logs.
+  if [[ ! -s $CACHE/share/kwok-crds/logs.yaml ]]; then
+    local kd
+    kd=$(module_dir "sigs.k8s.io/kwok@v$KWOK_VERSION")
+    mkdir -p "$CACHE/share/kwok-crds"
+    cp "$kd/kustomize/crd/bases/kwok.x-k8s.io_logs.yaml" "$CACHE/share/kwok-crds/logs.yaml.tmp"
+    chmod u+w "$CACHE/share/kwok-crds/logs.yaml.tmp"
+    mv "$CACHE/share/kwok-crds/logs.yaml.tmp" "$CACHE/share/kwok-crds/logs.yaml"
+  fi
   # The kwok binary has no built-in stages; the module ships them (fast node and pod stages).
   if [[ ! -s $CACHE/share/kwok-stages.yaml ]]; then
     local kd f
@@ -161,12 +172,13 @@ copy_gateway_crds() {
 
 cmd_build() {
   mkdir -p "$BIN" "$CACHE/share"
-  [[ -f $CACHE/stamp && $(cat "$CACHE/stamp") == "$VERSIONS" ]] && return 0
+  built() { [[ -f $CACHE/stamp && $(cat "$CACHE/stamp") == "$VERSIONS" && -s $CACHE/share/kwok-crds/logs.yaml ]]; }
+  built && return 0
   command -v go >/dev/null || die "go is not installed (https://go.dev/dl; go1.26 or newer)"
   # One build at a time per cache directory (parallel test fixtures may all ask for it).
   exec 9>"$CACHE/build.lock"
   flock 9
-  [[ -f $CACHE/stamp && $(cat "$CACHE/stamp") == "$VERSIONS" ]] && { exec 9>&-; return 0; }
+  built && { exec 9>&-; return 0; }
   local t0=$SECONDS
   log "building into $CACHE ($(go version | awk '{ print $3 }'))"
   build_etcd
@@ -409,6 +421,12 @@ cmd_up() {
     log "kube-apiserver exited during start-up; starting it again (attempt $((attempt + 1)) of 3)"
   done
 
+  # Before kwok starts: it watches Logs objects (--enable-crds Logs).
+  "$BIN/kubectl" --kubeconfig "$DIR/kubeconfig" apply --server-side \
+    --field-manager=runway-test-harness -f "$CACHE/share/kwok-crds/logs.yaml" >/dev/null
+  wait_for kube-apiserver "$BIN/kubectl" --kubeconfig "$DIR/kubeconfig" wait \
+    --for=condition=Established crd/logs.kwok.x-k8s.io --timeout=5s
+
   # --use-service-account-credentials: each controller acts as its own service account (as
   # system:kube-controller-manager alone, controllers are forbidden and Deployments never roll).
   start kube-controller-manager "$BIN/kube-controller-manager" \
@@ -436,7 +454,7 @@ cmd_up() {
     --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
     --node-ip 127.0.0.1 --node-port "$(port kwok)" --server-address "127.0.0.1:$(port kwok)" \
     --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
-    --cidr 10.244.0.0/16 --node-lease-duration-seconds 40
+    --cidr 10.244.0.0/16 --node-lease-duration-seconds 40 --enable-crds Logs
   wait_for kube-controller-manager curl -skf "https://127.0.0.1:$(port controller_manager)/healthz"
   wait_for kube-scheduler curl -skf "https://127.0.0.1:$(port scheduler)/healthz"
   wait_for kwok curl -skf "https://127.0.0.1:$(port kwok)/healthz"

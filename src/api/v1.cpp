@@ -10,6 +10,7 @@
 #include "runway/api/reports.hpp"
 #include "alerts_api.hpp"
 #include "incidents_api.hpp"
+#include "logs_api.hpp"
 #include "runway/api/tokens.hpp"
 #include "runway/core/suggest.hpp"
 #include "runway/engine/engine.hpp"
@@ -290,6 +291,52 @@ json::value logPathOf(runtime::Runtime& rt, const std::string& env, const std::s
   return json::value(*path);
 }
 
+// Kubernetes with traffic: replicas (no gateway): while a split is partial the stable Service
+// selects every version's pods, so connections follow the Ready pods, not the weights
+// (docs/kubernetes.md). The split that achieves (per mille) and why; nullopt where the split is
+// applied as asked.
+std::optional<std::pair<std::map<std::string, int>, std::string>> replicaRatio(
+    const config::Environment& env, const std::map<std::string, int>& requested,
+    const std::vector<runtime::InstanceInfo>& instances) {
+  if (env.runtime.kind != config::RuntimeSpec::Kind::Kubernetes ||
+      env.runtime.kubernetes.traffic != config::KubernetesRuntime::Traffic::Replicas) {
+    return std::nullopt;
+  }
+  if (std::count_if(requested.begin(), requested.end(), [](const auto& w) { return w.second > 0; }) < 2) {
+    return std::nullopt;  // one version has it all: the Service selects only it
+  }
+  std::map<std::string, int> ready;
+  int total = 0;
+  for (const auto& i : instances) {
+    if (i.state != runtime::InstanceState::Ready) continue;
+    ++ready[i.version];
+    ++total;
+  }
+  std::map<std::string, int> achieved;
+  std::string pods;
+  for (const auto& [version, n] : ready) {
+    achieved[version] = n * 1000 / total;
+    pods += fmt::format("{}{} {}", pods.empty() ? "" : ", ", version, n);
+  }
+  if (!achieved.empty()) {  // rounding: the largest share takes the rest, so they sum to 1000
+    int sum = 0;
+    auto largest = achieved.begin();
+    for (auto it = achieved.begin(); it != achieved.end(); ++it) {
+      sum += it->second;
+      if (it->second > largest->second) largest = it;
+    }
+    largest->second += 1000 - sum;
+  }
+  std::string asked;
+  for (const auto& [version, w] : requested) asked += fmt::format("{}{}={:g}%", asked.empty() ? "" : " ", version, w / 10.0);
+  return std::pair{std::move(achieved),
+                   total == 0 ? std::string("traffic: replicas: no pod is Ready, so no version gets any traffic")
+                              : fmt::format("traffic: replicas: the stable Service spreads connections over every "
+                                            "Ready pod ({} Ready), not by the weights asked for ({}); use "
+                                            "traffic: httproute for exact weights",
+                                            pods, asked)};
+}
+
 HttpResponse environmentsView(const Ctx& c, const HttpRequest& req, const std::string& only) {
   auto cfg = c->controller->config();
   json::array envs;
@@ -297,7 +344,8 @@ HttpResponse environmentsView(const Ctx& c, const HttpRequest& req, const std::s
     if (!only.empty() && env.name != only) continue;
     json::object o{{"name", env.name},
                    {"strategy", engine::strategyName(env.strategy)},
-                   {"promotesFrom", env.promotes_from}};
+                   {"promotesFrom", env.promotes_from},
+                   {"runtime", env.runtime.kind == config::RuntimeSpec::Kind::Kubernetes ? "kubernetes" : "local"}};
     const auto* app = cfg->applicationFor(env);
     o["application"] = app != nullptr ? app->name : "";
     auto current = controller::currentRelease(*c->store, env.name);
@@ -320,16 +368,27 @@ HttpResponse environmentsView(const Ctx& c, const HttpRequest& req, const std::s
         json::object so{{"name", svc.name}};
         auto address = c->runtime->serviceAddress(env.name, svc.name);
         so["address"] = address ? json::value(*address) : json::value(nullptr);
-        json::object weights;
-        if (auto split = c->runtime->traffic(env.name, svc.name)) {
-          // Percent; whole numbers as integers (Boost.JSON writes 100.0 as 1E2).
-          for (const auto& [v, w] : split->weights) {
-            weights[v] = w % 10 == 0 ? json::value(w / 10) : json::value(w / 10.0);
+        // Percent; whole numbers as integers (Boost.JSON writes 100.0 as 1E2).
+        const auto percent = [](const std::map<std::string, int>& per_mille) {
+          json::object out;
+          for (const auto& [v, w] : per_mille) out[v] = w % 10 == 0 ? json::value(w / 10) : json::value(w / 10.0);
+          return out;
+        };
+        auto split = c->runtime->traffic(env.name, svc.name);
+        auto list = c->runtime->instances(env.name, svc.name);
+        so["traffic"] = split ? percent(split->weights) : json::object{};
+        json::value achieved = nullptr;
+        json::value caveat = nullptr;
+        if (split && list) {
+          if (auto a = replicaRatio(env, split->weights, *list)) {
+            achieved = percent(a->first);
+            caveat = json::value(a->second);
           }
         }
-        so["traffic"] = std::move(weights);
+        so["achievedTraffic"] = std::move(achieved);
+        so["trafficCaveat"] = std::move(caveat);
         json::array instances;
-        if (auto list = c->runtime->instances(env.name, svc.name)) {
+        if (list) {
           for (const auto& i : *list) {
             instances.push_back(json::object{{"version", i.version},
                                              {"index", i.index},
@@ -340,6 +399,7 @@ HttpResponse environmentsView(const Ctx& c, const HttpRequest& req, const std::s
                                              {"lastExit", i.last_exit},
                                              {"pod", i.pod},
                                              {"node", i.node},
+                                             {"diagnosis", i.diagnosis},
                                              {"logPath", logPathOf(*c->runtime, env.name, svc.name, i.version, i.index)}});
           }
         }
@@ -902,6 +962,7 @@ std::vector<Route> v1Routes(std::shared_ptr<ApiContext> c) {
   add("DELETE", "/api/v1/tokens/{id}", admin, [c](HttpRequest& req) { return revokeToken(c, req); });
   for (auto& r : reportRoutes(c)) routes.push_back(std::move(r));
   for (auto& r : alertRoutes(c)) routes.push_back(std::move(r));
+  for (auto& r : logRoutes(c)) routes.push_back(std::move(r));
   if (c->incidents) {
     for (auto& r : incidentRoutes(c)) routes.push_back(std::move(r));
   }

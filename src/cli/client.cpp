@@ -174,30 +174,140 @@ Result<json::value> ApiClient::call(const std::string& method, const std::string
                                                     "running? set --server or RUNWAY_SERVER)",
                                                     settings_.server, curl_easy_strerror(rc)));
   }
+  if (status >= 400) return fail(errorOf(status, response));
   json::error_code ec;
   json::value v = json::parse(response, ec);
-  if (status >= 400) {
-    if (!ec && v.is_object() && v.as_object().contains("error")) {
-      const auto& e = v.at("error");
-      std::string message = e.is_object() && e.as_object().contains("message") && e.at("message").is_string()
-                                ? std::string(e.at("message").get_string())
-                                : response;
-      ErrorCode code = codeFromHttpStatus(static_cast<int>(status));
-      if (e.is_object() && e.as_object().contains("code") && e.at("code").is_string()) {
-        code = codeFromName(e.at("code").get_string());
-      }
-      if (code == ErrorCode::Unauthenticated) {
-        message += settings_.token.empty()
-                       ? " (no token: pass --token, set RUNWAY_TOKEN, or run on the server's machine "
-                         "where DATA/admin.token is read)"
-                       : " (token from " + settings_.token_source + ")";
-      }
-      return fail(code, message);
-    }
-    return fail(codeFromHttpStatus(static_cast<int>(status)), fmt::format("server answered {}: {}", status, response));
-  }
   if (ec) return fail(ErrorCode::Internal, "the server's answer is not JSON: " + ec.message());
   return v;
+}
+
+Error ApiClient::errorOf(long status, const std::string& response) const {
+  json::error_code ec;
+  json::value v = json::parse(response, ec);
+  if (!ec && v.is_object() && v.as_object().contains("error")) {
+    const auto& e = v.at("error");
+    std::string message = e.is_object() && e.as_object().contains("message") && e.at("message").is_string()
+                              ? std::string(e.at("message").get_string())
+                              : response;
+    ErrorCode code = codeFromHttpStatus(static_cast<int>(status));
+    if (e.is_object() && e.as_object().contains("code") && e.at("code").is_string()) {
+      code = codeFromName(e.at("code").get_string());
+    }
+    if (code == ErrorCode::Unauthenticated) {
+      message += settings_.token.empty()
+                     ? " (no token: pass --token, set RUNWAY_TOKEN, or run on the server's machine "
+                       "where DATA/admin.token is read)"
+                     : " (token from " + settings_.token_source + ")";
+    }
+    return Error(code, message);
+  }
+  return Error(codeFromHttpStatus(static_cast<int>(status)), fmt::format("server answered {}: {}", status, response));
+}
+
+namespace {
+
+// One server-sent-events exchange: the body parsed into events as it arrives.
+struct SseExchange {
+  CURL* curl = nullptr;
+  const std::function<bool(const SseMessage&)>* on_event = nullptr;
+  const std::function<bool()>* keep_going = nullptr;
+  long status = 0;
+  std::string error_body;  // a non-2xx answer (a JSON error)
+  std::string pending;     // an unfinished line
+  SseMessage message;
+  bool stopped = false;
+};
+
+size_t onSseData(char* data, size_t size, size_t n, void* p) {
+  auto* x = static_cast<SseExchange*>(p);
+  if (x->status == 0) curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &x->status);
+  if (x->status >= 300) {
+    if (x->error_body.size() < 65536) x->error_body.append(data, size * n);
+    return size * n;
+  }
+  x->pending.append(data, size * n);
+  std::size_t start = 0;
+  for (auto nl = x->pending.find('\n', start); nl != std::string::npos; nl = x->pending.find('\n', start)) {
+    std::string_view line(x->pending.data() + start, nl - start);
+    start = nl + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) {  // the end of one event
+      if (!x->message.data.empty() || !x->message.type.empty()) {
+        if (!x->message.data.empty() && x->message.data.back() == '\n') x->message.data.pop_back();
+        if (!(*x->on_event)(x->message)) {
+          x->stopped = true;
+          return 0;
+        }
+      }
+      x->message = SseMessage{};
+      continue;
+    }
+    if (line.front() == ':') continue;  // a comment (keep-alive)
+    const auto colon = line.find(':');
+    const auto field = line.substr(0, colon);
+    auto value = colon == std::string_view::npos ? std::string_view() : line.substr(colon + 1);
+    if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    if (field == "event") x->message.type = std::string(value);
+    if (field == "data") {
+      x->message.data.append(value);
+      x->message.data.push_back('\n');
+    }
+  }
+  x->pending.erase(0, start);
+  return size * n;
+}
+
+int onSseProgress(void* p, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* x = static_cast<SseExchange*>(p);
+  if (!(*x->keep_going)()) {
+    x->stopped = true;
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+Result<void> ApiClient::stream(const std::string& path, const std::function<bool(const SseMessage&)>& on_event,
+                               const std::function<bool()>& keep_going) {
+  CURL* curl = curl_easy_init();
+  if (curl == nullptr) return fail(ErrorCode::Internal, "libcurl could not start");
+  const std::string url = settings_.server + path;
+  curl_slist* headers = nullptr;
+  headers = curl_slist_append(headers, "Accept: text/event-stream");
+  std::string auth;
+  if (!settings_.token.empty()) {
+    auth = "Authorization: Bearer " + settings_.token;
+    headers = curl_slist_append(headers, auth.c_str());
+  }
+  SseExchange x;
+  x.curl = curl;
+  x.on_event = &on_event;
+  x.keep_going = &keep_going;
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, onSseData);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &x);
+  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, onSseProgress);
+  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &x);
+  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  if (!settings_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, settings_.ca_file.c_str());
+  const CURLcode rc = curl_easy_perform(curl);
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  if (x.stopped) return {};
+  if (rc != CURLE_OK) {
+    return fail(ErrorCode::Unavailable, fmt::format("cannot reach the runway server at {}: {} (is `runway serve` "
+                                                    "running? set --server or RUNWAY_SERVER)",
+                                                    settings_.server, curl_easy_strerror(rc)));
+  }
+  if (status >= 300) return fail(errorOf(status, x.error_body));
+  return {};
 }
 
 int reportError(const Error& error) {

@@ -6,6 +6,7 @@
 //   token:  --token, $RUNWAY_TOKEN, `token = ...` in ~/.config/runway/config, else, for a server
 //           on this machine (loopback), DATA/admin.token
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -44,6 +45,12 @@ Result<ClientSettings> resolveClient(const ClientFlags& flags);
 // such a server does the CLI send the local admin token (DATA/admin.token) by itself.
 bool isLoopbackUrl(std::string_view url);
 
+// One server-sent event.
+struct SseMessage {
+  std::string type;  // "" = message
+  std::string data;  // its data lines joined by '\n'
+};
+
 class ApiClient {
  public:
   explicit ApiClient(ClientSettings settings);
@@ -52,9 +59,15 @@ class ApiClient {
   Result<boost::json::value> get(const std::string& path);
   Result<boost::json::value> post(const std::string& path, const boost::json::value& body);
   Result<boost::json::value> del(const std::string& path);
+  // GET `path` as a server-sent-event stream, calling `on_event` for each event until the
+  // server ends it, `on_event` returns false or `keep_going` (asked about once a second) says
+  // false; the last two are not errors. Errors as get().
+  Result<void> stream(const std::string& path, const std::function<bool(const SseMessage&)>& on_event,
+                      const std::function<bool()>& keep_going);
   const ClientSettings& settings() const { return settings_; }
 
  private:
+  Error errorOf(long status, const std::string& response) const;
   Result<boost::json::value> call(const std::string& method, const std::string& path,
                                   const std::string& body);
   ClientSettings settings_;

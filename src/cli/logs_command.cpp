@@ -109,10 +109,89 @@ std::string lastLines(const std::string& data, std::size_t n) {
   return data.substr(pos);
 }
 
+// Kubernetes: the pods' logs through the server (GET .../services/SERVICE/logs), read once or
+// followed as server-sent events; lines of several pods are prefixed with [POD].
+int showPodLogs(ApiClient& client, const json::value& view, const std::string& env, const std::string& service,
+                const std::string& version, std::optional<long long> instance, std::size_t tail, bool follow) {
+  std::string path = fmt::format("/api/v1/environments/{}/services/{}/logs?tail={}", env, service, tail);
+  if (!version.empty()) path += "&version=" + version;
+  std::size_t pods = 0;  // how many the request will read (for the prefix)
+  std::string pod;
+  const auto& services = member(view, "services");
+  if (services.is_array()) {
+    for (const auto& s : services.get_array()) {
+      if (text(s, "name") != service || !member(s, "instances").is_array()) continue;
+      for (const auto& i : member(s, "instances").get_array()) {
+        if (!version.empty() && text(i, "version") != version) continue;
+        if (instance && integer(i, "index") != *instance) continue;
+        ++pods;
+        if (instance) pod = text(i, "pod");
+      }
+    }
+  }
+  if (instance) {
+    if (pod.empty()) {
+      fmt::print(stderr, "runway: {} has no instance {} in {}{}\n", service, *instance, env,
+                 version.empty() ? "" : " for version " + version);
+      return kExitFailed;
+    }
+    path += "&instance=" + pod;
+  }
+  bool failed = false;
+  if (!follow) {
+    auto out = client.get(path);
+    if (!out) return reportError(out.error());
+    const auto& read = member(*out, "instances");
+    const bool prefixed = read.is_array() && read.get_array().size() > 1;
+    std::string text_out;
+    for (const auto& i : read.is_array() ? read.get_array() : json::array{}) {
+      const std::string prefix = prefixed ? "[" + text(i, "instance") + "] " : "";
+      if (const auto& e = member(i, "error"); e.is_object()) {
+        fmt::print(stderr, "runway: {}\n", text(e, "message"));
+        failed = true;
+      }
+      const auto& lines = member(i, "lines");
+      if (!lines.is_array()) continue;
+      for (const auto& line : lines.get_array()) {
+        if (line.is_string()) text_out += prefix + std::string(line.get_string()) + "\n";
+      }
+    }
+    std::fwrite(text_out.data(), 1, text_out.size(), stdout);
+    std::fflush(stdout);
+    return failed ? kExitFailed : kExitOk;
+  }
+  InterruptGuard guard;
+  const bool prefixed = pods != 1;
+  auto streamed = client.stream(
+      path + "&follow=true",
+      [&](const SseMessage& m) {
+        json::error_code ec;
+        const auto data = json::parse(m.data, ec);
+        if (ec) return true;
+        if (m.type == "log") {
+          const std::string line = (prefixed ? "[" + text(data, "instance") + "] " : "") + text(data, "line") + "\n";
+          std::fwrite(line.data(), 1, line.size(), stdout);
+          std::fflush(stdout);
+        } else if (m.type == "error") {
+          fmt::print(stderr, "runway: {}\n", text(data, "message"));
+          failed = true;
+        } else if (m.type == "dropped") {
+          fmt::print(stderr, "runway: {} line(s) dropped: the server kept only the latest\n", integer(data, "lines"));
+        }
+        return true;
+      },
+      [] { return !InterruptGuard::interrupted(); });
+  if (!streamed) return reportError(streamed.error());
+  return failed ? kExitFailed : kExitOk;
+}
+
 int showLogs(ApiClient& client, const ClientFlags& flags, const std::string& env, const std::string& service,
              const std::string& version, std::optional<long long> instance, std::size_t tail, bool follow) {
   std::vector<LogFile> files;
   auto view = client.get("/api/v1/environments/" + env);
+  if (view && text(*view, "runtime") == "kubernetes") {
+    return showPodLogs(client, *view, env, service, version, instance, tail, follow);
+  }
   bool known_service = false;
   if (view) {
     const auto& services = member(*view, "services");
@@ -212,12 +291,16 @@ int showLogs(ApiClient& client, const ClientFlags& flags, const std::string& env
 }  // namespace
 
 void addLogsCommand(CLI::App& app, Context& ctx) {
-  auto* cmd = app.add_subcommand("logs", "Print the log files of SERVICE's instances in ENV (a server on this machine)");
+  auto* cmd = app.add_subcommand("logs", "Print the output of SERVICE's instances in ENV (log files, or Kubernetes pods' logs)");
   cmd->footer(
-      "The instances come from the server (GET /api/v1/environments/ENV, their logPath); when the server is not "
-      "reachable, or no running instance matches --version/--instance, the files under DATA/logs/ENV/SERVICE/ are "
-      "read instead. Lines are prefixed with [SERVICE VERSION#INDEX] when more than one file is printed.\n"
-      "Exit codes: 0 ok (-f: ended by Ctrl-C); 1 no log file found or unreadable; 2 usage or unknown service; "
+      "Local runtime: the instances come from the server (GET /api/v1/environments/ENV, their logPath); when the "
+      "server is not reachable, or no running instance matches --version/--instance, the files under "
+      "DATA/logs/ENV/SERVICE/ are read instead. Lines are prefixed with [SERVICE VERSION#INDEX] when more than one "
+      "file is printed.\n"
+      "Kubernetes: the server reads the pods' log API (GET /api/v1/environments/ENV/services/SERVICE/logs); -f "
+      "follows the pods running when it starts. Lines are prefixed with [POD] when more than one pod is read.\n"
+      "Exit codes: 0 ok (-f: ended by Ctrl-C, or every pod's log ended); 1 no log file found or unreadable (a pod's "
+      "log the cluster cannot serve); 2 usage or unknown service; "
       "3 token refused.");
   auto flags = addClientFlags(cmd);
   struct Opts {

@@ -76,7 +76,7 @@ class GateChecks final : public controller::CheckRunner {
     if (checks.kind == engine::CheckKind::PreFlight && kubernetes_ != nullptr) {
       const auto* env = config.findEnvironment(environment);
       if (env != nullptr && env->runtime.kind == config::RuntimeSpec::Kind::Kubernetes) {
-        auto pre = kubernetes_->preflight(environment);
+        auto pre = kubernetes_->preflight(environment, config.applicationFor(*env));
         if (!pre) return controller::CheckOutcome{false, "kubernetes pre-flight: " + pre.error().message};
         if (!pre->problems.empty()) {
           return controller::CheckOutcome{false, fmt::format("kubernetes pre-flight: {}", fmt::join(pre->problems, "; "))};

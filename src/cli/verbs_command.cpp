@@ -241,13 +241,23 @@ void printEnvironment(const json::value& e) {
       }
     }
     fmt::print("  service {:<12} {:<28} traffic {}\n", text(s, "name"), orDash(text(s, "address")), orDash(split));
+    if (const auto& achieved = member(s, "achievedTraffic"); achieved.is_object()) {
+      std::string actual;
+      for (const auto& kv : achieved.get_object()) {
+        const auto& w = kv.value();
+        const double pct = w.is_double() ? w.get_double() : w.is_int64() ? static_cast<double>(w.get_int64()) : 0.0;
+        actual += fmt::format("{}{}={:g}%", actual.empty() ? "" : " ", std::string_view(kv.key()), pct);
+      }
+      fmt::print("    achieved {} ({})\n", orDash(actual), text(s, "trafficCaveat"));
+    }
     const auto& instances = member(s, "instances");
     if (!instances.is_array()) continue;
     for (const auto& i : instances.get_array()) {
       if (!text(i, "pod").empty()) {  // a Kubernetes pod: no pid; where it runs instead
-        fmt::print("    {}#{} {:<9} pod {} node {} restarts {}{}\n", text(i, "version"), integer(i, "index"),
+        fmt::print("    {}#{} {:<9} pod {} node {} restarts {}{}{}\n", text(i, "version"), integer(i, "index"),
                    text(i, "state"), text(i, "pod"), orDash(text(i, "node")), integer(i, "restarts"),
-                   text(i, "lastExit").empty() ? "" : "  last exit: " + text(i, "lastExit"));
+                   text(i, "lastExit").empty() ? "" : "  last exit: " + text(i, "lastExit"),
+                   text(i, "diagnosis").empty() ? "" : "  why: " + text(i, "diagnosis"));
         continue;
       }
       fmt::print("    {}#{} {:<9} port {} pid {} restarts {}{}\n", text(i, "version"), integer(i, "index"),

@@ -928,7 +928,8 @@ AnalysisRef Loader::parseAnalysisRef(Reader& r, const Fields& f) {
       }
     }
   }
-  deferred_.push_back([this, uses, threshold_uses, threshold_keys]() {
+  const std::size_t env_index = current_env_;  // analysis is referenced from environments only
+  deferred_.push_back([this, uses, threshold_uses, threshold_keys, env_index]() {
     std::vector<std::string> names;
     for (const auto& t : config_.templates) {
       if (!t.name.empty()) names.push_back(t.name);
@@ -944,6 +945,22 @@ AnalysisRef Loader::parseAnalysisRef(Reader& r, const Fields& f) {
       }
     }
     if (!all_resolved) return;
+    // On Kubernetes runway is not in the request path: the router's statistics (builtin) have
+    // nothing to measure, and an analysis of them would only ever have no data.
+    if (env_index < config_.environments.size() &&
+        config_.environments[env_index].runtime.kind == RuntimeSpec::Kind::Kubernetes) {
+      for (std::size_t i = 0; i < resolved.size(); ++i) {
+        for (const auto& m : resolved[i]->metrics) {
+          if (m.provider != MetricSpec::Provider::Builtin) continue;
+          error(uses[i].location, uses[i].path,
+                fmt::format("template \"{}\" measures metric \"{}\" with provider builtin (the "
+                            "runway router's statistics), which environment {} on the kubernetes "
+                            "runtime does not have: runway is not in its request path; measure it "
+                            "with provider: prometheus",
+                            resolved[i]->name, m.name, config_.environments[env_index].name));
+        }
+      }
+    }
     // One analysis measures each metric name once: two templates defining the same name could
     // not be set up when the run starts, so they are refused here, at the second template.
     std::map<std::string, std::string> defined_by;  // metric name -> template

@@ -143,7 +143,10 @@ std::optional<engine::RuntimeReport> ActionExecutor::observe(const LiveDeploymen
     }
     if (i.version != version) continue;
     if (i.state == runtime::InstanceState::Ready) r.ready++;
-    if (i.state == runtime::InstanceState::Failed) r.failed++;
+    if (i.state == runtime::InstanceState::Failed) {
+      r.failed++;
+      if (r.failure_detail.empty()) r.failure_detail = i.diagnosis;
+    }
   }
   return r;
 }

@@ -1288,7 +1288,8 @@ void Machine::on(const RuntimeReport& in) {
                            (s_.phase == Phase::AwaitingApproval && s_.approval_gate != kStartGate);
   if (in.version == s_.version && failed > 0 && rolling_out) {
     abort(kSystem, "instances.failed",
-          in.service + ": " + str(failed) + " instance(s) of " + s_.version + " failed");
+          in.service + ": " + str(failed) + " instance(s) of " + s_.version + " failed" +
+              (in.failure_detail.empty() ? std::string() : ": " + in.failure_detail));
     return;
   }
   progress();

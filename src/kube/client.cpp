@@ -181,6 +181,34 @@ class ClientImpl final : public Client {
                   has_body ? "application/json" : "");
   }
 
+  Result<std::string> getText(std::string_view path) override {
+    auto response = send("GET", std::string(path), {}, {}, "text/plain, */*");
+    if (!response) return fail(response.error());
+    return std::move(response->body);
+  }
+
+  Result<void> stream(std::string_view path, const std::function<bool(std::string_view)>& on_data,
+                      std::stop_token stop) override {
+    const std::string target(path);
+    bool refreshed = false;
+    for (;;) {
+      auto credential = credentials_->current();
+      if (!credential) return fail(credential.error());
+      auto request = makeRequest("GET", target, {}, {}, *credential, "text/plain, */*");
+      request.timeout = Duration::zero();  // as long as the server sends (a followed log)
+      auto response = options_.transport->stream(request, on_data, stop);
+      if (!response) return fail(response.error());
+      if (response->status == 401 && !refreshed && credentials_->invalidate(*credential)) {
+        refreshed = true;
+        continue;
+      }
+      if (response->status < 200 || response->status >= 300) {
+        return fail(statusError("GET", target, *response));
+      }
+      return {};
+    }
+  }
+
   Result<WatchEnd> watch(const Resource& resource, std::string_view ns, const WatchOptions& options,
                          const std::function<bool(const WatchEvent&)>& on_event,
                          std::stop_token stop) override {
@@ -291,13 +319,14 @@ class ClientImpl final : public Client {
   }
 
   HttpRequest makeRequest(std::string_view method, const std::string& path, std::string body,
-                          std::string_view content_type, const Credential& credential) const {
+                          std::string_view content_type, const Credential& credential,
+                          std::string_view accept = "application/json") const {
     HttpRequest request;
     request.method = std::string(method);
     request.url = connection_.server + path;
     request.body = std::move(body);
     request.timeout = options_.request_timeout;
-    request.headers.emplace_back("Accept", "application/json");
+    request.headers.emplace_back("Accept", std::string(accept));
     request.headers.emplace_back("User-Agent", "runway");
     if (!content_type.empty()) request.headers.emplace_back("Content-Type", std::string(content_type));
     if (!credential.token.empty()) {
@@ -318,13 +347,15 @@ class ClientImpl final : public Client {
 
   // The request with credentials, retries and back-off; a non-2xx final answer is an error.
   Result<HttpResponse> send(std::string_view method, const std::string& path, const std::string& body,
-                            std::string_view content_type) {
+                            std::string_view content_type,
+                            std::string_view accept = "application/json") {
     const bool read = method == "GET";
     bool refreshed = false;
     for (int attempt = 1;; ++attempt) {
       auto credential = credentials_->current();
       if (!credential) return fail(credential.error());
-      auto response = options_.transport->perform(makeRequest(method, path, body, content_type, *credential));
+      auto response =
+          options_.transport->perform(makeRequest(method, path, body, content_type, *credential, accept));
       if (!response) {
         // A write that got no answer may have been applied: only reads are repeated.
         if (read && attempt < options_.max_attempts &&

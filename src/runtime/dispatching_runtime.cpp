@@ -90,6 +90,14 @@ std::optional<std::string> DispatchingRuntime::instanceLogPath(std::string_view 
   return runtimeOf(environment).instanceLogPath(environment, service, version, index);
 }
 
+Result<void> DispatchingRuntime::readInstanceLog(
+    std::string_view environment, std::string_view service, std::string_view instance,
+    const LogOptions& options, const std::function<bool(std::string_view)>& on_data,
+    std::stop_token stop) {
+  return runtimeOf(environment)
+      .readInstanceLog(environment, service, instance, options, on_data, std::move(stop));
+}
+
 Result<void> DispatchingRuntime::stopAll(Duration grace) {
   auto local = local_->stopAll(grace);
   if (kubernetes_) {

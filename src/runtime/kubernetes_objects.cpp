@@ -1,6 +1,8 @@
 #include "kubernetes_objects.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 
 #include <fmt/format.h>
 
@@ -188,6 +190,68 @@ std::string lastExit(const json::object* status) {
   return {};
 }
 
+
+std::optional<double> parseQuantity(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  std::size_t i = 0;
+  if (text[i] == '+' || text[i] == '-') ++i;
+  const auto digits_start = i;
+  while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) ++i;
+  if (i == digits_start) return std::nullopt;
+  double number = 0;
+  try {
+    number = std::stod(std::string(text.substr(0, i)));
+  } catch (...) {
+    return std::nullopt;
+  }
+  const auto suffix = text.substr(i);
+  static const std::pair<std::string_view, double> kSuffixes[] = {
+      {"", 1},         {"m", 1e-3},     {"k", 1e3},      {"M", 1e6},      {"G", 1e9},
+      {"T", 1e12},     {"P", 1e15},     {"E", 1e18},     {"Ki", 1024.0},  {"Mi", 1048576.0},
+      {"Gi", 1073741824.0}, {"Ti", 1099511627776.0}, {"Pi", 1125899906842624.0},
+      {"Ei", 1152921504606846976.0}};
+  for (const auto& [name, factor] : kSuffixes) {
+    if (suffix == name) return number * factor;
+  }
+  if (suffix.size() > 1 && (suffix[0] == 'e' || suffix[0] == 'E')) {  // 1e3
+    int exponent = 0;
+    const auto e = suffix.substr(1);
+    const auto [end, ec] = std::from_chars(e.data(), e.data() + e.size(), exponent);
+    if (ec == std::errc() && end == e.data() + e.size()) return number * std::pow(10.0, exponent);
+  }
+  return std::nullopt;
+}
+
+namespace {
+const json::object* podSpecOf(const Object& deployment) {
+  return objectField(objectField(objectField(&deployment, "spec"), "template"), "spec");
+}
+}  // namespace
+
+PodRequests podRequests(const Object& deployment) {
+  PodRequests out;
+  const auto* spec = podSpecOf(deployment);
+  const auto* containers = spec != nullptr ? spec->if_contains("containers") : nullptr;
+  if (containers == nullptr || !containers->is_array()) return out;
+  for (const auto& c : containers->as_array()) {
+    const auto* requests = objectField(objectField(c.if_object(), "resources"), "requests");
+    if (requests == nullptr) continue;
+    out.cpu += parseQuantity(stringField(requests, "cpu")).value_or(0);
+    out.memory += parseQuantity(stringField(requests, "memory")).value_or(0);
+  }
+  return out;
+}
+
+std::vector<std::string> imagePullSecrets(const Object& deployment) {
+  std::vector<std::string> out;
+  const auto* spec = podSpecOf(deployment);
+  const auto* secrets = spec != nullptr ? spec->if_contains("imagePullSecrets") : nullptr;
+  if (secrets == nullptr || !secrets->is_array()) return out;
+  for (const auto& s : secrets->as_array()) {
+    if (auto name = stringField(s.if_object(), "name"); !name.empty()) out.push_back(std::move(name));
+  }
+  return out;
+}
 
 // The versions a split names (weights above 0 and routes).
 std::vector<std::string> splitVersions(const TrafficSplit& split) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,6 +64,19 @@ Result<void> validateSplit(std::string_view environment, bool http_route, const 
 int containerPort(const config::Service& svc);
 // "exited with status 1 (Error)" from a pod's status: its containers' last termination.
 std::string lastExit(const json::object* status);
+
+// A Kubernetes resource quantity ("500m", "2", "1.5", "256Mi", "1Gi", "1e3", "1k") in base
+// units (cores, bytes); nullopt when it is not one.
+std::optional<double> parseQuantity(std::string_view text);
+
+// What one pod of a Deployment requests (summed over its containers; 0 where none is set).
+struct PodRequests {
+  double cpu = 0;     // cores
+  double memory = 0;  // bytes
+};
+PodRequests podRequests(const Object& deployment);
+// The image pull secrets its pod template names.
+std::vector<std::string> imagePullSecrets(const Object& deployment);
 
 // The HTTPRoute `<service>`: header routes first (each to its version), then the weighted rule.
 Object routeFor(std::string_view environment, const std::string& gateway,

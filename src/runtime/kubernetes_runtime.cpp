@@ -3,6 +3,7 @@
 #include "kubernetes_objects.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -14,6 +15,7 @@
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "runway/kube/client.hpp"
@@ -49,6 +51,10 @@ struct Cluster {
   std::map<std::string, int> ports;  // service -> container port; fixed after open()
   Collection deployments;
   Collection pods;
+  // Why a version failed (diagnose()), by Deployment name; set before the watch's view shows
+  // the failure, so that whoever sees a Failed instance also sees why.
+  mutable std::mutex diagnoses_mutex;
+  std::map<std::string, std::string> diagnoses;
   // Last, so that they stop (and stop touching the collections) before those go.
   std::jthread deployment_watch;
   std::jthread pod_watch;
@@ -337,6 +343,9 @@ class KubernetesRuntimeImpl final : public KubernetesRuntime {
         } else {
           i.state = InstanceState::Starting;
         }
+        if (i.state == InstanceState::Failed) {
+          i.diagnosis = diagnosisOf(*c, kube::versionObjectName(svc, p.version));
+        }
         rows.push_back(Row{stringField(metadataOf(pod), "creationTimestamp"), std::move(i)});
       }
     }
@@ -449,6 +458,44 @@ class KubernetesRuntimeImpl final : public KubernetesRuntime {
                             environment));
   }
 
+  Result<void> readInstanceLog(std::string_view environment, std::string_view service,
+                               std::string_view instance, const LogOptions& options,
+                               const std::function<bool(std::string_view)>& on_data,
+                               std::stop_token stop) override {
+    auto* c = clusterOf(environment);
+    if (c == nullptr) return notHere(environment);
+    if (auto s = awaitSync(*c); !s) return fail(s.error());
+    {
+      // Only a pod runway runs for this service: the API is not a door to any pod's log.
+      std::lock_guard lock(c->pods.mutex);
+      const auto it = c->pods.items.find(std::string(instance));
+      if (it == c->pods.items.end() || labelOf(it->second, kube::kNameLabel) != service) {
+        return fail(ErrorCode::NotFound,
+                    fmt::format("{} has no pod {} in {}", service, instance, c->ns));
+      }
+    }
+    // The container runway named after the service (a pod-template patch may add sidecars).
+    std::string path = kube::resourcePath(kube::Resource::pods(), c->ns, instance) +
+                       "/log?container=" + std::string(service);
+    if (options.tail_lines >= 0) path += fmt::format("&tailLines={}", options.tail_lines);
+    if (options.follow) path += "&follow=true";
+    Result<void> read;
+    if (options.follow) {
+      read = c->client->stream(path, on_data, std::move(stop));
+    } else if (auto text = c->client->getText(path)) {
+      if (!text->empty()) on_data(*text);
+    } else {
+      read = fail(text.error());
+    }
+    if (read) return {};
+    // 400 is the node's answer relayed by the API server (the container is not running, or,
+    // on kwok, no log is configured for the pod): nothing the request could change.
+    const auto code = read.error().code == ErrorCode::InvalidArgument ? ErrorCode::FailedPrecondition
+                                                                      : read.error().code;
+    return fail(code, fmt::format("pod {}: its log cannot be read: {}", instance,
+                                  read.error().message));
+  }
+
   Result<void> stopAll(Duration grace) override {
     for (auto& [name, c] : clusters_) {
       const auto selector = labelSelector(*c);
@@ -485,16 +532,19 @@ class KubernetesRuntimeImpl final : public KubernetesRuntime {
 
   // KubernetesRuntime
 
-  Result<KubernetesPreflight> preflight(std::string_view environment) override {
+  Result<KubernetesPreflight> preflight(std::string_view environment,
+                                        const config::Application* application) override {
     auto* c = clusterOf(environment);
     if (c == nullptr) return notHere(environment);
     KubernetesPreflight out;
     out.environment = c->environment;
     out.ns = c->ns;
+    bool namespace_missing = false;
     auto ns = c->client->get(kube::Resource::namespaces(), "", c->ns);
     if (ns) {
       out.namespace_exists = true;
     } else if (ns.error().code == ErrorCode::NotFound) {
+      namespace_missing = true;
       out.problems.push_back(fmt::format("namespace {} does not exist", c->ns));
     } else if (ns.error().code == ErrorCode::PermissionDenied) {
       // A Role in the namespace cannot grant reading the (cluster-scoped) Namespace: say so
@@ -507,6 +557,7 @@ class KubernetesRuntimeImpl final : public KubernetesRuntime {
     for (auto p : kubernetesRequiredPermissions(c->traffic == Traffic::HttpRoute)) {
       json::object attributes{{"namespace", c->ns}, {"verb", p.verb}, {"resource", p.resource}};
       if (!p.group.empty()) attributes["group"] = p.group;
+      if (!p.subresource.empty()) attributes["subresource"] = p.subresource;
       auto review = c->client->call(
           "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
           json::object{{"apiVersion", "authorization.k8s.io/v1"},
@@ -518,10 +569,22 @@ class KubernetesRuntimeImpl final : public KubernetesRuntime {
       p.allowed = allowed != nullptr && allowed->is_bool() && allowed->get_bool();
       p.reason = stringField(status, "reason");
       if (!p.allowed) {
-        out.problems.push_back(fmt::format("may not {} {}{} in namespace {}", p.verb, p.resource,
-                                           p.group.empty() ? "" : "." + p.group, c->ns));
+        out.problems.push_back(fmt::format("may not {} {}{}{} in namespace {}", p.verb, p.resource,
+                                           p.group.empty() ? "" : "." + p.group,
+                                           p.subresource.empty() ? "" : "/" + p.subresource,
+                                           c->ns));
       }
       out.permissions.push_back(std::move(p));
+    }
+    // What is in the namespace is not looked for when the namespace itself is missing.
+    if (c->traffic == Traffic::HttpRoute) {
+      if (auto r = preflightGateway(*c, namespace_missing, out); !r) return fail(r.error());
+    }
+    if (application != nullptr && !namespace_missing) {
+      if (auto r = preflightWorkloads(*c, *application, out); !r) return fail(r.error());
+    }
+    for (const auto& u : out.unchecked) {
+      spdlog::info("environment {}: pre-flight: {}", c->environment, u);
     }
     return out;
   }
@@ -540,6 +603,232 @@ class KubernetesRuntimeImpl final : public KubernetesRuntime {
   static std::string labelSelector(const Cluster& c) {
     return fmt::format("{}=runway,{}={}", kube::kManagedByLabel, kube::kEnvironmentLabel,
                        c.environment);
+  }
+
+  // traffic: httproute: the cluster serves HTTPRoutes (the Gateway API CRDs are installed), and
+  // the Gateway the routes name exists.
+  static Result<void> preflightGateway(const Cluster& c, bool namespace_missing,
+                                       KubernetesPreflight& out) {
+    if (!namespace_missing) {
+      auto routes = c.client->list(kube::Resource::httpRoutes(), c.ns,
+                                   kube::ListOptions{labelSelector(c), {}, {}});
+      if (!routes && routes.error().code == ErrorCode::NotFound) {
+        out.problems.push_back(
+            "the cluster serves no HTTPRoutes (gateway.networking.k8s.io/v1): install the "
+            "Gateway API CRDs, or use traffic: replicas");
+        return {};
+      }
+      if (!routes && routes.error().code != ErrorCode::PermissionDenied) return fail(routes.error());
+    }
+    const auto gateway_ns = c.gateway_ns.empty() ? c.ns : c.gateway_ns;
+    if (gateway_ns == c.ns && namespace_missing) return {};
+    auto gateway = c.client->get(kube::Resource::gateways(), gateway_ns, c.gateway);
+    if (gateway) return {};
+    switch (gateway.error().code) {
+      case ErrorCode::NotFound:
+        out.problems.push_back(fmt::format(
+            "Gateway {} does not exist in namespace {}: the HTTPRoutes would attach to nothing",
+            c.gateway, gateway_ns));
+        return {};
+      case ErrorCode::PermissionDenied:
+        out.unchecked.push_back(fmt::format(
+            "may not read Gateways in namespace {}: whether Gateway {} exists is not checked",
+            gateway_ns, c.gateway));
+        return {};
+      default:
+        return fail(gateway.error());
+    }
+  }
+
+  // The services' Deployments as this environment would run them: their image pull secrets
+  // exist, and their requests fit the Ready nodes (each pod on one node; all of them together).
+  static Result<void> preflightWorkloads(const Cluster& c, const config::Application& application,
+                                         KubernetesPreflight& out) {
+    std::map<std::string, std::vector<std::string>> secrets;  // name -> services naming it
+    struct Need {
+      std::string service;
+      int instances = 0;
+      PodRequests pod;
+    };
+    std::vector<Need> needs;
+    for (const auto& svc : application.services) {
+      auto d = deploymentFor(c.environment, svc, "preflight", svc.instances, {}, "");
+      if (!d) continue;  // what the configuration cannot build, startVersion will refuse
+      for (auto& name : imagePullSecrets(*d)) secrets[std::move(name)].push_back(svc.name);
+      needs.push_back(Need{svc.name, svc.instances, podRequests(*d)});
+    }
+    for (const auto& [name, services] : secrets) {
+      auto secret = c.client->get(kube::Resource::secrets(), c.ns, name);
+      if (secret) continue;
+      if (secret.error().code == ErrorCode::NotFound) {
+        out.problems.push_back(fmt::format(
+            "image pull secret {} (in the pod template of {}) does not exist in namespace {}",
+            name, fmt::join(services, ", "), c.ns));
+      } else if (secret.error().code == ErrorCode::PermissionDenied) {
+        out.unchecked.push_back(fmt::format(
+            "may not read secrets in namespace {}: image pull secret {} is not checked", c.ns, name));
+      } else {
+        return fail(secret.error());
+      }
+    }
+    double total_cpu = 0;
+    double total_memory = 0;
+    for (const auto& n : needs) {
+      total_cpu += n.pod.cpu * n.instances;
+      total_memory += n.pod.memory * n.instances;
+    }
+    if (total_cpu == 0 && total_memory == 0) return {};
+    auto nodes = c.client->list(kube::Resource::nodes(), "");
+    if (!nodes) {
+      if (nodes.error().code != ErrorCode::PermissionDenied) return fail(nodes.error());
+      out.unchecked.push_back(
+          "may not list nodes (a namespaced Role cannot grant it): whether the requests fit the "
+          "nodes' allocatable capacity is not checked");
+      return {};
+    }
+    int ready = 0;
+    double cpu = 0, memory = 0, largest_cpu = 0, largest_memory = 0;
+    for (const auto& node : nodes->items) {
+      const auto* status = objectField(&node, "status");
+      bool is_ready = false;
+      if (const auto* conditions = status != nullptr ? status->if_contains("conditions") : nullptr;
+          conditions != nullptr && conditions->is_array()) {
+        for (const auto& cond : conditions->as_array()) {
+          if (stringField(cond.if_object(), "type") == "Ready") {
+            is_ready = stringField(cond.if_object(), "status") == "True";
+          }
+        }
+      }
+      const auto* spec = objectField(&node, "spec");
+      if (!is_ready || (spec != nullptr && spec->contains("unschedulable") &&
+                        spec->at("unschedulable").is_bool() && spec->at("unschedulable").as_bool())) {
+        continue;
+      }
+      ++ready;
+      const auto* allocatable = objectField(status, "allocatable");
+      const double node_cpu = parseQuantity(stringField(allocatable, "cpu")).value_or(0);
+      const double node_memory = parseQuantity(stringField(allocatable, "memory")).value_or(0);
+      cpu += node_cpu;
+      memory += node_memory;
+      largest_cpu = std::max(largest_cpu, node_cpu);
+      largest_memory = std::max(largest_memory, node_memory);
+    }
+    for (const auto& n : needs) {
+      if (n.pod.cpu > largest_cpu) {
+        out.problems.push_back(fmt::format(
+            "a pod of {} requests {:g} CPU, more than any Ready node has allocatable ({:g})",
+            n.service, n.pod.cpu, largest_cpu));
+      }
+      if (n.pod.memory > largest_memory) {
+        out.problems.push_back(fmt::format(
+            "a pod of {} requests {} of memory, more than any Ready node has allocatable ({})",
+            n.service, formatBytes(n.pod.memory), formatBytes(largest_memory)));
+      }
+    }
+    const auto parts = [&](bool want_cpu) {
+      std::vector<std::string> p;
+      for (const auto& n : needs) {
+        const double per_pod = want_cpu ? n.pod.cpu : n.pod.memory;
+        if (per_pod == 0) continue;
+        p.push_back(fmt::format("{} {} x {}", n.service, n.instances,
+                                want_cpu ? fmt::format("{:g}", per_pod) : formatBytes(per_pod)));
+      }
+      return fmt::format("{}", fmt::join(p, ", "));
+    };
+    if (total_cpu > cpu) {
+      out.problems.push_back(fmt::format(
+          "the services request {:g} CPU ({}), more than the {} Ready node(s) have allocatable ({:g})",
+          total_cpu, parts(true), ready, cpu));
+    }
+    if (total_memory > memory) {
+      out.problems.push_back(fmt::format(
+          "the services request {} of memory ({}), more than the {} Ready node(s) have "
+          "allocatable ({})",
+          formatBytes(total_memory), parts(false), ready, formatBytes(memory)));
+    }
+    return {};
+  }
+
+  static std::string formatBytes(double bytes) {
+    constexpr double kGi = 1024.0 * 1024 * 1024;
+    if (bytes >= kGi) return fmt::format("{:g}Gi", std::round(bytes / kGi * 10) / 10);
+    return fmt::format("{:g}Mi", std::round(bytes / (1024.0 * 1024) * 10) / 10);
+  }
+
+  static std::string diagnosisOf(const Cluster& c, const std::string& deployment) {
+    std::lock_guard lock(c.diagnoses_mutex);
+    const auto it = c.diagnoses.find(deployment);
+    return it == c.diagnoses.end() ? std::string() : it->second;
+  }
+
+  // Reads why the version of `object` (a Deployment, or a pod) failed, once, before the view
+  // shows it: the Deployment's rollout failed or the pod's phase is Failed. A Deployment that
+  // rolled out or went away forgets it, so that a version started again is diagnosed afresh.
+  void noteFailure(Cluster& c, bool pods, const Object& object, bool deleted) {
+    const auto deployment = pods ? kube::versionObjectName(labelOf(object, kube::kNameLabel),
+                                                           labelOf(object, kube::kVersionLabel))
+                                 : objectName(object);
+    if (!pods) {
+      const auto state = kube::deploymentRolloutStatus(object).state;
+      if (deleted || state == kube::RolloutStatus::State::Complete) {
+        std::lock_guard lock(c.diagnoses_mutex);
+        c.diagnoses.erase(deployment);
+        return;
+      }
+      if (state != kube::RolloutStatus::State::Failed) return;
+    } else if (deleted || kube::podInstance(object).phase != "Failed") {
+      return;
+    }
+    {
+      std::lock_guard lock(c.diagnoses_mutex);
+      if (c.diagnoses.count(deployment) != 0) return;
+    }
+    auto text = diagnose(c, deployment);
+    std::lock_guard lock(c.diagnoses_mutex);
+    c.diagnoses[deployment] = std::move(text);
+  }
+
+  // The latest distinct Warning Events (reason: message, newest first, at most three) of a
+  // version's Deployment, its ReplicaSets and their pods: what `kubectl describe` would show.
+  static std::string diagnose(const Cluster& c, const std::string& deployment) {
+    auto listed = c.client->list(kube::Resource::events(), c.ns,
+                                 kube::ListOptions{{}, "type=Warning", {}});
+    if (!listed) {
+      spdlog::warn("environment {}: reading the Events of {} in {}: {}", c.environment, deployment,
+                   c.ns, listed.error().message);
+      return {};
+    }
+    const auto dashes = [](std::string_view s) { return std::count(s.begin(), s.end(), '-'); };
+    std::vector<std::pair<std::string, std::string>> found;  // (time, "reason: message")
+    for (const auto& e : listed->items) {
+      const auto* involved = objectField(&e, "involvedObject");
+      const auto kind = stringField(involved, "kind");
+      const auto name = stringField(involved, "name");
+      bool ours = kind == "Deployment" && name == deployment;
+      if ((kind == "ReplicaSet" || kind == "Pod") && name.size() > deployment.size() + 1 &&
+          name.compare(0, deployment.size() + 1, deployment + "-") == 0) {
+        // <deployment>-<hash> and <deployment>-<hash>-<suffix>: not another version's objects.
+        const auto rest = std::string_view(name).substr(deployment.size() + 1);
+        ours = dashes(rest) == (kind == "ReplicaSet" ? 0 : 1);
+      }
+      if (!ours) continue;
+      auto message = stringField(&e, "message");
+      while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+      std::string at = stringField(&e, "lastTimestamp");
+      if (at.empty()) at = stringField(objectField(&e, "series"), "lastObservedTime");
+      if (at.empty()) at = stringField(&e, "eventTime");
+      if (at.empty()) at = stringField(&e, "firstTimestamp");
+      if (at.empty()) at = stringField(metadataOf(e), "creationTimestamp");
+      found.emplace_back(std::move(at), stringField(&e, "reason") + ": " + message);
+    }
+    std::stable_sort(found.begin(), found.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::vector<std::string> texts;
+    for (auto& [at, text] : found) {
+      if (texts.size() == 3) break;
+      if (std::find(texts.begin(), texts.end(), text) == texts.end()) texts.push_back(std::move(text));
+    }
+    return fmt::format("{}", fmt::join(texts, "; "));
   }
 
   static int portOf(const Cluster& c, std::string_view service) {
@@ -619,6 +908,7 @@ class KubernetesRuntimeImpl final : public KubernetesRuntime {
     };
     kube::CollectionHandlers handlers;
     handlers.on_list = [&](const kube::ObjectList& list) {
+      for (const auto& item : list.items) noteFailure(c, pods, item, false);
       std::vector<RuntimeEvent> events;
       {
         std::lock_guard lock(collection.mutex);
@@ -642,6 +932,7 @@ class KubernetesRuntimeImpl final : public KubernetesRuntime {
     };
     handlers.on_event = [&](const kube::WatchEvent& event) {
       if (event.type == kube::WatchEvent::Type::Bookmark) return;
+      noteFailure(c, pods, event.object, event.type == kube::WatchEvent::Type::Deleted);
       std::vector<RuntimeEvent> events;
       {
         std::lock_guard lock(collection.mutex);
@@ -705,7 +996,8 @@ class KubernetesRuntimeImpl final : public KubernetesRuntime {
         push(RuntimeEvent::Kind::InstanceUnhealthy, "pod " + name + " no longer Ready");
       }
       if (now.phase == "Failed" && (!was || was->phase != "Failed")) {
-        push(RuntimeEvent::Kind::InstanceFailed, "pod " + name + " Failed");
+        const auto why = diagnosisOf(c, kube::versionObjectName(e.service, e.version));
+        push(RuntimeEvent::Kind::InstanceFailed, "pod " + name + " Failed" + (why.empty() ? "" : ": " + why));
       }
       return;
     }
@@ -720,7 +1012,8 @@ class KubernetesRuntimeImpl final : public KubernetesRuntime {
     if (now.state == kube::RolloutStatus::State::Complete) {
       push(RuntimeEvent::Kind::VersionReady, now.message);
     } else if (now.state == kube::RolloutStatus::State::Failed) {
-      push(RuntimeEvent::Kind::VersionFailed, now.message);
+      const auto why = diagnosisOf(c, objectName(*after));
+      push(RuntimeEvent::Kind::VersionFailed, why.empty() ? now.message : now.message + ": " + why);
     }
   }
 
@@ -762,11 +1055,20 @@ std::vector<KubernetesPermission> kubernetesRequiredPermissions(bool http_route)
   std::vector<KubernetesPermission> out;
   const auto add = [&](std::string group, std::string resource,
                        std::initializer_list<std::string_view> verbs) {
-    for (const auto verb : verbs) out.push_back({group, resource, std::string(verb), false, ""});
+    std::string subresource;
+    if (const auto slash = resource.find('/'); slash != std::string::npos) {
+      subresource = resource.substr(slash + 1);
+      resource.erase(slash);
+    }
+    for (const auto verb : verbs) {
+      out.push_back({group, resource, std::string(verb), subresource, false, ""});
+    }
   };
   add("apps", "deployments", {"get", "list", "watch", "create", "patch", "delete"});
   add("", "services", {"get", "list", "create", "patch", "delete"});
   add("", "pods", {"get", "list", "watch"});
+  add("", "pods/log", {"get"});
+  add("", "events", {"list"});
   add("autoscaling", "horizontalpodautoscalers", {"get", "patch"});
   if (http_route) {
     add("gateway.networking.k8s.io", "httproutes", {"get", "list", "create", "patch", "delete"});

@@ -14,6 +14,7 @@
 #include "runway/config/loader.hpp"
 #include "runway/kube/workload.hpp"
 #include "runway/runtime/kubernetes_runtime.hpp"
+#include "support/net.hpp"
 #include "support/poll.hpp"
 
 namespace runway::kube::testing {
@@ -105,6 +106,11 @@ TEST_F(KubernetesRuntimeRbacTest, TheDocumentedRoleIsEnoughForAWholeCanary) {
       deadlineIn(30s)))
       << (pre ? fmt::format("{}", fmt::join(pre->problems, "; ")) : pre.error().message);
   EXPECT_EQ(pre->permissions.size(), runtime::kubernetesRequiredPermissions(true).size());
+  // The Role may not read the Gateway (another namespace's object, often): said, not a problem.
+  EXPECT_EQ(pre->unchecked,
+            (std::vector<std::string>{fmt::format(
+                "may not read Gateways in namespace {}: whether Gateway public exists is not checked",
+                ns_.name())}));
 
   auto& events = events_;
   runtime_->setEventHandler([&events](const runtime::RuntimeEvent& e) {
@@ -203,6 +209,110 @@ TEST(KubernetesRuntimeTest, AMissingNamespaceIsAPreflightProblem) {
   EXPECT_EQ(pre->problems,
             (std::vector<std::string>{"namespace rw-does-not-exist does not exist"}));
   EXPECT_EQ((*opened)->preflight("staging").error().code, ErrorCode::InvalidArgument);
+}
+
+// Pre-flight with the application: the image pull secrets its pod templates name, what its
+// pods request against the Ready nodes' allocatable capacity (kwok's node: 32 CPU, 256Gi), and
+// the Gateway its HTTPRoutes attach to. Each missing piece is a problem naming it; once they are
+// there, none is left.
+TEST(KubernetesPreflightTest, PullSecretsCapacityAndTheGatewayAreChecked) {
+  TestNamespace ns("capacity");
+  const auto configWith = [&](int web_cpu, bool big) {
+    auto loaded = config::loadConfigText(
+        fmt::format(R"(apiVersion: runway/v1
+kind: Application
+metadata: {{name: shop}}
+spec:
+  services:
+    - name: web
+      kubernetes:
+        image: registry.example/web
+        replicas: 2
+        resources: {{cpu: "{}", memory: 1Gi}}
+        podTemplatePatch: {{spec: {{imagePullSecrets: [{{name: regcred}}]}}}}
+{}---
+apiVersion: runway/v1
+kind: Environment
+metadata: {{name: prod}}
+spec:
+  runtime:
+    kubernetes: {{namespace: {}, gateway: {{name: public}}}}
+)",
+                    web_cpu,
+                    big ? "    - name: big\n      kubernetes: {image: registry.example/big, resources: "
+                          "{cpu: \"40\"}}\n"
+                        : "",
+                    ns.name()),
+        "capacity.yaml");
+    EXPECT_TRUE(loaded.ok()) << (loaded.diagnostics.empty() ? "" : loaded.diagnostics[0].format());
+    return *loaded.config;
+  };
+  const auto config = configWith(20, true);
+  runtime::KubernetesRuntimeOptions options;
+  options.connect = [](const config::Environment&) -> Result<std::shared_ptr<Client>> {
+    return std::shared_ptr<Client>(adminClient());
+  };
+  auto opened = runtime::KubernetesRuntime::open(config, options);
+  ASSERT_TRUE(opened) << opened.error().message;
+  auto pre = (*opened)->preflight("prod", &config.applications.at(0));
+  ASSERT_TRUE(pre) << pre.error().message;
+  const auto problems = fmt::format("{}", fmt::join(pre->problems, "\n"));
+  for (const auto& expected : {
+           fmt::format("Gateway public does not exist in namespace {}: the HTTPRoutes would attach "
+                       "to nothing",
+                       ns.name()),
+           fmt::format("image pull secret regcred (in the pod template of web) does not exist in "
+                       "namespace {}",
+                       ns.name()),
+           std::string("a pod of big requests 40 CPU, more than any Ready node has allocatable"),
+           std::string("the services request 80 CPU (web 2 x 20, big 1 x 40), more than the")}) {
+    EXPECT_NE(problems.find(expected), std::string::npos) << expected << "\nin:\n" << problems;
+  }
+  EXPECT_EQ(pre->problems.size(), 4u) << problems;
+  EXPECT_TRUE(pre->unchecked.empty());
+
+  // The secret and the Gateway made, and requests that fit: nothing left.
+  auto admin = adminClient();
+  ASSERT_TRUE(admin->create(Resource::secrets(), ns.name(),
+                            json::object{{"apiVersion", "v1"},
+                                         {"kind", "Secret"},
+                                         {"metadata", json::object{{"name", "regcred"}}},
+                                         {"stringData", json::object{{"a", "b"}}}}));
+  ASSERT_TRUE(admin->create(
+      Resource::gateways(), ns.name(),
+      json::object{{"apiVersion", "gateway.networking.k8s.io/v1"},
+                   {"kind", "Gateway"},
+                   {"metadata", json::object{{"name", "public"}}},
+                   {"spec", json::object{{"gatewayClassName", "example"},
+                                         {"listeners", json::array{json::object{
+                                                           {"name", "http"},
+                                                           {"port", 80},
+                                                           {"protocol", "HTTP"}}}}}}}));
+  const auto fits = configWith(10, false);
+  pre = (*opened)->preflight("prod", &fits.applications.at(0));
+  ASSERT_TRUE(pre) << pre.error().message;
+  EXPECT_TRUE(pre->problems.empty()) << fmt::format("{}", fmt::join(pre->problems, "; "));
+}
+
+// An API server that cannot be reached is an error of pre-flight, not a pass.
+TEST(KubernetesPreflightTest, AnUnreachableApiServerIsAnError) {
+  auto config = configFor("rw-unreachable");
+  auto port = test::freeLoopbackPort();
+  ASSERT_TRUE(port) << port.error().message;
+  Connection unreachable = cluster().admin;
+  unreachable.server = fmt::format("https://127.0.0.1:{}", *port);
+  runtime::KubernetesRuntimeOptions options;
+  options.connect = [unreachable](const config::Environment&) -> Result<std::shared_ptr<Client>> {
+    ClientOptions fast;
+    fast.max_attempts = 2;
+    return std::shared_ptr<Client>(makeClient(unreachable, fast));
+  };
+  auto opened = runtime::KubernetesRuntime::open(config, std::move(options));
+  ASSERT_TRUE(opened) << opened.error().message;
+  auto pre = (*opened)->preflight("prod", &config.applications.at(0));
+  ASSERT_FALSE(pre);
+  EXPECT_EQ(pre.error().code, ErrorCode::Unavailable);
+  EXPECT_NE(pre.error().message.find(unreachable.server), std::string::npos) << pre.error().message;
 }
 
 }  // namespace

@@ -33,7 +33,7 @@ metadata: {name: prod}
 spec:
   runtime: {kubernetes: {}}
   strategy: canary
-  canary: {steps: [{setWeight: 100}, {pause: }], analysis: {templates: [t]}}
+  canary: {steps: [{setWeight: 100}, {pause: }], analysis: {templates: [k8s]}}
   blueGreen: {}
   approvals: {roles: [tech-lead]}
   windows: [{start: "10:00", end: "16:00"}]
@@ -58,6 +58,14 @@ spec:
     - name: j
       provider: judge
       judge: {metrics: [{name: e, query: error_rate}]}
+---
+# On Kubernetes runway is not in the request path: prod's analysis measures with Prometheus.
+apiVersion: runway/v1
+kind: AnalysisTemplate
+metadata: {name: k8s}
+spec:
+  metrics:
+    - {name: up, provider: prometheus, query: up, failureCondition: "result < 1", prometheus: {address: "http://127.0.0.1:9090"}}
 )",
                                                   "defaults.yaml");
   if (!result.ok()) {

@@ -155,6 +155,51 @@ spec:
           "gateway; remove gateway or use \"httproute\""));
 }
 
+// runway is not in a Kubernetes environment's request path: an analysis there that measures the
+// router's statistics (provider builtin, the default) is refused where the environment names
+// the template; a prometheus one beside it is fine.
+TEST(KubernetesConfigTest, ABuiltinMetricIsRefusedOnKubernetes) {
+  const auto result = loadConfigText(kKubeApp + R"(---
+apiVersion: runway/v1
+kind: AnalysisTemplate
+metadata: {name: errors}
+spec:
+  metrics:
+    - {name: error-rate, query: error_rate, failureCondition: "result > 0.01"}
+---
+apiVersion: runway/v1
+kind: AnalysisTemplate
+metadata: {name: prom}
+spec:
+  metrics:
+    - name: p95
+      provider: prometheus
+      query: up
+      failureCondition: "result < 1"
+      prometheus: {address: "http://127.0.0.1:9090"}
+---
+apiVersion: runway/v1
+kind: Environment
+metadata: {name: prod}
+spec:
+  runtime:
+    kubernetes: {namespace: shop}
+  strategy: canary
+  canary:
+    steps:
+      - setWeight: 10
+      - analysis: {templates: [prom, errors]}
+      - setWeight: 100
+)",
+                                     "t.yaml");
+  EXPECT_THAT(messages(result),
+              ElementsAre("t.yaml:51:38: spec.canary.steps[1].analysis.templates[1]: template "
+                          "\"errors\" measures metric \"error-rate\" with provider builtin (the "
+                          "runway router's statistics), which environment prod on the kubernetes "
+                          "runtime does not have: runway is not in its request path; measure it "
+                          "with provider: prometheus"));
+}
+
 TEST(KubernetesConfigTest, ReplicasAndADifferentInstanceCountConflict) {
   const auto result = loadConfigText(R"(apiVersion: runway/v1
 kind: Application

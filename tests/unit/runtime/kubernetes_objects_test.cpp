@@ -55,5 +55,36 @@ TEST(KubernetesObjectsTest, TheSplitRoundTripsThroughItsAnnotation) {
   EXPECT_EQ(describeSplit(split.weights), "v1=90% v2=10%");
 }
 
+TEST(KubernetesObjectsTest, QuantitiesReadAsTheApiWritesThem) {
+  EXPECT_EQ(parseQuantity("32"), 32.0);
+  EXPECT_EQ(parseQuantity("500m"), 0.5);
+  EXPECT_EQ(parseQuantity("1.5"), 1.5);
+  EXPECT_EQ(parseQuantity("256Mi"), 256.0 * 1024 * 1024);
+  EXPECT_EQ(parseQuantity("1Gi"), 1024.0 * 1024 * 1024);
+  EXPECT_EQ(parseQuantity("1k"), 1000.0);
+  EXPECT_EQ(parseQuantity("2M"), 2e6);
+  EXPECT_EQ(parseQuantity("1e3"), 1000.0);
+  EXPECT_EQ(parseQuantity(""), std::nullopt);
+  EXPECT_EQ(parseQuantity("lots"), std::nullopt);
+  EXPECT_EQ(parseQuantity("5Qi"), std::nullopt);
+}
+
+TEST(KubernetesObjectsTest, PodRequestsAndPullSecretsComeFromTheBuiltDeployment) {
+  config::Service svc;
+  svc.name = "web";
+  config::KubernetesWorkload k;
+  k.image = "registry.example/web";
+  k.resources.cpu = 0.25;
+  k.resources.memory_mb = 128;
+  k.pod_template_patch = R"({"spec": {"imagePullSecrets": [{"name": "regcred"}]}})";
+  svc.kubernetes = k;
+  auto d = deploymentFor("prod", svc, "v1", 2, {}, "");
+  ASSERT_TRUE(d) << d.error().message;
+  const auto r = podRequests(*d);
+  EXPECT_DOUBLE_EQ(r.cpu, 0.25);
+  EXPECT_DOUBLE_EQ(r.memory, 128.0 * 1024 * 1024);
+  EXPECT_EQ(imagePullSecrets(*d), std::vector<std::string>{"regcred"});
+}
+
 }  // namespace
 }  // namespace runway::runtime::kubernetes_runtime_detail

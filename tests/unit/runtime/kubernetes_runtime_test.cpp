@@ -110,6 +110,13 @@ class FakeKubeClient final : public kube::Client {
   Result<kube::Object> call(std::string_view, std::string_view, const kube::Object&) override {
     return fail(ErrorCode::Unavailable, "not in the fake");
   }
+  Result<std::string> getText(std::string_view) override {
+    return fail(ErrorCode::Unavailable, "not in the fake");
+  }
+  Result<void> stream(std::string_view, const std::function<bool(std::string_view)>&,
+                      std::stop_token) override {
+    return fail(ErrorCode::Unavailable, "not in the fake");
+  }
 
   std::vector<Write> writes() const {
     std::lock_guard lock(mutex_);

@@ -90,6 +90,9 @@ struct RuntimeReport {
   // Instances of the service's other versions (neither this deployment's new nor its stable
   // version) still running, e.g. being retired; -1 = not reported.
   int others = -1;
+  // Why instances failed, as the runtime explains it (on Kubernetes the pods' latest Warning
+  // Events); "" = no explanation. Carried into the abort reason of a failed rollout.
+  std::string failure_detail{};
 };
 
 struct ApprovalDecision {

@@ -46,6 +46,11 @@ struct Resource {
   static Resource roles() { return {"rbac.authorization.k8s.io", "v1", "roles", true}; }
   static Resource roleBindings() { return {"rbac.authorization.k8s.io", "v1", "rolebindings", true}; }
   static Resource httpRoutes() { return {"gateway.networking.k8s.io", "v1", "httproutes", true}; }
+  static Resource events() { return {"", "v1", "events", true}; }
+  static Resource secrets() { return {"", "v1", "secrets", true}; }
+  static Resource nodes() { return {"", "v1", "nodes", false}; }
+  static Resource ingresses() { return {"networking.k8s.io", "v1", "ingresses", true}; }
+  static Resource gateways() { return {"gateway.networking.k8s.io", "v1", "gateways", true}; }
   static Resource horizontalPodAutoscalers() {
     return {"autoscaling", "v2", "horizontalpodautoscalers", true};
   }
@@ -147,6 +152,19 @@ class Client {
                                  const WatchOptions& options,
                                  const std::function<bool(const WatchEvent&)>& on_event,
                                  std::stop_token stop = {}) = 0;
+
+  // GET `path` (it starts with '/' and may carry a query) whose answer is not a JSON object,
+  // e.g. a pod's log (text/plain): the body as it came. Retried like get().
+  virtual Result<std::string> getText(std::string_view path) = 0;
+
+  // GET `path` and hand the body to `on_data` in pieces as it arrives (a pod's log with
+  // follow=true), until the server ends it, `on_data` returns false or `stop` is requested
+  // (the last two are not errors: soon after a stop, within about a second). Not retried (the
+  // caller decides whether to read again); a 401 fetches a new credential once. Runs on the
+  // calling thread.
+  virtual Result<void> stream(std::string_view path,
+                              const std::function<bool(std::string_view)>& on_data,
+                              std::stop_token stop) = 0;
 
   // Any other call, e.g. POST .../serviceaccounts/NAME/token or
   // /apis/authentication.k8s.io/v1/selfsubjectreviews. `path` starts with '/' and may carry a

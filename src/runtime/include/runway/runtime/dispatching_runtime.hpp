@@ -54,6 +54,10 @@ class DispatchingRuntime final : public Runtime {
   std::optional<std::string> instanceLogPath(std::string_view environment,
                                              std::string_view service, std::string_view version,
                                              int index) const override;
+  Result<void> readInstanceLog(std::string_view environment, std::string_view service,
+                               std::string_view instance, const LogOptions& options,
+                               const std::function<bool(std::string_view)>& on_data,
+                               std::stop_token stop) override;
   // Stops everything both runtimes run; the first error wins, after both were asked.
   Result<void> stopAll(Duration grace) override;
   void setEventHandler(EventHandler handler) override;

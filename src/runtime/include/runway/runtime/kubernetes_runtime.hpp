@@ -48,6 +48,7 @@ struct KubernetesPermission {
   std::string group;     // "" = core
   std::string resource;  // deployments, services, ...
   std::string verb;      // get, list, watch, create, patch, delete
+  std::string subresource;  // "" or e.g. "log" (pods/log)
   bool allowed = false;
   std::string reason;  // the authorizer's reason, when it gives one
 };
@@ -58,6 +59,9 @@ struct KubernetesPreflight {
   bool namespace_exists = false;
   std::vector<KubernetesPermission> permissions;  // every one the runtime needs
   std::vector<std::string> problems;  // what is wrong, one sentence each; empty = ready
+  // What could not be checked because the identity may not read it (a namespaced Role cannot
+  // grant reading Nodes), one sentence each; not problems.
+  std::vector<std::string> unchecked;
 };
 
 class KubernetesRuntime : public Runtime {
@@ -70,10 +74,20 @@ class KubernetesRuntime : public Runtime {
   static Result<std::unique_ptr<KubernetesRuntime>> open(const config::Config& config,
                                                          KubernetesRuntimeOptions options);
 
-  // Whether the environment's namespace exists and the runtime's identity may do everything
-  // the runtime does there (kubernetesRequiredPermissions()). Errors: InvalidArgument (not a
-  // kubernetes environment), Unavailable (the API server cannot be reached).
-  virtual Result<KubernetesPreflight> preflight(std::string_view environment) = 0;
+  // Whether the environment's namespace exists, the runtime's identity may do everything the
+  // runtime does there (kubernetesRequiredPermissions()), and, with traffic: httproute, the
+  // cluster serves HTTPRoutes and the Gateway the routes attach to exists. With `application`
+  // (the environment's, as the deployment will run it) also: the image pull secrets its pod
+  // templates name exist in the namespace, and what its services request (per pod, and times
+  // their instance counts) fits the allocatable CPU and memory of the Ready nodes. What the
+  // identity may not read is listed as unchecked, not as a problem.
+  // Errors: InvalidArgument (not a kubernetes environment), Unavailable (the API server cannot
+  // be reached).
+  virtual Result<KubernetesPreflight> preflight(std::string_view environment,
+                                                const config::Application* application) = 0;
+  Result<KubernetesPreflight> preflight(std::string_view environment) {
+    return preflight(environment, nullptr);
+  }
 
   // Stops the watches (at most about a second). Leaves every object in the cluster.
   ~KubernetesRuntime() override = default;

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -47,6 +48,16 @@ struct InstanceInfo {
   // Kubernetes: the pod and the node it runs on ("" locally, and while unscheduled).
   std::string pod;
   std::string node;
+  // Why a Failed instance failed, as the platform explains it: on Kubernetes the latest Warning
+  // Events of its pod, ReplicaSet and Deployment ("FailedScheduling: 0/1 nodes are available:
+  // ..."), "" when there are none or the instance did not fail.
+  std::string diagnosis{};
+};
+
+// What readInstanceLog() reads.
+struct LogOptions {
+  int tail_lines = -1;  // the last lines only; negative = all the instance has kept
+  bool follow = false;  // then keep reading what the instance writes next
 };
 
 // A version as a whole.
@@ -237,6 +248,29 @@ class Runtime {
     (void)version;
     (void)index;
     return std::nullopt;
+  }
+
+  // The output of one instance of a service, `instance` being its pod name on Kubernetes,
+  // handed to `on_data` in pieces as read: the last `tail_lines` lines, then, with `follow`,
+  // what it writes next, until the instance ends, `on_data` returns false or `stop` is
+  // requested. Blocking; runs on the calling thread.
+  // Errors: FailedPrecondition (this runtime keeps logs as files: instanceLogPath(); or the
+  // platform cannot serve this instance's log, with its reason), NotFound (no such instance),
+  // InvalidArgument (not this runtime's environment), Unavailable (the platform cannot be
+  // reached).
+  virtual Result<void> readInstanceLog(std::string_view environment, std::string_view service,
+                                       std::string_view instance, const LogOptions& options,
+                                       const std::function<bool(std::string_view)>& on_data,
+                                       std::stop_token stop) {
+    (void)service;
+    (void)instance;
+    (void)options;
+    (void)on_data;
+    (void)stop;
+    return tl::unexpected<Error>(Error{ErrorCode::FailedPrecondition,
+                                       "environment " + std::string(environment) +
+                                           " keeps its instances' output in files on the "
+                                           "server's machine (runway logs reads them)"});
   }
 
   // Stops everything this runtime runs (`runway down`) and waits until no instance process is
