@@ -130,16 +130,7 @@ build_kwok() {
     rmdir "$out"
     log "built kwok in $((SECONDS - t0))s"
   fi
-  # The Logs CRD: a Logs object names the file kwok's fake kubelet serves as a pod's log
-  # (GET .../pods/NAME/log through the real API server), which is how the tests give pods logs.
-  if [[ ! -s $CACHE/share/kwok-crds/logs.yaml ]]; then
-    local kd
-    kd=$(module_dir "sigs.k8s.io/kwok@v$KWOK_VERSION")
-    mkdir -p "$CACHE/share/kwok-crds"
-    cp "$kd/kustomize/crd/bases/kwok.x-k8s.io_logs.yaml" "$CACHE/share/kwok-crds/logs.yaml.tmp"
-    chmod u+w "$CACHE/share/kwok-crds/logs.yaml.tmp"
-    mv "$CACHE/share/kwok-crds/logs.yaml.tmp" "$CACHE/share/kwok-crds/logs.yaml"
-  fi
+  copy_kwok_crds
   # The kwok binary has no built-in stages; the module ships them (fast node and pod stages).
   if [[ ! -s $CACHE/share/kwok-stages.yaml ]]; then
     local kd f
@@ -170,10 +161,30 @@ copy_gateway_crds() {
   mv "$CACHE/share/gateway-api.tmp" "$CACHE/share/gateway-api"
 }
 
+# The Logs CRD: a Logs object names the file kwok's fake kubelet serves as a pod's log
+# (GET .../pods/NAME/log through the real API server), which is how the tests give pods logs.
+# From the kwok module (downloaded at most once; a cache built before it needs only this).
+copy_kwok_crds() {
+  [[ -s $CACHE/share/kwok-crds/logs.yaml ]] && return 0
+  local kd
+  kd=$(module_dir "sigs.k8s.io/kwok@v$KWOK_VERSION")
+  mkdir -p "$CACHE/share/kwok-crds"
+  cp "$kd/kustomize/crd/bases/kwok.x-k8s.io_logs.yaml" "$CACHE/share/kwok-crds/logs.yaml.tmp"
+  chmod u+w "$CACHE/share/kwok-crds/logs.yaml.tmp"
+  mv "$CACHE/share/kwok-crds/logs.yaml.tmp" "$CACHE/share/kwok-crds/logs.yaml"
+}
+
 cmd_build() {
   mkdir -p "$BIN" "$CACHE/share"
   built() { [[ -f $CACHE/stamp && $(cat "$CACHE/stamp") == "$VERSIONS" && -s $CACHE/share/kwok-crds/logs.yaml ]]; }
   built && return 0
+  if [[ -f $CACHE/stamp && $(cat "$CACHE/stamp") == "$VERSIONS" ]]; then
+    exec 9>"$CACHE/build.lock"
+    flock 9
+    copy_kwok_crds
+    exec 9>&-
+    return 0
+  fi
   command -v go >/dev/null || die "go is not installed (https://go.dev/dl; go1.26 or newer)"
   # One build at a time per cache directory (parallel test fixtures may all ask for it).
   exec 9>"$CACHE/build.lock"
