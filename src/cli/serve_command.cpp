@@ -33,6 +33,7 @@
 #include "runway/controller/controller.hpp"
 #include "runway/core/logging.hpp"
 #include "runway/core/ids.hpp"
+#include "runway/core/redact.hpp"
 #include "runway/incident/service.hpp"
 #include "runway/notify/outbox.hpp"
 #include "runway/router/admin_client.hpp"
@@ -95,7 +96,7 @@ class GateChecks final : public controller::CheckRunner {
       req.health = checks.checks.health;
     }
     auto r = checks::runGate(req, *runtime_, runtime::routerTrafficStatistics(socket_, environment, clock_), *clock_);
-    return controller::CheckOutcome{r.passed, r.detail};
+    return controller::CheckOutcome{r.passed, secretRedactor().redact(r.detail)};
   }
 
  private:
@@ -135,11 +136,13 @@ class ConfigHooks final : public controller::LifecycleHooks {
     std::string failed;
     for (const auto& r : outcome.runs) {
       runs.push_back(runJson(r));
+      if (!r.ok) logFailure(environment, config::toString(point), r);
       if (!r.ok && failed.empty()) failed = fmt::format("{}: {}", r.name, r.reason);
     }
     out.runs_json = json::serialize(runs);
-    out.summary = failed.empty() ? fmt::format("{} hook{} ran", outcome.runs.size(), outcome.runs.size() == 1 ? "" : "s")
-                                 : failed;
+    out.summary = secretRedactor().redact(
+        failed.empty() ? fmt::format("{} hook{} ran", outcome.runs.size(), outcome.runs.size() == 1 ? "" : "s")
+                       : failed);
     return out;
   }
 
@@ -159,8 +162,9 @@ class ConfigHooks final : public controller::LifecycleHooks {
     json::array runs{runJson(backup->run)};
     out.runs_json = json::serialize(runs);
     if (!backup->run.ok) {
+      logFailure(environment, "backup", backup->run);
       out.decision = controller::HookResult::Decision::Fail;
-      out.summary = "backup: " + backup->run.reason;
+      out.summary = secretRedactor().redact("backup: " + backup->run.reason);
     } else {
       out.summary = "backup written to " + backup->file;
     }
@@ -169,15 +173,48 @@ class ConfigHooks final : public controller::LifecycleHooks {
 
  private:
   static json::object runJson(const checks::HookRun& r) {
-    // The last 4 KiB, cut on a character boundary; bytes that are not UTF-8 are kept, escaped,
-    // so the runs always serialize to JSON that parses again.
-    std::string output = escapeInvalidUtf8(utf8Tail(r.output, kHookOutputBytes));
-    return json::object{{"name", r.name},     {"ok", r.ok},         {"attempts", r.attempts},
-                        {"reason", r.reason}, {"output", output},   {"durationMs", r.duration_ms}};
+    // Secrets out first (the whole output, so none is cut in half and missed), then the last
+    // 4 KiB, cut on a character boundary; bytes that are not UTF-8 are kept, escaped, so the
+    // runs always serialize to JSON that parses again. The event log is append-only and any
+    // viewer reads it: what goes in stays.
+    const std::string redacted = secretRedactor().redact(r.output);
+    std::string output = escapeInvalidUtf8(utf8Tail(redacted, kHookOutputBytes));
+    return json::object{{"name", r.name},
+                        {"ok", r.ok},
+                        {"attempts", r.attempts},
+                        {"reason", secretRedactor().redact(r.reason)},
+                        {"output", output},
+                        {"durationMs", r.duration_ms}};
+  }
+  // The server log says which hook failed and the last line of what it printed (where the
+  // error is); the log formatter redacts secrets (core/logging.hpp).
+  static void logFailure(const std::string& environment, std::string_view point, const checks::HookRun& r) {
+    std::string_view output = r.output;
+    while (!output.empty() && (output.back() == '\n' || output.back() == '\r')) output.remove_suffix(1);
+    const auto newline = output.rfind('\n');
+    std::string last(newline == std::string_view::npos ? output : output.substr(newline + 1));
+    last = escapeInvalidUtf8(utf8Tail(last, 512));
+    spdlog::warn("environment {}: {} hook {} failed: {}; its last line: {}", environment, point, r.name, r.reason,
+                 last.empty() ? "(no output)" : last);
   }
   std::filesystem::path data_;
   std::shared_ptr<Clock> clock_;
 };
+
+// What the server keeps out of events, logs and notifications (core/redact.hpp): the values of
+// the variables the configuration names as holding secrets, the alert receiver's key and a
+// token given to the CLI by variable. API tokens are redacted by their shape. A reload adds to
+// them and never removes one: deployments started under the old configuration still run.
+void declareSecrets(const config::Config& config) {
+  auto names = config::secretVariableNames(config);
+  names.emplace_back("RUNWAY_ALERTS_HMAC_KEY");
+  names.emplace_back("RUNWAY_TOKEN");
+  for (const auto& name : names) {
+    if (const char* value = std::getenv(name.c_str()); value != nullptr && *value != '\0') {
+      secretRedactor().addValue(value);
+    }
+  }
+}
 
 // Splits "host:port"; the host may be "[::1]".
 Result<std::pair<std::string, std::uint16_t>> parseListen(const std::string& text) {
@@ -258,6 +295,7 @@ int serve(const ServeOptions& opts) {
     return kExitUsage;
   }
   auto config = std::make_shared<const config::Config>(std::move(*loaded.config));
+  declareSecrets(*config);
   auto report_window = parseDuration(opts.report_window);
   if (!report_window || *report_window < std::chrono::seconds(1) || *report_window > std::chrono::minutes(15)) {
     fmt::print(stderr, "runway: --report-window must be a duration from 1s to 15m\n");
@@ -420,7 +458,11 @@ int serve(const ServeOptions& opts) {
   ctx->controller = ctrl;
   ctx->runtime = runtime;
   ctx->clock = clock;
-  ctx->load_config = [config_path] { return config::loadConfig(config_path); };
+  ctx->load_config = [config_path] {
+    auto reloaded = config::loadConfig(config_path);
+    if (reloaded.ok()) declareSecrets(*reloaded.config);
+    return reloaded;
+  };
   ctx->ready = [&ready] { return ready.load(); };
   ctx->version = RUNWAY_VERSION;
   ctx->outbox = outbox;
@@ -481,6 +523,7 @@ int serve(const ServeOptions& opts) {
         spdlog::error("SIGHUP: the new configuration has {} error(s); keeping the old one",
                       reloaded.diagnostics.size());
       } else {
+        declareSecrets(*reloaded.config);
         ctrl->reload(std::make_shared<const config::Config>(std::move(*reloaded.config)));
         spdlog::info("SIGHUP: configuration reloaded from {}", config_path);
       }
