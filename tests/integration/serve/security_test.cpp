@@ -1,6 +1,6 @@
 // Issue 19, hardening: what the real `runway serve` gives the commands it starts (an explicit
-// environment, not its own) and what it keeps out of events and its log (declared secrets and
-// tokens).
+// environment, not its own), what it keeps out of events and its log (declared secrets and
+// tokens), and the modes of everything it creates under the data directory.
 
 #include <sys/stat.h>
 
@@ -165,6 +165,47 @@ TEST_F(SecurityTest, DeclaredSecretsAndTokensAreRedactedFromEventsAndTheLog) {
   EXPECT_NE(text.find("token [redacted] for postgres://app:[redacted]@db"), std::string::npos) << text;
   EXPECT_EQ(text.find(kDbPassword), std::string::npos) << text;
   EXPECT_EQ(text.find(token), std::string::npos) << text;
+}
+
+// Every directory under DATA is 0700, every file and socket 0600, from the start: the server,
+// the router it starts and the commands they run create them under umask 077.
+TEST_F(SecurityTest, EverythingUnderTheDataDirectoryIsPrivate) {
+  std::string error;
+  const std::string id = server_->deploy("backed", "v1", &error);
+  ASSERT_FALSE(id.empty()) << error;
+  ASSERT_EQ(server_->waitTerminal(id, 60s), "Succeeded");
+
+  std::vector<std::string> wrong;
+  std::set<std::string> kinds;
+  const auto check = [&](const fs::path& p) {
+    struct stat st {};
+    if (::lstat(p.c_str(), &st) != 0) return;  // a temporary file renamed meanwhile
+    const auto mode = st.st_mode & 07777;
+    std::string kind = S_ISDIR(st.st_mode) ? "dir" : S_ISSOCK(st.st_mode) ? "socket" : S_ISREG(st.st_mode) ? "file" : "other";
+    kinds.insert(kind + ":" + p.filename().string());
+    const unsigned expected = S_ISDIR(st.st_mode) ? 0700 : 0600;
+    if (kind == "other" || mode != expected) wrong.push_back(fmt::format("{} {} {:o}", kind, p.string(), mode));
+  };
+  check(server_->data());
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(server_->data(), ec), end; !ec && it != end; it.increment(ec)) {
+    check(it->path());
+  }
+  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_TRUE(wrong.empty()) << fmt::format("{}", fmt::join(wrong, "\n"));
+  // What the walk must have seen for it to mean anything.
+  const auto seen = [&](std::string_view prefix, std::string_view suffix) {
+    return std::any_of(kinds.begin(), kinds.end(),
+                       [&](const std::string& k) { return k.starts_with(prefix) && k.ends_with(suffix); });
+  };
+  EXPECT_TRUE(seen("file:runway.db", "-wal"));
+  EXPECT_TRUE(seen("file:admin.token", ""));
+  EXPECT_TRUE(seen("socket:admin.sock", ""));
+  EXPECT_TRUE(seen("file:router.log", ""));
+  EXPECT_TRUE(seen("file:v1-", ".log"));  // the instance's log
+  EXPECT_TRUE(seen("file:v1-", ".pid"));
+  EXPECT_TRUE(seen("file:backed-", ".dump"));  // written by the backup hook
+  EXPECT_TRUE(seen("dir:backups", ""));
 }
 
 }  // namespace
