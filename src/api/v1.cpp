@@ -592,7 +592,10 @@ HttpResponse history(const Ctx& c, const HttpRequest& req) {
 HttpResponse auditVerify(const Ctx& c, const HttpRequest& req) {
   auto report = c->store->verifyChain();
   if (!report) return error(req, report.error());
-  json::object o{{"events", report->events}, {"intact", report->intact()}};
+  json::object o{{"events", report->events},
+                 {"intact", report->intact()},
+                 {"keyId", report->key_id.empty() ? json::value(nullptr) : json::value(report->key_id)},
+                 {"unkeyed", report->unkeyed}};
   if (report->first_break) {
     const auto& b = *report->first_break;
     o["firstBreak"] = json::object{{"seq", b.seq},

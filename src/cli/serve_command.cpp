@@ -62,7 +62,9 @@ struct ServeOptions {
   std::string listen = "127.0.0.1:7400";
   std::string tls_cert;
   std::string tls_key;
+  std::string audit_key_file;  // "" = DATA/audit.key, created on first start
   int router_threads = 1;
+  int max_event_streams = 64;
   std::string report_window = "5m";  // traffic snapshots around each deployment (docs/reports.md)
 };
 
@@ -311,7 +313,17 @@ int serve(const ServeOptions& opts) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto clock = systemClock();
-  auto opened = store::openSqliteStore((data / "runway.db").string());
+  // The audit chain's key lives outside the database: the file named, or DATA/audit.key, made
+  // on first start (events already in the store stay verified the old way; audit_key.hpp).
+  const std::string db_path = (data / "runway.db").string();
+  auto audit_key = opts.audit_key_file.empty() ? store::ensureAuditKey(data / "audit.key", db_path)
+                                               : store::readAuditKey(opts.audit_key_file);
+  if (!audit_key) {
+    fmt::print(stderr, "runway: audit key: {}\n", audit_key.error().message);
+    return exitCode(audit_key.error().code);
+  }
+  spdlog::info("audit key {} ({})", audit_key->id, audit_key->file);
+  auto opened = store::openSqliteStore(db_path, *audit_key);
   if (!opened) {
     fmt::print(stderr, "runway: {}\n", opened.error().message);
     return exitCode(opened.error().code);
@@ -479,7 +491,8 @@ int serve(const ServeOptions& opts) {
   so.port = listen->second;
   so.tls_cert_file = opts.tls_cert;
   so.tls_key_file = opts.tls_key;
-  auto server = api::startHttpServer(so, api::v1Routes(ctx), api::storeAuthenticator(store));
+  so.max_event_streams = static_cast<std::size_t>(opts.max_event_streams);
+  auto server = api::startHttpServer(so, api::v1Routes(ctx), api::storeAuthenticator(store, clock));
   if (!server) {
     fmt::print(stderr, "runway: {}\n", server.error().message);
     stopReminders();
@@ -571,9 +584,17 @@ void addServeCommand(CLI::App& app, Context& ctx) {
       ->capture_default_str();
   cmd->add_option("--tls-cert", opts->tls_cert, "PEM certificate: serve HTTPS (with --tls-key)");
   cmd->add_option("--tls-key", opts->tls_key, "PEM private key for --tls-cert");
+  cmd->add_option("--audit-key-file", opts->audit_key_file,
+                  "The audit chain's HMAC key (hex; kept outside the database). Default: DATA/audit.key, "
+                  "created 0600 on first start");
   cmd->add_option("--router-threads", opts->router_threads, "Worker threads of the router it starts")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
+  cmd->add_option("--max-event-streams", opts->max_event_streams,
+                  "Concurrent server-sent-event streams (runway watch, status -w); one more is "
+                  "answered 503 with Retry-After")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000));
   cmd->add_option("--report-window", opts->report_window,
                   "Length of the traffic windows before and after each deployment that `runway report "
                   "deployment` compares (1s to 15m)")

@@ -200,6 +200,7 @@ TEST_F(SecurityTest, EverythingUnderTheDataDirectoryIsPrivate) {
   };
   EXPECT_TRUE(seen("file:runway.db", "-wal"));
   EXPECT_TRUE(seen("file:admin.token", ""));
+  EXPECT_TRUE(seen("file:audit.key", ""));
   EXPECT_TRUE(seen("socket:admin.sock", ""));
   EXPECT_TRUE(seen("file:router.log", ""));
   EXPECT_TRUE(seen("file:v1-", ".log"));  // the instance's log
