@@ -204,7 +204,7 @@ HttpResponse receiveAlertmanager(const std::shared_ptr<ApiContext>& c, Authentic
 std::vector<Route> alertRoutes(std::shared_ptr<ApiContext> context) {
   std::vector<Route> routes;
   // Authenticated here rather than by the route's role: a signature is a second way in.
-  auto tokens = storeAuthenticator(context->store);
+  auto tokens = storeAuthenticator(context->store, context->clock);
   routes.push_back(Route{"POST", "/api/v1/alerts/alertmanager", std::nullopt,
                          [c = std::move(context), tokens](HttpRequest& req) { return receiveAlertmanager(c, *tokens, req); }});
   return routes;

@@ -341,9 +341,21 @@ class HttpServerImpl final : public HttpServer {
       spdlog::debug("api: {} {} {} -> {} in {}ms", request.request_id, request.method, request.path,
                     response.status, ms);
       if (response.sse) {
-        self->busy_.fetch_sub(1);
-        co_await streamEvents(self, stream, response, request.request_id);
-        co_return;
+        // A slot is taken before the stream starts and given back when it ends however it ends
+        // (the guard lives in this coroutine's frame). Beyond the cap the stream is refused.
+        if (self->streams_.fetch_add(1) < self->options_.max_event_streams) {
+          struct StreamSlot {
+            std::atomic<std::size_t>& open;
+            ~StreamSlot() { open.fetch_sub(1); }
+          } slot{self->streams_};
+          self->busy_.fetch_sub(1);
+          co_await streamEvents(self, stream, response, request.request_id);
+          co_return;
+        }
+        self->streams_.fetch_sub(1);
+        response = tooManyStreams(self, request.request_id);
+        spdlog::warn("api: {} {} {}: refused, {} event streams are open (the limit)", request.request_id,
+                     request.method, request.path, self->options_.max_event_streams);
       }
       const bool keep_alive = req.keep_alive() && !self->stopping_.load();
       const bool ok = co_await writeResponse(self, stream, response, request.request_id, keep_alive,
@@ -351,6 +363,22 @@ class HttpServerImpl final : public HttpServer {
       self->busy_.fetch_sub(1);
       if (!ok || !keep_alive) co_return;
     }
+  }
+
+  // 503 for an event stream over the cap: the stable JSON error (code "unavailable", details.reason
+  // "too_many_event_streams") and Retry-After.
+  static HttpResponse tooManyStreams(HttpServerImpl* self, const std::string& request_id) {
+    const auto retry = std::max<std::int64_t>(1, self->options_.event_stream_retry_after.count());
+    auto r = errorResponse(
+        Error{ErrorCode::Unavailable,
+              fmt::format("too many event streams: {} are open, the server's limit; retry in {}s",
+                          self->options_.max_event_streams, retry)},
+        request_id,
+        fmt::format(R"({{"reason":"too_many_event_streams","limit":{},"retryAfterSeconds":{}}})",
+                    self->options_.max_event_streams, retry));
+    r.status = 503;
+    r.headers.emplace_back("Retry-After", std::to_string(retry));
+    return r;
   }
 
   template <typename Stream>
@@ -495,6 +523,7 @@ class HttpServerImpl final : public HttpServer {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> stopped_{false};
   std::atomic<int> busy_{0};
+  std::atomic<std::size_t> streams_{0};  // open event streams
   std::atomic<std::uint64_t> served_{0};
   std::mutex rng_mutex_;
   std::mt19937_64 rng_;

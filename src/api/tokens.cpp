@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <span>
 #include <utility>
@@ -36,6 +37,7 @@ constexpr std::size_t kDigestBytes = 32;
 
 constexpr std::string_view kInvalidToken = "invalid token";
 constexpr std::string_view kRevokedToken = "token revoked";
+constexpr std::string_view kExpiredToken = "token expired";
 
 using Digest = std::array<unsigned char, kDigestBytes>;
 
@@ -162,7 +164,8 @@ std::optional<ParsedBearer> parseBearer(std::string_view bearer) {
 
 class StoreAuthenticatorImpl final : public Authenticator {
  public:
-  explicit StoreAuthenticatorImpl(std::shared_ptr<store::Store> store) : store_(std::move(store)) {}
+  StoreAuthenticatorImpl(std::shared_ptr<store::Store> store, std::function<TimePoint()> now)
+      : store_(std::move(store)), now_(std::move(now)) {}
 
   // Authenticator
   Result<Identity> authenticate(std::string_view bearer_token) override {
@@ -190,16 +193,22 @@ class StoreAuthenticatorImpl final : public Authenticator {
     }
     // Checked after the secret, so only the token's holder learns that it was revoked.
     if (record->revoked_at) return fail(ErrorCode::Unauthenticated, std::string(kRevokedToken));
+    if (record->expires_at && now_() >= *record->expires_at) {
+      return fail(ErrorCode::Unauthenticated, std::string(kExpiredToken));
+    }
     return Identity{record->name, record->roles, record->id};
   }
 
  private:
   std::shared_ptr<store::Store> store_;
+  std::function<TimePoint()> now_;
 };
 
-// An Authenticator over a Store the caller owns (ensureBootstrapToken takes a reference).
-std::shared_ptr<Authenticator> borrowedStoreAuthenticator(store::Store& store) {
-  return storeAuthenticator(std::shared_ptr<store::Store>(&store, [](store::Store*) {}));
+// An Authenticator over a Store the caller owns (ensureBootstrapToken takes a reference), at a
+// fixed time.
+std::shared_ptr<Authenticator> borrowedStoreAuthenticator(store::Store& store, TimePoint now) {
+  return std::make_shared<StoreAuthenticatorImpl>(
+      std::shared_ptr<store::Store>(&store, [](store::Store*) {}), [now] { return now; });
 }
 
 std::string errnoText(int error) { return std::strerror(error); }
@@ -352,8 +361,12 @@ Result<void> validateRoleName(std::string_view role) {
 }
 
 Result<IssuedToken> issueToken(std::string name, std::vector<std::string> roles,
-                               std::string created_by, TimePoint now) {
+                               std::string created_by, TimePoint now, std::optional<Duration> ttl) {
   if (auto valid = validateTokenName(name); !valid) return fail(std::move(valid).error());
+  if (ttl && (*ttl < kMinTokenTtl || *ttl > kMaxTokenTtl)) {
+    return fail(ErrorCode::InvalidArgument,
+                "a token's lifetime must be from 1m to 3650d (e.g. 24h, 30d)");
+  }
   if (roles.empty()) {
     return fail(ErrorCode::InvalidArgument, "token " + shownName(name) + " needs at least one role");
   }
@@ -384,13 +397,17 @@ Result<IssuedToken> issueToken(std::string name, std::vector<std::string> roles,
   issued.record.hash = toHex(*hash);
   issued.record.created_by = std::move(created_by);
   issued.record.created_at = now;
+  if (ttl) issued.record.expires_at = now + *ttl;
   issued.bearer = std::string(kTokenPrefix) + issued.record.id + "_" + secret;
   OPENSSL_cleanse(secret.data(), secret.size());
   return issued;
 }
 
-std::shared_ptr<Authenticator> storeAuthenticator(std::shared_ptr<store::Store> store) {
-  return std::make_shared<StoreAuthenticatorImpl>(std::move(store));
+std::shared_ptr<Authenticator> storeAuthenticator(std::shared_ptr<store::Store> store,
+                                                  std::shared_ptr<Clock> clock) {
+  if (!clock) clock = systemClock();
+  return std::make_shared<StoreAuthenticatorImpl>(std::move(store),
+                                                  [clock] { return clock->now(); });
 }
 
 Result<std::string> readTokenFile(const fs::path& path) {
@@ -449,7 +466,7 @@ Result<bool> ensureBootstrapToken(store::Store& store, const fs::path& data_dir,
   std::string why;  // for the event and the log: why a new token was needed
   auto existing = readTokenFile(file);
   if (existing) {
-    auto who = borrowedStoreAuthenticator(store)->authenticate(*existing);
+    auto who = borrowedStoreAuthenticator(store, now)->authenticate(*existing);
     OPENSSL_cleanse(existing->data(), existing->size());
     if (who && hasRole(*who, "admin")) return false;
     if (!who && who.error().code != ErrorCode::Unauthenticated) return fail(who.error());
@@ -457,6 +474,8 @@ Result<bool> ensureBootstrapToken(store::Store& store, const fs::path& data_dir,
       why = file.string() + " holds a token without the admin role";
     } else if (who.error().message == kRevokedToken) {
       why = file.string() + " holds a revoked token";
+    } else if (who.error().message == kExpiredToken) {
+      why = file.string() + " holds an expired token";
     } else {
       why = file.string() + " holds an invalid token";
     }

@@ -12,6 +12,7 @@
 #include "incidents_api.hpp"
 #include "logs_api.hpp"
 #include "runway/api/tokens.hpp"
+#include "runway/core/duration.hpp"
 #include "runway/core/suggest.hpp"
 #include "runway/engine/engine.hpp"
 #include "runway/engine/spec.hpp"
@@ -651,7 +652,10 @@ HttpResponse history(const Ctx& c, const HttpRequest& req) {
 HttpResponse auditVerify(const Ctx& c, const HttpRequest& req) {
   auto report = c->store->verifyChain();
   if (!report) return error(req, report.error());
-  json::object o{{"events", report->events}, {"intact", report->intact()}};
+  json::object o{{"events", report->events},
+                 {"intact", report->intact()},
+                 {"keyId", report->key_id.empty() ? json::value(nullptr) : json::value(report->key_id)},
+                 {"unkeyed", report->unkeyed}};
   if (report->first_break) {
     const auto& b = *report->first_break;
     o["firstBreak"] = json::object{{"seq", b.seq},
@@ -748,16 +752,25 @@ json::object tokenJson(const store::TokenRecord& t) {
                       {"roles", std::move(roles)},
                       {"createdBy", t.created_by},
                       {"createdAt", ts(t.created_at)},
-                      {"revokedAt", optTs(t.revoked_at)}};
+                      {"revokedAt", optTs(t.revoked_at)},
+                      {"expiresAt", optTs(t.expires_at)}};
 }
 
 HttpResponse createToken(const Ctx& c, HttpRequest& req) {
-  auto b = body(req, {"name", "roles"});
+  auto b = body(req, {"name", "roles", "ttl"});
   if (!b) return error(req, b.error());
   auto name = str(*b, "name", true);
   auto roles = strings(*b, "roles");
+  auto ttl_text = str(*b, "ttl", false);
   if (!name) return error(req, name.error());
   if (!roles) return error(req, roles.error());
+  if (!ttl_text) return error(req, ttl_text.error());
+  std::optional<Duration> ttl;
+  if (!ttl_text->empty()) {
+    auto parsed = parseDuration(*ttl_text);
+    if (!parsed) return error(req, Error{ErrorCode::InvalidArgument, "ttl: " + parsed.error().message});
+    ttl = *parsed;
+  }
   const auto known = knownRoles(*c->controller->config());
   for (const auto& r : *roles) {
     if (std::find(known.begin(), known.end(), r) == known.end()) {
@@ -769,9 +782,9 @@ HttpResponse createToken(const Ctx& c, HttpRequest& req) {
     }
   }
   const TimePoint now = c->clock->now();
-  auto issued = issueToken(*name, *roles, actorOf(req).name, now);
+  auto issued = issueToken(*name, *roles, actorOf(req).name, now, ttl);
   if (!issued) return error(req, issued.error());
-  json::object data{{"name", issued->record.name}};
+  json::object data{{"name", issued->record.name}, {"expiresAt", optTs(issued->record.expires_at)}};
   auto stored = c->store->createToken(
       issued->record, {store::NewEvent{now, actorOf(req).name, "token.created", issued->record.id,
                                        "token for " + issued->record.name, json::serialize(data)}});

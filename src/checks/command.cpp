@@ -14,7 +14,7 @@
 
 #include <fmt/format.h>
 
-extern char** environ;
+#include "runway/core/child_environment.hpp"
 
 namespace runway::checks::detail {
 
@@ -59,12 +59,8 @@ Result<CommandResult> runCommand(const std::vector<std::string>& argv,
   auto program = findExecutable(argv[0], working_dir);
   if (!program) return fail(program.error());
 
-  std::map<std::string, std::string> merged;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string entry(*e);
-    const auto eq = entry.find('=');
-    if (eq != std::string::npos) merged[entry.substr(0, eq)] = entry.substr(eq + 1);
-  }
+  // Not runway's whole environment: it holds runway's own credentials (child_environment.hpp).
+  std::map<std::string, std::string> merged = baseChildEnvironment();
   for (const auto& [k, v] : env) merged[k] = v;
   std::vector<std::string> env_strings;
   for (const auto& [k, v] : merged) env_strings.push_back(k + "=" + v);

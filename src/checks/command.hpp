@@ -20,7 +20,9 @@ struct CommandResult {
   std::string describe() const;  // "exited with status 2", "timed out after 5s", ...
 };
 
-// argv[0]: a path, or a bare name looked up on PATH. `env` is added to runway's environment.
+// argv[0]: a path, or a bare name looked up on PATH. The command's environment is
+// baseChildEnvironment() (PATH, HOME, LANG, LC_ALL, TZ, TMPDIR as runway has them) plus `env`,
+// never the rest of runway's environment.
 // Errors: NotFound (no such program), Internal (spawn failed).
 Result<CommandResult> runCommand(const std::vector<std::string>& argv,
                                  const std::map<std::string, std::string>& env,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <thread>
 
@@ -55,6 +56,15 @@ HookRun attempt(const config::Hook& hook, const HookContext& context) {
   return run;
 }
 
+// The context plus the environment's declared secrets, taken from runway's environment (those
+// set there): the only variables of runway's own that a hook command sees.
+HookContext withSecrets(const config::Environment& env, HookContext context) {
+  for (const auto& name : env.secrets) {
+    if (const char* value = std::getenv(name.c_str()); value != nullptr) context.env[name] = value;
+  }
+  return context;
+}
+
 std::string utcStamp(TimePoint t) {
   const auto ms = t.time_since_epoch().count();
   const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
@@ -82,7 +92,8 @@ HookRun runHook(const config::Hook& hook, const HookContext& context) {
 }
 
 HookOutcome runHooks(const config::Environment& env, config::HookPoint point,
-                     const HookContext& context) {
+                     const HookContext& given) {
+  const HookContext context = withSecrets(env, given);
   HookOutcome outcome;
   outcome.report.title = fmt::format("hooks {} {}", config::toString(point), env.name);
   for (const auto& hook : env.hooks.at(point)) {
@@ -143,7 +154,8 @@ Result<BackupResult> runBackup(const config::Environment& env, const fs::path& d
   BackupResult result;
   result.file = (dir / fmt::format("{}-{}{}", env.name, utcStamp(clock.now()), env.backup->suffix))
                     .string();
-  HookContext context{env.name, version, {{"RUNWAY_BACKUP_FILE", result.file}}};
+  const HookContext context =
+      withSecrets(env, HookContext{env.name, version, {{"RUNWAY_BACKUP_FILE", result.file}}});
   result.run = runHook(env.backup->hook, context);
   const auto size = fs::file_size(result.file, ec);
   if (result.run.ok && (ec || size == 0)) {

@@ -1,6 +1,7 @@
 // `runway audit verify [--data DIR]`: walks the event log's hash chain.
 
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include <fmt/format.h>
@@ -17,11 +18,15 @@ void addAuditCommand(CLI::App& app, Context& ctx) {
   audit->require_subcommand(1);
   auto* verify = audit->add_subcommand(
       "verify",
-      "Check the event log's SHA-256 hash chain; name the first record that does not match "
+      "Check the event log's chain (HMAC-SHA256 with the audit key, SHA-256 for records from "
+      "before it); say which key it checked with, name the first record that does not match "
       "(exit 1) or print \"N events, chain intact\" (exit 0)");
   auto data = std::make_shared<std::string>(defaultDataDir());
+  auto key_file = std::make_shared<std::string>();
   verify->add_option("--data", *data, "Data directory of the server")->capture_default_str();
-  verify->callback([&ctx, data] {
+  verify->add_option("--audit-key-file", *key_file,
+                     "The audit key the chain is linked with (default: DATA/audit.key when it exists)");
+  verify->callback([&ctx, data, key_file] {
     const auto db = std::filesystem::path(*data) / "runway.db";
     std::error_code ec;
     if (!std::filesystem::exists(db, ec)) {
@@ -29,7 +34,24 @@ void addAuditCommand(CLI::App& app, Context& ctx) {
       ctx.exit_code = kExitFailed;
       return;
     }
-    auto store = store::openSqliteStore(db.string());
+    // The key: the one named, else the server's own when it has one. Without a key, records
+    // linked with one are reported as such.
+    std::optional<store::AuditKey> key;
+    const std::filesystem::path key_path =
+        key_file->empty() ? std::filesystem::path(*data) / "audit.key" : std::filesystem::path(*key_file);
+    if (auto read = store::readAuditKey(key_path)) {
+      key = std::move(*read);
+    } else if (!key_file->empty() || read.error().code != ErrorCode::NotFound) {
+      fmt::print(stderr, "runway: {}\n", read.error().message);
+      ctx.exit_code = exitCode(read.error().code);
+      return;
+    }
+    if (key) {
+      fmt::print("checking with audit key {} ({})\n", key->id, key->file);
+    } else {
+      fmt::print("checking without an audit key ({} does not exist)\n", key_path.string());
+    }
+    auto store = store::openSqliteStore(db.string(), key);
     if (!store) {
       fmt::print(stderr, "runway: {}\n", store.error().message);
       ctx.exit_code = exitCode(store.error().code);
@@ -50,6 +72,11 @@ void addAuditCommand(CLI::App& app, Context& ctx) {
       return;
     }
     fmt::print("{} event{}, chain intact\n", report->events, report->events == 1 ? "" : "s");
+    if (report->unkeyed > 0) {
+      fmt::print("{} event{} from before the audit key verified by SHA-256 alone (written before the store had a "
+                 "key: whoever could write the database could have rewritten them)\n",
+                 report->unkeyed, report->unkeyed == 1 ? "" : "s");
+    }
     ctx.exit_code = kExitOk;
   });
 }

@@ -1,7 +1,10 @@
 #include "runway/cli/cli.hpp"
 
+#include <sys/stat.h>
+
 #include <cstdlib>
 #include <exception>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -102,6 +105,16 @@ std::string defaultDataDir() {
 }
 
 int run(int argc, char** argv) {
+  // The commands that create files or sockets under the data directory (the store and its
+  // -wal/-shm, tokens, logs, pid and run files, the router's socket and table, backups, check
+  // results) do it under umask 077: 0600 files, 0700 directories from the start, never a
+  // window in which one is readable by others. What they start (the router, instances, hooks)
+  // inherits it. Commands that write files the user names (alerts render -o, a postmortem) keep
+  // the user's umask.
+  static const std::set<std::string> kDataDirCommands{"serve", "router", "quickstart", "down",
+                                                      "audit",  "backup", "health",     "smoke",
+                                                      "preflight", "perf"};
+  if (argc > 1 && kDataDirCommands.count(argv[1]) != 0) ::umask(077);
   Context ctx;
   ctx.argv0 = argc > 0 ? argv[0] : "runway";
   CLI::App app{

@@ -33,6 +33,7 @@
 #include "runway/controller/controller.hpp"
 #include "runway/core/logging.hpp"
 #include "runway/core/ids.hpp"
+#include "runway/core/redact.hpp"
 #include "runway/incident/service.hpp"
 #include "runway/notify/outbox.hpp"
 #include "runway/router/admin_client.hpp"
@@ -61,7 +62,9 @@ struct ServeOptions {
   std::string listen = "127.0.0.1:7400";
   std::string tls_cert;
   std::string tls_key;
+  std::string audit_key_file;  // "" = DATA/audit.key, created on first start
   int router_threads = 1;
+  int max_event_streams = 64;
   std::string report_window = "5m";  // traffic snapshots around each deployment (docs/reports.md)
 };
 
@@ -95,7 +98,7 @@ class GateChecks final : public controller::CheckRunner {
       req.health = checks.checks.health;
     }
     auto r = checks::runGate(req, *runtime_, runtime::routerTrafficStatistics(socket_, environment, clock_), *clock_);
-    return controller::CheckOutcome{r.passed, r.detail};
+    return controller::CheckOutcome{r.passed, secretRedactor().redact(r.detail)};
   }
 
  private:
@@ -135,11 +138,13 @@ class ConfigHooks final : public controller::LifecycleHooks {
     std::string failed;
     for (const auto& r : outcome.runs) {
       runs.push_back(runJson(r));
+      if (!r.ok) logFailure(environment, config::toString(point), r);
       if (!r.ok && failed.empty()) failed = fmt::format("{}: {}", r.name, r.reason);
     }
     out.runs_json = json::serialize(runs);
-    out.summary = failed.empty() ? fmt::format("{} hook{} ran", outcome.runs.size(), outcome.runs.size() == 1 ? "" : "s")
-                                 : failed;
+    out.summary = secretRedactor().redact(
+        failed.empty() ? fmt::format("{} hook{} ran", outcome.runs.size(), outcome.runs.size() == 1 ? "" : "s")
+                       : failed);
     return out;
   }
 
@@ -159,8 +164,9 @@ class ConfigHooks final : public controller::LifecycleHooks {
     json::array runs{runJson(backup->run)};
     out.runs_json = json::serialize(runs);
     if (!backup->run.ok) {
+      logFailure(environment, "backup", backup->run);
       out.decision = controller::HookResult::Decision::Fail;
-      out.summary = "backup: " + backup->run.reason;
+      out.summary = secretRedactor().redact("backup: " + backup->run.reason);
     } else {
       out.summary = "backup written to " + backup->file;
     }
@@ -169,15 +175,48 @@ class ConfigHooks final : public controller::LifecycleHooks {
 
  private:
   static json::object runJson(const checks::HookRun& r) {
-    // The last 4 KiB, cut on a character boundary; bytes that are not UTF-8 are kept, escaped,
-    // so the runs always serialize to JSON that parses again.
-    std::string output = escapeInvalidUtf8(utf8Tail(r.output, kHookOutputBytes));
-    return json::object{{"name", r.name},     {"ok", r.ok},         {"attempts", r.attempts},
-                        {"reason", r.reason}, {"output", output},   {"durationMs", r.duration_ms}};
+    // Secrets out first (the whole output, so none is cut in half and missed), then the last
+    // 4 KiB, cut on a character boundary; bytes that are not UTF-8 are kept, escaped, so the
+    // runs always serialize to JSON that parses again. The event log is append-only and any
+    // viewer reads it: what goes in stays.
+    const std::string redacted = secretRedactor().redact(r.output);
+    std::string output = escapeInvalidUtf8(utf8Tail(redacted, kHookOutputBytes));
+    return json::object{{"name", r.name},
+                        {"ok", r.ok},
+                        {"attempts", r.attempts},
+                        {"reason", secretRedactor().redact(r.reason)},
+                        {"output", output},
+                        {"durationMs", r.duration_ms}};
+  }
+  // The server log says which hook failed and the last line of what it printed (where the
+  // error is); the log formatter redacts secrets (core/logging.hpp).
+  static void logFailure(const std::string& environment, std::string_view point, const checks::HookRun& r) {
+    std::string_view output = r.output;
+    while (!output.empty() && (output.back() == '\n' || output.back() == '\r')) output.remove_suffix(1);
+    const auto newline = output.rfind('\n');
+    std::string last(newline == std::string_view::npos ? output : output.substr(newline + 1));
+    last = escapeInvalidUtf8(utf8Tail(last, 512));
+    spdlog::warn("environment {}: {} hook {} failed: {}; its last line: {}", environment, point, r.name, r.reason,
+                 last.empty() ? "(no output)" : last);
   }
   std::filesystem::path data_;
   std::shared_ptr<Clock> clock_;
 };
+
+// What the server keeps out of events, logs and notifications (core/redact.hpp): the values of
+// the variables the configuration names as holding secrets, the alert receiver's key and a
+// token given to the CLI by variable. API tokens are redacted by their shape. A reload adds to
+// them and never removes one: deployments started under the old configuration still run.
+void declareSecrets(const config::Config& config) {
+  auto names = config::secretVariableNames(config);
+  names.emplace_back("RUNWAY_ALERTS_HMAC_KEY");
+  names.emplace_back("RUNWAY_TOKEN");
+  for (const auto& name : names) {
+    if (const char* value = std::getenv(name.c_str()); value != nullptr && *value != '\0') {
+      secretRedactor().addValue(value);
+    }
+  }
+}
 
 // Splits "host:port"; the host may be "[::1]".
 Result<std::pair<std::string, std::uint16_t>> parseListen(const std::string& text) {
@@ -258,6 +297,7 @@ int serve(const ServeOptions& opts) {
     return kExitUsage;
   }
   auto config = std::make_shared<const config::Config>(std::move(*loaded.config));
+  declareSecrets(*config);
   auto report_window = parseDuration(opts.report_window);
   if (!report_window || *report_window < std::chrono::seconds(1) || *report_window > std::chrono::minutes(15)) {
     fmt::print(stderr, "runway: --report-window must be a duration from 1s to 15m\n");
@@ -273,7 +313,17 @@ int serve(const ServeOptions& opts) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto clock = systemClock();
-  auto opened = store::openSqliteStore((data / "runway.db").string());
+  // The audit chain's key lives outside the database: the file named, or DATA/audit.key, made
+  // on first start (events already in the store stay verified the old way; audit_key.hpp).
+  const std::string db_path = (data / "runway.db").string();
+  auto audit_key = opts.audit_key_file.empty() ? store::ensureAuditKey(data / "audit.key", db_path)
+                                               : store::readAuditKey(opts.audit_key_file);
+  if (!audit_key) {
+    fmt::print(stderr, "runway: audit key: {}\n", audit_key.error().message);
+    return exitCode(audit_key.error().code);
+  }
+  spdlog::info("audit key {} ({})", audit_key->id, audit_key->file);
+  auto opened = store::openSqliteStore(db_path, *audit_key);
   if (!opened) {
     fmt::print(stderr, "runway: {}\n", opened.error().message);
     return exitCode(opened.error().code);
@@ -420,7 +470,11 @@ int serve(const ServeOptions& opts) {
   ctx->controller = ctrl;
   ctx->runtime = runtime;
   ctx->clock = clock;
-  ctx->load_config = [config_path] { return config::loadConfig(config_path); };
+  ctx->load_config = [config_path] {
+    auto reloaded = config::loadConfig(config_path);
+    if (reloaded.ok()) declareSecrets(*reloaded.config);
+    return reloaded;
+  };
   ctx->ready = [&ready] { return ready.load(); };
   ctx->version = RUNWAY_VERSION;
   ctx->outbox = outbox;
@@ -437,7 +491,8 @@ int serve(const ServeOptions& opts) {
   so.port = listen->second;
   so.tls_cert_file = opts.tls_cert;
   so.tls_key_file = opts.tls_key;
-  auto server = api::startHttpServer(so, api::v1Routes(ctx), api::storeAuthenticator(store));
+  so.max_event_streams = static_cast<std::size_t>(opts.max_event_streams);
+  auto server = api::startHttpServer(so, api::v1Routes(ctx), api::storeAuthenticator(store, clock));
   if (!server) {
     fmt::print(stderr, "runway: {}\n", server.error().message);
     stopReminders();
@@ -481,6 +536,7 @@ int serve(const ServeOptions& opts) {
         spdlog::error("SIGHUP: the new configuration has {} error(s); keeping the old one",
                       reloaded.diagnostics.size());
       } else {
+        declareSecrets(*reloaded.config);
         ctrl->reload(std::make_shared<const config::Config>(std::move(*reloaded.config)));
         spdlog::info("SIGHUP: configuration reloaded from {}", config_path);
       }
@@ -528,9 +584,17 @@ void addServeCommand(CLI::App& app, Context& ctx) {
       ->capture_default_str();
   cmd->add_option("--tls-cert", opts->tls_cert, "PEM certificate: serve HTTPS (with --tls-key)");
   cmd->add_option("--tls-key", opts->tls_key, "PEM private key for --tls-cert");
+  cmd->add_option("--audit-key-file", opts->audit_key_file,
+                  "The audit chain's HMAC key (hex; kept outside the database). Default: DATA/audit.key, "
+                  "created 0600 on first start");
   cmd->add_option("--router-threads", opts->router_threads, "Worker threads of the router it starts")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
+  cmd->add_option("--max-event-streams", opts->max_event_streams,
+                  "Concurrent server-sent-event streams (runway watch, status -w); one more is "
+                  "answered 503 with Retry-After")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000));
   cmd->add_option("--report-window", opts->report_window,
                   "Length of the traffic windows before and after each deployment that `runway report "
                   "deployment` compares (1s to 15m)")

@@ -43,10 +43,14 @@ void addTokenCommand(CLI::App& app, Context& ctx) {
   auto name = std::make_shared<std::string>();
   auto roles = std::make_shared<std::vector<std::string>>();
   auto output = std::make_shared<std::string>("table");
+  auto ttl = std::make_shared<std::string>();
   create->add_option("--name", *name, "Who holds it (recorded on approvals and events)")->required();
+  create->add_option("--ttl", *ttl,
+                     "Lifetime, e.g. 24h or 30d (1m to 3650d); after it the token is refused with "
+                     "\"token expired\". Without it the token lasts until revoked");
   create->add_option("--role", *roles, "A role: viewer, deployer, admin or an approver role (repeatable)")->required();
   create->add_option("-o,--output", *output, "table or json")->check(CLI::IsMember({"table", "json"}));
-  create->callback([&ctx, cflags, name, roles, output] {
+  create->callback([&ctx, cflags, name, roles, output, ttl] {
     auto settings = resolveClient(*cflags);
     if (!settings) {
       ctx.exit_code = reportError(settings.error());
@@ -55,7 +59,9 @@ void addTokenCommand(CLI::App& app, Context& ctx) {
     ApiClient client(*settings);
     json::array r;
     for (const auto& role : *roles) r.emplace_back(role);
-    auto out = client.post("/api/v1/tokens", json::object{{"name", *name}, {"roles", std::move(r)}});
+    json::object request{{"name", *name}, {"roles", std::move(r)}};
+    if (!ttl->empty()) request["ttl"] = *ttl;
+    auto out = client.post("/api/v1/tokens", request);
     if (!out) {
       ctx.exit_code = reportError(out.error());
       return;
@@ -63,8 +69,9 @@ void addTokenCommand(CLI::App& app, Context& ctx) {
     if (*output == "json") {
       fmt::print("{}\n", json::serialize(*out));
     } else {
-      fmt::print("token {} for {} ({}):\n{}\n", field(*out, "id"), field(*out, "name"), joined(out->at("roles")),
-                 field(*out, "token"));
+      const std::string expires = field(*out, "expiresAt");
+      fmt::print("token {} for {} ({}){}:\n{}\n", field(*out, "id"), field(*out, "name"), joined(out->at("roles")),
+                 expires.empty() ? "" : ", expires " + expires, field(*out, "token"));
       fmt::print(stderr, "Store it now: runway keeps only a salted hash and cannot show it again.\n");
     }
     ctx.exit_code = kExitOk;
@@ -89,10 +96,11 @@ void addTokenCommand(CLI::App& app, Context& ctx) {
     if (*loutput == "json") {
       fmt::print("{}\n", json::serialize(*out));
     } else {
-      fmt::print("{:<18} {:<16} {:<28} {:<26} {}\n", "ID", "NAME", "ROLES", "CREATED", "REVOKED");
+      fmt::print("{:<18} {:<16} {:<28} {:<26} {:<26} {}\n", "ID", "NAME", "ROLES", "CREATED", "EXPIRES", "REVOKED");
       for (const auto& t : out->at("tokens").as_array()) {
-        fmt::print("{:<18} {:<16} {:<28} {:<26} {}\n", field(t, "id"), field(t, "name"), joined(t.at("roles")),
-                   field(t, "createdAt"), field(t, "revokedAt").empty() ? "-" : field(t, "revokedAt"));
+        fmt::print("{:<18} {:<16} {:<28} {:<26} {:<26} {}\n", field(t, "id"), field(t, "name"), joined(t.at("roles")),
+                   field(t, "createdAt"), field(t, "expiresAt").empty() ? "-" : field(t, "expiresAt"),
+                   field(t, "revokedAt").empty() ? "-" : field(t, "revokedAt"));
       }
     }
     ctx.exit_code = kExitOk;

@@ -317,7 +317,7 @@ void Loader::parseDocument(Reader& r, const YAML::Node& doc) {
                        "freezes", "thresholds", "progressDeadline", "progressDeadlineAction",
                        "rollbackWindow", "rollback", "concurrency", "postDeploy", "incidentOnRollback",
                        "dependencies", "hooks", "backup", "preflight", "performance",
-                       "notifications"});
+                       "notifications", "secrets"});
     const auto index = config_.environments.size();
     env_refs_.emplace_back();
     env_refs_.back().spec = spec_val->location;
@@ -760,6 +760,16 @@ void Loader::parseEnvironment(Reader& r, const Fields& spec, Environment& env, s
         }
         env.dependencies.push_back(std::move(dep));
       }
+    }
+  }
+  if (auto v = spec.get("secrets")) {
+    if (auto names = detail::readStringList(r, *v)) {
+      for (const auto& name : *names) {
+        if (!isEnvVarName(name)) {
+          error(v->location, v->path, fmt::format("invalid environment variable name \"{}\"", name));
+        }
+      }
+      env.secrets = *names;
     }
   }
   if (auto v = spec.get("hooks")) env.hooks = parseHooks(r, *v);

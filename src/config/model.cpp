@@ -1,5 +1,7 @@
 #include "runway/config/model.hpp"
 
+#include <set>
+
 namespace runway::config {
 namespace {
 
@@ -19,6 +21,25 @@ const Application* Config::findApplication(std::string_view name) const {
 
 const Environment* Config::findEnvironment(std::string_view name) const {
   return findByName(environments, name);
+}
+
+std::vector<std::string> secretVariableNames(const Config& config) {
+  std::set<std::string> names;
+  const auto add = [&names](const std::string& name) {
+    if (!name.empty()) names.insert(name);
+  };
+  for (const auto& env : config.environments) {
+    for (const auto& name : env.secrets) add(name);
+    add(env.preflight.registry.password_env);
+  }
+  for (const auto& channel : config.channels) add(channel.secret_env);
+  for (const auto& t : config.templates) {
+    for (const auto& m : t.metrics) {
+      add(m.prometheus.bearer_token_env);
+      add(m.prometheus.basic_password_env);
+    }
+  }
+  return {names.begin(), names.end()};
 }
 
 const AnalysisTemplate* Config::findTemplate(std::string_view name) const {

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "runway/core/clock.hpp"
+#include "runway/core/redact.hpp"
 
 namespace runway {
 namespace {
@@ -34,6 +35,29 @@ class JsonFormatter final : public spdlog::formatter {
   std::unique_ptr<formatter> clone() const override { return std::make_unique<JsonFormatter>(); }
 };
 
+// Formats with `inner` a copy of each record whose message has the secrets redacted
+// (redact.hpp): no log line of runway's carries a declared secret or a token.
+class RedactingFormatter final : public spdlog::formatter {
+ public:
+  explicit RedactingFormatter(std::unique_ptr<spdlog::formatter> inner) : inner_(std::move(inner)) {}
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    const std::string text =
+        secretRedactor().redact(std::string_view(msg.payload.data(), msg.payload.size()));
+    spdlog::details::log_msg redacted = msg;
+    redacted.payload = spdlog::string_view_t(text.data(), text.size());
+    inner_->format(redacted, dest);
+    // The colour range (the level) is before the message, so it is where the inner put it.
+    msg.color_range_start = redacted.color_range_start;
+    msg.color_range_end = redacted.color_range_end;
+  }
+  std::unique_ptr<formatter> clone() const override {
+    return std::make_unique<RedactingFormatter>(inner_->clone());
+  }
+
+ private:
+  std::unique_ptr<spdlog::formatter> inner_;
+};
+
 }  // namespace
 
 Result<LogFormat> parseLogFormat(std::string_view text) {
@@ -53,9 +77,10 @@ Result<void> initLogging(LogFormat format, std::string_view level) {
   auto logger = std::make_shared<spdlog::logger>("runway", sink);
   if (format == LogFormat::Json) {
     sink->set_color_mode(spdlog::color_mode::never);
-    logger->set_formatter(std::make_unique<JsonFormatter>());
+    logger->set_formatter(std::make_unique<RedactingFormatter>(std::make_unique<JsonFormatter>()));
   } else {
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$ %v", spdlog::pattern_time_type::utc);
+    logger->set_formatter(std::make_unique<RedactingFormatter>(std::make_unique<spdlog::pattern_formatter>(
+        "%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$ %v", spdlog::pattern_time_type::utc)));
   }
   logger->set_level(parsed);
   spdlog::set_default_logger(logger);

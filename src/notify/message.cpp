@@ -5,6 +5,7 @@
 
 #include <boost/json.hpp>
 
+#include "runway/core/redact.hpp"
 #include "runway/notify/render.hpp"
 
 namespace runway::notify {
@@ -95,6 +96,21 @@ Result<Message> parseMessage(const std::string& text) {
   return m;
 }
 
+namespace {
+
+// The words of a message with the declared secrets and tokens taken out (core/redact.hpp): a
+// reason may quote a hook's or a check's words, and the outbox keeps what it sends.
+Message redacted(const Message& message) {
+  Message out = message;
+  const auto& r = secretRedactor();
+  out.title = r.redact(out.title);
+  out.reason = r.redact(out.reason);
+  for (auto& detail : out.details) detail.second = r.redact(detail.second);
+  return out;
+}
+
+}  // namespace
+
 std::vector<store::NewNotification> route(const config::Config& config, const Message& message) {
   return route(config, message, {});
 }
@@ -120,7 +136,7 @@ std::vector<store::NewNotification> route(const config::Config& config, const Me
   for (const auto& name : channels) {
     const auto* channel = config.findChannel(name);
     if (channel == nullptr || !carries(*channel, message.event) || !sent.insert(name).second) continue;
-    if (body.empty()) body = toJson(message);
+    if (body.empty()) body = toJson(redacted(message));
     out.push_back(store::NewNotification{message.at, name, message.event, subject, message.environment,
                                          message.dedup_key, body});
   }

@@ -142,8 +142,14 @@ class AdminServerImpl final : public AdminServer {
     error_code ec;
     ::unlink(path_.c_str());
     acceptor_.open(local(), ec);
-    if (!ec) acceptor_.bind(local::endpoint(usable->usable()), ec);
-    if (!ec) ::chmod(path_.c_str(), 0600);
+    if (!ec) {
+      // Created 0600 by bind itself: a chmod after bind would leave a window in which anyone
+      // could connect and drive the router. The umask is the process's, so it is restored at
+      // once; a file another thread creates meanwhile only gets a stricter mode.
+      const mode_t previous = ::umask(0177);
+      acceptor_.bind(local::endpoint(usable->usable()), ec);
+      ::umask(previous);
+    }
     if (!ec) acceptor_.listen(64, ec);
     if (ec) {
       return fail(ErrorCode::Unavailable,

@@ -19,13 +19,12 @@
 #include <spdlog/spdlog.h>
 
 #include "runway/config/substitute.hpp"
+#include "runway/core/child_environment.hpp"
 #include "runway/core/duration.hpp"
 #include "runway/core/ids.hpp"
 #include "runway/core/pattern.hpp"
 #include "runway/core/suggest.hpp"
 #include "runway/runtime/records.hpp"
-
-extern char** environ;
 
 namespace runway::runtime {
 
@@ -501,13 +500,9 @@ Result<void> LocalRuntimeImpl::spawn(Version& v, Instance& in) {
   auto resolved = resolveCommand(argv[0], r.working_dir, search_path_);
   if (!resolved) return fail(resolved.error());
 
-  std::map<std::string, std::string> env;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    std::string_view entry(*e);
-    const auto eq = entry.find('=');
-    if (eq == std::string_view::npos) continue;
-    env[std::string(entry.substr(0, eq))] = std::string(entry.substr(eq + 1));
-  }
+  // An explicit environment, not runway's: that holds runway's own credentials
+  // (child_environment.hpp).
+  std::map<std::string, std::string> env = baseChildEnvironment();
   env["PATH"] = path_env_.substr(5);
   env["PORT"] = std::to_string(port);
   env["RUNWAY_ENVIRONMENT"] = r.environment;

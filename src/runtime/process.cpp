@@ -53,7 +53,7 @@ class PosixProcessLauncher final : public ProcessLauncher {
 
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&actions, 1, spec.log_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_APPEND, 0640);
+                                     O_WRONLY | O_CREAT | O_APPEND, 0600);
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
     // Nothing else of ours leaks into the instance (sockets, the router's admin connection).
     posix_spawn_file_actions_addclosefrom_np(&actions, 3);

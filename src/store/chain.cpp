@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "runway/core/clock.hpp"
 
@@ -44,6 +45,28 @@ std::string eventHash(std::string_view prev_hash, std::int64_t seq, const NewEve
   return sha256Hex(input);
 }
 
+std::string keyedEventHash(const AuditKey& key, std::string_view prev_hash, std::int64_t seq,
+                           const NewEvent& event) {
+  std::string input(prev_hash);
+  input += key.id;
+  input += canonicalEvent(seq, event);
+  std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
+  unsigned int size = 0;
+  const unsigned char* ok =
+      HMAC(EVP_sha256(), key.secret.data(), static_cast<int>(key.secret.size()),
+           reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac.data(), &size);
+  // HMAC-SHA256 fails only when OpenSSL itself is broken.
+  RUNWAY_ASSERT(ok != nullptr && size == 32);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(size * 2);
+  for (unsigned int i = 0; i < size; ++i) {
+    hex.push_back(kHex[mac[i] >> 4]);
+    hex.push_back(kHex[mac[i] & 0x0f]);
+  }
+  return hex;
+}
+
 std::optional<ChainBreak> ChainVerifier::next(const EventRecord& record) {
   ++count_;
   const std::int64_t expected_seq = last_seq_ + 1;
@@ -65,12 +88,36 @@ std::optional<ChainBreak> ChainVerifier::next(const EventRecord& record) {
   }
   NewEvent event{record.at,    record.actor,  record.kind,
                  record.subject, record.reason, record.data_json};
-  std::string expected = eventHash(record.prev_hash, record.seq, event);
+  std::string expected;
+  if (record.key_id.empty()) {
+    // Before the key only: an unkeyed record after a keyed one, or where the key file says the
+    // key was already in use, was written by someone without the key.
+    if (keyed_seen_ || (key_ && key_->since && record.seq >= *key_->since)) {
+      found.reason = kBreakNotKeyed;
+      found.expected_hash = key_ ? key_->id : std::string();
+      found.found_hash = record.hash;
+      return found;
+    }
+    expected = eventHash(record.prev_hash, record.seq, event);
+  } else {
+    if (!key_ || record.key_id != key_->id) {
+      found.reason = key_ ? kBreakOtherKey : kBreakKeyNeeded;
+      found.expected_hash = key_ ? key_->id : std::string();
+      found.found_hash = record.key_id;
+      return found;
+    }
+    expected = keyedEventHash(*key_, record.prev_hash, record.seq, event);
+  }
   if (record.hash != expected) {
     found.reason = kBreakHashMismatch;
     found.expected_hash = std::move(expected);
     found.found_hash = record.hash;
     return found;
+  }
+  if (record.key_id.empty()) {
+    ++unkeyed_;
+  } else {
+    keyed_seen_ = true;
   }
   last_seq_ = record.seq;
   last_at_ = record.at;

@@ -146,6 +146,16 @@ CREATE TABLE notifications (
 CREATE INDEX notifications_due ON notifications (status, next_attempt_at_ms, id);
 CREATE INDEX notifications_by_subject ON notifications (subject, id);
 )sql"},
+    {5, R"sql(
+-- Token lifetimes: NULL = the token does not expire (tokens made before this migration, the
+-- bootstrap admin token).
+ALTER TABLE tokens ADD COLUMN expires_at_ms INTEGER;
+)sql"},
+    {6, R"sql(
+-- The audit key a record's hash is an HMAC with ('' = plain SHA-256: written before the store
+-- had a key). The key itself never enters the database.
+ALTER TABLE events ADD COLUMN key_id TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 constexpr int kLatestSchema = std::size(kMigrations);
@@ -206,7 +216,7 @@ DeploymentRecord readDeployment(const Statement& row) {
 }
 
 constexpr const char* kEventColumns =
-    "seq, at_ms, actor, kind, subject, reason, data_json, prev_hash, hash";
+    "seq, at_ms, actor, kind, subject, reason, data_json, prev_hash, hash, key_id";
 
 EventRecord readEvent(const Statement& row) {
   EventRecord record;
@@ -219,6 +229,7 @@ EventRecord readEvent(const Statement& row) {
   record.data_json = row.text(6);
   record.prev_hash = row.text(7);
   record.hash = row.text(8);
+  record.key_id = row.text(9);
   return record;
 }
 
@@ -246,7 +257,7 @@ Result<std::vector<std::string>> rolesFromJson(const std::string& text) {
 // column because Statement::int64 cannot tell NULL from 0.
 constexpr const char* kTokenColumns =
     "id, name, roles_json, salt, hash, created_by, created_at_ms, revoked_at_ms IS NOT NULL, "
-    "COALESCE(revoked_at_ms, 0)";
+    "COALESCE(revoked_at_ms, 0), expires_at_ms IS NOT NULL, COALESCE(expires_at_ms, 0)";
 
 Result<TokenRecord> readToken(const Statement& row) {
   TokenRecord record;
@@ -260,6 +271,7 @@ Result<TokenRecord> readToken(const Statement& row) {
   record.created_by = row.text(5);
   record.created_at = fromUnixMillis(row.int64(6));
   if (row.int64(7) != 0) record.revoked_at = fromUnixMillis(row.int64(8));
+  if (row.int64(9) != 0) record.expires_at = fromUnixMillis(row.int64(10));
   return record;
 }
 
@@ -300,7 +312,8 @@ NotificationRecord readNotification(const Statement& row) {
 
 class SqliteStore final : public Store {
  public:
-  SqliteStore(Connection conn, std::string path) : conn_(std::move(conn)), path_(std::move(path)) {}
+  SqliteStore(Connection conn, std::string path, std::optional<AuditKey> key)
+      : conn_(std::move(conn)), path_(std::move(path)), key_(std::move(key)) {}
 
   // Store
   Result<void> putRelease(const Release& release) override;
@@ -351,6 +364,7 @@ class SqliteStore final : public Store {
   std::mutex mutex_;  // guards conn_
   Connection conn_;
   const std::string path_;
+  const std::optional<AuditKey> key_;  // links new events and verifies the chain
   // verifyChain() reads through its own connection, opened on first use: in WAL mode a long
   // read does not block writers, so walking millions of records does not stall the controller.
   std::mutex verify_mutex_;  // guards verify_conn_
@@ -660,11 +674,16 @@ Result<EventRecord> SqliteStore::appendLocked(const NewEvent& event) {
   EventRecord record;
   record.prev_hash = std::string(kGenesisHash);
   {
-    RUNWAY_STORE_TRY_ASSIGN(last, conn_.prepare("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"));
+    RUNWAY_STORE_TRY_ASSIGN(last, conn_.prepare("SELECT seq, hash, key_id FROM events ORDER BY seq DESC LIMIT 1"));
     RUNWAY_STORE_TRY_ASSIGN(found, last.step());
     if (found) {
       record.seq = last.int64(0);
       record.prev_hash = last.text(1);
+      if (!key_ && !last.text(2).empty()) {
+        return fail(ErrorCode::FailedPrecondition,
+                    "the event log of " + path_ + " is linked with audit key " + last.text(2) +
+                        "; an event appended without it would break the chain (open the store with its key)");
+      }
     }
   }
   record.seq += 1;
@@ -674,10 +693,15 @@ Result<EventRecord> SqliteStore::appendLocked(const NewEvent& event) {
   record.subject = event.subject;
   record.reason = event.reason;
   record.data_json = event.data_json;
-  record.hash = eventHash(record.prev_hash, record.seq, event);
+  if (key_) {
+    record.key_id = key_->id;
+    record.hash = keyedEventHash(*key_, record.prev_hash, record.seq, event);
+  } else {
+    record.hash = eventHash(record.prev_hash, record.seq, event);
+  }
   {
     RUNWAY_STORE_TRY_ASSIGN(insert, conn_.prepare(std::string("INSERT INTO events (") + kEventColumns +
-                                            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+                                            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
     insert.bind(1, record.seq)
         .bind(2, toUnixMillis(record.at))
         .bind(3, record.actor)
@@ -686,7 +710,8 @@ Result<EventRecord> SqliteStore::appendLocked(const NewEvent& event) {
         .bind(6, record.reason)
         .bind(7, record.data_json)
         .bind(8, record.prev_hash)
-        .bind(9, record.hash);
+        .bind(9, record.hash)
+        .bind(10, record.key_id);
     RUNWAY_STORE_TRY(insert.run());
   }
   {
@@ -757,7 +782,8 @@ Result<ChainReport> SqliteStore::verifyChain() {
     }
   }
   ChainReport report;
-  ChainVerifier verifier;
+  ChainVerifier verifier(key_);
+  if (key_) report.key_id = key_->id;
   {
     RUNWAY_STORE_TRY_ASSIGN(select, conn.prepare(std::string("SELECT ") + kEventColumns +
                                             " FROM events ORDER BY seq"));
@@ -770,6 +796,7 @@ Result<ChainReport> SqliteStore::verifyChain() {
   }
   if (!report.first_break) report.first_break = verifier.finish(head_seq, head_at, head_hash);
   report.events = verifier.count();
+  report.unkeyed = verifier.unkeyed();
   RUNWAY_STORE_TRY(tx.commit());
   return report;
 }
@@ -860,8 +887,8 @@ Result<void> SqliteStore::createToken(const TokenRecord& token,
   {
     RUNWAY_STORE_TRY_ASSIGN(
         insert, conn_.prepare("INSERT INTO tokens (id, name, roles_json, salt, hash, created_by, "
-                              "created_at_ms, revoked_at_ms) "
-                              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL)"));
+                              "created_at_ms, revoked_at_ms, expires_at_ms) "
+                              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8)"));
     insert.bind(1, token.id)
         .bind(2, token.name)
         .bind(3, rolesToJson(token.roles))
@@ -869,6 +896,8 @@ Result<void> SqliteStore::createToken(const TokenRecord& token,
         .bind(5, token.hash)
         .bind(6, token.created_by)
         .bind(7, toUnixMillis(token.created_at));
+    // An unbound parameter is NULL: a token without expiry.
+    if (token.expires_at) insert.bind(8, toUnixMillis(*token.expires_at));
     RUNWAY_STORE_TRY(insert.run());
   }
   if (token.revoked_at) {
@@ -1107,7 +1136,7 @@ Result<void> migrate(Connection& conn, const std::string& path) {
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> openSqliteStore(const std::string& path) {
+Result<std::unique_ptr<Store>> openSqliteStore(const std::string& path, std::optional<AuditKey> audit_key) {
   namespace fs = std::filesystem;
   fs::path file(path);
   fs::path dir = file.has_parent_path() ? file.parent_path() : fs::path(".");
@@ -1127,7 +1156,7 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::string& path) {
     return fail(std::move(error));
   }
   RUNWAY_STORE_TRY(migrate(conn, path));
-  return std::unique_ptr<Store>(std::make_unique<SqliteStore>(std::move(conn), path));
+  return std::unique_ptr<Store>(std::make_unique<SqliteStore>(std::move(conn), path, std::move(audit_key)));
 }
 
 }  // namespace runway::store

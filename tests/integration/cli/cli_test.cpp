@@ -8,7 +8,9 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 #include <sqlite3.h>
 
 #include "runway/store/store.hpp"
@@ -178,6 +180,84 @@ TEST(CliTest, AuditVerifyNamesTheTamperedRow) {
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_NE(r.out.find("event 3 ("), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("first bad record is event 3"), std::string::npos) << r.out;
+}
+
+std::string sha256Hex(const std::string& data) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int size = 0;
+  EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha256(), nullptr);
+  std::string hex;
+  for (unsigned int i = 0; i < size; ++i) hex += fmt::format("{:02x}", digest[i]);
+  return hex;
+}
+
+// Issue 19: the chain's links are HMACs with a key kept outside the database. A store from
+// before the key keeps working (its records are verified the old way, and the verifier says
+// so); `runway audit verify` names the key it checked with, never the key; and a rewrite by
+// someone who can write the database but not read the key is found, although every SHA-256
+// link they wrote is consistent.
+TEST(CliTest, AuditVerifyNamesItsKeyAndFindsARewriteWithoutIt) {
+  TempDir dir;
+  const std::string db = dir.path() + "/runway.db";
+  appendEvents(dir.path(), 2);  // before the key
+  auto key = store::ensureAuditKey(dir.path() + "/audit.key", db);
+  ASSERT_TRUE(key) << key.error().message;
+  EXPECT_EQ(key->since, 3);
+  {
+    auto store = store::openSqliteStore(db, *key);
+    ASSERT_TRUE(store) << store.error().message;
+    for (int i = 0; i < 3; ++i) {
+      store::NewEvent e;
+      e.at = fromUnixMillis(1'795'660'600'000 + i * 1000);
+      e.actor = "alice";
+      e.kind = "deployment.created";
+      e.subject = "dep-keyed-" + std::to_string(i);
+      ASSERT_TRUE((*store)->appendEvent(e));
+    }
+  }
+  auto r = runway("audit verify --data " + dir.path());
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("checking with audit key " + key->id), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("5 events, chain intact"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("2 events from before the audit key"), std::string::npos) << r.out;
+  std::string secret_hex;
+  for (char c : key->secret) secret_hex += fmt::format("{:02x}", static_cast<unsigned char>(c));
+  EXPECT_EQ(r.out.find(secret_hex), std::string::npos);
+  EXPECT_EQ(r.out.find(secret_hex.substr(0, 16)), std::string::npos);
+
+  // The intruder rewrites events 4 and 5 with consistent SHA-256 links and the head: what the
+  // keyless chain could not tell from the truth.
+  sqlite3* handle = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &handle), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(handle, "DROP TRIGGER events_no_update", nullptr, nullptr, nullptr), SQLITE_OK);
+  std::string prev;
+  {
+    sqlite3_stmt* stmt = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(handle, "SELECT hash FROM events WHERE seq = 3", -1, &stmt, nullptr), SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+    prev = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    sqlite3_finalize(stmt);
+  }
+  for (int seq = 4; seq <= 5; ++seq) {
+    store::NewEvent e;
+    e.at = fromUnixMillis(1'795'660'600'000 + (seq - 3) * 1000);
+    e.actor = "mallory";
+    e.kind = "deployment.created";
+    e.subject = "dep-keyed-" + std::to_string(seq - 3);
+    const std::string hash = sha256Hex(prev + store::canonicalEvent(seq, e));
+    const std::string sql = fmt::format(
+        "UPDATE events SET actor = 'mallory', prev_hash = '{}', hash = '{}', key_id = '' WHERE seq = {}", prev, hash, seq);
+    ASSERT_EQ(sqlite3_exec(handle, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(handle);
+    prev = hash;
+  }
+  ASSERT_EQ(sqlite3_exec(handle, fmt::format("UPDATE event_chain_head SET hash = '{}'", prev).c_str(), nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(handle);
+  r = runway("audit verify --data " + dir.path());
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("event 4 ("), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("not linked with the audit key"), std::string::npos) << r.out;
 }
 
 TEST(CliTest, AuditVerifyWithoutStoreFails) {

@@ -9,6 +9,8 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "support/poll.hpp"
+
 namespace runway::api {
 namespace {
 
@@ -222,6 +224,87 @@ TEST_F(HttpServerTest, MalformedRequestIs400) {
   http::read(socket, buffer, res, ec);
   ASSERT_FALSE(ec) << ec.message();
   EXPECT_EQ(res.result_int(), 400U);
+}
+
+// ---- the cap on concurrent event streams, with real connections ------------------------------
+
+class EventStreamCapTest : public ::testing::Test {
+ protected:
+  struct Endless final : SseSource {
+    std::optional<std::vector<SseEvent>> poll() override { return std::vector<SseEvent>{}; }
+  };
+
+  void SetUp() override {
+    std::vector<Route> routes;
+    routes.push_back({"GET", "/api/v1/events", "viewer", [](HttpRequest&) {
+                        HttpResponse r;
+                        r.sse = std::make_shared<Endless>();
+                        return r;
+                      }});
+    ServerOptions options;
+    options.max_event_streams = 2;
+    options.event_stream_retry_after = std::chrono::seconds(7);
+    options.sse_poll = std::chrono::milliseconds(10);
+    options.sse_heartbeat = std::chrono::milliseconds(20);  // a closed client is noticed soon
+    auto server = startHttpServer(options, std::move(routes), std::make_shared<TokenTable>());
+    ASSERT_TRUE(server) << server.error().message;
+    server_ = std::move(*server);
+  }
+  void TearDown() override { server_->stop(std::chrono::seconds(1)); }
+
+  // Opens a stream and reads its response header: the status line and headers as text.
+  std::string open(tcp::socket& socket) {
+    socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
+    const std::string req =
+        "GET /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer viewer-token\r\n\r\n";
+    asio::write(socket, asio::buffer(req));
+    asio::streambuf buf;
+    boost::system::error_code ec;
+    const auto n = asio::read_until(socket, buf, "\r\n\r\n", ec);
+    if (ec) return "read failed: " + ec.message();
+    return std::string(asio::buffers_begin(buf.data()), asio::buffers_begin(buf.data()) + static_cast<std::ptrdiff_t>(n));
+  }
+
+  asio::io_context io_;
+  std::unique_ptr<HttpServer> server_;
+};
+
+TEST_F(EventStreamCapTest, OneStreamOverTheCapIs503WithRetryAfterAndAStableCode) {
+  tcp::socket first(io_), second(io_);
+  EXPECT_EQ(open(first).rfind("HTTP/1.1 200", 0), 0u);
+  EXPECT_EQ(open(second).rfind("HTTP/1.1 200", 0), 0u);
+
+  // The third: refused, as a whole response with a JSON body.
+  asio::io_context io;
+  beast::tcp_stream third(io);
+  third.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
+  http::request<http::string_body> req{http::verb::get, "/api/v1/events", 11};
+  req.set(http::field::host, "x");
+  req.set(http::field::authorization, "Bearer viewer-token");
+  http::write(third, req);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  beast::error_code ec;
+  http::read(third, buffer, res, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(res.result_int(), 503U);
+  EXPECT_EQ(res[http::field::retry_after], "7");
+  auto body = boost::json::parse(res.body());
+  EXPECT_EQ(body.at("error").at("code").as_string(), "unavailable") << res.body();
+  EXPECT_EQ(body.at("error").at("details").at("reason").as_string(), "too_many_event_streams") << res.body();
+  EXPECT_EQ(body.at("error").at("details").at("limit").as_int64(), 2) << res.body();
+
+  // A stream that ends gives its slot back.
+  first.close();
+  std::string last;
+  EXPECT_TRUE(test::pollUntil(
+      [&] {
+        tcp::socket again(io_);
+        last = open(again);
+        return last.rfind("HTTP/1.1 200", 0) == 0;
+      },
+      test::deadlineIn(std::chrono::seconds(10))))
+      << last;
 }
 
 TEST(RoleTest, Hierarchy) {

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include <boost/json.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -384,6 +385,73 @@ TEST_F(TokensTest, HttpServerAnswers401WithTokenRevoked) {
   EXPECT_EQ(revoked->status, 401);
   EXPECT_THAT(revoked->body, HasSubstr("token revoked"));
   EXPECT_THAT(revoked->body, Not(HasSubstr(bearer.substr(21))));
+  (*server)->stop(std::chrono::milliseconds(1000));
+}
+
+// ---- expiry ----------------------------------------------------------------------------------
+
+TEST_F(TokensTest, ATokenWithATtlExpiresOnTheInjectedClock) {
+  auto clock = std::make_shared<FakeClock>(at(0));
+  auto auth = storeAuthenticator(store_, clock);
+  auto issued = issueToken("ci", {"deployer"}, "admin", at(0), std::chrono::hours(24));
+  ASSERT_TRUE(issued.has_value()) << issued.error().message;
+  EXPECT_EQ(issued->record.expires_at, at(0) + std::chrono::hours(24));
+  ASSERT_TRUE(store_->createToken(issued->record, {}).has_value());
+  EXPECT_EQ(store_->getToken(issued->record.id)->expires_at, at(0) + std::chrono::hours(24));
+
+  clock->set(at(0) + std::chrono::hours(24) - Duration{1});
+  ASSERT_TRUE(auth->authenticate(issued->bearer).has_value());
+  clock->advance(Duration{1});
+  auto who = auth->authenticate(issued->bearer);
+  ASSERT_FALSE(who.has_value());
+  EXPECT_EQ(who.error().code, ErrorCode::Unauthenticated);
+  EXPECT_EQ(who.error().message, "token expired");
+  // Only the holder of the secret learns that it expired.
+  std::string wrong = issued->bearer;
+  wrong.back() = wrong.back() == 'A' ? 'B' : 'A';
+  EXPECT_EQ(auth->authenticate(wrong).error().message, "invalid token");
+  // Without a ttl a token does not expire.
+  const std::string lasting = stored("alice", {"viewer"});
+  clock->advance(std::chrono::hours(24 * 365 * 20));
+  EXPECT_TRUE(auth->authenticate(lasting).has_value());
+}
+
+TEST_F(TokensTest, TtlOutsideItsBoundsIsRefused) {
+  for (Duration ttl : {Duration{59'999}, kMaxTokenTtl + Duration{1}}) {
+    auto issued = issueToken("ci", {"deployer"}, "admin", at(0), ttl);
+    ASSERT_FALSE(issued.has_value()) << ttl.count();
+    EXPECT_EQ(issued.error().code, ErrorCode::InvalidArgument);
+  }
+  EXPECT_TRUE(issueToken("ci", {"deployer"}, "admin", at(0), kMinTokenTtl).has_value());
+}
+
+// Through the real HTTP server: 401 with the JSON error's code and "token expired".
+TEST_F(TokensTest, HttpServerAnswers401WithTokenExpired) {
+  auto clock = std::make_shared<FakeClock>(at(0));
+  auto issued = issueToken("ci", {"deployer"}, "admin", at(0), std::chrono::hours(1));
+  ASSERT_TRUE(issued.has_value());
+  ASSERT_TRUE(store_->createToken(issued->record, {}).has_value());
+  std::vector<Route> routes;
+  routes.push_back(Route{"GET", "/api/v1/whoami", "viewer", [](HttpRequest& req) {
+                           return HttpResponse::text(200, req.identity->name);
+                         }});
+  auto server = startHttpServer(ServerOptions{}, std::move(routes), storeAuthenticator(store_, clock));
+  ASSERT_TRUE(server.has_value()) << server.error().message;
+  const std::string url = "http://127.0.0.1:" + std::to_string((*server)->port()) + "/api/v1/whoami";
+  auto ok = test::httpRequest(url, "GET", "", {{"Authorization", "Bearer " + issued->bearer}});
+  ASSERT_TRUE(ok.has_value()) << ok.error().message;
+  EXPECT_EQ(ok->status, 200);
+
+  clock->advance(std::chrono::hours(1));
+  auto expired = test::httpRequest(url, "GET", "", {{"Authorization", "Bearer " + issued->bearer}});
+  ASSERT_TRUE(expired.has_value()) << expired.error().message;
+  EXPECT_EQ(expired->status, 401);
+  boost::json::error_code ec;
+  auto body = boost::json::parse(expired->body, ec);
+  ASSERT_FALSE(ec) << expired->body;
+  const auto& error = body.at("error");
+  EXPECT_EQ(error.at("code").as_string(), codeName(ErrorCode::Unauthenticated)) << expired->body;
+  EXPECT_EQ(error.at("message").as_string(), "token expired") << expired->body;
   (*server)->stop(std::chrono::milliseconds(1000));
 }
 

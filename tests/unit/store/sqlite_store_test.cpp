@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
 #include <sqlite3.h>
 
 #include "unit/store/store_contract.hpp"
@@ -163,6 +164,159 @@ TEST_F(SqliteStoreTest, RehashedRowIsReportedWhereTheLinkBreaks) {
   EXPECT_NE(report->first_break->expected_hash, records[2].hash);
 }
 
+// ---- the audit key ---------------------------------------------------------------------------
+
+AuditKey testKey(char fill, std::optional<std::int64_t> since = 1) {
+  return auditKeyFromSecret(std::string(32, fill), since);
+}
+
+std::unique_ptr<Store> openKeyed(const std::string& path, std::optional<AuditKey> key) {
+  auto opened = openSqliteStore(path, std::move(key));
+  EXPECT_TRUE(opened.has_value()) << opened.error().message;
+  return opened ? std::move(*opened) : nullptr;
+}
+
+// Rewrites every row from `from` on with plain SHA-256 links, as an intruder without the key
+// can: `reason` of row `from` becomes "rewritten"; key_id is set to `key_id`.
+void rewriteWithoutKey(const std::string& path, std::vector<EventRecord> records, std::int64_t from,
+                       const std::string& key_id) {
+  RawDb raw(path);
+  ASSERT_EQ(raw.exec("DROP TRIGGER events_no_update"), "");
+  std::string prev = from == 1 ? kZeroHash : records[static_cast<std::size_t>(from - 2)].hash;
+  for (auto& r : records) {
+    if (r.seq < from) continue;
+    if (r.seq == from) r.reason = "rewritten";
+    NewEvent e{r.at, r.actor, r.kind, r.subject, r.reason, r.data_json};
+    const std::string hash = testSha256Hex(prev + canonicalEvent(r.seq, e));
+    ASSERT_EQ(raw.exec(fmt::format("UPDATE events SET reason = '{}', prev_hash = '{}', hash = '{}', key_id = '{}' "
+                                   "WHERE seq = {}",
+                                   r.reason, prev, hash, key_id, r.seq)),
+              "");
+    prev = hash;
+  }
+  ASSERT_EQ(raw.exec(fmt::format("UPDATE event_chain_head SET hash = '{}'", prev)), "");
+}
+
+TEST_F(SqliteStoreTest, KeyedChainIsVerifiedWithItsKeyOnly) {
+  store_ = openKeyed(path_, testKey('a'));
+  auto records = appendEvents(3);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0].key_id, testKey('a').id);
+  auto report = store_->verifyChain();
+  ASSERT_TRUE(report.has_value());
+  EXPECT_TRUE(report->intact());
+  EXPECT_EQ(report->events, 3);
+  EXPECT_EQ(report->unkeyed, 0);
+  EXPECT_EQ(report->key_id, testKey('a').id);
+
+  store_ = openKeyed(path_, testKey('b'));
+  auto other = store_->verifyChain();
+  ASSERT_FALSE(other->intact());
+  EXPECT_EQ(other->first_break->seq, 1);
+  EXPECT_EQ(other->first_break->reason, kBreakOtherKey);
+
+  store_ = openKeyed(path_, std::nullopt);
+  auto none = store_->verifyChain();
+  ASSERT_FALSE(none->intact());
+  EXPECT_EQ(none->first_break->reason, kBreakKeyNeeded);
+  // Nor can a store without the key append to the keyed chain.
+  auto appended = store_->appendEvent(event("late"));
+  ASSERT_FALSE(appended.has_value());
+  EXPECT_EQ(appended.error().code, ErrorCode::FailedPrecondition);
+}
+
+TEST_F(SqliteStoreTest, RewriteBySomeoneWithoutTheKeyIsFound) {
+  store_ = openKeyed(path_, testKey('a'));
+  auto records = appendEvents(5);
+  ASSERT_EQ(records.size(), 5u);
+  // Re-hashed from row 3 on with SHA-256, keeping the key's id: row 3's hash is not its HMAC.
+  rewriteWithoutKey(path_, records, 3, testKey('a').id);
+  auto report = store_->verifyChain();
+  ASSERT_FALSE(report->intact());
+  EXPECT_EQ(report->first_break->seq, 3);
+  EXPECT_EQ(report->first_break->reason, kBreakHashMismatch);
+}
+
+TEST_F(SqliteStoreTest, DowngradeToUnkeyedLinksIsFound) {
+  store_ = openKeyed(path_, testKey('a'));
+  auto records = appendEvents(5);
+  ASSERT_EQ(records.size(), 5u);
+  // From row 3 on as if written before the key: after a keyed row, that cannot be.
+  rewriteWithoutKey(path_, records, 3, "");
+  auto report = store_->verifyChain();
+  ASSERT_FALSE(report->intact());
+  EXPECT_EQ(report->first_break->seq, 3);
+  EXPECT_EQ(report->first_break->reason, kBreakNotKeyed);
+}
+
+TEST_F(SqliteStoreTest, WholeLogDowngradeIsFoundWhenTheKeyFileSaysSince) {
+  store_ = openKeyed(path_, testKey('a', 1));
+  auto records = appendEvents(3);
+  ASSERT_EQ(records.size(), 3u);
+  rewriteWithoutKey(path_, records, 1, "");
+  auto report = store_->verifyChain();
+  ASSERT_FALSE(report->intact());
+  EXPECT_EQ(report->first_break->seq, 1);
+  EXPECT_EQ(report->first_break->reason, kBreakNotKeyed);
+  // A key file without "since" cannot tell: every record is reported as verified without it.
+  store_ = openKeyed(path_, testKey('a', std::nullopt));
+  auto unknown = store_->verifyChain();
+  EXPECT_TRUE(unknown->intact());
+  EXPECT_EQ(unknown->unkeyed, 3);
+}
+
+// Migration: a store from before the key keeps its records, verified the old way, and the
+// records after the key is introduced are linked with it.
+TEST_F(SqliteStoreTest, RecordsFromBeforeTheKeyAreVerifiedTheOldWay) {
+  auto before = appendEvents(2);
+  ASSERT_EQ(before.size(), 2u);
+  EXPECT_EQ(before[1].key_id, "");
+  store_ = openKeyed(path_, testKey('a', 3));
+  auto after = appendEvents(2);
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_EQ(after[0].seq, 3);
+  EXPECT_EQ(after[0].key_id, testKey('a').id);
+  auto report = store_->verifyChain();
+  ASSERT_TRUE(report.has_value());
+  EXPECT_TRUE(report->intact()) << report->first_break->reason;
+  EXPECT_EQ(report->events, 4);
+  EXPECT_EQ(report->unkeyed, 2);
+}
+
+TEST(AuditKeyFileTest, CreatedOnceWithMode0600AndReadBack) {
+  TempDir dir;
+  const std::filesystem::path base(dir.path());
+  const auto file = base / "audit.key";
+  const auto db = dbPath(dir.path());
+  {
+    auto store = openSqliteStore(db);
+    ASSERT_TRUE(store.has_value());
+    ASSERT_TRUE((*store)->appendEvent(event("one")).has_value());
+  }
+  auto made = ensureAuditKey(file, db);
+  ASSERT_TRUE(made.has_value()) << made.error().message;
+  EXPECT_EQ(made->since, 2);  // the store already had one event
+  EXPECT_EQ(made->secret.size(), 32u);
+  struct stat st {};
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto again = ensureAuditKey(file, db);  // read, not replaced
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->secret, made->secret);
+  EXPECT_EQ(again->id, made->id);
+  EXPECT_EQ(again->since, 2);
+  // The id names the key without giving it away.
+  EXPECT_EQ(made->id.size(), 17u);
+  EXPECT_EQ(made->id.find(testSha256Hex(made->secret).substr(0, 16)), std::string::npos);
+
+  std::ofstream(base / "bad.key") << "not a key\n";
+  auto bad = readAuditKey(base / "bad.key");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, ErrorCode::InvalidArgument);
+  EXPECT_EQ(bad.error().message.find("not a key\n"), std::string::npos);
+  EXPECT_EQ(readAuditKey(base / "missing.key").error().code, ErrorCode::NotFound);
+}
+
 TEST_F(SqliteStoreTest, DeletedRowIsASequenceGap) {
   auto records = appendEvents(5);
   {
@@ -205,7 +359,8 @@ TEST_F(SqliteStoreTest, RowAppendedBehindTheStoresBackIsAHeadMismatch) {
     NewEvent forged = event("forged", "dep-1", 5000);
     std::string hash = testSha256Hex(records[1].hash + canonicalEvent(3, forged));
     RawDb raw(path_);
-    ASSERT_EQ(raw.exec("INSERT INTO events VALUES (3, " +
+    ASSERT_EQ(raw.exec("INSERT INTO events (seq, at_ms, actor, kind, subject, reason, data_json, prev_hash, "
+                       "hash) VALUES (3, " +
                        std::to_string(toUnixMillis(forged.at)) +
                        ", 'alice', 'forged', 'dep-1', 'test', '{}', '" + records[1].hash +
                        "', '" + hash + "')"),
@@ -306,7 +461,7 @@ TEST_F(SqliteStoreTest, FileIsInWalModeWithMigrationsRecorded) {
   EXPECT_EQ(raw.scalar("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(raw.scalar("SELECT group_concat(version) FROM "
                        "(SELECT version FROM schema_migrations ORDER BY version)"),
-            "1,2,3,4");
+            "1,2,3,4,5,6");
 }
 
 // A store written by the release before tokens (schema 1) gains the tokens table on open and
@@ -317,6 +472,7 @@ TEST_F(SqliteStoreTest, SchemaOneStoreIsMigratedToTokensKeepingItsData) {
   {
     RawDb raw(path_);
     ASSERT_EQ(raw.exec("DROP TABLE tokens; DROP TABLE serving; DROP TABLE notifications; "
+                       "ALTER TABLE events DROP COLUMN key_id; "
                        "DELETE FROM schema_migrations WHERE version >= 2"),
               "");
   }
@@ -327,7 +483,7 @@ TEST_F(SqliteStoreTest, SchemaOneStoreIsMigratedToTokensKeepingItsData) {
   EXPECT_EQ(store_->getToken("aaaaaaaaaaaaaaaa")->name, "alice");
   EXPECT_TRUE(store_->verifyChain()->intact());
   RawDb raw(path_);
-  EXPECT_EQ(raw.scalar("SELECT COUNT(*) FROM schema_migrations"), "4");
+  EXPECT_EQ(raw.scalar("SELECT COUNT(*) FROM schema_migrations"), "6");
 }
 
 // A store written before serving records (schema 2) gains the serving table on open, empty: what
@@ -338,6 +494,7 @@ TEST_F(SqliteStoreTest, SchemaTwoStoreGainsAnEmptyServingTable) {
   {
     RawDb raw(path_);
     ASSERT_EQ(raw.exec("DROP TABLE serving; DROP TABLE notifications; "
+                       "ALTER TABLE tokens DROP COLUMN expires_at_ms; ALTER TABLE events DROP COLUMN key_id; "
                        "DELETE FROM schema_migrations WHERE version >= 3"),
               "");
   }
@@ -350,13 +507,39 @@ TEST_F(SqliteStoreTest, SchemaTwoStoreGainsAnEmptyServingTable) {
   EXPECT_EQ((*store_->getServing("staging"))->version, "v1.0.0");
 }
 
+// A store written before token lifetimes (schema 4): its tokens do not expire after the
+// migration, and new tokens keep their expiry.
+TEST_F(SqliteStoreTest, SchemaFourStoreKeepsItsTokensWithoutExpiry) {
+  ASSERT_TRUE(store_->createToken(token("aaaaaaaaaaaaaaaa"), {event("token.created")}));
+  store_.reset();
+  {
+    RawDb raw(path_);
+    ASSERT_EQ(raw.exec("ALTER TABLE tokens DROP COLUMN expires_at_ms; ALTER TABLE events DROP COLUMN key_id; "
+                       "DELETE FROM schema_migrations WHERE version >= 5"),
+              "");
+  }
+  store_ = open();
+  ASSERT_NE(store_, nullptr);
+  auto old = store_->getToken("aaaaaaaaaaaaaaaa");
+  ASSERT_TRUE(old.has_value());
+  EXPECT_FALSE(old->expires_at.has_value());
+  TokenRecord expiring = token("bbbbbbbbbbbbbbbb");
+  expiring.expires_at = at(3600);
+  ASSERT_TRUE(store_->createToken(expiring, {event("token.created")}));
+  EXPECT_EQ(store_->getToken("bbbbbbbbbbbbbbbb")->expires_at, at(3600));
+  EXPECT_EQ(store_->listTokens()->at(1).expires_at, at(3600));
+  EXPECT_FALSE(store_->listTokens()->at(0).expires_at.has_value());
+}
+
 // A store written before the notification outbox (schema 3) gains an empty outbox on open.
 TEST_F(SqliteStoreTest, SchemaThreeStoreGainsAnEmptyOutbox) {
   ASSERT_TRUE(store_->createDeployment(deployment("dep-1"), {event("created", "dep-1")}));
   store_.reset();
   {
     RawDb raw(path_);
-    ASSERT_EQ(raw.exec("DROP TABLE notifications; DELETE FROM schema_migrations WHERE version = 4"), "");
+    ASSERT_EQ(raw.exec("DROP TABLE notifications; ALTER TABLE tokens DROP COLUMN expires_at_ms; "
+                       "ALTER TABLE events DROP COLUMN key_id; DELETE FROM schema_migrations WHERE version >= 4"),
+              "");
   }
   store_ = open();
   ASSERT_NE(store_, nullptr);

@@ -104,6 +104,11 @@ struct ServerOptions {
   std::chrono::milliseconds read_timeout{30'000};
   std::chrono::milliseconds sse_poll{50};
   std::chrono::milliseconds sse_heartbeat{15'000};
+  // At most this many event streams at once (each polls the store); one more is answered 503
+  // with Retry-After: event_stream_retry_after and the JSON error code "unavailable",
+  // details.reason "too_many_event_streams".
+  std::size_t max_event_streams = 64;
+  std::chrono::seconds event_stream_retry_after{5};
   int io_threads = 1;
   int handler_threads = 4;  // handlers may block (store, controller); they run here
 };

@@ -12,6 +12,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,12 +40,18 @@ struct IssuedToken {
 Result<void> validateTokenName(std::string_view name);
 Result<void> validateRoleName(std::string_view role);
 
-// Makes a new token with a random id, salt and secret; record.created_at = now, not revoked.
+// The lifetimes a token may be given (`runway token create --ttl`).
+inline constexpr Duration kMinTokenTtl = std::chrono::minutes(1);
+inline constexpr Duration kMaxTokenTtl = std::chrono::hours(24 * 3650);
+
+// Makes a new token with a random id, salt and secret; record.created_at = now, not revoked,
+// record.expires_at = now + ttl (no ttl: it does not expire).
 // Nothing is stored: the caller passes `record` to Store::createToken.
-// InvalidArgument for a bad name, no roles, or a bad or duplicate role; Internal when the
-// system's random generator fails.
+// InvalidArgument for a bad name, no roles, a bad or duplicate role, or a ttl outside
+// [kMinTokenTtl, kMaxTokenTtl]; Internal when the system's random generator fails.
 Result<IssuedToken> issueToken(std::string name, std::vector<std::string> roles,
-                               std::string created_by, TimePoint now);
+                               std::string created_by, TimePoint now,
+                               std::optional<Duration> ttl = std::nullopt);
 
 // An Authenticator over `store`. authenticate() takes the bearer text "rwy_<id>_<secret>"
 // (without "Bearer "), looks the id up and compares SHA-256(salt || secret) with the stored hash
@@ -52,9 +59,12 @@ Result<IssuedToken> issueToken(std::string name, std::vector<std::string> roles,
 //   Unauthenticated "invalid token"  malformed text, unknown id or wrong secret (one message for
 //                                    all three; the token is never echoed)
 //   Unauthenticated "token revoked"  right secret, but the token was revoked
+//   Unauthenticated "token expired"  right secret, not revoked, but clock->now() >= expires_at
 //   Unavailable                      the store failed, or holds a damaged token row
 // On success Identity{record.name, record.roles, record.id}. Thread-safe if the store is.
-std::shared_ptr<Authenticator> storeAuthenticator(std::shared_ptr<store::Store> store);
+// `clock` null = the system clock.
+std::shared_ptr<Authenticator> storeAuthenticator(std::shared_ptr<store::Store> store,
+                                                  std::shared_ptr<Clock> clock = nullptr);
 
 // First start: makes sure data_dir/admin.token (mode 0600, content bearer + "\n") holds a valid,
 // unrevoked token with the role admin. Creates data_dir (mode 0700) if it is missing.

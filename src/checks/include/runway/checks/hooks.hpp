@@ -33,8 +33,10 @@ struct HookRun {
   double duration_ms = 0;
 };
 
-// Runs one hook with its retries (retry_delay apart). The command gets RUNWAY_ENVIRONMENT,
-// RUNWAY_VERSION, RUNWAY_HOOK and the hook's and context's variables.
+// Runs one hook with its retries (retry_delay apart). The command's environment is runway's
+// base (core/child_environment.hpp: PATH, HOME, LANG, LC_ALL, TZ, TMPDIR) plus the hook's
+// variables, RUNWAY_ENVIRONMENT, RUNWAY_VERSION, RUNWAY_HOOK and the context's variables;
+// nothing else of runway's environment.
 HookRun runHook(const config::Hook& hook, const HookContext& context);
 
 struct HookOutcome {
@@ -44,8 +46,10 @@ struct HookOutcome {
   Report report;
 };
 
-// Runs the hooks of `point` in order. The first failed hook whose policy is fail or rollback
-// stops the list and decides; failed hooks with policy continue are reported and skipped over.
+// Runs the hooks of `point` in order, each with the environment's declared `secrets` (those set
+// in runway's environment) added to the context's variables. The first failed hook whose policy
+// is fail or rollback stops the list and decides; failed hooks with policy continue are reported
+// and skipped over.
 HookOutcome runHooks(const config::Environment& env, config::HookPoint point,
                      const HookContext& context);
 
@@ -69,7 +73,8 @@ std::filesystem::path backupDirectory(const config::Environment& env,
 std::vector<BackupFile> listBackups(const config::Environment& env,
                                     const std::filesystem::path& data_dir);
 
-// Runs the environment's backup hook now with RUNWAY_BACKUP_FILE set to a new file
+// Runs the environment's backup hook now (with the environment's declared secrets, as
+// runHooks) with RUNWAY_BACKUP_FILE set to a new file
 // (DIR/ENV-<UTC timestamp>SUFFIX), checks that the hook wrote it (non-empty), then keeps the
 // newest `keep` backups. Errors: FailedPrecondition (no backup hook configured), Internal (the
 // directory cannot be created). A failed hook or an empty file is a result with run.ok false

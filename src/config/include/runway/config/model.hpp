@@ -428,6 +428,11 @@ struct Environment {
   std::vector<Dependency> dependencies;
   Hooks hooks;
   std::optional<BackupSpec> backup;
+  // Names of variables of runway's environment that hold secrets this environment's hooks
+  // need (a database password for a migration): each is passed to its hook and backup commands
+  // (only to them: commands never see the rest of runway's environment), and its value is
+  // redacted from everything runway stores, logs and sends (core/redact.hpp).
+  std::vector<std::string> secrets;
   PreflightSpec preflight;
   PerformanceSpec performance;
   std::vector<NotificationRoute> notifications;
@@ -656,6 +661,11 @@ struct Config {
   // The application an environment deploys (its `application`, or the only one).
   const Application* applicationFor(const Environment& env) const;
 };
+
+// Every variable of runway's environment the configuration names as holding a secret: each
+// environment's `secrets`, the notification channels' keys, Prometheus bearer tokens and basic
+// passwords, registry passwords. Sorted, each once.
+std::vector<std::string> secretVariableNames(const Config& config);
 
 std::string_view toString(StrategyKind kind);
 std::string_view toString(NoDataPolicy policy);

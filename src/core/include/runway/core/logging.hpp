@@ -15,7 +15,9 @@ enum class LogFormat {
 Result<LogFormat> parseLogFormat(std::string_view text);
 
 // Configures the default spdlog logger to write to stderr in the given format and level
-// ("trace", "debug", "info", "warn", "error", "off"). Call once, early in main.
+// ("trace", "debug", "info", "warn", "error", "off"). Call once, early in main. Every message
+// passes through secretRedactor() (redact.hpp) first: declared secrets and tokens never reach
+// the log.
 Result<void> initLogging(LogFormat format, std::string_view level);
 
 }  // namespace runway

@@ -5,8 +5,10 @@
 // (tests/unit/store/store_contract.hpp).
 //
 // Every write is one transaction: it happens whole or not at all. The event log is
-// append-only and hash-chained: each record carries SHA-256(previous hash || canonical record),
-// so a row changed behind runway's back is found by verifyChain().
+// append-only and hash-chained: each record carries HMAC-SHA256 with the audit key
+// (audit_key.hpp) over (previous hash || key id || canonical record), or, for records written
+// before the store had a key, SHA-256(previous hash || canonical record); a row changed behind
+// runway's back is found by verifyChain().
 
 #include <cstdint>
 #include <map>
@@ -18,6 +20,7 @@
 
 #include "runway/core/clock.hpp"
 #include "runway/core/error.hpp"
+#include "runway/store/audit_key.hpp"
 
 namespace runway::store {
 
@@ -86,7 +89,10 @@ struct EventRecord {
   std::string reason;
   std::string data_json;
   std::string prev_hash;  // hex; 64 zeros for the first record
-  std::string hash;       // hex SHA-256(prev_hash || canonical(record))
+  // hex HMAC-SHA256(audit key, prev_hash || key_id || canonical(record)); for a record without
+  // key_id, SHA-256(prev_hash || canonical(record))
+  std::string hash;
+  std::string key_id;  // auditKeyId() of the key its hash is made with; "" = no key (before one)
 };
 
 struct EventFilter {
@@ -106,6 +112,13 @@ inline constexpr std::string_view kBreakSequenceGap = "sequence gap";
 inline constexpr std::string_view kBreakTruncated = "log truncated";
 // The last record is not the one the store recorded as the chain head.
 inline constexpr std::string_view kBreakHeadMismatch = "chain head mismatch";
+// A record linked without a key where the audit key must have been used: after a record linked
+// with the key, or at or after the key's `since`. Someone without the key rewrote it.
+inline constexpr std::string_view kBreakNotKeyed = "not linked with the audit key";
+// A record linked with another key than the one verified with.
+inline constexpr std::string_view kBreakOtherKey = "linked with another audit key";
+// A record linked with an audit key, and verification was given none.
+inline constexpr std::string_view kBreakKeyNeeded = "linked with an audit key, none given";
 
 // The first record of the log that does not match the chain.
 //   hash mismatch:           expected_hash = recomputed hash, found_hash = the row's hash
@@ -126,11 +139,15 @@ struct ChainBreak {
 };
 
 // Tampering means someone with write access to the store's file or database changed rows
-// behind runway's back. A chain without a secret cannot stop someone who rewrites every record
-// from the edit onwards; it finds single edits, deletions and truncation.
+// behind runway's back. Records linked with the audit key cannot be rewritten without it;
+// records from before the key (a store older than its key) are chained by SHA-256 alone, which
+// finds single edits, deletions and truncation but not someone who rewrites every record from
+// the edit onwards.
 struct ChainReport {
   std::int64_t events = 0;  // records checked (up to and including the first break)
   std::optional<ChainBreak> first_break;
+  std::string key_id;       // the key verified with; "" = none
+  std::int64_t unkeyed = 0;  // of `events`, those from before the key (SHA-256 only)
   bool intact() const { return !first_break.has_value(); }
 };
 
@@ -144,6 +161,7 @@ struct TokenRecord {
   std::string created_by;          // name of the creator ("bootstrap" for the first admin token)
   TimePoint created_at;
   std::optional<TimePoint> revoked_at;
+  std::optional<TimePoint> expires_at;  // nullopt = does not expire
 };
 
 // A message in the notification outbox: one message for one channel, written in the
@@ -320,7 +338,12 @@ class Store {
 // its directory does not exist); FailedPrecondition when the file is not a SQLite database or its
 // schema is newer than this binary knows. The returned Store is thread-safe (calls are
 // serialised on its one connection); several Stores, in one process or several, may share a file.
-Result<std::unique_ptr<Store>> openSqliteStore(const std::string& path);
+//
+// With `audit_key`, new events are linked with it (HMAC-SHA256) and verifyChain() checks with
+// it; without, new events get plain SHA-256 links, and appending to a log whose last record is
+// linked with a key fails with FailedPrecondition (the link would break the chain).
+Result<std::unique_ptr<Store>> openSqliteStore(const std::string& path,
+                                               std::optional<AuditKey> audit_key = std::nullopt);
 
 // The canonical byte form of an event that its hash covers (stable across implementations):
 // the compact JSON array [seq, at_unix_ms, actor, kind, subject, reason, data_json] with every
