@@ -4,6 +4,8 @@ find_package(Boost 1.81.0 EXACT REQUIRED CONFIG COMPONENTS json url filesystem s
 find_package(yaml-cpp REQUIRED)
 find_package(SQLite3 REQUIRED)
 find_package(CURL REQUIRED)
+# JUnit XML test reports (the checklist's tests item): Expat, a small strict SAX parser.
+find_package(EXPAT REQUIRED)
 find_package(OpenSSL REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(fmt REQUIRED)

@@ -12,6 +12,7 @@
 #include "incidents_api.hpp"
 #include "logs_api.hpp"
 #include "runway/api/tokens.hpp"
+#include "runway/checks/checklist.hpp"
 #include "runway/core/duration.hpp"
 #include "runway/core/suggest.hpp"
 #include "runway/engine/engine.hpp"
@@ -19,6 +20,7 @@
 #include "runway/notify/message.hpp"
 #include "runway/runtime/local_runtime.hpp"
 #include "runway/runtime/runtime.hpp"
+#include "runway/store/evidence.hpp"
 
 namespace runway::api {
 namespace {
@@ -174,6 +176,62 @@ std::vector<std::string> pendingRoles(const engine::DeploymentState& s) {
   return needed;
 }
 
+// The release evidence of a deployment: commit, repository and the attachments by kind with
+// their file name and size; with `contents`, each attachment's text too (GET .../evidence).
+json::object evidenceJson(const std::string& stored, bool contents) {
+  json::object o{{"commit", nullptr}, {"repository", nullptr}, {"attachments", json::array{}}};
+  auto e = store::parseEvidence(stored);
+  if (!e) return o;
+  if (!e->commit.empty()) o["commit"] = e->commit;
+  if (!e->repository.empty()) o["repository"] = e->repository;
+  json::array list;
+  for (const auto& a : e->attachments) {
+    json::object item{{"kind", a.kind}, {"name", a.name}, {"bytes", a.content.size()}};
+    if (contents) item["content"] = a.content;
+    list.push_back(std::move(item));
+  }
+  o["attachments"] = std::move(list);
+  return o;
+}
+
+// The "attachments" member of a deploy request: {"KIND": {"name": "FILE", "content": "TEXT"}}.
+Result<std::vector<store::Attachment>> attachmentsOf(const json::object& b) {
+  std::vector<store::Attachment> out;
+  const auto* a = b.if_contains("attachments");
+  if (a == nullptr || a->is_null()) return out;
+  const auto shape = [] {
+    return fail(ErrorCode::InvalidArgument,
+                "attachments must map a kind (vulnerabilities, tests, changelog) to {\"name\", \"content\"}");
+  };
+  if (!a->is_object()) return shape();
+  for (const auto& kv : a->get_object()) {
+    if (!kv.value().is_object()) return shape();
+    const auto& item = kv.value().get_object();
+    auto name = str(item, "name", true);
+    auto content = str(item, "content", true);
+    if (!name) return fail(ErrorCode::InvalidArgument, fmt::format("attachments.{}: {}", std::string_view(kv.key()), name.error().message));
+    if (!content) return fail(ErrorCode::InvalidArgument, fmt::format("attachments.{}: {}", std::string_view(kv.key()), content.error().message));
+    out.push_back(store::Attachment{std::string(kv.key()), std::move(*name), std::move(*content)});
+  }
+  return out;
+}
+
+// The release evidence of a request body: "commit", "repository", "attachments". Validated by
+// whoever uses it (store::validateEvidence).
+Result<store::ReleaseEvidence> evidenceOf(const json::object& b) {
+  store::ReleaseEvidence e;
+  auto commit = str(b, "commit");
+  if (!commit) return fail(commit.error());
+  auto repository = str(b, "repository");
+  if (!repository) return fail(repository.error());
+  auto attachments = attachmentsOf(b);
+  if (!attachments) return fail(attachments.error());
+  e.commit = std::move(*commit);
+  e.repository = std::move(*repository);
+  e.attachments = std::move(*attachments);
+  return e;
+}
+
 json::object deploymentJson(const store::DeploymentRecord& r, const config::Config* config = nullptr) {
   json::object o{{"id", r.id},
                  {"environment", r.environment},
@@ -183,6 +241,7 @@ json::object deploymentJson(const store::DeploymentRecord& r, const config::Conf
                  {"revision", r.revision},
                  {"createdAt", ts(r.created_at)},
                  {"updatedAt", ts(r.updated_at)}};
+  o["evidence"] = evidenceJson(r.evidence_json, false);
   auto doc = controller::parsePersisted(r.state_json);
   if (!doc) return o;
   const auto& s = doc->state;
@@ -433,6 +492,15 @@ HttpResponse listDeployments(const Ctx& c, const HttpRequest& req) {
   return ok(json::object{{"deployments", std::move(out)}});
 }
 
+// GET /api/v1/deployments/{id}/evidence: the release evidence with the attachments' contents.
+HttpResponse getEvidence(const Ctx& c, const HttpRequest& req) {
+  auto r = c->store->getDeployment(req.params.at("id"));
+  if (!r) return error(req, r.error());
+  json::object o = evidenceJson(r->evidence_json, true);
+  o["deployment"] = r->id;
+  return ok(o);
+}
+
 HttpResponse getDeployment(const Ctx& c, const HttpRequest& req) {
   auto r = c->store->getDeployment(req.params.at("id"));
   if (!r) return error(req, r.error());
@@ -462,7 +530,8 @@ json::object admittedJson(const controller::Admitted& a) {
 }
 
 HttpResponse createDeployment(const Ctx& c, HttpRequest& req) {
-  auto b = body(req, {"environment", "version", "strategy", "force", "reason", "artifacts", "commitTime"});
+  auto b = body(req, {"environment", "version", "strategy", "force", "reason", "artifacts", "commitTime",
+                      "commit", "repository", "attachments"});
   if (!b) return error(req, b.error());
   controller::DeployRequest d;
   auto env = str(*b, "environment", true);
@@ -498,6 +567,9 @@ HttpResponse createDeployment(const Ctx& c, HttpRequest& req) {
     if (!t) return error(req, Error{ErrorCode::InvalidArgument, "commitTime: " + t.error().message});
     d.commit_time = *t;
   }
+  auto evidence = evidenceOf(*b);
+  if (!evidence) return error(req, evidence.error());
+  d.evidence = std::move(*evidence);
   d.actor = actorOf(req);
   auto out = c->controller->deploy(std::move(d));
   if (!out) return error(req, out.error());
@@ -621,6 +693,41 @@ Handler decisionHandler(const Ctx& c, bool approve, bool by_env) {
     if (!record) return error(req, record.error());
     return ok(deploymentJson(*record, c->controller->config().get()));
   };
+}
+
+// POST /api/v1/environments/{env}/checklist {"version", "commit"?, "repository"?,
+// "attachments"?}: the environment's pre-deployment checklist judged for that version and
+// evidence now, against what the environment serves (`runway checklist`). Nothing is stored.
+HttpResponse checklist(const Ctx& c, HttpRequest& req) {
+  const std::string env = req.params.at("env");
+  auto cfg = c->controller->config();
+  const auto* environment = cfg->findEnvironment(env);
+  if (environment == nullptr) return error(req, Error{ErrorCode::NotFound, "no environment named \"" + env + "\""});
+  auto b = body(req, {"version", "commit", "repository", "attachments"});
+  if (!b) return error(req, b.error());
+  auto version = str(*b, "version", true);
+  if (!version) return error(req, version.error());
+  if (auto v = runtime::validateVersionName(*version); !v) return error(req, v.error());
+  checks::ChecklistInput input;
+  input.version = *version;
+  auto evidence = evidenceOf(*b);
+  if (!evidence) return error(req, evidence.error());
+  input.evidence = std::move(*evidence);
+  if (auto valid = store::validateEvidence(input.evidence); !valid) return error(req, valid.error());
+  auto current = controller::currentRelease(*c->store, env);
+  if (!current) return error(req, current.error());
+  input.current_release = *current;
+  input.now = c->clock->now();
+  const auto report = checks::judgeChecklist(environment->checklist, input);
+  json::array items;
+  for (const auto& item : report.items) {
+    items.push_back(json::object{{"name", item.name}, {"status", checks::toString(item.status)}, {"reason", item.reason}});
+  }
+  return ok(json::object{{"environment", env},
+                         {"version", input.version},
+                         {"currentRelease", input.current_release},
+                         {"passed", report.passed()},
+                         {"items", std::move(items)}});
 }
 
 HttpResponse history(const Ctx& c, const HttpRequest& req) {
@@ -918,6 +1025,11 @@ std::vector<std::string> knownRoles(const config::Config& config) {
     for (const auto& step : env.canary.steps) {
       for (const auto& r : step.approval) add(r);
     }
+    // The roles that may waive a checklist item (docs/checklist.md).
+    const auto& list = env.checklist;
+    if (list.vulnerabilities) for (const auto& r : list.vulnerabilities->waivable_by) add(r);
+    if (list.tests) for (const auto& r : list.tests->waivable_by) add(r);
+    if (list.semver) for (const auto& r : list.semver->waivable_by) add(r);
   }
   return roles;
 }
@@ -949,11 +1061,13 @@ std::vector<Route> v1Routes(std::shared_ptr<ApiContext> c) {
   add("GET", "/api/v1/environments/{env}", viewer,
       [c](HttpRequest& req) { return environmentsView(c, req, req.params.at("env")); });
   add("GET", "/api/v1/environments/{env}/history", viewer, [c](HttpRequest& req) { return history(c, req); });
+  add("POST", "/api/v1/environments/{env}/checklist", viewer, [c](HttpRequest& req) { return checklist(c, req); });
   add("POST", "/api/v1/environments/{env}/rollback", deployer, [c](HttpRequest& req) { return rollback(c, req); });
   add("POST", "/api/v1/environments/{env}/scale", deployer, [c](HttpRequest& req) { return scaleService(c, req); });
   add("GET", "/api/v1/deployments", viewer, [c](HttpRequest& req) { return listDeployments(c, req); });
   add("POST", "/api/v1/deployments", deployer, [c](HttpRequest& req) { return createDeployment(c, req); });
   add("GET", "/api/v1/deployments/{id}", viewer, [c](HttpRequest& req) { return getDeployment(c, req); });
+  add("GET", "/api/v1/deployments/{id}/evidence", viewer, [c](HttpRequest& req) { return getEvidence(c, req); });
   const std::pair<const char*, Kind> commands[] = {
       {"promote", Kind::Promote}, {"promote-full", Kind::PromoteFull}, {"abort", Kind::Abort},
       {"retry", Kind::Retry},     {"pause", Kind::Pause},              {"resume", Kind::Resume}};

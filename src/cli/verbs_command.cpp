@@ -18,6 +18,7 @@
 
 #include "client.hpp"
 #include "commands.hpp"
+#include "evidence_flags.hpp"
 #include "output.hpp"
 #include "runway/core/duration.hpp"
 #include "status_watch.hpp"
@@ -181,11 +182,12 @@ void addDeploy(CLI::App& app, Context& ctx) {
   cmd->add_option("--commit-time", o->commit_time,
                   "When the change was committed (RFC 3339, e.g. \"$(git show -s --format=%cI)\"): the start "
                   "of its lead time for changes in `runway report delivery`");
+  auto evidence = addEvidenceFlags(cmd);
   cmd->add_flag("--wait", o->wait,
                 "Follow the deployment until it ends (polled every 500 ms): a live view on a terminal, "
                 "else a timestamped line per change of phase, step, weights, readiness or approvals");
   cmd->add_option("--timeout", o->timeout, "With --wait: give up waiting after this long (default 30m)");
-  cmd->callback([&ctx, flags, output, o] {
+  cmd->callback([&ctx, flags, output, o, evidence] {
     auto timeout = parseDuration(o->timeout);
     if (!timeout) {
       fmt::print(stderr, "runway: --timeout: {}\n", timeout.error().message);
@@ -197,6 +199,7 @@ void addDeploy(CLI::App& app, Context& ctx) {
       if (!o->strategy.empty()) body["strategy"] = o->strategy;
       if (!o->reason.empty()) body["reason"] = o->reason;
       if (!o->commit_time.empty()) body["commitTime"] = o->commit_time;
+      if (auto added = addEvidence(*evidence, body); !added) return reportError(added.error());
       auto out = client.post("/api/v1/deployments", body);
       if (!out) return reportError(out.error());
       const std::string id = text(*out, "deployment");
@@ -279,6 +282,16 @@ std::string deploymentText(const json::value& d) {
   fmt::format_to(put, "  started:  {} by {}{}\n", text(d, "createdAt"), orDash(text(d, "startedBy")),
              text(d, "reason").empty() ? "" : ": " + text(d, "reason"));
   fmt::format_to(put, "  updated:  {}\n", text(d, "updatedAt"));
+  const auto& evidence = member(d, "evidence");
+  if (!text(evidence, "commit").empty() || !text(evidence, "repository").empty()) {
+    fmt::format_to(put, "  commit:   {}{}\n", orDash(text(evidence, "commit")),
+                   text(evidence, "repository").empty() ? "" : " (" + text(evidence, "repository") + ")");
+  }
+  if (const auto& attached = member(evidence, "attachments"); attached.is_array()) {
+    for (const auto& a : attached.get_array()) {
+      fmt::format_to(put, "  attached: {} {} ({} bytes)\n", text(a, "kind"), text(a, "name"), integer(a, "bytes"));
+    }
+  }
   if (auto a = text(d, "abortReason"); !a.empty()) fmt::format_to(put, "  result:   {}\n", a);
   const auto& services = member(d, "services");
   if (services.is_array() && !services.get_array().empty()) {
@@ -475,6 +488,58 @@ void addHistory(CLI::App& app, Context& ctx) {
   });
 }
 
+// ---- checklist ------------------------------------------------------------------------------
+
+void addChecklist(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand(
+      "checklist", "Judge ENV's pre-deployment checklist for VERSION and its evidence now, before deploying");
+  cmd->footer(
+      "The server judges each item of the environment's `checklist:` (docs/checklist.md) against the evidence "
+      "given here (the same --commit, --repo and --attach as runway deploy) and what ENV serves now.\n"
+      "Exit codes: 0 every item passed; 1 an item failed; 2 usage or invalid evidence; 3 server unreachable or "
+      "token refused.");
+  auto flags = addClientFlags(cmd);
+  auto output = addOutputFlag(cmd);
+  auto env = std::make_shared<std::string>();
+  auto version = std::make_shared<std::string>();
+  cmd->add_option("ENV", *env, "Environment")->required();
+  cmd->add_option("VERSION", *version, "Version to judge (e.g. v1.2.0)")->required();
+  auto evidence = addEvidenceFlags(cmd);
+  cmd->callback([&ctx, flags, output, env, version, evidence] {
+    if (!validName(*env)) {
+      ctx.exit_code = badName("environment name", *env);
+      return;
+    }
+    withClient(ctx, *flags, [&](ApiClient& client) {
+      json::object body{{"version", *version}};
+      if (auto added = addEvidence(*evidence, body); !added) return reportError(added.error());
+      auto out = client.post(fmt::format("/api/v1/environments/{}/checklist", *env), body);
+      if (!out) return reportError(out.error());
+      const bool passed = member(*out, "passed").is_bool() && member(*out, "passed").get_bool();
+      if (printStructured(*output, *out)) return passed ? kExitOk : kExitFailed;
+      const auto& items = member(*out, "items");
+      fmt::print("checklist {} {} (serving {})\n", *env, *version, orDash(text(*out, "currentRelease")));
+      fmt::print("{:<8} {:<16} {}\n", "STATUS", "ITEM", "REASON");
+      std::string first_failure;
+      if (items.is_array()) {
+        for (const auto& i : items.get_array()) {
+          fmt::print("{:<8} {:<16} {}\n", text(i, "status"), text(i, "name"), text(i, "reason"));
+          if (first_failure.empty() && text(i, "status") == "failed") {
+            first_failure = text(i, "name") + ": " + text(i, "reason");
+          }
+        }
+        if (items.get_array().empty()) fmt::print("(no checklist configured for {})\n", *env);
+      }
+      if (passed) {
+        fmt::print("PASSED\n");
+        return kExitOk;
+      }
+      fmt::print("FAILED: {}\n", first_failure);
+      return kExitFailed;
+    });
+  });
+}
+
 // ---- rollback -------------------------------------------------------------------------------
 
 void addRollback(CLI::App& app, Context& ctx) {
@@ -665,6 +730,7 @@ void addVerbCommands(CLI::App& app, Context& ctx) {
   addDeploy(app, ctx);
   addStatus(app, ctx);
   addHistory(app, ctx);
+  addChecklist(app, ctx);
   addRollback(app, ctx);
   addScale(app, ctx);
   addOperatorCommand(app, ctx, "promote",

@@ -149,6 +149,7 @@ class Loader {
   Hooks parseHooks(Reader& r, const Val& v);
   BackupSpec parseBackup(Reader& r, const Val& v);
   PreflightSpec parsePreflight(Reader& r, const Val& v);
+  Checklist parseChecklist(Reader& r, const Val& v);
   PerformanceSpec parsePerformance(Reader& r, const Val& v);
   std::vector<std::string> parseCommand(Reader& r, const Fields& f);
 
@@ -317,7 +318,7 @@ void Loader::parseDocument(Reader& r, const YAML::Node& doc) {
                        "freezes", "thresholds", "progressDeadline", "progressDeadlineAction",
                        "rollbackWindow", "rollback", "concurrency", "postDeploy", "incidentOnRollback",
                        "dependencies", "hooks", "backup", "preflight", "performance",
-                       "notifications", "secrets"});
+                         "notifications", "secrets", "checklist"});
     const auto index = config_.environments.size();
     env_refs_.emplace_back();
     env_refs_.back().spec = spec_val->location;
@@ -775,6 +776,7 @@ void Loader::parseEnvironment(Reader& r, const Fields& spec, Environment& env, s
   if (auto v = spec.get("hooks")) env.hooks = parseHooks(r, *v);
   if (auto v = spec.get("backup")) env.backup = parseBackup(r, *v);
   if (auto v = spec.get("preflight")) env.preflight = parsePreflight(r, *v);
+  if (auto v = spec.get("checklist")) env.checklist = parseChecklist(r, *v);
   if (auto v = spec.get("performance")) {
     env.performance = parsePerformance(r, *v);
     if (!env.performance.service.empty()) {
@@ -2054,6 +2056,90 @@ PreflightSpec Loader::parsePreflight(Reader& r, const Val& v) {
   f.enumeration("beforeDeploy", pre.before_deploy,
                 EnumValues<std::string>{{"basic", "basic"}, {"comprehensive", "comprehensive"}});
   return pre;
+}
+
+// The checklist items this build judges. The runbook's other boxes (codeReview, ciChecks,
+// backupVerified, onCall, notified) are named so that configuring one says it is not judged
+// yet instead of "unknown field": an item that is not judged must never pass.
+Checklist Loader::parseChecklist(Reader& r, const Val& v) {
+  Checklist list;
+  list.location = v.location;
+  const Fields f(r, v, {"vulnerabilities", "tests", "semver", "codeReview", "ciChecks", "backupVerified",
+                        "onCall", "notified"});
+  if (!f.isMap()) return list;
+  for (const auto* later : {"codeReview", "ciChecks", "backupVerified", "onCall", "notified"}) {
+    if (auto x = f.get(later)) {
+      error(x->location, x->path,
+            fmt::format("the checklist item {} is not judged by this version of runway (docs/checklist.md "
+                        "says which items are); remove it or use an approval role for it",
+                        later));
+    }
+  }
+  const auto roles = [&](const Fields& item, std::vector<std::string>& out) {
+    if (!item.strings("waivableBy", out)) return;
+    for (const auto& role : out) {
+      if (role.empty()) error(item.get("waivableBy")->location, item.path("waivableBy"), "a role name is empty");
+    }
+  };
+  if (auto x = f.get("vulnerabilities")) {
+    VulnerabilitiesItem item;
+    item.location = x->location;
+    const Fields xf(r, *x, {"failAt", "allow", "waivableBy"});
+    if (xf.isMap()) {
+      xf.enumeration("failAt", item.fail_at,
+                     EnumValues<Severity>{{"critical", Severity::Critical}, {"high", Severity::High},
+                                          {"medium", Severity::Medium}, {"low", Severity::Low}});
+      roles(xf, item.waivable_by);
+      if (auto a = xf.get("allow")) {
+        if (auto entries = detail::readList(r, *a)) {
+          for (const auto& e : *entries) {
+            VulnerabilityAllowance allowance;
+            allowance.location = e.location;
+            const Fields ef(r, e, {"id", "expires", "reason"});
+            if (!ef.isMap()) continue;
+            ef.str("id", allowance.id, true);
+            ef.str("reason", allowance.reason, true);
+            if (auto ex = ef.require("expires")) {
+              if (auto text = detail::scalarText(r, *ex, "a date (2027-01-31) or an RFC 3339 time")) {
+                // A date alone is its first instant in UTC: the allowance holds before that day.
+                const std::string stamp = text->size() == 10 ? *text + "T00:00:00Z" : *text;
+                if (auto t = parseTimestamp(stamp)) {
+                  allowance.expires = *t;
+                } else {
+                  error(ex->location, ex->path,
+                        fmt::format("invalid expiry \"{}\": write a date (2027-01-31) or an RFC 3339 time",
+                                    *text));
+                }
+              }
+            }
+            item.allow.push_back(std::move(allowance));
+          }
+        }
+      }
+    }
+    list.vulnerabilities = std::move(item);
+  }
+  if (auto x = f.get("tests")) {
+    TestsItem item;
+    item.location = x->location;
+    const Fields xf(r, *x, {"minTests", "waivableBy"});
+    if (xf.isMap()) {
+      xf.integer("minTests", item.min_tests, 1, 100000000);
+      roles(xf, item.waivable_by);
+    }
+    list.tests = std::move(item);
+  }
+  if (auto x = f.get("semver")) {
+    SemverItem item;
+    item.location = x->location;
+    const Fields xf(r, *x, {"requireNewer", "waivableBy"});
+    if (xf.isMap()) {
+      xf.boolean("requireNewer", item.require_newer);
+      roles(xf, item.waivable_by);
+    }
+    list.semver = std::move(item);
+  }
+  return list;
 }
 
 PerformanceSpec Loader::parsePerformance(Reader& r, const Val& v) {

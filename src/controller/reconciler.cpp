@@ -430,8 +430,10 @@ Result<engine::DeploymentSpec> Reconciler::specFor(const config::Config& cfg,
 
 Result<Admitted> Reconciler::admit(const std::string& environment, const std::string& version,
                                    bool rollback, PersistedDeployment doc,
-                                   const std::map<std::string, std::string>& artifacts) {
+                                   const std::map<std::string, std::string>& artifacts,
+                                   const store::ReleaseEvidence& evidence) {
   if (auto v = runtime::validateVersionName(version); !v) return fail(v.error());
+  if (auto v = store::validateEvidence(evidence); !v) return fail(v.error());
   // The deployment's spec snapshot: the configuration in force now, whatever reloads follow.
   auto cfg = config();
   auto spec = specFor(*cfg, environment);
@@ -472,9 +474,19 @@ Result<Admitted> Reconciler::admit(const std::string& environment, const std::st
   record.version = version;
   record.phase = "Queued";
   record.state_json = toJson(doc);
+  record.evidence_json = store::toJson(evidence);
   record.created_at = now;
   record.updated_at = now;
   json::object data{{"version", version}, {"rollback", rollback}, {"force", doc.force}};
+  // The audit record names the evidence (not the attachments' contents: they stay with the
+  // deployment).
+  if (!evidence.commit.empty()) data["commit"] = evidence.commit;
+  if (!evidence.repository.empty()) data["repository"] = evidence.repository;
+  if (!evidence.attachments.empty()) {
+    json::object attached;
+    for (const auto& a : evidence.attachments) attached[a.kind] = a.name;
+    data["attachments"] = std::move(attached);
+  }
   store::NewEvent event{now, doc.requested_by, rollback ? "rollback.requested" : "deployment.requested",
                         id, doc.reason, json::serialize(data)};
   const std::string requested_by = doc.requested_by;
@@ -702,7 +714,8 @@ Result<Admitted> Reconciler::deploy(DeployRequest request) {
   doc.force = request.force;
   doc.strategy = request.strategy;
   doc.commit_time = request.commit_time;
-  return admit(request.environment, request.version, false, std::move(doc), request.artifacts);
+  return admit(request.environment, request.version, false, std::move(doc), request.artifacts,
+               request.evidence);
 }
 
 Result<Admitted> Reconciler::rollback(RollbackRequest request) {

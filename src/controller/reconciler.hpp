@@ -84,7 +84,8 @@ class Reconciler {
 
   Result<engine::DeploymentSpec> specFor(const config::Config& cfg, const std::string& environment);
   Result<Admitted> admit(const std::string& environment, const std::string& version, bool rollback,
-                         PersistedDeployment doc, const std::map<std::string, std::string>& artifacts);
+                         PersistedDeployment doc, const std::map<std::string, std::string>& artifacts,
+                         const store::ReleaseEvidence& evidence = {});
   Result<void> startDeployment(const std::string& id);
   void recordHooks(const std::string& id, std::string_view point, const HookResult& result);
   std::vector<config::HookPoint> hookPointsFor(const LiveDeployment& d, engine::Phase before,

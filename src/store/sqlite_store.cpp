@@ -156,6 +156,13 @@ ALTER TABLE tokens ADD COLUMN expires_at_ms INTEGER;
 -- had a key). The key itself never enters the database.
 ALTER TABLE events ADD COLUMN key_id TEXT NOT NULL DEFAULT '';
 )sql"},
+    {7, R"sql(
+-- The release evidence of a deploy request (commit, repository, attachments: store/evidence.hpp),
+-- written once when the deployment is created. A column of its own rather than part of
+-- state_json: the document is rewritten on every commit, the evidence (reports of up to 256 KiB)
+-- never is.
+ALTER TABLE deployments ADD COLUMN evidence_json TEXT NOT NULL DEFAULT '{}';
+)sql"},
 };
 
 constexpr int kLatestSchema = std::size(kMigrations);
@@ -199,7 +206,7 @@ Result<std::map<std::string, std::string>> artifactsFromJson(const std::string& 
 
 constexpr const char* kDeploymentColumns =
     "id, environment, application, version, phase, state_json, revision, created_at_ms, "
-    "updated_at_ms";
+    "updated_at_ms, evidence_json";
 
 DeploymentRecord readDeployment(const Statement& row) {
   DeploymentRecord record;
@@ -212,6 +219,7 @@ DeploymentRecord readDeployment(const Statement& row) {
   record.revision = row.int64(6);
   record.created_at = fromUnixMillis(row.int64(7));
   record.updated_at = fromUnixMillis(row.int64(8));
+  record.evidence_json = row.text(9);
   return record;
 }
 
@@ -463,6 +471,10 @@ Result<DeploymentRecord> SqliteStore::createDeployment(const DeploymentRecord& r
     return fail(ErrorCode::InvalidArgument,
                 "deployment " + record.id + ": state is not valid JSON");
   }
+  if (!isJson(record.evidence_json)) {
+    return fail(ErrorCode::InvalidArgument,
+                "deployment " + record.id + ": release evidence is not valid JSON");
+  }
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
   RUNWAY_STORE_TRY_ASSIGN(existing, findDeploymentLocked(record.id));
@@ -474,7 +486,7 @@ Result<DeploymentRecord> SqliteStore::createDeployment(const DeploymentRecord& r
   {
     RUNWAY_STORE_TRY_ASSIGN(insert,
                       conn_.prepare(std::string("INSERT INTO deployments (") + kDeploymentColumns +
-                                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+                                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
     insert.bind(1, stored.id)
         .bind(2, stored.environment)
         .bind(3, stored.application)
@@ -483,7 +495,8 @@ Result<DeploymentRecord> SqliteStore::createDeployment(const DeploymentRecord& r
         .bind(6, stored.state_json)
         .bind(7, stored.revision)
         .bind(8, toUnixMillis(stored.created_at))
-        .bind(9, toUnixMillis(stored.updated_at));
+        .bind(9, toUnixMillis(stored.updated_at))
+        .bind(10, stored.evidence_json);
     RUNWAY_STORE_TRY(insert.run());
   }
   RUNWAY_STORE_TRY(appendAllLocked(events));

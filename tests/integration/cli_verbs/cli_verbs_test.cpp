@@ -2,6 +2,7 @@
 // app as its three services, everything on loopback) and checks exit codes and -o json output.
 
 #include <cstdlib>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -9,6 +10,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "support/http.hpp"
 #include "support/process.hpp"
 #include "support/net.hpp"
 #include "support/poll.hpp"
@@ -197,6 +199,78 @@ TEST_F(CliVerbsTest, DeployWaitsForSuccessAndStatusAndHistoryShowIt) {
   ASSERT_TRUE(yaml.status.exitedWith(0)) << describe(yaml);
   EXPECT_NE(yaml.out.find("phase: \"Succeeded\""), std::string::npos) << yaml.out;
   EXPECT_NE(yaml.out.find("id: \"" + id + "\""), std::string::npos) << yaml.out;
+}
+
+// Issue 25: the release evidence of a deploy request (--commit, --repo, --attach KIND=FILE; the
+// CLI sends the files' contents) is stored with the deployment, shown by `runway status` and
+// the API, named in the audit record; malformed evidence is refused before anything is created.
+TEST_F(CliVerbsTest, DeployCarriesReleaseEvidenceThatStatusAndTheApiShow) {
+  const std::string sha = "0123456789abcdef0123456789abcdef01234567";
+  const std::string trivy = R"({"SchemaVersion": 2, "Results": []})";
+  const std::string junit = R"(<testsuite name="unit" tests="2" failures="0"><testcase name="a"/><testcase name="b"/></testsuite>)";
+  std::ofstream(tmp_ / "trivy.json") << trivy;
+  std::ofstream(tmp_ / "junit.xml") << junit;
+  auto deploy = cli({"deploy", "development", "v1.0.0", "--commit", sha, "--repo", "acme/shop", "--attach",
+                     "vulnerabilities=" + (tmp_ / "trivy.json").string(), "--attach",
+                     "tests=" + (tmp_ / "junit.xml").string(), "-o", "json"});
+  ASSERT_TRUE(deploy.status.exitedWith(0)) << describe(deploy);
+  const std::string id = str(parse(deploy.out), "deployment");
+  ASSERT_FALSE(id.empty()) << deploy.out;
+
+  auto shown = cli({"status", "--deployment", id, "-o", "json"});
+  ASSERT_TRUE(shown.status.exitedWith(0)) << describe(shown);
+  auto d = parse(shown.out);
+  ASSERT_TRUE(d.is_object()) << shown.out;
+  const auto& evidence = d.at("evidence");
+  EXPECT_EQ(str(evidence, "commit"), sha);
+  EXPECT_EQ(str(evidence, "repository"), "acme/shop");
+  const auto& attached = evidence.at("attachments").as_array();
+  ASSERT_EQ(attached.size(), 2u) << shown.out;
+  EXPECT_EQ(str(attached[0], "kind"), "vulnerabilities");
+  EXPECT_EQ(str(attached[0], "name"), "trivy.json");
+  EXPECT_EQ(attached[0].at("bytes").to_number<std::size_t>(), trivy.size());
+  EXPECT_EQ(str(attached[1], "kind"), "tests");
+  EXPECT_FALSE(attached[1].as_object().contains("content")) << "contents only through /evidence";
+  // The audit record of the request names the evidence.
+  const auto& first = d.at("events").as_array().at(0);
+  EXPECT_EQ(str(first, "kind"), "deployment.requested");
+  EXPECT_EQ(str(first.at("data"), "commit"), sha);
+  EXPECT_EQ(str(first.at("data").at("attachments"), "tests"), "junit.xml");
+
+  auto table = cli({"status", "--deployment", id});
+  ASSERT_TRUE(table.status.exitedWith(0)) << describe(table);
+  EXPECT_NE(table.out.find("commit:   " + sha + " (acme/shop)"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("attached: tests junit.xml (" + std::to_string(junit.size()) + " bytes)"), std::string::npos)
+      << table.out;
+
+  auto token = test::readFile(data_ / "admin.token");
+  ASSERT_TRUE(token);
+  while (!token->empty() && (token->back() == '\n' || token->back() == '\r')) token->pop_back();
+  auto full = test::httpRequest(url_ + "/api/v1/deployments/" + id + "/evidence", "GET", "",
+                                {{"Authorization", "Bearer " + *token}});
+  ASSERT_TRUE(full) << full.error().message;
+  ASSERT_EQ(full->status, 200) << full->body;
+  auto e = parse(full->body);
+  EXPECT_EQ(str(e, "deployment"), id);
+  EXPECT_EQ(str(e.at("attachments").at(1), "content"), junit);
+
+  // Refused locally (exit 2, the flag named) or by the server (400 → exit 2), nothing created.
+  auto unknown = cli({"deploy", "development", "v1.0.1", "--attach", "sbom=" + (tmp_ / "trivy.json").string()});
+  EXPECT_TRUE(unknown.status.exitedWith(2)) << describe(unknown);
+  EXPECT_NE(unknown.err.find("unknown kind \"sbom\""), std::string::npos) << unknown.err;
+  auto missing = cli({"deploy", "development", "v1.0.1", "--attach", "tests=" + (tmp_ / "nope.xml").string()});
+  EXPECT_TRUE(missing.status.exitedWith(2)) << describe(missing);
+  EXPECT_NE(missing.err.find("cannot read"), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("nope.xml"), std::string::npos) << missing.err;
+  auto bad_sha = cli({"deploy", "development", "v1.0.1", "--commit", "HEAD"});
+  EXPECT_TRUE(bad_sha.status.exitedWith(2)) << describe(bad_sha);
+  EXPECT_NE(bad_sha.err.find("commit: \"HEAD\" is not a commit SHA"), std::string::npos) << bad_sha.err;
+  auto bad_repo = cli({"deploy", "development", "v1.0.1", "--repo", "shop"});
+  EXPECT_TRUE(bad_repo.status.exitedWith(2)) << describe(bad_repo);
+  EXPECT_NE(bad_repo.err.find("repository: \"shop\" is not OWNER/NAME"), std::string::npos) << bad_repo.err;
+  auto history = cli({"history", "development", "-o", "json"});
+  ASSERT_TRUE(history.status.exitedWith(0)) << describe(history);
+  EXPECT_EQ(parse(history.out).at("deployments").as_array().size(), 1u) << history.out;
 }
 
 TEST_F(CliVerbsTest, ProductionRefusesAVersionThatDidNotSucceedInStaging) {
@@ -428,5 +502,90 @@ TEST_F(CliVerbsTest, OperatorCommandsAndApprovalsNeedSomethingToActOn) {
   EXPECT_TRUE(unknown.status.exitedWith(1)) << describe(unknown);
 }
 
+// Issue 25: the quickstart's production with the runbook's checklist items this build judges.
+class CliChecklistTest : public CliVerbsTest {
+ protected:
+  std::string configPath() override {
+    auto text = test::readFile(std::string(RUNWAY_SOURCE_DIR) + "/examples/quickstart/runway.yaml");
+    if (!text) return "";
+    const std::string anchor = "  promotesFrom: staging\n";
+    const auto at = text->find(anchor);
+    if (at == std::string::npos) return "";
+    text->insert(at + anchor.size(),
+                 "  checklist:\n"
+                 "    vulnerabilities:\n"
+                 "      failAt: high\n"
+                 "      allow: [{id: CVE-2024-0009, expires: 2999-01-01, reason: not reachable}]\n"
+                 "    tests: {minTests: 2}\n"
+                 "    semver: {}\n");
+    auto written = tmp_.write("runway.yaml", *text);
+    return written ? written->string() : "";
+  }
+
+  std::string write(const std::string& name, const std::string& content) {
+    auto p = tmp_.write(name, content);
+    return p ? p->string() : "";
+  }
+};
+
+TEST_F(CliChecklistTest, PrintsEachItemAndExitsOneUntilEveryItemPasses) {
+  const std::string critical = write("trivy.json", R"({"SchemaVersion": 2, "Results": [{"Target": "debian",
+      "Vulnerabilities": [{"VulnerabilityID": "CVE-2024-0001", "PkgName": "openssl", "InstalledVersion": "3.0.11",
+                           "Severity": "CRITICAL"},
+                          {"VulnerabilityID": "CVE-2024-0009", "PkgName": "zlib", "Severity": "HIGH"}]}]})");
+  const std::string allowed_only = write("clean.json", R"({"SchemaVersion": 2, "Results": [{"Target": "debian",
+      "Vulnerabilities": [{"VulnerabilityID": "CVE-2024-0009", "PkgName": "zlib", "Severity": "HIGH"}]}]})");
+  const std::string junit = write("junit.xml", R"(<testsuite name="unit" tests="2">
+  <testcase classname="Quote" name="prices"/><testcase classname="Quote" name="rounds"/>
+</testsuite>)");
+  const std::string broken = write("broken.xml", "<testsuite>\n<testcase>\n</testsuite>\n");
+
+  auto failing = cli({"checklist", "production", "v1.4.0", "--attach", "vulnerabilities=" + critical, "--attach",
+                      "tests=" + junit});
+  EXPECT_TRUE(failing.status.exitedWith(1)) << describe(failing);
+  EXPECT_NE(failing.out.find("failed   vulnerabilities  trivy.json: 1 finding at or above high: CVE-2024-0001 "
+                             "(critical, openssl 3.0.11)"),
+            std::string::npos)
+      << failing.out;
+  EXPECT_NE(failing.out.find("passed   tests            junit.xml: 2 tests passed (0 skipped)"), std::string::npos)
+      << failing.out;
+  EXPECT_NE(failing.out.find("passed   semver           v1.4.0 is a semantic version"), std::string::npos)
+      << failing.out;
+  EXPECT_NE(failing.out.find("FAILED: vulnerabilities: trivy.json"), std::string::npos) << failing.out;
+
+  auto passing = cli({"checklist", "production", "v1.4.0", "--attach", "vulnerabilities=" + allowed_only, "--attach",
+                      "tests=" + junit, "-o", "json"});
+  EXPECT_TRUE(passing.status.exitedWith(0)) << describe(passing);
+  auto j = parse(passing.out);
+  ASSERT_TRUE(j.is_object()) << passing.out;
+  EXPECT_TRUE(j.at("passed").as_bool());
+  EXPECT_EQ(str(j, "environment"), "production");
+  ASSERT_EQ(j.at("items").as_array().size(), 3u) << passing.out;
+  for (const auto& item : j.at("items").as_array()) EXPECT_EQ(str(item, "status"), "passed") << passing.out;
+
+  // Nothing attached, a version that is not semver, a malformed report: each fails, naming why.
+  auto bare = cli({"checklist", "production", "build-42", "--attach", "tests=" + broken, "-o", "json"});
+  EXPECT_TRUE(bare.status.exitedWith(1)) << describe(bare);
+  auto b = parse(bare.out);
+  ASSERT_TRUE(b.is_object()) << bare.out;
+  EXPECT_FALSE(b.at("passed").as_bool());
+  const auto& items = b.at("items").as_array();
+  ASSERT_EQ(items.size(), 3u) << bare.out;
+  EXPECT_EQ(str(items[0], "reason"), "no vulnerability report attached (runway deploy --attach vulnerabilities=FILE)");
+  EXPECT_NE(str(items[1], "reason").find("broken.xml: 3:"), std::string::npos) << bare.out;
+  EXPECT_NE(str(items[1], "reason").find("not well-formed XML"), std::string::npos) << bare.out;
+  EXPECT_EQ(str(items[2], "reason"), "build-42 is not a semantic version (MAJOR.MINOR.PATCH, e.g. v1.4.0)");
+  for (const auto& item : items) EXPECT_EQ(str(item, "status"), "failed") << bare.out;
+
+  // An environment without a checklist passes with nothing to judge; an unknown one is refused.
+  auto none = cli({"checklist", "development", "v1.4.0"});
+  EXPECT_TRUE(none.status.exitedWith(0)) << describe(none);
+  EXPECT_NE(none.out.find("(no checklist configured for development)"), std::string::npos) << none.out;
+  auto unknown = cli({"checklist", "prod", "v1.4.0"});
+  EXPECT_TRUE(unknown.status.exitedWith(1)) << describe(unknown);
+  EXPECT_NE(unknown.err.find("no environment named \"prod\""), std::string::npos) << unknown.err;
+}
+
 }  // namespace
+
 }  // namespace runway

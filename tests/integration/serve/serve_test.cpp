@@ -404,6 +404,8 @@ TEST_F(ServeTest, AuthorizationMatrixMatchesDocsApi) {
       {"GET", "/api/v1/environments/canary/history", "", "viewer"},
       {"GET", "/api/v1/deployments", "", "viewer"},
       {"GET", "/api/v1/deployments/dep-none", "", "viewer"},
+      {"GET", "/api/v1/deployments/dep-none/evidence", "", "viewer"},
+      {"POST", "/api/v1/environments/nowhere/checklist", R"({"version":"v1"})", "viewer"},
       {"GET", "/api/v1/events?stream=false", "", "viewer"},
       {"GET", "/api/v1/audit/verify", "", "viewer"},
       {"GET", "/api/v1/notifications", "", "viewer"},

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include "runway/store/evidence.hpp"
 #include "unit/store/store_contract.hpp"
 
 namespace runway::store::testing {
@@ -461,7 +462,7 @@ TEST_F(SqliteStoreTest, FileIsInWalModeWithMigrationsRecorded) {
   EXPECT_EQ(raw.scalar("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(raw.scalar("SELECT group_concat(version) FROM "
                        "(SELECT version FROM schema_migrations ORDER BY version)"),
-            "1,2,3,4,5,6");
+            "1,2,3,4,5,6,7");
 }
 
 // A store written by the release before tokens (schema 1) gains the tokens table on open and
@@ -472,7 +473,7 @@ TEST_F(SqliteStoreTest, SchemaOneStoreIsMigratedToTokensKeepingItsData) {
   {
     RawDb raw(path_);
     ASSERT_EQ(raw.exec("DROP TABLE tokens; DROP TABLE serving; DROP TABLE notifications; "
-                       "ALTER TABLE events DROP COLUMN key_id; "
+                       "ALTER TABLE events DROP COLUMN key_id; ALTER TABLE deployments DROP COLUMN evidence_json; "
                        "DELETE FROM schema_migrations WHERE version >= 2"),
               "");
   }
@@ -483,7 +484,7 @@ TEST_F(SqliteStoreTest, SchemaOneStoreIsMigratedToTokensKeepingItsData) {
   EXPECT_EQ(store_->getToken("aaaaaaaaaaaaaaaa")->name, "alice");
   EXPECT_TRUE(store_->verifyChain()->intact());
   RawDb raw(path_);
-  EXPECT_EQ(raw.scalar("SELECT COUNT(*) FROM schema_migrations"), "6");
+  EXPECT_EQ(raw.scalar("SELECT COUNT(*) FROM schema_migrations"), "7");
 }
 
 // A store written before serving records (schema 2) gains the serving table on open, empty: what
@@ -495,6 +496,7 @@ TEST_F(SqliteStoreTest, SchemaTwoStoreGainsAnEmptyServingTable) {
     RawDb raw(path_);
     ASSERT_EQ(raw.exec("DROP TABLE serving; DROP TABLE notifications; "
                        "ALTER TABLE tokens DROP COLUMN expires_at_ms; ALTER TABLE events DROP COLUMN key_id; "
+                       "ALTER TABLE deployments DROP COLUMN evidence_json; "
                        "DELETE FROM schema_migrations WHERE version >= 3"),
               "");
   }
@@ -515,6 +517,7 @@ TEST_F(SqliteStoreTest, SchemaFourStoreKeepsItsTokensWithoutExpiry) {
   {
     RawDb raw(path_);
     ASSERT_EQ(raw.exec("ALTER TABLE tokens DROP COLUMN expires_at_ms; ALTER TABLE events DROP COLUMN key_id; "
+                       "ALTER TABLE deployments DROP COLUMN evidence_json; "
                        "DELETE FROM schema_migrations WHERE version >= 5"),
               "");
   }
@@ -538,7 +541,8 @@ TEST_F(SqliteStoreTest, SchemaThreeStoreGainsAnEmptyOutbox) {
   {
     RawDb raw(path_);
     ASSERT_EQ(raw.exec("DROP TABLE notifications; ALTER TABLE tokens DROP COLUMN expires_at_ms; "
-                       "ALTER TABLE events DROP COLUMN key_id; DELETE FROM schema_migrations WHERE version >= 4"),
+                       "ALTER TABLE events DROP COLUMN key_id; ALTER TABLE deployments DROP COLUMN evidence_json; "
+                       "DELETE FROM schema_migrations WHERE version >= 4"),
               "");
   }
   store_ = open();
@@ -550,6 +554,101 @@ TEST_F(SqliteStoreTest, SchemaThreeStoreGainsAnEmptyOutbox) {
                                        {NewNotification{at(1), "slack", "deployment.failed", "dep-1",
                                                         "staging", "runway/dep-1", "{}"}}));
   EXPECT_EQ(store_->listNotifications({})->size(), 1u);
+}
+
+// A store written before release evidence (schema 4) gains the column on open: its deployments
+// have none ("{}"), new ones keep theirs, and a commit leaves it as created.
+TEST_F(SqliteStoreTest, SchemaFourStoreGainsEmptyEvidenceAndNewDeploymentsKeepTheirs) {
+  ASSERT_TRUE(store_->createDeployment(deployment("dep-1"), {event("created", "dep-1")}));
+  store_.reset();
+  {
+    RawDb raw(path_);
+    ASSERT_EQ(raw.exec("ALTER TABLE deployments DROP COLUMN evidence_json; "
+                       "ALTER TABLE tokens DROP COLUMN expires_at_ms; ALTER TABLE events DROP COLUMN key_id; "
+                       "DELETE FROM schema_migrations WHERE version >= 5"),
+              "");
+  }
+  store_ = open();
+  ASSERT_NE(store_, nullptr);
+  EXPECT_EQ(store_->getDeployment("dep-1")->evidence_json, "{}");
+
+  ReleaseEvidence evidence;
+  evidence.commit = "0123456789abcdef0123456789abcdef01234567";
+  evidence.repository = "acme/shop";
+  evidence.attachments.push_back(Attachment{"tests", "junit.xml", "<testsuite tests=\"1\"/>"});
+  DeploymentRecord with = deployment("dep-2");
+  with.evidence_json = toJson(evidence);
+  ASSERT_TRUE(store_->createDeployment(with, {event("created", "dep-2")}));
+  DeploymentRecord change = *store_->getDeployment("dep-2");
+  change.phase = "Succeeded";
+  change.evidence_json = "{}";  // a commit never replaces the evidence
+  ASSERT_TRUE(store_->updateDeployment(change, {}));
+  auto stored = store_->getDeployment("dep-2");
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->phase, "Succeeded");
+  EXPECT_EQ(parseEvidence(stored->evidence_json), evidence);
+  auto listed = store_->listDeployments({});
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ(listed->front().evidence_json, stored->evidence_json);
+
+  DeploymentRecord bad = deployment("dep-3");
+  bad.evidence_json = "{not json";
+  auto refused = store_->createDeployment(bad, {});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::InvalidArgument);
+  EXPECT_FALSE(store_->getDeployment("dep-3"));
+}
+
+TEST(ReleaseEvidence, ValidatesEachFieldAndRoundTrips) {
+  ReleaseEvidence e;
+  EXPECT_TRUE(validateEvidence(e));
+  EXPECT_TRUE(e.empty());
+  EXPECT_EQ(parseEvidence("{}"), e);
+  e.commit = "abc1234";
+  e.repository = "acme-corp/shop.web";
+  e.attachments = {Attachment{"vulnerabilities", "trivy.json", "{}"},
+                   Attachment{"changelog", "CHANGES.md", "## v1.2.0\n- faster quotes"}};
+  EXPECT_TRUE(validateEvidence(e));
+  EXPECT_EQ(parseEvidence(toJson(e)), e);
+  ASSERT_NE(e.attachment("changelog"), nullptr);
+  EXPECT_EQ(e.attachment("tests"), nullptr);
+
+  const auto reason = [](ReleaseEvidence x) {
+    auto r = validateEvidence(x);
+    EXPECT_FALSE(r);
+    return r ? std::string() : r.error().message;
+  };
+  ReleaseEvidence x = e;
+  x.commit = "ABC1234";
+  EXPECT_THAT(reason(x), ::testing::HasSubstr("commit: \"ABC1234\" is not a commit SHA"));
+  x = e;
+  x.commit = "abc12";
+  EXPECT_THAT(reason(x), ::testing::HasSubstr("commit:"));
+  x = e;
+  x.repository = "shop";
+  EXPECT_THAT(reason(x), ::testing::HasSubstr("repository: \"shop\" is not OWNER/NAME"));
+  x.repository = "acme/../etc";
+  EXPECT_THAT(reason(x), ::testing::HasSubstr("repository:"));
+  x = e;
+  x.attachments.push_back(Attachment{"sbom", "sbom.json", "{}"});
+  EXPECT_THAT(reason(x), ::testing::HasSubstr("attachments.sbom: unknown attachment kind"));
+  x = e;
+  x.attachments.push_back(Attachment{"vulnerabilities", "grype.json", "{}"});
+  EXPECT_THAT(reason(x), ::testing::HasSubstr("attachments.vulnerabilities: attached twice"));
+  x = e;
+  x.attachments[0].content.clear();
+  EXPECT_THAT(reason(x), ::testing::HasSubstr("attachments.vulnerabilities: trivy.json is empty"));
+  x = e;
+  x.attachments[0].content.assign(kMaxAttachmentBytes + 1, 'a');
+  EXPECT_THAT(reason(x), ::testing::HasSubstr("more than the 262144 bytes"));
+  x = e;
+  x.attachments[0].content = "\xff\xfe";
+  EXPECT_THAT(reason(x), ::testing::HasSubstr("trivy.json is not UTF-8 text"));
+
+  EXPECT_FALSE(parseEvidence("[]"));
+  EXPECT_FALSE(parseEvidence(R"({"commit": 7})"));
+  EXPECT_FALSE(parseEvidence(R"({"attachments": [{"kind": 1}]})"));
 }
 
 // Only the salted hash reaches the file.

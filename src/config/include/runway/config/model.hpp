@@ -399,6 +399,45 @@ struct NotificationRoute {
   SourceLocation location;
 };
 
+// The pre-deployment checklist (docs/checklist.md): named items judged before approvals are
+// asked, each passes, fails with its reason, or is waived by a role in `waivable_by`.
+enum class Severity { Low, Medium, High, Critical };
+
+// A finding that does not fail `vulnerabilities` until `expires` (exclusive).
+struct VulnerabilityAllowance {
+  std::string id;  // the finding's id as the report names it: CVE-2024-1234, GHSA-..., a rule id
+  TimePoint expires;
+  std::string reason;
+  SourceLocation location;
+};
+
+struct VulnerabilitiesItem {
+  Severity fail_at = Severity::High;  // a finding at or above this severity fails the item
+  std::vector<VulnerabilityAllowance> allow;
+  std::vector<std::string> waivable_by;
+  SourceLocation location;
+};
+
+struct TestsItem {
+  int min_tests = 1;  // the JUnit report has no failure or error and at least this many tests
+  std::vector<std::string> waivable_by;
+  SourceLocation location;
+};
+
+struct SemverItem {
+  bool require_newer = true;  // and newer than the current release (when it is semver too)
+  std::vector<std::string> waivable_by;
+  SourceLocation location;
+};
+
+struct Checklist {
+  std::optional<VulnerabilitiesItem> vulnerabilities;
+  std::optional<TestsItem> tests;
+  std::optional<SemverItem> semver;
+  SourceLocation location;
+  bool empty() const { return !vulnerabilities && !tests && !semver; }
+};
+
 enum class ForceDeployPolicy { Allowed, Forbidden };
 enum class ProgressDeadlineAction { Abort, Degrade };
 enum class ConcurrencyPolicy { Reject, Queue, Supersede };
@@ -436,6 +475,7 @@ struct Environment {
   PreflightSpec preflight;
   PerformanceSpec performance;
   std::vector<NotificationRoute> notifications;
+  Checklist checklist;
   SourceLocation location;
 };
 

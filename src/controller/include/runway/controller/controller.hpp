@@ -30,6 +30,7 @@
 #include "runway/engine/actions.hpp"
 #include "runway/engine/inputs.hpp"
 #include "runway/runtime/runtime.hpp"
+#include "runway/store/evidence.hpp"
 #include "runway/store/store.hpp"
 
 namespace runway::controller {
@@ -86,6 +87,9 @@ struct DeployRequest {
   // When the change was committed (`runway deploy --commit-time`): the start of its lead time
   // for changes in the delivery report. Stored with the deployment; nullopt = not given.
   std::optional<TimePoint> commit_time;
+  // The release evidence (`runway deploy --commit --repo --attach`): stored with the deployment
+  // (DeploymentRecord::evidence_json). InvalidArgument when store::validateEvidence refuses it.
+  store::ReleaseEvidence evidence;
 };
 
 struct RollbackRequest {

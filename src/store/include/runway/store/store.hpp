@@ -41,6 +41,9 @@ struct DeploymentRecord {
   std::int64_t revision = 0;  // compare-and-swap counter; 1 after create
   TimePoint created_at;
   TimePoint updated_at;
+  // The release evidence of the request (store/evidence.hpp's toJson): written by
+  // createDeployment, kept as it is by updateDeployment.
+  std::string evidence_json = "{}";
 };
 
 // What an environment serves: the version that last took all of its traffic and the deployment
