@@ -35,8 +35,15 @@ class KubernetesLogsTest : public KubernetesServeTest {
                                kube::ListOptions{std::string(kube::kVersionLabel) + "=" + version, {}, {}});
     EXPECT_TRUE(listed) << (listed ? "" : listed.error().message);
     if (!listed) return names;
-    for (const auto& p : listed->items) names.emplace_back(p.at("metadata").at("name").as_string());
-    std::sort(names.begin(), names.end());
+    // In the order runway numbers instances (and prints their logs): by creation, then name.
+    std::vector<std::pair<std::string, std::string>> pods;
+    for (const auto& p : listed->items) {
+      const auto& metadata = p.at("metadata").as_object();
+      pods.emplace_back(std::string(metadata.at("creationTimestamp").as_string()),
+                        std::string(metadata.at("name").as_string()));
+    }
+    std::sort(pods.begin(), pods.end());
+    for (auto& [created, name] : pods) names.push_back(std::move(name));
     return names;
   }
 
