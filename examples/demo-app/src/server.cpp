@@ -312,10 +312,13 @@ class ServerImpl final : public Server {
       const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
       metrics_.observe(methodLabel(request), routeName(route), response.result_int(), seconds);
       response.keep_alive(request.keep_alive() && !connection->closing);
+      // Handled once its response exists: a client that has read a response never sees its own
+      // request still counted in http_requests_in_flight by a later scrape on another connection.
+      // (`busy` still covers the write, for the drain.)
+      metrics_.requestFinished();
       stream.expires_after(kWriteTimeout);
       auto [write_ec, written] = co_await http::async_write(stream, response, use_tuple);
       connection->busy = false;
-      metrics_.requestFinished();
       countAnswered();
       if (write_ec || !response.keep_alive()) break;
     }

@@ -84,7 +84,10 @@ TEST(QuickstartTest, CanaryPromotedBadReleaseRolledBackAndDownLeavesNothing) {
     auto envs = json::parse(r->body);
     for (const auto& e : envs.at("environments").as_array()) {
       for (const auto& svc : e.at("services").as_array()) {
-        for (const auto& i : svc.at("instances").as_array()) pids.insert(static_cast<int>(i.at("pid").as_int64()));
+        // Ready ones: the rolled-back release's instances may still be listed while they stop.
+        for (const auto& i : svc.at("instances").as_array()) {
+          if (i.at("state") == "Ready") pids.insert(static_cast<int>(i.at("pid").as_int64()));
+        }
       }
     }
     std::ifstream rp(data / "router" / "router.pid");

@@ -125,9 +125,10 @@ std::future<Result<HttpResponse>> startSlowRequest(const DemoApp& app) {
   auto slow = std::async(std::launch::async, [url = app.url("/api/leads")] {
     return httpGet(url, 20s);
   });
-  // The scrapes share one keep-alive connection: the app reads the next request on it only after
-  // the previous scrape has finished, so the gauge's count past this scrape is the slow request.
-  // (A new connection per scrape could be counted while the last scrape was still finishing.)
+  // The gauge counts a request until its response exists, so once a client has read a response
+  // (the start-up probe's, an earlier scrape's) it is no longer counted: past this scrape, the
+  // count is the slow request. (It used to count until the write finished, and an answered probe
+  // was once taken for the slow request, which then found the app already shut.)
   HttpClient scraper;
   const bool in_flight = pollUntil(
       [&] {
