@@ -73,10 +73,7 @@ Report checkDependencies(const config::Environment& env) {
     CheckItem item{"dependency", dep.name, ItemStatus::Failed, "", 0};
     switch (dep.kind) {
       case config::Dependency::Kind::Http: {
-        detail::HttpRequest request;
-        request.url = dep.url;
-        request.timeout = dep.timeout;
-        auto response = detail::httpRequest(request);
+        auto response = http::send(detail::checkRequest("GET", dep.url, dep.timeout));
         if (!response) {
           item.reason = response.error().message;
         } else if (dep.expect_status != 0 ? response->status != dep.expect_status

@@ -57,10 +57,9 @@ void basicHealth(const config::Service& service, const std::string& environment,
       switch (i.state) {
         case InstanceState::Ready: {
           ++ready;
-          detail::HttpRequest request;
-          request.url = fmt::format("http://127.0.0.1:{}{}", i.port, service.health.path);
-          request.timeout = service.health.timeout;
-          auto response = detail::httpRequest(request);
+          auto response = http::send(detail::checkRequest(
+              "GET", fmt::format("http://127.0.0.1:{}{}", i.port, service.health.path),
+              service.health.timeout));
           if (!response) {
             report.add({"health", instanceName(i), ItemStatus::Failed,
                         fmt::format("GET {} on port {}: {}", service.health.path, i.port,

@@ -37,15 +37,12 @@ HookRun attempt(const config::Hook& hook, const HookContext& context) {
                                    : fmt::format("{} {}", hook.command.front(), result->describe());
     return run;
   }
-  detail::HttpRequest request;
-  request.method = hook.method;
-  request.url = hook.url;
+  auto request = detail::checkRequest(hook.method, hook.url, hook.timeout);
   request.body = hook.body;
-  request.timeout = hook.timeout;
-  for (const auto& [k, v] : hook.headers) request.headers.emplace_back(k, v);
-  request.headers.emplace_back("X-Runway-Environment", context.environment);
-  request.headers.emplace_back("X-Runway-Version", context.version);
-  auto response = detail::httpRequest(request);
+  for (const auto& [k, v] : hook.headers) request.headers[k] = v;
+  request.headers["X-Runway-Environment"] = context.environment;
+  request.headers["X-Runway-Version"] = context.version;
+  auto response = http::send(request);
   if (!response) {
     run.reason = response.error().message;
     return run;

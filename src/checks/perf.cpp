@@ -64,7 +64,7 @@ Result<LoadResult> generateLoad(const LoadOptions& options) {
   std::vector<std::thread> threads;
   for (int w = 0; w < workers; ++w) {
     threads.emplace_back([&] {
-      detail::HttpConnection connection;
+      http::Connection connection;
       std::vector<double> mine;
       std::uint64_t my_ok = 0;
       std::uint64_t my_failed = 0;
@@ -74,12 +74,10 @@ Result<LoadResult> generateLoad(const LoadOptions& options) {
         const auto due = start + std::chrono::duration_cast<SteadyClock::duration>(
                                      interval * static_cast<double>(i));
         std::this_thread::sleep_until(due);
-        detail::HttpRequest request;
-        request.method = options.method;
-        request.url = options.urls[i % options.urls.size()];
-        request.timeout = options.timeout;
+        auto request =
+            detail::checkRequest(options.method, options.urls[i % options.urls.size()], options.timeout);
         request.max_body = 64 * 1024;
-        auto response = connection.request(request);
+        auto response = connection.send(request);
         const auto done = SteadyClock::now();
         mine.push_back(std::chrono::duration<double, std::milli>(done - due).count());
         if (response && detail::isSuccess(response->status)) {

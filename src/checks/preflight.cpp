@@ -263,10 +263,8 @@ void metricsItem(const config::Environment& env, Report& report) {
                 0});
     return;
   }
-  detail::HttpRequest request;
-  request.url = env.preflight.metrics + "/api/v1/query?query=vector(1)";
-  request.timeout = std::chrono::seconds(5);
-  auto response = detail::httpRequest(request);
+  auto response = http::send(detail::checkRequest(
+      "GET", env.preflight.metrics + "/api/v1/query?query=vector(1)", std::chrono::seconds(5)));
   if (!response) {
     report.add({"metrics", env.preflight.metrics, ItemStatus::Failed, response.error().message, 0});
   } else if (!detail::isSuccess(response->status) ||

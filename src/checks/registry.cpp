@@ -5,8 +5,6 @@
 #include <map>
 #include <regex>
 
-#include <boost/url/encode.hpp>
-#include <boost/url/rfc/unreserved_chars.hpp>
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
@@ -19,36 +17,6 @@ const char* kManifestAccept =
     "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, "
     "application/vnd.docker.distribution.manifest.v2+json, "
     "application/vnd.docker.distribution.manifest.list.v2+json";
-
-std::string base64(const std::string& in) {
-  static const char* kTable = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  while (i + 2 < in.size()) {
-    const auto n = (static_cast<unsigned>(static_cast<unsigned char>(in[i])) << 16) |
-                   (static_cast<unsigned>(static_cast<unsigned char>(in[i + 1])) << 8) |
-                   static_cast<unsigned>(static_cast<unsigned char>(in[i + 2]));
-    out += kTable[(n >> 18) & 63];
-    out += kTable[(n >> 12) & 63];
-    out += kTable[(n >> 6) & 63];
-    out += kTable[n & 63];
-    i += 3;
-  }
-  if (i + 1 == in.size()) {
-    const auto n = static_cast<unsigned>(static_cast<unsigned char>(in[i])) << 16;
-    out += kTable[(n >> 18) & 63];
-    out += kTable[(n >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    const auto n = (static_cast<unsigned>(static_cast<unsigned char>(in[i])) << 16) |
-                   (static_cast<unsigned>(static_cast<unsigned char>(in[i + 1])) << 8);
-    out += kTable[(n >> 18) & 63];
-    out += kTable[(n >> 12) & 63];
-    out += kTable[(n >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
 
 std::string envValue(const std::string& name) {
   if (name.empty()) return "";
@@ -65,10 +33,6 @@ std::map<std::string, std::string> challengeParams(const std::string& header) {
     out[(*it)[1].str()] = (*it)[2].str();
   }
   return out;
-}
-
-std::string urlEncode(const std::string& value) {
-  return boost::urls::encode(value, boost::urls::unreserved_chars);
 }
 
 // The first error code and message of a registry error body ({"errors":[{"code","message"}]}).
@@ -125,17 +89,13 @@ Result<ManifestCheck> checkManifest(const ImageReference& image,
                                image.repository, image.tag);
   const auto user = envValue(registry.username_env);
   const auto password = envValue(registry.password_env);
-  detail::HttpRequest request;
-  request.method = "HEAD";
-  request.url = url;
-  request.timeout = timeout;
-  request.headers.emplace_back("Accept", kManifestAccept);
-  auto response = detail::httpRequest(request);
+  auto request = detail::checkRequest("HEAD", url, timeout);
+  request.headers["Accept"] = kManifestAccept;
+  auto response = http::send(request);
   if (!response) return fail(response.error());
 
   if (response->status == 401) {
     const auto challenge = response->headers["www-authenticate"];
-    std::string authorization;
     if (challenge.rfind("Bearer", 0) == 0) {
       auto params = challengeParams(challenge);
       if (params["realm"].empty()) {
@@ -144,20 +104,19 @@ Result<ManifestCheck> checkManifest(const ImageReference& image,
       std::string token_url = params["realm"];
       std::string sep = token_url.find('?') == std::string::npos ? "?" : "&";
       if (!params["service"].empty()) {
-        token_url += sep + "service=" + urlEncode(params["service"]);
+        token_url += sep + "service=" + http::urlEncode(params["service"]);
         sep = "&";
       }
       const auto scope = params["scope"].empty()
                              ? fmt::format("repository:{}:pull", image.repository)
                              : params["scope"];
-      token_url += sep + "scope=" + urlEncode(scope);
-      detail::HttpRequest token_request;
-      token_request.url = token_url;
-      token_request.timeout = timeout;
+      token_url += sep + "scope=" + http::urlEncode(scope);
+      auto token_request = detail::checkRequest("GET", token_url, timeout);
       if (!user.empty()) {
-        token_request.headers.emplace_back("Authorization", "Basic " + base64(user + ":" + password));
+        token_request.basic_user = user;
+        token_request.basic_password = password;
       }
-      auto token_response = detail::httpRequest(token_request);
+      auto token_response = http::send(token_request);
       if (!token_response) return fail(token_response.error());
       if (!detail::isSuccess(token_response->status)) {
         return ManifestCheck{false, token_response->status,
@@ -179,16 +138,16 @@ Result<ManifestCheck> checkManifest(const ImageReference& image,
         return ManifestCheck{false, token_response->status,
                              "the token service answered without a token"};
       }
-      authorization = "Bearer " + token;
+      request.bearer_token = token;
     } else if (!user.empty()) {
-      authorization = "Basic " + base64(user + ":" + password);
+      request.basic_user = user;
+      request.basic_password = password;
     } else {
       return ManifestCheck{false, 401,
                            "UNAUTHORIZED: the registry wants credentials (set "
                            "preflight.registry.usernameEnv/passwordEnv)"};
     }
-    request.headers.emplace_back("Authorization", authorization);
-    response = detail::httpRequest(request);
+    response = http::send(request);
     if (!response) return fail(response.error());
   }
 
@@ -203,7 +162,7 @@ Result<ManifestCheck> checkManifest(const ImageReference& image,
   // HEAD carries no body: ask again with GET for the registry's error code.
   auto get = request;
   get.method = "GET";
-  auto body = detail::httpRequest(get);
+  auto body = http::send(get);
   std::string code = body ? registryError(body->body) : "";
   check.detail = code.empty() ? fmt::format("HTTP {}", response->status)
                               : fmt::format("{} (HTTP {})", code, response->status);

@@ -39,14 +39,11 @@ bool jsonEquals(const boost::json::value& value, const std::string& expected, st
 CheckItem runSmokeCheck(const config::SmokeCheck& check, const std::string& base_url,
                         const std::string& item_name) {
   CheckItem item{"smoke", item_name, ItemStatus::Failed, "", 0};
-  detail::HttpRequest request;
-  request.method = check.method;
-  request.url = base_url + check.path;
+  auto request = detail::checkRequest(check.method, base_url + check.path, check.timeout);
   request.body = check.body;
-  request.timeout = check.timeout;
-  for (const auto& [name, value] : check.headers) request.headers.emplace_back(name, value);
+  for (const auto& [name, value] : check.headers) request.headers[name] = value;
   const auto start = std::chrono::steady_clock::now();
-  auto response = detail::httpRequest(request);
+  auto response = http::send(request);
   item.duration_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   const auto what = fmt::format("{} {}", check.method, check.path);

@@ -6,10 +6,10 @@
 
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
-#include <curl/curl.h>
 #include <fmt/format.h>
 
 #include "commands.hpp"
+#include "runway/http/client.hpp"
 #include "server_files.hpp"
 
 namespace runway::cli {
@@ -65,11 +65,6 @@ Result<std::map<std::string, std::string>> readUserConfig() {
     out[trim(line.substr(0, eq))] = trim(line.substr(eq + 1));
   }
   return out;
-}
-
-size_t collect(char* data, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
-  return size * n;
 }
 
 }  // namespace
@@ -137,46 +132,35 @@ Result<json::value> ApiClient::post(const std::string& path, const json::value& 
 }
 Result<json::value> ApiClient::del(const std::string& path) { return call("DELETE", path, ""); }
 
+http::Request ApiClient::request(const std::string& method, const std::string& path) const {
+  http::Request request;
+  request.method = method;
+  request.url = settings_.server + path;
+  request.bearer_token = settings_.token;
+  request.ca_file = settings_.ca_file;
+  request.connect_timeout = std::chrono::seconds(5);
+  request.timeout = std::chrono::seconds(60);
+  return request;
+}
+
+Error ApiClient::unreachable(const Error& error) const {
+  return Error(ErrorCode::Unavailable, fmt::format("cannot reach the runway server at {}: {} (is `runway serve` "
+                                                   "running? set --server or RUNWAY_SERVER)",
+                                                   settings_.server, error.message));
+}
+
 Result<json::value> ApiClient::call(const std::string& method, const std::string& path, const std::string& body) {
-  CURL* curl = curl_easy_init();
-  if (curl == nullptr) return fail(ErrorCode::Internal, "libcurl could not start");
-  std::string response;
-  const std::string url = settings_.server + path;
-  curl_slist* headers = nullptr;
-  headers = curl_slist_append(headers, "Accept: application/json");
-  headers = curl_slist_append(headers, "Content-Type: application/json");
-  std::string auth;
-  if (!settings_.token.empty()) {
-    auth = "Authorization: Bearer " + settings_.token;
-    headers = curl_slist_append(headers, auth.c_str());
+  auto req = request(method, path);
+  req.headers["Content-Type"] = "application/json";
+  req.body = body;
+  auto response = http::send(req);
+  if (!response) {
+    if (response.error().code == ErrorCode::InvalidArgument) return fail(response.error());
+    return fail(unreachable(response.error()));
   }
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response);
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 60000L);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  if (!settings_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, settings_.ca_file.c_str());
-  if (method == "POST") {
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-  }
-  const CURLcode rc = curl_easy_perform(curl);
-  long status = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
-  if (rc != CURLE_OK) {
-    return fail(ErrorCode::Unavailable, fmt::format("cannot reach the runway server at {}: {} (is `runway serve` "
-                                                    "running? set --server or RUNWAY_SERVER)",
-                                                    settings_.server, curl_easy_strerror(rc)));
-  }
-  if (status >= 400) return fail(errorOf(status, response));
+  if (response->status >= 400) return fail(errorOf(response->status, response->body));
   json::error_code ec;
-  json::value v = json::parse(response, ec);
+  json::value v = json::parse(response->body, ec);
   if (ec) return fail(ErrorCode::Internal, "the server's answer is not JSON: " + ec.message());
   return v;
 }
@@ -206,107 +190,68 @@ Error ApiClient::errorOf(long status, const std::string& response) const {
 
 namespace {
 
-// One server-sent-events exchange: the body parsed into events as it arrives.
-struct SseExchange {
-  CURL* curl = nullptr;
-  const std::function<bool(const SseMessage&)>* on_event = nullptr;
-  const std::function<bool()>* keep_going = nullptr;
-  long status = 0;
-  std::string error_body;  // a non-2xx answer (a JSON error)
-  std::string pending;     // an unfinished line
-  SseMessage message;
-  bool stopped = false;
-};
+// Parses a server-sent-event stream as it arrives into events.
+class SseParser {
+ public:
+  explicit SseParser(const std::function<bool(const SseMessage&)>& on_event) : on_event_(on_event) {}
 
-size_t onSseData(char* data, size_t size, size_t n, void* p) {
-  auto* x = static_cast<SseExchange*>(p);
-  if (x->status == 0) curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &x->status);
-  if (x->status >= 300) {
-    if (x->error_body.size() < 65536) x->error_body.append(data, size * n);
-    return size * n;
-  }
-  x->pending.append(data, size * n);
-  std::size_t start = 0;
-  for (auto nl = x->pending.find('\n', start); nl != std::string::npos; nl = x->pending.find('\n', start)) {
-    std::string_view line(x->pending.data() + start, nl - start);
-    start = nl + 1;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty()) {  // the end of one event
-      if (!x->message.data.empty() || !x->message.type.empty()) {
-        if (!x->message.data.empty() && x->message.data.back() == '\n') x->message.data.pop_back();
-        if (!(*x->on_event)(x->message)) {
-          x->stopped = true;
-          return 0;
-        }
-      }
-      x->message = SseMessage{};
-      continue;
+  // Feeds a piece of the body; false once on_event asked to stop.
+  bool feed(std::string_view data) {
+    pending_.append(data);
+    std::size_t start = 0;
+    for (auto nl = pending_.find('\n', start); nl != std::string::npos; nl = pending_.find('\n', start)) {
+      std::string_view line(pending_.data() + start, nl - start);
+      start = nl + 1;
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      if (!take(line)) return false;
     }
-    if (line.front() == ':') continue;  // a comment (keep-alive)
+    pending_.erase(0, start);
+    return true;
+  }
+
+ private:
+  bool take(std::string_view line) {
+    if (line.empty()) {  // the end of one event
+      bool go_on = true;
+      if (!message_.data.empty() || !message_.type.empty()) {
+        if (!message_.data.empty() && message_.data.back() == '\n') message_.data.pop_back();
+        go_on = on_event_(message_);
+      }
+      message_ = SseMessage{};
+      return go_on;
+    }
+    if (line.front() == ':') return true;  // a comment (keep-alive)
     const auto colon = line.find(':');
     const auto field = line.substr(0, colon);
     auto value = colon == std::string_view::npos ? std::string_view() : line.substr(colon + 1);
     if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-    if (field == "event") x->message.type = std::string(value);
+    if (field == "event") message_.type = std::string(value);
     if (field == "data") {
-      x->message.data.append(value);
-      x->message.data.push_back('\n');
+      message_.data.append(value);
+      message_.data.push_back('\n');
     }
+    return true;
   }
-  x->pending.erase(0, start);
-  return size * n;
-}
 
-int onSseProgress(void* p, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  auto* x = static_cast<SseExchange*>(p);
-  if (!(*x->keep_going)()) {
-    x->stopped = true;
-    return 1;
-  }
-  return 0;
-}
+  const std::function<bool(const SseMessage&)>& on_event_;
+  std::string pending_;  // an unfinished line
+  SseMessage message_;
+};
 
 }  // namespace
 
 Result<void> ApiClient::stream(const std::string& path, const std::function<bool(const SseMessage&)>& on_event,
                                const std::function<bool()>& keep_going) {
-  CURL* curl = curl_easy_init();
-  if (curl == nullptr) return fail(ErrorCode::Internal, "libcurl could not start");
-  const std::string url = settings_.server + path;
-  curl_slist* headers = nullptr;
-  headers = curl_slist_append(headers, "Accept: text/event-stream");
-  std::string auth;
-  if (!settings_.token.empty()) {
-    auth = "Authorization: Bearer " + settings_.token;
-    headers = curl_slist_append(headers, auth.c_str());
+  auto req = request("GET", path);
+  req.headers["Accept"] = "text/event-stream";
+  req.timeout = Duration::zero();  // until the server ends it or keep_going says no
+  SseParser parser(on_event);
+  auto response = http::stream(req, [&parser](std::string_view data) { return parser.feed(data); }, keep_going);
+  if (!response) {
+    if (response.error().code == ErrorCode::InvalidArgument) return fail(response.error());
+    return fail(unreachable(response.error()));
   }
-  SseExchange x;
-  x.curl = curl;
-  x.on_event = &on_event;
-  x.keep_going = &keep_going;
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, onSseData);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &x);
-  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, onSseProgress);
-  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &x);
-  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  if (!settings_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, settings_.ca_file.c_str());
-  const CURLcode rc = curl_easy_perform(curl);
-  long status = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
-  if (x.stopped) return {};
-  if (rc != CURLE_OK) {
-    return fail(ErrorCode::Unavailable, fmt::format("cannot reach the runway server at {}: {} (is `runway serve` "
-                                                    "running? set --server or RUNWAY_SERVER)",
-                                                    settings_.server, curl_easy_strerror(rc)));
-  }
-  if (status >= 300) return fail(errorOf(status, x.error_body));
+  if (response->status >= 300) return fail(errorOf(response->status, response->body));
   return {};
 }
 

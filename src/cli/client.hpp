@@ -15,6 +15,7 @@
 #include <boost/json/value.hpp>
 
 #include "runway/core/error.hpp"
+#include "runway/http/client.hpp"
 
 namespace runway::cli {
 
@@ -67,6 +68,8 @@ class ApiClient {
   const ClientSettings& settings() const { return settings_; }
 
  private:
+  http::Request request(const std::string& method, const std::string& path) const;
+  Error unreachable(const Error& error) const;
   Error errorOf(long status, const std::string& response) const;
   Result<boost::json::value> call(const std::string& method, const std::string& path,
                                   const std::string& body);

@@ -14,7 +14,6 @@
 #include <thread>
 
 #include <boost/json.hpp>
-#include <curl/curl.h>
 #include <fmt/format.h>
 
 #include "client.hpp"
@@ -49,8 +48,6 @@ std::string str(const json::value& v, const char* key) {
   return std::string(f->get_string());
 }
 
-size_t discard(char*, size_t size, size_t n, void*) { return size * n; }
-
 // Synthetic users: requests to every service address of every environment, ~40 per second per
 // address, on keep-alive connections.
 class Traffic {
@@ -68,7 +65,7 @@ class Traffic {
 
  private:
   void run() {
-    std::map<std::string, CURL*> handles;
+    std::map<std::string, http::Connection> connections;
     auto last_refresh = std::chrono::steady_clock::time_point{};
     std::vector<std::string> urls;
     while (!stop_) {
@@ -84,23 +81,16 @@ class Traffic {
         }
       }
       for (const auto& url : urls) {
-        CURL*& h = handles[url];
-        if (h == nullptr) {
-          h = curl_easy_init();
-          curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-          curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-          curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
-          curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-        }
-        const CURLcode rc = curl_easy_perform(h);
-        long status = 0;
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        http::Request request;
+        request.url = url;
+        request.timeout = 5s;
+        request.headers["Accept"] = "*/*";
+        const auto response = connections[url].send(request);
         sent_++;
-        if (rc != CURLE_OK || status >= 500) failed_++;
+        if (!response || response->status >= 500) failed_++;
       }
       std::this_thread::sleep_for(25ms);
     }
-    for (auto& [url, h] : handles) curl_easy_cleanup(h);
   }
 
   ApiClient& client_;

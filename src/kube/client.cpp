@@ -109,7 +109,7 @@ class ClientImpl final : public Client {
       : connection_(std::move(connection)), options_(std::move(options)) {
     if (!options_.clock) options_.clock = systemClock();
     if (!options_.sleep) options_.sleep = [](Duration d) { std::this_thread::sleep_for(d); };
-    if (!options_.transport) options_.transport = curlTransport();
+    if (!options_.transport) options_.transport = httpTransport();
     if (!options_.plugin_runner) options_.plugin_runner = processPluginRunner();
     if (options_.max_attempts < 1) options_.max_attempts = 1;
     credentials_ = makeCredentialSource(connection_, options_.clock, options_.plugin_runner);

@@ -1,24 +1,13 @@
 #include "runway/router/admin_client.hpp"
 
-#include <optional>
-
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/local/stream_protocol.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
 #include "runway/core/duration.hpp"
+#include "runway/http/client.hpp"
 #include "unix_socket_path.hpp"
 
 namespace runway::router {
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using local = asio::local::stream_protocol;
-using boost::system::error_code;
 
 AdminClient::AdminClient(std::string socket_path, Duration timeout)
     : socket_path_(std::move(socket_path)), timeout_(timeout) {}
@@ -31,51 +20,26 @@ Result<AdminClient::Response> AdminClient::call(const std::string& method,
     return fail(ErrorCode::Unavailable, fmt::format("cannot reach the router at {}: {}",
                                                     socket_path_, usable.error().message));
   }
-  asio::io_context ioc{1};
-  local::socket socket(ioc);
-  beast::flat_buffer buffer;
-  http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-  req.set(http::field::host, "runway-router");
-  req.set(http::field::content_type, "application/json");
-  req.body() = body;
-  req.prepare_payload();
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(256 * 1024 * 1024);
-  std::optional<Result<Response>> outcome;
-  auto finish = [&](Result<Response> r) {
-    if (!outcome) outcome = std::move(r);
-    error_code ignored;
-    socket.close(ignored);
-  };
-  socket.async_connect(local::endpoint(usable->usable()), [&](const error_code& ec) {
-    if (ec) {
-      finish(fail(ErrorCode::Unavailable, fmt::format("cannot reach the router at {}: {}",
-                                                      socket_path_, ec.message())));
-      return;
+  runway::http::Request request;
+  request.method = method;
+  request.url = "http://runway-router" + target;
+  request.unix_socket = usable->usable();
+  request.log_name = fmt::format("router admin socket {}{}", socket_path_, target);
+  request.headers["Content-Type"] = "application/json";
+  request.body = body;
+  request.timeout = timeout_;
+  request.connect_timeout = timeout_;
+  request.max_body = 256 * 1024 * 1024;
+  auto response = runway::http::send(request);
+  if (!response) {
+    if (response.error().code == ErrorCode::Timeout) {
+      return fail(ErrorCode::Timeout, fmt::format("the router at {} did not answer {} {} within {}",
+                                                  socket_path_, method, target, formatDuration(timeout_)));
     }
-    http::async_write(socket, req, [&](const error_code& wec, std::size_t) {
-      if (wec) {
-        finish(fail(ErrorCode::Unavailable,
-                    fmt::format("router admin socket {}: {}", socket_path_, wec.message())));
-        return;
-      }
-      http::async_read(socket, buffer, parser, [&](const error_code& rec, std::size_t) {
-        if (rec) {
-          finish(fail(ErrorCode::Unavailable,
-                      fmt::format("router admin socket {}: {}", socket_path_, rec.message())));
-          return;
-        }
-        finish(Response{static_cast<int>(parser.get().result_int()), std::move(parser.get().body())});
-      });
-    });
-  });
-  ioc.run_for(timeout_);
-  if (!outcome) {
-    return fail(ErrorCode::Timeout, fmt::format("the router at {} did not answer {} {} within {}",
-                                                socket_path_, method, target,
-                                                formatDuration(timeout_)));
+    return fail(ErrorCode::Unavailable,
+                fmt::format("cannot reach the router at {}: {}", socket_path_, response.error().message));
   }
-  return std::move(*outcome);
+  return Response{static_cast<int>(response->status), std::move(response->body)};
 }
 
 namespace {

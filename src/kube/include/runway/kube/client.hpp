@@ -103,7 +103,7 @@ using Sleep = std::function<void(Duration)>;
 struct ClientOptions {
   std::shared_ptr<Clock> clock;                 // null = the system clock
   Sleep sleep;                                  // null = std::this_thread::sleep_for
-  std::shared_ptr<Transport> transport;         // null = curlTransport()
+  std::shared_ptr<Transport> transport;         // null = httpTransport()
   std::shared_ptr<PluginRunner> plugin_runner;  // null = processPluginRunner()
   std::string field_manager = "runway";         // for server-side apply and writes
   int max_attempts = 5;  // per request, for 429, 5xx and (reads only) unreachable

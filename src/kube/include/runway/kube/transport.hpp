@@ -52,7 +52,8 @@ class Transport {
                                       std::stop_token stop) = 0;
 };
 
-// libcurl: no proxies from the environment, no redirects, http and https only.
-std::shared_ptr<Transport> curlTransport();
+// Over runway's one HTTP client (runway::http): its policy — no proxies from the environment,
+// no redirects, http and https only, HTTP/1.1.
+std::shared_ptr<Transport> httpTransport();
 
 }  // namespace runway::kube
