@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds runway and runs every test: the whole suite in the `ci` preset (-Werror), then the unit
 # tests again under AddressSanitizer + UndefinedBehaviorSanitizer (`asan` preset, built while the
-# suite runs), then the request-path fuzzer, then the check that everything used came from
-# scripts/install-deps.sh.
+# suite runs; the fuzz targets are built and run for a bounded time then too), then the check
+# that everything used came from scripts/install-deps.sh.
 # Works as root on a fresh Debian 12 machine: it installs what it needs first.
 # At the end it prints each stage's wall time and the 20 slowest tests.
 set -euo pipefail
@@ -83,25 +83,34 @@ cmake --preset ci >/dev/null
 cmake --build --preset ci -j"$jobs"
 end
 
-# The sanitizer and fuzz builds run while the suite runs, at idle priority (SCHED_IDLE: they get
-# a core only when no test wants it). The suite spends most of its time waiting on real
-# deployments' bakes and pauses, so this hides most of those builds without slowing the tests.
+# The sanitizer and fuzz builds, and the fuzzers' bounded runs, happen while the suite runs, at
+# idle priority (SCHED_IDLE: they get a core only when no test wants it). The suite spends most
+# of its time waiting on real deployments' bakes and pauses, so this hides most of that work
+# without slowing the tests. The fuzz targets are built first so that their runs (each for a
+# fixed wall time: tests/fuzz/CMakeLists.txt) overlap the ASan build.
 background_builds() {
   set -e
-  local start
+  local start fuzz_pid
+  start=$(date +%s)
+  CC=clang-14 CXX=clang++-14 cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DRUNWAY_WERROR=ON -DRUNWAY_BUILD_INTEGRATION_TESTS=ON >/dev/null
+  cmake --build build/fuzz -j"$jobs" --target fuzzers
+  echo "fuzz build: $(($(date +%s) - start))s"
+  ctest --test-dir build/fuzz -L fuzz -j"$jobs" -V >"$logs/ctest-fuzz.log" 2>&1 &
+  fuzz_pid=$!
   start=$(date +%s)
   cmake --preset asan >/dev/null
   cmake --build --preset asan -j"$jobs"
   echo "asan build: $(($(date +%s) - start))s"
-  start=$(date +%s)
-  CC=clang-14 CXX=clang++-14 cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DRUNWAY_WERROR=ON -DRUNWAY_BUILD_INTEGRATION_TESTS=ON >/dev/null
-  cmake --build build/fuzz -j"$jobs" --target runway_router_request_fuzzer
-  echo "fuzz build: $(($(date +%s) - start))s"
+  if ! wait "$fuzz_pid"; then
+    grep -vE '^[0-9]+: #[0-9]+' "$logs/ctest-fuzz.log" | tail -150
+    echo "a fuzz target failed (above; the whole run: $logs/ctest-fuzz.log)"
+    return 1
+  fi
 }
-begin "builds asan + fuzz, in the background of the tests"
+begin "builds asan + fuzz, fuzz runs, in the background of the tests"
 background_start=$stage_start
-setsid chrt --idle 0 bash -c "$(declare -f background_builds); jobs=$jobs; background_builds" \
+setsid chrt --idle 0 bash -c "$(declare -f background_builds); jobs=$jobs; logs=$logs; background_builds" \
   >"$logs/background-builds.log" 2>&1 &
 background_pid=$!
 
@@ -116,24 +125,23 @@ end
 begin "waiting for the background builds"
 if ! wait "$background_pid"; then
   cat "$logs/background-builds.log"
-  echo "the asan or fuzz build failed (above)" >&2
+  echo "the asan or fuzz build, or a fuzz run, failed (above)" >&2
   exit 1
 fi
 end
 grep -E '^(asan|fuzz) build: ' "$logs/background-builds.log" | while read -r what _ secs; do
   echo "  $what build took ${secs} at idle priority (started with the tests)"
 done
-stages+=("$(printf '%-44s %4ds' "builds asan + fuzz (overlapping the tests)" $(($(date +%s) - background_start)))")
+stages+=("$(printf '%-44s %4ds' "builds asan + fuzz, fuzz runs (overlapping)" $(($(date +%s) - background_start)))")
+# Each fuzz target's run: its wall time and how many inputs it tried (libFuzzer's final stats).
+count "$logs/ctest-fuzz.log"
+grep -E 'Test +#[0-9]+: .*(Passed|Failed)' "$logs/ctest-fuzz.log" | sed -E 's/^ *[0-9]+\/[0-9]+ *//' || true
+grep -E 'stat::number_of_executed_units' "$logs/ctest-fuzz.log" | awk '{ n += $NF } END { if (NR) printf "  fuzz: %d inputs tried in %d runs, 0 crashes\n", n, NR }' || true
 
 begin "unit tests under ASan + UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --preset asan -j"$jobs" --timeout 600 2>&1 | tee "$logs/ctest-asan.log"
 count "$logs/ctest-asan.log"
-end
-
-begin "request-path fuzzer (libFuzzer + ASan, bounded run)"
-ctest --test-dir build/fuzz -L fuzz --output-on-failure 2>&1 | tee "$logs/ctest-fuzz.log"
-count "$logs/ctest-fuzz.log"
 end
 
 begin "dependencies all from scripts/install-deps.sh"

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "runway/config/substitute.hpp"
@@ -212,6 +213,45 @@ std::vector<std::pair<int, std::string>> splitDocuments(const std::string& text)
   return chunks;
 }
 
+// yaml-cpp 0.7's LoadAll() never returns for some malformed input, such as a stray ',' where a
+// node should start (jbeder/yaml-cpp#1040; fixed upstream by #1319, after Debian 12's 0.7.0):
+// the parser keeps reporting the same empty document without consuming the token, and LoadAll
+// collects them until memory runs out. `runway validate` and `runway serve` hung on such a file
+// (found by tests/fuzz/config). Every document takes at least one line, so a parser that reports
+// more documents than the text has lines is stuck: the text is refused as a syntax error where
+// it stopped, before LoadAll() is called.
+class DocumentCounter final : public YAML::EventHandler {
+ public:
+  YAML::Mark last;
+
+  void OnDocumentStart(const YAML::Mark& mark) override { last = mark; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { last = mark; }
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+std::vector<YAML::Node> loadAllDocuments(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentCounter counter;
+  const auto lines = std::count(text.begin(), text.end(), '\n') + 1;
+  for (std::ptrdiff_t documents = 0; parser.HandleNextDocument(counter);) {
+    if (++documents > lines) {
+      const auto at = static_cast<std::size_t>(std::max(counter.last.pos, 0));
+      throw YAML::ParserException(
+          counter.last, at < text.size() && text[at] != '\n'
+                            ? fmt::format("unexpected '{}' where a value should start", text[at])
+                            : std::string("unexpected text where a value should start"));
+    }
+  }
+  return YAML::LoadAll(text);
+}
+
 // Where to report a syntax error. yaml-cpp reports an unclosed flow collection or quote at the
 // end of input, which is past the chunk; the end of its last non-blank line is where the
 // reader will look.
@@ -237,7 +277,7 @@ void Loader::loadText(const std::string& text, const std::string& file) {
     Reader r(file, first_line, diagnostics_);
     std::vector<YAML::Node> documents;
     try {
-      documents = YAML::LoadAll(chunk);
+      documents = loadAllDocuments(chunk);
     } catch (const YAML::Exception& e) {
       error(syntaxErrorLocation(r, chunk, e.mark), "", fmt::format("YAML syntax error: {}", e.msg));
       continue;

@@ -327,6 +327,24 @@ TEST(LoaderTest, UnclosedFlowIsReportedAtTheEndOfItsDocumentNotInTheNext) {
             "t.yaml:3:22: YAML syntax error: end of map flow not found");
 }
 
+// yaml-cpp 0.7's LoadAll() loops forever, allocating, on a stray ',' where a node should start
+// (found by tests/fuzz/config; the minimised input is below): the loader refuses it as a syntax
+// error at that place instead of hanging `runway validate` and `runway serve`.
+TEST(LoaderTest, AStrayCommaIsASyntaxErrorNotAHang) {
+  const std::string text =
+      "apiVersion: runway/v1\nkind: Environment\nmetadata: {name: production}\n---\n"
+      "  ,   - setWeight: 10\n";
+  const auto result = loadConfigText(text, "t.yaml");
+  ASSERT_FALSE(result.diagnostics.empty());
+  EXPECT_EQ(result.diagnostics.back().format(),
+            "t.yaml:5:3: YAML syntax error: unexpected ',' where a value should start");
+  for (const std::string alone : {",", "\n,\n", "- a\n,"}) {
+    const auto r = loadConfigText(alone, "t.yaml");
+    ASSERT_FALSE(r.diagnostics.empty()) << alone;
+    EXPECT_NE(r.diagnostics[0].message.find("YAML syntax error"), std::string::npos) << r.diagnostics[0].format();
+  }
+}
+
 // Mangled versions of the runbook never crash the loader, and every diagnostic points inside
 // the text it was given.
 TEST(LoaderTest, MangledConfigurationsNeverCrashAndStayLocated) {
