@@ -351,6 +351,20 @@ class Rehearsal {
     }
   }
 
+  // Where the metric an analysis message names ("error-rate of api: ...") is written.
+  config::SourceLocation metricNamedIn(const config::Environment& env, const std::string& message) const {
+    for (const auto* ref : analysisRefs(env)) {
+      for (const auto& t : ref->templates) {
+        const auto* tmpl = o_.config->findTemplate(t);
+        if (tmpl == nullptr) continue;
+        for (const auto& m : tmpl->metrics) {
+          if (message.find(m.name + " of ") != std::string::npos) return m.location;
+        }
+      }
+    }
+    return env.location;
+  }
+
   // Plays the roles the gate waits for, one approver per role.
   void approve(const config::Environment& env, const std::string& id, const engine::DeploymentState& s) {
     std::vector<std::string> roles = env.approvals.roles;
@@ -400,6 +414,13 @@ class Rehearsal {
       report_.rolled_back_in = env.name;
       report_.rollback_reason = s.abort_reason;
       if (auto w = weights_.find(env.name); w != weights_.end()) report_.rolled_back_at_weight = w->second;
+      if (rolled_back_by_ == "analysis.error") {
+        // A metric that cannot be measured (a provider the rehearsal does not simulate, a source
+        // that cannot answer): the plan can never judge the release.
+        stop("analysis", env.name, "an analysis could not measure: " + s.abort_reason,
+             metricNamedIn(env, s.abort_reason));
+        return;
+      }
       if (!report_.bad) stop("failed", env.name, "a good build was rolled back: " + s.abort_reason, env.location);
       return;
     }
@@ -460,6 +481,7 @@ class Rehearsal {
     }
     last_kind_ = e.kind;
     last_reason_ = e.reason;
+    if (e.kind == "analysis.error" || e.kind == "analysis.failed" || e.kind == "watch.failed") rolled_back_by_ = e.kind;
     noteWeight(env, e.reason);
     if (kQuiet.count(e.kind) != 0) return;
     std::string text = e.reason;
@@ -563,6 +585,7 @@ class Rehearsal {
   std::vector<std::string> bad_in_;
   std::string current_environment_;
   std::map<std::string, int> weights_;  // environment -> percent of traffic on the version
+  std::string rolled_back_by_;  // the kind of the event that aborted the last deployment
   std::string last_kind_;
   std::string last_reason_;
 };

@@ -31,7 +31,9 @@ std::shared_ptr<const config::Config> load(const std::string& relative) {
 
 std::shared_ptr<const config::Config> loadText(const std::string& text) {
   auto loaded = config::loadConfigText(text, "/tmp/rehearsal-test/runway.yaml");
-  EXPECT_TRUE(loaded.ok());
+  std::string all;
+  for (const auto& d : loaded.diagnostics) all += d.format() + "\n";
+  EXPECT_TRUE(loaded.ok()) << all;
   return loaded.config ? std::make_shared<const config::Config>(std::move(*loaded.config)) : nullptr;
 }
 
@@ -153,6 +155,54 @@ spec:
   EXPECT_TRUE(report->rolled_back_in.empty());
   EXPECT_NE(renderText(*report).find("FAILED: the bad build reached production and was never rolled back"),
             std::string::npos);
+}
+
+// A rehearsal never queries a real Prometheus: a plan that needs one cannot be judged, and says
+// which metric.
+TEST(RehearsalTest, AMetricTheRehearsalCannotMeasureIsReportedWithItsPlace) {
+  RehearsalOptions o;
+  o.config = loadText(R"(apiVersion: runway/v1
+kind: Application
+metadata: { name: shop }
+spec:
+  services:
+    - name: web
+      local: { command: ["web", "--port", "${PORT}"] }
+---
+apiVersion: runway/v1
+kind: AnalysisTemplate
+metadata: { name: errors }
+spec:
+  metrics:
+    - name: error-rate
+      provider: prometheus
+      prometheus: { address: "http://127.0.0.1:1" }
+      query: 'sum(rate(http_requests_total{code=~"5.."}[1m]))'
+      failureCondition: "result > 0.01"
+      interval: 30s
+      count: 3
+---
+apiVersion: runway/v1
+kind: Environment
+metadata: { name: production }
+spec:
+  runtime: { local: {} }
+  strategy: canary
+  canary:
+    steps:
+      - setWeight: 10
+      - analysis: { templates: [errors] }
+      - setWeight: 100
+)");
+  ASSERT_TRUE(o.config);
+  o.start = kMonday;
+  auto report = rehearse(o);
+  ASSERT_TRUE(report);
+  EXPECT_FALSE(report->passed);
+  ASSERT_EQ(report->stops.size(), 1u) << renderText(*report);
+  EXPECT_EQ(report->stops[0].kind, "analysis");
+  EXPECT_EQ(report->stops[0].location.line, 14);  // the metric error-rate
+  EXPECT_NE(report->stops[0].message.find("does not simulate"), std::string::npos) << report->stops[0].message;
 }
 
 TEST(RehearsalTest, OffsetsReadAsDaysHoursMinutesSeconds) {
