@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -109,15 +110,16 @@ std::vector<const config::AnalysisRef*> analysisRefs(const config::Environment& 
   return refs;
 }
 
-// Where metric `name` is written among the templates `env` uses (the first such template).
-config::SourceLocation metricLocation(const config::Config& cfg, const config::Environment& env,
-                                      const std::string& name) {
+// Where the first metric `matches` among the templates `env` uses is written; the environment
+// when none does.
+config::SourceLocation metricWhere(const config::Config& cfg, const config::Environment& env,
+                                   const std::function<bool(const config::MetricSpec&)>& matches) {
   for (const auto* ref : analysisRefs(env)) {
     for (const auto& t : ref->templates) {
       const auto* tmpl = cfg.findTemplate(t);
       if (tmpl == nullptr) continue;
       for (const auto& m : tmpl->metrics) {
-        if (m.name == name) return m.location;
+        if (matches(m)) return m.location;
       }
     }
   }
@@ -351,20 +353,6 @@ class Rehearsal {
     }
   }
 
-  // Where the metric an analysis message names ("error-rate of api: ...") is written.
-  config::SourceLocation metricNamedIn(const config::Environment& env, const std::string& message) const {
-    for (const auto* ref : analysisRefs(env)) {
-      for (const auto& t : ref->templates) {
-        const auto* tmpl = o_.config->findTemplate(t);
-        if (tmpl == nullptr) continue;
-        for (const auto& m : tmpl->metrics) {
-          if (message.find(m.name + " of ") != std::string::npos) return m.location;
-        }
-      }
-    }
-    return env.location;
-  }
-
   // Plays the roles the gate waits for, one approver per role.
   void approve(const config::Environment& env, const std::string& id, const engine::DeploymentState& s) {
     std::vector<std::string> roles = env.approvals.roles;
@@ -396,7 +384,8 @@ class Rehearsal {
       for (const auto& [key, m] : doc.latest) {
         if (m.outcome == "Inconclusive") metric = key.substr(key.rfind('/') + 1);
       }
-      const auto where = metricLocation(*o_.config, env, metric);
+      const auto where =
+          metricWhere(*o_.config, env, [&](const config::MetricSpec& m) { return m.name == metric; });
       stop("inconclusive", env.name,
            fmt::format("{} is inconclusive: the rollout pauses for a person to promote or abort; give the "
                        "metric an initialDelay, a window with data, or an inconclusiveLimit that fits",
@@ -418,7 +407,10 @@ class Rehearsal {
         // A metric that cannot be measured (a provider the rehearsal does not simulate, a source
         // that cannot answer): the plan can never judge the release.
         stop("analysis", env.name, "an analysis could not measure: " + s.abort_reason,
-             metricNamedIn(env, s.abort_reason));
+             // the metric the message names: "error-rate of api: ..."
+             metricWhere(*o_.config, env, [&](const config::MetricSpec& m) {
+               return s.abort_reason.find(m.name + " of ") != std::string::npos;
+             }));
         return;
       }
       if (!report_.bad) stop("failed", env.name, "a good build was rolled back: " + s.abort_reason, env.location);
