@@ -9,15 +9,24 @@ namespace {
 
 class StepperImpl final : public Stepper {
  public:
-  explicit StepperImpl(ControllerOptions options) : reconciler_(std::move(options), scheduler_, metrics_) {}
+  explicit StepperImpl(ControllerOptions options)
+      : reconciler_(std::move(options), scheduler_, metrics_) {}
 
   Result<void> recover() { return reconciler_.recover(); }
 
   // Stepper
-  Result<Admitted> deploy(DeployRequest request) override { return reconciler_.deploy(std::move(request)); }
-  Result<Admitted> rollback(RollbackRequest request) override { return reconciler_.rollback(std::move(request)); }
-  Result<std::string> command(CommandRequest request) override { return reconciler_.command(std::move(request)); }
-  Result<std::string> decide(ApprovalRequest request) override { return reconciler_.decide(std::move(request)); }
+  Result<Admitted> deploy(DeployRequest request) override {
+    return reconciler_.deploy(std::move(request));
+  }
+  Result<Admitted> rollback(RollbackRequest request) override {
+    return reconciler_.rollback(std::move(request));
+  }
+  Result<std::string> command(CommandRequest request) override {
+    return reconciler_.command(std::move(request));
+  }
+  Result<std::string> decide(ApprovalRequest request) override {
+    return reconciler_.decide(std::move(request));
+  }
 
   bool settle(int limit) override {
     for (int i = 0; i < limit; ++i) {
@@ -40,8 +49,10 @@ class StepperImpl final : public Stepper {
 }  // namespace
 
 Result<std::unique_ptr<Stepper>> Stepper::start(ControllerOptions options) {
-  if (!options.store || !options.runtime || !options.clock || !options.config || !options.provider) {
-    return fail(ErrorCode::InvalidArgument, "the controller needs a store, runtime, clock, config and provider");
+  if (!options.store || !options.runtime || !options.clock || !options.config ||
+      !options.provider) {
+    return fail(ErrorCode::InvalidArgument,
+                "the controller needs a store, runtime, clock, config and provider");
   }
   auto impl = std::make_unique<StepperImpl>(std::move(options));
   if (auto r = impl->recover(); !r) return fail(r.error());

@@ -20,14 +20,16 @@ ScaledClock::ScaledClock(TimePoint start, double speed)
 }
 
 TimePoint ScaledClock::now() const {
-  const std::chrono::duration<double, std::milli> real = std::chrono::steady_clock::now() - real_start_;
+  const std::chrono::duration<double, std::milli> real =
+      std::chrono::steady_clock::now() - real_start_;
   return start_ + Duration{static_cast<Duration::rep>(real.count() * speed_)};
 }
 
 void ScaledClock::advanceTo(TimePoint to) {
   for (TimePoint at = now(); at < to; at = now()) {
     const std::chrono::duration<double, std::milli> left = to - at;
-    std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(left.count() / speed_ + 0.01));
+    std::this_thread::sleep_for(
+        std::chrono::duration<double, std::milli>(left.count() / speed_ + 0.01));
   }
 }
 

@@ -45,7 +45,8 @@ class WorkDir {
     }
     std::string pattern = base + "/runway-rehearsal-XXXXXX";
     if (::mkdtemp(pattern.data()) == nullptr) {
-      return fail(ErrorCode::Unavailable, "cannot make a directory in " + base + " for the rehearsal's store");
+      return fail(ErrorCode::Unavailable,
+                  "cannot make a directory in " + base + " for the rehearsal's store");
     }
     return WorkDir(pattern);
   }
@@ -68,10 +69,12 @@ class NotSimulated final : public analysis::MetricProvider {
   Result<analysis::MetricValue> measure(const config::MetricSpec& metric,
                                         const analysis::MeasureContext& context) override {
     (void)context;
-    return fail(ErrorCode::Unavailable,
-                fmt::format("metric {} uses provider {}, which a rehearsal does not simulate (only builtin and "
-                            "judge metrics are)",
-                            metric.name, config::toString(metric.provider)));
+    return fail(
+        ErrorCode::Unavailable,
+        fmt::format(
+            "metric {} uses provider {}, which a rehearsal does not simulate (only builtin and "
+            "judge metrics are)",
+            metric.name, config::toString(metric.provider)));
   }
 };
 
@@ -148,7 +151,8 @@ class Rehearsal {
   Result<void> run() {
     const auto& cfg = *o_.config;
     for (const auto* env : promotionOrder(cfg)) order_.push_back(env);
-    if (order_.empty()) return fail(ErrorCode::InvalidArgument, "the configuration has no environment to rehearse");
+    if (order_.empty())
+      return fail(ErrorCode::InvalidArgument, "the configuration has no environment to rehearse");
     for (const auto* env : order_) report_.path.push_back(env->name);
     if (const auto* app = cfg.applicationFor(*order_.front())) report_.application = app->name;
 
@@ -187,7 +191,9 @@ class Rehearsal {
     others->set(config::MetricSpec::Provider::Web, std::make_shared<NotSimulated>());
     std::shared_ptr<const runtime::SimulatedRuntime> model = runtime_;
     co.provider = analysis::environmentScopedProvider(
-        [model](const std::string& environment) { return runtime::simulatedTrafficStatistics(model, environment); },
+        [model](const std::string& environment) {
+          return runtime::simulatedTrafficStatistics(model, environment);
+        },
         others);
     co.checks = std::make_shared<SimulatedChecks>(runtime_);
     co.hooks = std::make_shared<RehearsedHooks>();
@@ -226,7 +232,8 @@ class Rehearsal {
       const auto* app = cfg.applicationFor(*env);
       if (app == nullptr) continue;
       for (const auto& svc : app->services) {
-        if (auto r = runtime_->startVersion(*env, svc, o_.baseline, svc.instances, {}); !r) return r;
+        if (auto r = runtime_->startVersion(*env, svc, o_.baseline, svc.instances, {}); !r)
+          return r;
         runtime::TrafficSplit split;
         split.weights[o_.baseline] = 1000;
         if (auto r = runtime_->setTraffic(env->name, svc.name, split); !r) return r;
@@ -251,7 +258,8 @@ class Rehearsal {
       auto created = store_->createDeployment(rec, {});
       if (!created) return fail(created.error());
       store::ServingRecord serving{env->name, o_.baseline, rec.id,
-                                   env->strategy == config::StrategyKind::BlueGreen ? "blue" : "", clock_->now()};
+                                   env->strategy == config::StrategyKind::BlueGreen ? "blue" : "",
+                                   clock_->now()};
       if (auto r = store_->updateDeployment(*created, {}, {}, serving); !r) return fail(r.error());
     }
     events_after_ = lastSeq();
@@ -273,11 +281,14 @@ class Rehearsal {
   Duration offset() const { return clock_->now() - o_.start; }
 
   void add(const std::string& environment, std::string kind, std::string text, TimePoint at) {
-    report_.timeline.push_back(TimelineEntry{at - o_.start, environment, std::move(kind), std::move(text)});
+    report_.timeline.push_back(
+        TimelineEntry{at - o_.start, environment, std::move(kind), std::move(text)});
   }
 
-  void stop(std::string kind, const std::string& environment, std::string message, config::SourceLocation where) {
-    report_.stops.push_back(Stop{std::move(kind), environment, offset(), std::move(message), std::move(where)});
+  void stop(std::string kind, const std::string& environment, std::string message,
+            config::SourceLocation where) {
+    report_.stops.push_back(
+        Stop{std::move(kind), environment, offset(), std::move(message), std::move(where)});
   }
 
   // Drives `version` through `env`. Returns whether the next environment may follow.
@@ -288,8 +299,8 @@ class Rehearsal {
     request.version = o_.version;
     request.actor.name = std::string(kRequester);
     request.reason = "rehearsal";
-    add(env.name, "rehearsal.deploy", fmt::format("deploy {} to {} ({})", o_.version, env.name,
-                                                  config::toString(env.strategy)),
+    add(env.name, "rehearsal.deploy",
+        fmt::format("deploy {} to {} ({})", o_.version, env.name, config::toString(env.strategy)),
         clock_->now());
     auto admitted = stepper_->deploy(request);
     if (!admitted) {
@@ -301,7 +312,8 @@ class Rehearsal {
     std::set<int> approved_gates;
     while (true) {
       if (!stepper_->settle()) {
-        stop("stuck", env.name, "the controller did not settle (a loop that never ends)", env.location);
+        stop("stuck", env.name, "the controller did not settle (a loop that never ends)",
+             env.location);
         return false;
       }
       drainEvents();
@@ -317,7 +329,7 @@ class Rehearsal {
       }
       const auto& s = doc->state;
       if (s.phase == Phase::AwaitingApproval && approved_gates.insert(s.approval_gate).second) {
-        approve(env, id, s);
+        if (!approve(env, id, s)) return false;
         continue;
       }
       if (s.phase == Phase::Paused) {
@@ -335,17 +347,19 @@ class Rehearsal {
         return false;
       }
       std::optional<TimePoint> next = stepper_->nextDue();
-      if (const auto change = runtime_->nextChange(); change && (!next || *change < *next)) next = change;
+      if (const auto change = runtime_->nextChange(); change && (!next || *change < *next))
+        next = change;
       if (!next) {
         if (s.phase == Phase::Succeeded) return true;
         stop("stuck", env.name,
-             fmt::format("{} stays {}: nothing more is scheduled and no person is asked", o_.version,
-                         engine::toString(s.phase)),
+             fmt::format("{} stays {}: nothing more is scheduled and no person is asked",
+                         o_.version, engine::toString(s.phase)),
              env.location);
         return false;
       }
       if (*next - o_.start > kHorizon) {
-        stop("stuck", env.name, fmt::format("nothing happens for more than {} days", kHorizon.count() / 86'400'000),
+        stop("stuck", env.name,
+             fmt::format("nothing happens for more than {} days", kHorizon.count() / 86'400'000),
              env.location);
         return false;
       }
@@ -354,13 +368,26 @@ class Rehearsal {
   }
 
   // Plays the roles the gate waits for, one approver per role.
-  void approve(const config::Environment& env, const std::string& id, const engine::DeploymentState& s) {
+  // Returns false when the plan stops there (a role no one holds, a refused approval).
+  bool approve(const config::Environment& env, const std::string& id,
+               const engine::DeploymentState& s) {
     std::vector<std::string> roles = env.approvals.roles;
+    config::SourceLocation where = env.approvals.location;
     if (s.approval_gate != engine::kStartGate && s.spec &&
         static_cast<std::size_t>(s.approval_gate) < s.spec->steps.size()) {
-      roles = s.spec->steps[static_cast<std::size_t>(s.approval_gate)].approval;
+      const auto gate = static_cast<std::size_t>(s.approval_gate);
+      roles = s.spec->steps[gate].approval;
+      if (gate < env.canary.steps.size()) where = env.canary.steps[gate].location;
     }
     for (const auto& role : roles) {
+      if (o_.held_roles &&
+          std::find(o_.held_roles->begin(), o_.held_roles->end(), role) == o_.held_roles->end()) {
+        drainEvents();
+        stop("approval", env.name,
+             fmt::format("{} waits for an approval by {}, a role no one holds", o_.version, role),
+             where);
+        return false;
+      }
       controller::ApprovalRequest request;
       request.deployment_id = id;
       request.environment = env.name;
@@ -369,11 +396,12 @@ class Rehearsal {
       request.comment = "played by the rehearsal (approver: the role itself)";
       if (auto r = stepper_->decide(request); !r) {
         drainEvents();
-        stop("approval", env.name, fmt::format("the approval of {} was refused: {}", role, r.error().message),
-             env.approvals.location);
-        return;
+        stop("approval", env.name,
+             fmt::format("the approval of {} was refused: {}", role, r.error().message), where);
+        return false;
       }
     }
+    return true;
   }
 
   void pausedForPerson(const config::Environment& env, const controller::PersistedDeployment& doc) {
@@ -384,17 +412,19 @@ class Rehearsal {
       for (const auto& [key, m] : doc.latest) {
         if (m.outcome == "Inconclusive") metric = key.substr(key.rfind('/') + 1);
       }
-      const auto where =
-          metricWhere(*o_.config, env, [&](const config::MetricSpec& m) { return m.name == metric; });
+      const auto where = metricWhere(*o_.config, env,
+                                     [&](const config::MetricSpec& m) { return m.name == metric; });
       stop("inconclusive", env.name,
-           fmt::format("{} is inconclusive: the rollout pauses for a person to promote or abort; give the "
-                       "metric an initialDelay, a window with data, or an inconclusiveLimit that fits",
-                       metric.empty() ? std::string("an analysis metric") : "metric " + metric),
+           fmt::format(
+               "{} is inconclusive: the rollout pauses for a person to promote or abort; give the "
+               "metric an initialDelay, a window with data, or an inconclusiveLimit that fits",
+               metric.empty() ? std::string("an analysis metric") : "metric " + metric),
            where);
       return;
     }
     stop("paused", env.name,
-         fmt::format("{} pauses ({}) until a person promotes it", o_.version, engine::toString(s.pause_reason)),
+         fmt::format("{} pauses ({}) until a person promotes it", o_.version,
+                     engine::toString(s.pause_reason)),
          env.canary.location);
   }
 
@@ -402,7 +432,8 @@ class Rehearsal {
     if (s.phase == Phase::RolledBack) {
       report_.rolled_back_in = env.name;
       report_.rollback_reason = s.abort_reason;
-      if (auto w = weights_.find(env.name); w != weights_.end()) report_.rolled_back_at_weight = w->second;
+      if (auto w = weights_.find(env.name); w != weights_.end())
+        report_.rolled_back_at_weight = w->second;
       if (rolled_back_by_ == "analysis.error") {
         // A metric that cannot be measured (a provider the rehearsal does not simulate, a source
         // that cannot answer): the plan can never judge the release.
@@ -413,7 +444,8 @@ class Rehearsal {
              }));
         return;
       }
-      if (!report_.bad) stop("failed", env.name, "a good build was rolled back: " + s.abort_reason, env.location);
+      if (!report_.bad)
+        stop("failed", env.name, "a good build was rolled back: " + s.abort_reason, env.location);
       return;
     }
     if (last_kind_ == "window.never") {
@@ -422,17 +454,20 @@ class Rehearsal {
       const TimePoint now = clock_->now();
       const config::Freeze* freeze = nullptr;
       for (const auto& f : env.freezes) {
-        if (f.start <= now && f.end > now && (freeze == nullptr || f.end > freeze->end)) freeze = &f;
+        if (f.start <= now && f.end > now && (freeze == nullptr || f.end > freeze->end))
+          freeze = &f;
       }
-      const auto where = freeze != nullptr ? freeze->location
+      const auto where = freeze != nullptr     ? freeze->location
                          : env.windows.empty() ? env.location
                                                : env.windows.front().location;
-      stop("window", env.name, s.abort_reason.empty() ? std::string("no change window ever opens") : s.abort_reason,
+      stop("window", env.name,
+           s.abort_reason.empty() ? std::string("no change window ever opens") : s.abort_reason,
            where);
       return;
     }
     stop(s.phase == Phase::Rejected ? "refused" : "failed", env.name,
-         fmt::format("{} {}: {}", o_.version, engine::toString(s.phase), last_reason_), env.location);
+         fmt::format("{} {}: {}", o_.version, engine::toString(s.phase), last_reason_),
+         env.location);
   }
 
   // The audit events committed since the last call, as timeline entries; measurements are
@@ -462,7 +497,8 @@ class Rehearsal {
 
   void timelineOf(const store::EventRecord& e) {
     static const std::set<std::string, std::less<>> kQuiet = {
-        "runtime.report", "deployment.requested", "instances.waiting", "analysis.started", "checks.started"};
+        "runtime.report", "deployment.requested", "instances.waiting", "analysis.started",
+        "checks.started"};
     // Events about something else than a deployment (an incident) belong to the environment
     // being released into.
     std::string env = environmentOf(e.subject);
@@ -473,7 +509,8 @@ class Rehearsal {
     }
     last_kind_ = e.kind;
     last_reason_ = e.reason;
-    if (e.kind == "analysis.error" || e.kind == "analysis.failed" || e.kind == "watch.failed") rolled_back_by_ = e.kind;
+    if (e.kind == "analysis.error" || e.kind == "analysis.failed" || e.kind == "watch.failed")
+      rolled_back_by_ = e.kind;
     noteWeight(env, e.reason);
     if (kQuiet.count(e.kind) != 0) return;
     std::string text = e.reason;
@@ -490,9 +527,11 @@ class Rehearsal {
     const std::string switched = "switched to ";
     if (const auto at = reason.find(weight_of); at != std::string_view::npos) {
       weights_[env] = std::atoi(std::string(reason.substr(at + weight_of.size())).c_str());
-    } else if (reason.find(switched) != std::string_view::npos && reason.find("(" + o_.version + ")") != std::string_view::npos) {
+    } else if (reason.find(switched) != std::string_view::npos &&
+               reason.find("(" + o_.version + ")") != std::string_view::npos) {
       weights_[env] = 100;
-    } else if (reason == o_.version + " takes all traffic" || reason == "every instance runs " + o_.version) {
+    } else if (reason == o_.version + " takes all traffic" ||
+               reason == "every instance runs " + o_.version) {
       weights_[env] = 100;
     }
   }
@@ -516,11 +555,14 @@ class Rehearsal {
     const auto* value = o.if_contains("value");
     const auto* service = o.if_contains("service");
     if (run == nullptr || metric == nullptr || !metric->is_string()) return;
-    auto& seen = seen_[e.subject][static_cast<std::uint32_t>(run->to_number<std::int64_t>())][std::string(metric->as_string())];
-    const std::string svc = service != nullptr && service->is_string() ? std::string(service->as_string()) : "";
+    auto& seen = seen_[e.subject][static_cast<std::uint32_t>(run->to_number<std::int64_t>())]
+                      [std::string(metric->as_string())];
+    const std::string svc =
+        service != nullptr && service->is_string() ? std::string(service->as_string()) : "";
     const auto* outcome = o.if_contains("outcome");
-    const bool undecided = outcome != nullptr && outcome->is_string() &&
-                           (outcome->as_string() == "Inconclusive" || outcome->as_string() == "Error");
+    const bool undecided =
+        outcome != nullptr && outcome->is_string() &&
+        (outcome->as_string() == "Inconclusive" || outcome->as_string() == "Error");
     // An inconclusive or failed measurement carries no value worth showing (no data, or no
     // answer): it is counted, with the reason the engine gave for the last one.
     if (value == nullptr || value->is_null() || undecided) {
@@ -552,11 +594,13 @@ class Rehearsal {
       for (const auto& [metric, s] : rit->second) {
         if (!out.empty()) out += ", ";
         if (s.count == 0) {
-          out += fmt::format("{} undecided ({} measurement{})", metric, s.no_data, s.no_data == 1 ? "" : "s");
+          out += fmt::format("{} undecided ({} measurement{})", metric, s.no_data,
+                             s.no_data == 1 ? "" : "s");
           continue;
         }
-        out += fmt::format("{} {}..{} ({} measurement{}{}{})", metric, formatValue(s.min), formatValue(s.max), s.count,
-                           s.count == 1 ? "" : "s", s.max_service.empty() ? "" : ", max at " + s.max_service,
+        out += fmt::format("{} {}..{} ({} measurement{}{}{})", metric, formatValue(s.min),
+                           formatValue(s.max), s.count, s.count == 1 ? "" : "s",
+                           s.max_service.empty() ? "" : ", max at " + s.max_service,
                            s.no_data > 0 ? fmt::format(", {} undecided", s.no_data) : "");
       }
       rit = dit->second.erase(rit);
@@ -577,7 +621,7 @@ class Rehearsal {
   std::vector<std::string> bad_in_;
   std::string current_environment_;
   std::map<std::string, int> weights_;  // environment -> percent of traffic on the version
-  std::string rolled_back_by_;  // the kind of the event that aborted the last deployment
+  std::string rolled_back_by_;          // the kind of the event that aborted the last deployment
   std::string last_kind_;
   std::string last_reason_;
 };
@@ -592,8 +636,10 @@ Result<RehearsalReport> rehearse(const RehearsalOptions& options) {
   report.bad = options.fault.has_value();
   if (options.fault) {
     std::vector<std::string> parts;
-    if (options.fault->error_rate) parts.push_back(fmt::format("error rate {}", formatValue(*options.fault->error_rate)));
-    if (options.fault->latency_p95) parts.push_back("P95 latency " + formatDuration(*options.fault->latency_p95));
+    if (options.fault->error_rate)
+      parts.push_back(fmt::format("error rate {}", formatValue(*options.fault->error_rate)));
+    if (options.fault->latency_p95)
+      parts.push_back("P95 latency " + formatDuration(*options.fault->latency_p95));
     for (const auto& p : parts) report.fault += (report.fault.empty() ? "" : ", ") + p;
   }
   report.start = options.start;

@@ -17,9 +17,11 @@ std::string where(const config::SourceLocation& l) {
 std::string outcome(const RehearsalReport& r) {
   if (r.bad) {
     if (r.passed) {
-      return fmt::format("PASSED: the plan caught the bad build: rolled back in {}{}", r.rolled_back_in,
-                         r.rolled_back_at_weight >= 0 ? fmt::format(" at {} % of its traffic", r.rolled_back_at_weight)
-                                                      : std::string());
+      return fmt::format("PASSED: the plan caught the bad build: rolled back in {}{}",
+                         r.rolled_back_in,
+                         r.rolled_back_at_weight >= 0
+                             ? fmt::format(" at {} % of its traffic", r.rolled_back_at_weight)
+                             : std::string());
     }
     if (!r.reached.empty() && r.rolled_back_in.empty() && r.stops.empty()) {
       return fmt::format("FAILED: the bad build reached {} and was never rolled back", r.reached);
@@ -27,7 +29,8 @@ std::string outcome(const RehearsalReport& r) {
     return "FAILED: the plan stopped before it could catch the bad build";
   }
   if (r.passed) return fmt::format("PASSED: {} reached {}", r.version, r.reached);
-  return fmt::format("FAILED: {} did not reach {}", r.version, r.path.empty() ? std::string("?") : r.path.back());
+  return fmt::format("FAILED: {} did not reach {}", r.version,
+                     r.path.empty() ? std::string("?") : r.path.back());
 }
 
 }  // namespace
@@ -54,27 +57,32 @@ std::string renderText(const RehearsalReport& r) {
   std::string out;
   std::string path;
   for (const auto& e : r.path) path += (path.empty() ? "" : " -> ") + e;
-  fmt::format_to(std::back_inserter(out), "Rehearsal of {} {} ({}; every environment serves {} first)\n",
-                 r.application, r.version, r.bad ? "a bad build: " + r.fault : std::string("a good build"), r.baseline);
-  fmt::format_to(std::back_inserter(out), "path: {}\nT+0 = {} (simulated)\n\n", path, formatTimestamp(r.start));
+  fmt::format_to(std::back_inserter(out),
+                 "Rehearsal of {} {} ({}; every environment serves {} first)\n", r.application,
+                 r.version, r.bad ? "a bad build: " + r.fault : std::string("a good build"),
+                 r.baseline);
+  fmt::format_to(std::back_inserter(out), "path: {}\nT+0 = {} (simulated)\n\n", path,
+                 formatTimestamp(r.start));
   std::size_t env_width = 11;
   for (const auto& e : r.timeline) env_width = std::max(env_width, e.environment.size());
   for (const auto& e : r.timeline) {
-    fmt::format_to(std::back_inserter(out), "{:<14} {:<{}} {:<24} {}\n", formatOffset(e.at), e.environment, env_width,
-                   e.kind, e.text);
+    fmt::format_to(std::back_inserter(out), "{:<14} {:<{}} {:<24} {}\n", formatOffset(e.at),
+                   e.environment, env_width, e.kind, e.text);
   }
-  fmt::format_to(std::back_inserter(out), "\ntotal simulated time: {}\n", formatDuration(r.elapsed));
+  fmt::format_to(std::back_inserter(out), "\ntotal simulated time: {}\n",
+                 formatDuration(r.elapsed));
   if (!r.stops.empty()) {
     fmt::format_to(std::back_inserter(out), "\nwhere the plan stops:\n");
     for (const auto& s : r.stops) {
       const auto at = where(s.location);
-      fmt::format_to(std::back_inserter(out), "  {}{}{} at {} in {}: {}\n", at, at.empty() ? "" : ": ", s.kind,
-                     formatOffset(s.at), s.environment, s.message);
+      fmt::format_to(std::back_inserter(out), "  {}{}{} at {} in {}: {}\n", at,
+                     at.empty() ? "" : ": ", s.kind, formatOffset(s.at), s.environment, s.message);
     }
   }
   if (!r.rolled_back_in.empty()) {
     fmt::format_to(std::back_inserter(out), "\nrolled back in {}{}: {}\n", r.rolled_back_in,
-                   r.rolled_back_at_weight >= 0 ? fmt::format(" at {} %", r.rolled_back_at_weight) : std::string(),
+                   r.rolled_back_at_weight >= 0 ? fmt::format(" at {} %", r.rolled_back_at_weight)
+                                                : std::string(),
                    r.rollback_reason);
   }
   fmt::format_to(std::back_inserter(out), "\n{}\n", outcome(r));

@@ -5,12 +5,14 @@
 
 namespace runway::rehearse {
 
-controller::CheckOutcome SimulatedChecks::run(const config::Config& config, const std::string& environment,
+controller::CheckOutcome SimulatedChecks::run(const config::Config& config,
+                                              const std::string& environment,
                                               const engine::RunChecks& checks) {
   (void)config;
   std::vector<std::string> what;
   if (checks.kind == engine::CheckKind::PreFlight) {
-    what.push_back("pre-flight" + (checks.checks.health.empty() ? std::string() : " " + checks.checks.health));
+    what.push_back("pre-flight" +
+                   (checks.checks.health.empty() ? std::string() : " " + checks.checks.health));
   } else {
     if (!checks.checks.health.empty()) what.push_back("health " + checks.checks.health);
     if (!checks.checks.smoke.empty()) what.push_back("smoke suite " + checks.checks.smoke);
@@ -23,10 +25,12 @@ controller::CheckOutcome SimulatedChecks::run(const config::Config& config, cons
     if (!checks.version.empty() && i.version != checks.version) continue;
     ++total;
     if (i.state != runtime::InstanceState::Ready) {
-      not_ready.push_back(fmt::format("{}/{}#{} {}", i.service, i.version, i.index, runtime::toString(i.state)));
+      not_ready.push_back(
+          fmt::format("{}/{}#{} {}", i.service, i.version, i.index, runtime::toString(i.state)));
     }
   }
-  const std::string checked = what.empty() ? std::string("checks") : fmt::format("{}", fmt::join(what, ", "));
+  const std::string checked =
+      what.empty() ? std::string("checks") : fmt::format("{}", fmt::join(what, ", "));
   if (total == 0 && checks.kind != engine::CheckKind::PreFlight) {
     return {false, fmt::format("{}: version {} has no instances", checked, checks.version)};
   }
@@ -50,8 +54,9 @@ controller::HookResult rehearsed(const std::vector<std::string>& names, std::str
 
 }  // namespace
 
-controller::HookResult RehearsedHooks::run(const config::Config& config, const std::string& environment,
-                                           config::HookPoint point, const std::string& version) {
+controller::HookResult RehearsedHooks::run(const config::Config& config,
+                                           const std::string& environment, config::HookPoint point,
+                                           const std::string& version) {
   (void)version;
   const auto* env = config.findEnvironment(environment);
   if (env == nullptr) return {};
@@ -60,7 +65,8 @@ controller::HookResult RehearsedHooks::run(const config::Config& config, const s
   return rehearsed(names, fmt::format("{} hooks", config::toString(point)));
 }
 
-controller::HookResult RehearsedHooks::backupBeforeDeploy(const config::Config& config, const std::string& environment,
+controller::HookResult RehearsedHooks::backupBeforeDeploy(const config::Config& config,
+                                                          const std::string& environment,
                                                           const std::string& version) {
   (void)version;
   const auto* env = config.findEnvironment(environment);

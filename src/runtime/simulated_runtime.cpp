@@ -45,7 +45,8 @@ double unit(std::uint64_t seed, std::string_view environment, std::string_view s
 }
 
 Error notFound(std::string_view environment, std::string_view service, std::string_view version) {
-  return Error{ErrorCode::NotFound, fmt::format("{} {} is not started in {}", service, version, environment)};
+  return Error{ErrorCode::NotFound,
+               fmt::format("{} {} is not started in {}", service, version, environment)};
 }
 
 class ModelStatistics final : public analysis::TrafficStatistics {
@@ -70,9 +71,11 @@ SimulatedRuntime::SimulatedRuntime(SimulatedRuntimeOptions options) : options_(s
   RUNWAY_ASSERT(options_.clock != nullptr);
 }
 
-const config::SimulatedRuntime& SimulatedRuntime::modelOf(const config::Environment& environment) const {
-  return environment.runtime.kind == config::RuntimeSpec::Kind::Simulated ? environment.runtime.simulated
-                                                                          : options_.model;
+const config::SimulatedRuntime& SimulatedRuntime::modelOf(
+    const config::Environment& environment) const {
+  return environment.runtime.kind == config::RuntimeSpec::Kind::Simulated
+             ? environment.runtime.simulated
+             : options_.model;
 }
 
 std::optional<TimePoint> SimulatedRuntime::nextChange() const {
@@ -111,16 +114,16 @@ void SimulatedRuntime::collectReady(TimePoint now, std::vector<RuntimeEvent>& ev
         }
         if (!v.announced[i]) {
           v.announced[i] = true;
-          events.push_back(RuntimeEvent{RuntimeEvent::Kind::InstanceReady, key.first, key.second, name,
-                                        static_cast<int>(i), "ready (simulated)", ready});
+          events.push_back(RuntimeEvent{RuntimeEvent::Kind::InstanceReady, key.first, key.second,
+                                        name, static_cast<int>(i), "ready (simulated)", ready});
         }
       }
       if (all && !v.ready_announced) {
         v.ready_announced = true;
-        events.push_back(RuntimeEvent{RuntimeEvent::Kind::VersionReady, key.first, key.second, name, -1,
-                                      fmt::format("{} instance{} ready", v.started.size(),
-                                                  v.started.size() == 1 ? "" : "s"),
-                                      now});
+        events.push_back(RuntimeEvent{
+            RuntimeEvent::Kind::VersionReady, key.first, key.second, name, -1,
+            fmt::format("{} instance{} ready", v.started.size(), v.started.size() == 1 ? "" : "s"),
+            now});
       }
     }
   }
@@ -137,21 +140,23 @@ void SimulatedRuntime::deliver(const std::vector<RuntimeEvent>& events) const {
   for (const auto& e : events) handler(e);
 }
 
-Result<void> SimulatedRuntime::resize(ServiceWorld& world, const Key& key, const std::string& version,
-                                      int instances, TimePoint now, std::vector<RuntimeEvent>& events) {
+Result<void> SimulatedRuntime::resize(ServiceWorld& world, const Key& key,
+                                      const std::string& version, int instances, TimePoint now,
+                                      std::vector<RuntimeEvent>& events) {
   auto& v = world.versions[version];
   const auto want = static_cast<std::size_t>(instances);
   if (want < v.started.size()) {
     for (std::size_t i = want; i < v.started.size(); ++i) {
-      events.push_back(RuntimeEvent{RuntimeEvent::Kind::InstanceStopped, key.first, key.second, version,
-                                    static_cast<int>(i), "scaled down", now});
+      events.push_back(RuntimeEvent{RuntimeEvent::Kind::InstanceStopped, key.first, key.second,
+                                    version, static_cast<int>(i), "scaled down", now});
     }
     v.started.resize(want);
     v.announced.resize(want);
   }
   while (v.started.size() < want) {
-    events.push_back(RuntimeEvent{RuntimeEvent::Kind::InstanceStarted, key.first, key.second, version,
-                                  static_cast<int>(v.started.size()), "started (simulated)", now});
+    events.push_back(RuntimeEvent{RuntimeEvent::Kind::InstanceStarted, key.first, key.second,
+                                  version, static_cast<int>(v.started.size()),
+                                  "started (simulated)", now});
     v.started.push_back(now);
     v.announced.push_back(false);
     v.ready_announced = false;
@@ -160,12 +165,14 @@ Result<void> SimulatedRuntime::resize(ServiceWorld& world, const Key& key, const
 }
 
 Result<void> SimulatedRuntime::startVersion(const config::Environment& environment,
-                                            const config::Service& service, std::string_view version,
-                                            int instances, const std::map<std::string, std::string>& artifacts) {
+                                            const config::Service& service,
+                                            std::string_view version, int instances,
+                                            const std::map<std::string, std::string>& artifacts) {
   (void)artifacts;  // nothing is fetched or run
   if (auto valid = validateVersionName(version); !valid) return valid;
   if (instances < 0 || instances > kMaxInstances) {
-    return fail(ErrorCode::InvalidArgument, fmt::format("instance count {} is outside 0..{}", instances, kMaxInstances));
+    return fail(ErrorCode::InvalidArgument,
+                fmt::format("instance count {} is outside 0..{}", instances, kMaxInstances));
   }
   std::vector<RuntimeEvent> events;
   {
@@ -191,7 +198,8 @@ Result<void> SimulatedRuntime::setTraffic(std::string_view environment, std::str
       return tl::unexpected(notFound(environment, service, version));
     }
     if (weight < 0 || weight > 1000) {
-      return fail(ErrorCode::InvalidArgument, fmt::format("weight {} of {} is outside 0..1000", weight, version));
+      return fail(ErrorCode::InvalidArgument,
+                  fmt::format("weight {} of {} is outside 0..1000", weight, version));
     }
     sum += weight;
   }
@@ -200,7 +208,8 @@ Result<void> SimulatedRuntime::setTraffic(std::string_view environment, std::str
   }
   for (const auto& route : split.routes) {
     if (route.header.empty() == route.cookie.empty()) {
-      return fail(ErrorCode::InvalidArgument, "a route matches exactly one of a header or a cookie");
+      return fail(ErrorCode::InvalidArgument,
+                  "a route matches exactly one of a header or a cookie");
     }
     if (it == world_.end() || it->second.versions.count(route.version) == 0) {
       return tl::unexpected(notFound(environment, service, route.version));
@@ -218,17 +227,20 @@ Result<void> SimulatedRuntime::setTraffic(std::string_view environment, std::str
   return {};
 }
 
-Result<TrafficSplit> SimulatedRuntime::traffic(std::string_view environment, std::string_view service) const {
+Result<TrafficSplit> SimulatedRuntime::traffic(std::string_view environment,
+                                               std::string_view service) const {
   std::lock_guard lock(mu_);
   auto it = world_.find(Key{environment, service});
-  if (it == world_.end()) return fail(ErrorCode::NotFound, fmt::format("{} runs nothing in {}", service, environment));
+  if (it == world_.end())
+    return fail(ErrorCode::NotFound, fmt::format("{} runs nothing in {}", service, environment));
   return it->second.split;
 }
 
 Result<void> SimulatedRuntime::scale(std::string_view environment, std::string_view service,
                                      std::string_view version, int instances) {
   if (instances < 0 || instances > kMaxInstances) {
-    return fail(ErrorCode::InvalidArgument, fmt::format("instance count {} is outside 0..{}", instances, kMaxInstances));
+    return fail(ErrorCode::InvalidArgument,
+                fmt::format("instance count {} is outside 0..{}", instances, kMaxInstances));
   }
   std::vector<RuntimeEvent> events;
   {
@@ -239,7 +251,8 @@ Result<void> SimulatedRuntime::scale(std::string_view environment, std::string_v
       return tl::unexpected(notFound(environment, service, version));
     }
     const TimePoint now = options_.clock->now();
-    if (auto r = resize(it->second, key, std::string(version), instances, now, events); !r) return r;
+    if (auto r = resize(it->second, key, std::string(version), instances, now, events); !r)
+      return r;
     collectReady(now, events);
   }
   deliver(events);
@@ -260,7 +273,8 @@ Result<std::vector<InstanceInfo>> SimulatedRuntime::instances(std::string_view e
         info.service = key.second;
         info.version = version;
         info.index = static_cast<int>(i);
-        info.state = v.started[i] + world.model.ready_after <= now ? InstanceState::Ready : InstanceState::Starting;
+        info.state = v.started[i] + world.model.ready_after <= now ? InstanceState::Ready
+                                                                   : InstanceState::Starting;
         info.started_at = v.started[i];
         out.push_back(std::move(info));
       }
@@ -269,13 +283,15 @@ Result<std::vector<InstanceInfo>> SimulatedRuntime::instances(std::string_view e
   return out;
 }
 
-Result<VersionStatus> SimulatedRuntime::versionStatus(std::string_view environment, std::string_view service,
+Result<VersionStatus> SimulatedRuntime::versionStatus(std::string_view environment,
+                                                      std::string_view service,
                                                       std::string_view version) const {
   std::lock_guard lock(mu_);
   auto it = world_.find(Key{environment, service});
   if (it == world_.end()) return tl::unexpected(notFound(environment, service, version));
   auto v = it->second.versions.find(std::string(version));
-  if (v == it->second.versions.end()) return tl::unexpected(notFound(environment, service, version));
+  if (v == it->second.versions.end())
+    return tl::unexpected(notFound(environment, service, version));
   const TimePoint now = options_.clock->now();
   VersionStatus status;
   status.environment = std::string(environment);
@@ -303,26 +319,29 @@ Result<void> SimulatedRuntime::retireVersion(std::string_view environment, std::
                                     [&](const TrafficRoute& r) { return r.version == version; });
     if ((w != split.weights.end() && w->second > 0) || routed) {
       return fail(ErrorCode::FailedPrecondition,
-                  fmt::format("{} {} still takes traffic in {}: move traffic off it first", service, version, environment));
+                  fmt::format("{} {} still takes traffic in {}: move traffic off it first", service,
+                              version, environment));
     }
     it->second.versions.erase(std::string(version));
-    events.push_back(RuntimeEvent{RuntimeEvent::Kind::VersionRetired, std::string(environment), std::string(service),
-                                  std::string(version), -1, "retired (simulated)", options_.clock->now()});
+    events.push_back(RuntimeEvent{RuntimeEvent::Kind::VersionRetired, std::string(environment),
+                                  std::string(service), std::string(version), -1,
+                                  "retired (simulated)", options_.clock->now()});
   }
   deliver(events);
   return {};
 }
 
-Result<void> SimulatedRuntime::retainOnly(std::string_view environment,
-                                          const std::vector<std::pair<std::string, std::string>>& keep,
-                                          Duration grace) {
+Result<void> SimulatedRuntime::retainOnly(
+    std::string_view environment, const std::vector<std::pair<std::string, std::string>>& keep,
+    Duration grace) {
   std::vector<std::pair<std::string, std::string>> leftovers;
   {
     std::lock_guard lock(mu_);
     for (const auto& [key, world] : world_) {
       if (key.first != environment) continue;
       for (const auto& [version, v] : world.versions) {
-        if (std::find(keep.begin(), keep.end(), std::make_pair(key.second, version)) == keep.end()) {
+        if (std::find(keep.begin(), keep.end(), std::make_pair(key.second, version)) ==
+            keep.end()) {
           leftovers.emplace_back(key.second, version);
         }
       }
@@ -346,12 +365,13 @@ void SimulatedRuntime::setEventHandler(EventHandler handler) {
   handler_ = std::move(handler);
 }
 
-double SimulatedRuntime::requests(const ServiceWorld& world, const std::string& version, TimePoint from,
-                                  TimePoint to) const {
+double SimulatedRuntime::requests(const ServiceWorld& world, const std::string& version,
+                                  TimePoint from, TimePoint to) const {
   double total = 0;
   for (std::size_t i = 0; i < world.history.size(); ++i) {
     const TimePoint begin = std::max(from, world.history[i].from);
-    const TimePoint end = i + 1 < world.history.size() ? std::min(to, world.history[i + 1].from) : to;
+    const TimePoint end =
+        i + 1 < world.history.size() ? std::min(to, world.history[i + 1].from) : to;
     if (end <= begin) continue;
     auto w = world.history[i].weights.find(version);
     if (w == world.history[i].weights.end()) continue;
@@ -361,8 +381,10 @@ double SimulatedRuntime::requests(const ServiceWorld& world, const std::string& 
   return total;
 }
 
-analysis::TrafficSnapshot SimulatedRuntime::snapshot(std::string_view environment, std::string_view service,
-                                                     std::string_view version, TimePoint from, TimePoint to) const {
+analysis::TrafficSnapshot SimulatedRuntime::snapshot(std::string_view environment,
+                                                     std::string_view service,
+                                                     std::string_view version, TimePoint from,
+                                                     TimePoint to) const {
   std::lock_guard lock(mu_);
   analysis::TrafficSnapshot snap;
   const TimePoint now = options_.clock->now();
@@ -378,20 +400,27 @@ analysis::TrafficSnapshot SimulatedRuntime::snapshot(std::string_view environmen
   const SimulatedFault* fault = nullptr;
   if (auto f = options_.faults.find(v); f != options_.faults.end()) {
     const auto& envs = f->second.environments;
-    if (envs.empty() || std::find(envs.begin(), envs.end(), environment) != envs.end()) fault = &f->second;
+    if (envs.empty() || std::find(envs.begin(), envs.end(), environment) != envs.end())
+      fault = &f->second;
   }
-  const double error_rate = fault != nullptr && fault->error_rate ? *fault->error_rate : world.model.error_rate;
-  const Duration p95 = fault != nullptr && fault->latency_p95 ? *fault->latency_p95 : world.model.latency_p95;
+  const double error_rate =
+      fault != nullptr && fault->error_rate ? *fault->error_rate : world.model.error_rate;
+  const Duration p95 =
+      fault != nullptr && fault->latency_p95 ? *fault->latency_p95 : world.model.latency_p95;
   const auto minute = std::chrono::floor<std::chrono::minutes>(to.time_since_epoch()).count();
-  const double error_noise = 0.8 + 0.4 * unit(world.model.seed, environment, service, v, minute, "errors");
-  const double latency_noise = 0.9 + 0.2 * unit(world.model.seed, environment, service, v, minute, "latency");
-  const auto errors = std::min(
-      count, static_cast<std::uint64_t>(std::llround(static_cast<double>(count) * error_rate * error_noise)));
+  const double error_noise =
+      0.8 + 0.4 * unit(world.model.seed, environment, service, v, minute, "errors");
+  const double latency_noise =
+      0.9 + 0.2 * unit(world.model.seed, environment, service, v, minute, "latency");
+  const auto errors = std::min(count, static_cast<std::uint64_t>(std::llround(
+                                          static_cast<double>(count) * error_rate * error_noise)));
   snap.requests = count;
   snap.responses_by_class[1] = count - errors;
   snap.responses_by_class[4] = errors;
-  const double p95_seconds = duration_cast<std::chrono::duration<double>>(p95).count() * latency_noise;
-  snap.quantiles = analysis::TrafficSnapshot::Quantiles{p95_seconds * 0.4, p95_seconds, p95_seconds * 1.5};
+  const double p95_seconds =
+      duration_cast<std::chrono::duration<double>>(p95).count() * latency_noise;
+  snap.quantiles =
+      analysis::TrafficSnapshot::Quantiles{p95_seconds * 0.4, p95_seconds, p95_seconds * 1.5};
   return snap;
 }
 
@@ -401,12 +430,14 @@ std::shared_ptr<analysis::TrafficStatistics> simulatedTrafficStatistics(
 }
 
 Result<std::vector<VersionStatistics>> SimulatedRuntime::statistics(std::string_view environment,
-                                                                    std::string_view service, Duration window) {
+                                                                    std::string_view service,
+                                                                    Duration window) {
   std::vector<std::string> versions;
   {
     std::lock_guard lock(mu_);
     auto it = world_.find(Key{environment, service});
-    if (it == world_.end()) return fail(ErrorCode::NotFound, fmt::format("{} runs nothing in {}", service, environment));
+    if (it == world_.end())
+      return fail(ErrorCode::NotFound, fmt::format("{} runs nothing in {}", service, environment));
     for (const auto& [version, v] : it->second.versions) versions.push_back(version);
   }
   const TimePoint now = options_.clock->now();

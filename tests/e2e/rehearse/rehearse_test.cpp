@@ -22,12 +22,11 @@
 #include <fstream>
 #include <sstream>
 
-#include <boost/json.hpp>
-#include <gtest/gtest.h>
-
 #include "support/poll.hpp"
 #include "support/process.hpp"
 #include "test_paths.hpp"
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
 
 namespace runway::test {
 namespace {
@@ -73,15 +72,18 @@ TEST(RehearseE2eTest, TheRunbookGoesAllTheWayInUnder30SecondsAsTheGoldenTimeline
   const auto ran = rehearse({"examples/runbook", "--start", kMonday});
   EXPECT_EQ(ran.code, 0) << ran.out;
   EXPECT_LT(ran.wall, 30s);
-  const auto golden = readFile(std::filesystem::path(RUNWAY_SOURCE_DIR) / "tests/data/rehearse/runbook-timeline.txt");
+  const auto golden = readFile(std::filesystem::path(RUNWAY_SOURCE_DIR) /
+                               "tests/data/rehearse/runbook-timeline.txt");
   ASSERT_FALSE(golden.empty());
-  EXPECT_EQ(ran.out, golden) << "to accept a new timeline, check it by hand against the runbook (see the top of "
-                                "this file) and write it with: runway rehearse examples/runbook --start "
-                             << kMonday << " > tests/data/rehearse/runbook-timeline.txt";
+  EXPECT_EQ(ran.out, golden)
+      << "to accept a new timeline, check it by hand against the runbook (see the top of "
+         "this file) and write it with: runway rehearse examples/runbook --start "
+      << kMonday << " > tests/data/rehearse/runbook-timeline.txt";
 }
 
 TEST(RehearseE2eTest, ABadBuildIsRolledBackAtTheProductionCanarysTenPercentWithTheEvidence) {
-  const auto ran = rehearse({"examples/runbook", "--start", kMonday, "--bad", "0.05", "-o", "json"});
+  const auto ran =
+      rehearse({"examples/runbook", "--start", kMonday, "--bad", "0.05", "-o", "json"});
   EXPECT_EQ(ran.code, 0) << ran.out;
   json::error_code ec;
   const auto report = json::parse(ran.out, ec);
@@ -101,17 +103,30 @@ TEST(RehearseE2eTest, ABadBuildIsRolledBackAtTheProductionCanarysTenPercentWithT
 TEST(RehearseE2eTest, AnAnalysisThatCanOnlyBeInconclusiveStopsWithItsPlace) {
   const auto ran = rehearse({"tests/data/rehearse/inconclusive", "--start", kMonday});
   EXPECT_EQ(ran.code, 1) << ran.out;
-  EXPECT_NE(ran.out.find("tests/data/rehearse/inconclusive/runway.yaml:18:7: inconclusive at T+10s in staging: "
-                         "metric error-rate is inconclusive"),
-            std::string::npos)
+  EXPECT_NE(
+      ran.out.find(
+          "tests/data/rehearse/inconclusive/runway.yaml:18:7: inconclusive at T+10s in staging: "
+          "metric error-rate is inconclusive"),
+      std::string::npos)
       << ran.out;
 }
 
 TEST(RehearseE2eTest, AWindowThatNeverOpensStopsWithItsPlace) {
   const auto ran = rehearse({"tests/data/rehearse/window-never", "--start", kMonday});
   EXPECT_EQ(ran.code, 1) << ran.out;
-  EXPECT_NE(ran.out.find("tests/data/rehearse/window-never/runway.yaml:24:7: window at T+0 in production: no change "
+  EXPECT_NE(ran.out.find("tests/data/rehearse/window-never/runway.yaml:24:7: window at T+0 in "
+                         "production: no change "
                          "window opens in production within 400 days"),
+            std::string::npos)
+      << ran.out;
+}
+
+TEST(RehearseE2eTest, AnApprovalRoleNoOneHoldsStopsThePlan) {
+  const auto ran = rehearse({"examples/runbook", "--start", kMonday, "--roles", "tech-lead"});
+  EXPECT_EQ(ran.code, 1) << ran.out;
+  EXPECT_NE(ran.out.find("examples/runbook/environments.yaml:"), std::string::npos) << ran.out;
+  EXPECT_NE(ran.out.find(": approval at T+15m20s in production: v2 waits for an approval by "
+                         "product-manager, a role no one holds"),
             std::string::npos)
       << ran.out;
 }

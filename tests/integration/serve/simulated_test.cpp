@@ -5,11 +5,10 @@
 
 #include <string>
 
-#include <boost/json.hpp>
-#include <gtest/gtest.h>
-
 #include "serve_fixture.hpp"
 #include "support/temp_dir.hpp"
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
 
 namespace runway::test {
 namespace {
@@ -78,7 +77,8 @@ TEST(SimulatedServeTest, ACanaryOnTheSimulatedRuntimeIsJudgedOnTheModelAndPromot
   bool checked = false;
   for (const auto& e : d.at("events").as_array()) {
     if (e.at("kind").as_string() == "checks.passed") {
-      checked = std::string(e.at("reason").as_string()).find("2 instances ready") != std::string::npos;
+      checked =
+          std::string(e.at("reason").as_string()).find("2 instances ready") != std::string::npos;
     }
   }
   EXPECT_TRUE(checked) << boost::json::serialize(d.at("events"));

@@ -5,12 +5,11 @@
 
 #include "runway/controller/stepper.hpp"
 
-#include <gtest/gtest.h>
-
 #include "fake_runtime.hpp"
 #include "fakes.hpp"
 #include "support/temp_dir.hpp"
 #include "test_config.hpp"
+#include <gtest/gtest.h>
 
 namespace runway::controller::testing {
 namespace {
@@ -34,8 +33,9 @@ Run deployTwice(std::uint64_t seed) {
   auto clock = std::make_shared<FakeClock>();
   ConfigKnobs knobs;
   knobs.canary_pause = "pause: {duration: 10m}";
-  auto options = optionsFor(db, std::make_shared<runway::testing::FakeRuntime>(), std::make_shared<FakeProvider>(),
-                            std::make_shared<FakeHooks>(), clock, loadTestConfig(knobs));
+  auto options = optionsFor(db, std::make_shared<runway::testing::FakeRuntime>(),
+                            std::make_shared<FakeProvider>(), std::make_shared<FakeHooks>(), clock,
+                            loadTestConfig(knobs));
   options.id_seed = seed;
   auto stepper = Stepper::start(std::move(options));
   EXPECT_TRUE(stepper) << (stepper ? "" : stepper.error().message);

@@ -7,10 +7,10 @@
 
 #include <algorithm>
 
+#include "test_paths.hpp"
 #include <gtest/gtest.h>
 
 #include "runway/config/loader.hpp"
-#include "test_paths.hpp"
 
 namespace runway::rehearse {
 namespace {
@@ -34,7 +34,8 @@ std::shared_ptr<const config::Config> loadText(const std::string& text) {
   std::string all;
   for (const auto& d : loaded.diagnostics) all += d.format() + "\n";
   EXPECT_TRUE(loaded.ok()) << all;
-  return loaded.config ? std::make_shared<const config::Config>(std::move(*loaded.config)) : nullptr;
+  return loaded.config ? std::make_shared<const config::Config>(std::move(*loaded.config))
+                       : nullptr;
 }
 
 RehearsalOptions badRunbook(std::uint64_t seed = 1) {
@@ -48,7 +49,8 @@ RehearsalOptions badRunbook(std::uint64_t seed = 1) {
   return o;
 }
 
-bool has(const RehearsalReport& r, std::string_view environment, std::string_view kind, std::string_view text = {}) {
+bool has(const RehearsalReport& r, std::string_view environment, std::string_view kind,
+         std::string_view text = {}) {
   return std::any_of(r.timeline.begin(), r.timeline.end(), [&](const TimelineEntry& e) {
     return e.environment == environment && e.kind == kind && e.text.find(text) != std::string::npos;
   });
@@ -64,7 +66,8 @@ TEST(RehearsalTest, TheRunbookRollsABadBuildBackAtTheCanarysFirstStep) {
   EXPECT_EQ(report->rolled_back_in, "production");
   EXPECT_EQ(report->rolled_back_at_weight, 10);
   // The evidence: the condition and the value seen.
-  EXPECT_NE(report->rollback_reason.find("failureCondition 'result > 0.005' holds"), std::string::npos);
+  EXPECT_NE(report->rollback_reason.find("failureCondition 'result > 0.005' holds"),
+            std::string::npos);
   EXPECT_TRUE(has(*report, "staging", "approval.granted", "tech-lead"));
   EXPECT_TRUE(has(*report, "production", "approval.granted", "product-manager"));
   EXPECT_TRUE(has(*report, "production", "window.waiting", "2026-12-08T10:00:00.000Z"));
@@ -74,7 +77,8 @@ TEST(RehearsalTest, TheRunbookRollsABadBuildBackAtTheCanarysFirstStep) {
   EXPECT_TRUE(has(*report, "staging", "analysis.successful", "seen: error-rate"));
   EXPECT_GT(report->elapsed, 25h);
   EXPECT_LT(report->elapsed, 26h);
-  EXPECT_NE(renderText(*report).find("PASSED: the plan caught the bad build: rolled back in production at 10 %"),
+  EXPECT_NE(renderText(*report).find(
+                "PASSED: the plan caught the bad build: rolled back in production at 10 %"),
             std::string::npos);
   EXPECT_NE(renderJson(*report).find("\"rolledBackIn\":\"production\""), std::string::npos);
 }
@@ -109,7 +113,8 @@ TEST(RehearsalTest, AnAnalysisThatCanOnlyBeInconclusiveIsReportedWithItsPlace) {
   const auto& stop = report->stops[0];
   EXPECT_EQ(stop.kind, "inconclusive");
   EXPECT_EQ(stop.environment, "staging");
-  EXPECT_NE(stop.location.file.find("tests/data/rehearse/inconclusive/runway.yaml"), std::string::npos);
+  EXPECT_NE(stop.location.file.find("tests/data/rehearse/inconclusive/runway.yaml"),
+            std::string::npos);
   EXPECT_EQ(stop.location.line, 18);  // the metric error-rate
   EXPECT_NE(stop.message.find("initialDelay"), std::string::npos);
 }
@@ -153,7 +158,8 @@ spec:
   EXPECT_FALSE(report->passed);
   EXPECT_EQ(report->reached, "production");
   EXPECT_TRUE(report->rolled_back_in.empty());
-  EXPECT_NE(renderText(*report).find("FAILED: the bad build reached production and was never rolled back"),
+  EXPECT_NE(renderText(*report).find(
+                "FAILED: the bad build reached production and was never rolled back"),
             std::string::npos);
 }
 
@@ -202,7 +208,27 @@ spec:
   ASSERT_EQ(report->stops.size(), 1u) << renderText(*report);
   EXPECT_EQ(report->stops[0].kind, "analysis");
   EXPECT_EQ(report->stops[0].location.line, 14);  // the metric error-rate
-  EXPECT_NE(report->stops[0].message.find("does not simulate"), std::string::npos) << report->stops[0].message;
+  EXPECT_NE(report->stops[0].message.find("does not simulate"), std::string::npos)
+      << report->stops[0].message;
+}
+
+// Production's dual approval needs a product manager; a team where no one holds that role
+// can never release there.
+TEST(RehearsalTest, AnApprovalRoleNoOneHoldsStopsThePlanAtItsPlace) {
+  auto o = badRunbook();
+  o.fault.reset();
+  o.held_roles = std::vector<std::string>{"tech-lead"};
+  auto report = rehearse(o);
+  ASSERT_TRUE(report);
+  EXPECT_FALSE(report->passed);
+  EXPECT_EQ(report->reached, "staging");
+  ASSERT_EQ(report->stops.size(), 1u) << renderText(*report);
+  EXPECT_EQ(report->stops[0].kind, "approval");
+  EXPECT_EQ(report->stops[0].environment, "production");
+  EXPECT_NE(report->stops[0].message.find("product-manager, a role no one holds"),
+            std::string::npos);
+  EXPECT_NE(report->stops[0].location.file.find("examples/runbook/environments.yaml"),
+            std::string::npos);
 }
 
 TEST(RehearsalTest, OffsetsReadAsDaysHoursMinutesSeconds) {

@@ -12,7 +12,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-config::Environment environment(std::string name, std::optional<config::SimulatedRuntime> model = std::nullopt) {
+config::Environment environment(std::string name,
+                                std::optional<config::SimulatedRuntime> model = std::nullopt) {
   config::Environment env;
   env.name = std::move(name);
   if (model) {
@@ -67,9 +68,10 @@ TEST(SimulatedRuntimeTest, InstancesBecomeReadyAfterTheDelayAndSayWhen) {
   EXPECT_EQ(status->state, VersionState::Ready);
   EXPECT_EQ(status->ready, 2);
   EXPECT_FALSE(w.runtime->nextChange().has_value());
-  EXPECT_EQ(events, (std::vector<RuntimeEvent::Kind>{RuntimeEvent::Kind::InstanceStarted, RuntimeEvent::Kind::InstanceStarted,
-                                                     RuntimeEvent::Kind::InstanceReady, RuntimeEvent::Kind::InstanceReady,
-                                                     RuntimeEvent::Kind::VersionReady}));
+  EXPECT_EQ(events, (std::vector<RuntimeEvent::Kind>{
+                        RuntimeEvent::Kind::InstanceStarted, RuntimeEvent::Kind::InstanceStarted,
+                        RuntimeEvent::Kind::InstanceReady, RuntimeEvent::Kind::InstanceReady,
+                        RuntimeEvent::Kind::VersionReady}));
   ASSERT_TRUE(w.runtime->scale("prod", "web", "v1", 3));
   EXPECT_EQ(w.runtime->instances("prod", "web")->size(), 3u);
   EXPECT_EQ(w.runtime->instances("prod", "web")->back().state, InstanceState::Starting);
@@ -115,9 +117,11 @@ TEST(SimulatedRuntimeTest, ErrorsAndLatencyComeFromTheModelWithinItsVariation) {
   ASSERT_TRUE(w.runtime->setTraffic("prod", "web", split({{"v1", 1000}})));
   for (int minute = 0; minute < 30; ++minute) {
     w.clock->advance(1min);
-    const auto snap = w.runtime->snapshot("prod", "web", "v1", w.clock->now() - 1min, w.clock->now());
+    const auto snap =
+        w.runtime->snapshot("prod", "web", "v1", w.clock->now() - 1min, w.clock->now());
     ASSERT_EQ(snap.requests, 6000u);
-    const double rate = static_cast<double>(snap.responses_by_class[4]) / static_cast<double>(snap.requests);
+    const double rate =
+        static_cast<double>(snap.responses_by_class[4]) / static_cast<double>(snap.requests);
     EXPECT_GE(rate, 0.008);  // 1 % +- 20 %
     EXPECT_LE(rate, 0.012);
     ASSERT_TRUE(snap.quantiles);
@@ -134,7 +138,8 @@ TEST(SimulatedRuntimeTest, TheSameSeedGivesTheSameStatistics) {
     std::vector<std::uint64_t> out;
     for (int minute = 0; minute < 10; ++minute) {
       w.clock->advance(1min);
-      out.push_back(w.runtime->snapshot("prod", "web", "v1", w.clock->now() - 1min, w.clock->now()).responses_by_class[4]);
+      out.push_back(w.runtime->snapshot("prod", "web", "v1", w.clock->now() - 1min, w.clock->now())
+                        .responses_by_class[4]);
     }
     return out;
   };
@@ -156,27 +161,33 @@ TEST(SimulatedRuntimeTest, AFaultMakesOneVersionBadWhereItIsNamed) {
   const TimePoint from = w.clock->now() - 1min;
   const auto prod = w.runtime->snapshot("prod", "web", "v2", from, w.clock->now());
   const auto staging = w.runtime->snapshot("staging", "web", "v2", from, w.clock->now());
-  EXPECT_GE(prod.responses_by_class[4], 240u);  // 5 % of 6000, -20 %
+  EXPECT_GE(prod.responses_by_class[4], 240u);    // 5 % of 6000, -20 %
   EXPECT_LE(staging.responses_by_class[4], 72u);  // 1 %, +20 %
   EXPECT_GE(prod.quantiles->p95, 1.8);
   EXPECT_LE(staging.quantiles->p95, 0.22);
   // Through the interface analysis reads.
   auto stats = simulatedTrafficStatistics(w.runtime, "prod");
-  EXPECT_EQ(stats->snapshot("web", "v2", from, w.clock->now())->responses_by_class[4], prod.responses_by_class[4]);
+  EXPECT_EQ(stats->snapshot("web", "v2", from, w.clock->now())->responses_by_class[4],
+            prod.responses_by_class[4]);
 }
 
 TEST(SimulatedRuntimeTest, RefusesWhatTheRuntimeContractRefuses) {
   World w;
   const auto prod = environment("prod");
-  EXPECT_EQ(w.runtime->startVersion(prod, service("web"), "-bad", 1, {}).error().code, ErrorCode::InvalidArgument);
-  EXPECT_EQ(w.runtime->startVersion(prod, service("web"), "v1", 1001, {}).error().code, ErrorCode::InvalidArgument);
+  EXPECT_EQ(w.runtime->startVersion(prod, service("web"), "-bad", 1, {}).error().code,
+            ErrorCode::InvalidArgument);
+  EXPECT_EQ(w.runtime->startVersion(prod, service("web"), "v1", 1001, {}).error().code,
+            ErrorCode::InvalidArgument);
   ASSERT_TRUE(w.runtime->startVersion(prod, service("web"), "v1", 1, {}));
-  EXPECT_EQ(w.runtime->setTraffic("prod", "web", split({{"v9", 1000}})).error().code, ErrorCode::NotFound);
-  EXPECT_EQ(w.runtime->setTraffic("prod", "web", split({{"v1", 500}})).error().code, ErrorCode::InvalidArgument);
+  EXPECT_EQ(w.runtime->setTraffic("prod", "web", split({{"v9", 1000}})).error().code,
+            ErrorCode::NotFound);
+  EXPECT_EQ(w.runtime->setTraffic("prod", "web", split({{"v1", 500}})).error().code,
+            ErrorCode::InvalidArgument);
   EXPECT_EQ(w.runtime->scale("prod", "web", "v9", 1).error().code, ErrorCode::NotFound);
   EXPECT_EQ(w.runtime->traffic("prod", "nothing").error().code, ErrorCode::NotFound);
   ASSERT_TRUE(w.runtime->setTraffic("prod", "web", split({{"v1", 1000}})));
-  EXPECT_EQ(w.runtime->retireVersion("prod", "web", "v1", 1s).error().code, ErrorCode::FailedPrecondition);
+  EXPECT_EQ(w.runtime->retireVersion("prod", "web", "v1", 1s).error().code,
+            ErrorCode::FailedPrecondition);
   EXPECT_TRUE(w.runtime->retireVersion("prod", "web", "v9", 1s));  // idempotent: nothing to retire
   ASSERT_TRUE(w.runtime->startVersion(prod, service("web"), "v0", 1, {}));
   ASSERT_TRUE(w.runtime->retainOnly("prod", {{"web", "v1"}}, 1s));

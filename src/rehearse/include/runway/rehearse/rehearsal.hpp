@@ -24,12 +24,15 @@ namespace runway::rehearse {
 
 struct RehearsalOptions {
   std::shared_ptr<const config::Config> config;  // REQUIRED, loaded without errors
-  std::string version = "v2";    // the release rehearsed
-  std::string baseline = "v1";   // what every environment serves before it
+  std::string version = "v2";                    // the release rehearsed
+  std::string baseline = "v1";                   // what every environment serves before it
   // A bad build: the version's error rate or latency in the model, in the environments the
   // fault names (none named = the last environment of the path: a bug only production's traffic
   // finds, which is what a canary is for). nullopt = a good build.
   std::optional<runtime::SimulatedFault> fault;
+  // The approver roles someone holds (on a server: a token's roles). An approval waiting for a
+  // role not listed stops the plan. nullopt = every role the configuration names is held.
+  std::optional<std::vector<std::string>> held_roles;
   config::SimulatedRuntime model;  // instances and traffic of every environment (and the seed)
   TimePoint start;                 // simulated time of T+0
   double speed = 0;                // 0 = jump to the next thing due; N = N x real time
@@ -73,12 +76,12 @@ struct RehearsalReport {
   bool bad = false;
   std::string fault;  // "error rate 0.05", "latency 2s", "" for a good build
   TimePoint start;
-  Duration elapsed{0};  // simulated
+  Duration elapsed{0};            // simulated
   std::vector<std::string> path;  // environments in promotion order
   std::vector<TimelineEntry> timeline;
   std::vector<Stop> stops;
-  std::string reached;         // the last environment the version succeeded in ("" = none)
-  std::string rolled_back_in;  // where the version was rolled back ("" = nowhere)
+  std::string reached;             // the last environment the version succeeded in ("" = none)
+  std::string rolled_back_in;      // where the version was rolled back ("" = nowhere)
   int rolled_back_at_weight = -1;  // its traffic share (percent) then; -1 = not known
   std::string rollback_reason;
   // Good build: it reached the last environment, its post-deploy watch included, and nothing

@@ -16,7 +16,8 @@ namespace runway::rehearse {
 // (the simulated instances have no endpoint to probe); fails, naming them, when some are not.
 class SimulatedChecks final : public controller::CheckRunner {
  public:
-  explicit SimulatedChecks(std::shared_ptr<runtime::Runtime> runtime) : runtime_(std::move(runtime)) {}
+  explicit SimulatedChecks(std::shared_ptr<runtime::Runtime> runtime)
+      : runtime_(std::move(runtime)) {}
 
   // controller::CheckRunner
   controller::CheckOutcome run(const config::Config& config, const std::string& environment,
@@ -33,7 +34,8 @@ class RehearsedHooks final : public controller::LifecycleHooks {
   // controller::LifecycleHooks
   controller::HookResult run(const config::Config& config, const std::string& environment,
                              config::HookPoint point, const std::string& version) override;
-  controller::HookResult backupBeforeDeploy(const config::Config& config, const std::string& environment,
+  controller::HookResult backupBeforeDeploy(const config::Config& config,
+                                            const std::string& environment,
                                             const std::string& version) override;
 };
 
