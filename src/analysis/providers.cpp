@@ -1,5 +1,6 @@
 #include <cmath>
 #include <cstdlib>
+#include <mutex>
 #include <utility>
 
 #include <boost/json.hpp>
@@ -346,6 +347,48 @@ std::unique_ptr<MetricProvider> makeWebProvider() { return std::make_unique<WebM
 
 std::unique_ptr<MetricProvider> makeJudgeProvider(std::shared_ptr<const TrafficStatistics> stats) {
   return std::make_unique<JudgeMetricProvider>(std::move(stats));
+}
+
+namespace {
+
+class EnvironmentScopedProvider final : public MetricProvider {
+ public:
+  EnvironmentScopedProvider(StatisticsOf statistics_of, std::shared_ptr<MetricProvider> others)
+      : statistics_of_(std::move(statistics_of)), others_(std::move(others)) {}
+
+  // MetricProvider
+  Result<MetricValue> measure(const config::MetricSpec& metric, const MeasureContext& context) override {
+    if (metric.provider != config::MetricSpec::Provider::Builtin &&
+        metric.provider != config::MetricSpec::Provider::Judge) {
+      return others_->measure(metric, context);
+    }
+    std::shared_ptr<ProviderSet> providers;
+    {
+      std::lock_guard lock(mu_);
+      auto& slot = by_environment_[context.environment];
+      if (!slot) {
+        auto stats = statistics_of_(context.environment);
+        slot = std::make_shared<ProviderSet>();
+        slot->set(config::MetricSpec::Provider::Builtin, makeBuiltinProvider(stats));
+        slot->set(config::MetricSpec::Provider::Judge, makeJudgeProvider(stats));
+      }
+      providers = slot;
+    }
+    return providers->measure(metric, context);
+  }
+
+ private:
+  StatisticsOf statistics_of_;
+  std::shared_ptr<MetricProvider> others_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<ProviderSet>> by_environment_;
+};
+
+}  // namespace
+
+std::shared_ptr<MetricProvider> environmentScopedProvider(StatisticsOf statistics_of,
+                                                          std::shared_ptr<MetricProvider> others) {
+  return std::make_shared<EnvironmentScopedProvider>(std::move(statistics_of), std::move(others));
 }
 
 ProviderSet ProviderSet::standard(std::shared_ptr<const TrafficStatistics> stats) {

@@ -405,7 +405,7 @@ HttpResponse environmentsView(const Ctx& c, const HttpRequest& req, const std::s
     json::object o{{"name", env.name},
                    {"strategy", engine::strategyName(env.strategy)},
                    {"promotesFrom", env.promotes_from},
-                   {"runtime", env.runtime.kind == config::RuntimeSpec::Kind::Kubernetes ? "kubernetes" : "local"}};
+                   {"runtime", config::toString(env.runtime.kind)}};
     const auto* app = cfg->applicationFor(env);
     o["application"] = app != nullptr ? app->name : "";
     auto current = controller::currentRelease(*c->store, env.name);

@@ -39,6 +39,11 @@ void configItem(const PreflightRequest& request, Report& report) {
 
 void runtimeItem(const config::Environment& env, const PreflightRequest& request,
                  runtime::Runtime& runtime, Report& report) {
+  if (env.runtime.kind == config::RuntimeSpec::Kind::Simulated) {
+    report.add({"runtime", "simulated", ItemStatus::Passed,
+                "the simulated runtime runs no processes: nothing on this machine to check", 0});
+    return;
+  }
   if (env.runtime.kind != config::RuntimeSpec::Kind::Local) {
     report.add({"runtime", "kubernetes", ItemStatus::Skipped,
                 "the kubernetes runtime is not available in this build; nothing was checked", 0});

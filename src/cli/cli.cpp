@@ -131,6 +131,7 @@ int run(int argc, char** argv) {
 
   addVersionCommand(app, ctx);
   addValidateCommand(app, ctx);
+  addRehearseCommand(app, ctx);
   addAuditCommand(app, ctx);
   addNotificationsCommand(app, ctx);
   addAlertsCommand(app, ctx);

@@ -18,6 +18,8 @@ struct Context {
 
 void addVersionCommand(CLI::App& app, Context& ctx);
 void addValidateCommand(CLI::App& app, Context& ctx);
+// rehearse (rehearse_command.cpp)
+void addRehearseCommand(CLI::App& app, Context& ctx);
 void addAuditCommand(CLI::App& app, Context& ctx);
 void addRouterCommand(CLI::App& app, Context& ctx);
 // preflight, health, smoke, perf, backup (checks_command.cpp)

@@ -42,8 +42,10 @@
 #include "runway/runtime/local_runtime.hpp"
 #include "runway/runtime/records.hpp"
 #include "runway/runtime/router_backend.hpp"
+#include "runway/runtime/simulated_runtime.hpp"
 #include "runway/runtime/traffic_statistics.hpp"
 #include "runway/core/duration.hpp"
+#include "runway/rehearse/simulated_gates.hpp"
 #include "runway/report/snapshots.hpp"
 #include "server_files.hpp"
 
@@ -74,6 +76,11 @@ class GateChecks final : public controller::CheckRunner {
       : runtime_(std::move(rt)), socket_(std::move(router_socket)), clock_(std::move(clock)) {}
   controller::CheckOutcome run(const config::Config& config, const std::string& environment,
                                const engine::RunChecks& checks) override {
+    // A simulated environment has no endpoint to probe: its gates judge its instances' states.
+    if (const auto* env = config.findEnvironment(environment);
+        env != nullptr && env->runtime.kind == config::RuntimeSpec::Kind::Simulated) {
+      return rehearse::SimulatedChecks(runtime_).run(config, environment, checks);
+    }
     // On Kubernetes, pre-flight first asks the cluster whether the namespace is there and the
     // runtime may do its work (one access review per verb), and stops at what is missing.
     if (checks.kind == engine::CheckKind::PreFlight && kubernetes_ != nullptr) {
@@ -359,8 +366,10 @@ int serve(const ServeOptions& opts) {
   // others to the local one; the controller sees one Runtime. Which runtime an environment is
   // on is read here, at start: a reload that moves an environment takes a restart.
   std::set<std::string> kubernetes_environments;
+  std::set<std::string> simulated_environments;
   for (const auto& env : config->environments) {
     if (env.runtime.kind == config::RuntimeSpec::Kind::Kubernetes) kubernetes_environments.insert(env.name);
+    if (env.runtime.kind == config::RuntimeSpec::Kind::Simulated) simulated_environments.insert(env.name);
   }
   std::shared_ptr<runtime::KubernetesRuntime> kubernetes_runtime;
   if (!kubernetes_environments.empty()) {
@@ -373,51 +382,35 @@ int serve(const ServeOptions& opts) {
     }
     kubernetes_runtime = std::move(*opened_kube);
   }
-  std::shared_ptr<runtime::Runtime> runtime = std::make_shared<runtime::DispatchingRuntime>(
-      local_runtime, kubernetes_runtime, std::move(kubernetes_environments));
+  // Simulated environments run on one simulated runtime (instances and statistics from its
+  // seeded model, on the server's clock).
+  runtime::SimulatedRuntimeOptions so_sim;
+  so_sim.clock = clock;
+  auto simulated_runtime = std::make_shared<runtime::SimulatedRuntime>(std::move(so_sim));
+  std::map<std::string, std::shared_ptr<runtime::Runtime>> by_environment;
+  for (const auto& env : kubernetes_environments) by_environment.emplace(env, kubernetes_runtime);
+  for (const auto& env : simulated_environments) by_environment.emplace(env, simulated_runtime);
+  std::shared_ptr<runtime::Runtime> runtime =
+      std::make_shared<runtime::DispatchingRuntime>(local_runtime, std::move(by_environment));
 
-  // Analysis reads the router's statistics per environment.
-  class EnvStats final : public analysis::TrafficStatistics {
-   public:
-    EnvStats(std::string socket_path, std::shared_ptr<Clock> c) : socket_(std::move(socket_path)), clock_(std::move(c)) {}
-    Result<analysis::TrafficSnapshot> snapshot(const std::string& service, const std::string& version,
-                                               TimePoint from, TimePoint to) const override {
-      // "service@environment" is how the controller names a service for analysis.
-      const auto at = service.find('@');
-      if (at == std::string::npos) return fail(ErrorCode::InvalidArgument, "statistics need service@environment");
-      auto stats = runtime::routerTrafficStatistics(socket_, service.substr(at + 1), clock_);
-      return stats->snapshot(service.substr(0, at), version, from, to);
-    }
-
-   private:
-    std::string socket_;
-    std::shared_ptr<Clock> clock_;
-  };
-  class ScopedProvider final : public analysis::MetricProvider {
-   public:
-    explicit ScopedProvider(std::shared_ptr<analysis::ProviderSet> inner) : inner_(std::move(inner)) {}
-    Result<analysis::MetricValue> measure(const config::MetricSpec& metric,
-                                          const analysis::MeasureContext& context) override {
-      if (metric.provider == config::MetricSpec::Provider::Builtin ||
-          metric.provider == config::MetricSpec::Provider::Judge) {
-        analysis::MeasureContext scoped = context;
-        scoped.service = context.service + "@" + context.environment;
-        return inner_->measure(metric, scoped);
-      }
-      return inner_->measure(metric, context);
-    }
-
-   private:
-    std::shared_ptr<analysis::ProviderSet> inner_;
-  };
-  auto stats = std::make_shared<EnvStats>(socket, clock);
-  auto providers = std::make_shared<analysis::ProviderSet>(analysis::ProviderSet::standard(stats));
+  // Analysis reads the statistics of the environment measured: the router's, or the simulated
+  // runtime's model.
+  const std::string stats_socket = socket;
+  auto provider = analysis::environmentScopedProvider(
+      [stats_socket, clock, simulated_runtime, simulated_environments](const std::string& environment)
+          -> std::shared_ptr<const analysis::TrafficStatistics> {
+        if (simulated_environments.count(environment) != 0) {
+          return runtime::simulatedTrafficStatistics(simulated_runtime, environment);
+        }
+        return runtime::routerTrafficStatistics(stats_socket, environment, clock);
+      },
+      std::make_shared<analysis::ProviderSet>(analysis::ProviderSet::standard(nullptr)));
 
   std::atomic<bool> ready{false};
   controller::ControllerOptions co;
   co.store = store;
   co.runtime = runtime;
-  co.provider = std::make_shared<ScopedProvider>(providers);
+  co.provider = provider;
   auto gate = std::make_shared<GateChecks>(runtime, socket, clock);
   gate->setDataDir(data);
   gate->setKubernetes(kubernetes_runtime);

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <sstream>
 
@@ -275,6 +276,7 @@ void Loader::loadText(const std::string& text, const std::string& file) {
   config_.sources.push_back(SourceFile{file, text});
   for (const auto& [first_line, chunk] : splitDocuments(text)) {
     Reader r(file, first_line, diagnostics_);
+    r.limitLines(static_cast<int>(std::count(chunk.begin(), chunk.end(), '\n')));
     std::vector<YAML::Node> documents;
     try {
       documents = loadAllDocuments(chunk);
@@ -827,14 +829,33 @@ void Loader::parseEnvironment(Reader& r, const Fields& spec, Environment& env, s
 }
 
 void Loader::parseRuntime(Reader& r, const Val& v, Environment& env, std::size_t index) {
-  const Fields f(r, v, {"local", "kubernetes"});
+  const Fields f(r, v, {"local", "kubernetes", "simulated"});
   if (!f.isMap()) return;
   env.runtime.location = v.location;
   // "local:" with nothing after it means the local runtime with its defaults.
   const bool local = f.getRaw("local").has_value();
   const bool kubernetes = f.getRaw("kubernetes").has_value();
-  if (local == kubernetes) {
-    error(v.location, v.path, "set exactly one of local or kubernetes");
+  const bool simulated = f.getRaw("simulated").has_value();
+  if (int{local} + int{kubernetes} + int{simulated} != 1) {
+    error(v.location, v.path, "set exactly one of local, kubernetes or simulated");
+    return;
+  }
+  if (simulated) {
+    env.runtime.kind = RuntimeSpec::Kind::Simulated;
+    const auto sv = *f.getRaw("simulated");
+    env_refs_[index].runtime_path = sv.path;
+    if (sv.node.IsNull()) return;
+    const Fields sf(r, sv, {"readyAfter", "requestsPerSecond", "errorRate", "latencyP95", "seed"});
+    if (!sf.isMap()) return;
+    auto& sim = env.runtime.simulated;
+    sf.duration("readyAfter", sim.ready_after);
+    sf.number("requestsPerSecond", sim.requests_per_second, 0, 1e6);
+    sf.number("errorRate", sim.error_rate, 0, 1);
+    sf.duration("latencyP95", sim.latency_p95);
+    int seed = 1;
+    if (sf.integer("seed", seed, 0, std::numeric_limits<int>::max())) {
+      sim.seed = static_cast<std::uint64_t>(seed);
+    }
     return;
   }
   if (local) {

@@ -214,6 +214,15 @@ std::string_view toString(Weekday day) {
   return "unknown";
 }
 
+std::string_view toString(RuntimeSpec::Kind kind) {
+  switch (kind) {
+    case RuntimeSpec::Kind::Local: return "local";
+    case RuntimeSpec::Kind::Kubernetes: return "kubernetes";
+    case RuntimeSpec::Kind::Simulated: return "simulated";
+  }
+  return "unknown";
+}
+
 std::string_view toString(HookPoint point) {
   switch (point) {
     case HookPoint::PreDeploy:

@@ -134,8 +134,12 @@ std::string summarizeImpl(const Config& cfg) {
   fmt::format_to(std::back_inserter(out), "\n{} environment{}\n", cfg.environments.size(), cfg.environments.size() == 1 ? "" : "s");
   for (const auto& env : cfg.environments) {
     std::vector<std::string> facts;
-    facts.push_back(env.runtime.kind == RuntimeSpec::Kind::Local
-                        ? "runtime local"
+    const auto& sim = env.runtime.simulated;
+    facts.push_back(env.runtime.kind == RuntimeSpec::Kind::Local ? "runtime local"
+                    : env.runtime.kind == RuntimeSpec::Kind::Simulated
+                        ? fmt::format("runtime simulated (ready after {}, {} req/s, error rate {}, P95 {}, seed {})",
+                                      formatDuration(sim.ready_after), sim.requests_per_second,
+                                      sim.error_rate, formatDuration(sim.latency_p95), sim.seed)
                         : fmt::format("runtime kubernetes ({}{}, namespace {}, traffic by {})",
                                       env.runtime.kubernetes.kubeconfig.empty()
                                           ? "in-cluster"

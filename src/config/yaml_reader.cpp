@@ -13,6 +13,7 @@ namespace runway::config::detail {
 
 SourceLocation Reader::locate(const YAML::Mark& mark) const {
   if (mark.line < 0 || mark.column < 0) return SourceLocation{file_, 0, 0};
+  if (lines_ > 0 && mark.line >= lines_) return SourceLocation{file_, lines_ + line_offset_, 1};
   return SourceLocation{file_, mark.line + 1 + line_offset_, mark.column + 1};
 }
 

@@ -33,9 +33,15 @@ class Reader {
   }
   const std::string& file() const { return file_; }
 
+  // The text read has `lines` lines: yaml-cpp marks a value missing at the very end of its input
+  // ("- " as the last line) on the line after it, which is reported on the last line instead.
+  // 0 = no limit.
+  void limitLines(int lines) { lines_ = lines; }
+
  private:
   std::string file_;
   int line_offset_;
+  int lines_ = 0;
   std::vector<Diagnostic>* out_;
 };
 

@@ -125,6 +125,19 @@ void AnalysisRunner::measureDue() {
   }
 }
 
+std::optional<TimePoint> AnalysisRunner::nextWakeup() const {
+  std::optional<TimePoint> next;
+  for (const auto& [id, runs] : runs_) {
+    for (const auto& [run_id, exec] : runs) {
+      for (const auto& sr : exec.services) {
+        const auto at = sr.run.nextWakeup();
+        if (at && (!next || *at < *next)) next = at;
+      }
+    }
+  }
+  return next;
+}
+
 void AnalysisRunner::record(const std::string& id, std::uint32_t run_id, std::size_t si,
                             std::size_t mi, const Result<analysis::MetricValue>& answer) {
   auto dit = runs_.find(id);

@@ -47,6 +47,9 @@ class AnalysisRunner {
   // Takes every due measurement of every run off the strand.
   void measureDue();
 
+  // The earliest time a measurement of a running run is due; nullopt when none is.
+  std::optional<TimePoint> nextWakeup() const;
+
  private:
   struct ServiceRun {
     std::string service;

@@ -339,6 +339,26 @@ void Reconciler::fireTimers() {
   for (const auto& id : due) (void)handle(id, engine::Timer{});
 }
 
+std::optional<TimePoint> Reconciler::nextDue() const {
+  std::optional<TimePoint> next = analysis_.nextWakeup();
+  const auto consider = [&next](TimePoint t) {
+    if (!next || t < *next) next = t;
+  };
+  for (const auto& [id, d] : deployments_.all()) {
+    if (d.doc.queued) continue;
+    if (const auto& wake = d.doc.state.wake_at) {
+      const auto fired = fired_.find(id);
+      if (fired != fired_.end() && fired->second.wake == wake) {
+        consider(std::max(*wake, fired->second.at + Duration{1000}));
+      } else {
+        consider(*wake);
+      }
+    }
+    for (const auto& r : d.doc.retirements) consider(r.at);
+  }
+  return next;
+}
+
 void Reconciler::tick(bool refresh) {
   if (refresh) {
     refreshReports();

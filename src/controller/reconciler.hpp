@@ -54,6 +54,12 @@ class Reconciler {
   // `refresh`), due timers, due measurements, due retirements, the phase gauge.
   void tick(bool refresh);
 
+  // The earliest time tick() has something to do that is not due yet: a deployment's timer
+  // (a wake-up already delivered comes again a second later, as fireTimers() repeats it), a
+  // measurement, a retirement. nullopt when nothing is scheduled. What a discrete-event driver
+  // (stepper.hpp) moves its clock to when nothing is runnable.
+  std::optional<TimePoint> nextDue() const;
+
   void reload(std::shared_ptr<const config::Config> config);
   std::shared_ptr<const config::Config> config() const;
 

@@ -3,7 +3,7 @@
 // Where the controller's work runs. Everything that touches controller state runs on one strand;
 // blocking work (measurements, checks, hooks) runs elsewhere and sends its result back to the
 // strand. The controller's parts see only this interface, so a test drives them on its own
-// thread, one task at a time, in an order it chooses (tests/unit/controller/manual_scheduler.hpp),
+// thread, one task at a time, in an order it chooses (manual_scheduler.hpp),
 // and the server runs them on a thread and a pool (loop.hpp).
 
 #include <functional>

@@ -1,5 +1,7 @@
 #include "runway/runtime/dispatching_runtime.hpp"
 
+#include <algorithm>
+
 #include "runway/core/error.hpp"
 
 namespace runway::runtime {
@@ -7,16 +9,30 @@ namespace runway::runtime {
 DispatchingRuntime::DispatchingRuntime(std::shared_ptr<Runtime> local,
                                        std::shared_ptr<Runtime> kubernetes,
                                        std::set<std::string> kubernetes_environments)
-    : local_(std::move(local)),
-      kubernetes_(std::move(kubernetes)),
-      kubernetes_environments_(std::move(kubernetes_environments)) {
-  RUNWAY_ASSERT(local_ != nullptr);
-  RUNWAY_ASSERT(kubernetes_ != nullptr || kubernetes_environments_.empty());
+    : fallback_(std::move(local)) {
+  RUNWAY_ASSERT(fallback_ != nullptr);
+  RUNWAY_ASSERT(kubernetes != nullptr || kubernetes_environments.empty());
+  for (const auto& env : kubernetes_environments) by_environment_.emplace(env, kubernetes);
+}
+
+DispatchingRuntime::DispatchingRuntime(std::shared_ptr<Runtime> fallback,
+                                       std::map<std::string, std::shared_ptr<Runtime>> by_environment)
+    : fallback_(std::move(fallback)), by_environment_(std::move(by_environment)) {
+  RUNWAY_ASSERT(fallback_ != nullptr);
+  for (const auto& [env, rt] : by_environment_) RUNWAY_ASSERT(rt != nullptr);
 }
 
 Runtime& DispatchingRuntime::runtimeOf(std::string_view environment) const {
-  if (kubernetes_environments_.count(std::string(environment)) != 0) return *kubernetes_;
-  return *local_;
+  if (auto it = by_environment_.find(std::string(environment)); it != by_environment_.end()) return *it->second;
+  return *fallback_;
+}
+
+std::vector<std::shared_ptr<Runtime>> DispatchingRuntime::runtimes() const {
+  std::vector<std::shared_ptr<Runtime>> out{fallback_};
+  for (const auto& [env, rt] : by_environment_) {
+    if (std::find(out.begin(), out.end(), rt) == out.end()) out.push_back(rt);
+  }
+  return out;
 }
 
 Result<void> DispatchingRuntime::startVersion(const config::Environment& environment,
@@ -99,17 +115,16 @@ Result<void> DispatchingRuntime::readInstanceLog(
 }
 
 Result<void> DispatchingRuntime::stopAll(Duration grace) {
-  auto local = local_->stopAll(grace);
-  if (kubernetes_) {
-    auto kubernetes = kubernetes_->stopAll(grace);
-    if (!kubernetes) return kubernetes;
+  Result<void> first;
+  for (const auto& rt : runtimes()) {
+    auto r = rt->stopAll(grace);
+    if (!r && first) first = r;
   }
-  return local;
+  return first;
 }
 
 void DispatchingRuntime::setEventHandler(EventHandler handler) {
-  if (kubernetes_) kubernetes_->setEventHandler(handler);
-  local_->setEventHandler(std::move(handler));
+  for (const auto& rt : runtimes()) rt->setEventHandler(handler);
 }
 
 }  // namespace runway::runtime

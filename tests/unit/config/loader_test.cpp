@@ -493,7 +493,13 @@ INSTANTIATE_TEST_SUITE_P(
                   "\"maybe\""}},
         TextCase{"runtime_both_kinds",
                  env("  runtime: {local: {}, kubernetes: {namespace: prod}}\n"),
-                 {"t.yaml:13:12: spec.runtime: set exactly one of local or kubernetes"}},
+                 {"t.yaml:13:12: spec.runtime: set exactly one of local, kubernetes or simulated"}},
+        TextCase{"simulated_runtime_out_of_range",
+                 env("  runtime: {simulated: {errorRate: 2, readyAfter: soon, colour: red}}\n"),
+                 {"t.yaml:13:36: spec.runtime.simulated.errorRate: must be between 0 and 1, got 2",
+                  "t.yaml:13:51: spec.runtime.simulated.readyAfter: invalid duration \"soon\": expected a "
+                  "number (write e.g. 30s, 15m, 1h30m, 2d)",
+                  "t.yaml:13:57: spec.runtime.simulated.colour: unknown field \"colour\""}},
         TextCase{"kubernetes_needs_images", env("  runtime: {kubernetes: {context: c}}\n"),
                  {"t.yaml:13:12: spec.runtime.kubernetes: service \"web\" has no "
                   "kubernetes.image, which the kubernetes runtime needs"}},
@@ -670,6 +676,42 @@ TEST(LoaderTest, RollbackGatesAreSkipOrEnforcePerEnvironment) {
   EXPECT_THAT(got, ElementsAre("t.yaml:13:21: spec.rollback.gates: unknown value \"always\" (expected one "
                                "of: skip, enforce)",
                                "t.yaml:13:29: spec.rollback.approvals: unknown field \"approvals\""));
+}
+
+}  // namespace
+}  // namespace runway::config
+
+namespace runway::config {
+namespace {
+
+// `runtime: {simulated: {...}}` (issue 18's simulated runtime, built for `runway rehearse`):
+// its model's fields, and its defaults when written empty.
+TEST(LoaderTest, SimulatedRuntimeReadsItsModel) {
+  const std::string app =
+      "apiVersion: runway/v1\nkind: Application\nmetadata: {name: shop}\nspec:\n  services:\n"
+      "    - name: web\n      local: {command: [web]}\n---\n";
+  const auto result = loadConfigText(
+      app +
+          "apiVersion: runway/v1\nkind: Environment\nmetadata: {name: a}\nspec:\n"
+          "  runtime: {simulated: {readyAfter: 2s, requestsPerSecond: 400, errorRate: 0.02, latencyP95: 300ms, "
+          "seed: 9}}\n---\n"
+          "apiVersion: runway/v1\nkind: Environment\nmetadata: {name: b}\nspec:\n  runtime: {simulated: {}}\n",
+      "t.yaml");
+  std::string all;
+  for (const auto& d : result.diagnostics) all += d.format() + "\n";
+  ASSERT_TRUE(result.ok()) << all;
+  const auto& a = result.config->findEnvironment("a")->runtime;
+  EXPECT_EQ(a.kind, RuntimeSpec::Kind::Simulated);
+  EXPECT_EQ(a.simulated.ready_after, std::chrono::seconds(2));
+  EXPECT_EQ(a.simulated.requests_per_second, 400);
+  EXPECT_EQ(a.simulated.error_rate, 0.02);
+  EXPECT_EQ(a.simulated.latency_p95, std::chrono::milliseconds(300));
+  EXPECT_EQ(a.simulated.seed, 9u);
+  EXPECT_EQ(toString(a.kind), "simulated");
+  const auto& b = result.config->findEnvironment("b")->runtime;
+  EXPECT_EQ(b.kind, RuntimeSpec::Kind::Simulated);
+  EXPECT_EQ(b.simulated.ready_after, std::chrono::seconds(10));
+  EXPECT_EQ(b.simulated.seed, 1u);
 }
 
 }  // namespace

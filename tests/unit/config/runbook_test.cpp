@@ -141,6 +141,25 @@ TEST_F(RunbookTest, CanaryRollbackTriggersUseTheRunbookForDurations) {
   }
 }
 
+// Issue 24: a metric measured the moment traffic switches has no data in its window, and
+// staging paused "inconclusive" after every switch. Every 1-minute metric waits 30 s for data;
+// the staging and stringent runs end 15 minutes after they start (30 s + 29 x 30 s).
+TEST_F(RunbookTest, MetricsWaitForDataBeforeTheirFirstMeasurement) {
+  ASSERT_TRUE(result_->ok());
+  for (const auto& tpl : config().templates) {
+    for (const auto& metric : tpl.metrics) {
+      if (metric.window != 1min) continue;
+      EXPECT_EQ(metric.initial_delay, 30s) << tpl.name << "/" << metric.name;
+      if (metric.count > 0) {
+        EXPECT_EQ(metric.initial_delay + (metric.count - 1) * metric.interval, 15min) << tpl.name;
+      }
+    }
+  }
+  for (const auto* name : {"staging-error-rate", "staging-latency-p95"}) {
+    EXPECT_EQ(config().findTemplate(name)->metrics.at(0).inconclusive_limit, 2) << name;
+  }
+}
+
 TEST_F(RunbookTest, SummaryNamesServicesEnvironmentsAndSteps) {
   ASSERT_TRUE(result_->ok());
   const auto text = summarize(config());

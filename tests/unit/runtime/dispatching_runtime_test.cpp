@@ -47,5 +47,24 @@ TEST(DispatchingRuntimeTest, WithoutKubernetesEnvironmentsEverythingIsLocal) {
   EXPECT_TRUE(runtime.stopAll(1s));
 }
 
+// The server's shape with a simulated environment: one runtime per environment named, the local
+// one for the rest; each runtime is stopped and given the event handler once.
+TEST(DispatchingRuntimeTest, EnvironmentsMappedToTheirRuntimesTheRestToTheFallback) {
+  auto local = std::make_shared<runway::testing::FakeRuntime>();
+  auto simulated = std::make_shared<runway::testing::FakeRuntime>();
+  DispatchingRuntime runtime(local, {{"staging", simulated}, {"production", simulated}});
+  EXPECT_EQ(&runtime.runtimeOf("staging"), simulated.get());
+  EXPECT_EQ(&runtime.runtimeOf("production"), simulated.get());
+  EXPECT_EQ(&runtime.runtimeOf("development"), local.get());
+  config::Environment staging;
+  staging.name = "staging";
+  config::Service web;
+  web.name = "web";
+  ASSERT_TRUE(runtime.startVersion(staging, web, "v2", 1, {}));
+  EXPECT_EQ(simulated->journal().size(), 1u);
+  EXPECT_TRUE(local->journal().empty());
+  EXPECT_TRUE(runtime.stopAll(1s));
+}
+
 }  // namespace
 }  // namespace runway::runtime

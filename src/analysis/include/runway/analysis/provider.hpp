@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -143,6 +144,15 @@ class ProviderSet final : public MetricProvider {
  private:
   std::map<config::MetricSpec::Provider, std::shared_ptr<MetricProvider>> providers_;
 };
+
+// The traffic statistics of one environment (null: it has none, its metrics are Errors).
+using StatisticsOf = std::function<std::shared_ptr<const TrafficStatistics>(const std::string& environment)>;
+
+// Measures builtin and judge metrics on the statistics of the environment being measured
+// (MeasureContext::environment, `statistics_of` asked once per environment and kept), and every
+// other metric through `others`. Thread-safe when `statistics_of` and `others` are.
+std::shared_ptr<MetricProvider> environmentScopedProvider(StatisticsOf statistics_of,
+                                                          std::shared_ptr<MetricProvider> others);
 
 // Replaces ${name} in `text` by the context (service, version, baseline, environment, window,
 // args). `window` is written the way PromQL reads it ("5m", "90s"). Unknown names are an

@@ -147,11 +147,24 @@ struct KubernetesRuntime {
   std::string kubeconfig_base_dir;  // the config file's directory, for a relative kubeconfig
 };
 
+// The simulated runtime (`runtime: {simulated: {...}}`): no processes and no router; instances
+// become Ready `readyAfter` after they start, and each version serves `requestsPerSecond` times
+// its traffic share with the error rate and P95 latency below, from a seeded model (runway
+// rehearse, demos, the scale benchmark). runtime/simulated_runtime.hpp.
+struct SimulatedRuntime {
+  Duration ready_after{std::chrono::seconds(10)};
+  double requests_per_second = 50;  // per service, all versions together
+  double error_rate = 0.001;        // fraction of responses that are 5xx
+  Duration latency_p95{std::chrono::milliseconds(120)};
+  std::uint64_t seed = 1;  // the same seed gives the same statistics
+};
+
 struct RuntimeSpec {
-  enum class Kind { Local, Kubernetes };
+  enum class Kind { Local, Kubernetes, Simulated };
   Kind kind = Kind::Local;
   LocalRuntime local;
   KubernetesRuntime kubernetes;
+  SimulatedRuntime simulated;
   SourceLocation location;
 };
 
@@ -708,6 +721,8 @@ struct Config {
 std::vector<std::string> secretVariableNames(const Config& config);
 
 std::string_view toString(StrategyKind kind);
+// "local", "kubernetes", "simulated": the key that names the runtime in the file.
+std::string_view toString(RuntimeSpec::Kind kind);
 std::string_view toString(NoDataPolicy policy);
 std::string_view toString(MetricSpec::Provider provider);
 std::string_view toString(CanaryStep::Kind kind);

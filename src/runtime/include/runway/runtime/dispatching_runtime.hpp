@@ -1,12 +1,14 @@
 #pragma once
 
-// One Runtime in front of two: every operation goes to the runtime of the environment it names
-// (each Runtime call names one), so the controller drives local and Kubernetes environments
-// through one interface without knowing which is which.
+// One Runtime in front of several: every operation goes to the runtime of the environment it
+// names (each Runtime call names one), so the controller drives local, Kubernetes and simulated
+// environments through one interface without knowing which is which.
 
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "runway/runtime/runtime.hpp"
 
@@ -18,6 +20,10 @@ class DispatchingRuntime final : public Runtime {
   // REQUIRES: `local` is not null; `kubernetes` is not null when the set is not empty.
   DispatchingRuntime(std::shared_ptr<Runtime> local, std::shared_ptr<Runtime> kubernetes,
                      std::set<std::string> kubernetes_environments);
+  // Environments named in `by_environment` go to their runtime, every other one to `fallback`.
+  // REQUIRES: `fallback` and every mapped runtime are not null.
+  DispatchingRuntime(std::shared_ptr<Runtime> fallback,
+                     std::map<std::string, std::shared_ptr<Runtime>> by_environment);
 
   // The runtime an environment's operations go to.
   Runtime& runtimeOf(std::string_view environment) const;
@@ -58,14 +64,16 @@ class DispatchingRuntime final : public Runtime {
                                std::string_view instance, const LogOptions& options,
                                const std::function<bool(std::string_view)>& on_data,
                                std::stop_token stop) override;
-  // Stops everything both runtimes run; the first error wins, after both were asked.
+  // Stops everything every runtime runs; the first error wins, after all were asked.
   Result<void> stopAll(Duration grace) override;
   void setEventHandler(EventHandler handler) override;
 
  private:
-  std::shared_ptr<Runtime> local_;
-  std::shared_ptr<Runtime> kubernetes_;
-  std::set<std::string> kubernetes_environments_;
+  // Each distinct runtime once, the fallback first.
+  std::vector<std::shared_ptr<Runtime>> runtimes() const;
+
+  std::shared_ptr<Runtime> fallback_;
+  std::map<std::string, std::shared_ptr<Runtime>> by_environment_;
 };
 
 }  // namespace runway::runtime

@@ -1,15 +1,16 @@
 #pragma once
 
-// A Scheduler the test runs by hand: posted tasks and offloaded jobs wait in FIFO queues until
+// A Scheduler run by hand: posted tasks and offloaded jobs wait in FIFO queues until
 // runUntilIdle() runs them on the calling thread, jobs first then tasks, until both are empty.
-// Deterministic: the same inputs give the same order of effects.
+// Deterministic: the same inputs give the same order of effects. The Stepper (stepper.hpp)
+// drives the reconciler with it; so do the controller's tests (tests/unit/controller).
 
 #include <deque>
 #include <functional>
 
 #include "scheduler.hpp"
 
-namespace runway::controller::testing {
+namespace runway::controller {
 
 class ManualScheduler final : public Scheduler {
  public:
@@ -47,4 +48,4 @@ class ManualScheduler final : public Scheduler {
   std::deque<std::function<void()>> tasks_;
 };
 
-}  // namespace runway::controller::testing
+}  // namespace runway::controller

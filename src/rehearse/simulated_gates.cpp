@@ -1,0 +1,77 @@
+#include "runway/rehearse/simulated_gates.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+namespace runway::rehearse {
+
+controller::CheckOutcome SimulatedChecks::run(const config::Config& config,
+                                              const std::string& environment,
+                                              const engine::RunChecks& checks) {
+  (void)config;
+  std::vector<std::string> what;
+  if (checks.kind == engine::CheckKind::PreFlight) {
+    what.push_back("pre-flight" +
+                   (checks.checks.health.empty() ? std::string() : " " + checks.checks.health));
+  } else {
+    if (!checks.checks.health.empty()) what.push_back("health " + checks.checks.health);
+    if (!checks.checks.smoke.empty()) what.push_back("smoke suite " + checks.checks.smoke);
+  }
+  auto instances = runtime_->instances(environment);
+  if (!instances) return {false, "cannot list instances: " + instances.error().message};
+  int total = 0;
+  std::vector<std::string> not_ready;
+  for (const auto& i : *instances) {
+    if (!checks.version.empty() && i.version != checks.version) continue;
+    ++total;
+    if (i.state != runtime::InstanceState::Ready) {
+      not_ready.push_back(
+          fmt::format("{}/{}#{} {}", i.service, i.version, i.index, runtime::toString(i.state)));
+    }
+  }
+  const std::string checked =
+      what.empty() ? std::string("checks") : fmt::format("{}", fmt::join(what, ", "));
+  if (total == 0 && checks.kind != engine::CheckKind::PreFlight) {
+    return {false, fmt::format("{}: version {} has no instances", checked, checks.version)};
+  }
+  if (!not_ready.empty()) {
+    return {false, fmt::format("{}: not ready: {}", checked, fmt::join(not_ready, ", "))};
+  }
+  return {true, fmt::format("{}: simulated, {} instance{} ready (no request sent)", checked, total,
+                            total == 1 ? "" : "s")};
+}
+
+namespace {
+
+controller::HookResult rehearsed(const std::vector<std::string>& names, std::string_view what) {
+  controller::HookResult out;
+  if (names.empty()) return out;
+  out.ran = true;
+  out.summary = fmt::format("{} not run (simulated): {}", what, fmt::join(names, ", "));
+  out.runs_json = "[]";
+  return out;
+}
+
+}  // namespace
+
+controller::HookResult RehearsedHooks::run(const config::Config& config,
+                                           const std::string& environment, config::HookPoint point,
+                                           const std::string& version) {
+  (void)version;
+  const auto* env = config.findEnvironment(environment);
+  if (env == nullptr) return {};
+  std::vector<std::string> names;
+  for (const auto& hook : env->hooks.at(point)) names.push_back(hook.name);
+  return rehearsed(names, fmt::format("{} hooks", config::toString(point)));
+}
+
+controller::HookResult RehearsedHooks::backupBeforeDeploy(const config::Config& config,
+                                                          const std::string& environment,
+                                                          const std::string& version) {
+  (void)version;
+  const auto* env = config.findEnvironment(environment);
+  if (env == nullptr || !env->backup || !env->backup->before_deploy) return {};
+  return rehearsed({"backup"}, "backup");
+}
+
+}  // namespace runway::rehearse
