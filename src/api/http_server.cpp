@@ -16,6 +16,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "runway/api/sessions.hpp"
+
 namespace runway::api {
 
 namespace asio = boost::asio;
@@ -470,18 +472,7 @@ class HttpServerImpl final : public HttpServer {
       if (route.method != req.method) continue;
       req.params = std::move(params);
       if (route.role) {
-        const auto auth = req.header("authorization");
-        constexpr std::string_view kBearer = "Bearer ";
-        if (auth.size() <= kBearer.size() || auth.compare(0, kBearer.size(), kBearer) != 0) {
-          return errorResponse(Error{ErrorCode::Unauthenticated,
-                                     "missing bearer token (Authorization: Bearer <token>)"},
-                               req.request_id);
-        }
-        if (!authenticator_) {
-          return errorResponse(Error{ErrorCode::Unauthenticated, "authentication unavailable"},
-                               req.request_id);
-        }
-        auto who = authenticator_->authenticate(std::string_view(auth).substr(kBearer.size()));
+        auto who = authenticate(req);
         if (!who) return errorResponse(who.error(), req.request_id);
         if (!hasRole(*who, *route.role)) {
           return errorResponse(
@@ -503,6 +494,24 @@ class HttpServerImpl final : public HttpServer {
     }
     return errorResponse(Error{ErrorCode::NotFound, fmt::format("no such endpoint: {} {}", req.method, req.path)},
                          req.request_id);
+  }
+
+  // The caller's identity: from the bearer token when the request has an Authorization header,
+  // else from the session cookie (with the CSRF check for state-changing methods).
+  Result<Identity> authenticate(const HttpRequest& req) {
+    const auto auth = req.header("authorization");
+    if (auth.empty() && options_.sessions) {
+      if (auto session = cookieValue(req.header("cookie"), kSessionCookie); session && !session->empty()) {
+        const bool state_changing = req.method != "GET" && req.method != "HEAD";
+        return options_.sessions->authenticate(*session, state_changing, req.header(kCsrfHeader));
+      }
+    }
+    constexpr std::string_view kBearer = "Bearer ";
+    if (auth.size() <= kBearer.size() || auth.compare(0, kBearer.size(), kBearer) != 0) {
+      return fail(ErrorCode::Unauthenticated, "missing bearer token (Authorization: Bearer <token>)");
+    }
+    if (!authenticator_) return fail(ErrorCode::Unauthenticated, "authentication unavailable");
+    return authenticator_->authenticate(std::string_view(auth).substr(kBearer.size()));
   }
 
   std::string newRequestId() {
