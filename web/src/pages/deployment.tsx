@@ -39,7 +39,7 @@ function actionsFor(d: Deployment): Action[] {
   const out: Action[] = [];
   const command = (name: string) => (reason: string) => post(`${base}/${name}`, reason ? { reason } : {});
   if (kTerminal.includes(d.phase)) {
-    if (d.phase === 'Succeeded') {
+    if (d.phase === 'Succeeded' && d.stableVersion) {
       out.push({
         id: 'rollback',
         label: 'Roll back',
