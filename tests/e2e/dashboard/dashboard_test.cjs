@@ -226,9 +226,18 @@ async function signIn(page, server, token) {
   await page.getByRole('navigation', { name: 'Sections' }).waitFor();
 }
 
+// Script errors and Content-Security-Policy violations seen by any page. Failed requests are
+// not among them: the test makes some on purpose (401, 403).
+const browserErrors = [];
+
 async function newPage(browser, width = 1280) {
   const context = await browser.newContext({ viewport: { width, height: width > 600 ? 900 : 844 } });
-  return context.newPage();
+  const page = await context.newPage();
+  page.on('pageerror', (e) => browserErrors.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) browserErrors.push(m.text());
+  });
+  return page;
 }
 
 async function axe(page, name) {
@@ -488,6 +497,10 @@ async function main() {
 
     loading = false;
     await load;
+
+    await check('no script error and no Content-Security-Policy violation in any page', async () => {
+      assert.deepStrictEqual(browserErrors, []);
+    });
 
     await check('session expiry sends you to sign-in (server restarted with --session-ttl 2s)', async () => {
       await server.stop();

@@ -52,8 +52,10 @@ TEST(SessionTableTest, StateChangingCallsNeedTheSessionsCsrfToken) {
   auto s = table.open(kViewer);
   auto other = table.open(kViewer);
   ASSERT_TRUE(s && other);
-  for (const std::string& wrong : {std::string(), std::string("x"), other->csrf_token, s->id,
-                                   s->csrf_token.substr(0, 42) + "A"}) {
+  // The right token with its last character changed.
+  std::string almost = s->csrf_token;
+  almost.back() = almost.back() == 'A' ? 'B' : 'A';
+  for (const std::string& wrong : {std::string(), std::string("x"), other->csrf_token, s->id, almost}) {
     auto who = table.authenticate(s->id, true, wrong);
     ASSERT_FALSE(who) << wrong;
     EXPECT_EQ(who.error().code, ErrorCode::PermissionDenied);
