@@ -1,6 +1,8 @@
 #include "runway/api/sessions.hpp"
 
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <boost/json.hpp>
@@ -9,6 +11,7 @@
 #include "runway/api/dashboard.hpp"
 #include "runway/api/tokens.hpp"
 #include "support/http.hpp"
+#include "support/poll.hpp"
 #include "support/temp_dir.hpp"
 
 namespace runway::api {
@@ -201,6 +204,11 @@ class SessionServerTest : public StoredSessionTest {
     routes.push_back(Route{"GET", "/api/v1/read", std::string("viewer"), echo});
     routes.push_back(Route{"POST", "/api/v1/write", std::string("viewer"), echo});
     routes.push_back(Route{"POST", "/api/v1/deploy", std::string("deployer"), echo});
+    routes.push_back(Route{"GET", "/api/v1/stream", std::string("viewer"), [this](HttpRequest&) {
+                             HttpResponse r;
+                             r.sse = std::make_shared<CountingStream>(stream_polls_);
+                             return r;
+                           }});
     ServerOptions options;
     options.sessions = sessions_;
     auto server = startHttpServer(options, std::move(routes), authenticator);
@@ -236,6 +244,20 @@ class SessionServerTest : public StoredSessionTest {
     return {cookie, std::string(body.at("csrfToken").as_string())};
   }
 
+  // An event stream with nothing to say, counting how often the server asks it.
+  class CountingStream final : public SseSource {
+   public:
+    explicit CountingStream(std::atomic<int>& polls) : polls_(polls) {}
+    std::optional<std::vector<SseEvent>> poll() override {
+      ++polls_;
+      return std::vector<SseEvent>{};
+    }
+
+   private:
+    std::atomic<int>& polls_;
+  };
+
+  std::atomic<int> stream_polls_{0};
   std::shared_ptr<SessionTable> sessions_;
   std::unique_ptr<HttpServer> server_;
   std::string base_;
@@ -317,6 +339,21 @@ TEST_F(SessionServerTest, SignOutEndsTheSessionAndExpiryToo) {
   auto expired = req("GET", "/api/v1/read", {{"Cookie", again}});
   EXPECT_EQ(expired.status, 401);
   EXPECT_NE(expired.body.find("sign in again"), std::string::npos);
+}
+
+TEST_F(SessionServerTest, AnEventStreamOpenedWithASessionEndsWhenTheSessionDoes) {
+  const auto [cookie, csrf] = signIn(bearer({"viewer"}));
+  const std::string id = cookie.substr(cookie.find('=') + 1);
+  std::thread sign_out([&] {
+    EXPECT_TRUE(test::pollUntil([&] { return stream_polls_.load() > 0; }, test::deadlineIn(std::chrono::seconds(10))));
+    sessions_->close(id);
+  });
+  // The request returns only once the server ends the stream.
+  auto r = test::httpRequest(base_ + "/api/v1/stream", "GET", "", {{"Cookie", cookie}}, std::chrono::seconds(20));
+  sign_out.join();
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->header("content-type"), "text/event-stream");
 }
 
 TEST_F(SessionServerTest, StaticFilesCarryTheirTypeEtagAndPolicy) {
