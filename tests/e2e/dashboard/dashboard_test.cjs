@@ -461,11 +461,19 @@ async function main() {
     });
 
     await check('every page at 1280 and 390 px: screenshots and axe (no serious or critical violation)', async () => {
+      const opened = await server.api(
+        'POST',
+        '/api/v1/incidents',
+        { title: 'Checkout errors after v2', severity: 2, environment: 'staging', deployment: stagingId, reason: 'canary aborted' },
+        deployer,
+      );
+      assert.strictEqual(opened.status, 201, JSON.stringify(opened.body));
+      const incident = opened.body.id;
       const pages = [
         ['environments', '#/environments', () => admin.getByRole('heading', { name: 'staging' })],
         ['history', '#/history?environment=archive', () => admin.locator('table.history tbody tr').first()],
         ['audit', '#/audit', () => admin.locator('[data-intact="true"]')],
-        ['incidents', '#/incidents?all=true', () => admin.getByRole('heading', { name: 'Incidents' })],
+        ['incidents', `#/incidents/${incident}`, () => admin.locator('.incident-timeline li').first()],
         ['notifications', '#/notifications', () => admin.getByRole('heading', { name: 'Notifications' })],
         ['production-deployment', `#/deployments/${prodId}`, () => admin.locator('h1 [data-phase="Succeeded"]')],
       ];
@@ -475,6 +483,17 @@ async function main() {
         await shoot(admin, name);
         await axe(admin, name);
       }
+    });
+
+    await check('an incident is acknowledged from its page', async () => {
+      await admin.goto(`${server.url}/#/incidents`);
+      await admin.getByRole('link', { name: 'Checkout errors after v2' }).click();
+      await admin.getByRole('button', { name: 'Acknowledge' }).click();
+      const dialog = admin.getByRole('dialog');
+      await dialog.getByLabel(/Message/).fill('looking at it');
+      await dialog.getByRole('button', { name: 'Acknowledge' }).click();
+      await admin.locator('.incident-timeline li', { hasText: 'acknowledged' }).waitFor();
+      await admin.locator('#incident-h', { hasText: 'acknowledged' }).waitFor();
     });
 
     await check('the embedded assets are under 300 KB gzipped, with type, ETag and CSP', async () => {
