@@ -188,7 +188,7 @@ class Server {
 }
 
 // Polls `check` (async, returns truthy when done) every 100 ms until `ms` have passed.
-async function until(what, check, ms = 30000) {
+async function until(what, check, ms = 60000) {
   const deadline = Date.now() + ms;
   let last;
   for (;;) {
@@ -233,6 +233,8 @@ const browserErrors = [];
 async function newPage(browser, width = 1280) {
   const context = await browser.newContext({ viewport: { width, height: width > 600 ? 900 : 844 } });
   const page = await context.newPage();
+  // Generous: CI runs this beside other tests on two cores.
+  page.setDefaultTimeout(45000);
   page.on('pageerror', (e) => browserErrors.push(`page error: ${e.message}`));
   page.on('console', (m) => {
     if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) browserErrors.push(m.text());
@@ -336,8 +338,8 @@ async function main() {
       const card = admin.locator('[data-environment="staging"]');
       await card.getByRole('link', { name: 'v2' }).click();
       await admin.getByRole('heading', { name: /v2 in staging/ }).waitFor();
-      await admin.locator('[data-service="web"] .weight', { hasText: '25%' }).waitFor({ timeout: 20000 });
-      await admin.locator('[data-service="web"] .weight', { hasText: '50%' }).waitFor({ timeout: 20000 });
+      await admin.locator('[data-service="web"] .weight', { hasText: '25%' }).waitFor({ timeout: 45000 });
+      await admin.locator('[data-service="web"] .weight', { hasText: '50%' }).waitFor({ timeout: 45000 });
       await admin.locator('li[aria-current="step"]', { hasText: 'Pause until promoted' }).waitFor();
       await admin.locator('[data-phase="Paused"]').first().waitFor();
       await admin.locator('figure.chart[data-metric^="error-rate"]').first().waitFor();
@@ -350,7 +352,7 @@ async function main() {
       // While it is down, someone promotes from the CLI/API.
       const r = await server.api('POST', `/api/v1/deployments/${stagingId}/promote`, { reason: 'from the API' }, deployer);
       assert.strictEqual(r.status, 200, JSON.stringify(r.body));
-      await admin.locator('[data-service="web"] .weight', { hasText: "100%" }).waitFor({ timeout: 20000 });
+      await admin.locator('[data-service="web"] .weight', { hasText: "100%" }).waitFor({ timeout: 45000 });
       await admin.locator('[data-live="live"]').waitFor();
       assert.ok((await admin.evaluate(() => window.runwayLive.lastEventId)) > seen);
       await notReloaded(admin);
@@ -364,7 +366,7 @@ async function main() {
       await dialog.getByText(/Sends all traffic of staging back to v1 and retires v2/).waitFor();
       await dialog.getByLabel(/Reason/).fill('seen enough');
       await dialog.getByRole('button', { name: 'Abort' }).click();
-      await admin.locator('h1 [data-phase="RolledBack"]').waitFor({ timeout: 30000 });
+      await admin.locator('h1 [data-phase="RolledBack"]').waitFor({ timeout: 45000 });
       await admin.locator('[data-kind="deployment.rolled_back"]').waitFor();
       await notReloaded(admin);
       const d = await server.deployment(stagingId);
@@ -400,7 +402,7 @@ async function main() {
       assert.strictEqual(await admin.locator('[data-approve]').count(), 0);
       await approve(techLead, 'tech-lead', () => admin.locator('[data-pending="product-manager"]').waitFor());
       await approve(productManager, 'product-manager');
-      await admin.locator('h1 [data-phase="Succeeded"]').waitFor({ timeout: 30000 });
+      await admin.locator('h1 [data-phase="Succeeded"]').waitFor({ timeout: 45000 });
       await admin.locator('.decisions li', { hasText: 'ok from product-manager' }).waitFor();
       await notReloaded(admin);
     });
