@@ -33,25 +33,28 @@ HttpResponse staticFile(const StaticAsset& asset, const HttpRequest& req) {
 json::object sessionJson(const Identity& who, const Session* session, std::int64_t last_seq) {
   json::array roles;
   for (const auto& r : who.roles) roles.emplace_back(r);
-  return json::object{{"name", who.name},
-                      {"roles", std::move(roles)},
-                      {"tokenId", who.token_id},
-                      {"csrfToken", session != nullptr ? json::value(session->csrf_token) : json::value(nullptr)},
-                      {"expiresAt", session != nullptr ? json::value(formatTimestamp(session->expires_at))
-                                                       : json::value(nullptr)},
-                      {"lastEventSeq", last_seq}};
+  return json::object{
+      {"name", who.name},
+      {"roles", std::move(roles)},
+      {"tokenId", who.token_id},
+      {"csrfToken", session != nullptr ? json::value(session->csrf_token) : json::value(nullptr)},
+      {"expiresAt", session != nullptr ? json::value(formatTimestamp(session->expires_at))
+                                       : json::value(nullptr)},
+      {"lastEventSeq", last_seq}};
 }
 
 // The bearer text of a sign-in request: {"token": "rwy_..."} sent as application/json (a
 // cross-site form cannot send that type, so no other site can sign a browser in).
 Result<std::string> signInToken(const HttpRequest& req) {
-  constexpr std::string_view kShape = "sign in with a JSON body {\"token\": \"rwy_...\"} (Content-Type: application/json)";
+  constexpr std::string_view kShape =
+      "sign in with a JSON body {\"token\": \"rwy_...\"} (Content-Type: application/json)";
   if (req.header("content-type").rfind("application/json", 0) != 0) {
     return fail(ErrorCode::InvalidArgument, std::string(kShape));
   }
   json::error_code ec;
   const json::value v = json::parse(req.body, ec);
-  if (ec || !v.is_object() || v.get_object().size() != 1) return fail(ErrorCode::InvalidArgument, std::string(kShape));
+  if (ec || !v.is_object() || v.get_object().size() != 1)
+    return fail(ErrorCode::InvalidArgument, std::string(kShape));
   const auto* token = v.get_object().if_contains("token");
   if (token == nullptr || !token->is_string() || token->get_string().empty()) {
     return fail(ErrorCode::InvalidArgument, std::string(kShape));
@@ -114,7 +117,8 @@ struct SessionRoutes {
       sessions->close(session->id);
       record("session.closed", *req.identity, "signed out of the dashboard");
     }
-    auto r = HttpResponse::json(200, json::serialize(json::object{{"signedOut", session.has_value()}}));
+    auto r =
+        HttpResponse::json(200, json::serialize(json::object{{"signedOut", session.has_value()}}));
     r.headers = {{"Set-Cookie", sessions->clearCookie()}, {"Cache-Control", "no-store"}};
     return r;
   }
@@ -152,8 +156,10 @@ Result<std::int64_t> lastEventSeq(store::Store& store) {
   return high;
 }
 
-std::vector<Route> dashboardRoutes(std::shared_ptr<ApiContext> context, std::shared_ptr<Authenticator> authenticator,
-                                   std::shared_ptr<SessionTable> sessions, std::vector<StaticAsset> assets) {
+std::vector<Route> dashboardRoutes(std::shared_ptr<ApiContext> context,
+                                   std::shared_ptr<Authenticator> authenticator,
+                                   std::shared_ptr<SessionTable> sessions,
+                                   std::vector<StaticAsset> assets) {
   std::vector<Route> routes;
   for (auto& asset : assets) {
     auto shared = std::make_shared<const StaticAsset>(std::move(asset));
@@ -163,9 +169,12 @@ std::vector<Route> dashboardRoutes(std::shared_ptr<ApiContext> context, std::sha
   auto s = std::make_shared<const SessionRoutes>(
       SessionRoutes{std::move(context), std::move(authenticator), std::move(sessions)});
   const std::string viewer(kViewer);
-  routes.push_back(Route{"POST", "/api/v1/session", std::nullopt, [s](HttpRequest& req) { return s->signIn(req); }});
-  routes.push_back(Route{"GET", "/api/v1/session", viewer, [s](HttpRequest& req) { return s->current(req); }});
-  routes.push_back(Route{"DELETE", "/api/v1/session", viewer, [s](HttpRequest& req) { return s->signOut(req); }});
+  routes.push_back(Route{"POST", "/api/v1/session", std::nullopt,
+                         [s](HttpRequest& req) { return s->signIn(req); }});
+  routes.push_back(
+      Route{"GET", "/api/v1/session", viewer, [s](HttpRequest& req) { return s->current(req); }});
+  routes.push_back(Route{"DELETE", "/api/v1/session", viewer,
+                         [s](HttpRequest& req) { return s->signOut(req); }});
   return routes;
 }
 

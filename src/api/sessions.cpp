@@ -29,7 +29,8 @@ std::optional<std::string> cookieValue(std::string_view cookie_header, std::stri
     const auto eq = pair.find('=');
     if (eq != std::string_view::npos && trim(pair.substr(0, eq)) == name) {
       std::string_view value = trim(pair.substr(eq + 1));
-      if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+      if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+        value = value.substr(1, value.size() - 2);
       return std::string(value);
     }
     if (end == std::string_view::npos) break;
@@ -52,10 +53,13 @@ Result<Session> SessionTable::open(const Identity& who) {
   if (options_.store) {
     auto token = options_.store->getToken(who.token_id);
     if (!token) {
-      if (token.error().code == ErrorCode::NotFound) return fail(ErrorCode::Unauthenticated, "invalid token");
-      return fail(ErrorCode::Unavailable, "cannot open a session: the token store failed: " + token.error().message);
+      if (token.error().code == ErrorCode::NotFound)
+        return fail(ErrorCode::Unauthenticated, "invalid token");
+      return fail(ErrorCode::Unavailable,
+                  "cannot open a session: the token store failed: " + token.error().message);
     }
-    if (token->expires_at && *token->expires_at < session.expires_at) session.expires_at = *token->expires_at;
+    if (token->expires_at && *token->expires_at < session.expires_at)
+      session.expires_at = *token->expires_at;
   }
   auto id = randomBase64Url(kRandomBytes);
   if (!id) return fail(std::move(id).error());
@@ -73,9 +77,9 @@ void SessionTable::makeRoomLocked(TimePoint at) {
   if (sessions_.size() < options_.max_sessions) return;
   std::erase_if(sessions_, [&](const auto& kv) { return kv.second.expires_at <= at; });
   while (!sessions_.empty() && sessions_.size() >= options_.max_sessions) {
-    auto soonest = std::min_element(sessions_.begin(), sessions_.end(), [](const auto& a, const auto& b) {
-      return a.second.expires_at < b.second.expires_at;
-    });
+    auto soonest = std::min_element(
+        sessions_.begin(), sessions_.end(),
+        [](const auto& a, const auto& b) { return a.second.expires_at < b.second.expires_at; });
     sessions_.erase(soonest);
   }
 }
@@ -86,7 +90,8 @@ Result<Session> SessionTable::find(std::string_view id) {
   {
     std::lock_guard lock(mu_);
     auto it = sessions_.find(id);
-    if (it == sessions_.end()) return fail(ErrorCode::Unauthenticated, std::string(kUnknownSession));
+    if (it == sessions_.end())
+      return fail(ErrorCode::Unauthenticated, std::string(kUnknownSession));
     if (it->second.expires_at <= at) {
       sessions_.erase(it);
       return fail(ErrorCode::Unauthenticated, std::string(kUnknownSession));
@@ -97,7 +102,8 @@ Result<Session> SessionTable::find(std::string_view id) {
     // The token may have been revoked, or have expired, since the sign-in.
     auto token = options_.store->getToken(session.identity.token_id);
     if (!token && token.error().code != ErrorCode::NotFound) {
-      return fail(ErrorCode::Unavailable, "cannot check the session: the token store failed: " + token.error().message);
+      return fail(ErrorCode::Unavailable,
+                  "cannot check the session: the token store failed: " + token.error().message);
     }
     if (!token || token->revoked_at || (token->expires_at && *token->expires_at <= at)) {
       close(id);
@@ -107,15 +113,18 @@ Result<Session> SessionTable::find(std::string_view id) {
   return session;
 }
 
-Result<Identity> SessionTable::authenticate(std::string_view id, bool state_changing, std::string_view csrf_token) {
+Result<Identity> SessionTable::authenticate(std::string_view id, bool state_changing,
+                                            std::string_view csrf_token) {
   auto session = find(id);
   if (!session) return fail(std::move(session).error());
   if (state_changing) {
     const auto& want = session->csrf_token;
-    if (csrf_token.size() != want.size() || CRYPTO_memcmp(csrf_token.data(), want.data(), want.size()) != 0) {
-      return fail(ErrorCode::PermissionDenied,
-                  "missing or wrong CSRF token: a state-changing call made with a session cookie must "
-                  "send the session's csrfToken in the X-CSRF-Token header");
+    if (csrf_token.size() != want.size() ||
+        CRYPTO_memcmp(csrf_token.data(), want.data(), want.size()) != 0) {
+      return fail(
+          ErrorCode::PermissionDenied,
+          "missing or wrong CSRF token: a state-changing call made with a session cookie must "
+          "send the session's csrfToken in the X-CSRF-Token header");
     }
   }
   return std::move(session->identity);
@@ -132,9 +141,11 @@ std::size_t SessionTable::size() const {
 }
 
 std::string SessionTable::setCookie(const Session& session) const {
-  const auto left = std::chrono::duration_cast<std::chrono::seconds>(session.expires_at - now()).count();
-  return fmt::format("{}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Strict{}", kSessionCookie, session.id,
-                     std::max<std::int64_t>(0, left), options_.secure_cookie ? "; Secure" : "");
+  const auto left =
+      std::chrono::duration_cast<std::chrono::seconds>(session.expires_at - now()).count();
+  return fmt::format("{}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Strict{}", kSessionCookie,
+                     session.id, std::max<std::int64_t>(0, left),
+                     options_.secure_cookie ? "; Secure" : "");
 }
 
 std::string SessionTable::clearCookie() const {

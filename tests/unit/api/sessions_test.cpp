@@ -58,7 +58,8 @@ TEST(SessionTableTest, StateChangingCallsNeedTheSessionsCsrfToken) {
   // The right token with its last character changed.
   std::string almost = s->csrf_token;
   almost.back() = almost.back() == 'A' ? 'B' : 'A';
-  for (const std::string& wrong : {std::string(), std::string("x"), other->csrf_token, s->id, almost}) {
+  for (const std::string& wrong :
+       {std::string(), std::string("x"), other->csrf_token, s->id, almost}) {
     auto who = table.authenticate(s->id, true, wrong);
     ASSERT_FALSE(who) << wrong;
     EXPECT_EQ(who.error().code, ErrorCode::PermissionDenied);
@@ -109,15 +110,19 @@ TEST(SessionTableTest, CookiesAreHttpOnlyStrictAndExpire) {
   SessionTable plain(SessionOptions{clock, 2h, 100, false, nullptr});
   auto s = plain.open(kViewer);
   ASSERT_TRUE(s);
-  EXPECT_EQ(plain.setCookie(*s), "runway_session=" + s->id + "; Path=/; Max-Age=7200; HttpOnly; SameSite=Strict");
+  EXPECT_EQ(plain.setCookie(*s),
+            "runway_session=" + s->id + "; Path=/; Max-Age=7200; HttpOnly; SameSite=Strict");
   clock->advance(30min);
-  EXPECT_EQ(plain.setCookie(*s), "runway_session=" + s->id + "; Path=/; Max-Age=5400; HttpOnly; SameSite=Strict");
+  EXPECT_EQ(plain.setCookie(*s),
+            "runway_session=" + s->id + "; Path=/; Max-Age=5400; HttpOnly; SameSite=Strict");
   EXPECT_EQ(plain.clearCookie(), "runway_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict");
   SessionTable tls(SessionOptions{clock, 2h, 100, true, nullptr});
   auto t = tls.open(kViewer);
   ASSERT_TRUE(t);
-  EXPECT_EQ(tls.setCookie(*t), "runway_session=" + t->id + "; Path=/; Max-Age=7200; HttpOnly; SameSite=Strict; Secure");
-  EXPECT_EQ(tls.clearCookie(), "runway_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict; Secure");
+  EXPECT_EQ(tls.setCookie(*t), "runway_session=" + t->id +
+                                   "; Path=/; Max-Age=7200; HttpOnly; SameSite=Strict; Secure");
+  EXPECT_EQ(tls.clearCookie(),
+            "runway_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict; Secure");
 }
 
 // ---- sessions against the token store ---------------------------------------------------------
@@ -179,7 +184,8 @@ TEST_F(StoredSessionTest, LastEventSeqFindsTheNewestEvent) {
   ASSERT_TRUE(none);
   EXPECT_EQ(*none, 0);
   for (int n = 1; n <= 37; ++n) {
-    ASSERT_TRUE(store_->appendEvent(store::NewEvent{clock_->now(), "t", "test.event", "s", "", "{}"}));
+    ASSERT_TRUE(
+        store_->appendEvent(store::NewEvent{clock_->now(), "t", "test.event", "s", "", "{}"}));
     auto seq = lastEventSeq(*store_);
     ASSERT_TRUE(seq);
     EXPECT_EQ(*seq, n);
@@ -197,10 +203,12 @@ class SessionServerTest : public StoredSessionTest {
     context->store = store_;
     context->clock = clock_;
     auto authenticator = storeAuthenticator(store_, clock_);
-    std::vector<Route> routes = dashboardRoutes(
-        context, authenticator, sessions_,
-        {StaticAsset{"/", "text/html; charset=utf-8", "<p>page</p>", "\"e1\""}});
-    const auto echo = [](HttpRequest& req) { return HttpResponse::json(200, "{\"who\":\"" + req.identity->name + "\"}"); };
+    std::vector<Route> routes =
+        dashboardRoutes(context, authenticator, sessions_,
+                        {StaticAsset{"/", "text/html; charset=utf-8", "<p>page</p>", "\"e1\""}});
+    const auto echo = [](HttpRequest& req) {
+      return HttpResponse::json(200, "{\"who\":\"" + req.identity->name + "\"}");
+    };
     routes.push_back(Route{"GET", "/api/v1/read", std::string("viewer"), echo});
     routes.push_back(Route{"POST", "/api/v1/write", std::string("viewer"), echo});
     routes.push_back(Route{"POST", "/api/v1/deploy", std::string("deployer"), echo});
@@ -226,8 +234,8 @@ class SessionServerTest : public StoredSessionTest {
     return issued->bearer;
   }
 
-  test::HttpResponse req(const std::string& method, const std::string& path, test::HttpHeaders headers = {},
-                         const std::string& body = "") {
+  test::HttpResponse req(const std::string& method, const std::string& path,
+                         test::HttpHeaders headers = {}, const std::string& body = "") {
     auto r = test::httpRequest(base_ + path, method, body, std::move(headers));
     EXPECT_TRUE(r) << (r ? "" : r.error().message);
     return r ? *r : test::HttpResponse{};
@@ -265,7 +273,8 @@ class SessionServerTest : public StoredSessionTest {
 
 TEST_F(SessionServerTest, SignInSetsAStrictHttpOnlyCookieAndAnswersTheCsrfToken) {
   const auto token = bearer({"viewer"});
-  auto r = req("POST", "/api/v1/session", {{"Content-Type", "application/json"}}, "{\"token\":\"" + token + "\"}");
+  auto r = req("POST", "/api/v1/session", {{"Content-Type", "application/json"}},
+               "{\"token\":\"" + token + "\"}");
   ASSERT_EQ(r.status, 201) << r.body;
   const auto cookie = r.header("set-cookie").value_or("");
   EXPECT_EQ(cookie.rfind("runway_session=", 0), 0u) << cookie;
@@ -288,11 +297,23 @@ TEST_F(SessionServerTest, SignInSetsAStrictHttpOnlyCookieAndAnswersTheCsrfToken)
 
 TEST_F(SessionServerTest, SignInRefusesBadTokensAndNonJsonBodies) {
   const auto token = bearer({"viewer"});
-  EXPECT_EQ(req("POST", "/api/v1/session", {{"Content-Type", "application/json"}}, "{\"token\":\"rwy_nope\"}").status, 401);
+  EXPECT_EQ(req("POST", "/api/v1/session", {{"Content-Type", "application/json"}},
+                "{\"token\":\"rwy_nope\"}")
+                .status,
+            401);
   // A cross-site form can send text/plain or form bodies, never application/json.
-  EXPECT_EQ(req("POST", "/api/v1/session", {{"Content-Type", "text/plain"}}, "{\"token\":\"" + token + "\"}").status, 400);
-  EXPECT_EQ(req("POST", "/api/v1/session", {{"Content-Type", "application/x-www-form-urlencoded"}}, "token=" + token).status, 400);
-  EXPECT_EQ(req("POST", "/api/v1/session", {{"Content-Type", "application/json"}}, "{\"token\":\"" + token + "\",\"x\":1}").status, 400);
+  EXPECT_EQ(req("POST", "/api/v1/session", {{"Content-Type", "text/plain"}},
+                "{\"token\":\"" + token + "\"}")
+                .status,
+            400);
+  EXPECT_EQ(req("POST", "/api/v1/session", {{"Content-Type", "application/x-www-form-urlencoded"}},
+                "token=" + token)
+                .status,
+            400);
+  EXPECT_EQ(req("POST", "/api/v1/session", {{"Content-Type", "application/json"}},
+                "{\"token\":\"" + token + "\",\"x\":1}")
+                .status,
+            400);
   EXPECT_EQ(sessions_->size(), 0u);
 }
 
@@ -303,7 +324,8 @@ TEST_F(SessionServerTest, TheCookieReadsButWritesOnlyWithTheCsrfHeader) {
   EXPECT_EQ(no_csrf.status, 403);
   EXPECT_NE(no_csrf.body.find("\"code\":\"permission_denied\""), std::string::npos);
   EXPECT_NE(no_csrf.body.find("CSRF"), std::string::npos);
-  EXPECT_EQ(req("POST", "/api/v1/write", {{"Cookie", cookie}, {"X-CSRF-Token", "wrong"}}).status, 403);
+  EXPECT_EQ(req("POST", "/api/v1/write", {{"Cookie", cookie}, {"X-CSRF-Token", "wrong"}}).status,
+            403);
   EXPECT_EQ(req("POST", "/api/v1/write", {{"Cookie", cookie}, {"X-CSRF-Token", csrf}}).status, 200);
   // The roles still hold: a viewer's session cannot do a deployer's call, CSRF token or not.
   auto forged = req("POST", "/api/v1/deploy", {{"Cookie", cookie}, {"X-CSRF-Token", csrf}});
@@ -319,7 +341,10 @@ TEST_F(SessionServerTest, BearerTokensWorkAsBeforeAndNeedNoCsrf) {
   EXPECT_EQ(req("POST", "/api/v1/deploy", {{"Authorization", "Bearer " + token}}).status, 200);
   // The Authorization header decides, even next to a session cookie.
   const auto [cookie, csrf] = signIn(bearer({"viewer"}));
-  EXPECT_EQ(req("POST", "/api/v1/deploy", {{"Authorization", "Bearer " + token}, {"Cookie", cookie}}).status, 200);
+  EXPECT_EQ(
+      req("POST", "/api/v1/deploy", {{"Authorization", "Bearer " + token}, {"Cookie", cookie}})
+          .status,
+      200);
   auto r = req("GET", "/api/v1/session", {{"Authorization", "Bearer " + token}});
   EXPECT_EQ(r.status, 200);
   EXPECT_TRUE(boost::json::parse(r.body).at("csrfToken").is_null());
@@ -328,7 +353,8 @@ TEST_F(SessionServerTest, BearerTokensWorkAsBeforeAndNeedNoCsrf) {
 TEST_F(SessionServerTest, SignOutEndsTheSessionAndExpiryToo) {
   const auto [cookie, csrf] = signIn(bearer({"viewer"}));
   EXPECT_EQ(req("GET", "/api/v1/session", {{"Cookie", cookie}}).status, 200);
-  EXPECT_EQ(req("DELETE", "/api/v1/session", {{"Cookie", cookie}}).status, 403) << "sign-out needs the CSRF token";
+  EXPECT_EQ(req("DELETE", "/api/v1/session", {{"Cookie", cookie}}).status, 403)
+      << "sign-out needs the CSRF token";
   auto out = req("DELETE", "/api/v1/session", {{"Cookie", cookie}, {"X-CSRF-Token", csrf}});
   EXPECT_EQ(out.status, 200);
   EXPECT_NE(out.header("set-cookie").value_or("").find("Max-Age=0"), std::string::npos);
@@ -345,11 +371,13 @@ TEST_F(SessionServerTest, AnEventStreamOpenedWithASessionEndsWhenTheSessionDoes)
   const auto [cookie, csrf] = signIn(bearer({"viewer"}));
   const std::string id = cookie.substr(cookie.find('=') + 1);
   std::thread sign_out([&] {
-    EXPECT_TRUE(test::pollUntil([&] { return stream_polls_.load() > 0; }, test::deadlineIn(std::chrono::seconds(10))));
+    EXPECT_TRUE(test::pollUntil([&] { return stream_polls_.load() > 0; },
+                                test::deadlineIn(std::chrono::seconds(10))));
     sessions_->close(id);
   });
   // The request returns only once the server ends the stream.
-  auto r = test::httpRequest(base_ + "/api/v1/stream", "GET", "", {{"Cookie", cookie}}, std::chrono::seconds(20));
+  auto r = test::httpRequest(base_ + "/api/v1/stream", "GET", "", {{"Cookie", cookie}},
+                             std::chrono::seconds(20));
   sign_out.join();
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->status, 200);

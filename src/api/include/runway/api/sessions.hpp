@@ -81,7 +81,8 @@ class SessionTable {
   // (anything but GET and HEAD) must also carry the session's CSRF token: PermissionDenied
   // "missing or wrong CSRF token ..." when `csrf_token` does not equal it (compared in constant
   // time). Errors of find() otherwise.
-  Result<Identity> authenticate(std::string_view id, bool state_changing, std::string_view csrf_token);
+  Result<Identity> authenticate(std::string_view id, bool state_changing,
+                                std::string_view csrf_token);
 
   // Ends the session (sign-out). Unknown ids are ignored.
   void close(std::string_view id);
