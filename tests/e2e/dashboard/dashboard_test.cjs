@@ -252,10 +252,14 @@ async function axe(page, name) {
   );
 }
 
+// Screenshots at both widths; at each the page must fit its width (wide tables scroll inside
+// their own box, the page itself never sideways).
 async function shoot(page, name) {
   for (const width of [1280, 390]) {
     await page.setViewportSize({ width, height: width > 600 ? 900 : 844 });
     await page.screenshot({ path: path.join(outDir, `${name}-${width}.png`), fullPage: true });
+    const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(scrollWidth <= width, `${name} at ${width} px is ${scrollWidth} px wide`);
   }
   await page.setViewportSize({ width: 1280, height: 900 });
 }
@@ -325,6 +329,28 @@ async function main() {
       // The page cannot read it.
       assert.strictEqual(await admin.evaluate(() => document.cookie.includes('runway_session')), false);
       await admin.getByRole('heading', { name: 'staging' }).waitFor();
+    });
+
+    await check('keyboard only: sign in, skip to the content, reach a section', async () => {
+      const page = await newPage(browser);
+      await page.goto(server.url + '/');
+      await page.getByLabel('API token').waitFor();
+      await page.keyboard.press('Tab');
+      assert.strictEqual(await page.evaluate(() => document.activeElement.id), 'token');
+      await page.keyboard.type(viewer);
+      await page.keyboard.press('Enter');
+      await page.getByRole('navigation', { name: 'Sections' }).waitFor();
+      await page.keyboard.press('Tab');
+      assert.strictEqual(await page.evaluate(() => document.activeElement.textContent.trim()), 'Skip to content');
+      let reached = false;
+      for (let i = 0; i < 10 && !reached; i++) {
+        await page.keyboard.press('Tab');
+        reached = (await page.evaluate(() => document.activeElement.textContent.trim())) === 'History';
+      }
+      assert.ok(reached, 'Tab never reached the History link');
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { name: 'History', level: 1 }).waitFor();
+      await page.context().close();
     });
 
     await check('watch a canary progress without reloading', async () => {
