@@ -210,12 +210,32 @@ function Timeline({ d }: { d: Deployment }) {
   const steps = d.steps ?? [];
   const until = d.deadlines?.pauseUntil ? Date.parse(d.deadlines.pauseUntil) : null;
   if (steps.length === 0) {
+    // Blue-green and rolling deployments have no steps; what they wait for has a deadline.
+    const waits: [string, string | null | undefined][] = [
+      ['Verification', d.deadlines?.verificationUntil],
+      ['Automatic promotion', d.deadlines?.autoPromoteAt],
+      ['Approval deadline', d.deadlines?.approvalDeadline],
+      ['Change window opens', d.deadlines?.windowOpensAt],
+    ];
+    const live = kTerminal.includes(d.phase) ? [] : waits.filter(([, at]) => at);
     return (
       <section aria-labelledby="steps-h" class="panel">
         <h2 id="steps-h">Progress</h2>
         <p>
           {d.strategy} deployment, <PhaseBadge phase={d.phase} />
         </p>
+        {live.length > 0 && (
+          <ul>
+            {live.map(([what, at]) => {
+              const left = Date.parse(at as string) - now;
+              return (
+                <li key={what}>
+                  {what}: {left > 0 ? `${ago(left)} left` : 'due'} (<Time at={at} />)
+                </li>
+              );
+            })}
+          </ul>
+        )}
       </section>
     );
   }
