@@ -568,6 +568,9 @@ async function main() {
     await server.stop().catch(() => {});
     server.down();
   }
+  // The server's directory stays for a look when something failed.
+  if (failed === 0) fs.rmSync(dir, { recursive: true, force: true });
+  else console.log(`# the server's directory (serve.log, data): ${dir}`);
   console.log(`# screenshots in ${outDir}`);
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(failed === 0 ? 0 : 1);
