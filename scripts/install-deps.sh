@@ -23,13 +23,21 @@ packages=(
   postgresql docker-registry openssl
   chromium
 )
+# Node.js and npm build the web dashboard (web/: `npm ci` and esbuild) and run its browser test
+# (playwright-core driving the chromium above). Debian's nodejs (18) and npm (9) do; a machine
+# that already has node and npm on its PATH (NodeSource's nodejs, say) keeps them: installing
+# Debian's beside it would fight it. --list names them either way, since a new machine gets them
+# from here.
+node_packages=(nodejs npm)
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(wrk nginx-light haproxy)
 fi
 if [[ "${1:-}" == "--list" ]]; then
-  printf '%s\n' "${packages[@]}"
+  printf '%s\n' "${packages[@]}" "${node_packages[@]}"
   exit 0
 fi
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -145,8 +145,15 @@ count "$logs/ctest-asan.log"
 end
 
 begin "dependencies all from scripts/install-deps.sh"
+# A node that no Debian package installed (a preinstalled one under /usr/local, which
+# install-deps.sh leaves alone rather than install Debian's beside it) is the machine's tool,
+# like its Go toolchain; a packaged one (Debian's or NodeSource's nodejs) is checked as usual.
+node_tool=()
+if node_path=$(readlink -f "$(command -v node)" 2>/dev/null) && ! dpkg -S "$node_path" >/dev/null 2>&1; then
+  node_tool=(--tool-dir "$(dirname "$(dirname "$node_path")")")
+fi
 scripts/check-deps.sh --exec-log "$logs/exec.log" --tool-dir "$(scripts/kube-cluster.sh path)" \
-  --tool-dir "$(go env GOROOT 2>/dev/null || echo /usr/local/go)" build/ci build/asan build/fuzz
+  --tool-dir "$(go env GOROOT 2>/dev/null || echo /usr/local/go)" "${node_tool[@]}" build/ci build/asan build/fuzz
 # The guard must be able to fail: without the package that holds clang's fuzzer and sanitizer
 # runtimes (the one a fresh machine once lacked), the same check has to refuse.
 if scripts/check-deps.sh --without libclang-rt-14-dev build/fuzz >"$logs/guard-selftest.log" 2>&1; then

@@ -16,6 +16,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "runway/api/sessions.hpp"
+
 namespace runway::api {
 
 namespace asio = boost::asio;
@@ -470,18 +472,7 @@ class HttpServerImpl final : public HttpServer {
       if (route.method != req.method) continue;
       req.params = std::move(params);
       if (route.role) {
-        const auto auth = req.header("authorization");
-        constexpr std::string_view kBearer = "Bearer ";
-        if (auth.size() <= kBearer.size() || auth.compare(0, kBearer.size(), kBearer) != 0) {
-          return errorResponse(Error{ErrorCode::Unauthenticated,
-                                     "missing bearer token (Authorization: Bearer <token>)"},
-                               req.request_id);
-        }
-        if (!authenticator_) {
-          return errorResponse(Error{ErrorCode::Unauthenticated, "authentication unavailable"},
-                               req.request_id);
-        }
-        auto who = authenticator_->authenticate(std::string_view(auth).substr(kBearer.size()));
+        auto who = authenticate(req);
         if (!who) return errorResponse(who.error(), req.request_id);
         if (!hasRole(*who, *route.role)) {
           return errorResponse(
@@ -492,7 +483,9 @@ class HttpServerImpl final : public HttpServer {
         }
         req.identity = std::move(*who);
       }
-      return route.handler(req);
+      auto response = route.handler(req);
+      if (response.sse && route.role) response.sse = boundToSession(req, std::move(response.sse));
+      return response;
     }
     if (path_matched) {
       auto resp = errorResponse(
@@ -503,6 +496,56 @@ class HttpServerImpl final : public HttpServer {
     }
     return errorResponse(Error{ErrorCode::NotFound, fmt::format("no such endpoint: {} {}", req.method, req.path)},
                          req.request_id);
+  }
+
+  // A stream opened with a session cookie ends when the session does (sign-out, expiry, its
+  // token revoked), checked about once a second: the client's reconnect then meets the 401.
+  class SessionBoundStream final : public SseSource {
+   public:
+    SessionBoundStream(std::shared_ptr<SseSource> inner, std::shared_ptr<SessionTable> sessions, std::string id)
+        : inner_(std::move(inner)), sessions_(std::move(sessions)), id_(std::move(id)) {}
+    std::optional<std::vector<SseEvent>> poll() override {
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= next_check_) {
+        if (!sessions_->find(id_)) return std::nullopt;
+        next_check_ = now + std::chrono::seconds(1);
+      }
+      return inner_->poll();
+    }
+
+   private:
+    std::shared_ptr<SseSource> inner_;
+    std::shared_ptr<SessionTable> sessions_;
+    std::string id_;
+    std::chrono::steady_clock::time_point next_check_{};
+  };
+
+  // The session cookie a request was authenticated with, or "" (a bearer token, or none).
+  std::string sessionOf(const HttpRequest& req) const {
+    if (!options_.sessions || !req.header("authorization").empty()) return {};
+    return cookieValue(req.header("cookie"), kSessionCookie).value_or("");
+  }
+
+  std::shared_ptr<SseSource> boundToSession(const HttpRequest& req, std::shared_ptr<SseSource> stream) const {
+    auto id = sessionOf(req);
+    if (id.empty()) return stream;
+    return std::make_shared<SessionBoundStream>(std::move(stream), options_.sessions, std::move(id));
+  }
+
+  // The caller's identity: from the bearer token when the request has an Authorization header,
+  // else from the session cookie (with the CSRF check for state-changing methods).
+  Result<Identity> authenticate(const HttpRequest& req) {
+    if (auto session = sessionOf(req); !session.empty()) {
+      const bool state_changing = req.method != "GET" && req.method != "HEAD";
+      return options_.sessions->authenticate(session, state_changing, req.header(kCsrfHeader));
+    }
+    const auto auth = req.header("authorization");
+    constexpr std::string_view kBearer = "Bearer ";
+    if (auth.size() <= kBearer.size() || auth.compare(0, kBearer.size(), kBearer) != 0) {
+      return fail(ErrorCode::Unauthenticated, "missing bearer token (Authorization: Bearer <token>)");
+    }
+    if (!authenticator_) return fail(ErrorCode::Unauthenticated, "authentication unavailable");
+    return authenticator_->authenticate(std::string_view(auth).substr(kBearer.size()));
   }
 
   std::string newRequestId() {

@@ -360,6 +360,14 @@ Result<void> validateRoleName(std::string_view role) {
   return {};
 }
 
+Result<std::string> randomBase64Url(std::size_t bytes) {
+  auto random = randomBytes(bytes);
+  if (!random) return fail(std::move(random).error());
+  std::string text = toBase64Url(*random);
+  OPENSSL_cleanse(random->data(), random->size());
+  return text;
+}
+
 Result<IssuedToken> issueToken(std::string name, std::vector<std::string> roles,
                                std::string created_by, TimePoint now, std::optional<Duration> ttl) {
   if (auto valid = validateTokenName(name); !valid) return fail(std::move(valid).error());

@@ -198,6 +198,7 @@ int quickstart(const QuickstartOptions& o) {
   if (!settings) return reportError(settings.error());
   ApiClient client(*settings);
   fmt::print("{}  server on {} (pid {}); sending synthetic traffic to every service\n", clockNow(), url, server->pid);
+  fmt::print("{}  dashboard: open {}/ and sign in with the token in {}/admin.token\n", clockNow(), url, data.string());
   Traffic traffic(client);
 
   const std::vector<std::string> envs{"development", "staging", "production"};
@@ -249,6 +250,7 @@ int quickstart(const QuickstartOptions& o) {
   fmt::print("  runway status --data {}\n", data.string());
   fmt::print("  runway history production --data {}\n", data.string());
   fmt::print("  curl -H \"Authorization: Bearer $(cat {}/admin.token)\" {}/api/v1/environments\n", data.string(), url);
+  fmt::print("  open {}/ in a browser: the dashboard (sign in with the token in {}/admin.token)\n", url, data.string());
   fmt::print("  runway down --data {}     # stops the server, the instances and the router\n", data.string());
   bool ok = false;
   for (const auto& out : outcomes) {

@@ -26,7 +26,9 @@
 #include "commands.hpp"
 #include "runway/core/utf8.hpp"
 #include "runway/analysis/provider.hpp"
+#include "runway/api/dashboard.hpp"
 #include "runway/api/http_server.hpp"
+#include "runway/api/sessions.hpp"
 #include "runway/api/tokens.hpp"
 #include "runway/api/v1.hpp"
 #include "runway/config/loader.hpp"
@@ -47,6 +49,7 @@
 #include "runway/core/duration.hpp"
 #include "runway/rehearse/simulated_gates.hpp"
 #include "runway/report/snapshots.hpp"
+#include "runway/web/assets.hpp"
 #include "server_files.hpp"
 
 #include "runway/checks/gate.hpp"
@@ -68,7 +71,17 @@ struct ServeOptions {
   int router_threads = 1;
   int max_event_streams = 64;
   std::string report_window = "5m";  // traffic snapshots around each deployment (docs/reports.md)
+  std::string session_ttl = "8h";    // dashboard sessions (docs/dashboard.md)
 };
+
+// The dashboard's files embedded in this binary (web/), as the API serves them.
+std::vector<api::StaticAsset> dashboardAssets() {
+  std::vector<api::StaticAsset> out;
+  for (const auto& f : web::embeddedFiles()) {
+    out.push_back(api::StaticAsset{std::string(f.path), std::string(f.content_type), f.body, std::string(f.etag)});
+  }
+  return out;
+}
 
 class GateChecks final : public controller::CheckRunner {
  public:
@@ -311,6 +324,12 @@ int serve(const ServeOptions& opts) {
     return kExitUsage;
   }
 
+  auto session_ttl = parseDuration(opts.session_ttl);
+  if (!session_ttl || *session_ttl < api::kMinSessionTtl || *session_ttl > api::kMaxSessionTtl) {
+    fmt::print(stderr, "runway: --session-ttl must be a duration from 1s to 30d\n");
+    return kExitUsage;
+  }
+
   // Signals are taken by sigwait below; block them before any thread starts.
   sigset_t signals;
   sigemptyset(&signals);
@@ -485,7 +504,14 @@ int serve(const ServeOptions& opts) {
   so.tls_cert_file = opts.tls_cert;
   so.tls_key_file = opts.tls_key;
   so.max_event_streams = static_cast<std::size_t>(opts.max_event_streams);
-  auto server = api::startHttpServer(so, api::v1Routes(ctx), api::storeAuthenticator(store, clock));
+  // Dashboard sessions live in this process (sessions.hpp says why); each use rechecks its token.
+  auto sessions = std::make_shared<api::SessionTable>(
+      api::SessionOptions{clock, *session_ttl, 10'000, !opts.tls_cert.empty(), store});
+  so.sessions = sessions;
+  auto authenticator = api::storeAuthenticator(store, clock);
+  auto routes = api::v1Routes(ctx);
+  for (auto& r : api::dashboardRoutes(ctx, authenticator, sessions, dashboardAssets())) routes.push_back(std::move(r));
+  auto server = api::startHttpServer(so, std::move(routes), authenticator);
   if (!server) {
     fmt::print(stderr, "runway: {}\n", server.error().message);
     stopReminders();
@@ -499,6 +525,7 @@ int serve(const ServeOptions& opts) {
     spdlog::warn("cannot write {}: {}", (data / "server.json").string(), w.error().message);
   }
   fmt::print("runway serve: listening on {} (data {}, config {})\n", url, data.string(), config_path);
+  fmt::print("runway serve: dashboard at {}/ (sign in with an API token)\n", url);
   std::fflush(stdout);
 
   // Traffic snapshots around each deployment for the release report (report/snapshots.hpp),
@@ -591,6 +618,9 @@ void addServeCommand(CLI::App& app, Context& ctx) {
   cmd->add_option("--report-window", opts->report_window,
                   "Length of the traffic windows before and after each deployment that `runway report "
                   "deployment` compares (1s to 15m)")
+      ->capture_default_str();
+  cmd->add_option("--session-ttl", opts->session_ttl,
+                  "How long a dashboard sign-in lasts (1s to 30d; never past the token's own expiry)")
       ->capture_default_str();
   cmd->callback([&ctx, opts] {
     if (opts->tls_cert.empty() != opts->tls_key.empty()) {

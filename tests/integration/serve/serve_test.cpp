@@ -399,6 +399,8 @@ TEST_F(ServeTest, AuthorizationMatrixMatchesDocsApi) {
   const std::vector<Endpoint> endpoints{
       {"GET", "/api/v1/version", "", "viewer"},
       {"GET", "/api/v1/whoami", "", "viewer"},
+      {"GET", "/api/v1/session", "", "viewer"},
+      {"DELETE", "/api/v1/session", "", "viewer"},
       {"GET", "/api/v1/environments", "", "viewer"},
       {"GET", "/api/v1/environments/canary", "", "viewer"},
       {"GET", "/api/v1/environments/canary/history", "", "viewer"},
@@ -464,8 +466,8 @@ TEST_F(ServeTest, AuthorizationMatrixMatchesDocsApi) {
       }
     }
   }
-  // Health endpoints need no token.
-  for (const char* path : {"/healthz", "/readyz", "/metrics"}) {
+  // Health endpoints and the dashboard's files need no token.
+  for (const char* path : {"/healthz", "/readyz", "/metrics", "/", "/assets/app.js"}) {
     auto r = server_->call("GET", path, "", std::string());
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200) << path;

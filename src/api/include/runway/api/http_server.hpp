@@ -94,6 +94,8 @@ struct Route {
   Handler handler;
 };
 
+class SessionTable;  // sessions.hpp
+
 struct ServerOptions {
   std::string address = "127.0.0.1";
   std::uint16_t port = 0;  // 0 = any free port; see HttpServer::port()
@@ -111,6 +113,10 @@ struct ServerOptions {
   std::chrono::seconds event_stream_retry_after{5};
   int io_threads = 1;
   int handler_threads = 4;  // handlers may block (store, controller); they run here
+  // Browser sessions (sessions.hpp): a request without an Authorization header but with the
+  // session cookie authenticates as the session's identity; one that is not GET or HEAD must
+  // also carry the session's CSRF token (403 otherwise). Null = bearer tokens only.
+  std::shared_ptr<SessionTable> sessions;
 };
 
 class HttpServer {

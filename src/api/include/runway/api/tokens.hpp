@@ -78,6 +78,11 @@ std::shared_ptr<Authenticator> storeAuthenticator(std::shared_ptr<store::Store> 
 Result<bool> ensureBootstrapToken(store::Store& store, const std::filesystem::path& data_dir,
                                   TimePoint now);
 
+// `bytes` random bytes from the system's generator (RAND_bytes) as base64url text without
+// padding (43 characters for 32 bytes): token secrets, session ids, CSRF tokens.
+// Internal when the generator fails.
+Result<std::string> randomBase64Url(std::size_t bytes);
+
 // The bearer text in a token file, surrounding whitespace trimmed. NotFound if the file is
 // missing, PermissionDenied if it cannot be read, InvalidArgument if it is empty or too large to
 // be a token file (over 4 KiB), Unavailable for other I/O errors. Errors never quote the content.
