@@ -2058,16 +2058,16 @@ PreflightSpec Loader::parsePreflight(Reader& r, const Val& v) {
   return pre;
 }
 
-// The checklist items this build judges. The runbook's other boxes (codeReview, ciChecks,
-// backupVerified, onCall, notified) are named so that configuring one says it is not judged
-// yet instead of "unknown field": an item that is not judged must never pass.
+// The checklist items this build judges. The runbook's other boxes (backupVerified, onCall,
+// notified) are named so that configuring one says it is not judged yet instead of "unknown
+// field": an item that is not judged must never pass.
 Checklist Loader::parseChecklist(Reader& r, const Val& v) {
   Checklist list;
   list.location = v.location;
-  const Fields f(r, v, {"vulnerabilities", "tests", "semver", "codeReview", "ciChecks", "backupVerified",
-                        "onCall", "notified"});
+  const Fields f(r, v, {"github", "codeReview", "ciChecks", "vulnerabilities", "tests", "semver",
+                        "backupVerified", "onCall", "notified"});
   if (!f.isMap()) return list;
-  for (const auto* later : {"codeReview", "ciChecks", "backupVerified", "onCall", "notified"}) {
+  for (const auto* later : {"backupVerified", "onCall", "notified"}) {
     if (auto x = f.get(later)) {
       error(x->location, x->path,
             fmt::format("the checklist item {} is not judged by this version of runway (docs/checklist.md "
@@ -2081,6 +2081,46 @@ Checklist Loader::parseChecklist(Reader& r, const Val& v) {
       if (role.empty()) error(item.get("waivableBy")->location, item.path("waivableBy"), "a role name is empty");
     }
   };
+  if (auto x = f.get("github")) {
+    list.github.location = x->location;
+    const Fields xf(r, *x, {"apiUrl", "tokenFile", "tokenEnv"});
+    if (xf.isMap()) {
+      if (xf.str("apiUrl", list.github.api_url)) {
+        auto& url = list.github.api_url;
+        while (!url.empty() && url.back() == '/') url.pop_back();
+        if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+          error(xf.get("apiUrl")->location, xf.path("apiUrl"),
+                fmt::format("\"{}\" is not an http:// or https:// URL", url));
+        }
+      }
+      xf.str("tokenFile", list.github.token_file);
+      xf.str("tokenEnv", list.github.token_env);
+    }
+  }
+  if (auto x = f.get("codeReview")) {
+    CodeReviewItem item;
+    item.location = x->location;
+    const Fields xf(r, *x, {"minApprovals", "noChangesRequested", "waivableBy"});
+    if (xf.isMap()) {
+      xf.integer("minApprovals", item.min_approvals, 1, 100);
+      xf.boolean("noChangesRequested", item.no_changes_requested);
+      roles(xf, item.waivable_by);
+    }
+    list.code_review = std::move(item);
+  }
+  if (auto x = f.get("ciChecks")) {
+    CiChecksItem item;
+    item.location = x->location;
+    const Fields xf(r, *x, {"required", "waivableBy"});
+    if (xf.isMap()) {
+      if (xf.require("required") && xf.strings("required", item.required) && item.required.empty()) {
+        error(xf.get("required")->location, xf.path("required"),
+              "name at least one check run or commit status context");
+      }
+      roles(xf, item.waivable_by);
+    }
+    list.ci_checks = std::move(item);
+  }
   if (auto x = f.get("vulnerabilities")) {
     VulnerabilitiesItem item;
     item.location = x->location;

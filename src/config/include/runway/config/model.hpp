@@ -430,12 +430,48 @@ struct SemverItem {
   SourceLocation location;
 };
 
+// How the checklist reaches GitHub's REST API (codeReview, ciChecks). The token is read when
+// an item is judged, from `token_file` or else the variable `token_env`; it is never logged.
+struct GitHubSettings {
+  std::string api_url = "https://api.github.com";  // no trailing slash
+  std::string token_file;
+  std::string token_env = "GITHUB_TOKEN";
+  SourceLocation location;
+};
+
+// The commit's pull request (GitHub) is approved by at least `min_approvals` reviewers (each
+// reviewer's latest review counts) and, with `no_changes_requested`, no reviewer's latest
+// review asks for changes.
+struct CodeReviewItem {
+  int min_approvals = 1;
+  bool no_changes_requested = true;
+  std::vector<std::string> waivable_by;
+  SourceLocation location;
+};
+
+// The named check runs and commit statuses (contexts) of the commit succeeded on GitHub.
+// Each name must be present: a check run completed with conclusion success (or neutral or
+// skipped), or a commit status in state success.
+struct CiChecksItem {
+  std::vector<std::string> required;
+  std::vector<std::string> waivable_by;
+  SourceLocation location;
+};
+
 struct Checklist {
+  std::optional<CodeReviewItem> code_review;
+  std::optional<CiChecksItem> ci_checks;
   std::optional<VulnerabilitiesItem> vulnerabilities;
   std::optional<TestsItem> tests;
   std::optional<SemverItem> semver;
+  GitHubSettings github;
   SourceLocation location;
-  bool empty() const { return !vulnerabilities && !tests && !semver; }
+  bool empty() const { return !code_review && !ci_checks && !vulnerabilities && !tests && !semver; }
+  // The roles that may waive the item named `item` ("codeReview", "vulnerabilities", ...);
+  // nullptr when the checklist has no such item.
+  const std::vector<std::string>* waivableBy(std::string_view item) const;
+  // Every role any item names in waivableBy.
+  std::vector<std::string> waiverRoles() const;
 };
 
 enum class ForceDeployPolicy { Allowed, Forbidden };
