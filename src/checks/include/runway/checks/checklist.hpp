@@ -23,13 +23,14 @@ enum class ChecklistStatus { Passed, Failed };
 std::string_view toString(ChecklistStatus status);  // "passed", "failed"
 
 struct ChecklistItem {
-  std::string name;  // "vulnerabilities", "tests", "semver"
+  std::string name;  // "codeReview", "ciChecks", "vulnerabilities", "tests", "semver"
   ChecklistStatus status = ChecklistStatus::Failed;
   std::string reason;
 };
 
 struct ChecklistReport {
-  std::vector<ChecklistItem> items;  // in the order vulnerabilities, tests, semver
+  // In the order codeReview, ciChecks, vulnerabilities, tests, semver.
+  std::vector<ChecklistItem> items;
   // Every item passed (an empty checklist passes: nothing was asked).
   bool passed() const;
   // The first failed item as "name: reason", or "".
@@ -43,7 +44,24 @@ struct ChecklistInput {
   TimePoint now;
 };
 
+// The items judged from the evidence alone (vulnerabilities, tests, semver). Pure.
 ChecklistReport judgeChecklist(const config::Checklist& checklist, const ChecklistInput& input);
+
+// The whole checklist: codeReview and ciChecks through GitHub (the checklist's `github`
+// settings; a token that cannot be read, a GitHub that cannot be reached or answers an error
+// fails them, saying why), then judgeChecklist's items. Blocking: a worker thread.
+ChecklistReport runChecklist(const config::Checklist& checklist, const ChecklistInput& input, const Clock& clock);
+
+class GitHubClient;
+// The commit's pull request is approved by `item.min_approvals` reviewers (each one's latest
+// review that approves, asks for changes or was dismissed counts; comments do not), and no
+// latest review asks for changes when `item.no_changes_requested`. Blocking.
+ChecklistItem judgeCodeReview(const config::CodeReviewItem& item, GitHubClient& github,
+                              const store::ReleaseEvidence& evidence);
+// Every name in `item.required` is a check run of the commit completed with success, neutral or
+// skipped, or a commit status (context) in state success. Blocking.
+ChecklistItem judgeCiChecks(const config::CiChecksItem& item, GitHubClient& github,
+                            const store::ReleaseEvidence& evidence);
 
 // --- the parts, for tests and for `runway checklist` ----------------------------------------
 
