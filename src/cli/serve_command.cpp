@@ -47,6 +47,7 @@
 #include "runway/report/snapshots.hpp"
 #include "server_files.hpp"
 
+#include "runway/checks/checklist.hpp"
 #include "runway/checks/gate.hpp"
 #include "runway/checks/hooks.hpp"
 
@@ -111,6 +112,32 @@ class GateChecks final : public controller::CheckRunner {
  public:
   void setDataDir(std::filesystem::path data) { data_ = std::move(data); }
   void setKubernetes(std::shared_ptr<runtime::KubernetesRuntime> kubernetes) { kubernetes_ = std::move(kubernetes); }
+};
+
+// The environments' pre-deployment checklists (checks::runChecklist: GitHub for codeReview and
+// ciChecks, the evidence for the rest), judged on the controller's pool.
+class ConfigChecklist final : public controller::ChecklistRunner {
+ public:
+  explicit ConfigChecklist(std::shared_ptr<Clock> clock) : clock_(std::move(clock)) {}
+  std::vector<controller::ChecklistItemResult> judge(const config::Config& config, const std::string& environment,
+                                                     const std::string& version, const std::string& current_release,
+                                                     const store::ReleaseEvidence& evidence) override {
+    const auto* env = config.findEnvironment(environment);
+    if (env == nullptr) return {{"checklist", false, "no environment named " + environment + " in the configuration"}};
+    checks::ChecklistInput input;
+    input.version = version;
+    input.current_release = current_release;
+    input.evidence = evidence;
+    input.now = clock_->now();
+    std::vector<controller::ChecklistItemResult> out;
+    for (const auto& item : checks::runChecklist(env->checklist, input, *clock_).items) {
+      out.push_back({item.name, item.status == checks::ChecklistStatus::Passed, secretRedactor().redact(item.reason)});
+    }
+    return out;
+  }
+
+ private:
+  std::shared_ptr<Clock> clock_;
 };
 
 // How much of a hook's output is kept with its run (the end of it: where errors are).
@@ -423,6 +450,7 @@ int serve(const ServeOptions& opts) {
   gate->setKubernetes(kubernetes_runtime);
   co.checks = gate;
   co.hooks = std::make_shared<ConfigHooks>(data, clock);
+  co.checklist = std::make_shared<ConfigChecklist>(clock);
   co.clock = clock;
   co.config = config;
   auto started = controller::Controller::start(std::move(co));
