@@ -4,12 +4,11 @@
 #include "runway/checks/github.hpp"
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "runway/checks/api_token.hpp"
 #include "runway/http/client.hpp"
 
 namespace runway::checks {
@@ -18,13 +17,6 @@ namespace {
 namespace json = boost::json;
 
 constexpr int kMaxPages = 50;  // 5000 items: more reviews or checks than any release has
-
-std::string trimmed(std::string s) {
-  const auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return {};
-  const auto e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
 
 // The URL of `rel="next"` in a Link header (RFC 8288), or "".
 std::string nextLink(const std::string& link) {
@@ -222,20 +214,8 @@ Result<std::vector<GitHubCommitStatus>> GitHubClient::statusesOf(const std::stri
 }
 
 Result<std::string> gitHubToken(const config::GitHubSettings& settings) {
-  if (!settings.token_file.empty()) {
-    std::ifstream in(settings.token_file);
-    if (!in) return fail(ErrorCode::NotFound, "cannot read the GitHub token file " + settings.token_file);
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    std::string token = trimmed(buffer.str());
-    if (token.empty()) return fail(ErrorCode::NotFound, "the GitHub token file " + settings.token_file + " is empty");
-    return token;
-  }
-  if (!settings.token_env.empty()) {
-    if (const char* v = std::getenv(settings.token_env.c_str()); v != nullptr && *v != '\0') return trimmed(v);
-  }
-  return fail(ErrorCode::NotFound, fmt::format("no GitHub token: set the variable {} or the checklist's github.tokenFile",
-                                               settings.token_env.empty() ? "GITHUB_TOKEN" : settings.token_env));
+  return readApiToken(settings.token_file, settings.token_env.empty() ? "GITHUB_TOKEN" : settings.token_env, "GitHub",
+                      "github");
 }
 
 }  // namespace runway::checks

@@ -2058,16 +2058,16 @@ PreflightSpec Loader::parsePreflight(Reader& r, const Val& v) {
   return pre;
 }
 
-// The checklist items this build judges. The runbook's other boxes (backupVerified, onCall,
-// notified) are named so that configuring one says it is not judged yet instead of "unknown
+// The checklist items this build judges. The runbook's other boxes (backupVerified, notified)
+// are named so that configuring one says it is not judged yet instead of "unknown
 // field": an item that is not judged must never pass.
 Checklist Loader::parseChecklist(Reader& r, const Val& v) {
   Checklist list;
   list.location = v.location;
-  const Fields f(r, v, {"github", "codeReview", "ciChecks", "vulnerabilities", "tests", "semver",
-                        "backupVerified", "onCall", "notified"});
+  const Fields f(r, v, {"github", "pagerduty", "codeReview", "ciChecks", "vulnerabilities", "tests", "semver",
+                        "onCall", "backupVerified", "notified"});
   if (!f.isMap()) return list;
-  for (const auto* later : {"backupVerified", "onCall", "notified"}) {
+  for (const auto* later : {"backupVerified", "notified"}) {
     if (auto x = f.get(later)) {
       error(x->location, x->path,
             fmt::format("the checklist item {} is not judged by this version of runway (docs/checklist.md "
@@ -2081,21 +2081,35 @@ Checklist Loader::parseChecklist(Reader& r, const Val& v) {
       if (role.empty()) error(item.get("waivableBy")->location, item.path("waivableBy"), "a role name is empty");
     }
   };
-  if (auto x = f.get("github")) {
-    list.github.location = x->location;
+  // A SaaS API's settings: apiUrl (http or https, no trailing slash), tokenFile, tokenEnv.
+  const auto api = [&](const char* key, SourceLocation& location, std::string& url, std::string& file,
+                       std::string& env_var) {
+    auto x = f.get(key);
+    if (!x) return;
+    location = x->location;
     const Fields xf(r, *x, {"apiUrl", "tokenFile", "tokenEnv"});
-    if (xf.isMap()) {
-      if (xf.str("apiUrl", list.github.api_url)) {
-        auto& url = list.github.api_url;
-        while (!url.empty() && url.back() == '/') url.pop_back();
-        if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
-          error(xf.get("apiUrl")->location, xf.path("apiUrl"),
-                fmt::format("\"{}\" is not an http:// or https:// URL", url));
-        }
+    if (!xf.isMap()) return;
+    if (xf.str("apiUrl", url)) {
+      while (!url.empty() && url.back() == '/') url.pop_back();
+      if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+        error(xf.get("apiUrl")->location, xf.path("apiUrl"), fmt::format("\"{}\" is not an http:// or https:// URL", url));
       }
-      xf.str("tokenFile", list.github.token_file);
-      xf.str("tokenEnv", list.github.token_env);
     }
+    xf.str("tokenFile", file);
+    xf.str("tokenEnv", env_var);
+  };
+  api("github", list.github.location, list.github.api_url, list.github.token_file, list.github.token_env);
+  api("pagerduty", list.pagerduty.location, list.pagerduty.api_url, list.pagerduty.token_file,
+      list.pagerduty.token_env);
+  if (auto x = f.get("onCall")) {
+    OnCallItem item;
+    item.location = x->location;
+    const Fields xf(r, *x, {"schedule", "waivableBy"});
+    if (xf.isMap()) {
+      xf.str("schedule", item.schedule, true);
+      roles(xf, item.waivable_by);
+    }
+    list.on_call = std::move(item);
   }
   if (auto x = f.get("codeReview")) {
     CodeReviewItem item;

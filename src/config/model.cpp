@@ -26,12 +26,18 @@ const std::vector<std::string>* Checklist::waivableBy(std::string_view item) con
   if (item == "vulnerabilities" && vulnerabilities) return &vulnerabilities->waivable_by;
   if (item == "tests" && tests) return &tests->waivable_by;
   if (item == "semver" && semver) return &semver->waivable_by;
+  if (item == "onCall" && on_call) return &on_call->waivable_by;
   return nullptr;
+}
+
+const std::vector<std::string>& Checklist::itemNames() {
+  static const std::vector<std::string> names{"codeReview", "ciChecks", "vulnerabilities", "tests", "semver", "onCall"};
+  return names;
 }
 
 std::vector<std::string> Checklist::waiverRoles() const {
   std::vector<std::string> roles;
-  for (const char* item : {"codeReview", "ciChecks", "vulnerabilities", "tests", "semver"}) {
+  for (const auto& item : itemNames()) {
     if (const auto* by = waivableBy(item)) {
       for (const auto& r : *by) {
         if (std::find(roles.begin(), roles.end(), r) == roles.end()) roles.push_back(r);

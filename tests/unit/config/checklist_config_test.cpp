@@ -1,5 +1,5 @@
 // The Environment's `checklist:` (issue 25): every field read, each mistake reported at its
-// file:line:column with the field's path, and the items not judged yet (onCall, backupVerified,
+// file:line:column with the field's path, and the items not judged yet (backupVerified,
 // notified) refused by name.
 
 #include <string>
@@ -42,6 +42,8 @@ TEST(ChecklistConfigTest, EveryFieldIsRead) {
     github: {apiUrl: "http://127.0.0.1:8080/api/v3/", tokenFile: /run/secrets/github-token}
     codeReview: {minApprovals: 2, noChangesRequested: false, waivableBy: [security]}
     ciChecks: {required: [build, ci/jenkins]}
+    pagerduty: {tokenEnv: PD_KEY}
+    onCall: {schedule: PABC123, waivableBy: [ops]}
 )"), "t.yaml");
   ASSERT_TRUE(result.ok()) << ::testing::PrintToString(messages(result));
   const auto& c = result.config->environments.at(0).checklist;
@@ -54,8 +56,12 @@ TEST(ChecklistConfigTest, EveryFieldIsRead) {
   ASSERT_TRUE(c.ci_checks);
   EXPECT_THAT(c.ci_checks->required, ElementsAre("build", "ci/jenkins"));
   EXPECT_THAT(*c.waivableBy("codeReview"), ElementsAre("security"));
-  EXPECT_EQ(c.waivableBy("onCall"), nullptr);
-  EXPECT_THAT(c.waiverRoles(), ElementsAre("security", "tech-lead"));
+  ASSERT_TRUE(c.on_call);
+  EXPECT_EQ(c.on_call->schedule, "PABC123");
+  EXPECT_EQ(c.pagerduty.api_url, "https://api.pagerduty.com");
+  EXPECT_EQ(c.pagerduty.token_env, "PD_KEY");
+  EXPECT_EQ(c.waivableBy("backupVerified"), nullptr);
+  EXPECT_THAT(c.waiverRoles(), ElementsAre("security", "tech-lead", "ops"));
   ASSERT_TRUE(c.vulnerabilities);
   EXPECT_EQ(c.vulnerabilities->fail_at, Severity::Critical);
   ASSERT_EQ(c.vulnerabilities->allow.size(), 2u);
@@ -98,7 +104,7 @@ TEST(ChecklistConfigTest, EachMistakeAtItsPlace) {
     semver: {requireNewr: true}
     codeReview: {approvals: 2}
     ciChecks: {}
-    onCall: {schedule: PABC123}
+    backupVerified: {maxAge: 1d}
     github: {apiUrl: "ftp://github.example.com"}
 )"), "t.yaml");
   EXPECT_FALSE(result.ok());
@@ -114,7 +120,7 @@ TEST(ChecklistConfigTest, EachMistakeAtItsPlace) {
                           "mean \"requireNewer\"?)",
                           "t.yaml:21:18: spec.checklist.codeReview.approvals: unknown field \"approvals\"",
                           "t.yaml:22:15: spec.checklist.ciChecks.required: required field is missing",
-                          "t.yaml:23:13: spec.checklist.onCall: the checklist item onCall is not judged by "
+                          "t.yaml:23:21: spec.checklist.backupVerified: the checklist item backupVerified is not judged by "
                           "this version of runway (docs/checklist.md says which items are); remove it or use an "
                           "approval role for it",
                           "t.yaml:24:22: spec.checklist.github.apiUrl: \"ftp://github.example.com\" is not an "

@@ -121,7 +121,7 @@ class FakeChecklist final : public ChecklistRunner {
     std::vector<ChecklistItemResult> out;
     const auto* env = config.findEnvironment(environment);
     if (env == nullptr) return out;
-    for (const char* name : {"codeReview", "ciChecks", "vulnerabilities", "tests", "semver"}) {
+    for (const auto& name : config::Checklist::itemNames()) {
       if (env->checklist.waivableBy(name) == nullptr) continue;
       auto it = by_name.find(name);
       out.push_back(it != by_name.end() ? it->second : ChecklistItemResult{name, true, "passed (test)"});

@@ -29,7 +29,7 @@ struct ChecklistItem {
 };
 
 struct ChecklistReport {
-  // In the order codeReview, ciChecks, vulnerabilities, tests, semver.
+  // In the order codeReview, ciChecks, vulnerabilities, tests, semver, onCall.
   std::vector<ChecklistItem> items;
   // Every item passed (an empty checklist passes: nothing was asked).
   bool passed() const;
@@ -48,8 +48,9 @@ struct ChecklistInput {
 ChecklistReport judgeChecklist(const config::Checklist& checklist, const ChecklistInput& input);
 
 // The whole checklist: codeReview and ciChecks through GitHub (the checklist's `github`
-// settings; a token that cannot be read, a GitHub that cannot be reached or answers an error
-// fails them, saying why), then judgeChecklist's items. Blocking: a worker thread.
+// settings), judgeChecklist's items, then onCall through PagerDuty (`pagerduty` settings). A
+// token that cannot be read, a service that cannot be reached or answers an error fails the
+// item, saying why. Blocking: a worker thread.
 ChecklistReport runChecklist(const config::Checklist& checklist, const ChecklistInput& input, const Clock& clock);
 
 class GitHubClient;
@@ -58,6 +59,10 @@ class GitHubClient;
 // latest review asks for changes when `item.no_changes_requested`. Blocking.
 ChecklistItem judgeCodeReview(const config::CodeReviewItem& item, GitHubClient& github,
                               const store::ReleaseEvidence& evidence);
+class PagerDutyClient;
+// Someone is on call now (`now`) for `item.schedule`: an on-call of that schedule whose start is
+// not after now and whose end is after now (or open). Blocking.
+ChecklistItem judgeOnCall(const config::OnCallItem& item, PagerDutyClient& pagerduty, TimePoint now);
 // Every name in `item.required` is a check run of the commit completed with success, neutral or
 // skipped, or a commit status (context) in state success. Blocking.
 ChecklistItem judgeCiChecks(const config::CiChecksItem& item, GitHubClient& github,

@@ -458,15 +458,36 @@ struct CiChecksItem {
   SourceLocation location;
 };
 
+// How the checklist reaches PagerDuty's REST API (onCall); the token (an API key) is read when
+// the item is judged, from `token_file` or else the variable `token_env`; never logged.
+struct PagerDutySettings {
+  std::string api_url = "https://api.pagerduty.com";  // no trailing slash
+  std::string token_file;
+  std::string token_env = "PAGERDUTY_API_TOKEN";
+  SourceLocation location;
+};
+
+// Someone is on call now for the PagerDuty schedule `schedule` (its id, e.g. "PABC123").
+struct OnCallItem {
+  std::string schedule;
+  std::vector<std::string> waivable_by;
+  SourceLocation location;
+};
+
 struct Checklist {
   std::optional<CodeReviewItem> code_review;
   std::optional<CiChecksItem> ci_checks;
   std::optional<VulnerabilitiesItem> vulnerabilities;
   std::optional<TestsItem> tests;
   std::optional<SemverItem> semver;
+  std::optional<OnCallItem> on_call;
   GitHubSettings github;
+  PagerDutySettings pagerduty;
   SourceLocation location;
-  bool empty() const { return !code_review && !ci_checks && !vulnerabilities && !tests && !semver; }
+  bool empty() const { return !code_review && !ci_checks && !vulnerabilities && !tests && !semver && !on_call; }
+  // The items in the order they are judged: codeReview, ciChecks, vulnerabilities, tests,
+  // semver, onCall.
+  static const std::vector<std::string>& itemNames();
   // The roles that may waive the item named `item` ("codeReview", "vulnerabilities", ...);
   // nullptr when the checklist has no such item.
   const std::vector<std::string>* waivableBy(std::string_view item) const;

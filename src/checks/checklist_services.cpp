@@ -1,4 +1,5 @@
-// The checklist's GitHub items (codeReview, ciChecks) and the whole checklist run.
+// The checklist's items judged through SaaS APIs (codeReview, ciChecks on GitHub; onCall on
+// PagerDuty) and the whole checklist run.
 
 #include <algorithm>
 #include <map>
@@ -6,7 +7,9 @@
 #include <fmt/format.h>
 
 #include "runway/checks/checklist.hpp"
+#include "runway/checks/api_token.hpp"
 #include "runway/checks/github.hpp"
+#include "runway/checks/pagerduty.hpp"
 
 namespace runway::checks {
 namespace {
@@ -124,7 +127,39 @@ ChecklistReport runChecklist(const config::Checklist& checklist, const Checklist
   }
   auto rest = judgeChecklist(checklist, input);
   report.items.insert(report.items.end(), rest.items.begin(), rest.items.end());
+  if (checklist.on_call) {
+    const auto& pd = checklist.pagerduty;
+    auto token = readApiToken(pd.token_file, pd.token_env, "PagerDuty", "pagerduty");
+    if (!token) {
+      report.items.push_back(item("onCall", ChecklistStatus::Failed, "cannot judge: " + token.error().message));
+    } else {
+      PagerDutyClient pagerduty(pd, *token, clock);
+      report.items.push_back(judgeOnCall(*checklist.on_call, pagerduty, input.now));
+    }
+  }
   return report;
+}
+
+ChecklistItem judgeOnCall(const config::OnCallItem& cfg, PagerDutyClient& pagerduty, TimePoint now) {
+  const std::string name = "onCall";
+  // A one-minute window from now: PagerDuty lists the on-calls that overlap it.
+  auto entries = pagerduty.onCalls(cfg.schedule, now, now + Duration{60'000});
+  if (!entries) return item(name, ChecklistStatus::Failed, "cannot judge: " + entries.error().message);
+  std::vector<std::string> people;
+  std::optional<TimePoint> until;
+  for (const auto& e : *entries) {
+    if (e.schedule_id != cfg.schedule) continue;
+    if (e.start && *e.start > now) continue;
+    if (e.end && *e.end <= now) continue;
+    if (std::find(people.begin(), people.end(), e.user) == people.end()) people.push_back(e.user);
+    if (e.end && (!until || *e.end > *until)) until = e.end;
+  }
+  if (people.empty()) {
+    return item(name, ChecklistStatus::Failed, fmt::format("nobody is on call now for PagerDuty schedule {}", cfg.schedule));
+  }
+  return item(name, ChecklistStatus::Passed,
+              fmt::format("{} on call for PagerDuty schedule {}{}", joined(people), cfg.schedule,
+                          until ? " until " + formatTimestamp(*until) : std::string()));
 }
 
 }  // namespace runway::checks
