@@ -12,7 +12,6 @@
 #include "incidents_api.hpp"
 #include "logs_api.hpp"
 #include "runway/api/tokens.hpp"
-#include "runway/checks/checklist.hpp"
 #include "runway/core/duration.hpp"
 #include "runway/core/suggest.hpp"
 #include "runway/engine/engine.hpp"
@@ -751,25 +750,23 @@ HttpResponse checklist(const Ctx& c, HttpRequest& req) {
   auto version = str(*b, "version", true);
   if (!version) return error(req, version.error());
   if (auto v = runtime::validateVersionName(*version); !v) return error(req, v.error());
-  checks::ChecklistInput input;
-  input.version = *version;
   auto evidence = evidenceOf(*b);
   if (!evidence) return error(req, evidence.error());
-  input.evidence = std::move(*evidence);
-  if (auto valid = store::validateEvidence(input.evidence); !valid) return error(req, valid.error());
+  if (auto valid = store::validateEvidence(*evidence); !valid) return error(req, valid.error());
   auto current = controller::currentRelease(*c->store, env);
   if (!current) return error(req, current.error());
-  input.current_release = *current;
-  input.now = c->clock->now();
-  const auto report = checks::runChecklist(environment->checklist, input, *c->clock);
+  if (!c->checklist) return error(req, Error{ErrorCode::Unavailable, "this server judges no checklists"});
+  const auto judged = c->checklist->judge(*cfg, env, *version, *current, *evidence);
   json::array items;
-  for (const auto& item : report.items) {
-    items.push_back(json::object{{"name", item.name}, {"status", checks::toString(item.status)}, {"reason", item.reason}});
+  bool passed = true;
+  for (const auto& item : judged) {
+    items.push_back(json::object{{"name", item.name}, {"status", item.passed ? "passed" : "failed"}, {"reason", item.reason}});
+    passed = passed && item.passed;
   }
   return ok(json::object{{"environment", env},
-                         {"version", input.version},
-                         {"currentRelease", input.current_release},
-                         {"passed", report.passed()},
+                         {"version", *version},
+                         {"currentRelease", *current},
+                         {"passed", passed},
                          {"items", std::move(items)}});
 }
 

@@ -1,14 +1,19 @@
-// The checklist's items judged through SaaS APIs (codeReview, ciChecks on GitHub; onCall on
-// PagerDuty) and the whole checklist run.
+// The checklist's items judged against the world outside the evidence (codeReview, ciChecks on
+// GitHub; onCall on PagerDuty; backupVerified on the backup directory; notified on the
+// notification outbox) and the whole checklist run.
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
+
+#include <boost/json.hpp>
 
 #include <fmt/format.h>
 
 #include "runway/checks/checklist.hpp"
 #include "runway/checks/api_token.hpp"
 #include "runway/checks/github.hpp"
+#include "runway/checks/hooks.hpp"
 #include "runway/checks/pagerduty.hpp"
 
 namespace runway::checks {
@@ -33,6 +38,17 @@ std::string missingCommit(const store::ReleaseEvidence& e) {
 }
 
 std::string shortSha(const std::string& sha) { return sha.substr(0, 12); }
+
+// "6d10h", "10h", "59m" (ages and limits in a reason).
+std::string roughly(Duration d) {
+  const auto minutes = std::chrono::duration_cast<std::chrono::minutes>(d).count();
+  const auto days = minutes / (24 * 60), hours = minutes / 60 % 24, rest = minutes % 60;
+  std::string out;
+  if (days > 0) out += fmt::format("{}d", days);
+  if (hours > 0) out += fmt::format("{}h", hours);
+  if (rest > 0 || out.empty()) out += fmt::format("{}m", rest);
+  return out;
+}
 
 }  // namespace
 
@@ -127,6 +143,11 @@ ChecklistReport runChecklist(const config::Checklist& checklist, const Checklist
   }
   auto rest = judgeChecklist(checklist, input);
   report.items.insert(report.items.end(), rest.items.begin(), rest.items.end());
+  if (checklist.backup_verified) {
+    report.items.push_back(input.environment != nullptr
+                               ? judgeBackupVerified(*checklist.backup_verified, input)
+                               : item("backupVerified", ChecklistStatus::Failed, "cannot judge: no environment given"));
+  }
   if (checklist.on_call) {
     const auto& pd = checklist.pagerduty;
     auto token = readApiToken(pd.token_file, pd.token_env, "PagerDuty", "pagerduty");
@@ -137,7 +158,80 @@ ChecklistReport runChecklist(const config::Checklist& checklist, const Checklist
       report.items.push_back(judgeOnCall(*checklist.on_call, pagerduty, input.now));
     }
   }
+  if (checklist.notified) {
+    report.items.push_back(input.store != nullptr
+                               ? judgeNotified(*checklist.notified, input)
+                               : item("notified", ChecklistStatus::Failed, "cannot judge: no notification outbox"));
+  }
   return report;
+}
+
+ChecklistItem judgeBackupVerified(const config::BackupVerifiedItem& cfg, const ChecklistInput& input) {
+  const std::string name = "backupVerified";
+  const auto& env = *input.environment;
+  const auto backups = listBackups(env, input.data_dir);
+  if (backups.empty()) {
+    return item(name, ChecklistStatus::Failed,
+                fmt::format("no backup of {} in {}", env.name, backupDirectory(env, input.data_dir).string()));
+  }
+  const auto& latest = backups.front();
+  const std::string latest_name = std::filesystem::path(latest.path).filename().string();
+  const Duration age = input.now - latest.taken;
+  if (age > cfg.max_age) {
+    return item(name, ChecklistStatus::Failed,
+                fmt::format("the latest backup of {} ({}) is {} old, older than {}", env.name, latest_name,
+                            roughly(age), roughly(cfg.max_age)));
+  }
+  std::string verdict = fmt::format("the latest backup of {} ({}) is {} old", env.name, latest_name, roughly(age));
+  if (!cfg.require_restore_test) return item(name, ChecklistStatus::Passed, verdict);
+  for (const auto& b : backups) {
+    auto test = readRestoreTest(b.path);
+    if (!test) return item(name, ChecklistStatus::Failed, "cannot judge: " + test.error().message);
+    if (!*test) continue;
+    const std::string tested = std::filesystem::path(b.path).filename().string();
+    if (!(*test)->passed) {
+      return item(name, ChecklistStatus::Failed,
+                  fmt::format("the last restore test ({}) failed{}", tested,
+                              (*test)->detail.empty() ? std::string() : ": " + (*test)->detail));
+    }
+    return item(name, ChecklistStatus::Passed, fmt::format("{}; the last restore test ({}) passed", verdict, tested));
+  }
+  return item(name, ChecklistStatus::Failed,
+              fmt::format("{}, but no restore test of its backups is recorded (the backup hook writes \"passed\" or "
+                          "\"failed: why\" to $RUNWAY_RESTORE_TEST_FILE)",
+                          verdict));
+}
+
+ChecklistItem judgeNotified(const config::NotifiedItem& cfg, const ChecklistInput& input) {
+  const std::string name = "notified";
+  store::NotificationFilter filter;
+  filter.status = std::string(store::kNotificationDelivered);
+  filter.limit = 1000;
+  auto delivered = input.store->listNotifications(filter);
+  if (!delivered) return item(name, ChecklistStatus::Failed, "cannot judge: " + delivered.error().message);
+  const TimePoint since = input.now - cfg.within;
+  for (const auto& n : *delivered) {  // newest first (by when they were enqueued)
+    if (n.created_at < since) continue;
+    if (n.channel != cfg.channel) continue;
+    if (!cfg.events.empty() && std::find(cfg.events.begin(), cfg.events.end(), n.event) == cfg.events.end()) continue;
+    boost::system::error_code ec;
+    const auto message = boost::json::parse(n.message_json, ec);
+    if (ec || !message.is_object()) continue;
+    const auto* version = message.as_object().if_contains("version");
+    const auto* application = message.as_object().if_contains("application");
+    if (version == nullptr || !version->is_string() || version->get_string() != input.version) continue;
+    if (!input.application.empty() &&
+        (application == nullptr || !application->is_string() || application->get_string() != input.application)) {
+      continue;
+    }
+    return item(name, ChecklistStatus::Passed,
+                fmt::format("{} of {} {} ({}) delivered to {} at {}", n.event, n.environment, input.version,
+                            n.subject, cfg.channel, formatTimestamp(n.created_at)));
+  }
+  return item(name, ChecklistStatus::Failed,
+              fmt::format("no notification about {} was delivered to {} in the last {}{}", input.version, cfg.channel,
+                          roughly(cfg.within),
+                          cfg.events.empty() ? std::string() : " (events: " + joined(cfg.events) + ")"));
 }
 
 ChecklistItem judgeOnCall(const config::OnCallItem& cfg, PagerDutyClient& pagerduty, TimePoint now) {

@@ -777,6 +777,10 @@ void Loader::parseEnvironment(Reader& r, const Fields& spec, Environment& env, s
   if (auto v = spec.get("backup")) env.backup = parseBackup(r, *v);
   if (auto v = spec.get("preflight")) env.preflight = parsePreflight(r, *v);
   if (auto v = spec.get("checklist")) env.checklist = parseChecklist(r, *v);
+  if (env.checklist.backup_verified && !env.backup) {
+    error(env.checklist.backup_verified->location, "spec.checklist.backupVerified",
+          "judges the environment's backups: configure spec.backup (its backup hook) too");
+  }
   if (auto v = spec.get("performance")) {
     env.performance = parsePerformance(r, *v);
     if (!env.performance.service.empty()) {
@@ -2058,23 +2062,13 @@ PreflightSpec Loader::parsePreflight(Reader& r, const Val& v) {
   return pre;
 }
 
-// The checklist items this build judges. The runbook's other boxes (backupVerified, notified)
-// are named so that configuring one says it is not judged yet instead of "unknown
-// field": an item that is not judged must never pass.
+// The pre-deployment checklist (docs/checklist.md): the SaaS settings and the items.
 Checklist Loader::parseChecklist(Reader& r, const Val& v) {
   Checklist list;
   list.location = v.location;
   const Fields f(r, v, {"github", "pagerduty", "codeReview", "ciChecks", "vulnerabilities", "tests", "semver",
                         "onCall", "backupVerified", "notified"});
   if (!f.isMap()) return list;
-  for (const auto* later : {"backupVerified", "notified"}) {
-    if (auto x = f.get(later)) {
-      error(x->location, x->path,
-            fmt::format("the checklist item {} is not judged by this version of runway (docs/checklist.md "
-                        "says which items are); remove it or use an approval role for it",
-                        later));
-    }
-  }
   const auto roles = [&](const Fields& item, std::vector<std::string>& out) {
     if (!item.strings("waivableBy", out)) return;
     for (const auto& role : out) {
@@ -2101,6 +2095,36 @@ Checklist Loader::parseChecklist(Reader& r, const Val& v) {
   api("github", list.github.location, list.github.api_url, list.github.token_file, list.github.token_env);
   api("pagerduty", list.pagerduty.location, list.pagerduty.api_url, list.pagerduty.token_file,
       list.pagerduty.token_env);
+  if (auto x = f.get("backupVerified")) {
+    BackupVerifiedItem item;
+    item.location = x->location;
+    const Fields xf(r, *x, {"maxAge", "requireRestoreTest", "waivableBy"});
+    if (xf.isMap()) {
+      xf.duration("maxAge", item.max_age, Duration{60'000});
+      xf.boolean("requireRestoreTest", item.require_restore_test);
+      roles(xf, item.waivable_by);
+    }
+    list.backup_verified = std::move(item);
+  }
+  if (auto x = f.get("notified")) {
+    NotifiedItem item;
+    item.location = x->location;
+    const Fields xf(r, *x, {"channel", "events", "within", "waivableBy"});
+    if (xf.isMap()) {
+      xf.str("channel", item.channel, true);
+      if (xf.strings("events", item.events)) {
+        const auto& known = notificationEvents();
+        for (const auto& e : item.events) {
+          if (std::find(known.begin(), known.end(), e) == known.end()) {
+            error(xf.get("events")->location, xf.path("events"), fmt::format("unknown notification event \"{}\"", e));
+          }
+        }
+      }
+      xf.duration("within", item.within, Duration{60'000});
+      roles(xf, item.waivable_by);
+    }
+    list.notified = std::move(item);
+  }
   if (auto x = f.get("onCall")) {
     OnCallItem item;
     item.location = x->location;

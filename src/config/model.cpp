@@ -26,12 +26,15 @@ const std::vector<std::string>* Checklist::waivableBy(std::string_view item) con
   if (item == "vulnerabilities" && vulnerabilities) return &vulnerabilities->waivable_by;
   if (item == "tests" && tests) return &tests->waivable_by;
   if (item == "semver" && semver) return &semver->waivable_by;
+  if (item == "backupVerified" && backup_verified) return &backup_verified->waivable_by;
   if (item == "onCall" && on_call) return &on_call->waivable_by;
+  if (item == "notified" && notified) return &notified->waivable_by;
   return nullptr;
 }
 
 const std::vector<std::string>& Checklist::itemNames() {
-  static const std::vector<std::string> names{"codeReview", "ciChecks", "vulnerabilities", "tests", "semver", "onCall"};
+  static const std::vector<std::string> names{"codeReview", "ciChecks", "vulnerabilities", "tests", "semver",
+                                                "backupVerified", "onCall", "notified"};
   return names;
 }
 

@@ -106,6 +106,7 @@ TEST(ChecklistConfigTest, EachMistakeAtItsPlace) {
     ciChecks: {}
     backupVerified: {maxAge: 1d}
     github: {apiUrl: "ftp://github.example.com"}
+    notified: {channel: relases, events: [deployment.bogus]}
 )"), "t.yaml");
   EXPECT_FALSE(result.ok());
   EXPECT_THAT(messages(result),
@@ -120,11 +121,14 @@ TEST(ChecklistConfigTest, EachMistakeAtItsPlace) {
                           "mean \"requireNewer\"?)",
                           "t.yaml:21:18: spec.checklist.codeReview.approvals: unknown field \"approvals\"",
                           "t.yaml:22:15: spec.checklist.ciChecks.required: required field is missing",
-                          "t.yaml:23:21: spec.checklist.backupVerified: the checklist item backupVerified is not judged by "
-                          "this version of runway (docs/checklist.md says which items are); remove it or use an "
-                          "approval role for it",
+                          "t.yaml:23:21: spec.checklist.backupVerified: judges the environment's backups: configure "
+                          "spec.backup (its backup hook) too",
                           "t.yaml:24:22: spec.checklist.github.apiUrl: \"ftp://github.example.com\" is not an "
-                          "http:// or https:// URL"));
+                          "http:// or https:// URL",
+                          "t.yaml:25:15: spec.checklist.notified.channel: unknown NotificationChannel \"relases\" "
+                          "(none is defined)",
+                          "t.yaml:25:42: spec.checklist.notified.events: unknown notification event "
+                          "\"deployment.bogus\""));
 }
 
 }  // namespace

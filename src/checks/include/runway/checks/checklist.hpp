@@ -7,6 +7,7 @@
 // or malformed report, a finding of unknown severity, a current release that is not a semantic
 // version all fail, saying why.
 
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,6 +17,7 @@
 #include "runway/core/clock.hpp"
 #include "runway/core/error.hpp"
 #include "runway/store/evidence.hpp"
+#include "runway/store/store.hpp"
 
 namespace runway::checks {
 
@@ -29,7 +31,7 @@ struct ChecklistItem {
 };
 
 struct ChecklistReport {
-  // In the order codeReview, ciChecks, vulnerabilities, tests, semver, onCall.
+  // In the order of config::Checklist::itemNames().
   std::vector<ChecklistItem> items;
   // Every item passed (an empty checklist passes: nothing was asked).
   bool passed() const;
@@ -42,15 +44,22 @@ struct ChecklistInput {
   std::string current_release;  // what the environment serves now; "" = nothing
   store::ReleaseEvidence evidence;
   TimePoint now;
+  // For backupVerified: the environment (its backups) and the server's data directory.
+  const config::Environment* environment = nullptr;
+  std::filesystem::path data_dir;
+  // For notified: the store whose notification outbox is read; application of the release.
+  store::Store* store = nullptr;
+  std::string application;
 };
 
 // The items judged from the evidence alone (vulnerabilities, tests, semver). Pure.
 ChecklistReport judgeChecklist(const config::Checklist& checklist, const ChecklistInput& input);
 
 // The whole checklist: codeReview and ciChecks through GitHub (the checklist's `github`
-// settings), judgeChecklist's items, then onCall through PagerDuty (`pagerduty` settings). A
-// token that cannot be read, a service that cannot be reached or answers an error fails the
-// item, saying why. Blocking: a worker thread.
+// settings), judgeChecklist's items, backupVerified (input.environment, input.data_dir),
+// onCall through PagerDuty (`pagerduty` settings) and notified (input.store). A token that
+// cannot be read, a service that cannot be reached or answers an error, an input missing fails
+// the item, saying why. Blocking: a worker thread.
 ChecklistReport runChecklist(const config::Checklist& checklist, const ChecklistInput& input, const Clock& clock);
 
 class GitHubClient;
@@ -59,6 +68,15 @@ class GitHubClient;
 // latest review asks for changes when `item.no_changes_requested`. Blocking.
 ChecklistItem judgeCodeReview(const config::CodeReviewItem& item, GitHubClient& github,
                               const store::ReleaseEvidence& evidence);
+// The environment's latest backup (hooks.hpp: listBackups) was taken less than
+// `item.max_age` before `input.now`, and (require_restore_test) the newest restore test recorded
+// for its backups passed. REQUIRES: input.environment.
+ChecklistItem judgeBackupVerified(const config::BackupVerifiedItem& item, const ChecklistInput& input);
+// A notification about `input.version` of `input.application` (of one of `item.events`, any
+// when empty) was delivered to `item.channel` after input.now - item.within. REQUIRES:
+// input.store.
+ChecklistItem judgeNotified(const config::NotifiedItem& item, const ChecklistInput& input);
+
 class PagerDutyClient;
 // Someone is on call now (`now`) for `item.schedule`: an on-call of that schedule whose start is
 // not after now and whose end is after now (or open). Blocking.

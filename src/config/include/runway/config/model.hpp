@@ -474,19 +474,45 @@ struct OnCallItem {
   SourceLocation location;
 };
 
+// The environment's latest backup (spec.backup) is younger than `max_age` and, with
+// `require_restore_test`, the latest restore test recorded for its backups passed (the backup
+// hook, or a restore job, writes the result to the backup's RUNWAY_RESTORE_TEST_FILE).
+struct BackupVerifiedItem {
+  Duration max_age{26 * 3600 * 1000LL};
+  bool require_restore_test = true;
+  std::vector<std::string> waivable_by;
+  SourceLocation location;
+};
+
+// The stakeholders were told of this release: a notification about this version of the
+// application (of one of `events`, any when empty) was delivered through the outbox to
+// `channel` within `within` before the checklist is judged.
+struct NotifiedItem {
+  std::string channel;
+  std::vector<std::string> events;
+  Duration within{14 * 24 * 3600 * 1000LL};
+  std::vector<std::string> waivable_by;
+  SourceLocation location;
+};
+
 struct Checklist {
   std::optional<CodeReviewItem> code_review;
   std::optional<CiChecksItem> ci_checks;
   std::optional<VulnerabilitiesItem> vulnerabilities;
   std::optional<TestsItem> tests;
   std::optional<SemverItem> semver;
+  std::optional<BackupVerifiedItem> backup_verified;
   std::optional<OnCallItem> on_call;
+  std::optional<NotifiedItem> notified;
   GitHubSettings github;
   PagerDutySettings pagerduty;
   SourceLocation location;
-  bool empty() const { return !code_review && !ci_checks && !vulnerabilities && !tests && !semver && !on_call; }
+  bool empty() const {
+    return !code_review && !ci_checks && !vulnerabilities && !tests && !semver && !backup_verified && !on_call &&
+           !notified;
+  }
   // The items in the order they are judged: codeReview, ciChecks, vulnerabilities, tests,
-  // semver, onCall.
+  // semver, backupVerified, onCall, notified.
   static const std::vector<std::string>& itemNames();
   // The roles that may waive the item named `item` ("codeReview", "vulnerabilities", ...);
   // nullptr when the checklist has no such item.
