@@ -21,6 +21,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "loopback_server.hpp"
 #include "runway/api/http_server.hpp"
 
 namespace runway::testing {
@@ -38,11 +39,6 @@ class FakeGitHub {
 
   // Listens on 127.0.0.1, any free port.
   Result<void> start() {
-    struct Nobody final : api::Authenticator {
-      Result<api::Identity> authenticate(std::string_view) override {
-        return fail(ErrorCode::Unauthenticated, "GitHub's tokens are checked by the fake itself");
-      }
-    };
     const auto handler = [this](api::HttpRequest& req) { return handle(req); };
     std::vector<api::Route> routes;
     for (const char* pattern :
@@ -50,11 +46,7 @@ class FakeGitHub {
           "/repos/{owner}/{repo}/commits/{sha}/check-runs", "/repos/{owner}/{repo}/commits/{sha}/status"}) {
       for (const char* method : {"GET", "POST", "PUT", "DELETE"}) routes.push_back({method, pattern, std::nullopt, handler});
     }
-    api::ServerOptions o;
-    o.port = 0;
-    o.handler_threads = 2;
-    o.body_limit = 64 * 1024;
-    auto server = api::startHttpServer(o, std::move(routes), std::make_shared<Nobody>());
+    auto server = startLoopbackServer(std::move(routes));
     if (!server) return fail(server.error());
     server_ = std::move(*server);
     return {};

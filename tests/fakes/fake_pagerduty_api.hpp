@@ -19,6 +19,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "loopback_server.hpp"
 #include "runway/api/http_server.hpp"
 #include "runway/core/clock.hpp"
 
@@ -40,20 +41,11 @@ class FakePagerDutyApi {
   ~FakePagerDutyApi() { stop(); }
 
   Result<void> start() {
-    struct Nobody final : api::Authenticator {
-      Result<api::Identity> authenticate(std::string_view) override {
-        return fail(ErrorCode::Unauthenticated, "PagerDuty's keys are checked by the fake itself");
-      }
-    };
     std::vector<api::Route> routes;
     for (const char* method : {"GET", "POST"}) {
       routes.push_back({method, "/oncalls", std::nullopt, [this](api::HttpRequest& req) { return handle(req); }});
     }
-    api::ServerOptions o;
-    o.port = 0;
-    o.handler_threads = 2;
-    o.body_limit = 64 * 1024;
-    auto server = api::startHttpServer(o, std::move(routes), std::make_shared<Nobody>());
+    auto server = startLoopbackServer(std::move(routes));
     if (!server) return fail(server.error());
     server_ = std::move(*server);
     return {};
