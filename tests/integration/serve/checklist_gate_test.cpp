@@ -131,6 +131,12 @@ TEST_F(ChecklistGateServeTest, AMissingReviewBlocksBeforeApprovalsAndASecurityWa
   EXPECT_NE(std::find(kinds.begin(), kinds.end(), "checklist.failed"), kinds.end());
   EXPECT_EQ(std::find(kinds.begin(), kinds.end(), "approval.requested"), kinds.end());
 
+  // `runway status` shows why.
+  auto [status_code, status_out] = cli({"status", "--deployment", id}, deployer);
+  EXPECT_EQ(status_code, 0) << status_out;
+  EXPECT_NE(status_out.find("  checklist: blocked\n"), std::string::npos) << status_out;
+  EXPECT_NE(status_out.find("failed  codeReview"), std::string::npos) << status_out;
+
   // A deployer may not waive the review: 403 with a stable code.
   auto refused = serve_.call("POST", "/api/v1/deployments/" + id + "/checklist/waive",
                              R"({"item":"codeReview","comment":"trust me"})", deployer);

@@ -50,7 +50,8 @@ class ChecklistGateTest : public ::testing::Test {
   void SetUp() override {
     auto loaded = config::loadConfigText(kGated, "/tmp/runway-checklist-gate/runway.yaml");
     ASSERT_TRUE(loaded.ok()) << (loaded.diagnostics.empty() ? "" : loaded.diagnostics.front().format());
-    h_ = std::make_unique<Harness>(std::make_shared<const config::Config>(std::move(*loaded.config)));
+    cfg_ = std::make_shared<const config::Config>(std::move(*loaded.config));
+    h_ = std::make_unique<Harness>(cfg_);
     h_->checklist->by_name["codeReview"] = {"codeReview", false, "pull request #42 of acme/shop is approved by 1 reviewer (alice), 2 required"};
     h_->checklist->by_name["tests"] = {"tests", false, "no JUnit report attached"};
     ASSERT_TRUE(h_->boot());
@@ -98,6 +99,7 @@ class ChecklistGateTest : public ::testing::Test {
     return w;
   }
 
+  std::shared_ptr<const config::Config> cfg_;
   std::unique_ptr<Harness> h_;
 };
 
@@ -237,6 +239,32 @@ TEST_F(ChecklistGateTest, AnAbortEndsABlockedDeploymentAndFreesTheEnvironment) {
   h_->checklist->by_name.clear();
   const auto next = deploy("v1.0.1");
   EXPECT_EQ(h_->phaseOf(next), "AwaitingApproval");
+}
+
+// Approvers are told what the checklist found, and who waived what, in the approval request.
+TEST_F(ChecklistGateTest, TheApprovalNotificationCarriesTheChecklistsResult) {
+  auto c = *cfg_;
+  config::NotificationChannel chat;
+  chat.name = "chat";
+  chat.kind = config::NotificationChannel::Kind::Slack;
+  chat.secret_env = "SLACK_URL";
+  c.channels = {chat};
+  c.environments.at(0).notifications = {{"chat", {"approval.needed"}, {}}};
+  h_->reload(std::make_shared<const config::Config>(std::move(c)));
+  h_->checklist->by_name.erase("tests");
+  const auto id = deploy("v1.0.0");
+  ASSERT_EQ(h_->phaseOf(id), "Blocked");
+  ASSERT_TRUE(h_->r().waive(waiverOf(id, "codeReview", {"security"})));
+  h_->settle();
+  ASSERT_EQ(h_->phaseOf(id), "AwaitingApproval");
+  auto rows = h_->store->listNotifications({"", id, 100});
+  ASSERT_TRUE(rows.has_value());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows->front().event, "approval.needed");
+  EXPECT_NE(rows->front().message_json.find(
+                R"x(["checklist","checklist passed: 2 of 3 items passed, waived: codeReview (by sam)"])x"),
+            std::string::npos)
+      << rows->front().message_json;
 }
 
 // A rollback goes back to what was judged before: the checklist does not hold it.
