@@ -163,6 +163,8 @@ TEST_F(RunbookTest, SummaryNamesServicesEnvironmentsAndSteps) {
         "3 environments", "development (rolling)", "staging (blue-green)",
         "verify for 15m: staging-error-rate, staging-latency-p95", "production (canary)",
         "1. setWeight 10%", "2. pause 15m", "6. pause 30m", "post-deploy watch 1d: post-deploy",
+        "checklist before approvals: codeReview (waivable by security), ciChecks (waivable by security), "
+        "vulnerabilities (waivable by security), tests, semver",
         "7 analysis templates"}) {
     EXPECT_NE(text.find(needle), std::string::npos) << needle << "\n" << text;
   }
