@@ -33,6 +33,33 @@ json::array itemsJson(const ChecklistState& c) {
 
 }  // namespace
 
+void ChecklistJudge::judge(const LiveDeployment& d, const Result<std::string>& serving,
+                           std::function<void(std::vector<ChecklistItemResult>)> then) {
+  const std::string id = d.record.id;
+  const std::string environment = d.record.environment;
+  auto evidence = store::parseEvidence(d.record.evidence_json);
+  std::vector<ChecklistItemResult> unjudged;
+  if (!serving) unjudged.push_back({"checklist", false, "cannot read what " + environment + " serves: " + serving.error().message});
+  if (!evidence) unjudged.push_back({"checklist", false, "cannot read the release evidence: " + evidence.error().message});
+  if (!runner_) unjudged.push_back({"checklist", false, "this server has no checklist runner"});
+  judging_.insert(id);
+  if (!unjudged.empty()) {
+    scheduler_.post([this, id, unjudged, then = std::move(then)] {
+      judging_.erase(id);
+      then(unjudged);
+    });
+    return;
+  }
+  scheduler_.offload([this, id, cfg = d.config, runner = runner_, environment, version = d.record.version,
+                      current = *serving, evidence = *evidence, then = std::move(then)]() -> std::function<void()> {
+    auto items = runner->judge(*cfg, environment, version, current, evidence);
+    return [this, id, items = std::move(items), then]() mutable {
+      judging_.erase(id);
+      then(std::move(items));
+    };
+  });
+}
+
 bool needsChecklist(const LiveDeployment& d) {
   if (d.doc.rollback || !d.config) return false;
   if (d.doc.checklist && d.doc.checklist->status == ChecklistState::Status::Passed) return false;

@@ -39,7 +39,8 @@ Reconciler::Reconciler(ControllerOptions options, Scheduler& scheduler, MetricsR
       releases_(*o_.store),
       executor_(o_.runtime, o_.hooks, o_.checks, scheduler, metrics, o_.retire_grace),
       analysis_(o_.provider, o_.clock, scheduler, metrics,
-                [this](const std::string& id, const engine::AnalysisResult& r) { (void)handle(id, r); }) {}
+                [this](const std::string& id, const engine::AnalysisResult& r) { (void)handle(id, r); }),
+      checklist_(o_.checklist, scheduler) {}
 
 void Reconciler::reload(std::shared_ptr<const config::Config> config) {
   std::lock_guard lock(config_mu_);
@@ -539,7 +540,7 @@ Result<void> Reconciler::startDeployment(const std::string& id) {
 // Commits a run of the checklist as Judging, then judges it on the pool. A run that does not
 // finish (the server stops) is judged again by recover(): a checklist never passes unjudged.
 void Reconciler::judgeChecklist(const std::string& id) {
-  if (judging_.count(id) != 0) return;
+  if (checklist_.judging(id)) return;
   const LiveDeployment& d = deployments_.at(id);
   const TimePoint now = o_.clock->now();
   std::vector<store::NewEvent> events;
@@ -551,32 +552,9 @@ void Reconciler::judgeChecklist(const std::string& id) {
   }
   if (o_.on_commit) o_.on_commit();
   const LiveDeployment& live = deployments_.at(id);
-  const std::string environment = live.record.environment;
-  const std::string version = live.record.version;
-  auto current = releases_.current(environment);
-  auto evidence = store::parseEvidence(live.record.evidence_json);
-  std::vector<ChecklistItemResult> unjudged;
-  if (!current) unjudged.push_back({"checklist", false, "cannot read what " + environment + " serves: " + current.error().message});
-  if (!evidence) unjudged.push_back({"checklist", false, "cannot read the release evidence: " + evidence.error().message});
-  if (!o_.checklist) unjudged.push_back({"checklist", false, "this server has no checklist runner"});
-  judging_.insert(id);
-  if (!unjudged.empty()) {
-    scheduler_.post([this, id, unjudged] {
-      judging_.erase(id);
-      checklistJudged(id, unjudged);
-    });
-    return;
-  }
-  auto cfg = live.config;
-  auto runner = o_.checklist;
-  scheduler_.offload([this, id, cfg, runner, environment, version, serving = current->version,
-                      evidence = *evidence]() -> std::function<void()> {
-    auto items = runner->judge(*cfg, environment, version, serving, evidence);
-    return [this, id, items = std::move(items)]() mutable {
-      judging_.erase(id);
-      checklistJudged(id, std::move(items));
-    };
-  });
+  auto current = releases_.current(live.record.environment);
+  const Result<std::string> serving = current ? Result<std::string>(current->version) : fail(current.error());
+  checklist_.judge(live, serving, [this, id](std::vector<ChecklistItemResult> items) { checklistJudged(id, std::move(items)); });
 }
 
 // A checklist run finished: recorded with its items; the deployment goes on when nothing

@@ -23,6 +23,7 @@
 
 #include "action_executor.hpp"
 #include "analysis_runner.hpp"
+#include "checklist_gate.hpp"
 #include "deployment_repository.hpp"
 #include "metrics.hpp"
 #include "release_book.hpp"
@@ -116,13 +117,13 @@ class Reconciler {
   ReleaseBook releases_;
   ActionExecutor executor_;
   AnalysisRunner analysis_;
+  ChecklistJudge checklist_;
 
   struct Fired {
     std::optional<TimePoint> wake;  // the wake_at value last delivered as a Timer
     TimePoint at{};
   };
   std::map<std::string, Fired> fired_;
-  std::set<std::string> judging_;  // deployments whose checklist runs on the pool now
   bool runtime_dirty_ = false;
 };
 
