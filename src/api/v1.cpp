@@ -12,7 +12,6 @@
 #include "incidents_api.hpp"
 #include "logs_api.hpp"
 #include "runway/api/tokens.hpp"
-#include "runway/checks/checklist.hpp"
 #include "runway/core/duration.hpp"
 #include "runway/core/suggest.hpp"
 #include "runway/engine/engine.hpp"
@@ -232,6 +231,26 @@ Result<store::ReleaseEvidence> evidenceOf(const json::object& b) {
   return e;
 }
 
+// A deployment's pre-deployment checklist (docs/checklist.md): null when it has none.
+json::value checklistJson(const std::optional<controller::ChecklistState>& c) {
+  if (!c) return nullptr;
+  json::array items;
+  for (const auto& i : c->items) {
+    const auto* w = c->waiverFor(i.name);
+    json::object item{{"name", i.name},
+                      {"status", i.passed ? "passed" : w != nullptr ? "waived" : "failed"},
+                      {"reason", i.reason}};
+    if (w != nullptr && !i.passed) {
+      item["waiver"] = json::object{{"actor", w->actor}, {"role", w->role}, {"comment", w->comment}, {"at", ts(w->at)}};
+    }
+    items.push_back(std::move(item));
+  }
+  return json::object{{"status", controller::toString(c->status)},
+                      {"runs", c->runs},
+                      {"judgedAt", c->items.empty() ? json::value(nullptr) : json::value(ts(c->judged_at))},
+                      {"items", std::move(items)}};
+}
+
 json::object deploymentJson(const store::DeploymentRecord& r, const config::Config* config = nullptr) {
   json::object o{{"id", r.id},
                  {"environment", r.environment},
@@ -322,6 +341,7 @@ json::object deploymentJson(const store::DeploymentRecord& r, const config::Conf
   json::array pending;
   for (const auto& role : pendingRoles(s)) pending.emplace_back(role);
   o["pendingApprovals"] = std::move(pending);
+  o["checklist"] = checklistJson(doc->checklist);
   o["deadlines"] = json::object{{"pauseUntil", optTs(s.pause_until)},
                                 {"verificationUntil", optTs(s.verification_until)},
                                 {"autoPromoteAt", optTs(s.auto_promote_at)},
@@ -695,6 +715,28 @@ Handler decisionHandler(const Ctx& c, bool approve, bool by_env) {
   };
 }
 
+// POST /api/v1/deployments/{id}/checklist/waive {"item", "comment"}: waives a failed item of
+// the deployment's blocked checklist. Any token; the controller checks the item's waivableBy
+// roles against it (403 otherwise).
+HttpResponse waive(const Ctx& c, HttpRequest& req) {
+  auto b = body(req, {"item", "comment"});
+  if (!b) return error(req, b.error());
+  auto item = str(*b, "item", true);
+  if (!item) return error(req, item.error());
+  auto comment = str(*b, "comment", true);
+  if (!comment) return error(req, comment.error());
+  controller::WaiverRequest r;
+  r.deployment_id = req.params.at("id");
+  r.item = *item;
+  r.comment = *comment;
+  r.actor = actorOf(req);
+  auto out = c->controller->waive(std::move(r));
+  if (!out) return error(req, out.error());
+  auto record = c->store->getDeployment(*out);
+  if (!record) return error(req, record.error());
+  return ok(deploymentJson(*record, c->controller->config().get()));
+}
+
 // POST /api/v1/environments/{env}/checklist {"version", "commit"?, "repository"?,
 // "attachments"?}: the environment's pre-deployment checklist judged for that version and
 // evidence now, against what the environment serves (`runway checklist`). Nothing is stored.
@@ -708,25 +750,23 @@ HttpResponse checklist(const Ctx& c, HttpRequest& req) {
   auto version = str(*b, "version", true);
   if (!version) return error(req, version.error());
   if (auto v = runtime::validateVersionName(*version); !v) return error(req, v.error());
-  checks::ChecklistInput input;
-  input.version = *version;
   auto evidence = evidenceOf(*b);
   if (!evidence) return error(req, evidence.error());
-  input.evidence = std::move(*evidence);
-  if (auto valid = store::validateEvidence(input.evidence); !valid) return error(req, valid.error());
+  if (auto valid = store::validateEvidence(*evidence); !valid) return error(req, valid.error());
   auto current = controller::currentRelease(*c->store, env);
   if (!current) return error(req, current.error());
-  input.current_release = *current;
-  input.now = c->clock->now();
-  const auto report = checks::judgeChecklist(environment->checklist, input);
+  if (!c->checklist) return error(req, Error{ErrorCode::Unavailable, "this server judges no checklists"});
+  const auto judged = c->checklist->judge(*cfg, env, *version, *current, *evidence);
   json::array items;
-  for (const auto& item : report.items) {
-    items.push_back(json::object{{"name", item.name}, {"status", checks::toString(item.status)}, {"reason", item.reason}});
+  bool passed = true;
+  for (const auto& item : judged) {
+    items.push_back(json::object{{"name", item.name}, {"status", item.passed ? "passed" : "failed"}, {"reason", item.reason}});
+    passed = passed && item.passed;
   }
   return ok(json::object{{"environment", env},
-                         {"version", input.version},
-                         {"currentRelease", input.current_release},
-                         {"passed", report.passed()},
+                         {"version", *version},
+                         {"currentRelease", *current},
+                         {"passed", passed},
                          {"items", std::move(items)}});
 }
 
@@ -963,7 +1003,7 @@ std::string metricsText(const Ctx& c) {
   std::string out;
   out += "# HELP runway_deployments Deployments the controller is driving, by phase.\n";
   out += "# TYPE runway_deployments gauge\n";
-  for (const char* phase : {"Queued", "Pending", "AwaitingApproval", "WaitingForWindow", "PreFlight",
+  for (const char* phase : {"Queued", "Blocked", "Pending", "AwaitingApproval", "WaitingForWindow", "PreFlight",
                             "Progressing", "Paused", "Promoting", "Succeeded", "Aborting", "Degraded"}) {
     auto it = m.live_by_phase.find(phase);
     out += fmt::format("runway_deployments{{phase=\"{}\"}} {}\n", phase, it == m.live_by_phase.end() ? 0 : it->second);
@@ -1026,10 +1066,7 @@ std::vector<std::string> knownRoles(const config::Config& config) {
       for (const auto& r : step.approval) add(r);
     }
     // The roles that may waive a checklist item (docs/checklist.md).
-    const auto& list = env.checklist;
-    if (list.vulnerabilities) for (const auto& r : list.vulnerabilities->waivable_by) add(r);
-    if (list.tests) for (const auto& r : list.tests->waivable_by) add(r);
-    if (list.semver) for (const auto& r : list.semver->waivable_by) add(r);
+    for (const auto& r : env.checklist.waiverRoles()) add(r);
   }
   return roles;
 }
@@ -1076,6 +1113,8 @@ std::vector<Route> v1Routes(std::shared_ptr<ApiContext> c) {
     add("POST", fmt::format("/api/v1/environments/{{env}}/{}", name), deployer, commandHandler(c, kind, true));
   }
   // Approvals: any authenticated token; the approver role itself is checked against the token.
+  // Waivers: any authenticated token; the item's waivableBy roles are checked against it.
+  add("POST", "/api/v1/deployments/{id}/checklist/waive", viewer, [c](HttpRequest& req) { return waive(c, req); });
   add("POST", "/api/v1/deployments/{id}/approve", viewer, decisionHandler(c, true, false));
   add("POST", "/api/v1/deployments/{id}/reject", viewer, decisionHandler(c, false, false));
   add("POST", "/api/v1/environments/{env}/approve", viewer, decisionHandler(c, true, true));

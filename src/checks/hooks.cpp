@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
+#include <fstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -72,7 +73,37 @@ std::string utcStamp(TimePoint t) {
   return fmt::format("{}{:03d}Z", buffer, static_cast<int>(ms % 1000));
 }
 
+// The time utcStamp() wrote ("20261207T120000123Z"), or nullopt.
+std::optional<TimePoint> parseUtcStamp(std::string_view stamp) {
+  if (stamp.size() != 19 || stamp[8] != 'T' || stamp[18] != 'Z') return std::nullopt;
+  const std::string iso = fmt::format("{}-{}-{}T{}:{}:{}.{}Z", stamp.substr(0, 4), stamp.substr(4, 2), stamp.substr(6, 2),
+                                      stamp.substr(9, 2), stamp.substr(11, 2), stamp.substr(13, 2), stamp.substr(15, 3));
+  auto t = parseTimestamp(iso);
+  if (!t) return std::nullopt;
+  return *t;
+}
+
 }  // namespace
+
+std::string restoreTestFile(const std::string& backup_path) { return backup_path + ".restore-test"; }
+
+Result<std::optional<RestoreTest>> readRestoreTest(const std::string& backup_path) {
+  const std::string file = restoreTestFile(backup_path);
+  std::ifstream in(file);
+  if (!in) return std::optional<RestoreTest>{};
+  std::string line;
+  std::getline(in, line);
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  const auto detail = [&](std::size_t from) {
+    std::string rest = line.substr(std::min(from, line.size()));
+    const auto b = rest.find_first_not_of(": ");
+    return b == std::string::npos ? std::string() : rest.substr(b);
+  };
+  if (line.rfind("passed", 0) == 0) return std::optional<RestoreTest>{RestoreTest{true, detail(6)}};
+  if (line.rfind("failed", 0) == 0) return std::optional<RestoreTest>{RestoreTest{false, detail(6)}};
+  return fail(ErrorCode::InvalidArgument,
+              fmt::format("{}: the first line is \"{}\", not \"passed\" or \"failed: why\"", file, line));
+}
 
 HookRun runHook(const config::Hook& hook, const HookContext& context) {
   const auto start = std::chrono::steady_clock::now();
@@ -128,6 +159,8 @@ std::vector<BackupFile> listBackups(const config::Environment& env, const fs::pa
     BackupFile file;
     file.path = entry.path().string();
     file.bytes = entry.file_size(ec);
+    const auto stamp = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+    if (auto t = parseUtcStamp(stamp)) file.taken = *t;
     out.push_back(file);
   }
   // The names carry a sortable UTC timestamp: newest first.
@@ -151,8 +184,9 @@ Result<BackupResult> runBackup(const config::Environment& env, const fs::path& d
   BackupResult result;
   result.file = (dir / fmt::format("{}-{}{}", env.name, utcStamp(clock.now()), env.backup->suffix))
                     .string();
-  const HookContext context =
-      withSecrets(env, HookContext{env.name, version, {{"RUNWAY_BACKUP_FILE", result.file}}});
+  const HookContext context = withSecrets(
+      env, HookContext{env.name, version,
+                       {{"RUNWAY_BACKUP_FILE", result.file}, {"RUNWAY_RESTORE_TEST_FILE", restoreTestFile(result.file)}}});
   result.run = runHook(env.backup->hook, context);
   const auto size = fs::file_size(result.file, ec);
   if (result.run.ok && (ec || size == 0)) {
@@ -161,6 +195,7 @@ Result<BackupResult> runBackup(const config::Environment& env, const fs::path& d
   }
   if (!result.run.ok) {
     fs::remove(result.file, ec);
+    fs::remove(restoreTestFile(result.file), ec);
     result.kept = listBackups(env, data_dir);
     return result;
   }
@@ -168,6 +203,7 @@ Result<BackupResult> runBackup(const config::Environment& env, const fs::path& d
   for (std::size_t i = static_cast<std::size_t>(env.backup->keep); i < all.size(); ++i) {
     fs::remove(all[i].path, ec);
     if (!ec) result.removed.push_back(all[i].path);
+    fs::remove(restoreTestFile(all[i].path), ec);
   }
   result.kept = listBackups(env, data_dir);
   return result;

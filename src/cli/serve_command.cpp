@@ -52,6 +52,7 @@
 #include "runway/web/assets.hpp"
 #include "server_files.hpp"
 
+#include "runway/checks/checklist.hpp"
 #include "runway/checks/gate.hpp"
 #include "runway/checks/hooks.hpp"
 
@@ -131,6 +132,39 @@ class GateChecks final : public controller::CheckRunner {
  public:
   void setDataDir(std::filesystem::path data) { data_ = std::move(data); }
   void setKubernetes(std::shared_ptr<runtime::KubernetesRuntime> kubernetes) { kubernetes_ = std::move(kubernetes); }
+};
+
+// The environments' pre-deployment checklists (checks::runChecklist: GitHub for codeReview and
+// ciChecks, the evidence for the rest), judged on the controller's pool.
+class ConfigChecklist final : public controller::ChecklistRunner {
+ public:
+  ConfigChecklist(std::shared_ptr<Clock> clock, std::filesystem::path data, std::shared_ptr<store::Store> store)
+      : clock_(std::move(clock)), data_(std::move(data)), store_(std::move(store)) {}
+  std::vector<controller::ChecklistItemResult> judge(const config::Config& config, const std::string& environment,
+                                                     const std::string& version, const std::string& current_release,
+                                                     const store::ReleaseEvidence& evidence) override {
+    const auto* env = config.findEnvironment(environment);
+    if (env == nullptr) return {{"checklist", false, "no environment named " + environment + " in the configuration"}};
+    checks::ChecklistInput input;
+    input.version = version;
+    input.current_release = current_release;
+    input.evidence = evidence;
+    input.now = clock_->now();
+    input.environment = env;
+    input.data_dir = data_;
+    input.store = store_.get();
+    if (const auto* app = config.applicationFor(*env)) input.application = app->name;
+    std::vector<controller::ChecklistItemResult> out;
+    for (const auto& item : checks::runChecklist(env->checklist, input, *clock_).items) {
+      out.push_back({item.name, item.status == checks::ChecklistStatus::Passed, secretRedactor().redact(item.reason)});
+    }
+    return out;
+  }
+
+ private:
+  std::shared_ptr<Clock> clock_;
+  std::filesystem::path data_;
+  std::shared_ptr<store::Store> store_;
 };
 
 // How much of a hook's output is kept with its run (the end of it: where errors are).
@@ -435,6 +469,8 @@ int serve(const ServeOptions& opts) {
   gate->setKubernetes(kubernetes_runtime);
   co.checks = gate;
   co.hooks = std::make_shared<ConfigHooks>(data, clock);
+  auto checklist = std::make_shared<ConfigChecklist>(clock, data, store);
+  co.checklist = checklist;
   co.clock = clock;
   co.config = config;
   auto started = controller::Controller::start(std::move(co));
@@ -491,6 +527,7 @@ int serve(const ServeOptions& opts) {
   ctx->version = RUNWAY_VERSION;
   ctx->outbox = outbox;
   ctx->incidents = incidents;
+  ctx->checklist = checklist;
   if (const char* key = std::getenv("RUNWAY_ALERTS_HMAC_KEY"); key != nullptr) ctx->alerts_hmac_key = key;
   // The router's request counters and latency histograms, for Prometheus (builtin AlertRules).
   ctx->extra_metrics = [socket] {

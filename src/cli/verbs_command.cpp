@@ -292,6 +292,18 @@ std::string deploymentText(const json::value& d) {
       fmt::format_to(put, "  attached: {} {} ({} bytes)\n", text(a, "kind"), text(a, "name"), integer(a, "bytes"));
     }
   }
+  if (const auto& list = member(d, "checklist"); list.is_object()) {
+    fmt::format_to(put, "  checklist: {}\n", text(list, "status"));
+    if (const auto& items = member(list, "items"); items.is_array()) {
+      for (const auto& i : items.get_array()) {
+        const auto& w = member(i, "waiver");
+        fmt::format_to(put, "    {:<7} {:<16} {}{}\n", text(i, "status"), text(i, "name"), text(i, "reason"),
+                       w.is_object() ? fmt::format(" (waived by {} as {}: {})", text(w, "actor"), text(w, "role"),
+                                                   text(w, "comment"))
+                                     : std::string());
+      }
+    }
+  }
   if (auto a = text(d, "abortReason"); !a.empty()) fmt::format_to(put, "  result:   {}\n", a);
   const auto& services = member(d, "services");
   if (services.is_array() && !services.get_array().empty()) {
@@ -490,6 +502,41 @@ void addHistory(CLI::App& app, Context& ctx) {
 
 // ---- checklist ------------------------------------------------------------------------------
 
+void printCommandResult(const std::string& what, const json::value& d);
+
+// `runway checklist waive DEPLOYMENT_ID ITEM --comment WHY`
+CLI::App* addChecklistWaive(CLI::App& checklist, Context& ctx) {
+  auto* cmd = checklist.add_subcommand(
+      "waive", "Waive a failed item of a deployment's blocked checklist (your token must hold a role of its waivableBy)");
+  cmd->footer(
+      "The waiver is recorded in the audit log with who, the role and the comment; the deployment goes on once "
+      "every failed item is waived.\nExit codes: 0 waived; 1 refused (wrong role, nothing to waive); 2 usage; "
+      "3 server unreachable or token refused.");
+  auto flags = addClientFlags(cmd);
+  auto output = addOutputFlag(cmd);
+  auto id = std::make_shared<std::string>();
+  auto item = std::make_shared<std::string>();
+  auto comment = std::make_shared<std::string>();
+  cmd->add_option("DEPLOYMENT_ID", *id, "The blocked deployment (dep-...)")->required();
+  cmd->add_option("ITEM", *item, "The checklist item: codeReview, ciChecks, vulnerabilities, tests or semver")->required();
+  cmd->add_option("--comment", *comment, "Why it may be waived: recorded in the audit log")->required();
+  cmd->callback([&ctx, flags, output, id, item, comment] {
+    if (!validName(*id)) {
+      ctx.exit_code = badName("deployment id", *id);
+      return;
+    }
+    withClient(ctx, *flags, [&](ApiClient& client) {
+      json::object body{{"item", *item}, {"comment", *comment}};
+      auto out = client.post(fmt::format("/api/v1/deployments/{}/checklist/waive", *id), body);
+      if (!out) return reportError(out.error());
+      if (printStructured(*output, *out)) return kExitOk;
+      printCommandResult("waived " + *item, *out);
+      return kExitOk;
+    });
+  });
+  return cmd;
+}
+
 void addChecklist(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand(
       "checklist", "Judge ENV's pre-deployment checklist for VERSION and its evidence now, before deploying");
@@ -502,10 +549,18 @@ void addChecklist(CLI::App& app, Context& ctx) {
   auto output = addOutputFlag(cmd);
   auto env = std::make_shared<std::string>();
   auto version = std::make_shared<std::string>();
-  cmd->add_option("ENV", *env, "Environment")->required();
-  cmd->add_option("VERSION", *version, "Version to judge (e.g. v1.2.0)")->required();
+  // Required unless `waive` is asked for (checked in the callback).
+  cmd->add_option("ENV", *env, "Environment");
+  cmd->add_option("VERSION", *version, "Version to judge (e.g. v1.2.0)");
   auto evidence = addEvidenceFlags(cmd);
-  cmd->callback([&ctx, flags, output, env, version, evidence] {
+  auto* waive = addChecklistWaive(*cmd, ctx);
+  cmd->callback([&ctx, flags, output, env, version, evidence, waive] {
+    if (waive->parsed()) return;
+    if (env->empty() || version->empty()) {
+      fmt::print(stderr, "runway checklist: ENV and VERSION are required (or: runway checklist waive DEPLOYMENT_ID ITEM)\n");
+      ctx.exit_code = kExitUsage;
+      return;
+    }
     if (!validName(*env)) {
       ctx.exit_code = badName("environment name", *env);
       return;

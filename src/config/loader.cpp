@@ -819,6 +819,10 @@ void Loader::parseEnvironment(Reader& r, const Fields& spec, Environment& env, s
   if (auto v = spec.get("backup")) env.backup = parseBackup(r, *v);
   if (auto v = spec.get("preflight")) env.preflight = parsePreflight(r, *v);
   if (auto v = spec.get("checklist")) env.checklist = parseChecklist(r, *v);
+  if (env.checklist.backup_verified && !env.backup) {
+    error(env.checklist.backup_verified->location, "spec.checklist.backupVerified",
+          "judges the environment's backups: configure spec.backup (its backup hook) too");
+  }
   if (auto v = spec.get("performance")) {
     env.performance = parsePerformance(r, *v);
     if (!env.performance.service.empty()) {
@@ -2119,29 +2123,103 @@ PreflightSpec Loader::parsePreflight(Reader& r, const Val& v) {
   return pre;
 }
 
-// The checklist items this build judges. The runbook's other boxes (codeReview, ciChecks,
-// backupVerified, onCall, notified) are named so that configuring one says it is not judged
-// yet instead of "unknown field": an item that is not judged must never pass.
+// The pre-deployment checklist (docs/checklist.md): the SaaS settings and the items.
 Checklist Loader::parseChecklist(Reader& r, const Val& v) {
   Checklist list;
   list.location = v.location;
-  const Fields f(r, v, {"vulnerabilities", "tests", "semver", "codeReview", "ciChecks", "backupVerified",
-                        "onCall", "notified"});
+  const Fields f(r, v, {"github", "pagerduty", "codeReview", "ciChecks", "vulnerabilities", "tests", "semver",
+                        "onCall", "backupVerified", "notified"});
   if (!f.isMap()) return list;
-  for (const auto* later : {"codeReview", "ciChecks", "backupVerified", "onCall", "notified"}) {
-    if (auto x = f.get(later)) {
-      error(x->location, x->path,
-            fmt::format("the checklist item {} is not judged by this version of runway (docs/checklist.md "
-                        "says which items are); remove it or use an approval role for it",
-                        later));
-    }
-  }
   const auto roles = [&](const Fields& item, std::vector<std::string>& out) {
     if (!item.strings("waivableBy", out)) return;
     for (const auto& role : out) {
       if (role.empty()) error(item.get("waivableBy")->location, item.path("waivableBy"), "a role name is empty");
     }
   };
+  // A SaaS API's settings: apiUrl (http or https, no trailing slash), tokenFile, tokenEnv.
+  const auto api = [&](const char* key, SourceLocation& location, std::string& url, std::string& file,
+                       std::string& env_var) {
+    auto x = f.get(key);
+    if (!x) return;
+    location = x->location;
+    const Fields xf(r, *x, {"apiUrl", "tokenFile", "tokenEnv"});
+    if (!xf.isMap()) return;
+    if (xf.str("apiUrl", url)) {
+      while (!url.empty() && url.back() == '/') url.pop_back();
+      if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+        error(xf.get("apiUrl")->location, xf.path("apiUrl"), fmt::format("\"{}\" is not an http:// or https:// URL", url));
+      }
+    }
+    xf.str("tokenFile", file);
+    xf.str("tokenEnv", env_var);
+  };
+  api("github", list.github.location, list.github.api_url, list.github.token_file, list.github.token_env);
+  api("pagerduty", list.pagerduty.location, list.pagerduty.api_url, list.pagerduty.token_file,
+      list.pagerduty.token_env);
+  if (auto x = f.get("backupVerified")) {
+    BackupVerifiedItem item;
+    item.location = x->location;
+    const Fields xf(r, *x, {"maxAge", "requireRestoreTest", "waivableBy"});
+    if (xf.isMap()) {
+      xf.duration("maxAge", item.max_age, Duration{60'000});
+      xf.boolean("requireRestoreTest", item.require_restore_test);
+      roles(xf, item.waivable_by);
+    }
+    list.backup_verified = std::move(item);
+  }
+  if (auto x = f.get("notified")) {
+    NotifiedItem item;
+    item.location = x->location;
+    const Fields xf(r, *x, {"channel", "events", "within", "waivableBy"});
+    if (xf.isMap()) {
+      xf.str("channel", item.channel, true);
+      if (xf.strings("events", item.events)) {
+        const auto& known = notificationEvents();
+        for (const auto& e : item.events) {
+          if (std::find(known.begin(), known.end(), e) == known.end()) {
+            error(xf.get("events")->location, xf.path("events"), fmt::format("unknown notification event \"{}\"", e));
+          }
+        }
+      }
+      xf.duration("within", item.within, Duration{60'000});
+      roles(xf, item.waivable_by);
+    }
+    list.notified = std::move(item);
+  }
+  if (auto x = f.get("onCall")) {
+    OnCallItem item;
+    item.location = x->location;
+    const Fields xf(r, *x, {"schedule", "waivableBy"});
+    if (xf.isMap()) {
+      xf.str("schedule", item.schedule, true);
+      roles(xf, item.waivable_by);
+    }
+    list.on_call = std::move(item);
+  }
+  if (auto x = f.get("codeReview")) {
+    CodeReviewItem item;
+    item.location = x->location;
+    const Fields xf(r, *x, {"minApprovals", "noChangesRequested", "waivableBy"});
+    if (xf.isMap()) {
+      xf.integer("minApprovals", item.min_approvals, 1, 100);
+      xf.boolean("noChangesRequested", item.no_changes_requested);
+      roles(xf, item.waivable_by);
+    }
+    list.code_review = std::move(item);
+  }
+  if (auto x = f.get("ciChecks")) {
+    CiChecksItem item;
+    item.location = x->location;
+    const Fields xf(r, *x, {"required", "waivableBy"});
+    if (xf.isMap()) {
+      if (xf.require("required") && xf.strings("required", item.required) && item.required.empty()) {
+        error(xf.get("required")->location, xf.path("required"),
+              "name at least one check run or commit status context");
+      }
+      roles(xf, item.waivable_by);
+    }
+    list.ci_checks = std::move(item);
+  }
   if (auto x = f.get("vulnerabilities")) {
     VulnerabilitiesItem item;
     item.location = x->location;

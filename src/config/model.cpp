@@ -1,5 +1,6 @@
 #include "runway/config/model.hpp"
 
+#include <algorithm>
 #include <set>
 
 namespace runway::config {
@@ -17,6 +18,36 @@ const T* findByName(const std::vector<T>& items, std::string_view name) {
 
 const Application* Config::findApplication(std::string_view name) const {
   return findByName(applications, name);
+}
+
+const std::vector<std::string>* Checklist::waivableBy(std::string_view item) const {
+  if (item == "codeReview" && code_review) return &code_review->waivable_by;
+  if (item == "ciChecks" && ci_checks) return &ci_checks->waivable_by;
+  if (item == "vulnerabilities" && vulnerabilities) return &vulnerabilities->waivable_by;
+  if (item == "tests" && tests) return &tests->waivable_by;
+  if (item == "semver" && semver) return &semver->waivable_by;
+  if (item == "backupVerified" && backup_verified) return &backup_verified->waivable_by;
+  if (item == "onCall" && on_call) return &on_call->waivable_by;
+  if (item == "notified" && notified) return &notified->waivable_by;
+  return nullptr;
+}
+
+const std::vector<std::string>& Checklist::itemNames() {
+  static const std::vector<std::string> names{"codeReview", "ciChecks", "vulnerabilities", "tests", "semver",
+                                                "backupVerified", "onCall", "notified"};
+  return names;
+}
+
+std::vector<std::string> Checklist::waiverRoles() const {
+  std::vector<std::string> roles;
+  for (const auto& item : itemNames()) {
+    if (const auto* by = waivableBy(item)) {
+      for (const auto& r : *by) {
+        if (std::find(roles.begin(), roles.end(), r) == roles.end()) roles.push_back(r);
+      }
+    }
+  }
+  return roles;
 }
 
 const Environment* Config::findEnvironment(std::string_view name) const {

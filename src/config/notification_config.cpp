@@ -136,6 +136,20 @@ std::vector<NotificationRoute> parseNotificationRoutes(Reader& r, const Val& v) 
   return routes;
 }
 
+namespace {
+
+std::string unknownChannel(const std::string& channel, const std::vector<std::string>& names) {
+  if (auto suggestion = closestMatch(channel, names)) {
+    return fmt::format("unknown NotificationChannel \"{}\" (did you mean \"{}\"?)", channel, *suggestion);
+  }
+  if (names.empty()) return fmt::format("unknown NotificationChannel \"{}\" (none is defined)", channel);
+  std::string all;
+  for (const auto& n : names) all += (all.empty() ? "" : ", ") + n;
+  return fmt::format("unknown NotificationChannel \"{}\" (defined: {})", channel, all);
+}
+
+}  // namespace
+
 void checkNotificationRoutes(const Config& config, std::vector<Diagnostic>& out) {
   std::map<std::string, SourceLocation> seen;
   std::vector<std::string> names;
@@ -154,17 +168,12 @@ void checkNotificationRoutes(const Config& config, std::vector<Diagnostic>& out)
     for (std::size_t i = 0; i < env.notifications.size(); ++i) {
       const auto& route = env.notifications[i];
       if (route.channel.empty() || config.findChannel(route.channel) != nullptr) continue;
-      std::string message;
-      if (auto suggestion = closestMatch(route.channel, names)) {
-        message = fmt::format("unknown NotificationChannel \"{}\" (did you mean \"{}\"?)", route.channel, *suggestion);
-      } else if (names.empty()) {
-        message = fmt::format("unknown NotificationChannel \"{}\" (none is defined)", route.channel);
-      } else {
-        std::string all;
-        for (const auto& n : names) all += (all.empty() ? "" : ", ") + n;
-        message = fmt::format("unknown NotificationChannel \"{}\" (defined: {})", route.channel, all);
-      }
-      out.push_back(Diagnostic{route.location, fmt::format("spec.notifications[{}].channel", i), message});
+      out.push_back(Diagnostic{route.location, fmt::format("spec.notifications[{}].channel", i),
+                               unknownChannel(route.channel, names)});
+    }
+    // The checklist's notified item reads deliveries to a channel that must exist.
+    if (const auto& n = env.checklist.notified; n && !n->channel.empty() && config.findChannel(n->channel) == nullptr) {
+      out.push_back(Diagnostic{n->location, "spec.checklist.notified.channel", unknownChannel(n->channel, names)});
     }
   }
 }

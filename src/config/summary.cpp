@@ -174,6 +174,15 @@ std::string summarizeImpl(const Config& cfg) {
       fmt::format_to(std::back_inserter(out), "    post-deploy watch {}: {}\n", formatDuration(env.post_deploy.duration),
                  describeRef(env.post_deploy.analysis));
     }
+    if (!env.checklist.empty()) {
+      std::vector<std::string> items;
+      for (const auto& item : Checklist::itemNames()) {
+        const auto* by = env.checklist.waivableBy(item);
+        if (by == nullptr) continue;
+        items.push_back(by->empty() ? item : item + " (waivable by " + join(*by, ", ") + ")");
+      }
+      fmt::format_to(std::back_inserter(out), "    checklist before approvals: {}\n", join(items, ", "));
+    }
   }
   fmt::format_to(std::back_inserter(out), "\n{} analysis template{}\n", cfg.templates.size(), cfg.templates.size() == 1 ? "" : "s");
   for (const auto& tmpl : cfg.templates) {

@@ -45,6 +45,9 @@ class ControllerImpl final : public Controller {
   Result<std::string> decide(ApprovalRequest request) override {
     return call<Result<std::string>>([&] { return reconciler_.decide(std::move(request)); });
   }
+  Result<std::string> waive(WaiverRequest request) override {
+    return call<Result<std::string>>([&] { return reconciler_.waive(std::move(request)); });
+  }
   void reload(std::shared_ptr<const config::Config> config) override {
     reconciler_.reload(std::move(config));
   }

@@ -86,7 +86,9 @@ Result<void> DeploymentRepository::commit(const std::string& id, PersistedDeploy
                                           const std::vector<store::NewNotification>& notifications) {
   LiveDeployment& d = at(id);
   store::DeploymentRecord record = d.record;
-  record.phase = doc.queued ? "Queued" : std::string(engine::toString(doc.state.phase));
+  record.phase = !doc.queued ? std::string(engine::toString(doc.state.phase))
+                 : doc.checklist && doc.checklist->status == ChecklistState::Status::Blocked ? "Blocked"
+                                                                                               : "Queued";
   record.state_json = toJson(doc);
   record.updated_at = now;
   auto updated = store_->updateDeployment(record, events, approvals, serving, notifications);

@@ -60,7 +60,7 @@ class DeploymentRepository {
 
   // Writes `doc` as the next revision of deployment `id` (updated at `now`) with `events`, `approvals`,
   // `serving` and the outbox rows `notifications`, in one transaction; then replaces the in-memory copy. The record's phase is the
-  // state's ("Queued" while queued). REQUIRES: `id` is kept. Errors: Conflict (someone else
+  // state's ("Queued" while queued, "Blocked" while its checklist blocks it). REQUIRES: `id` is kept. Errors: Conflict (someone else
   // wrote it; nothing written), the store's.
   Result<void> commit(const std::string& id, PersistedDeployment doc, TimePoint now,
                       const std::vector<store::NewEvent>& events,

@@ -1,5 +1,7 @@
 #include "gates.hpp"
 
+#include "checklist_gate.hpp"
+
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -25,7 +27,7 @@ const LiveDeployment* activeIn(const DeploymentRepository& deployments,
   for (const auto& [id, d] : deployments.all()) {
     if (d.record.environment != environment) continue;
     if ((!d.doc.queued && !engine::isTerminal(d.doc.state.phase)) || starting.count(id) != 0 ||
-        trafficHeld(d.doc)) {
+        trafficHeld(d.doc) || checklistHolds(d.doc)) {
       return &d;
     }
   }

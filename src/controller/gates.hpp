@@ -19,8 +19,8 @@
 namespace runway::controller {
 
 // The deployment that holds `environment`: one not queued and not ended, a queued one whose
-// start hooks are running (`starting`), or one whose traffic waits for its down-migration
-// (trafficHeld). nullptr when the environment is free.
+// start hooks are running (`starting`) or whose checklist is being judged or blocks it
+// (checklistHolds), or one whose traffic waits for its down-migration (trafficHeld). nullptr when the environment is free.
 const LiveDeployment* activeIn(const DeploymentRepository& deployments,
                                const std::string& environment,
                                const std::set<std::string>& starting);

@@ -1,5 +1,7 @@
 #include "notifications.hpp"
 
+#include "checklist_gate.hpp"
+
 #include <fmt/format.h>
 
 #include "runway/incident/incident.hpp"
@@ -82,6 +84,10 @@ std::vector<store::NewNotification> notificationsFor(const config::Config& confi
       m.reason = n->reason;
       m.severity = notify::defaultSeverity(m.event);
       m.details.emplace_back("phase", std::string(engine::toString(n->phase)));
+      // Approvers see what the checklist found (and who waived what) before they decide.
+      if (m.event == "approval.needed" && doc.checklist) {
+        m.details.emplace_back("checklist", checklistSummary(*doc.checklist));
+      }
       if (m.event == "deployment.rolled_back" || m.event == "deployment.failed" ||
           m.event == "deployment.degraded") {
         addEvidence(m, doc);

@@ -186,6 +186,18 @@ std::string toJson(const PersistedDeployment& doc) {
     hooks.push_back(json::object{{"point", config::toString(h.point)}, {"attempt", h.attempt}});
   }
   o["hooks"] = std::move(hooks);
+  if (doc.checklist) {
+    const auto& c = *doc.checklist;
+    json::array items, waivers;
+    for (const auto& i : c.items) items.push_back(json::object{{"name", i.name}, {"passed", i.passed}, {"reason", i.reason}});
+    for (const auto& w : c.waivers) {
+      waivers.push_back(json::object{{"item", w.item}, {"actor", w.actor}, {"role", w.role}, {"comment", w.comment},
+                                     {"at", toUnixMillis(w.at)}});
+    }
+    o["checklist"] = json::object{{"status", toString(c.status)}, {"items", std::move(items)},
+                                  {"waivers", std::move(waivers)}, {"runs", c.runs},
+                                  {"judgedAt", toUnixMillis(c.judged_at)}};
+  }
   if (!doc.spec_sources.empty()) {
     json::array files;
     for (const auto& f : doc.spec_sources) files.push_back(json::object{{"name", f.name}, {"text", f.text}});
@@ -297,6 +309,32 @@ Result<PersistedDeployment> parsePersisted(std::string_view text) {
       doc.hooks.push_back(h);
     }
   }
+  if (const auto* list = o.if_contains("checklist"); list != nullptr && list->is_object()) {
+    const auto& x = list->get_object();
+    ChecklistState c;
+    const std::string status = r.str(x, "status");
+    if (status == "judging") {
+      c.status = ChecklistState::Status::Judging;
+    } else if (status == "blocked") {
+      c.status = ChecklistState::Status::Blocked;
+    } else if (status == "passed") {
+      c.status = ChecklistState::Status::Passed;
+    } else {
+      return fail(ErrorCode::InvalidArgument, "deployment document: unknown checklist status " + status);
+    }
+    for (const auto& item : r.arr(x, "items")) {
+      const auto& i = r.obj(item);
+      c.items.push_back(ChecklistItemResult{r.str(i, "name"), r.boolean(i, "passed"), r.str(i, "reason")});
+    }
+    for (const auto& item : r.arr(x, "waivers")) {
+      const auto& w = r.obj(item);
+      c.waivers.push_back(ChecklistState::Waiver{r.str(w, "item"), r.str(w, "actor"), r.str(w, "role"),
+                                                 r.str(w, "comment"), fromUnixMillis(r.i64(w, "at"))});
+    }
+    c.runs = r.i32(x, "runs");
+    c.judged_at = fromUnixMillis(r.i64(x, "judgedAt"));
+    doc.checklist = std::move(c);
+  }
   if (const auto* spec = o.if_contains("spec"); spec != nullptr && spec->is_object()) {
     for (const auto& item : r.arr(spec->get_object(), "files")) {
       const auto& x = r.obj(item);
@@ -305,6 +343,30 @@ Result<PersistedDeployment> parsePersisted(std::string_view text) {
   }
   if (!r.error.empty()) return fail(ErrorCode::InvalidArgument, "deployment document: " + r.error);
   return doc;
+}
+
+std::string_view toString(ChecklistState::Status status) {
+  switch (status) {
+    case ChecklistState::Status::Judging: return "judging";
+    case ChecklistState::Status::Blocked: return "blocked";
+    case ChecklistState::Status::Passed: return "passed";
+  }
+  return "judging";
+}
+
+const ChecklistState::Waiver* ChecklistState::waiverFor(std::string_view item) const {
+  for (const auto& w : waivers) {
+    if (w.item == item) return &w;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> ChecklistState::unwaivedFailures() const {
+  std::vector<std::string> out;
+  for (const auto& i : items) {
+    if (!i.passed && waiverFor(i.name) == nullptr) out.push_back(i.name);
+  }
+  return out;
 }
 
 std::string latestKey(std::uint32_t run, const std::string& service, const std::string& metric) {

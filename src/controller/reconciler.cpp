@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "checklist_gate.hpp"
 #include "gates.hpp"
 #include "intent.hpp"
 #include "notifications.hpp"
@@ -38,7 +39,8 @@ Reconciler::Reconciler(ControllerOptions options, Scheduler& scheduler, MetricsR
       releases_(*o_.store),
       executor_(o_.runtime, o_.hooks, o_.checks, scheduler, metrics, o_.retire_grace),
       analysis_(o_.provider, o_.clock, scheduler, metrics,
-                [this](const std::string& id, const engine::AnalysisResult& r) { (void)handle(id, r); }) {}
+                [this](const std::string& id, const engine::AnalysisResult& r) { (void)handle(id, r); }),
+      checklist_(o_.checklist, scheduler) {}
 
 void Reconciler::reload(std::shared_ptr<const config::Config> config) {
   std::lock_guard lock(config_mu_);
@@ -114,6 +116,11 @@ Result<void> Reconciler::recover() {
   // A queued deployment was committed before its start hooks ran (or while it waited for the
   // environment, e.g. a rollback admitted as its predecessor was superseded): start it now
   // where nothing else is active; its hooks run again.
+  // A checklist that was being judged, or blocked, when the server stopped is judged again
+  // (what could not be judged then may be judged now; waivers stay).
+  for (const auto& id : ids) {
+    if (const auto* d = deployments_.find(id); d != nullptr && checklistHolds(d->doc)) judgeChecklist(id);
+  }
   for (const auto& env : environments) startNextQueued(env);
   return {};
 }
@@ -518,7 +525,14 @@ Result<Admitted> Reconciler::admit(const std::string& environment, const std::st
   if (active != nullptr && *admission == engine::Admission::Supersede) {
     const std::string active_id = active->record.id;
     out.superseded = active_id;
-    (void)handle(active_id, engine::NewerRelease{version, rollback, requested_by});
+    if (checklistHolds(active->doc)) {
+      // Not started (its checklist holds it): the engine has nothing to stop.
+      abandon(active_id, "superseded by " + std::string(rollback ? "rollback to " : "release ") + version + " (" +
+                             requested_by + ")",
+              Phase::Superseded, "deployment.superseded", requested_by);
+    } else {
+      (void)handle(active_id, engine::NewerRelease{version, rollback, requested_by});
+    }
   }
   const auto stillQueued = [&] {
     const auto* d = deployments_.find(id);
@@ -532,9 +546,86 @@ Result<Admitted> Reconciler::admit(const std::string& environment, const std::st
   return out;
 }
 
-// Starts a queued deployment: its environment's backup and preDeploy (or, for a rollback,
-// preRollback: the down-migration) hooks first, off the strand, then Start.
+// Starts a queued deployment: its pre-deployment checklist first (a release of an environment
+// with one), then its environment's backup and preDeploy (or, for a rollback, preRollback: the
+// down-migration) hooks, off the strand, then Start (which asks for approvals).
 Result<void> Reconciler::startDeployment(const std::string& id) {
+  if (needsChecklist(deployments_.at(id))) {
+    judgeChecklist(id);
+    return {};
+  }
+  return runStartHooksThenStart(id);
+}
+
+// Commits a run of the checklist as Judging, then judges it on the pool. A run that does not
+// finish (the server stops) is judged again by recover(): a checklist never passes unjudged.
+void Reconciler::judgeChecklist(const std::string& id) {
+  if (checklist_.judging(id)) return;
+  const LiveDeployment& d = deployments_.at(id);
+  const TimePoint now = o_.clock->now();
+  std::vector<store::NewEvent> events;
+  PersistedDeployment doc = withChecklistStarted(d.doc, id, now, events);
+  if (auto r = deployments_.commit(id, std::move(doc), now, events); !r) {
+    metrics_.countFailure("commit");
+    spdlog::error("deployment {}: cannot commit its checklist run: {}", id, r.error().message);
+    return;
+  }
+  if (o_.on_commit) o_.on_commit();
+  const LiveDeployment& live = deployments_.at(id);
+  auto current = releases_.current(live.record.environment);
+  const Result<std::string> serving = current ? Result<std::string>(current->version) : fail(current.error());
+  checklist_.judge(live, serving, [this, id](std::vector<ChecklistItemResult> items) { checklistJudged(id, std::move(items)); });
+}
+
+// A checklist run finished: recorded with its items; the deployment goes on when nothing
+// failed that is not waived, and stays Blocked (holding its environment) otherwise.
+void Reconciler::checklistJudged(const std::string& id, std::vector<ChecklistItemResult> items) {
+  const auto* d = deployments_.find(id);
+  if (d == nullptr || !checklistHolds(d->doc)) return;  // aborted or superseded meanwhile
+  const TimePoint now = o_.clock->now();
+  std::vector<store::NewEvent> events;
+  PersistedDeployment doc = withChecklistJudged(d->doc, id, std::move(items), now, events);
+  const std::string summary = checklistSummary(*doc.checklist);
+  const bool passed = doc.checklist->status == ChecklistState::Status::Passed;
+  if (auto r = deployments_.commit(id, std::move(doc), now, events); !r) {
+    metrics_.countFailure("commit");
+    spdlog::error("deployment {}: cannot commit its checklist: {}", id, r.error().message);
+    return;
+  }
+  if (o_.on_commit) o_.on_commit();
+  if (!passed) {
+    spdlog::warn("deployment {}: {}", id, summary);
+    return;
+  }
+  spdlog::info("deployment {}: {}", id, summary);
+  if (auto r = runStartHooksThenStart(id); !r) spdlog::warn("deployment {}: start refused: {}", id, r.error().message);
+}
+
+Result<std::string> Reconciler::waive(WaiverRequest request) {
+  auto loaded = deployments_.load(request.deployment_id, config());
+  if (!loaded) return fail(loaded.error());
+  const std::string id = request.deployment_id;
+  const TimePoint now = o_.clock->now();
+  std::vector<store::NewEvent> events;
+  auto doc = withChecklistWaiver(deployments_.at(id), request, now, events);
+  if (!doc) {
+    evictIfIdle(id);
+    return fail(doc.error());
+  }
+  const bool passed = doc->checklist->status == ChecklistState::Status::Passed;
+  if (auto r = deployments_.commit(id, std::move(*doc), now, events); !r) {
+    metrics_.countFailure("commit");
+    return fail(r.error());
+  }
+  spdlog::info("deployment {}: {} waived by {}", id, request.item, request.actor.name);
+  if (o_.on_commit) o_.on_commit();
+  if (passed) {
+    if (auto r = runStartHooksThenStart(id); !r) spdlog::warn("deployment {}: start refused: {}", id, r.error().message);
+  }
+  return id;
+}
+
+Result<void> Reconciler::runStartHooksThenStart(const std::string& id) {
   const std::string environment = deployments_.at(id).record.environment;
   const bool running = executor_.runStartHooks(
       deployments_.at(id), [this, id, environment](const HookResult& result, config::HookPoint point) {
@@ -713,15 +804,16 @@ void Reconciler::keepRunning(const std::string& by, const std::string& environme
 
 // A queued deployment that can no longer start (its environment was removed, its start hooks
 // failed).
-void Reconciler::abandon(const std::string& id, const std::string& why) {
+void Reconciler::abandon(const std::string& id, const std::string& why, Phase phase, const std::string& event,
+                         const std::string& actor) {
   PersistedDeployment doc = deployments_.at(id).doc;
   doc.queued = false;
-  doc.state.phase = Phase::Failed;
+  doc.state.phase = phase;
   doc.state.abort_reason = why;
   const TimePoint now = o_.clock->now();
-  auto r = deployments_.commit(id, std::move(doc), now,
-                               {store::NewEvent{now, std::string(kController), "deployment.failed", id, why, "{}"}});
+  auto r = deployments_.commit(id, std::move(doc), now, {store::NewEvent{now, actor, event, id, why, "{}"}});
   if (r) forget(id);
+  if (r && o_.on_commit) o_.on_commit();
 }
 
 Result<Admitted> Reconciler::deploy(DeployRequest request) {
@@ -800,6 +892,17 @@ Result<std::string> Reconciler::command(CommandRequest request) {
   if (!id) return fail(id.error());
   engine::OperatorCommand cmd{request.kind, request.actor.name, request.reason};
   if (is_retry) return retry(*id, cmd);
+  // A deployment its checklist holds has not started: an abort ends it where it is and frees
+  // its environment (a run still being judged is ignored when it comes back).
+  if (const auto& d = deployments_.at(*id);
+      request.kind == engine::OperatorCommand::Kind::Abort && checklistHolds(d.doc)) {
+    const std::string environment = d.record.environment;
+    abandon(*id, "aborted by " + request.actor.name + (request.reason.empty() ? "" : ": " + request.reason) +
+                     " (nothing was deployed)",
+            Phase::Failed, "deployment.aborted", request.actor.name);
+    startNextQueued(environment);
+    return *id;
+  }
   auto r = handle(*id, cmd);
   evictIfIdle(*id);
   if (!r) return fail(r.error());

@@ -23,6 +23,7 @@
 
 #include "action_executor.hpp"
 #include "analysis_runner.hpp"
+#include "checklist_gate.hpp"
 #include "deployment_repository.hpp"
 #include "metrics.hpp"
 #include "release_book.hpp"
@@ -49,6 +50,7 @@ class Reconciler {
   Result<Admitted> rollback(RollbackRequest request);
   Result<std::string> command(CommandRequest request);
   Result<std::string> decide(ApprovalRequest request);
+  Result<std::string> waive(WaiverRequest request);
 
   // The loop's periodic work: runtime reports and re-execution of intents that failed (when
   // `refresh`), due timers, due measurements, due retirements, the phase gauge.
@@ -93,6 +95,9 @@ class Reconciler {
                          PersistedDeployment doc, const std::map<std::string, std::string>& artifacts,
                          const store::ReleaseEvidence& evidence = {});
   Result<void> startDeployment(const std::string& id);
+  void judgeChecklist(const std::string& id);
+  void checklistJudged(const std::string& id, std::vector<ChecklistItemResult> items);
+  Result<void> runStartHooksThenStart(const std::string& id);
   void recordHooks(const std::string& id, std::string_view point, const HookResult& result);
   std::vector<config::HookPoint> hookPointsFor(const LiveDeployment& d, engine::Phase before,
                                                const std::vector<engine::Phase>& entered);
@@ -101,7 +106,8 @@ class Reconciler {
                const HookResult& result);
   Result<void> applyStart(const std::string& id);
   void keepRunning(const std::string& by, const std::string& environment, const std::string& version);
-  void abandon(const std::string& id, const std::string& why);
+  void abandon(const std::string& id, const std::string& why, engine::Phase phase = engine::Phase::Failed,
+               const std::string& event = "deployment.failed", const std::string& actor = "runway");
   Result<std::string> resolve(const std::string& id, const std::string& environment, bool latest_if_idle);
   Result<std::string> retry(const std::string& id, const engine::OperatorCommand& cmd);
   void updatePhaseGauge();
@@ -117,6 +123,7 @@ class Reconciler {
   ReleaseBook releases_;
   ActionExecutor executor_;
   AnalysisRunner analysis_;
+  ChecklistJudge checklist_;
 
   struct Fired {
     std::optional<TimePoint> wake;  // the wake_at value last delivered as a Timer

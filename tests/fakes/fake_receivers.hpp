@@ -20,6 +20,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "loopback_server.hpp"
 #include "notification_formats.hpp"
 #include "runway/api/http_server.hpp"
 #include "runway/notify/render.hpp"
@@ -52,11 +53,6 @@ class FakeReceiver {
 
   // Listens on 127.0.0.1:`port` (0 = any free port).
   Result<void> start(std::uint16_t port = 0) {
-    struct Nobody final : api::Authenticator {
-      Result<api::Identity> authenticate(std::string_view) override {
-        return fail(ErrorCode::Unauthenticated, "no tokens here");
-      }
-    };
     std::vector<api::Route> routes;
     const auto handler = [this](api::HttpRequest& req) { return handle(req); };
     switch (kind_) {
@@ -67,11 +63,7 @@ class FakeReceiver {
         break;
       case Kind::Webhook: routes.push_back({"POST", "/hook/{name}", std::nullopt, handler}); break;
     }
-    api::ServerOptions o;
-    o.port = port;
-    o.handler_threads = 4;
-    o.body_limit = 1024 * 1024;
-    auto server = api::startHttpServer(o, std::move(routes), std::make_shared<Nobody>());
+    auto server = startLoopbackServer(std::move(routes), port, 4);
     if (!server) return fail(server.error());
     server_ = std::move(*server);
     return {};

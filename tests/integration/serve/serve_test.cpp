@@ -440,6 +440,7 @@ TEST_F(ServeTest, AuthorizationMatrixMatchesDocsApi) {
       {"POST", "/api/v1/deployments/dep-none/reject", "", "approver"},
       {"POST", "/api/v1/environments/nowhere/approve", "", "approver"},
       {"POST", "/api/v1/environments/nowhere/reject", "", "approver"},
+      {"POST", "/api/v1/deployments/dep-none/checklist/waive", R"({"item":"codeReview","comment":"x"})", "approver"},
       {"POST", "/api/v1/config/reload", "", "admin"},
       {"GET", "/api/v1/tokens", "", "admin"},
       {"POST", "/api/v1/tokens", R"({"name":"x","roles":["no-such-role"]})", "admin"},

@@ -1,5 +1,6 @@
 // The Environment's `checklist:` (issue 25): every field read, each mistake reported at its
-// file:line:column with the field's path, and the items not judged yet refused by name.
+// file:line:column with the field's path, and the items not judged yet (backupVerified,
+// notified) refused by name.
 
 #include <string>
 #include <vector>
@@ -38,9 +39,29 @@ TEST(ChecklistConfigTest, EveryFieldIsRead) {
       waivableBy: [security]
     tests: {minTests: 120, waivableBy: [tech-lead, security]}
     semver: {requireNewer: false}
+    github: {apiUrl: "http://127.0.0.1:8080/api/v3/", tokenFile: /run/secrets/github-token}
+    codeReview: {minApprovals: 2, noChangesRequested: false, waivableBy: [security]}
+    ciChecks: {required: [build, ci/jenkins]}
+    pagerduty: {tokenEnv: PD_KEY}
+    onCall: {schedule: PABC123, waivableBy: [ops]}
 )"), "t.yaml");
   ASSERT_TRUE(result.ok()) << ::testing::PrintToString(messages(result));
   const auto& c = result.config->environments.at(0).checklist;
+  EXPECT_EQ(c.github.api_url, "http://127.0.0.1:8080/api/v3");
+  EXPECT_EQ(c.github.token_file, "/run/secrets/github-token");
+  EXPECT_EQ(c.github.token_env, "GITHUB_TOKEN");
+  ASSERT_TRUE(c.code_review);
+  EXPECT_EQ(c.code_review->min_approvals, 2);
+  EXPECT_FALSE(c.code_review->no_changes_requested);
+  ASSERT_TRUE(c.ci_checks);
+  EXPECT_THAT(c.ci_checks->required, ElementsAre("build", "ci/jenkins"));
+  EXPECT_THAT(*c.waivableBy("codeReview"), ElementsAre("security"));
+  ASSERT_TRUE(c.on_call);
+  EXPECT_EQ(c.on_call->schedule, "PABC123");
+  EXPECT_EQ(c.pagerduty.api_url, "https://api.pagerduty.com");
+  EXPECT_EQ(c.pagerduty.token_env, "PD_KEY");
+  EXPECT_EQ(c.waivableBy("backupVerified"), nullptr);
+  EXPECT_THAT(c.waiverRoles(), ElementsAre("security", "tech-lead", "ops"));
   ASSERT_TRUE(c.vulnerabilities);
   EXPECT_EQ(c.vulnerabilities->fail_at, Severity::Critical);
   ASSERT_EQ(c.vulnerabilities->allow.size(), 2u);
@@ -82,6 +103,10 @@ TEST(ChecklistConfigTest, EachMistakeAtItsPlace) {
     tests: {minTests: 0}
     semver: {requireNewr: true}
     codeReview: {approvals: 2}
+    ciChecks: {}
+    backupVerified: {maxAge: 1d}
+    github: {apiUrl: "ftp://github.example.com"}
+    notified: {channel: relases, events: [deployment.bogus]}
 )"), "t.yaml");
   EXPECT_FALSE(result.ok());
   EXPECT_THAT(messages(result),
@@ -94,9 +119,16 @@ TEST(ChecklistConfigTest, EachMistakeAtItsPlace) {
                           "t.yaml:19:23: spec.checklist.tests.minTests: must be between 1 and 100000000, got 0",
                           "t.yaml:20:14: spec.checklist.semver.requireNewr: unknown field \"requireNewr\" (did you "
                           "mean \"requireNewer\"?)",
-                          "t.yaml:21:17: spec.checklist.codeReview: the checklist item codeReview is not judged by "
-                          "this version of runway (docs/checklist.md says which items are); remove it or use an "
-                          "approval role for it"));
+                          "t.yaml:21:18: spec.checklist.codeReview.approvals: unknown field \"approvals\"",
+                          "t.yaml:22:15: spec.checklist.ciChecks.required: required field is missing",
+                          "t.yaml:23:21: spec.checklist.backupVerified: judges the environment's backups: configure "
+                          "spec.backup (its backup hook) too",
+                          "t.yaml:24:22: spec.checklist.github.apiUrl: \"ftp://github.example.com\" is not an "
+                          "http:// or https:// URL",
+                          "t.yaml:25:15: spec.checklist.notified.channel: unknown NotificationChannel \"relases\" "
+                          "(none is defined)",
+                          "t.yaml:25:42: spec.checklist.notified.events: unknown notification event "
+                          "\"deployment.bogus\""));
 }
 
 }  // namespace

@@ -57,6 +57,20 @@ TEST_F(RunbookTest, FiveServicesRunningTheDemoApp) {
   EXPECT_THAT(names, ElementsAre("api", "backend", "data-service", "orchestrator", "frontend"));
 }
 
+// The runbook's pre-deployment checklist (docs/checklist.md) guards production only.
+TEST_F(RunbookTest, ProductionJudgesTheChecklistBeforeItsApprovals) {
+  ASSERT_TRUE(result_->ok());
+  const auto& c = config().findEnvironment("production")->checklist;
+  ASSERT_TRUE(c.code_review && c.ci_checks && c.vulnerabilities && c.tests && c.semver);
+  EXPECT_EQ(c.code_review->min_approvals, 1);
+  EXPECT_THAT(c.ci_checks->required, ElementsAre("build", "test"));
+  EXPECT_EQ(c.vulnerabilities->fail_at, Severity::High);
+  EXPECT_THAT(c.waiverRoles(), ElementsAre("security"));
+  EXPECT_TRUE(c.waivableBy("tests")->empty());
+  EXPECT_EQ(c.github.token_env, "GITHUB_TOKEN");
+  EXPECT_TRUE(config().findEnvironment("staging")->checklist.empty());
+}
+
 TEST_F(RunbookTest, ThreeEnvironmentsInPromotionOrder) {
   ASSERT_TRUE(result_->ok());
   ASSERT_EQ(config().environments.size(), 3U);
@@ -168,6 +182,8 @@ TEST_F(RunbookTest, SummaryNamesServicesEnvironmentsAndSteps) {
         "3 environments", "development (rolling)", "staging (blue-green)",
         "verify for 15m: staging-error-rate, staging-latency-p95", "production (canary)",
         "1. setWeight 10%", "2. pause 15m", "6. pause 30m", "post-deploy watch 1d: post-deploy",
+        "checklist before approvals: codeReview (waivable by security), ciChecks (waivable by security), "
+        "vulnerabilities (waivable by security), tests, semver",
         "7 analysis templates"}) {
     EXPECT_NE(text.find(needle), std::string::npos) << needle << "\n" << text;
   }

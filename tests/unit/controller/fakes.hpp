@@ -105,6 +105,51 @@ class FakeChecks final : public CheckRunner {
   }
 };
 
+// Judges a checklist as scripted: `items` for every item, or the item's own entry in
+// `by_name`; `on_judge` (if set) is called first and may throw (a crash while judging).
+class FakeChecklist final : public ChecklistRunner {
+ public:
+  std::vector<ChecklistItemResult> judge(const config::Config& config, const std::string& environment,
+                                         const std::string& version, const std::string& current_release,
+                                         const store::ReleaseEvidence& evidence) override {
+    if (on_judge) on_judge();
+    std::lock_guard lock(mu_);
+    ++calls_;
+    last_current_ = current_release;
+    last_version_ = version;
+    last_commit_ = evidence.commit;
+    std::vector<ChecklistItemResult> out;
+    const auto* env = config.findEnvironment(environment);
+    if (env == nullptr) return out;
+    for (const auto& name : config::Checklist::itemNames()) {
+      if (env->checklist.waivableBy(name) == nullptr) continue;
+      auto it = by_name.find(name);
+      out.push_back(it != by_name.end() ? it->second : ChecklistItemResult{name, true, "passed (test)"});
+    }
+    return out;
+  }
+  int calls() const {
+    std::lock_guard lock(mu_);
+    return calls_;
+  }
+  std::string lastCurrent() const {
+    std::lock_guard lock(mu_);
+    return last_current_;
+  }
+  std::string lastCommit() const {
+    std::lock_guard lock(mu_);
+    return last_commit_;
+  }
+
+  std::map<std::string, ChecklistItemResult> by_name;  // set before the run that reads it
+  std::function<void()> on_judge;
+
+ private:
+  mutable std::mutex mu_;
+  int calls_ = 0;
+  std::string last_current_, last_version_, last_commit_;
+};
+
 // Controller options over the given fakes, with fake checks.
 inline ControllerOptions optionsFor(std::shared_ptr<store::Store> store, std::shared_ptr<runtime::Runtime> runtime,
                                     std::shared_ptr<analysis::MetricProvider> provider,

@@ -39,6 +39,7 @@ class Harness {
   Result<void> boot() {
     ControllerOptions o = optionsFor(store, runtime, provider, hooks, clock, config_);
     o.id_seed = seed_ * 1000 + static_cast<std::uint64_t>(++boots_);
+    o.checklist = checklist;
     reconciler_ = std::make_unique<Reconciler>(std::move(o), scheduler_, metrics_);
     return reconciler_->recover();
   }
@@ -80,6 +81,7 @@ class Harness {
   std::shared_ptr<runway::testing::FakeRuntime> runtime = std::make_shared<runway::testing::FakeRuntime>();
   std::shared_ptr<FakeProvider> provider = std::make_shared<FakeProvider>();
   std::shared_ptr<FakeHooks> hooks = std::make_shared<FakeHooks>();
+  std::shared_ptr<FakeChecklist> checklist = std::make_shared<FakeChecklist>();
   std::shared_ptr<FakeClock> clock = std::make_shared<FakeClock>();
 
  private:

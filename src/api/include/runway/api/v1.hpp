@@ -40,6 +40,9 @@ struct ApiContext {
   std::string alerts_hmac_key;
   // Incidents (the incident routes, and alerts that open or join one).
   std::shared_ptr<incident::IncidentService> incidents;
+  // Judges checklists for `POST /environments/{env}/checklist`: the runner the controller's
+  // gate uses, so both judge alike. Null: that route answers 503.
+  std::shared_ptr<controller::ChecklistRunner> checklist;
 };
 
 // The built-in roles. Approver roles (tech-lead, ...) are whatever the configuration names.

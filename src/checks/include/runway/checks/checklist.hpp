@@ -7,6 +7,7 @@
 // or malformed report, a finding of unknown severity, a current release that is not a semantic
 // version all fail, saying why.
 
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,6 +17,7 @@
 #include "runway/core/clock.hpp"
 #include "runway/core/error.hpp"
 #include "runway/store/evidence.hpp"
+#include "runway/store/store.hpp"
 
 namespace runway::checks {
 
@@ -23,13 +25,14 @@ enum class ChecklistStatus { Passed, Failed };
 std::string_view toString(ChecklistStatus status);  // "passed", "failed"
 
 struct ChecklistItem {
-  std::string name;  // "vulnerabilities", "tests", "semver"
+  std::string name;  // "codeReview", "ciChecks", "vulnerabilities", "tests", "semver"
   ChecklistStatus status = ChecklistStatus::Failed;
   std::string reason;
 };
 
 struct ChecklistReport {
-  std::vector<ChecklistItem> items;  // in the order vulnerabilities, tests, semver
+  // In the order of config::Checklist::itemNames().
+  std::vector<ChecklistItem> items;
   // Every item passed (an empty checklist passes: nothing was asked).
   bool passed() const;
   // The first failed item as "name: reason", or "".
@@ -41,9 +44,47 @@ struct ChecklistInput {
   std::string current_release;  // what the environment serves now; "" = nothing
   store::ReleaseEvidence evidence;
   TimePoint now;
+  // For backupVerified: the environment (its backups) and the server's data directory.
+  const config::Environment* environment = nullptr;
+  std::filesystem::path data_dir;
+  // For notified: the store whose notification outbox is read; application of the release.
+  store::Store* store = nullptr;
+  std::string application;
 };
 
+// The items judged from the evidence alone (vulnerabilities, tests, semver). Pure.
 ChecklistReport judgeChecklist(const config::Checklist& checklist, const ChecklistInput& input);
+
+// The whole checklist: codeReview and ciChecks through GitHub (the checklist's `github`
+// settings), judgeChecklist's items, backupVerified (input.environment, input.data_dir),
+// onCall through PagerDuty (`pagerduty` settings) and notified (input.store). A token that
+// cannot be read, a service that cannot be reached or answers an error, an input missing fails
+// the item, saying why. Blocking: a worker thread.
+ChecklistReport runChecklist(const config::Checklist& checklist, const ChecklistInput& input, const Clock& clock);
+
+class GitHubClient;
+// The commit's pull request is approved by `item.min_approvals` reviewers (each one's latest
+// review that approves, asks for changes or was dismissed counts; comments do not), and no
+// latest review asks for changes when `item.no_changes_requested`. Blocking.
+ChecklistItem judgeCodeReview(const config::CodeReviewItem& item, GitHubClient& github,
+                              const store::ReleaseEvidence& evidence);
+// The environment's latest backup (hooks.hpp: listBackups) was taken less than
+// `item.max_age` before `input.now`, and (require_restore_test) the newest restore test recorded
+// for its backups passed. REQUIRES: input.environment.
+ChecklistItem judgeBackupVerified(const config::BackupVerifiedItem& item, const ChecklistInput& input);
+// A notification about `input.version` of `input.application` (of one of `item.events`, any
+// when empty) was delivered to `item.channel` after input.now - item.within. REQUIRES:
+// input.store.
+ChecklistItem judgeNotified(const config::NotifiedItem& item, const ChecklistInput& input);
+
+class PagerDutyClient;
+// Someone is on call now (`now`) for `item.schedule`: an on-call of that schedule whose start is
+// not after now and whose end is after now (or open). Blocking.
+ChecklistItem judgeOnCall(const config::OnCallItem& item, PagerDutyClient& pagerduty, TimePoint now);
+// Every name in `item.required` is a check run of the commit completed with success, neutral or
+// skipped, or a commit status (context) in state success. Blocking.
+ChecklistItem judgeCiChecks(const config::CiChecksItem& item, GitHubClient& github,
+                            const store::ReleaseEvidence& evidence);
 
 // --- the parts, for tests and for `runway checklist` ----------------------------------------
 

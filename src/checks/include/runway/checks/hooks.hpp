@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -56,8 +57,22 @@ HookOutcome runHooks(const config::Environment& env, config::HookPoint point,
 struct BackupFile {
   std::string path;
   std::uintmax_t bytes = 0;
-  TimePoint modified{};
+  TimePoint taken{};  // from the UTC timestamp in its name (ENV-20261207T120000000Z.dump)
 };
+
+// Where the restore test of a backup is recorded: "<backup file>.restore-test", given to the
+// backup hook as RUNWAY_RESTORE_TEST_FILE. Whoever tests restoring the backup (the hook itself
+// after writing it, or a restore job later) writes one line there: "passed", or "failed" or
+// "failed: why". Retention removes it with its backup.
+std::string restoreTestFile(const std::string& backup_path);
+
+struct RestoreTest {
+  bool passed = false;
+  std::string detail;  // what followed "passed"/"failed:" on the line
+};
+// The restore test recorded for a backup: nullopt when none was; InvalidArgument naming the file
+// when its first line is neither "passed" nor "failed…".
+Result<std::optional<RestoreTest>> readRestoreTest(const std::string& backup_path);
 
 struct BackupResult {
   HookRun run;
@@ -75,8 +90,9 @@ std::vector<BackupFile> listBackups(const config::Environment& env,
 
 // Runs the environment's backup hook now (with the environment's declared secrets, as
 // runHooks) with RUNWAY_BACKUP_FILE set to a new file
-// (DIR/ENV-<UTC timestamp>SUFFIX), checks that the hook wrote it (non-empty), then keeps the
-// newest `keep` backups. Errors: FailedPrecondition (no backup hook configured), Internal (the
+// (DIR/ENV-<UTC timestamp>SUFFIX) and RUNWAY_RESTORE_TEST_FILE to its restoreTestFile(), checks
+// that the hook wrote the backup (non-empty), then keeps the newest `keep` backups (and their
+// restore tests). Errors: FailedPrecondition (no backup hook configured), Internal (the
 // directory cannot be created). A failed hook or an empty file is a result with run.ok false
 // (the partial file is removed).
 Result<BackupResult> runBackup(const config::Environment& env,

@@ -443,12 +443,95 @@ struct SemverItem {
   SourceLocation location;
 };
 
+// How the checklist reaches GitHub's REST API (codeReview, ciChecks). The token is read when
+// an item is judged, from `token_file` or else the variable `token_env`; it is never logged.
+struct GitHubSettings {
+  std::string api_url = "https://api.github.com";  // no trailing slash
+  std::string token_file;
+  std::string token_env = "GITHUB_TOKEN";
+  SourceLocation location;
+};
+
+// The commit's pull request (GitHub) is approved by at least `min_approvals` reviewers (each
+// reviewer's latest review counts) and, with `no_changes_requested`, no reviewer's latest
+// review asks for changes.
+struct CodeReviewItem {
+  int min_approvals = 1;
+  bool no_changes_requested = true;
+  std::vector<std::string> waivable_by;
+  SourceLocation location;
+};
+
+// The named check runs and commit statuses (contexts) of the commit succeeded on GitHub.
+// Each name must be present: a check run completed with conclusion success (or neutral or
+// skipped), or a commit status in state success.
+struct CiChecksItem {
+  std::vector<std::string> required;
+  std::vector<std::string> waivable_by;
+  SourceLocation location;
+};
+
+// How the checklist reaches PagerDuty's REST API (onCall); the token (an API key) is read when
+// the item is judged, from `token_file` or else the variable `token_env`; never logged.
+struct PagerDutySettings {
+  std::string api_url = "https://api.pagerduty.com";  // no trailing slash
+  std::string token_file;
+  std::string token_env = "PAGERDUTY_API_TOKEN";
+  SourceLocation location;
+};
+
+// Someone is on call now for the PagerDuty schedule `schedule` (its id, e.g. "PABC123").
+struct OnCallItem {
+  std::string schedule;
+  std::vector<std::string> waivable_by;
+  SourceLocation location;
+};
+
+// The environment's latest backup (spec.backup) is younger than `max_age` and, with
+// `require_restore_test`, the latest restore test recorded for its backups passed (the backup
+// hook, or a restore job, writes the result to the backup's RUNWAY_RESTORE_TEST_FILE).
+struct BackupVerifiedItem {
+  Duration max_age{26 * 3600 * 1000LL};
+  bool require_restore_test = true;
+  std::vector<std::string> waivable_by;
+  SourceLocation location;
+};
+
+// The stakeholders were told of this release: a notification about this version of the
+// application (of one of `events`, any when empty) was delivered through the outbox to
+// `channel` within `within` before the checklist is judged.
+struct NotifiedItem {
+  std::string channel;
+  std::vector<std::string> events;
+  Duration within{14 * 24 * 3600 * 1000LL};
+  std::vector<std::string> waivable_by;
+  SourceLocation location;
+};
+
 struct Checklist {
+  std::optional<CodeReviewItem> code_review;
+  std::optional<CiChecksItem> ci_checks;
   std::optional<VulnerabilitiesItem> vulnerabilities;
   std::optional<TestsItem> tests;
   std::optional<SemverItem> semver;
+  std::optional<BackupVerifiedItem> backup_verified;
+  std::optional<OnCallItem> on_call;
+  std::optional<NotifiedItem> notified;
+  GitHubSettings github;
+  PagerDutySettings pagerduty;
   SourceLocation location;
-  bool empty() const { return !vulnerabilities && !tests && !semver; }
+  bool empty() const {
+    return !code_review && !ci_checks && !vulnerabilities && !tests && !semver && !backup_verified && !on_call &&
+           !notified;
+  }
+  // The items in the order they are judged: codeReview, ciChecks, vulnerabilities, tests,
+  // semver, backupVerified, onCall, notified.
+  static const std::vector<std::string>& itemNames();
+  // The roles that may waive the item named `item` ("codeReview", "vulnerabilities", ...);
+  // nullptr when the checklist has no such item.
+  const std::vector<std::string>* waivableBy(std::string_view item) const;
+  // Every role any item names in waivableBy.
+  std::vector<std::string> waiverRoles() const;
 };
 
 enum class ForceDeployPolicy { Allowed, Forbidden };

@@ -70,6 +70,24 @@ class LifecycleHooks {
                                         const std::string& version) = 0;
 };
 
+// One item of a checklist as judged (checks::ChecklistItem, without the module).
+struct ChecklistItemResult {
+  std::string name;
+  bool passed = false;
+  std::string reason;
+};
+
+// Judges an environment's pre-deployment checklist (docs/checklist.md) for a version and its
+// release evidence, against what the environment serves. Blocking; called on a worker thread.
+// Whatever could not be judged (a service unreachable, a token missing) is a failed item.
+class ChecklistRunner {
+ public:
+  virtual ~ChecklistRunner() = default;
+  virtual std::vector<ChecklistItemResult> judge(const config::Config& config, const std::string& environment,
+                                                 const std::string& version, const std::string& current_release,
+                                                 const store::ReleaseEvidence& evidence) = 0;
+};
+
 // Who asks (from the API's authenticated identity).
 struct Actor {
   std::string name;
@@ -127,6 +145,14 @@ struct ApprovalRequest {
   Actor actor;
 };
 
+// Waives a failed item of a deployment's blocked checklist (`runway checklist waive`).
+struct WaiverRequest {
+  std::string deployment_id;
+  std::string item;     // "codeReview", "vulnerabilities", ...
+  std::string comment;  // why: required
+  Actor actor;
+};
+
 // Counters for /metrics.
 struct ControllerMetrics {
   std::map<std::string, std::uint64_t> analysis_outcomes;  // outcome -> measurements
@@ -144,6 +170,9 @@ struct ControllerOptions {
   std::shared_ptr<analysis::MetricProvider> provider;  // measures analysis metrics
   std::shared_ptr<CheckRunner> checks;
   std::shared_ptr<LifecycleHooks> hooks;  // may be null: no hooks run
+  // Judges checklists; may be null only when no environment configures one (a deployment of an
+  // environment with a checklist and no runner is blocked: the checklist could not run).
+  std::shared_ptr<ChecklistRunner> checklist;
   std::shared_ptr<Clock> clock;
   std::shared_ptr<const config::Config> config;
   int workers = 4;  // threads for measurements and checks
@@ -173,6 +202,12 @@ class Controller {
   virtual Result<Admitted> rollback(RollbackRequest request) = 0;
   virtual Result<std::string> command(CommandRequest request) = 0;  // returns the deployment id
   virtual Result<std::string> decide(ApprovalRequest request) = 0;  // returns the deployment id
+  // Records a waiver for a failed item of a blocked checklist; the deployment goes on once no
+  // failed item is left unwaived. Returns the deployment id. Errors: NotFound, InvalidArgument
+  // (no comment, unknown item), FailedPrecondition (its checklist does not block it, the item
+  // passed, or was waived already), PermissionDenied (the actor holds no role of the item's
+  // waivableBy).
+  virtual Result<std::string> waive(WaiverRequest request) = 0;
 
   // Replaces the configuration for deployments started from now on.
   virtual void reload(std::shared_ptr<const config::Config> config) = 0;
@@ -196,6 +231,30 @@ Result<std::string> currentRelease(store::Store& store, const std::string& envir
 // The key of PersistedDeployment::latest: "<run>/<metric>", or "<run>/<service>/<metric>" for a
 // metric measured for one service.
 std::string latestKey(std::uint32_t run, const std::string& service, const std::string& metric);
+
+// A deployment's pre-deployment checklist: committed as Judging before it runs (after a crash
+// it runs again: a checklist that did not finish never passes), then Blocked while an item that
+// failed is not waived, Passed once every item passed or was waived. Waivers are kept across
+// runs: a waived item stays waived when the checklist is judged again.
+struct ChecklistState {
+  enum class Status { Judging, Blocked, Passed };
+  Status status = Status::Judging;
+  std::vector<ChecklistItemResult> items;  // of the last run, in the checklist's order
+  struct Waiver {
+    std::string item;
+    std::string actor;
+    std::string role;
+    std::string comment;
+    TimePoint at;
+  };
+  std::vector<Waiver> waivers;
+  int runs = 0;        // how often it was started
+  TimePoint judged_at;  // when the last run finished
+  const Waiver* waiverFor(std::string_view item) const;
+  // The failed items nobody waived.
+  std::vector<std::string> unwaivedFailures() const;
+};
+std::string_view toString(ChecklistState::Status status);  // "judging", "blocked", "passed"
 
 struct PersistedDeployment {
   engine::DeploymentState state;
@@ -236,6 +295,9 @@ struct PersistedDeployment {
   std::string requested_by;
   std::string reason;
   std::optional<TimePoint> commit_time;  // DeployRequest::commit_time ("commitTime", Unix ms)
+  // The pre-deployment checklist (docs/checklist.md), judged before the start hooks and the
+  // approvals. nullopt: the environment has none, or it has not been asked for yet.
+  std::optional<ChecklistState> checklist;
   bool live() const;
 };
 std::string toJson(const PersistedDeployment& doc);
