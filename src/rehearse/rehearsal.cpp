@@ -197,6 +197,7 @@ class Rehearsal {
         others);
     co.checks = std::make_shared<SimulatedChecks>(runtime_);
     co.hooks = std::make_shared<RehearsedHooks>();
+    co.checklist = std::make_shared<RehearsedChecklist>();
     co.clock = clock_;
     co.config = o_.config;
     co.id_seed = o_.model.seed;
@@ -522,7 +523,27 @@ class Rehearsal {
       const auto seen = summarise(e.subject, runNumber(e.reason));
       if (!seen.empty()) text += "; seen: " + seen;
     }
+    if (e.kind == "checklist.passed") text = rehearsedChecklist(e);
     add(env, e.kind, std::move(text), e.at);
+  }
+
+  // A rehearsal judges no checklist item (RehearsedChecklist): the line names the items the
+  // gate will judge when the release is deployed for real.
+  static std::string rehearsedChecklist(const store::EventRecord& e) {
+    json::error_code ec;
+    const auto data = json::parse(e.data_json, ec);
+    std::vector<std::string> names;
+    if (!ec && data.is_object()) {
+      if (const auto* items = data.as_object().if_contains("items"); items != nullptr && items->is_array()) {
+        for (const auto& item : items->as_array()) {
+          if (item.is_object() && item.as_object().contains("name") && item.at("name").is_string()) {
+            names.emplace_back(item.at("name").as_string());
+          }
+        }
+      }
+    }
+    return fmt::format("checklist rehearsed, not judged: {} (judged on the release's evidence when it is deployed)",
+                       fmt::join(names, ", "));
   }
 
   // The version's traffic share in `env`, as the events say it changes.

@@ -74,4 +74,37 @@ controller::HookResult RehearsedHooks::backupBeforeDeploy(const config::Config& 
   return rehearsed({"backup"}, "backup");
 }
 
+namespace {
+
+// What an item needs when the release is deployed for real.
+std::string neededFor(std::string_view item) {
+  if (item == "codeReview") return "the commit's pull request approved on GitHub";
+  if (item == "ciChecks") return "the commit's check runs and statuses green on GitHub";
+  if (item == "vulnerabilities") return "an attached vulnerability report (--attach vulnerabilities=...)";
+  if (item == "tests") return "an attached JUnit report (--attach tests=...)";
+  if (item == "semver") return "a semantic version newer than the current release";
+  if (item == "backupVerified") return "a recent backup whose restore test passed";
+  if (item == "onCall") return "someone on call in the PagerDuty schedule";
+  if (item == "notified") return "a delivered stakeholder notification";
+  return "its evidence";
+}
+
+}  // namespace
+
+std::vector<controller::ChecklistItemResult> RehearsedChecklist::judge(
+    const config::Config& config, const std::string& environment, const std::string&,
+    const std::string&, const store::ReleaseEvidence&) {
+  std::vector<controller::ChecklistItemResult> items;
+  const auto* env = config.findEnvironment(environment);
+  if (env == nullptr) return items;
+  for (const auto& name : config::Checklist::itemNames()) {
+    const auto* waivers = env->checklist.waivableBy(name);
+    if (waivers == nullptr) continue;
+    std::string reason = fmt::format("rehearsed, not judged: needs {}", neededFor(name));
+    if (!waivers->empty()) reason += fmt::format(" (waivable by {})", fmt::join(*waivers, ", "));
+    items.push_back({name, true, std::move(reason)});
+  }
+  return items;
+}
+
 }  // namespace runway::rehearse

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "runway/controller/controller.hpp"
 #include "runway/runtime/runtime.hpp"
@@ -37,6 +38,20 @@ class RehearsedHooks final : public controller::LifecycleHooks {
   controller::HookResult backupBeforeDeploy(const config::Config& config,
                                             const std::string& environment,
                                             const std::string& version) override;
+};
+
+// Judges no item of the pre-deployment checklist (docs/checklist.md): a rehearsal has no
+// release evidence, no GitHub and no PagerDuty. Each configured item is reported as rehearsed,
+// with what it will need when the release is deployed for real, so the timeline shows where the
+// gate stands and who may waive it; nothing real is deployed on its word.
+class RehearsedChecklist final : public controller::ChecklistRunner {
+ public:
+  // controller::ChecklistRunner
+  std::vector<controller::ChecklistItemResult> judge(const config::Config& config,
+                                                     const std::string& environment,
+                                                     const std::string& version,
+                                                     const std::string& current_release,
+                                                     const store::ReleaseEvidence& evidence) override;
 };
 
 }  // namespace runway::rehearse
