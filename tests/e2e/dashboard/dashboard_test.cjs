@@ -55,7 +55,7 @@ spec:
   canary:
     steps:
       - setWeight: 25
-      - pause: { duration: 2s }
+      - pause: {}
       - setWeight: 50
       - pause: {}
       - setWeight: 100
@@ -364,7 +364,11 @@ async function main() {
       const card = admin.locator('[data-environment="staging"]');
       await card.getByRole('link', { name: 'v2' }).click();
       await admin.getByRole('heading', { name: /v2 in staging/ }).waitFor();
+      // 25 % is held (an indefinite pause) until the API promotes it while the page is open: a
+      // timed pause could end before a loaded machine has rendered the page at all.
       await admin.locator('[data-service="web"] .weight', { hasText: '25%' }).waitFor({ timeout: 45000 });
+      const promoted = await server.api('POST', `/api/v1/deployments/${stagingId}/promote`, { reason: 'seen 25 %' }, deployer);
+      assert.strictEqual(promoted.status, 200, JSON.stringify(promoted.body));
       await admin.locator('[data-service="web"] .weight', { hasText: '50%' }).waitFor({ timeout: 45000 });
       await admin.locator('li[aria-current="step"]', { hasText: 'Pause until promoted' }).waitFor();
       await admin.locator('[data-phase="Paused"]').first().waitFor();
