@@ -6,8 +6,7 @@
 #include <string>
 
 #include <boost/json.hpp>
-#include <boost/url/encode.hpp>
-#include <boost/url/rfc/unreserved_chars.hpp>
+#include "runway/http/client.hpp"
 #include <fmt/format.h>
 
 #include "client.hpp"
@@ -21,10 +20,6 @@ namespace runway::cli {
 namespace {
 
 namespace json = boost::json;
-
-std::string queryEncode(const std::string& value) {
-  return boost::urls::encode(value, boost::urls::unreserved_chars);
-}
 
 void addDelivery(CLI::App* report, Context& ctx) {
   auto* cmd = report->add_subcommand(
@@ -69,9 +64,9 @@ void addDelivery(CLI::App* report, Context& ctx) {
     }
     ApiClient client(*settings);
     std::string path = "/api/v1/reports/delivery?by=" + o->by;
-    if (!o->env.empty()) path += "&environment=" + queryEncode(o->env);
-    if (!o->since.empty()) path += "&since=" + queryEncode(o->since);
-    if (!o->until.empty()) path += "&until=" + queryEncode(o->until);
+    if (!o->env.empty()) path += "&environment=" + http::urlEncode(o->env);
+    if (!o->since.empty()) path += "&since=" + http::urlEncode(o->since);
+    if (!o->until.empty()) path += "&until=" + http::urlEncode(o->until);
     auto out = client.get(path);
     if (!out) {
       ctx.exit_code = reportError(out.error());

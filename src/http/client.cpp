@@ -130,13 +130,14 @@ bool isHttpUrl(std::string_view url) {
 Result<Response> perform(CURL* c, const Request& request, bool reuse,
                          const std::function<bool(std::string_view)>* on_data,
                          const std::function<bool()>* keep_going) {
-  const std::string target = request.log_name.empty() ? redactedUrl(request.url) : request.log_name;
+  // How the target appears in a message (only built when there is one).
+  const auto target = [&request] { return request.log_name.empty() ? redactedUrl(request.url) : request.log_name; };
   if (std::find(kMethods.begin(), kMethods.end(), request.method) == kMethods.end()) {
     return fail(ErrorCode::InvalidArgument, fmt::format("unsupported HTTP method {}", request.method));
   }
   if (!isHttpUrl(request.url)) {
     return fail(ErrorCode::InvalidArgument,
-                fmt::format("{} {}: only http:// and https:// URLs are requested", request.method, target));
+                fmt::format("{} {}: only http:// and https:// URLs are requested", request.method, target()));
   }
   curl_easy_reset(c);
   if (!reuse) curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
@@ -222,10 +223,10 @@ Result<Response> perform(CURL* c, const Request& request, bool reuse,
   if (rc == CURLE_PARTIAL_FILE && response.status >= 400) return response;
   if (x.overflow) {
     return fail(ErrorCode::PayloadTooLarge, fmt::format("{} {}: response larger than {} bytes",
-                                                        request.method, target, x.max_body));
+                                                        request.method, target(), x.max_body));
   }
   const ErrorCode code = rc == CURLE_OPERATION_TIMEDOUT ? ErrorCode::Timeout : ErrorCode::Unavailable;
-  return fail(code, fmt::format("{} {}: {}", request.method, target, curl_easy_strerror(rc)));
+  return fail(code, fmt::format("{} {}: {}", request.method, target(), curl_easy_strerror(rc)));
 }
 
 struct CurlDeleter {
@@ -247,7 +248,7 @@ std::string Response::header(std::string_view name) const {
   return it == headers.end() ? std::string() : it->second;
 }
 
-std::string urlEncode(const std::string& value) {
+std::string urlEncode(std::string_view value) {
   return boost::urls::encode(value, boost::urls::unreserved_chars);
 }
 

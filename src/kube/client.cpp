@@ -4,8 +4,7 @@
 #include <charconv>
 #include <thread>
 
-#include <boost/url/encode.hpp>
-#include <boost/url/rfc/unreserved_chars.hpp>
+#include "runway/http/client.hpp"
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
@@ -14,17 +13,13 @@ namespace {
 
 namespace json = boost::json;
 
-std::string queryEncode(std::string_view value) {
-  return boost::urls::encode(value, boost::urls::unreserved_chars);
-}
-
 // Appends "&name=value" (or "?name=value" for the first) when value is not empty.
 void addQuery(std::string& path, std::string_view name, std::string_view value) {
   if (value.empty()) return;
   path += path.find('?') == std::string::npos ? '?' : '&';
   path += name;
   path += '=';
-  path += queryEncode(value);
+  path += http::urlEncode(value);
 }
 
 std::string_view stringOr(const json::object& o, std::string_view key, std::string_view fallback) {
@@ -413,12 +408,12 @@ std::string resourcePath(const Resource& resource, std::string_view ns, std::str
   std::string path = resource.group.empty()
                          ? fmt::format("/api/{}", resource.version)
                          : fmt::format("/apis/{}/{}", resource.group, resource.version);
-  if (resource.namespaced) path += fmt::format("/namespaces/{}", queryEncode(ns));
+  if (resource.namespaced) path += fmt::format("/namespaces/{}", http::urlEncode(ns));
   path += '/';
   path += resource.plural;
   if (!name.empty()) {
     path += '/';
-    path += queryEncode(name);
+    path += http::urlEncode(name);
   }
   return path;
 }

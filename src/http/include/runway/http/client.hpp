@@ -107,7 +107,7 @@ class Connection {
 };
 
 // Percent-encodes a query-string value (RFC 3986 unreserved characters kept).
-std::string urlEncode(const std::string& value);
+std::string urlEncode(std::string_view value);
 
 // The URL without user info, query or fragment: what may appear in a log line. A URL whose
 // path is itself the secret (a Slack incoming webhook) must not be logged even so.
