@@ -18,6 +18,11 @@
 
 namespace runway::controller {
 
+// Whether the engine has not started `doc` yet (it is queued: waiting for its environment, its
+// checklist, or its backup and start hooks). An abort or a superseding release ends such a
+// deployment where it is, without the engine: there is nothing to stop or roll back.
+inline bool notStarted(const PersistedDeployment& doc) { return doc.queued; }
+
 // The deployment that holds `environment`: one not queued and not ended, a queued one whose
 // start hooks are running (`starting`) or whose checklist is being judged or blocks it
 // (checklistHolds), or one whose traffic waits for its down-migration (trafficHeld). nullptr when the environment is free.

@@ -525,8 +525,9 @@ Result<Admitted> Reconciler::admit(const std::string& environment, const std::st
   if (active != nullptr && *admission == engine::Admission::Supersede) {
     const std::string active_id = active->record.id;
     out.superseded = active_id;
-    if (checklistHolds(active->doc)) {
-      // Not started (its checklist holds it): the engine has nothing to stop.
+    if (notStarted(active->doc)) {
+      // Not started (its checklist holds it, or its start hooks run): the engine has nothing to
+      // stop.
       abandon(active_id, "superseded by " + std::string(rollback ? "rollback to " : "release ") + version + " (" +
                              requested_by + ")",
               Phase::Superseded, "deployment.superseded", requested_by);
@@ -631,6 +632,12 @@ Result<void> Reconciler::runStartHooksThenStart(const std::string& id) {
       deployments_.at(id), [this, id, environment](const HookResult& result, config::HookPoint point) {
         if (!deployments_.contains(id)) return;
         recordHooks(id, config::toString(point), result);
+        if (!deployments_.at(id).doc.queued) {
+          // Aborted or superseded while its hooks ran: it ends here, and the environment is free.
+          evictIfIdle(id);
+          startNextQueued(environment);
+          return;
+        }
         if (result.decision != HookResult::Decision::Continue) {
           abandon(id, std::string(config::toString(point)) + " hooks failed: " + result.summary);
           startNextQueued(environment);
@@ -803,7 +810,7 @@ void Reconciler::keepRunning(const std::string& by, const std::string& environme
 }
 
 // A queued deployment that can no longer start (its environment was removed, its start hooks
-// failed).
+// failed, it was aborted or superseded before it started).
 void Reconciler::abandon(const std::string& id, const std::string& why, Phase phase, const std::string& event,
                          const std::string& actor) {
   PersistedDeployment doc = deployments_.at(id).doc;
@@ -812,7 +819,9 @@ void Reconciler::abandon(const std::string& id, const std::string& why, Phase ph
   doc.state.abort_reason = why;
   const TimePoint now = o_.clock->now();
   auto r = deployments_.commit(id, std::move(doc), now, {store::NewEvent{now, actor, event, id, why, "{}"}});
-  if (r) forget(id);
+  // One whose start hooks are still running stays live, and holds its environment, until they
+  // finish (startHooksRan): the next queued release's hooks must not run beside them.
+  if (r && executor_.starting().count(id) == 0) forget(id);
   if (r && o_.on_commit) o_.on_commit();
 }
 
@@ -892,13 +901,17 @@ Result<std::string> Reconciler::command(CommandRequest request) {
   if (!id) return fail(id.error());
   engine::OperatorCommand cmd{request.kind, request.actor.name, request.reason};
   if (is_retry) return retry(*id, cmd);
-  // A deployment its checklist holds has not started: an abort ends it where it is and frees
-  // its environment (a run still being judged is ignored when it comes back).
+  // A deployment that has not started (queued, held by its checklist, or running its backup and
+  // preDeploy hooks) has nothing for the engine to stop: an abort ends it where it is and frees
+  // its environment (a checklist run still being judged is ignored when it comes back; hooks
+  // still running are recorded when they finish, and hold the environment until then).
   if (const auto& d = deployments_.at(*id);
-      request.kind == engine::OperatorCommand::Kind::Abort && checklistHolds(d.doc)) {
+      request.kind == engine::OperatorCommand::Kind::Abort && notStarted(d.doc)) {
     const std::string environment = d.record.environment;
+    const bool hooks_running = executor_.starting().count(*id) != 0;
     abandon(*id, "aborted by " + request.actor.name + (request.reason.empty() ? "" : ": " + request.reason) +
-                     " (nothing was deployed)",
+                     (hooks_running ? " (its start hooks were running; nothing was deployed)"
+                                    : " (nothing was deployed)"),
             Phase::Failed, "deployment.aborted", request.actor.name);
     startNextQueued(environment);
     return *id;
