@@ -41,10 +41,12 @@ class Backend {
 
   void stop() {
     if (stopped_.exchange(true)) return;
+    // shutdown() wakes the accept() blocked in the accept thread; the acceptor is closed only
+    // after that thread has ended (an Asio object is not safe to use from two threads at once).
     boost::system::error_code ec;
     ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
-    acceptor_.close(ec);
     accept_thread_.join();
+    acceptor_.close(ec);
     {
       std::lock_guard lock(mu_);
       for (int fd : fds_) ::shutdown(fd, SHUT_RDWR);
