@@ -91,8 +91,10 @@ function(runway_test_optimisation target)
   endif()
 endfunction()
 
-# Defines a test executable: runway_test(NAME SOURCES... DEPS ... [LABEL unit] [OPTIMIZED]
-# [PROPERTIES name value...]). PROPERTIES are set on every test case discovered in it (e.g.
+# Defines a test executable: runway_test(NAME SOURCES... DEPS ... [LABEL unit] [OPTIMIZED] [TSAN]
+# [PROPERTIES name value...]). TSAN: in the tsan tree (RUNWAY_TSAN) its cases are labelled `tsan`, the
+# set the tsan preset builds and runs under ThreadSanitizer (the threaded parts: controller,
+# router, API, serve). PROPERTIES are set on every test case discovered in it (e.g.
 # FIXTURES_REQUIRED, ENVIRONMENT, or COST for suites that take tens of seconds: ctest starts the
 # costliest first, so on a fresh clone, with no timing history yet, they do not end the run
 # alone). OPTIMIZED keeps the preset's optimisation for a test that is mostly computation; it
@@ -113,9 +115,12 @@ function(runway_test_paths_library)
 endfunction()
 
 function(runway_test name)
-  cmake_parse_arguments(ARG "OPTIMIZED" "LABEL" "SOURCES;DEPS;PROPERTIES" ${ARGN})
+  cmake_parse_arguments(ARG "OPTIMIZED;TSAN" "LABEL" "SOURCES;DEPS;PROPERTIES" ${ARGN})
   if(NOT ARG_LABEL)
     set(ARG_LABEL unit)
+  endif()
+  if(RUNWAY_TSAN AND ARG_TSAN)
+    set(ARG_LABEL tsan)  # in the tsan tree, the one label its test preset selects
   endif()
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main runway_warnings)
