@@ -1,4 +1,4 @@
-// Acceptance (issue 6): crash safety. 30 trials, each a canary with short pauses during which
+// Acceptance (issue 6): crash safety. 30 trials (1,000 in scripts/soak.sh), each a canary with short pauses during which
 // the server is killed with SIGKILL at a random moment and started again. Each deployment must
 // end where it would have without the crash (Succeeded), its event log must show each step
 // started once and the whole log must verify, no instance may be orphaned or duplicated, and a
@@ -8,6 +8,8 @@
 #include <dirent.h>
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <random>
@@ -116,8 +118,16 @@ std::map<int, std::string> reportedInstances(ServeFixture& s) {
   return out;
 }
 
+// The number of trials: 30 in CI; scripts/soak.sh runs 1,000 (RUNWAY_SOAK_TRIALS). The seed of
+// the kill moments is printed so that a failing run can be repeated (RUNWAY_SOAK_SEED).
+int envInt(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? std::atoi(v) : fallback;
+}
+
 TEST(ServeCrashTest, KillNineDuringCanariesLosesAndRepeatsNothing) {
-  constexpr int kTrials = 30;
+  const int trials = envInt("RUNWAY_SOAK_TRIALS", 30);
+  const auto seed = static_cast<unsigned>(envInt("RUNWAY_SOAK_SEED", ::getpid()));
   TempDir dir;
   const std::string marker = fmt::format("crash-{}", ::getpid());
   ServeFixture server(dir.path());
@@ -132,10 +142,25 @@ TEST(ServeCrashTest, KillNineDuringCanariesLosesAndRepeatsNothing) {
   ASSERT_FALSE(address.empty());
   LoadGenerator load("http://" + address + "/");
 
-  std::mt19937 random(static_cast<unsigned>(::getpid()));
+  // Each broken invariant is counted (and fails the test) rather than ending the run, so that a
+  // soak run reports them all: a deployment not Succeeded, a step started twice, a second
+  // "succeeded", an orphaned or missing instance, the wrong number of the new version's.
+  int violations = 0;
+  auto violated = [&](bool ok, const std::string& what) {
+    if (!ok) {
+      ++violations;
+      ADD_FAILURE() << what;
+    }
+  };
+  std::mt19937 random(seed);
   std::uniform_int_distribution<int> delay_ms(0, 2500);
-  for (int trial = 1; trial <= kTrials; ++trial) {
-    SCOPED_TRACE(fmt::format("trial {}", trial));
+  // A soak run may be given a wall-time budget: no trial starts after it (RUNWAY_SOAK_SECONDS).
+  const int budget_s = envInt("RUNWAY_SOAK_SECONDS", 0);
+  const auto began = std::chrono::steady_clock::now();
+  int trial = 1;
+  for (; trial <= trials; ++trial) {
+    if (budget_s > 0 && std::chrono::steady_clock::now() - began > std::chrono::seconds(budget_s)) break;
+    SCOPED_TRACE(fmt::format("trial {} (seed {})", trial, seed));
     const std::string version = fmt::format("v{}", trial);
     const std::string id = server.deploy("production", version, &error);
     ASSERT_FALSE(id.empty()) << error;
@@ -143,7 +168,8 @@ TEST(ServeCrashTest, KillNineDuringCanariesLosesAndRepeatsNothing) {
     server.kill9();
     auto restarted = server.start();
     ASSERT_TRUE(restarted) << restarted.error().message;
-    ASSERT_EQ(server.waitTerminal(id, 60s), "Succeeded");
+    const std::string state = server.waitTerminal(id, 60s);
+    violated(state == "Succeeded", fmt::format("deployment {} ended {}", id, state));
 
     // Each step started once in this (first) attempt; the deployment succeeded once.
     auto d = server.getJson("/api/v1/deployments/" + id);
@@ -154,9 +180,11 @@ TEST(ServeCrashTest, KillNineDuringCanariesLosesAndRepeatsNothing) {
       if (kind == "step.started") started_steps[e.at("data").at("step").to_number<std::int64_t>()]++;
       if (kind == "deployment.succeeded") succeeded++;
     }
-    EXPECT_EQ(succeeded, 1);
-    EXPECT_FALSE(started_steps.empty());
-    for (const auto& [step, count] : started_steps) EXPECT_EQ(count, 1) << "step " << step;
+    violated(succeeded == 1, fmt::format("{} deployment.succeeded events", succeeded));
+    violated(!started_steps.empty(), "no step.started event");
+    for (const auto& [step, count] : started_steps) {
+      violated(count == 1, fmt::format("step {} started {} times", step, count));
+    }
 
     // No orphan, no duplicate: the processes carrying our marker are exactly the instances
     // the server reports (old versions wait for their retirement).
@@ -168,28 +196,35 @@ TEST(ServeCrashTest, KillNineDuringCanariesLosesAndRepeatsNothing) {
           return seen == reported;
         },
         deadlineIn(20s));
-    EXPECT_TRUE(consistent) << fmt::format("{} processes, {} reported", seen.size(), reported.size());
+    violated(consistent, fmt::format("{} processes, {} reported", seen.size(), reported.size()));
     std::map<std::string, int> per_version;
     for (const auto& [pid, v] : seen) per_version[v]++;
-    EXPECT_EQ(per_version[version], 2);
+    violated(per_version[version] == 2, fmt::format("{} instances of {}", per_version[version], version));
+    // One line a trial (scripts/soak.sh sums them when a long run is stopped before its end).
+    std::printf("trial %d: %d requests through the router so far, %d failed, %d invariant violations\n", trial,
+                load.ok() + load.failed(), load.failed(), violations);
+    std::fflush(stdout);
   }
   // Old versions retire; in the end only the last one runs, twice.
   std::map<int, std::string> seen;
-  EXPECT_TRUE(pollUntil(
-      [&] {
-        seen = markedProcesses(marker);
-        return seen.size() == 2 && seen.begin()->second == fmt::format("v{}", kTrials);
-      },
-      deadlineIn(90s)))
-      << seen.size() << " processes";
+  violated(pollUntil(
+               [&] {
+                 seen = markedProcesses(marker);
+                 return seen.size() == 2 && seen.begin()->second == fmt::format("v{}", trial - 1);
+               },
+               deadlineIn(90s)),
+           fmt::format("{} processes after the last trial", seen.size()));
   load.stop();
   EXPECT_GT(load.ok(), 1000);
   EXPECT_EQ(load.failed(), 0) << "first failure: " << load.firstFailure();
   auto audit = server.getJson("/api/v1/audit/verify");
   ASSERT_TRUE(audit.is_object());
-  EXPECT_TRUE(audit.at("intact").as_bool());
+  violated(audit.at("intact").as_bool(), "the audit chain does not verify");
   EXPECT_EQ(server.down(), 0);
-  EXPECT_TRUE(markedProcesses(marker).empty());
+  violated(markedProcesses(marker).empty(), "instances left after the server stopped");
+  // scripts/soak.sh reads this line.
+  std::printf("soak: %d trials (seed %u), %d requests through the router, %d failed, %d invariant violations\n",
+              trial - 1, seed, load.ok() + load.failed(), load.failed(), violations);
 }
 
 }  // namespace
