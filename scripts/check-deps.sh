@@ -30,7 +30,7 @@ while (($#)); do
     --exec-log) exec_log=$2; shift 2 ;;
     --without) without+=("$2"); shift 2 ;;
     --tool-dir) tool_dirs+=("$(realpath -m "$2")"); shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) build_dirs+=("$1"); shift ;;
   esac
 done
