@@ -56,6 +56,7 @@ render() { # NAME ARGS...: renders into $work/NAME.yaml
 }
 render default
 render targets --set "rbac.namespaces={$stg,$prod}"
+render secret --set secretEnv.GITHUB_TOKEN=test-token --set persistence.enabled=false
 for v in "${values_files[@]}"; do render "$(basename "$v" .yaml)" -f "$v"; done
 
 # The configuration each render mounts is one runway accepts.
@@ -75,7 +76,7 @@ kubectl create namespace "$rel" >/dev/null
 kubectl create namespace "$stg" >/dev/null
 kubectl create namespace "$prod" >/dev/null
 kubectl create namespace "$other" >/dev/null
-for f in "$work"/default.yaml "$work"/targets.yaml "$work"/values-*.yaml; do
+for f in "$work"/default.yaml "$work"/targets.yaml "$work"/secret.yaml "$work"/values-*.yaml; do
   name=$(basename "$f" .yaml)
   if grep -q '^kind: ServiceMonitor$' "$f"; then
     # Everything but the ServiceMonitor goes to the API server; that one is checked as rendered.
@@ -84,7 +85,7 @@ for f in "$work"/default.yaml "$work"/targets.yaml "$work"/values-*.yaml; do
       ok "$name: ServiceMonitor rendered (not applied: no Prometheus Operator CRD in this cluster)"
   fi
   kinds=$(grep -E '^kind: ' "$f" | awk '{ print $2 }' | sort | uniq -c | awk '{ printf "%s%s x%s", (NR > 1 ? ", " : ""), $2, $1 }')
-  if out=$(kubectl apply --dry-run=server -n "$rel" -f "$f" 2>&1); then
+  if out=$(kubectl apply --dry-run=server -f "$f" 2>&1); then
     ok "$name: accepted by kube-apiserver (server-side dry run): $kinds"
   else
     bad "$name: kube-apiserver refused: $out"
@@ -92,7 +93,7 @@ for f in "$work"/default.yaml "$work"/targets.yaml "$work"/values-*.yaml; do
 done
 
 # RBAC with the chart applied: Roles in the two target namespaces.
-kubectl apply --server-side -n "$rel" -f "$work/targets.yaml" >/dev/null
+kubectl apply --server-side -f "$work/targets.yaml" >/dev/null
 sa=system:serviceaccount:$rel:rw-runway
 can() { kubectl auth can-i "$@" --as "$sa" 2>/dev/null || true; }
 calls=("get deployments.apps" "list deployments.apps" "watch deployments.apps" "create deployments.apps"
@@ -115,7 +116,7 @@ for denied in "create deployments.apps -n $other" "get pods -n $other" "create d
 done
 
 # rbac.clusterWide: every namespace, still no Secrets.
-kubectl apply --server-side -n "$rel" -f "$work/values-cluster-wide.yaml" >/dev/null
+kubectl apply --server-side -f "$work/values-cluster-wide.yaml" >/dev/null
 [[ $(can create deployments.apps -n "$other") == yes ]] && ok "clusterWide: may create deployments in $other" ||
   bad "clusterWide: may not create deployments in $other"
 [[ $(can get secrets -n "$other") == no ]] && ok "clusterWide: forbidden: get secrets -n $other" ||
