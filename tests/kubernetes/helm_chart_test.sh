@@ -82,7 +82,8 @@ for f in "$work"/default.yaml "$work"/targets.yaml "$work"/secret.yaml "$work"/v
     # Everything but the ServiceMonitor goes to the API server; that one is checked as rendered.
     "$helm" template rw "$chart" --namespace "$rel" -f "$chart/$name.yaml" --set serviceMonitor.enabled=false >"$f"
     grep -q 'kind: ServiceMonitor' <("$helm" template rw "$chart" --namespace "$rel" -f "$chart/$name.yaml" -s templates/servicemonitor.yaml) &&
-      ok "$name: ServiceMonitor rendered (not applied: no Prometheus Operator CRD in this cluster)"
+      ok "$name: ServiceMonitor rendered (not applied: no Prometheus Operator CRD in this cluster)" ||
+      bad "$name: no ServiceMonitor rendered"
   fi
   kinds=$(grep -E '^kind: ' "$f" | awk '{ print $2 }' | sort | uniq -c | awk '{ printf "%s%s x%s", (NR > 1 ? ", " : ""), $2, $1 }')
   if out=$(kubectl apply --dry-run=server -f "$f" 2>&1); then
