@@ -14,6 +14,9 @@ find_package(tl-expected CONFIG REQUIRED)
 # RE2 (libre2-dev) ships a pkg-config file and no CMake package.
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
+# sd_notify(3) for runway.service's Type=notify readiness (libsystemd-dev; libsystemd0 is on every
+# Debian 12 machine, apt itself depends on it).
+pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
 if(RUNWAY_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()

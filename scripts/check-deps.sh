@@ -12,7 +12,8 @@
 #   --exec-log FILE  an `strace -f -e trace=execve` log of the test run: every program it ran
 #   --without PKG    check as if PKG were not in the list (shows that the guard can fail)
 #   --tool-dir DIR   programs under DIR are test tools the project's own scripts build from
-#                    pinned sources (the Kubernetes control plane, scripts/kube-cluster.sh), or
+#                    pinned sources (the Kubernetes control plane, scripts/kube-cluster.sh; helm and
+#                    actionlint, scripts/release-tools.sh), or
 #                    the machine's Go toolchain that builds them; not Debian packages
 #
 # Exit 0 when all is covered; 1 with one line per uncovered file otherwise.

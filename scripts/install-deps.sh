@@ -22,6 +22,10 @@ packages=(
   tmux bsdutils strace
   postgresql docker-registry openssl
   chromium
+  # The .deb (scripts/package.sh): sd_notify for runway.service (libsystemd-dev), CPack's
+  # dpkg-shlibdeps (dpkg-dev) and ELF detection (file), the package's own Depends (adduser), and
+  # systemd-analyze for the unit's check (systemd; it looks the unit's man:runway(1) up with man).
+  libsystemd-dev dpkg-dev file adduser systemd man-db
 )
 # Node.js and npm build the web dashboard (web/: `npm ci` and esbuild) and run its browser test
 # (playwright-core driving the chromium above). Debian's nodejs (18) and npm (9) do; a machine

@@ -78,9 +78,22 @@ begin "Kubernetes control plane (built once into its cache)"
 scripts/kube-cluster.sh build
 end
 
+# helm and actionlint, for the Helm chart's and the GitHub Actions integration's tests: built from
+# their pinned Go modules once into a cache (scripts/release-tools.sh; at once afterwards).
+begin "helm + actionlint (built once into their cache)"
+scripts/release-tools.sh build
+end
+
 begin "build (ci preset: RelWithDebInfo, -Werror)"
 cmake --preset ci >/dev/null
 cmake --build --preset ci -j"$jobs"
+end
+
+# The .deb from the ci build (CPack, dpkg-shlibdeps), installed on this machine with dpkg -i, its
+# installed files checked (runway version, runway validate of the packaged runbook, the user,
+# /var/lib/runway 0700, systemd-analyze verify of the unit, an install over itself), then purged.
+begin "package: .deb built, installed, checked, purged"
+scripts/package.sh --check build/ci
 end
 
 # The sanitizer and fuzz builds, and the fuzzers' bounded runs, happen while the suite runs, at
@@ -153,6 +166,7 @@ if node_path=$(readlink -f "$(command -v node)" 2>/dev/null) && ! dpkg -S "$node
   node_tool=(--tool-dir "$(dirname "$(dirname "$node_path")")")
 fi
 scripts/check-deps.sh --exec-log "$logs/exec.log" --tool-dir "$(scripts/kube-cluster.sh path)" \
+  --tool-dir "$(scripts/release-tools.sh path)" \
   --tool-dir "$(go env GOROOT 2>/dev/null || echo /usr/local/go)" "${node_tool[@]}" build/ci build/asan build/fuzz
 # The guard must be able to fail: without the package that holds clang's fuzzer and sanitizer
 # runtimes (the one a fresh machine once lacked), the same check has to refuse.

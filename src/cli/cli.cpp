@@ -145,6 +145,7 @@ int run(int argc, char** argv) {
   addQuickstartCommand(app, ctx);
   addLogsCommand(app, ctx);
   addCompletionCommand(app, ctx);
+  addManCommand(app, ctx);
   addReportCommand(app, ctx);
 
   app.parse_complete_callback([&ctx] {

@@ -32,6 +32,8 @@ void addQuickstartCommand(CLI::App& app, Context& ctx);
 void addVerbCommands(CLI::App& app, Context& ctx);
 void addLogsCommand(CLI::App& app, Context& ctx);
 void addCompletionCommand(CLI::App& app, Context& ctx);
+// man: the runway(1) page generated from the command tree (man_command.cpp)
+void addManCommand(CLI::App& app, Context& ctx);
 // report delivery, report deployment (report_command.cpp)
 void addReportCommand(CLI::App& app, Context& ctx);
 // notifications list (notifications_command.cpp)

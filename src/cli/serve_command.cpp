@@ -51,6 +51,7 @@
 #include "runway/report/snapshots.hpp"
 #include "runway/web/assets.hpp"
 #include "server_files.hpp"
+#include "service_manager.hpp"
 
 #include "runway/checks/checklist.hpp"
 #include "runway/checks/gate.hpp"
@@ -564,6 +565,8 @@ int serve(const ServeOptions& opts) {
   fmt::print("runway serve: listening on {} (data {}, config {})\n", url, data.string(), config_path);
   fmt::print("runway serve: dashboard at {}/ (sign in with an API token)\n", url);
   std::fflush(stdout);
+  // systemd (runway.service, Type=notify): started once the API answers.
+  notifyServiceManager(fmt::format("READY=1\nMAINPID={}\nSTATUS=listening on {}", ::getpid(), url));
 
   // Traffic snapshots around each deployment for the release report (report/snapshots.hpp),
   // taken on their own thread so that a slow router never delays the signal loop.
@@ -587,19 +590,25 @@ int serve(const ServeOptions& opts) {
     timespec wait{1, 0};
     const int sig = sigtimedwait(&signals, nullptr, &wait);
     if (sig == SIGHUP) {
+      notifyServiceManager("RELOADING=1\nSTATUS=reloading the configuration");
       auto reloaded = config::loadConfig(config_path);
       if (!reloaded.ok()) {
         for (const auto& d : reloaded.diagnostics) spdlog::error("reload: {}", d.format());
         spdlog::error("SIGHUP: the new configuration has {} error(s); keeping the old one",
                       reloaded.diagnostics.size());
+        notifyServiceManager(fmt::format(
+            "READY=1\nSTATUS=listening on {}; the last reload failed ({} error(s)), the old configuration is kept",
+            url, reloaded.diagnostics.size()));
       } else {
         declareSecrets(*reloaded.config);
         ctrl->reload(std::make_shared<const config::Config>(std::move(*reloaded.config)));
         spdlog::info("SIGHUP: configuration reloaded from {}", config_path);
+        notifyServiceManager(fmt::format("READY=1\nSTATUS=listening on {}; configuration reloaded", url));
       }
       continue;
     }
     if (sig == SIGTERM || sig == SIGINT) {
+      notifyServiceManager("STOPPING=1\nSTATUS=stopping; the router and the instances keep running");
       spdlog::info("{}: stopping; the router and the instances keep running", sig == SIGTERM ? "SIGTERM" : "SIGINT");
       break;
     }
