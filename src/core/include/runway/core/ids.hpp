@@ -41,4 +41,8 @@ bool isValidName(std::string_view name);
 // InvalidArgument naming `what` when isValidName() is false.
 Result<void> validateName(std::string_view what, std::string_view name);
 
+// An RFC 9110 token: the characters a header field name or a cookie name may have (visible
+// ASCII except separators), at least one.
+bool isHttpToken(std::string_view text);
+
 }  // namespace runway
