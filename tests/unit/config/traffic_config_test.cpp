@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "runway/config/loader.hpp"
+#include "runway/config/summary.hpp"
 #include "text.hpp"
 
 namespace runway::config {
@@ -50,6 +51,11 @@ TEST(TrafficConfigTest, ReadsRoutesAndStickySessions) {
   ASSERT_TRUE(t.sticky.has_value());
   EXPECT_EQ(t.sticky->cookie, "shop-version");
   EXPECT_EQ(t.sticky->max_age, Duration{30 * 60 * 1000});
+  // runway validate says what it will do.
+  const auto text = summarize(*result.config);
+  EXPECT_THAT(text, ::testing::HasSubstr("    route header X-Canary exact \"always\" to the new version\n"
+                                         "    route cookie beta regex \"yes|true\" to the new version\n"));
+  EXPECT_THAT(text, ::testing::HasSubstr("    sticky sessions: cookie shop-version, max age 30m\n"));
 }
 
 TEST(TrafficConfigTest, StickySessionsDefaultToAnHourOnRunwayVersion) {
