@@ -406,6 +406,14 @@ class Session : public std::enable_shared_from_this<Session> {
     req.erase("X-Forwarded-For");
     req.set("X-Forwarded-For", forwarded_for);
     req.set("X-Forwarded-Proto", "http");
+    // X-Request-Id: a usable one from the client passes through, else the router makes one;
+    // the upstream gets it, and so does the client in the response (unless the upstream set
+    // its own).
+    std::string request_id(req["X-Request-Id"]);
+    if (!usableRequestId(request_id)) {
+      request_id = fmt::format("{:016x}{:016x}", w_.random().next(), w_.random().next());
+      req.set("X-Request-Id", request_id);
+    }
     if (upgrade) {
       req.set(http::field::connection, "Upgrade");
       req.set(http::field::upgrade, *upgrade);
@@ -510,6 +518,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     auto& res = rp->get();
     const auto status = static_cast<int>(res.result_int());
+    if (res.find("X-Request-Id") == res.end()) res.set("X-Request-Id", request_id);
     if (status == 101 && upgrade) {
       const std::string protocol(res[http::field::upgrade]);
       stripHopByHop(res);

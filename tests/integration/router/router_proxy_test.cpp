@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -110,6 +111,28 @@ TEST_F(RouterProxyTest, ProxiesAndRewritesHeaders) {
                            "Connection"}) {
     EXPECT_THAT(seen, Not(HasSubstr(gone))) << seen;
   }
+}
+
+// X-Request-Id: the client's passes through to the upstream and back; a missing or unusable
+// one is replaced by a fresh id, different per request.
+TEST_F(RouterProxyTest, PassesOrMakesARequestId) {
+  auto given = test::httpRequest(url("/echo"), "GET", "", {{"X-Request-Id", "abc-123"}});
+  ASSERT_TRUE(given) << given.error().message;
+  EXPECT_THAT(given->body, HasSubstr("X-Request-Id: abc-123\n"));
+  EXPECT_EQ(given->header("x-request-id"), std::optional<std::string>("abc-123"));
+  std::set<std::string> made;
+  for (const auto& headers : {test::HttpHeaders{}, test::HttpHeaders{{"X-Request-Id", "no good!"}}}) {
+    for (int i = 0; i < 3; ++i) {
+      auto r = test::httpRequest(url("/echo"), "GET", "", headers);
+      ASSERT_TRUE(r) << r.error().message;
+      const auto id = r->header("x-request-id").value_or("");
+      EXPECT_THAT(id, ::testing::MatchesRegex("[0-9a-f]{32}"));
+      EXPECT_THAT(r->body, HasSubstr("X-Request-Id: " + id + "\n"));
+      EXPECT_THAT(r->body, Not(HasSubstr("no good!")));
+      made.insert(id);
+    }
+  }
+  EXPECT_EQ(made.size(), 6u);
 }
 
 TEST_F(RouterProxyTest, RelaysChunkedResponses) {
