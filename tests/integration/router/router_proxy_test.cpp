@@ -682,7 +682,7 @@ TEST_F(RouterProxyTest, PrometheusScrapesTheMetricsListener) {
         return last.find("\"version\":\"v1\"") != std::string::npos &&
                last.find("\"version\":\"v2\"") != std::string::npos;
       },
-      test::deadlineIn(30s), 200ms);
+      test::deadlineIn(60s), 200ms);  // Prometheus starts slowly on a loaded machine
   std::ifstream log(dir.path() / "prometheus.log");
   const std::string log_text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
   EXPECT_TRUE(scraped) << last << "\n" << log_text;
