@@ -20,6 +20,7 @@
 #include <spdlog/spdlog.h>
 
 #include "awaitable.hpp"
+#include "runway/core/ids.hpp"
 
 namespace runway::router {
 namespace asio = boost::asio;
@@ -410,7 +411,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // the upstream gets it, and so does the client in the response (unless the upstream set
     // its own).
     std::string request_id(req["X-Request-Id"]);
-    if (!usableRequestId(request_id)) {
+    if (!isUsableRequestId(request_id)) {
       request_id = fmt::format("{:016x}{:016x}", w_.random().next(), w_.random().next());
       req.set("X-Request-Id", request_id);
     }

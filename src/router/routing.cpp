@@ -193,14 +193,6 @@ std::optional<std::string> upgradeProtocol(const http::fields& fields, unsigned 
   return std::string(protocol);
 }
 
-bool usableRequestId(std::string_view id) {
-  if (id.empty() || id.size() > 128) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
-           std::string_view("-_.:+/=").find(c) != std::string_view::npos;
-  });
-}
-
 std::optional<std::string_view> framingProblem(const http::fields& fields, unsigned http_version) {
   int content_lengths = 0;
   int transfer_encodings = 0;

@@ -100,10 +100,6 @@ void stripHopByHop(boost::beast::http::fields& fields);
 std::optional<std::string> upgradeProtocol(const boost::beast::http::fields& fields,
                                            unsigned http_version);
 
-// Whether a client's X-Request-Id may be passed on as it is: 1..128 characters of letters,
-// digits and -_.:+/= (UUIDs, hex, base64 ids). Anything else is replaced by the router's own.
-bool usableRequestId(std::string_view id);
-
 // Request framing checks a proxy must make before forwarding (request smuggling): at most one
 // Content-Length, made of digits only; at most one Transfer-Encoding, exactly "chunked", and
 // never together with Content-Length; exactly one Host on HTTP/1.1. Returns the reason when the

@@ -168,17 +168,6 @@ TEST(Upgrade, OnlyAnHttp11RequestListingUpgradeInConnection) {
   EXPECT_EQ(upgradeProtocol(plain, 11), std::nullopt);
 }
 
-TEST(RequestId, UsableIdsPassOthersAreReplaced) {
-  for (const char* ok : {"abc-123", "6f1c0c1e-8a2b-4c3d-9e4f-0a1b2c3d4e5f", "a+b/c=", "x.y:z_1"}) {
-    EXPECT_TRUE(usableRequestId(ok)) << ok;
-  }
-  for (const char* bad : {"", "has space", "quote\"", "semi;colon", "new\nline", "caf\xc3\xa9"}) {
-    EXPECT_FALSE(usableRequestId(bad)) << bad;
-  }
-  EXPECT_TRUE(usableRequestId(std::string(128, 'a')));
-  EXPECT_FALSE(usableRequestId(std::string(129, 'a')));
-}
-
 TEST(Framing, SmugglingShapesAreRefused) {
   auto check = [](std::initializer_list<std::pair<const char*, const char*>> headers,
                   unsigned version = 11) {

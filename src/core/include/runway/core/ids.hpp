@@ -45,4 +45,9 @@ Result<void> validateName(std::string_view what, std::string_view name);
 // ASCII except separators), at least one.
 bool isHttpToken(std::string_view text);
 
+// Whether a client's X-Request-Id is kept as it is (by the API server and the router): 1..64
+// letters, digits, '-', '_' and '.' (UUIDs, hex and most generated ids). Anything else is
+// replaced by a generated id.
+bool isUsableRequestId(std::string_view id);
+
 }  // namespace runway
