@@ -50,7 +50,7 @@ std::string_view toString(MatchKind kind);
 
 // An A/B rule: a request whose header (name compared case-insensitively) or cookie `name`
 // matches `value` goes to `version`, regardless of weights. Rules are tried in order; the first
-// that matches wins. Regex uses ECMAScript syntax and must match the whole value.
+// that matches wins. Regex uses RE2 syntax (linear time) and must match the whole value.
 struct MatchRule {
   MatchSource source = MatchSource::Header;
   std::string name;
