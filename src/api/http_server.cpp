@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "runway/api/sessions.hpp"
+#include "runway/core/ids.hpp"
 
 namespace runway::api {
 
@@ -84,13 +85,6 @@ HttpResponse errorResponse(const Error& error, std::string_view request_id,
 }
 
 namespace {
-
-bool saneRequestId(std::string_view id) {
-  if (id.empty() || id.size() > 64) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
-  });
-}
 
 std::vector<std::string_view> splitPath(std::string_view path) {
   std::vector<std::string_view> parts;
@@ -459,7 +453,7 @@ class HttpServerImpl final : public HttpServer {
     }
     out.body = std::move(req.body());
     const auto client_id = out.header("x-request-id");
-    out.request_id = saneRequestId(client_id) ? client_id : generated_id;
+    out.request_id = isUsableRequestId(client_id) ? client_id : generated_id;
     return out;
   }
 

@@ -457,6 +457,25 @@ HttpResponse environmentsView(const Ctx& c, const HttpRequest& req, const std::s
         auto split = c->runtime->traffic(env.name, svc.name);
         auto list = c->runtime->instances(env.name, svc.name);
         so["traffic"] = split ? percent(split->weights) : json::object{};
+        // What the router does besides the weights: A/B routes and sticky sessions.
+        json::array routes;
+        if (split) {
+          for (const auto& r : split->routes) {
+            routes.push_back(json::object{
+                {r.header.empty() ? "cookie" : "header", r.header.empty() ? r.cookie : r.header},
+                {"match", r.match == runtime::TrafficRoute::Match::Exact    ? "exact"
+                          : r.match == runtime::TrafficRoute::Match::Prefix ? "prefix"
+                                                                             : "regex"},
+                {"value", r.value},
+                {"version", r.version}});
+          }
+        }
+        so["routes"] = std::move(routes);
+        so["sticky"] = split && !split->sticky_cookie.empty()
+                           ? json::value(json::object{
+                                 {"cookie", split->sticky_cookie},
+                                 {"maxAge", formatDuration(split->sticky_max_age)}})
+                           : json::value(nullptr);
         json::value achieved = nullptr;
         json::value caveat = nullptr;
         if (split && list) {

@@ -71,6 +71,7 @@ struct ServeOptions {
   std::string tls_key;
   std::string audit_key_file;  // "" = DATA/audit.key, created on first start
   int router_threads = 1;
+  std::string router_metrics;  // HOST:PORT of the router's /metrics for Prometheus; "" = none
   int max_event_streams = 64;
   std::string report_window = "5m";  // traffic snapshots around each deployment (docs/reports.md)
   std::string session_ttl = "8h";    // dashboard sessions (docs/dashboard.md)
@@ -407,7 +408,18 @@ int serve(const ServeOptions& opts) {
   ro.data_dir = data;
   ro.clock = clock;
   ro.launcher = launcher;
-  ro.traffic = runtime::routerTrafficBackend(socket);
+  router::ProxySettings proxy_settings;
+  if (!opts.router_metrics.empty()) {
+    // A port alone is a loopback address.
+    proxy_settings.metrics_address = opts.router_metrics.find(':') == std::string::npos
+                                         ? "127.0.0.1:" + opts.router_metrics
+                                         : opts.router_metrics;
+    if (auto hp = router::parseHostPort(proxy_settings.metrics_address); !hp) {
+      fmt::print(stderr, "runway: --router-metrics: {}\n", hp.error().message);
+      return kExitUsage;
+    }
+  }
+  ro.traffic = runtime::routerTrafficBackend(socket, Duration{5'000}, proxy_settings);
   ro.kill_timeout = Duration{5000};
   ro.scale_down_grace = Duration{5000};
   auto rt = runtime::LocalRuntime::open(std::move(ro));
@@ -656,6 +668,10 @@ void addServeCommand(CLI::App& app, Context& ctx) {
   cmd->add_option("--router-threads", opts->router_threads, "Worker threads of the router it starts")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
+  cmd->add_option("--router-metrics", opts->router_metrics,
+                  "Serve the router's per-version statistics for Prometheus at "
+                  "http://HOST:PORT/metrics (a port alone: 127.0.0.1:PORT); default: none (they "
+                  "stay on the router's admin socket and runway serve's /metrics)");
   cmd->add_option("--max-event-streams", opts->max_event_streams,
                   "Concurrent server-sent-event streams (runway watch, status -w); one more is "
                   "answered 503 with Retry-After")

@@ -244,6 +244,18 @@ void printEnvironment(const json::value& e) {
       }
     }
     fmt::print("  service {:<12} {:<28} traffic {}\n", text(s, "name"), orDash(text(s, "address")), orDash(split));
+    if (const auto& routes = member(s, "routes"); routes.is_array()) {
+      for (const auto& r : routes.get_array()) {
+        const bool header = !text(r, "header").empty();
+        fmt::print("    route {} {} {} \"{}\" -> {}\n", header ? "header" : "cookie",
+                   header ? text(r, "header") : text(r, "cookie"), text(r, "match"), text(r, "value"),
+                   text(r, "version"));
+      }
+    }
+    if (const auto& sticky = member(s, "sticky"); sticky.is_object()) {
+      fmt::print("    sticky sessions: cookie {} (max age {})\n", text(sticky, "cookie"),
+                 text(sticky, "maxAge"));
+    }
     if (const auto& achieved = member(s, "achievedTraffic"); achieved.is_object()) {
       std::string actual;
       for (const auto& kv : achieved.get_object()) {

@@ -141,6 +141,9 @@ class Loader {
   BlueGreenStrategy parseBlueGreen(Reader& r, const Val& v);
   CanaryStrategy parseCanary(Reader& r, const Val& v);
   CanaryStep parseStep(Reader& r, const Val& v);
+  HeaderRoute parseHeaderRoute(Reader& r, const Val& v);
+  TrafficRouting parseTraffic(Reader& r, const Val& v);
+  void checkKubernetesRouting(const Environment& env);
   ApprovalPolicy parseApprovals(Reader& r, const Val& v);
   ChangeWindow parseWindow(Reader& r, const Val& v);
   Freeze parseFreeze(Reader& r, const Val& v);
@@ -360,7 +363,7 @@ void Loader::parseDocument(Reader& r, const YAML::Node& doc) {
                        "freezes", "thresholds", "progressDeadline", "progressDeadlineAction",
                        "rollbackWindow", "rollback", "concurrency", "postDeploy", "incidentOnRollback",
                        "dependencies", "hooks", "backup", "preflight", "performance",
-                         "notifications", "secrets", "checklist"});
+                         "notifications", "secrets", "checklist", "traffic"});
     const auto index = config_.environments.size();
     env_refs_.emplace_back();
     env_refs_.back().spec = spec_val->location;
@@ -751,6 +754,8 @@ void Loader::parseEnvironment(Reader& r, const Fields& spec, Environment& env, s
     error(s ? s->location : spec.self().location, spec.path("canary"),
           "strategy \"canary\" needs a canary block with steps");
   }
+  if (auto v = spec.get("traffic")) env.traffic = parseTraffic(r, *v);
+  checkKubernetesRouting(env);
   if (auto v = spec.get("approvals")) env.approvals = parseApprovals(r, *v);
   spec.enumeration("forceDeploy", env.force_deploy,
                    EnumValues<ForceDeployPolicy>{{"allowed", ForceDeployPolicy::Allowed},
@@ -1288,32 +1293,114 @@ CanaryStep Loader::parseStep(Reader& r, const Val& v) {
     step.checks = parseCheckRef(r, value);
   } else {
     step.kind = CanaryStep::Kind::SetHeaderRoute;
-    auto& route = step.header_route;
-    route.location = value.location;
-    const Fields hf(r, value, {"header", "cookie", "match", "value"});
-    if (!hf.isMap()) return step;
-    hf.str("header", route.header);
-    hf.str("cookie", route.cookie);
-    if (hf.has("header") == hf.has("cookie")) {
-      error(value.location, value.path, "set exactly one of header or cookie");
+    step.header_route = parseHeaderRoute(r, value);
+  }
+  return step;
+}
+
+HeaderRoute Loader::parseHeaderRoute(Reader& r, const Val& value) {
+  HeaderRoute route;
+  route.location = value.location;
+  const Fields hf(r, value, {"header", "cookie", "match", "value"});
+  if (!hf.isMap()) return route;
+  hf.str("header", route.header);
+  hf.str("cookie", route.cookie);
+  if (hf.has("header") == hf.has("cookie")) {
+    error(value.location, value.path, "set exactly one of header or cookie");
+  }
+  for (const char* key : {"header", "cookie"}) {
+    const auto v = hf.get(key);
+    const std::string& name = std::string_view(key) == "header" ? route.header : route.cookie;
+    if (v && !name.empty() && !isHttpToken(name)) {
+      error(v->location, v->path,
+            fmt::format("\"{}\" is not a valid {} name (letters, digits and !#$%&'*+-.^_`|~)",
+                        name, key));
     }
-    hf.enumeration("match", route.match,
-                   EnumValues<HeaderRoute::Match>{{"exact", HeaderRoute::Match::Exact},
-                                                  {"prefix", HeaderRoute::Match::Prefix},
-                                                  {"regex", HeaderRoute::Match::Regex}});
-    if (auto val = hf.require("value")) {
-      if (auto text = detail::readString(r, *val)) {
-        route.value = *text;
-        if (route.match == HeaderRoute::Match::Regex) {
-          if (auto compiled = Pattern::compile(*text); !compiled) {
-            error(val->location, val->path,
-                  fmt::format("\"{}\": {} (RE2 syntax)", *text, compiled.error().message));
-          }
+  }
+  hf.enumeration("match", route.match,
+                 EnumValues<HeaderRoute::Match>{{"exact", HeaderRoute::Match::Exact},
+                                                {"prefix", HeaderRoute::Match::Prefix},
+                                                {"regex", HeaderRoute::Match::Regex}});
+  if (auto val = hf.require("value")) {
+    if (auto text = detail::readString(r, *val)) {
+      route.value = *text;
+      if (route.match == HeaderRoute::Match::Regex) {
+        if (auto compiled = Pattern::compile(*text); !compiled) {
+          error(val->location, val->path,
+                fmt::format("\"{}\": {} (RE2 syntax)", *text, compiled.error().message));
         }
       }
     }
   }
-  return step;
+  return route;
+}
+
+TrafficRouting Loader::parseTraffic(Reader& r, const Val& v) {
+  TrafficRouting traffic;
+  traffic.location = v.location;
+  const Fields f(r, v, {"routes", "stickySessions"});
+  if (!f.isMap()) return traffic;
+  if (auto routes = f.get("routes")) {
+    if (auto items = detail::readList(r, *routes)) {
+      for (const auto& item : *items) traffic.routes.push_back(parseHeaderRoute(r, item));
+    }
+  }
+  if (auto sv = f.get("stickySessions")) {
+    StickySessions sticky;
+    sticky.location = sv->location;
+    const Fields sf(r, *sv, {"cookie", "maxAge"});
+    if (sf.isMap()) {
+      if (sf.str("cookie", sticky.cookie) && !isHttpToken(sticky.cookie)) {
+        const auto c = *sf.get("cookie");
+        error(c.location, c.path,
+              fmt::format("\"{}\" is not a valid cookie name (letters, digits and "
+                          "!#$%&'*+-.^_`|~)",
+                          sticky.cookie));
+      }
+      sf.duration("maxAge", sticky.max_age, Duration{1000});
+    }
+    traffic.sticky = std::move(sticky);
+  }
+  return traffic;
+}
+
+// What of `traffic:` and setHeaderRoute steps the kubernetes runtime can do: a Gateway API
+// HTTPRoute matches headers exactly or by regular expression; it has no cookie matches and no
+// sticky sessions, and `traffic: replicas` has no routes at all. Refused here rather than
+// failing the deployment's first traffic step.
+void Loader::checkKubernetesRouting(const Environment& env) {
+  if (env.runtime.kind != RuntimeSpec::Kind::Kubernetes) return;
+  const bool http_route = env.runtime.kubernetes.traffic == KubernetesRuntime::Traffic::HttpRoute;
+  auto check = [&](const HeaderRoute& route, const std::string& field) {
+    if (!http_route) {
+      error(route.location, field,
+            "header and cookie routes on the kubernetes runtime need traffic: httproute (a "
+            "Gateway API HTTPRoute); traffic: replicas cannot route by request");
+    } else if (!route.cookie.empty()) {
+      error(route.location, field,
+            "the kubernetes runtime routes by a Gateway API HTTPRoute, which matches headers, "
+            "not cookies: route by a header");
+    } else if (route.match == HeaderRoute::Match::Prefix) {
+      error(route.location, field,
+            "a Gateway API HTTPRoute matches headers exactly or by regular expression, not by "
+            "prefix");
+    }
+  };
+  const std::string prefix = "spec.";
+  for (std::size_t i = 0; i < env.traffic.routes.size(); ++i) {
+    check(env.traffic.routes[i], fmt::format("{}traffic.routes[{}]", prefix, i));
+  }
+  for (std::size_t i = 0; i < env.canary.steps.size(); ++i) {
+    if (env.canary.steps[i].kind == CanaryStep::Kind::SetHeaderRoute) {
+      check(env.canary.steps[i].header_route,
+            fmt::format("{}canary.steps[{}].setHeaderRoute", prefix, i));
+    }
+  }
+  if (env.traffic.sticky) {
+    error(env.traffic.sticky->location, prefix + "traffic.stickySessions",
+          "sticky sessions need runway's router (runtime: local); the kubernetes runtime has "
+          "none (a Gateway API HTTPRoute has no session persistence in its standard channel)");
+  }
 }
 
 ApprovalPolicy Loader::parseApprovals(Reader& r, const Val& v) {

@@ -170,6 +170,15 @@ std::string summarizeImpl(const Config& cfg) {
     if (!env.freezes.empty()) facts.push_back(fmt::format("{} freeze(s)", env.freezes.size()));
     fmt::format_to(std::back_inserter(out), "  {} ({}): {}\n", env.name, toString(env.strategy), join(facts, ", "));
     appendStrategy(out, env);
+    for (const auto& r : env.traffic.routes) {
+      const auto what = r.header.empty() ? "cookie " + r.cookie : "header " + r.header;
+      fmt::format_to(std::back_inserter(out), "    route {} {} \"{}\" to the new version\n", what,
+                     toString(r.match), r.value);
+    }
+    if (env.traffic.sticky) {
+      fmt::format_to(std::back_inserter(out), "    sticky sessions: cookie {}, max age {}\n",
+                     env.traffic.sticky->cookie, formatDuration(env.traffic.sticky->max_age));
+    }
     if (env.post_deploy.duration.count() > 0) {
       fmt::format_to(std::back_inserter(out), "    post-deploy watch {}: {}\n", formatDuration(env.post_deploy.duration),
                  describeRef(env.post_deploy.analysis));

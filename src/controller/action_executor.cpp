@@ -82,6 +82,11 @@ bool ActionExecutor::startVersion(const LiveDeployment& d, const engine::StartVe
 
 ActionExecutor::Traffic ActionExecutor::setTraffic(const LiveDeployment& d, const engine::SetTraffic& a) {
   auto split = toSplit(a);
+  // Sticky sessions are the environment's, for every split its deployments set.
+  if (d.doc.state.spec && !d.doc.state.spec->sticky_cookie.empty()) {
+    split.sticky_cookie = d.doc.state.spec->sticky_cookie;
+    split.sticky_max_age = d.doc.state.spec->sticky_max_age;
+  }
   // No weights at all withdraws the service's traffic (a first release rolled back: nothing
   // serves); zero weights alone mean nothing is routable yet, and change nothing.
   if (split.weights.empty() && !a.weights.empty()) return Traffic::Nothing;

@@ -65,6 +65,26 @@ std::string IdGenerator::next(std::string_view prefix) {
   return fmt::format("{}-{}-{}", prefix, time_part, random_part);
 }
 
+bool isUsableRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (const char c : id) {
+    if (std::isalnum(static_cast<unsigned char>(c)) == 0 && c != '-' && c != '_' && c != '.') {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool isHttpToken(std::string_view text) {
+  if (text.empty()) return false;
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 32 || u >= 127) return false;
+    if (std::string_view("()<>@,;:\\\"/[]?={}").find(c) != std::string_view::npos) return false;
+  }
+  return true;
+}
+
 bool isValidName(std::string_view name) {
   if (name.empty() || name.size() > 63) return false;
   if (name.front() < 'a' || name.front() > 'z') return false;

@@ -593,6 +593,12 @@ bool Machine::enterStep(const StepSpec& st) {
         waitForReadiness();
         return false;
       }
+      // The environment's A/B routes hold from the canary's first traffic step on.
+      for (const auto& r : spec().routes) {
+        if (std::find(s_.routes.begin(), s_.routes.end(), r) == s_.routes.end()) {
+          s_.routes.push_back(r);
+        }
+      }
       if (st.kind == StepKind::SetWeight) {
         s_.canary_weight = st.weight;
       } else {
@@ -732,6 +738,21 @@ void Machine::blueGreenProgress() {
     }
     if (!s_.pre_gates_started) {
       s_.pre_gates_started = true;
+      // The environment's A/B routes reach the new colour before the switch (a preview for
+      // whoever sends the header or cookie); all other traffic stays on the active colour.
+      if (!sp.routes.empty() && !s_.stable_version.empty()) {
+        s_.routes = sp.routes;
+        for (auto& sv : s_.services) {
+          SetTraffic t;
+          t.service = sv.name;
+          t.weights = {VersionWeight{s_.stable_version, 100}, VersionWeight{s_.version, 0}};
+          for (const auto& r : s_.routes) t.routes.push_back(RouteRule{r, s_.version});
+          out_.push_back(std::move(t));
+        }
+        note(kSystem, "traffic.routes",
+             "requests matching the environment's routes go to " + s_.version +
+                 " before the switch");
+      }
       if (!sp.pre_promotion_checks.empty()) {
         startChecks(CheckKind::PrePromotion, -1, sp.pre_promotion_checks);
       }
@@ -793,6 +814,7 @@ void Machine::switchColour() {
   }
   s_.active_colour = to;
   s_.switched = true;
+  s_.routes.clear();  // all traffic goes to the new colour now
   s_.auto_promote_at.reset();
   transition(Phase::Promoting, kSystem, "traffic.switched",
              "all traffic switched to " + std::string(toString(to)) + " (" + s_.version + ")");

@@ -69,6 +69,8 @@ json::value specToJson(const DeploymentSpec& s) {
     }
     steps.push_back(std::move(o));
   }
+  json::array routes;
+  for (const auto& r : s.routes) routes.push_back(routeToJson(r));
   json::array windows;
   for (const auto& w : s.windows) {
     windows.push_back(json::object{{"days", w.days},
@@ -93,6 +95,9 @@ json::value specToJson(const DeploymentSpec& s) {
       {"abortScaleDownDelay", ms(s.abort_scale_down_delay)},
       {"scaleDownDelay", ms(s.scale_down_delay)},
       {"stepsOnInitialDeploy", s.steps_on_initial_deploy},
+      {"routes", std::move(routes)},
+      {"stickyCookie", s.sticky_cookie},
+      {"stickyMaxAge", ms(s.sticky_max_age)},
       {"autoPromotion", s.auto_promotion},
       {"autoPromotionAfter", ms(s.auto_promotion_after)},
       {"prePromotionAnalysis", optAnalysis(s.pre_promotion_analysis)},
@@ -430,6 +435,12 @@ DeploymentSpec readSpec(Reader& r, const json::object& o) {
   s.scale_down_delay = r.dur(o, "scaleDownDelay");
   // Absent in states written before the setting existed, when first deployments ran the steps.
   s.steps_on_initial_deploy = r.flagOr(o, "stepsOnInitialDeploy", true);
+  // Absent in states written before environments had `traffic:`.
+  if (o.if_contains("routes") != nullptr) {
+    for (const auto& v : r.arr(o, "routes")) s.routes.push_back(readRoute(r, r.item(v, "routes")));
+    s.sticky_cookie = r.str(o, "stickyCookie");
+    s.sticky_max_age = r.dur(o, "stickyMaxAge");
+  }
   s.auto_promotion = r.flag(o, "autoPromotion");
   s.auto_promotion_after = r.dur(o, "autoPromotionAfter");
   s.pre_promotion_analysis = readOptAnalysis(r, o, "prePromotionAnalysis");

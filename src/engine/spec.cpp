@@ -175,6 +175,14 @@ Result<DeploymentSpec> buildSpec(const config::Environment& env, const config::A
   s.max_unavailable =
       IntOrPercent{env.rolling.max_unavailable.value, env.rolling.max_unavailable.percent};
 
+  for (const auto& r : env.traffic.routes) {
+    s.routes.push_back(HeaderRouteSpec{r.header, r.cookie, r.match, r.value});
+  }
+  if (env.traffic.sticky) {
+    s.sticky_cookie = env.traffic.sticky->cookie;
+    s.sticky_max_age = env.traffic.sticky->max_age;
+  }
+
   const std::string where = "environment \"" + env.name + "\"";
   for (std::size_t i = 0; i < env.canary.steps.size(); ++i) {
     const auto& c = env.canary.steps[i];

@@ -9,6 +9,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -19,6 +20,7 @@
 #include <spdlog/spdlog.h>
 
 #include "awaitable.hpp"
+#include "runway/core/ids.hpp"
 
 namespace runway::router {
 namespace asio = boost::asio;
@@ -31,6 +33,8 @@ using boost::system::error_code;
 namespace {
 
 constexpr std::size_t kMaxResponseHeader = 64 * 1024;
+// An upgrade tunnel with no byte in either direction for this long is closed.
+constexpr auto kTunnelIdleTimeout = std::chrono::hours(1);
 
 std::string_view reasonPhrase(int status) {
   switch (status) {
@@ -210,6 +214,69 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
+  // --- upgrade tunnels -----------------------------------------------------------------------
+  // Relays bytes both ways between the client and `up` until both directions have ended (an
+  // end of stream is passed on as a half-close) or either fails or stays idle past
+  // kTunnelIdleTimeout (then both are closed). The routing table plays no part any more: a
+  // new table does not touch an open tunnel.
+  asio::awaitable<void> tunnel(Upstream& up, std::uint32_t series) {
+    auto& shard = w_.shard();
+    setDeadline(kTunnelIdleTimeout);
+    // What each side sent after its header is the tunnel's first bytes.
+    if (up.buffer.size() > 0) {
+      auto [ec, n] = co_await asio::async_write(client_, up.buffer.data(), kTuple);
+      if (ec) co_return;
+      shard.tunnelBytes(series, 0, n);
+      up.buffer.consume(n);
+    }
+    if (buffer_.size() > 0) {
+      active_upstream_ = &up.socket;
+      auto [ec, n] = co_await asio::async_write(up.socket, buffer_.data(), kTuple);
+      active_upstream_ = nullptr;
+      if (ec) co_return;
+      shard.tunnelBytes(series, n, 0);
+      buffer_.consume(n);
+    }
+    active_upstream_ = &up.socket;
+    using namespace asio::experimental::awaitable_operators;
+    co_await (pump(client_, up.socket, true, series) && pump(up.socket, client_, false, series));
+    active_upstream_ = nullptr;
+    error_code ignored;
+    up.socket.close(ignored);
+  }
+
+  asio::awaitable<void> pump(tcp::socket& from, tcp::socket& to, bool to_upstream,
+                             std::uint32_t series) {
+    auto buffer = w_.takeRelayBuffer();
+    struct GiveBack {
+      Worker& w;
+      std::unique_ptr<char[]>& b;
+      ~GiveBack() { w.returnRelayBuffer(std::move(b)); }
+    } give_back{w_, buffer};
+    for (;;) {
+      auto [rec, n] = co_await from.async_read_some(asio::buffer(buffer.get(), Worker::kRelayBufferSize), kTuple);
+      if (n > 0) {
+        setDeadline(kTunnelIdleTimeout);
+        auto [wec, wn] = co_await asio::async_write(to, asio::buffer(buffer.get(), n), kTuple);
+        w_.shard().tunnelBytes(series, to_upstream ? wn : 0, to_upstream ? 0 : wn);
+        if (wec) rec = wec;
+      }
+      if (rec == asio::error::eof) {
+        error_code ignored;
+        to.shutdown(tcp::socket::shutdown_send, ignored);  // pass the end on; the other way goes on
+        co_return;
+      }
+      if (rec) {
+        // Failed, cancelled by the watchdog or by the other direction: end both.
+        error_code ignored;
+        from.close(ignored);
+        to.close(ignored);
+        co_return;
+      }
+      setDeadline(kTunnelIdleTimeout);
+    }
+  }
+
   // --- one request -------------------------------------------------------------------------
   asio::awaitable<bool> handleOne(bool first) {
     std::shared_ptr<const CompiledTable> table = w_.snapshot();
@@ -250,6 +317,9 @@ class Session : public std::enable_shared_from_this<Session> {
     const unsigned client_version = req.version();
     const bool head = req.method() == http::verb::head;
     const bool expect_continue = beast::iequals(req[http::field::expect], "100-continue");
+    // An Upgrade (WebSocket, ...) without a body: if the upstream answers 101, the connection
+    // becomes a tunnel to it.
+    const auto upgrade = p.is_done() ? upgradeProtocol(req, req.version()) : std::nullopt;
     const auto choice = chooseVersion(*listener, req, w_.random().permille());
     if (choice.version < 0) {
       recordLocal(listener, 503);
@@ -337,6 +407,18 @@ class Session : public std::enable_shared_from_this<Session> {
     req.erase("X-Forwarded-For");
     req.set("X-Forwarded-For", forwarded_for);
     req.set("X-Forwarded-Proto", "http");
+    // X-Request-Id: a usable one from the client passes through, else the router makes one;
+    // the upstream gets it, and so does the client in the response (unless the upstream set
+    // its own).
+    std::string request_id(req["X-Request-Id"]);
+    if (!isUsableRequestId(request_id)) {
+      request_id = fmt::format("{:016x}{:016x}", w_.random().next(), w_.random().next());
+      req.set("X-Request-Id", request_id);
+    }
+    if (upgrade) {
+      req.set(http::field::connection, "Upgrade");
+      req.set(http::field::upgrade, *upgrade);
+    }
     if (!host.empty()) req.set("X-Forwarded-Host", host);
     if (p.chunked()) {
       req.chunked(true);
@@ -437,6 +519,28 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     auto& res = rp->get();
     const auto status = static_cast<int>(res.result_int());
+    if (res.find("X-Request-Id") == res.end()) res.set("X-Request-Id", request_id);
+    if (status == 101 && upgrade) {
+      const std::string protocol(res[http::field::upgrade]);
+      stripHopByHop(res);
+      res.set(http::field::connection, "Upgrade");
+      if (!protocol.empty()) res.set(http::field::upgrade, protocol);
+      if (choice.set_cookie) {
+        res.insert(http::field::set_cookie,
+                   fmt::format("{}={}{}", listener->sticky->cookie, version.name,
+                               listener->set_cookie_suffix));
+      }
+      res.version(11);
+      http::response_serializer<http::buffer_body> rs{res};
+      setDeadline(s.response_timeout);
+      auto [ec, n] = co_await http::async_write_header(client_, rs, kTuple);
+      finishInstance(ec ? 0 : 101, false);
+      if (ec) co_return false;
+      shard.tunnelOpened(version.series);
+      co_await tunnel(*up, version.series);
+      shard.tunnelClosed(version.series);
+      co_return false;  // the connection ends with its tunnel
+    }
     bool upstream_keep_alive = res.keep_alive();
     bool keep_alive = client_keep_alive;
     stripHopByHop(res);

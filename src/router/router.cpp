@@ -18,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "admin_server.hpp"
+#include "metrics_listener.hpp"
 #include "proxy.hpp"
 #include "routing.hpp"
 #include "stats_store.hpp"
@@ -73,6 +74,7 @@ class RouterImpl final : public Router {
 
   ~RouterImpl() override {
     admin_.reset();
+    metrics_listener_.reset();
     for (auto& w : workers_) w->stopAndJoin();
     std::lock_guard lock(mu_);
     bindings_.clear();
@@ -145,10 +147,33 @@ class RouterImpl final : public Router {
       next.emplace(name, std::move(*b));
       opened.push_back(name);
     }
+    // The metrics listener: bound before the swap like the listeners, kept while its address
+    // is unchanged.
+    std::unique_ptr<MetricsListener> new_metrics;
+    const bool metrics_changed = table.settings.metrics_address != metrics_address_;
+    if (metrics_changed && !table.settings.metrics_address.empty()) {
+      auto hp = parseHostPort(table.settings.metrics_address);  // validate() accepted it
+      auto started = hp ? MetricsListener::start(workers_.front()->context(), hp->first, hp->second,
+                                                 [this] { return metrics(); })
+                        : Result<std::unique_ptr<MetricsListener>>(fail(hp.error()));
+      if (!started) {
+        for (const auto& n : opened) closeBinding(next[n]);
+        return fail(started.error());
+      }
+      new_metrics = std::move(*started);
+    }
     if (!options_.state_dir.empty()) {
       if (auto r = writeFileAtomically(statePath(), toJson(table)); !r) {
         for (const auto& n : opened) closeBinding(next[n]);
         return r;
+      }
+    }
+    if (metrics_changed) {
+      metrics_listener_ = std::move(new_metrics);  // closes the old one
+      metrics_address_ = table.settings.metrics_address;
+      if (metrics_listener_) {
+        spdlog::info("router: metrics on http://{}/metrics (port {})", metrics_address_,
+                     metrics_listener_->port());
       }
     }
     std::atomic_store(&shared_.table, std::shared_ptr<const CompiledTable>(compiled));
@@ -205,6 +230,12 @@ class RouterImpl final : public Router {
     auto it = bindings_.find(std::string(listener));
     if (it == bindings_.end()) return std::nullopt;
     return it->second.bound_port;
+  }
+
+  std::optional<std::uint16_t> boundMetricsPort() const override {
+    std::lock_guard lock(mu_);
+    if (!metrics_listener_) return std::nullopt;
+    return metrics_listener_->port();
   }
 
   void stopAccepting() override {
@@ -282,6 +313,8 @@ class RouterImpl final : public Router {
   std::map<std::string, Binding> bindings_;
   bool accepting_ = true;
   std::unique_ptr<AdminServer> admin_;
+  std::string metrics_address_;  // as configured ("" = none)
+  std::unique_ptr<MetricsListener> metrics_listener_;
 };
 
 }  // namespace

@@ -175,6 +175,24 @@ void stripHopByHop(http::fields& fields) {
   }
 }
 
+std::optional<std::string> upgradeProtocol(const http::fields& fields, unsigned http_version) {
+  if (http_version < 11) return std::nullopt;
+  bool listed = false;
+  for (const auto& f : fields) {
+    if (f.name() != http::field::connection) continue;
+    std::string_view rest = f.value();
+    while (!rest.empty() && !listed) {
+      const auto comma = rest.find(',');
+      listed = iequals(trim(rest.substr(0, comma)), "upgrade");
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    }
+  }
+  if (!listed) return std::nullopt;
+  const auto protocol = trim(fields[http::field::upgrade]);
+  if (protocol.empty()) return std::nullopt;
+  return std::string(protocol);
+}
+
 std::optional<std::string_view> framingProblem(const http::fields& fields, unsigned http_version) {
   int content_lengths = 0;
   int transfer_encodings = 0;

@@ -95,6 +95,11 @@ bool ruleMatches(const CompiledRule& rule, const boost::beast::http::fields& hea
 // Trailer, Transfer-Encoding and Upgrade.
 void stripHopByHop(boost::beast::http::fields& fields);
 
+// The protocol an HTTP/1.1 request asks to switch to (its Upgrade field, e.g. "websocket")
+// when its Connection field lists "upgrade"; nullopt for any other request (and HTTP/1.0).
+std::optional<std::string> upgradeProtocol(const boost::beast::http::fields& fields,
+                                           unsigned http_version);
+
 // Request framing checks a proxy must make before forwarding (request smuggling): at most one
 // Content-Length, made of digits only; at most one Transfer-Encoding, exactly "chunked", and
 // never together with Content-Length; exactly one Host on HTTP/1.1. Returns the reason when the

@@ -1,5 +1,6 @@
 #include "runway/router/routing_table.hpp"
 
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -47,16 +48,7 @@ std::string_view toString(MatchKind kind) {
 
 namespace {
 
-// RFC 7230 token characters (header names and cookie names).
-bool isToken(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u <= 32 || u >= 127) return false;
-    if (std::string_view("()<>@,;:\\\"/[]?={}").find(c) != std::string_view::npos) return false;
-  }
-  return true;
-}
+bool isToken(std::string_view s) { return isHttpToken(s); }
 
 bool isIpAddress(const std::string& s) {
   boost::system::error_code ec;
@@ -132,6 +124,14 @@ Result<void> validate(const RoutingTable& table) {
   positive(s.connect_timeout, "connect_timeout_ms");
   positive(s.response_timeout, "response_timeout_ms");
   if (s.max_header_bytes < 1024) errs.push_back("settings.max_header_bytes: must be at least 1024");
+  std::optional<std::pair<std::string, std::uint16_t>> metrics;
+  if (!s.metrics_address.empty()) {
+    if (auto hp = parseHostPort(s.metrics_address)) {
+      metrics = *hp;
+    } else {
+      errs.push_back("settings.metrics_address: " + hp.error().message);
+    }
+  }
   std::set<std::string> listener_names;
   std::set<std::pair<std::string, std::uint16_t>> addresses;
   std::set<std::string> instance_ids;
@@ -141,6 +141,11 @@ Result<void> validate(const RoutingTable& table) {
     validateListener(l, path, errs);
     if (!listener_names.insert(l.name()).second) {
       errs.push_back(path + ": duplicate listener \"" + l.name() + "\"");
+    }
+    if (metrics && metrics->second != 0 && l.port == metrics->second &&
+        l.bind_address == metrics->first) {
+      errs.push_back(fmt::format("{}: address {}:{} is the metrics address", path, l.bind_address,
+                                 l.port));
     }
     if (l.port != 0 && !addresses.insert({l.bind_address, l.port}).second) {
       errs.push_back(fmt::format("{}: address {}:{} used twice", path, l.bind_address, l.port));
@@ -159,6 +164,34 @@ Result<void> validate(const RoutingTable& table) {
   return fail(ErrorCode::InvalidArgument, std::move(msg));
 }
 
+Result<std::pair<std::string, std::uint16_t>> parseHostPort(std::string_view text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos) {
+    return fail(ErrorCode::InvalidArgument,
+                fmt::format("\"{}\" is not host:port (e.g. 127.0.0.1:9464)", text));
+  }
+  std::string host(text.substr(0, colon));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  const auto port_text = text.substr(colon + 1);
+  unsigned port = 0;
+  bool digits = !port_text.empty() && port_text.size() <= 5;
+  for (const char c : port_text) {
+    if (c < '0' || c > '9') digits = false;
+    port = port * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (!digits || port > 65535) {
+    return fail(ErrorCode::InvalidArgument,
+                fmt::format("\"{}\": the port must be a number 0..65535", text));
+  }
+  if (!isIpAddress(host)) {
+    return fail(ErrorCode::InvalidArgument,
+                fmt::format("\"{}\": the host must be a numeric IP address", text));
+  }
+  return std::pair{host, static_cast<std::uint16_t>(port)};
+}
+
 std::string toJson(const RoutingTable& table) {
   json::object root;
   root["revision"] = table.revision;
@@ -171,6 +204,7 @@ std::string toJson(const RoutingTable& table) {
       {"max_header_bytes", s.max_header_bytes},
       {"max_body_bytes", s.max_body_bytes},
       {"max_idle_upstream", s.max_idle_upstream},
+      {"metrics_address", s.metrics_address},
   };
   json::array listeners;
   for (const auto& l : table.listeners) {
@@ -386,6 +420,9 @@ Result<ProxySettings> settingsFrom(const json::value& v) {
     } else if (key == "max_idle_upstream") {
       RUNWAY_ROUTER_TRY(n, asUnsigned(kv.value(), kp, 100000));
       s.max_idle_upstream = static_cast<std::uint32_t>(n);
+    } else if (key == "metrics_address") {
+      RUNWAY_ROUTER_TRY(addr, asString(kv.value(), kp));
+      s.metrics_address = std::move(addr);
     } else {
       return invalid(path, fmt::format("unknown field \"{}\"", key));
     }

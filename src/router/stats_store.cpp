@@ -117,6 +117,26 @@ void StatsShard::end(std::uint32_t version_series, std::int64_t instance_series,
   if (instance_series >= 0) record(series(static_cast<std::uint32_t>(instance_series), false));
 }
 
+void StatsShard::tunnelOpened(std::uint32_t version_series) {
+  std::lock_guard lock(mu_);
+  auto& s = series(version_series, true);
+  s.upgrades_total++;
+  s.open_tunnels++;
+}
+
+void StatsShard::tunnelBytes(std::uint32_t version_series, std::uint64_t to_upstream,
+                             std::uint64_t to_client) {
+  std::lock_guard lock(mu_);
+  auto& s = series(version_series, true);
+  s.tunnel_bytes_to_upstream_total += to_upstream;
+  s.tunnel_bytes_to_client_total += to_client;
+}
+
+void StatsShard::tunnelClosed(std::uint32_t version_series) {
+  std::lock_guard lock(mu_);
+  series(version_series, true).open_tunnels--;
+}
+
 void StatsShard::upstreamError(std::uint32_t instance_series, std::int64_t now_second) {
   std::lock_guard lock(mu_);
   auto& s = series(instance_series, false);
@@ -223,6 +243,10 @@ struct Totals {
   std::int64_t in_flight = 0;
   std::uint64_t latency_sum_us = 0;
   std::unique_ptr<histogram::WideCounts> hist;
+  std::uint64_t upgrades = 0;
+  std::int64_t open_tunnels = 0;
+  std::uint64_t tunnel_to_upstream = 0;
+  std::uint64_t tunnel_to_client = 0;
 };
 
 }  // namespace
@@ -238,6 +262,10 @@ std::string prometheusText(const std::vector<const StatsShard*>& shards,
       t.router_errors += s.router_errors_total;
       t.in_flight += s.in_flight;
       t.latency_sum_us += s.latency_sum_us_total;
+      t.upgrades += s.upgrades_total;
+      t.open_tunnels += s.open_tunnels;
+      t.tunnel_to_upstream += s.tunnel_bytes_to_upstream_total;
+      t.tunnel_to_client += s.tunnel_bytes_to_client_total;
       if (s.hist_total) {
         if (!t.hist) {
           t.hist = std::make_unique<histogram::WideCounts>();
@@ -322,6 +350,27 @@ std::string prometheusText(const std::vector<const StatsShard*>& shards,
     out += fmt::format("runway_router_request_duration_seconds_sum{{{}}} {}\n", r.labels,
                        static_cast<double>(r.totals->latency_sum_us) / 1e6);
     out += fmt::format("runway_router_request_duration_seconds_count{{{}}} {}\n", r.labels, count);
+  }
+  family("runway_router_upgraded_connections_total", "counter",
+         "Upgrade requests (WebSocket, ...) the upstream accepted with 101: tunnels opened.");
+  for (const auto& r : rows) {
+    if (r.instance) continue;
+    out += fmt::format("runway_router_upgraded_connections_total{{{}}} {}\n", r.labels,
+                       r.totals->upgrades);
+  }
+  family("runway_router_open_tunnels", "gauge", "Upgrade tunnels open now.");
+  for (const auto& r : rows) {
+    if (r.instance) continue;
+    out += fmt::format("runway_router_open_tunnels{{{}}} {}\n", r.labels, r.totals->open_tunnels);
+  }
+  family("runway_router_tunnel_bytes_total", "counter",
+         "Bytes relayed through upgrade tunnels, by direction.");
+  for (const auto& r : rows) {
+    if (r.instance) continue;
+    out += fmt::format("runway_router_tunnel_bytes_total{{{},direction=\"to_upstream\"}} {}\n",
+                       r.labels, r.totals->tunnel_to_upstream);
+    out += fmt::format("runway_router_tunnel_bytes_total{{{},direction=\"to_client\"}} {}\n",
+                       r.labels, r.totals->tunnel_to_client);
   }
   family("runway_router_table_revision", "gauge", "Revision of the routing table being served.");
   out += fmt::format("runway_router_table_revision {}\n", table_revision);

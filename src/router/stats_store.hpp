@@ -72,6 +72,11 @@ struct Series {
   std::uint64_t router_errors_total = 0;
   std::uint64_t latency_sum_us_total = 0;
   std::unique_ptr<histogram::WideCounts> hist_total;
+  // Upgrade tunnels (WebSocket, ...), version series only: since start, and open now.
+  std::uint64_t upgrades_total = 0;
+  std::int64_t open_tunnels = 0;
+  std::uint64_t tunnel_bytes_to_upstream_total = 0;
+  std::uint64_t tunnel_bytes_to_client_total = 0;
 };
 
 // What happened to one request, recorded once it is over.
@@ -90,6 +95,11 @@ class StatsShard {
            std::int64_t now_second);
   // An upstream failure on an instance (for attempts that were retried elsewhere).
   void upstreamError(std::uint32_t instance_series, std::int64_t now_second);
+
+  // An Upgrade answered 101: the connection is a tunnel from now on (worker thread only).
+  void tunnelOpened(std::uint32_t version_series);
+  void tunnelBytes(std::uint32_t version_series, std::uint64_t to_upstream, std::uint64_t to_client);
+  void tunnelClosed(std::uint32_t version_series);
 
   // Any thread: calls f(series_id, const Series&) under the shard lock.
   template <typename F>

@@ -242,6 +242,7 @@ std::string toJson(const TrafficRecord& r) {
   }
   o["routes"] = std::move(routes);
   o["sticky_cookie"] = r.split.sticky_cookie;
+  o["sticky_max_age_ms"] = r.split.sticky_max_age.count();
   return json::serialize(o);
 }
 
@@ -286,6 +287,11 @@ Result<TrafficRecord> parseTrafficRecord(std::string_view text) {
     r.split.routes.push_back(std::move(route));
   }
   RUNWAY_READ(r.split.sticky_cookie, in.string("sticky_cookie"));
+  if (object->contains("sticky_max_age_ms")) {  // absent in records written before it existed
+    std::int64_t ms = 0;
+    RUNWAY_READ(ms, in.integer("sticky_max_age_ms"));
+    r.split.sticky_max_age = Duration{ms};
+  }
   return r;
 }
 

@@ -61,7 +61,7 @@ router::RoutingTable toRoutingTable(const TrafficTable& table,
       listener.rules.push_back(std::move(rule));
     }
     if (!s.split.sticky_cookie.empty()) {
-      listener.sticky = router::StickySession{s.split.sticky_cookie, Duration{3'600'000}};
+      listener.sticky = router::StickySession{s.split.sticky_cookie, s.split.sticky_max_age};
     }
     out.listeners.push_back(std::move(listener));
   }

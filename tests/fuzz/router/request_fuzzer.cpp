@@ -62,7 +62,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto& listener = table().listeners[0];
   const auto choice = chooseVersion(listener, req, static_cast<std::uint32_t>(size % 1000));
   if (choice.version < 0) return 0;
+  // An upgrade keeps its protocol through the stripping, as the proxy does.
+  const auto upgrade = upgradeProtocol(req, req.version());
   stripHopByHop(req);
+  if (upgrade) {
+    if (upgrade->empty()) __builtin_trap();
+    req.set(http::field::connection, "Upgrade");
+    req.set(http::field::upgrade, *upgrade);
+  }
   if (p.chunked()) {
     req.chunked(true);
   } else if (auto cl = p.content_length()) {

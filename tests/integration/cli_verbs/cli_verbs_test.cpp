@@ -89,6 +89,8 @@ class CliVerbsTest : public ::testing::Test {
  protected:
   // The configuration the server runs; the quickstart unless a test says otherwise.
   virtual std::string configPath() { return std::string(RUNWAY_SOURCE_DIR) + "/examples/quickstart/runway.yaml"; }
+  // More `runway serve` flags.
+  virtual std::vector<std::string> serveArgs() { return {}; }
 
   void SetUp() override {
     const std::string config = configPath();
@@ -102,6 +104,7 @@ class CliVerbsTest : public ::testing::Test {
               data_.string(),
               "--listen",
               "127.0.0.1:0"};
+    for (auto& a : serveArgs()) o.argv.push_back(std::move(a));
     o.env = {{"PATH", pathWithBin()}};
     o.stdout_to = test::Output::pipe();
     o.stderr_to = test::Output::file(tmp_ / "serve.log");
@@ -586,6 +589,124 @@ TEST_F(CliChecklistTest, PrintsEachItemAndExitsOneUntilEveryItemPasses) {
   EXPECT_NE(unknown.err.find("no environment named \"prod\""), std::string::npos) << unknown.err;
 }
 
-}  // namespace
+// Issue 20: an Environment's `traffic:` (an A/B header route and sticky sessions) reaches the
+// router through a real canary, `runway status` shows it, and the router's statistics are on
+// the --router-metrics listener.
+class CliTrafficTest : public CliVerbsTest {
+ protected:
+  std::string configPath() override {
+    const std::string text = R"(apiVersion: runway/v1
+kind: Application
+metadata: {name: shop}
+spec:
+  services:
+    - name: web
+      local: {command: ["runway-demo-app", "--port", "${PORT}"]}
+      env: {VERSION: "${VERSION}"}
+      health: {path: /health, period: 200ms}
+---
+apiVersion: runway/v1
+kind: Environment
+metadata: {name: production}
+spec:
+  runtime: {local: {}}
+  strategy: canary
+  canary:
+    steps:
+      - setWeight: 10
+      - pause: {}
+      - setWeight: 100
+  traffic:
+    routes: [{header: X-Canary, value: always}]
+    stickySessions: {cookie: shop-version, maxAge: 10m}
+)";
+    auto written = tmp_.write("runway.yaml", text);
+    return written ? written->string() : "";
+  }
+  std::vector<std::string> serveArgs() override {
+    auto port = test::freeLoopbackPort();
+    metrics_port_ = port ? *port : 0;
+    return {"--router-metrics", std::to_string(metrics_port_)};
+  }
+  int metrics_port_ = 0;
+};
 
+TEST_F(CliTrafficTest, RoutesAndStickySessionsReachTheRouterAndStatusShowsThem) {
+  auto first = cli({"deploy", "production", "v1", "--wait", "--timeout", "60s"});
+  ASSERT_TRUE(first.status.exitedWith(0)) << describe(first);
+  auto second = cli({"deploy", "production", "v2", "-o", "json"});
+  ASSERT_TRUE(second.status.exitedWith(0)) << describe(second);
+  json::value env;
+  ASSERT_TRUE(test::pollUntil(
+      [&] {
+        env = statusOf("production");
+        const auto* active = env.is_object() ? env.as_object().if_contains("activeDeployment") : nullptr;
+        if (active == nullptr || str(*active, "phase") != "Paused") return false;
+        // The split of the first step is pushed after the state that paused is committed.
+        const auto& routes = env.at("services").at(0).at("routes");
+        return routes.is_array() && !routes.as_array().empty();
+      },
+      test::deadlineIn(60s), 200ms))
+      << json::serialize(env) << "\n" << log();
+  const auto& svc = env.at("services").at(0);
+  ASSERT_EQ(svc.at("routes").as_array().size(), 1U) << json::serialize(svc);
+  EXPECT_EQ(str(svc.at("routes").at(0), "header"), "X-Canary");
+  EXPECT_EQ(str(svc.at("routes").at(0), "value"), "always");
+  EXPECT_EQ(str(svc.at("routes").at(0), "version"), "v2");
+  EXPECT_EQ(str(svc.at("sticky"), "cookie"), "shop-version");
+  EXPECT_EQ(str(svc.at("sticky"), "maxAge"), "10m");
+  auto table = cli({"status", "production"});
+  EXPECT_NE(table.out.find("route header X-Canary exact \"always\" -> v2"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("sticky sessions: cookie shop-version (max age 10m)"), std::string::npos) << table.out;
+
+  const std::string url = "http://" + str(svc, "address") + "/";
+  for (int i = 0; i < 20; ++i) {
+    auto r = test::httpRequest(url, "GET", "", {{"X-Canary", "always"}});
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->header("x-version").value_or(""), "v2");
+  }
+  // A user the router sent to v1 (90 %) stays there; its cookie says so.
+  std::string cookie;
+  for (int i = 0; i < 50 && cookie != "shop-version=v1"; ++i) {
+    auto r = test::httpGet(url);
+    ASSERT_TRUE(r) << r.error().message;
+    const auto set = r->header("set-cookie").value_or("");
+    cookie = set.substr(0, set.find(';'));
+    EXPECT_EQ(cookie, "shop-version=" + r->header("x-version").value_or("")) << set;
+  }
+  ASSERT_EQ(cookie, "shop-version=v1");
+  for (int i = 0; i < 20; ++i) {
+    auto r = test::httpRequest(url, "GET", "", {{"Cookie", cookie}});
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->header("x-version").value_or(""), "v1");
+  }
+
+  ASSERT_NE(metrics_port_, 0);
+  const std::string metrics_url = "http://127.0.0.1:" + std::to_string(metrics_port_) + "/metrics";
+  std::string metrics;
+  EXPECT_TRUE(test::pollUntil(
+      [&] {
+        auto r = test::httpGet(metrics_url, 2s);
+        metrics = r ? r->body : "";
+        const std::string key =
+            "runway_router_requests_total{listener=\"web.production\",version=\"v2\",code=\"200\"} ";
+        const auto at = metrics.find(key);
+        return at != std::string::npos && std::stoi(metrics.substr(at + key.size())) >= 20;
+      },
+      test::deadlineIn(10s)))
+      << metrics;
+
+  // Promoted: all traffic to v2, the route ends with the canary.
+  auto promote = cli({"promote", "production"});
+  ASSERT_TRUE(promote.status.exitedWith(0)) << describe(promote);
+  EXPECT_TRUE(test::pollUntil(
+      [&] {
+        env = statusOf("production");
+        return str(env, "currentRelease") == "v2" && env.at("services").at(0).at("routes").as_array().empty();
+      },
+      test::deadlineIn(60s), 200ms))
+      << json::serialize(env);
+}
+
+}  // namespace
 }  // namespace runway

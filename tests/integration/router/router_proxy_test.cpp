@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -14,7 +15,9 @@
 #include "raw_client.hpp"
 #include "runway/router/router.hpp"
 #include "support/http.hpp"
+#include "support/net.hpp"
 #include "support/poll.hpp"
+#include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
 namespace runway::router {
@@ -108,6 +111,28 @@ TEST_F(RouterProxyTest, ProxiesAndRewritesHeaders) {
                            "Connection"}) {
     EXPECT_THAT(seen, Not(HasSubstr(gone))) << seen;
   }
+}
+
+// X-Request-Id: the client's passes through to the upstream and back; a missing or unusable
+// one is replaced by a fresh id, different per request.
+TEST_F(RouterProxyTest, PassesOrMakesARequestId) {
+  auto given = test::httpRequest(url("/echo"), "GET", "", {{"X-Request-Id", "abc-123"}});
+  ASSERT_TRUE(given) << given.error().message;
+  EXPECT_THAT(given->body, HasSubstr("X-Request-Id: abc-123\n"));
+  EXPECT_EQ(given->header("x-request-id"), std::optional<std::string>("abc-123"));
+  std::set<std::string> made;
+  for (const auto& headers : {test::HttpHeaders{}, test::HttpHeaders{{"X-Request-Id", "no good!"}}}) {
+    for (int i = 0; i < 3; ++i) {
+      auto r = test::httpRequest(url("/echo"), "GET", "", headers);
+      ASSERT_TRUE(r) << r.error().message;
+      const auto id = r->header("x-request-id").value_or("");
+      EXPECT_THAT(id, ::testing::MatchesRegex("[0-9a-f]{32}"));
+      EXPECT_THAT(r->body, HasSubstr("X-Request-Id: " + id + "\n"));
+      EXPECT_THAT(r->body, Not(HasSubstr("no good!")));
+      made.insert(id);
+    }
+  }
+  EXPECT_EQ(made.size(), 6u);
 }
 
 TEST_F(RouterProxyTest, RelaysChunkedResponses) {
@@ -360,6 +385,101 @@ TEST_F(RouterProxyTest, HeaderAndCookieRulesAndStickySessions) {
   }
 }
 
+// Issue 20's acceptance: 1,000 clients with cookies each see one version across 20 requests
+// while the canary's weight moves from 10 to 50 %, and requests carrying the A/B header reach
+// the canary whatever their cookie says.
+TEST_F(RouterProxyTest, StickyClientsKeepTheirVersionWhileTheWeightMoves) {
+  constexpr std::size_t kClients = 1000;
+  constexpr int kRounds = 20;
+  constexpr std::size_t kThreads = 8;
+  auto sticky = [&](std::uint32_t v2_permille) {
+    auto t = table(v2_permille);
+    t.listeners[0].sticky = StickySession{"rw-version", Duration{600'000}};
+    t.listeners[0].rules.push_back(
+        MatchRule{MatchSource::Header, "X-Canary", MatchKind::Exact, "always", "v2"});
+    return t;
+  };
+  ASSERT_TRUE(router_->setTable(sticky(100)));
+
+  std::vector<std::string> seen(kClients);   // the version each client saw first
+  std::vector<std::string> cookie(kClients);  // what its Set-Cookie said
+  std::atomic<int> done{0};
+  std::atomic<int> header_requests{0};
+  std::mutex mu;
+  std::vector<std::string> problems;
+  auto problem = [&](std::string what) {
+    std::lock_guard lock(mu);
+    if (problems.size() < 10) problems.push_back(std::move(what));
+  };
+  auto versionOf = [](const std::string& body) { return body == "v2-a" ? "v2" : "v1"; };
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      test::HttpClient client;
+      for (int round = 0; round < kRounds; ++round) {
+        for (std::size_t c = t; c < kClients; c += kThreads) {
+          test::HttpRequest req{url("/"), "GET", "", {}, std::chrono::seconds(10)};
+          if (round > 0) req.headers.push_back({"Cookie", "session=" + std::to_string(c) + "; " + cookie[c]});
+          auto r = client.request(req);
+          if (!r || r->status != 200) {
+            problem("client " + std::to_string(c) + ": " + (r ? std::to_string(r->status) : r.error().message));
+            continue;
+          }
+          const auto set_cookie = r->header("set-cookie");
+          if (round == 0) {
+            seen[c] = versionOf(r->body);
+            if (!set_cookie) {
+              problem("client " + std::to_string(c) + ": no Set-Cookie on its first response");
+            } else {
+              cookie[c] = set_cookie->substr(0, set_cookie->find(';'));
+              if (cookie[c] != "rw-version=" + seen[c]) problem("client " + std::to_string(c) + ": " + *set_cookie);
+            }
+          } else if (versionOf(r->body) != seen[c]) {
+            problem("client " + std::to_string(c) + " saw " + seen[c] + ", then " + r->body + " in round " +
+                    std::to_string(round));
+          } else if (set_cookie) {
+            problem("client " + std::to_string(c) + " got a new cookie: " + *set_cookie);
+          }
+          done++;
+          // Now and then a request with the A/B header (and a cookie for v1): always the canary.
+          if (c % 50 == 0) {
+            auto h = client.request({url("/"), "GET", "", {{"X-Canary", "always"}, {"Cookie", "rw-version=v1"}},
+                                     std::chrono::seconds(10)});
+            if (!h || h->body != "v2-a") problem("header-matched request got " + (h ? h->body : h.error().message));
+            header_requests++;
+          }
+        }
+      }
+    });
+  }
+  // The weight moves from 10 % to 50 % in 2 % steps while the clients run.
+  std::uint32_t weight = 100;
+  while (weight < 500) {
+    const int target = static_cast<int>((weight - 100) / 20 + 1) * (static_cast<int>(kClients) * kRounds / 21);
+    test::pollUntil([&] { return done.load() >= target; }, test::deadlineIn(30s));
+    weight += 20;
+    ASSERT_TRUE(router_->setTable(sticky(weight)));
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_THAT(problems, ::testing::IsEmpty());
+  EXPECT_EQ(done.load(), static_cast<int>(kClients) * kRounds);
+  EXPECT_EQ(header_requests.load(), kRounds * static_cast<int>(kClients) / 50);
+  const auto v2_clients = std::count(seen.begin(), seen.end(), "v2");
+  // Their first requests met weights near 10 %.
+  EXPECT_GT(v2_clients, static_cast<std::ptrdiff_t>(kClients * 4 / 100));
+  EXPECT_LT(v2_clients, static_cast<std::ptrdiff_t>(kClients * 25 / 100));
+  // And new users now meet 50 %.
+  int fresh_v2 = 0;
+  test::HttpClient client;
+  for (int i = 0; i < 400; ++i) {
+    auto r = client.get(url("/"));
+    ASSERT_TRUE(r);
+    if (r->body == "v2-a") ++fresh_v2;
+  }
+  EXPECT_GT(fresh_v2, 400 * 35 / 100);
+  EXPECT_LT(fresh_v2, 400 * 65 / 100);
+}
+
 TEST_F(RouterProxyTest, DrainedInstanceGetsNoNewRequests) {
   ASSERT_TRUE(router_->setTable(table(0)));
   ASSERT_TRUE(router_->drain("v1-b"));
@@ -457,18 +577,119 @@ TEST_F(RouterProxyTest, NoFailedRequestAcrossAThousandWeightChangesUnderLoad) {
   EXPECT_GT(ok.load(), 2000);
 }
 
-TEST_F(RouterProxyTest, MetricsPassPromtool) {
-  for (int i = 0; i < 10; ++i) ASSERT_TRUE(test::httpGet(url("/")));
-  const auto text = router_->metrics();
-  EXPECT_THAT(text, HasSubstr("runway_router_requests_total{listener=\"shop.test\",version="));
-  EXPECT_THAT(text, HasSubstr("runway_router_request_duration_seconds_bucket"));
+// The statistics on the optional TCP listener (issue 20 point 4): what a scrape gets there is
+// what promtool accepts; other paths and methods are refused.
+TEST_F(RouterProxyTest, MetricsListenerServesWhatPromtoolAccepts) {
+  auto t = table(100);
+  t.settings.metrics_address = "127.0.0.1:0";
+  ASSERT_TRUE(router_->setTable(t));
+  const auto metrics_port = router_->boundMetricsPort();
+  ASSERT_TRUE(metrics_port.has_value());
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(test::httpGet(url("/")));
+  const std::string base = "http://127.0.0.1:" + std::to_string(*metrics_port);
+  // Requests are recorded once their last byte is written: the scrape may come first.
+  test::HttpResponse scrape;
+  ASSERT_TRUE(test::pollUntil(
+      [&] {
+        auto r = test::httpGet(base + "/metrics");
+        if (!r || r->status != 200) return false;
+        scrape = *r;
+        return scrape.body.find("runway_router_requests_total{listener=\"shop.test\",version=\"v1\"") !=
+               std::string::npos;
+      },
+      test::deadlineIn(5s)));
+  EXPECT_THAT(scrape.header("content-type").value_or(""), StartsWith("text/plain; version=0.0.4"));
+  EXPECT_THAT(scrape.body, HasSubstr("runway_router_request_duration_seconds_bucket"));
   const char* promtool = "/usr/bin/promtool";
-  if (!std::filesystem::exists(promtool)) GTEST_SKIP() << "promtool is not installed";
+  ASSERT_TRUE(std::filesystem::exists(promtool))
+      << promtool << " is missing: run scripts/install-deps.sh (Debian package prometheus)";
   test::TempDir dir;
   const auto file = dir.path() / "metrics.txt";
-  std::ofstream(file) << text;
+  std::ofstream(file) << scrape.body;
   const std::string cmd = std::string(promtool) + " check metrics < " + file.string() + " 2>&1";
-  EXPECT_EQ(std::system(cmd.c_str()), 0) << text;
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << scrape.body;
+
+  auto other = test::httpGet(base + "/stats");
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 404);
+  auto post = test::httpRequest(base + "/metrics", "POST", "x");
+  ASSERT_TRUE(post);
+  EXPECT_EQ(post->status, 405);
+  // The same address in the next table keeps the listener; none closes it.
+  ASSERT_TRUE(router_->setTable(t));
+  EXPECT_EQ(router_->boundMetricsPort(), metrics_port);
+  ASSERT_TRUE(router_->setTable(table(100)));
+  EXPECT_FALSE(router_->boundMetricsPort().has_value());
+  EXPECT_TRUE(test::pollUntil([&] { return !test::httpGet(base + "/metrics", 1s); },
+                              test::deadlineIn(5s)));
+  expectServed();
+}
+
+TEST_F(RouterProxyTest, TableWithABadMetricsAddressIsRefused) {
+  auto t = table(100);
+  t.settings.metrics_address = "localhost:9464";
+  auto r = router_->setTable(t);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::InvalidArgument);
+  EXPECT_THAT(r.error().message, HasSubstr("settings.metrics_address: \"localhost:9464\": the host must be a numeric IP address"));
+  t.settings.metrics_address = "127.0.0.1:" + std::to_string(v1a_.port());  // a backend holds it
+  r = router_->setTable(t);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::Conflict);
+  EXPECT_FALSE(router_->boundMetricsPort().has_value());
+  expectServed();
+}
+
+// The same Prometheus that scrapes the application scrapes the router: Debian's prometheus
+// started on loopback with the metrics listener as a target.
+TEST_F(RouterProxyTest, PrometheusScrapesTheMetricsListener) {
+  const char* prometheus = "/usr/bin/prometheus";
+  ASSERT_TRUE(std::filesystem::exists(prometheus))
+      << prometheus << " is missing: run scripts/install-deps.sh (Debian package prometheus)";
+  auto t = table(500);
+  t.settings.metrics_address = "127.0.0.1:0";
+  ASSERT_TRUE(router_->setTable(t));
+  const auto metrics_port = router_->boundMetricsPort();
+  ASSERT_TRUE(metrics_port.has_value());
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(test::httpGet(url("/")));
+
+  test::TempDir dir;
+  auto port = test::freeLoopbackPort();
+  ASSERT_TRUE(port) << port.error().message;
+  const std::string address = "http://127.0.0.1:" + std::to_string(*port);
+  std::ofstream(dir.path() / "prometheus.yml")
+      << "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: runway-router\n"
+         "    static_configs:\n      - targets: ['127.0.0.1:"
+      << *metrics_port << "']\n";
+  test::SubprocessOptions options;
+  options.argv = {prometheus, "--config.file=" + (dir.path() / "prometheus.yml").string(),
+                  "--storage.tsdb.path=" + (dir.path() / "data").string(),
+                  "--web.listen-address=127.0.0.1:" + std::to_string(*port), "--log.level=warn"};
+  options.stdout_to = test::Output::file(dir.path() / "prometheus.log");
+  options.stderr_to = test::Output::file(dir.path() / "prometheus.log");
+  auto prom = test::Subprocess::start(std::move(options));
+  ASSERT_TRUE(prom) << prom.error().message;
+  // Both versions' request counters, as Prometheus stored them from its scrapes.
+  const std::string query =
+      address + "/api/v1/query?query=sum%20by%20(version)%20(runway_router_requests_total%7B"
+                "job%3D%22runway-router%22%2Clistener%3D%22shop.test%22%7D)%20%3E%200";
+  std::string last;
+  const bool scraped = test::pollUntil(
+      [&] {
+        auto r = test::httpGet(query, 2s);
+        if (!r || r->status != 200) return false;
+        last = r->body;
+        return last.find("\"version\":\"v1\"") != std::string::npos &&
+               last.find("\"version\":\"v2\"") != std::string::npos;
+      },
+      test::deadlineIn(60s), 200ms);  // Prometheus starts slowly on a loaded machine
+  std::ifstream log(dir.path() / "prometheus.log");
+  const std::string log_text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_TRUE(scraped) << last << "\n" << log_text;
+  auto up = test::httpGet(address + "/api/v1/query?query=up%7Bjob%3D%22runway-router%22%7D", 2s);
+  ASSERT_TRUE(up);
+  EXPECT_THAT(up->body, HasSubstr("\"value\":["));
+  EXPECT_THAT(up->body, HasSubstr(",\"1\"]"));
 }
 
 }  // namespace

@@ -30,6 +30,22 @@ TEST(IdGeneratorTest, SeededIsReproducible) {
   EXPECT_EQ(a.next("x"), b.next("x"));
 }
 
+TEST(RequestIdTest, UsableIdsAreShortAndPlain) {
+  for (const char* ok : {"abc-123", "6f1c0c1e-8a2b-4c3d-9e4f-0a1b2c3d4e5f", "x.y_1"}) {
+    EXPECT_TRUE(isUsableRequestId(ok)) << ok;
+  }
+  for (const char* bad : {"", "has space", "quote\"", "semi;colon", "new\nline", "a+b/c=", "caf\xc3\xa9"}) {
+    EXPECT_FALSE(isUsableRequestId(bad)) << bad;
+  }
+  EXPECT_TRUE(isUsableRequestId(std::string(64, 'a')));
+  EXPECT_FALSE(isUsableRequestId(std::string(65, 'a')));
+}
+
+TEST(HttpTokenTest, HeaderAndCookieNames) {
+  for (const char* ok : {"X-Canary", "runway-version", "a!#$%&'*+.^_`|~"}) EXPECT_TRUE(isHttpToken(ok)) << ok;
+  for (const char* bad : {"", "X Canary", "a;b", "a=b", "a\"b", "caf\xc3\xa9"}) EXPECT_FALSE(isHttpToken(bad)) << bad;
+}
+
 TEST(NameTest, AcceptsDnsLabels) {
   for (const char* ok : {"api", "data-service", "v2", "a", "production"}) {
     EXPECT_TRUE(isValidName(ok)) << ok;

@@ -406,6 +406,84 @@ TEST(EngineScenario, HeaderRouteSendsMatchingRequestsToTheCanary) {
   EXPECT_EQ(sim.state.phase, Phase::Succeeded);
 }
 
+// The environment's `traffic.routes` (issue 20): a canary sends matching requests to the new
+// version from its first traffic step until promoted, together with a step's own routes.
+TEST(EngineScenario, EnvironmentRoutesHoldFromTheCanarysFirstTrafficStep) {
+  auto env = plainEnv(config::StrategyKind::Canary);
+  config::HeaderRoute beta;
+  beta.cookie = "beta";
+  beta.match = config::HeaderRoute::Match::Regex;
+  beta.value = "yes|true";
+  env.traffic.routes = {beta};
+  env.traffic.sticky = config::StickySessions{};
+  config::CanaryStep step_route;
+  step_route.kind = config::CanaryStep::Kind::SetHeaderRoute;
+  step_route.header_route.header = "X-Canary";
+  step_route.header_route.value = "yes";
+  env.canary.steps = {weightStep(10), pauseStep(std::nullopt), step_route, weightStep(50),
+                      pauseStep(std::nullopt), weightStep(100)};
+  const auto spec = makeSpec(env, runbookApp());
+  EXPECT_EQ(spec->sticky_cookie, "runway-version");
+  EXPECT_EQ(spec->sticky_max_age, Duration{3'600'000});
+  Sim sim;
+  sim.feed(startFor(spec));
+  const auto* t10 = firstTraffic(sim.last, "api");
+  ASSERT_NE(t10, nullptr);
+  EXPECT_EQ(weightOf(*t10, "v1.2.3"), 10);
+  ASSERT_EQ(t10->routes.size(), 1u);
+  EXPECT_EQ(t10->routes[0].route.cookie, "beta");
+  EXPECT_EQ(t10->routes[0].route.match, config::HeaderRoute::Match::Regex);
+  EXPECT_EQ(t10->routes[0].version, "v1.2.3");
+  sim.command(K::Promote);
+  // The setHeaderRoute step (still at 10 %), then setWeight 50: the last split is in force.
+  const SetTraffic* t50 = nullptr;
+  for (const auto& a : sim.last) {
+    if (const auto* t = std::get_if<SetTraffic>(&a); t != nullptr && t->service == "api") t50 = t;
+  }
+  ASSERT_NE(t50, nullptr);
+  EXPECT_EQ(weightOf(*t50, "v1.2.3"), 50);
+  ASSERT_EQ(t50->routes.size(), 2u);  // the environment's once, then the step's
+  EXPECT_EQ(t50->routes[0].route.cookie, "beta");
+  EXPECT_EQ(t50->routes[1].route.header, "X-Canary");
+  sim.command(K::Promote);
+  const auto* t100 = firstTraffic(sim.last, "api");
+  ASSERT_NE(t100, nullptr);
+  EXPECT_EQ(weightOf(*t100, "v1.2.3"), 100);
+  EXPECT_TRUE(t100->routes.empty());
+  // The snapshot keeps them (a restarted controller rebuilds the same splits).
+  const auto back = stateFromJson(stateToJson(sim.state));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->spec->routes, spec->routes);
+  EXPECT_EQ(back->spec->sticky_cookie, "runway-version");
+}
+
+// A blue-green's new colour gets the environment's routes once it is ready, before the switch;
+// the switch gives it everything and ends them.
+TEST(EngineScenario, EnvironmentRoutesPreviewTheNewColourBeforeTheSwitch) {
+  auto env = stagingEnv();
+  env.approvals.roles.clear();
+  env.blue_green.auto_promotion = false;
+  config::HeaderRoute preview;
+  preview.header = "X-Preview";
+  preview.value = "1";
+  env.traffic.routes = {preview};
+  Sim sim;
+  sim.feed(startFor(makeSpec(env, runbookApp())));
+  const auto before = ofType<SetTraffic>(sim.all);
+  ASSERT_EQ(before.size(), 5u);  // one per service
+  EXPECT_EQ(weightOf(before[0], "v1.2.2"), 100);
+  EXPECT_EQ(weightOf(before[0], "v1.2.3"), 0);
+  ASSERT_EQ(before[0].routes.size(), 1u);
+  EXPECT_EQ(before[0].routes[0].route.header, "X-Preview");
+  EXPECT_EQ(before[0].routes[0].version, "v1.2.3");
+  EXPECT_TRUE(hasAudit(sim.all, "traffic.routes"));
+  sim.feed(CheckResult{sim.checks[0].run, true, ""});
+  ASSERT_EQ(sim.state.pause_reason, PauseReason::AwaitingPromotion);
+  sim.command(K::Promote);
+  EXPECT_EQ(ofType<SwitchColour>(sim.last).size(), 5u);
+  EXPECT_TRUE(sim.state.routes.empty());
+}
+
 TEST(EngineScenario, ChecksStepFailureAborts) {
   auto env = plainEnv(config::StrategyKind::Canary);
   env.canary.steps = {weightStep(10), checksStep("critical"), weightStep(100)};

@@ -115,6 +115,24 @@ TEST(RoutingTableValidate, WeightsMayBeZeroWhenNothingIsReady) {
   EXPECT_TRUE(validate(t));
 }
 
+TEST(RoutingTableValidate, MetricsAddressIsAnIpAndAPortNoListenerUses) {
+  auto t = sampleTable();
+  t.settings.metrics_address = "127.0.0.1:9464";
+  EXPECT_TRUE(validate(t));
+  auto back = tableFromJson(toJson(t));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->settings.metrics_address, "127.0.0.1:9464");
+  EXPECT_EQ(parseHostPort("[::1]:0").value(), (std::pair<std::string, std::uint16_t>{"::1", 0}));
+  for (const char* bad : {"localhost:9464", "127.0.0.1", "127.0.0.1:70000", "127.0.0.1:x", ":1"}) {
+    t.settings.metrics_address = bad;
+    EXPECT_FALSE(validate(t)) << bad;
+  }
+  t.settings.metrics_address = t.listeners[0].bind_address + ":" + std::to_string(t.listeners[0].port);
+  const auto clash = validate(t);
+  ASSERT_FALSE(clash);
+  EXPECT_THAT(clash.error().message, ::testing::HasSubstr("is the metrics address"));
+}
+
 TEST(StatsJson, RoundTrips) {
   StatsReport r;
   r.window = Duration{60'000};

@@ -151,6 +151,23 @@ TEST(HopByHop, StripsHopByHopAndConnectionNamedFields) {
   EXPECT_THAT(left, ::testing::ElementsAre("Host", "X-Kept"));
 }
 
+TEST(Upgrade, OnlyAnHttp11RequestListingUpgradeInConnection) {
+  http::fields ws;
+  ws.set(http::field::connection, "keep-alive, Upgrade");
+  ws.set(http::field::upgrade, " websocket ");
+  EXPECT_EQ(upgradeProtocol(ws, 11), std::optional<std::string>("websocket"));
+  EXPECT_EQ(upgradeProtocol(ws, 10), std::nullopt);
+  http::fields not_listed;
+  not_listed.set(http::field::connection, "keep-alive");
+  not_listed.set(http::field::upgrade, "websocket");
+  EXPECT_EQ(upgradeProtocol(not_listed, 11), std::nullopt);
+  http::fields no_protocol;
+  no_protocol.set(http::field::connection, "upgrade");
+  EXPECT_EQ(upgradeProtocol(no_protocol, 11), std::nullopt);
+  http::fields plain;
+  EXPECT_EQ(upgradeProtocol(plain, 11), std::nullopt);
+}
+
 TEST(Framing, SmugglingShapesAreRefused) {
   auto check = [](std::initializer_list<std::pair<const char*, const char*>> headers,
                   unsigned version = 11) {

@@ -73,9 +73,20 @@ TEST(TrafficRecordTest, RoundTrips) {
   r.split.routes = {TrafficRoute{"x-canary", "", TrafficRoute::Match::Exact, "1", "v2"},
                     TrafficRoute{"", "beta", TrafficRoute::Match::Regex, "^y.*", "v2"}};
   r.split.sticky_cookie = "runway-version";
+  r.split.sticky_max_age = Duration{120'000};
   auto back = parseTrafficRecord(toJson(r));
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(*back, r);
+}
+
+// A record written before sticky sessions had a max age reads with the default hour.
+TEST(TrafficRecordTest, ReadsARecordWithoutMaxAge) {
+  auto back = parseTrafficRecord(
+      R"({"environment":"production","service":"web","listen_address":"127.0.0.1",)"
+      R"("listen_port":8080,"weights":{"v1":1000},"routes":[],"sticky_cookie":"rv"})");
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->split.sticky_cookie, "rv");
+  EXPECT_EQ(back->split.sticky_max_age, Duration{3'600'000});
 }
 
 TEST(FilesTest, WriteAtomicallyThenRead) {

@@ -17,6 +17,7 @@ TrafficTable sampleTable() {
   s.split.routes = {TrafficRoute{"x-canary", "", TrafficRoute::Match::Exact, "1", "v2"},
                     TrafficRoute{"", "beta", TrafficRoute::Match::Prefix, "y", "v2"}};
   s.split.sticky_cookie = "runway-version";
+  s.split.sticky_max_age = Duration{90'000};
   s.endpoints = {TrafficEndpoint{"v1", 0, "127.0.0.1", 9000, false},
                  TrafficEndpoint{"v1", 1, "127.0.0.1", 9001, true},
                  TrafficEndpoint{"v2", 0, "127.0.0.1", 9002, false}};
@@ -47,6 +48,7 @@ TEST(RouterBackendTest, ConvertsToAValidRoutingTable) {
   EXPECT_EQ(l.rules[1].kind, router::MatchKind::Prefix);
   ASSERT_TRUE(l.sticky);
   EXPECT_EQ(l.sticky->cookie, "runway-version");
+  EXPECT_EQ(l.sticky->max_age, Duration{90'000});
 }
 
 TEST(RouterBackendTest, NoSplitYetMeansNothingRouted) {

@@ -210,6 +210,26 @@ struct HeaderRoute {
   SourceLocation location;
 };
 
+// Sticky sessions by cookie (`traffic.stickySessions`): the router answers a request it routed
+// by weight with `cookie=<version>`, and a request carrying that cookie for a version that still
+// has a share of the traffic goes to that version, so a user keeps the version they saw while
+// the canary's weight moves. Only runway's router does this (not the kubernetes runtime).
+struct StickySessions {
+  std::string cookie = "runway-version";  // an RFC 6265 cookie name
+  Duration max_age{std::chrono::hours(1)};
+  SourceLocation location;
+};
+
+// How the router treats a release next to the stable version (`traffic:` of an environment):
+// requests matching one of `routes` go to the new version whatever the weights (A/B routing: a
+// canary from its first traffic step until it is promoted or aborted, a blue-green's new colour
+// from when it is ready until the switch); `sticky` keeps users on the version they saw.
+struct TrafficRouting {
+  std::vector<HeaderRoute> routes;
+  std::optional<StickySessions> sticky;
+  SourceLocation location;
+};
+
 struct CanaryStep {
   enum class Kind { SetWeight, Pause, Analysis, Approval, Checks, SetHeaderRoute };
   Kind kind = Kind::SetWeight;
@@ -542,6 +562,7 @@ struct Environment {
   std::string name;
   std::string application;  // "" = the only Application in the config
   RuntimeSpec runtime;
+  TrafficRouting traffic;
   std::string promotes_from;  // "" = deploys anything
   StrategyKind strategy = StrategyKind::Rolling;
   RollingStrategy rolling;

@@ -41,4 +41,13 @@ bool isValidName(std::string_view name);
 // InvalidArgument naming `what` when isValidName() is false.
 Result<void> validateName(std::string_view what, std::string_view name);
 
+// An RFC 9110 token: the characters a header field name or a cookie name may have (visible
+// ASCII except separators), at least one.
+bool isHttpToken(std::string_view text);
+
+// Whether a client's X-Request-Id is kept as it is (by the API server and the router): 1..64
+// letters, digits, '-', '_' and '.' (UUIDs, hex and most generated ids). Anything else is
+// replaced by a generated id.
+bool isUsableRequestId(std::string_view id);
+
 }  // namespace runway

@@ -108,6 +108,14 @@ struct DeploymentSpec {
   // it has nothing to compare against and takes all traffic as soon as it is ready.
   bool steps_on_initial_deploy = false;
 
+  // A/B routes of the environment (`traffic.routes`): requests matching one go to the new
+  // version while it shares traffic with the stable one (a canary from its first traffic step
+  // until promoted or aborted; a blue-green's new colour from ready until the switch).
+  std::vector<HeaderRouteSpec> routes;
+  // Sticky sessions by this cookie (`traffic.stickySessions`); "" = none.
+  std::string sticky_cookie;
+  Duration sticky_max_age{std::chrono::hours(1)};
+
   // Blue-green
   bool auto_promotion = true;
   Duration auto_promotion_after{0};

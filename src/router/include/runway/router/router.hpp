@@ -50,6 +50,8 @@ class Router {
   virtual std::string metrics() const = 0;
   // The port a listener ("service.environment") is bound to, if it exists.
   virtual std::optional<std::uint16_t> boundPort(std::string_view listener) const = 0;
+  // The port of the metrics listener (ProxySettings::metrics_address), if there is one.
+  virtual std::optional<std::uint16_t> boundMetricsPort() const = 0;
   // Stops accepting new connections on every listener (graceful shutdown, first step).
   virtual void stopAccepting() = 0;
   // Requests being proxied now, over all workers.

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "runway/core/clock.hpp"
@@ -49,7 +50,7 @@ std::string_view toString(MatchKind kind);
 
 // An A/B rule: a request whose header (name compared case-insensitively) or cookie `name`
 // matches `value` goes to `version`, regardless of weights. Rules are tried in order; the first
-// that matches wins. Regex uses ECMAScript syntax and must match the whole value.
+// that matches wins. Regex uses RE2 syntax (linear time) and must match the whole value.
 struct MatchRule {
   MatchSource source = MatchSource::Header;
   std::string name;
@@ -95,6 +96,10 @@ struct ProxySettings {
   std::uint32_t max_header_bytes = 16 * 1024;        // request line + headers: 431
   std::uint64_t max_body_bytes = 64ull * 1024 * 1024;  // request body: 413
   std::uint32_t max_idle_upstream = 64;              // pooled connections per instance per thread
+  // Where Prometheus scrapes GET /metrics (the same text as the admin socket's), "host:port"
+  // with a numeric IP; port 0 = any free port (in-process use, see Router::boundMetricsPort).
+  // "" = no metrics listener.
+  std::string metrics_address;
 
   bool operator==(const ProxySettings&) const = default;
 };
@@ -113,8 +118,13 @@ struct RoutingTable {
 // the table); distinct bind_address:port for non-zero ports; ports of instances 1..65535 and
 // hosts numeric IP addresses; weights 0..1000 and summing to 1000 when the listener has at least
 // one ready instance (at most 1000 otherwise); rules name existing versions and their regexes
-// compile; sticky cookie names are valid cookie tokens.
+// compile; sticky cookie names are valid cookie tokens; metrics_address is empty or
+// "IP:port" ("[IPv6]:port") and no listener's address.
 Result<void> validate(const RoutingTable& table);
+
+// "127.0.0.1:9464" -> {"127.0.0.1", 9464}; "[::1]:9464" -> {"::1", 9464}. InvalidArgument
+// unless the host is a numeric IP address and the port 0..65535.
+Result<std::pair<std::string, std::uint16_t>> parseHostPort(std::string_view text);
 
 // JSON encoding (Boost.JSON). The shape:
 // {"revision":7,"settings":{"header_timeout_ms":10000,...},

@@ -97,6 +97,7 @@ struct TrafficSplit {
   std::map<std::string, int> weights;
   std::vector<TrafficRoute> routes;
   std::string sticky_cookie;  // "" = no sticky sessions
+  Duration sticky_max_age{std::chrono::hours(1)};  // the sticky cookie's Max-Age
 
   friend bool operator==(const TrafficSplit&, const TrafficSplit&) = default;
 };
