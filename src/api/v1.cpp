@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "runway/api/openapi.hpp"
 #include "runway/api/reports.hpp"
 #include "alerts_api.hpp"
 #include "incidents_api.hpp"
@@ -1087,6 +1088,14 @@ std::vector<Route> v1Routes(std::shared_ptr<ApiContext> c) {
   });
   add("GET", "/metrics", std::nullopt, [c](HttpRequest&) {
     return HttpResponse::text(200, metricsText(c), "text/plain; version=0.0.4");
+  });
+  // The contract itself (openapi.hpp), like the health routes readable without a token: it is
+  // public in the repository, and a client generator or Schemathesis reads it before it has one.
+  add("GET", "/api/v1/openapi.json", std::nullopt, [](HttpRequest&) {
+    const auto& file = openapi::embeddedFiles().front();
+    HttpResponse r = HttpResponse::json(200, std::string(file.body));
+    r.headers.emplace_back("ETag", std::string(file.etag));
+    return r;
   });
   add("GET", "/api/v1/version", viewer, [c](HttpRequest&) { return ok(json::object{{"version", c->version}}); });
   add("GET", "/api/v1/whoami", viewer, [](HttpRequest& req) {
