@@ -215,3 +215,72 @@ TEST_F(OpenApiTest, TheServerServesTheEmbeddedDocumentWithoutAToken) {
 
 }  // namespace
 }  // namespace runway::api
+
+namespace runway::api {
+namespace {
+
+// What Schemathesis found accepted against the document (each a 200 or 201 before): a limit out
+// of range or not a number, a boolean query parameter that is neither true nor false, an event
+// sequence number with trailing junk, a body on the configuration reload, an empty commitTime,
+// an empty tail of the logs route. Each is refused with 400 before the handler acts.
+class RefusedNotIgnoredTest : public OpenApiTest {
+ protected:
+  HttpResponse call(const std::string& method, const std::string& pattern, std::map<std::string, std::string> query,
+                    std::string body = "", std::map<std::string, std::string> params = {}) {
+    for (auto& r : serverRoutes()) {
+      if (r.method != method || r.pattern != pattern) continue;
+      HttpRequest req;
+      req.method = method;
+      req.path = pattern;
+      req.query = std::move(query);
+      req.params = std::move(params);
+      req.body = std::move(body);
+      req.request_id = "req-test";
+      req.identity = Identity{"tester", {"admin"}, "0000000000000000"};
+      return r.handler(req);
+    }
+    ADD_FAILURE() << "no route " << method << " " << pattern;
+    return HttpResponse{};
+  }
+  static std::string codeOf(const HttpResponse& r) {
+    return std::string(json::parse(r.body).at("error").at("code").as_string());
+  }
+};
+
+TEST_F(RefusedNotIgnoredTest, MalformedQueryParametersAre400) {
+  for (const auto* limit : {"0", "1001", "abc", "5x", ""}) {
+    for (const auto* pattern : {"/api/v1/deployments", "/api/v1/notifications", "/api/v1/events"}) {
+      const auto r = call("GET", pattern, {{"limit", limit}, {"stream", "false"}});
+      EXPECT_EQ(r.status, 400) << pattern << "?limit=" << limit << ": " << r.body;
+    }
+  }
+  EXPECT_EQ(call("GET", "/api/v1/notifications", {{"limit", "1000"}}).status, 200);
+  EXPECT_EQ(call("GET", "/api/v1/events", {{"stream", "maybe"}}).status, 400);
+  EXPECT_EQ(call("GET", "/api/v1/events", {{"stream", "false"}, {"after", "12abc"}}).status, 400);
+  EXPECT_EQ(call("GET", "/api/v1/events", {{"stream", "false"}, {"after", "-5"}}).status, 400);
+  EXPECT_EQ(call("GET", "/api/v1/events", {{"stream", "false"}, {"after", "0"}}).status, 200);
+  EXPECT_EQ(call("GET", "/api/v1/incidents", {{"all", "AAA"}}).status, 400);
+  EXPECT_EQ(call("GET", "/api/v1/incidents", {{"all", "false"}}).status, 200);
+  const std::map<std::string, std::string> logs{{"env", "staging"}, {"service", "web"}};
+  EXPECT_EQ(call("GET", "/api/v1/environments/{env}/services/{service}/logs", {{"tail", ""}}, "", logs).status, 400);
+  EXPECT_EQ(call("GET", "/api/v1/environments/{env}/services/{service}/logs", {{"follow", ""}}, "", logs).status, 400);
+}
+
+TEST_F(RefusedNotIgnoredTest, ABodyTheRouteDoesNotTakeIs400) {
+  bool reloaded = false;
+  context_->load_config = [&reloaded] {
+    reloaded = true;
+    return config::LoadResult{};
+  };
+  const auto r = call("POST", "/api/v1/config/reload", {}, std::string("\0", 1));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(codeOf(r), "invalid_argument");
+  EXPECT_EQ(call("POST", "/api/v1/config/reload", {}, R"({"force":true})").status, 400);
+  EXPECT_FALSE(reloaded);
+  const auto empty_time = call("POST", "/api/v1/deployments", {}, R"({"environment":"staging","version":"v1","commitTime":""})");
+  EXPECT_EQ(empty_time.status, 400);
+  EXPECT_NE(empty_time.body.find("commitTime"), std::string::npos) << empty_time.body;
+}
+
+}  // namespace
+}  // namespace runway::api
