@@ -17,7 +17,7 @@ packages=(
   libyaml-cpp-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev libcli11-dev
   libspdlog-dev libfmt-dev libexpected-dev libssl-dev libre2-dev libexpat1-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  prometheus prometheus-alertmanager curl procps python3 r-base-core
+  prometheus prometheus-alertmanager curl procps python3 python3-venv r-base-core
   clang-14 libfuzzer-14-dev libclang-rt-14-dev
   tmux bsdutils strace
   postgresql docker-registry openssl

@@ -165,8 +165,10 @@ node_tool=()
 if node_path=$(readlink -f "$(command -v node)" 2>/dev/null) && ! dpkg -S "$node_path" >/dev/null 2>&1; then
   node_tool=(--tool-dir "$(dirname "$(dirname "$node_path")")")
 fi
+# Schemathesis's venv (scripts/schemathesis.sh, pinned PyPI packages) is a test tool the same way.
 scripts/check-deps.sh --exec-log "$logs/exec.log" --tool-dir "$(scripts/kube-cluster.sh path)" \
   --tool-dir "$(scripts/release-tools.sh path)" \
+  --tool-dir "$(scripts/schemathesis.sh path)" \
   --tool-dir "$(go env GOROOT 2>/dev/null || echo /usr/local/go)" "${node_tool[@]}" build/ci build/asan build/fuzz
 # The guard must be able to fail: without the package that holds clang's fuzzer and sanitizer
 # runtimes (the one a fresh machine once lacked), the same check has to refuse.

@@ -75,6 +75,10 @@ Result<AlertmanagerWebhook> parseAlertmanagerWebhook(const std::string& body) {
   for (const auto* r : {&group_key, &status, &receiver, &external}) {
     if (!*r) return fail(r->error());
   }
+  // The group's status is Alertmanager's too: a payload that says anything else is not its.
+  if (*status != "firing" && *status != "resolved") {
+    return fail(ErrorCode::InvalidArgument, fmt::format("status must be firing or resolved, got \"{}\"", *status));
+  }
   w.group_key = *group_key;
   w.status = *status;
   w.receiver = *receiver;

@@ -459,11 +459,15 @@ class HttpServerImpl final : public HttpServer {
 
   HttpResponse dispatch(HttpRequest& req) {
     bool path_matched = false;
+    std::string allowed;  // the path's methods, for a 405's Allow
     for (const auto& route : routes_) {
       std::map<std::string, std::string> params;
       if (!matchRoute(route.pattern, req.path, params)) continue;
       path_matched = true;
-      if (route.method != req.method) continue;
+      if (route.method != req.method) {
+        if (allowed.find(route.method) == std::string::npos) allowed += (allowed.empty() ? "" : ", ") + route.method;
+        continue;
+      }
       req.params = std::move(params);
       if (route.role) {
         auto who = authenticate(req);
@@ -486,6 +490,8 @@ class HttpServerImpl final : public HttpServer {
           Error{ErrorCode::InvalidArgument, fmt::format("method {} not allowed on {}", req.method, req.path)},
           req.request_id);
       resp.status = 405;
+      // RFC 9110 15.5.6: a 405 names the methods the resource has.
+      resp.headers.emplace_back("Allow", allowed);
       return resp;
     }
     return errorResponse(Error{ErrorCode::NotFound, fmt::format("no such endpoint: {} {}", req.method, req.path)},

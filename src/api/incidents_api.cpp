@@ -118,6 +118,10 @@ std::vector<Route> incidentRoutes(std::shared_ptr<ApiContext> c) {
   const std::string deployer(kDeployer);
   routes.push_back({"GET", "/api/v1/incidents", viewer, [c](HttpRequest& req) {
                       const auto all = req.query.find("all");
+                      if (all != req.query.end() && all->second != "true" && all->second != "false") {
+                        return fromError(req, Error{ErrorCode::InvalidArgument,
+                                                    fmt::format("all must be true or false, got \"{}\"", all->second)});
+                      }
                       auto list = c->incidents->list(all != req.query.end() && all->second == "true");
                       if (!list) return fromError(req, list.error());
                       json::array out;

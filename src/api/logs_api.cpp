@@ -147,6 +147,23 @@ HttpResponse serviceLogs(const Ctx& c, const HttpRequest& req) {
   const auto refuse = [&](ErrorCode code, std::string message) {
     return errorResponse(Error{code, std::move(message)}, req.request_id);
   };
+  // The query first: a malformed request is 400 whatever the environment. A parameter given
+  // empty (`tail=`) is malformed, not absent.
+  int tail = kDefaultTail;
+  if (const auto t = queryOf(req, "tail"); t == "all") {
+    tail = -1;
+  } else if (req.query.contains("tail")) {
+    const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), tail);
+    if (ec != std::errc() || end != t.data() + t.size() || tail < 0 || tail > kMaxTail) {
+      return refuse(ErrorCode::InvalidArgument,
+                  fmt::format("tail must be a number of lines in 0..{} or \"all\"", kMaxTail));
+    }
+  }
+  const auto follow_text = queryOf(req, "follow");
+  if (req.query.contains("follow") && follow_text != "true" && follow_text != "false") {
+    return refuse(ErrorCode::InvalidArgument, "follow must be true or false");
+  }
+  const bool follow = follow_text == "true";
   auto cfg = c->controller->config();
   const auto* environment = cfg->findEnvironment(env);
   if (environment == nullptr) return refuse(ErrorCode::NotFound, "no environment named \"" + env + "\"");
@@ -161,21 +178,6 @@ HttpResponse serviceLogs(const Ctx& c, const HttpRequest& req) {
                             "files on the server's machine, which `runway logs` reads there",
                             env));
   }
-  int tail = kDefaultTail;
-  if (const auto t = queryOf(req, "tail"); t == "all") {
-    tail = -1;
-  } else if (!t.empty()) {
-    const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), tail);
-    if (ec != std::errc() || end != t.data() + t.size() || tail < 0 || tail > kMaxTail) {
-      return refuse(ErrorCode::InvalidArgument,
-                  fmt::format("tail must be a number of lines in 0..{} or \"all\"", kMaxTail));
-    }
-  }
-  const auto follow_text = queryOf(req, "follow");
-  if (!follow_text.empty() && follow_text != "true" && follow_text != "false") {
-    return refuse(ErrorCode::InvalidArgument, "follow must be true or false");
-  }
-  const bool follow = follow_text == "true";
   const auto version = queryOf(req, "version");
   const auto instance = queryOf(req, "instance");
 

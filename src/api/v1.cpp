@@ -1,12 +1,14 @@
 #include "runway/api/v1.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <set>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "runway/api/openapi.hpp"
 #include "runway/api/reports.hpp"
 #include "alerts_api.hpp"
 #include "incidents_api.hpp"
@@ -98,14 +100,28 @@ Result<std::vector<std::string>> strings(const json::object& o, std::string_view
   return out;
 }
 
-int queryInt(const HttpRequest& req, const std::string& key, int fallback, int max) {
+// An integer query parameter in 1..max (`fallback` when absent). Anything else is refused, as
+// the OpenAPI document says: silently clamping limit=0 or ignoring limit=abc hid the caller's
+// mistake behind a 200.
+Result<int> queryInt(const HttpRequest& req, const std::string& key, int fallback, int max) {
   auto it = req.query.find(key);
   if (it == req.query.end()) return fallback;
-  try {
-    return std::clamp(std::stoi(it->second), 1, max);
-  } catch (...) {
-    return fallback;
+  const std::string& text = it->second;
+  int value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < 1 || value > max) {
+    return fail(ErrorCode::InvalidArgument, fmt::format("{} must be an integer from 1 to {}, got \"{}\"", key, max, text));
   }
+  return value;
+}
+
+// A boolean query parameter: "true" or "false" (`fallback` when absent).
+Result<bool> queryBool(const HttpRequest& req, const std::string& key, bool fallback) {
+  auto it = req.query.find(key);
+  if (it == req.query.end()) return fallback;
+  if (it->second == "true") return true;
+  if (it->second == "false") return false;
+  return fail(ErrorCode::InvalidArgument, fmt::format("{} must be true or false, got \"{}\"", key, it->second));
 }
 
 std::string query(const HttpRequest& req, const std::string& key) {
@@ -523,7 +539,9 @@ HttpResponse listDeployments(const Ctx& c, const HttpRequest& req) {
   f.environment = query(req, "environment");
   f.phase = query(req, "phase");
   f.version = query(req, "version");
-  f.limit = queryInt(req, "limit", 50, 1000);
+  auto limit = queryInt(req, "limit", 50, 1000);
+  if (!limit) return error(req, limit.error());
+  f.limit = *limit;
   auto list = c->store->listDeployments(f);
   if (!list) return error(req, list.error());
   json::array out;
@@ -601,6 +619,9 @@ HttpResponse createDeployment(const Ctx& c, HttpRequest& req) {
   }
   auto commit_time = str(*b, "commitTime");
   if (!commit_time) return error(req, commit_time.error());
+  if (commit_time->empty() && b->contains("commitTime") && !b->at("commitTime").is_null()) {
+    return error(req, Error{ErrorCode::InvalidArgument, "commitTime: empty; give an RFC 3339 time or leave it out"});
+  }
   if (!commit_time->empty()) {
     auto t = parseTimestamp(*commit_time);
     if (!t) return error(req, Error{ErrorCode::InvalidArgument, "commitTime: " + t.error().message});
@@ -794,7 +815,9 @@ HttpResponse history(const Ctx& c, const HttpRequest& req) {
   if (c->controller->config()->findEnvironment(env) == nullptr) {
     return error(req, Error{ErrorCode::NotFound, "no environment named \"" + env + "\""});
   }
-  auto list = c->store->listDeployments(store::DeploymentFilter{env, "", "", queryInt(req, "limit", 20, 1000)});
+  auto limit = queryInt(req, "limit", 20, 1000);
+  if (!limit) return error(req, limit.error());
+  auto list = c->store->listDeployments(store::DeploymentFilter{env, "", "", *limit});
   if (!list) return error(req, list.error());
   json::array out;
   for (const auto& r : *list) {
@@ -860,15 +883,19 @@ HttpResponse events(const Ctx& c, const HttpRequest& req) {
   std::string from = req.header("last-event-id");
   if (from.empty()) from = query(req, "after");
   if (!from.empty()) {
-    try {
-      after = std::stoll(from);
-    } catch (...) {
+    // The whole text, a number >= 0: "12abc" or "-5" is a mistake, not event 12 or 0.
+    const auto [end, ec] = std::from_chars(from.data(), from.data() + from.size(), after);
+    if (ec != std::errc() || end != from.data() + from.size() || after < 0) {
       return error(req, Error{ErrorCode::InvalidArgument, "Last-Event-ID / after must be an event sequence number"});
     }
   }
   const std::string subject = query(req, "subject");
-  if (query(req, "stream") == "false" || req.header("accept").find("application/json") != std::string::npos) {
-    auto list = c->store->listEvents(store::EventFilter{after, subject, queryInt(req, "limit", 100, 1000)});
+  auto stream = queryBool(req, "stream", true);
+  if (!stream) return error(req, stream.error());
+  auto limit = queryInt(req, "limit", 100, 1000);
+  if (!limit) return error(req, limit.error());
+  if (!*stream || req.header("accept").find("application/json") != std::string::npos) {
+    auto list = c->store->listEvents(store::EventFilter{after, subject, *limit});
     if (!list) return error(req, list.error());
     json::array out;
     for (const auto& e : *list) out.push_back(eventJson(e));
@@ -880,6 +907,8 @@ HttpResponse events(const Ctx& c, const HttpRequest& req) {
 }
 
 HttpResponse reloadConfig(const Ctx& c, const HttpRequest& req) {
+  // No fields: a body that is not {} is refused rather than ignored.
+  if (auto b = body(req, {}); !b) return error(req, b.error());
   auto loaded = c->load_config();
   if (!loaded.ok()) {
     json::array diags;
@@ -1009,7 +1038,9 @@ HttpResponse listNotifications(const Ctx& c, const HttpRequest& req) {
                             fmt::format("status \"{}\" is not one of pending, delivered, failed", f.status)});
   }
   f.subject = query(req, "deployment");
-  f.limit = queryInt(req, "limit", 100, 1000);
+  auto limit = queryInt(req, "limit", 100, 1000);
+  if (!limit) return error(req, limit.error());
+  f.limit = *limit;
   auto list = c->store->listNotifications(f);
   if (!list) return error(req, list.error());
   json::array out;
@@ -1106,6 +1137,14 @@ std::vector<Route> v1Routes(std::shared_ptr<ApiContext> c) {
   });
   add("GET", "/metrics", std::nullopt, [c](HttpRequest&) {
     return HttpResponse::text(200, metricsText(c), "text/plain; version=0.0.4");
+  });
+  // The contract itself (openapi.hpp), like the health routes readable without a token: it is
+  // public in the repository, and a client generator or Schemathesis reads it before it has one.
+  add("GET", "/api/v1/openapi.json", std::nullopt, [](HttpRequest&) {
+    const auto& file = openapi::embeddedFiles().front();
+    HttpResponse r = HttpResponse::json(200, std::string(file.body));
+    r.headers.emplace_back("ETag", std::string(file.etag));
+    return r;
   });
   add("GET", "/api/v1/version", viewer, [c](HttpRequest&) { return ok(json::object{{"version", c->version}}); });
   add("GET", "/api/v1/whoami", viewer, [](HttpRequest& req) {

@@ -481,7 +481,9 @@ Result<Admitted> Reconciler::admit(const std::string& environment, const std::st
   doc.rollback = rollback;
   doc.queued = true;
   doc.spec_sources = cfg->sources;
-  for (const auto& [service, ref] : artifacts) {
+  for (const auto& artifact : artifacts) {
+    // Not a structured binding: clang 14 (the fuzz build's) cannot capture one in a lambda.
+    const auto& service = artifact.first;
     const bool known = std::any_of(spec->services.begin(), spec->services.end(),
                                    [&](const auto& s) { return s.name == service; });
     if (!known) {

@@ -135,8 +135,9 @@ Result<store::NewEvent> act(const Incident& inc, Verb verb, const std::string& a
       if (inc.status != Status::Open) return refuse("");
       return incidentEvent(inc, now, actor, "incident.acknowledged", text, json::object{});
     case Verb::Update:
-      if (resolved) return refuse("");
+      // What the request lacks first (400), then what the incident's state refuses (412).
       if (text.empty()) return fail(ErrorCode::InvalidArgument, "an update needs a message");
+      if (resolved) return refuse("");
       return incidentEvent(inc, now, actor, "incident.updated", text, json::object{});
     case Verb::Mitigate:
       if (resolved || inc.status == Status::Mitigated) return refuse("");
@@ -148,8 +149,8 @@ Result<store::NewEvent> act(const Incident& inc, Verb verb, const std::string& a
       if (text.empty()) return fail(ErrorCode::InvalidArgument, "a note needs a message");
       return incidentEvent(inc, now, actor, "incident.note", text, json::object{});
     case Verb::Commander:
-      if (resolved) return refuse("");
       if (text.empty()) return fail(ErrorCode::InvalidArgument, "name the commander");
+      if (resolved) return refuse("");
       return incidentEvent(inc, now, actor, "incident.commander", "", json::object{{"commander", text}});
     case Verb::Link:
       if (text.empty()) return fail(ErrorCode::InvalidArgument, "name the deployment");

@@ -513,7 +513,9 @@ class KubernetesRuntimeImpl final : public KubernetesRuntime {
       }
     }
     const auto deadline = std::chrono::steady_clock::now() + grace + std::chrono::seconds(30);
-    for (auto& [name, c] : clusters_) {
+    for (auto& entry : clusters_) {
+      // Not a structured binding: clang 14 (the fuzz build's) cannot capture one in a lambda.
+      auto& c = entry.second;
       std::unique_lock lock(c->pods.mutex);
       if (!c->pods.changed.wait_until(lock, deadline,
                                       [&] { return c->pods.synced && c->pods.items.empty(); })) {

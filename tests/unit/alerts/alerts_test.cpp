@@ -214,6 +214,9 @@ TEST(AlertmanagerWebhookTest, ReadsVersionFourAndRejectsOtherShapes) {
   EXPECT_EQ(parseAlertmanagerWebhook("[]").error().message, "body is not a JSON object");
   EXPECT_EQ(parseAlertmanagerWebhook(R"({"version":"3","status":"firing","alerts":[]})").error().message,
             "webhook version \"3\" is not supported (4 is)");
+  // Schemathesis found a group status other than firing/resolved accepted (with no alerts, 200).
+  EXPECT_EQ(parseAlertmanagerWebhook(R"({"version":"4","status":"AAA","alerts":[]})").error().message,
+            "status must be firing or resolved, got \"AAA\"");
   EXPECT_EQ(parseAlertmanagerWebhook(R"({"version":"4","status":"firing","alerts":[{"status":"odd"}]})")
                 .error()
                 .message,

@@ -34,6 +34,7 @@ struct Reply {
   std::string body;
   std::string request_id;
   std::string content_type;
+  std::string allow;
 };
 
 Reply send(std::uint16_t port, http::verb method, const std::string& target,
@@ -61,6 +62,7 @@ Reply send(std::uint16_t port, http::verb method, const std::string& target,
   reply.body = res.body();
   reply.request_id = std::string(res["X-Request-Id"]);
   reply.content_type = std::string(res[http::field::content_type]);
+  reply.allow = std::string(res[http::field::allow]);
   return reply;
 }
 
@@ -138,6 +140,14 @@ TEST_F(HttpServerTest, UnknownPathIsJsonNotFound) {
 TEST_F(HttpServerTest, WrongMethodIs405) {
   auto r = send(server_->port(), http::verb::delete_, "/healthz");
   EXPECT_EQ(r.status, 405);
+}
+
+// RFC 9110: a 405 names the methods the resource has (Schemathesis's unsupported_method check
+// found none).
+TEST_F(HttpServerTest, A405NamesTheAllowedMethods) {
+  auto r = send(server_->port(), http::verb::delete_, "/healthz");
+  ASSERT_EQ(r.status, 405);
+  EXPECT_EQ(r.allow, "GET");
 }
 
 TEST_F(HttpServerTest, MissingTokenIs401) {

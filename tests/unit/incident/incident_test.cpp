@@ -147,6 +147,10 @@ TEST_F(IncidentTest, StatesMoveForwardOnly) {
   for (auto verb : {Verb::Acknowledge, Verb::Update, Verb::Mitigate, Verb::Resolve, Verb::Commander}) {
     EXPECT_EQ(act(inc, verb, "x", "y", clock_.now()).error().code, ErrorCode::FailedPrecondition) << toString(verb);
   }
+  // What the request lacks is said before what the state refuses (400, not 412): an update
+  // without a message, or a commander without a name, of a resolved incident.
+  EXPECT_EQ(act(inc, Verb::Update, "x", "", clock_.now()).error().code, ErrorCode::InvalidArgument);
+  EXPECT_EQ(act(inc, Verb::Commander, "x", "", clock_.now()).error().code, ErrorCode::InvalidArgument);
   // Notes are always possible; empty texts are not.
   EXPECT_TRUE(act(inc, Verb::Note, "carol", "customer emails answered", clock_.now()).has_value());
   EXPECT_EQ(act(inc, Verb::Note, "carol", "", clock_.now()).error().code, ErrorCode::InvalidArgument);

@@ -3,18 +3,13 @@
 // The dashboard's built files (web/: bundled by esbuild at build time), embedded in the binary
 // by web/CMakeLists.txt. Generated code defines embeddedFiles().
 
-#include <cstddef>
 #include <span>
-#include <string_view>
+
+#include "runway/core/embedded_file.hpp"
 
 namespace runway::web {
 
-struct EmbeddedFile {
-  std::string_view path;          // "/" for the page, "/assets/app.js", ...
-  std::string_view content_type;  // "application/javascript; charset=utf-8", ...
-  std::string_view body;          // static storage
-  std::string_view etag;          // quoted: "\"<first 32 hex digits of the SHA-256>\""
-};
+using runway::EmbeddedFile;
 
 // Every file, the page first.
 std::span<const EmbeddedFile> embeddedFiles();

@@ -1,0 +1,50 @@
+# Schemathesis hooks for schemathesis_test (SCHEMATHESIS_HOOKS=hooks).
+#
+# The run must not revoke the tokens it authenticates with: once DELETE /api/v1/tokens/{id}
+# (reached by an id read from GET /api/v1/tokens) revoked the admin token, every later request
+# of the run was 401 and tested nothing. The test names those token ids in
+# RUNWAY_PROTECTED_TOKEN_IDS; a revocation of one of them is sent for an unknown id instead (404),
+# and revoking any other token (those the run creates) goes on.
+import os
+
+import schemathesis
+
+PROTECTED = {i for i in os.environ.get("RUNWAY_PROTECTED_TOKEN_IDS", "").split(",") if i}
+
+
+@schemathesis.hook
+def map_case(ctx, case):
+    # Every phase, the stateful one too (its ids come from responses through links).
+    if case.method.upper() == "DELETE" and case.path == "/api/v1/tokens/{id}":
+        if case.path_parameters and case.path_parameters.get("id") in PROTECTED:
+            case.path_parameters = dict(case.path_parameters, id="0000000000000000")
+    return case
+
+
+# The stateful phase follows deploy -> get -> approve -> abort only from a deployment that was
+# admitted, and a generated environment name is never one of the configuration. A deploy body
+# of the right shape (environment and version strings) is pointed at the test's environment
+# with a fresh, valid version; every other body (wrong types, missing fields, extra fields) goes
+# as generated, so negative cases stay negative.
+_versions = iter(range(1, 1_000_000))
+
+
+@schemathesis.hook
+def map_body(ctx, body):
+    if ctx.operation.method.upper() != "POST":
+        return body
+    # An approval of the right shape decides as the role the gate waits for, which the admin
+    # token of the test also holds.
+    if ctx.operation.path == "/api/v1/deployments/{id}/approve":
+        if isinstance(body, dict) and not set(body) - {"role", "comment"} and all(
+            isinstance(v, str) for v in body.values()
+        ):
+            return dict(body, role="tech-lead")
+        return body
+    if ctx.operation.path != "/api/v1/deployments":
+        return body
+    if not isinstance(body, dict) or set(body) - {"environment", "version"}:
+        return body
+    if not isinstance(body.get("environment"), str) or not isinstance(body.get("version"), str):
+        return body
+    return {"environment": "staging", "version": f"v{next(_versions)}"}
