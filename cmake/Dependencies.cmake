@@ -14,6 +14,8 @@ find_package(tl-expected CONFIG REQUIRED)
 # RE2 (libre2-dev) ships a pkg-config file and no CMake package.
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
+# libpq (libpq-dev): the PostgreSQL store (src/store/postgres.cpp).
+pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
 if(RUNWAY_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()

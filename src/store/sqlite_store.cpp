@@ -16,6 +16,7 @@
 #include <boost/json.hpp>
 
 #include "chain.hpp"
+#include "records.hpp"
 #include "runway/store/store.hpp"
 #include "sqlite.hpp"
 
@@ -167,43 +168,6 @@ ALTER TABLE deployments ADD COLUMN evidence_json TEXT NOT NULL DEFAULT '{}';
 
 constexpr int kLatestSchema = std::size(kMigrations);
 
-bool isJson(std::string_view text) {
-  boost::system::error_code ec;
-  boost::json::parse(text, ec);
-  return !ec;
-}
-
-Result<void> validateEvent(const NewEvent& event) {
-  if (event.kind.empty()) return fail(ErrorCode::InvalidArgument, "event kind is empty");
-  if (!isJson(event.data_json)) {
-    return fail(ErrorCode::InvalidArgument,
-                "event " + event.kind + ": data_json is not valid JSON: " + event.data_json);
-  }
-  return {};
-}
-
-std::string artifactsToJson(const std::map<std::string, std::string>& artifacts) {
-  boost::json::object object;
-  for (const auto& [service, ref] : artifacts) object[service] = ref;
-  return boost::json::serialize(object);
-}
-
-Result<std::map<std::string, std::string>> artifactsFromJson(const std::string& text) {
-  boost::system::error_code ec;
-  boost::json::value value = boost::json::parse(text, ec);
-  if (ec || !value.is_object()) {
-    return fail(ErrorCode::Internal, "stored release artifacts are not a JSON object");
-  }
-  std::map<std::string, std::string> artifacts;
-  for (const auto& [service, ref] : value.as_object()) {
-    if (!ref.is_string()) {
-      return fail(ErrorCode::Internal, "stored release artifact is not a string");
-    }
-    artifacts.emplace(std::string(service), std::string(ref.as_string()));
-  }
-  return artifacts;
-}
-
 constexpr const char* kDeploymentColumns =
     "id, environment, application, version, phase, state_json, revision, created_at_ms, "
     "updated_at_ms, evidence_json";
@@ -241,26 +205,6 @@ EventRecord readEvent(const Statement& row) {
   return record;
 }
 
-std::string rolesToJson(const std::vector<std::string>& roles) {
-  boost::json::array array;
-  for (const std::string& role : roles) array.emplace_back(role);
-  return boost::json::serialize(array);
-}
-
-Result<std::vector<std::string>> rolesFromJson(const std::string& text) {
-  boost::system::error_code ec;
-  boost::json::value value = boost::json::parse(text, ec);
-  if (ec || !value.is_array()) {
-    return fail(ErrorCode::Internal, "stored token roles are not a JSON array");
-  }
-  std::vector<std::string> roles;
-  for (const auto& role : value.as_array()) {
-    if (!role.is_string()) return fail(ErrorCode::Internal, "stored token role is not a string");
-    roles.emplace_back(role.as_string());
-  }
-  return roles;
-}
-
 // revoked_at_ms is NULL while the token is live; the statement selects the NULL test as its own
 // column because Statement::int64 cannot tell NULL from 0.
 constexpr const char* kTokenColumns =
@@ -284,16 +228,6 @@ Result<TokenRecord> readToken(const Statement& row) {
 }
 
 Result<void> configure(Connection& conn, const std::string& path);
-
-Result<void> validateNotification(const NewNotification& n) {
-  if (n.channel.empty() || n.event.empty() || n.dedup_key.empty()) {
-    return fail(ErrorCode::InvalidArgument, "a notification needs a channel, an event and a dedup key");
-  }
-  if (!isJson(n.message_json)) {
-    return fail(ErrorCode::InvalidArgument, "notification message for " + n.channel + " is not valid JSON");
-  }
-  return {};
-}
 
 constexpr const char* kNotificationColumns =
     "id, created_at_ms, channel, event, subject, environment, dedup_key, message_json, status, "
@@ -378,22 +312,6 @@ class SqliteStore final : public Store {
   std::mutex verify_mutex_;  // guards verify_conn_
   std::optional<Connection> verify_conn_;
 };
-
-// Propagates the error of a Result<T> expression, otherwise yields its value.
-#define RUNWAY_STORE_TRY_ASSIGN(lhs, expr)         \
-  auto lhs##_result = (expr);                \
-  if (!lhs##_result) {                       \
-    return fail(std::move(lhs##_result).error()); \
-  }                                          \
-  auto lhs = std::move(*lhs##_result)
-
-#define RUNWAY_STORE_TRY(expr)                           \
-  do {                                             \
-    auto runway_try_result = (expr);               \
-    if (!runway_try_result) {                      \
-      return fail(std::move(runway_try_result).error()); \
-    }                                              \
-  } while (false)
 
 Result<void> SqliteStore::putRelease(const Release& release) {
   if (release.application.empty() || release.version.empty()) {
