@@ -328,6 +328,7 @@ class PostgresStore final : public Store {
                             TimePoint now) override;
   Result<void> releaseLease(const std::string& name, const std::string& holder) override;
   Result<std::optional<Lease>> getLease(const std::string& name) override;
+  void setFence(std::optional<Fence> fence) override;
   Result<void> createToken(const TokenRecord& token, const std::vector<NewEvent>& events) override;
   Result<TokenRecord> getToken(const std::string& id) override;
   Result<std::vector<TokenRecord>> listTokens() override;
@@ -342,6 +343,7 @@ class PostgresStore final : public Store {
 
  private:
   // REQUIRES: mutex_ held and a write transaction open.
+  Result<void> checkFenceLocked();
   Result<EventRecord> appendLocked(const NewEvent& event);
   Result<void> appendAllLocked(std::span<const NewEvent> events);
   Result<void> insertApprovalLocked(const ApprovalRecord& approval);
@@ -353,6 +355,7 @@ class PostgresStore final : public Store {
   pg::Connection conn_;
   const pg::ConnectOptions options_;
   const std::optional<AuditKey> key_;
+  std::optional<Fence> fence_;  // guarded by mutex_
   // verifyChain() reads through its own connection, opened on first use, so walking a long log
   // does not hold up the controller's writes.
   std::mutex verify_mutex_;
@@ -365,6 +368,7 @@ Result<void> PostgresStore::putRelease(const Release& release) {
   }
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(tx, Tx::begin(conn_, Tx::Mode::Write));
+  RUNWAY_STORE_TRY(checkFenceLocked());
   // ON CONFLICT DO NOTHING: a release put by another server at the same moment is compared, not
   // a unique violation.
   RUNWAY_STORE_TRY(conn_.exec("INSERT INTO releases (application, version, artifacts_json, "
@@ -437,6 +441,7 @@ Result<DeploymentRecord> PostgresStore::createDeployment(const DeploymentRecord&
   for (const NewEvent& e : events) RUNWAY_STORE_TRY(validateEvent(e));
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(tx, Tx::begin(conn_, Tx::Mode::Write));
+  RUNWAY_STORE_TRY(checkFenceLocked());
   DeploymentRecord stored = record;
   stored.revision = 1;
   RUNWAY_STORE_TRY_ASSIGN(
@@ -465,6 +470,7 @@ Result<DeploymentRecord> PostgresStore::updateDeployment(
   for (const NewEvent& e : events) RUNWAY_STORE_TRY(validateEvent(e));
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(tx, Tx::begin(conn_, Tx::Mode::Write));
+  RUNWAY_STORE_TRY(checkFenceLocked());
   // FOR UPDATE: a second server's commit of the same deployment waits here, then sees the new
   // revision and gets Conflict.
   RUNWAY_STORE_TRY_ASSIGN(existing, findDeploymentLocked(record.id, /*lock=*/true));
@@ -579,6 +585,7 @@ Result<void> PostgresStore::addApproval(const ApprovalRecord& approval,
   for (const NewEvent& e : events) RUNWAY_STORE_TRY(validateEvent(e));
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(tx, Tx::begin(conn_, Tx::Mode::Write));
+  RUNWAY_STORE_TRY(checkFenceLocked());
   RUNWAY_STORE_TRY_ASSIGN(deployment, findDeploymentLocked(approval.deployment_id, /*lock=*/false));
   if (!deployment) {
     return fail(ErrorCode::NotFound, "deployment " + approval.deployment_id + " not found");
@@ -657,6 +664,7 @@ Result<EventRecord> PostgresStore::appendEvent(const NewEvent& event) {
   RUNWAY_STORE_TRY(validateEvent(event));
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(tx, Tx::begin(conn_, Tx::Mode::Write));
+  RUNWAY_STORE_TRY(checkFenceLocked());
   RUNWAY_STORE_TRY_ASSIGN(record, appendLocked(event));
   RUNWAY_STORE_TRY(tx.commit());
   return record;
@@ -721,7 +729,7 @@ Result<void> PostgresStore::releaseLease(const std::string& name, const std::str
   RUNWAY_STORE_TRY_ASSIGN(tx, Tx::begin(conn_, Tx::Mode::Write));
   RUNWAY_STORE_TRY_ASSIGN(rows, conn_.exec("SELECT holder FROM leases WHERE name = $1 FOR UPDATE",
                                            {name}));
-  if (rows.size() == 0) return tx.commit();
+  if (rows.size() == 0 || rows.text(0, 0).empty()) return tx.commit();  // free
   if (rows.text(0, 0) != holder) {
     return fail(ErrorCode::Conflict,
                 "lease " + name + " is held by " + rows.text(0, 0) + ", not " + holder);
@@ -735,12 +743,32 @@ Result<void> PostgresStore::releaseLease(const std::string& name, const std::str
 Result<std::optional<Lease>> PostgresStore::getLease(const std::string& name) {
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(tx, Tx::begin(conn_, Tx::Mode::Read));
-  RUNWAY_STORE_TRY_ASSIGN(rows, conn_.exec("SELECT holder, expires_at_ms FROM leases WHERE "
+  RUNWAY_STORE_TRY_ASSIGN(rows, conn_.exec("SELECT holder, expires_at_ms, term FROM leases WHERE "
                                            "name = $1 AND holder <> ''",
                                            {name}));
   RUNWAY_STORE_TRY(tx.commit());
   if (rows.size() == 0) return std::optional<Lease>();
-  return std::optional<Lease>(Lease{name, rows.text(0, 0), fromUnixMillis(rows.int64(0, 1))});
+  return std::optional<Lease>(
+      Lease{name, rows.text(0, 0), fromUnixMillis(rows.int64(0, 1)), rows.int64(0, 2)});
+}
+
+void PostgresStore::setFence(std::optional<Fence> fence) {
+  std::lock_guard lock(mutex_);
+  fence_ = std::move(fence);
+}
+
+// FOR SHARE holds the lease row until this transaction ends: a takeover's update of the row
+// waits for the write to commit, so the write is never visible after the new term began.
+Result<void> PostgresStore::checkFenceLocked() {
+  if (!fence_) return {};
+  RUNWAY_STORE_TRY_ASSIGN(rows, conn_.exec("SELECT holder, term FROM leases WHERE name = $1 FOR SHARE",
+                                           {fence_->lease}));
+  if (rows.size() == 1 && rows.text(0, 0) == fence_->holder && rows.int64(0, 1) == fence_->term) {
+    return {};
+  }
+  return fail(ErrorCode::FailedPrecondition,
+              fenceMessage(*fence_, rows.size() == 1 ? rows.text(0, 0) : std::string(),
+                           rows.size() == 1 ? rows.int64(0, 1) : 0));
 }
 
 Result<std::optional<TokenRecord>> PostgresStore::findTokenLocked(const std::string& id, bool lock) {
@@ -767,6 +795,7 @@ Result<void> PostgresStore::createToken(const TokenRecord& token,
   for (const NewEvent& e : events) RUNWAY_STORE_TRY(validateEvent(e));
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(tx, Tx::begin(conn_, Tx::Mode::Write));
+  RUNWAY_STORE_TRY(checkFenceLocked());
   RUNWAY_STORE_TRY_ASSIGN(
       inserted,
       conn_.exec("INSERT INTO tokens (id, name, roles_json, salt, hash, created_by, created_at_ms, "
@@ -809,6 +838,7 @@ Result<void> PostgresStore::revokeToken(const std::string& id, TimePoint at,
   for (const NewEvent& e : events) RUNWAY_STORE_TRY(validateEvent(e));
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(tx, Tx::begin(conn_, Tx::Mode::Write));
+  RUNWAY_STORE_TRY(checkFenceLocked());
   RUNWAY_STORE_TRY_ASSIGN(existing, findTokenLocked(id, /*lock=*/true));
   if (!existing) return fail(ErrorCode::NotFound, "token " + id + " not found");
   if (!existing->revoked_at) {
@@ -838,6 +868,7 @@ Result<void> PostgresStore::enqueueNotifications(const std::vector<NewNotificati
   for (const NewEvent& e : events) RUNWAY_STORE_TRY(validateEvent(e));
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(tx, Tx::begin(conn_, Tx::Mode::Write));
+  RUNWAY_STORE_TRY(checkFenceLocked());
   RUNWAY_STORE_TRY(insertNotificationsLocked(notifications));
   RUNWAY_STORE_TRY(appendAllLocked(events));
   return tx.commit();
@@ -865,6 +896,7 @@ Result<NotificationRecord> PostgresStore::recordDeliveryAttempt(const DeliveryAt
   }
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(tx, Tx::begin(conn_, Tx::Mode::Write));
+  RUNWAY_STORE_TRY(checkFenceLocked());
   RUNWAY_STORE_TRY_ASSIGN(rows, conn_.exec(std::string("SELECT ") + kPgNotificationColumns +
                                                " FROM notifications WHERE id = $1 FOR UPDATE",
                                            {attempt.id}));

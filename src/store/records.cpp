@@ -51,6 +51,13 @@ Result<std::map<std::string, std::string>> artifactsFromJson(const std::string& 
   return artifacts;
 }
 
+std::string fenceMessage(const Fence& fence, const std::string& holder, std::int64_t term) {
+  return "write refused: " + fence.holder + " no longer holds lease " + fence.lease + " at term " +
+         std::to_string(fence.term) + " (" +
+         (holder.empty() ? std::string("it is free") : "held by " + holder + " at term " + std::to_string(term)) +
+         "); this server must stop writing and step down";
+}
+
 std::string rolesToJson(const std::vector<std::string>& roles) {
   boost::json::array array;
   for (const std::string& role : roles) array.emplace_back(role);

@@ -21,6 +21,9 @@ Result<void> validateNotification(const NewNotification& notification);
 
 std::string artifactsToJson(const std::map<std::string, std::string>& artifacts);
 Result<std::map<std::string, std::string>> artifactsFromJson(const std::string& text);
+// Why a fenced write was refused: `holder` and `term` are the lease's now ("" / 0: free).
+std::string fenceMessage(const Fence& fence, const std::string& holder, std::int64_t term);
+
 std::string rolesToJson(const std::vector<std::string>& roles);
 Result<std::vector<std::string>> rolesFromJson(const std::string& text);
 

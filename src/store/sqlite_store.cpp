@@ -164,6 +164,11 @@ ALTER TABLE events ADD COLUMN key_id TEXT NOT NULL DEFAULT '';
 -- never is.
 ALTER TABLE deployments ADD COLUMN evidence_json TEXT NOT NULL DEFAULT '{}';
 )sql"},
+    {8, R"sql(
+-- The fencing token of a lease: + 1 each time it changes hands (Store::setFence). A released
+-- lease keeps its row (holder '') so that its next term is still a new one.
+ALTER TABLE leases ADD COLUMN term INTEGER NOT NULL DEFAULT 1;
+)sql"},
 };
 
 constexpr int kLatestSchema = std::size(kMigrations);
@@ -282,6 +287,7 @@ class SqliteStore final : public Store {
                             TimePoint now) override;
   Result<void> releaseLease(const std::string& name, const std::string& holder) override;
   Result<std::optional<Lease>> getLease(const std::string& name) override;
+  void setFence(std::optional<Fence> fence) override;
   Result<void> createToken(const TokenRecord& token, const std::vector<NewEvent>& events) override;
   Result<TokenRecord> getToken(const std::string& id) override;
   Result<std::vector<TokenRecord>> listTokens() override;
@@ -296,6 +302,7 @@ class SqliteStore final : public Store {
 
  private:
   // REQUIRES: mutex_ held and a write transaction open.
+  Result<void> checkFenceLocked();
   Result<EventRecord> appendLocked(const NewEvent& event);
   Result<void> appendAllLocked(std::span<const NewEvent> events);
   Result<void> insertApprovalLocked(const ApprovalRecord& approval);
@@ -307,6 +314,7 @@ class SqliteStore final : public Store {
   Connection conn_;
   const std::string path_;
   const std::optional<AuditKey> key_;  // links new events and verifies the chain
+  std::optional<Fence> fence_;         // guarded by mutex_
   // verifyChain() reads through its own connection, opened on first use: in WAL mode a long
   // read does not block writers, so walking millions of records does not stall the controller.
   std::mutex verify_mutex_;  // guards verify_conn_
@@ -319,6 +327,7 @@ Result<void> SqliteStore::putRelease(const Release& release) {
   }
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_STORE_TRY(checkFenceLocked());
   {
     RUNWAY_STORE_TRY_ASSIGN(
         select, conn_.prepare(
@@ -395,6 +404,7 @@ Result<DeploymentRecord> SqliteStore::createDeployment(const DeploymentRecord& r
   }
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_STORE_TRY(checkFenceLocked());
   RUNWAY_STORE_TRY_ASSIGN(existing, findDeploymentLocked(record.id));
   if (existing) {
     return fail(ErrorCode::Conflict, "deployment " + record.id + " already exists");
@@ -434,6 +444,7 @@ Result<DeploymentRecord> SqliteStore::updateDeployment(const DeploymentRecord& r
   }
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_STORE_TRY(checkFenceLocked());
   RUNWAY_STORE_TRY_ASSIGN(existing, findDeploymentLocked(record.id));
   if (!existing) return fail(ErrorCode::NotFound, "deployment " + record.id + " not found");
   if (existing->revision != record.revision) {
@@ -569,6 +580,7 @@ Result<void> SqliteStore::addApproval(const ApprovalRecord& approval,
                                       const std::vector<NewEvent>& events) {
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_STORE_TRY(checkFenceLocked());
   RUNWAY_STORE_TRY_ASSIGN(deployment, findDeploymentLocked(approval.deployment_id));
   if (!deployment) {
     return fail(ErrorCode::NotFound, "deployment " + approval.deployment_id + " not found");
@@ -666,6 +678,7 @@ Result<void> SqliteStore::appendAllLocked(std::span<const NewEvent> events) {
 Result<EventRecord> SqliteStore::appendEvent(const NewEvent& event) {
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_STORE_TRY(checkFenceLocked());
   RUNWAY_STORE_TRY_ASSIGN(record, appendLocked(event));
   RUNWAY_STORE_TRY(tx.commit());
   return record;
@@ -751,9 +764,10 @@ Result<bool> SqliteStore::acquireLease(const std::string& name, const std::strin
       return false;  // another holder's lease is live; nothing to write
     }
   }
-  RUNWAY_STORE_TRY_ASSIGN(upsert, conn_.prepare("INSERT INTO leases (name, holder, expires_at_ms) "
-                                          "VALUES (?1, ?2, ?3) ON CONFLICT (name) DO UPDATE SET "
-                                          "holder = excluded.holder, "
+  RUNWAY_STORE_TRY_ASSIGN(upsert, conn_.prepare("INSERT INTO leases (name, holder, expires_at_ms, term) "
+                                          "VALUES (?1, ?2, ?3, 1) ON CONFLICT (name) DO UPDATE SET "
+                                          "term = CASE WHEN holder = excluded.holder THEN term "
+                                          "ELSE term + 1 END, holder = excluded.holder, "
                                           "expires_at_ms = excluded.expires_at_ms"));
   upsert.bind(1, name).bind(2, holder).bind(3, toUnixMillis(now + ttl));
   RUNWAY_STORE_TRY(upsert.run());
@@ -768,13 +782,15 @@ Result<void> SqliteStore::releaseLease(const std::string& name, const std::strin
     RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare("SELECT holder FROM leases WHERE name = ?1"));
     select.bind(1, name);
     RUNWAY_STORE_TRY_ASSIGN(found, select.step());
-    if (!found) return {};
+    if (!found || select.text(0).empty()) return {};  // free: nothing to release
     if (select.text(0) != holder) {
       return fail(ErrorCode::Conflict,
                   "lease " + name + " is held by " + select.text(0) + ", not " + holder);
     }
   }
-  RUNWAY_STORE_TRY_ASSIGN(remove, conn_.prepare("DELETE FROM leases WHERE name = ?1 AND holder = ?2"));
+  // The row stays (holder '', expired), so that whoever takes the lease next gets a new term.
+  RUNWAY_STORE_TRY_ASSIGN(remove, conn_.prepare("UPDATE leases SET holder = '', expires_at_ms = 0 "
+                                                "WHERE name = ?1 AND holder = ?2"));
   remove.bind(1, name).bind(2, holder);
   RUNWAY_STORE_TRY(remove.run());
   return tx.commit();
@@ -782,12 +798,30 @@ Result<void> SqliteStore::releaseLease(const std::string& name, const std::strin
 
 Result<std::optional<Lease>> SqliteStore::getLease(const std::string& name) {
   std::lock_guard lock(mutex_);
-  RUNWAY_STORE_TRY_ASSIGN(select,
-                    conn_.prepare("SELECT holder, expires_at_ms FROM leases WHERE name = ?1"));
+  RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare("SELECT holder, expires_at_ms, term FROM leases "
+                                                "WHERE name = ?1 AND holder <> ''"));
   select.bind(1, name);
   RUNWAY_STORE_TRY_ASSIGN(found, select.step());
   if (!found) return std::optional<Lease>();
-  return std::optional<Lease>(Lease{name, select.text(0), fromUnixMillis(select.int64(1))});
+  return std::optional<Lease>(
+      Lease{name, select.text(0), fromUnixMillis(select.int64(1)), select.int64(2)});
+}
+
+void SqliteStore::setFence(std::optional<Fence> fence) {
+  std::lock_guard lock(mutex_);
+  fence_ = std::move(fence);
+}
+
+// One writer at a time (BEGIN IMMEDIATE): the lease cannot change between this check and the
+// commit.
+Result<void> SqliteStore::checkFenceLocked() {
+  if (!fence_) return {};
+  RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare("SELECT holder, term FROM leases WHERE name = ?1"));
+  select.bind(1, fence_->lease);
+  RUNWAY_STORE_TRY_ASSIGN(found, select.step());
+  if (found && select.text(0) == fence_->holder && select.int64(1) == fence_->term) return {};
+  return fail(ErrorCode::FailedPrecondition,
+              fenceMessage(*fence_, found ? select.text(0) : std::string(), found ? select.int64(1) : 0));
 }
 
 Result<std::optional<TokenRecord>> SqliteStore::findTokenLocked(const std::string& id) {
@@ -813,6 +847,7 @@ Result<void> SqliteStore::createToken(const TokenRecord& token,
   }
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_STORE_TRY(checkFenceLocked());
   RUNWAY_STORE_TRY_ASSIGN(existing, findTokenLocked(token.id));
   if (existing) return fail(ErrorCode::Conflict, "token " + token.id + " already exists");
   {
@@ -889,6 +924,7 @@ Result<void> SqliteStore::enqueueNotifications(const std::vector<NewNotification
   for (const auto& n : notifications) RUNWAY_STORE_TRY(validateNotification(n));
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_STORE_TRY(checkFenceLocked());
   RUNWAY_STORE_TRY(insertNotificationsLocked(notifications));
   RUNWAY_STORE_TRY(appendAllLocked(events));
   return tx.commit();
@@ -919,6 +955,7 @@ Result<NotificationRecord> SqliteStore::recordDeliveryAttempt(const DeliveryAtte
   }
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_STORE_TRY(checkFenceLocked());
   std::optional<NotificationRecord> found;
   {
     RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare(std::string("SELECT ") + kNotificationColumns +
@@ -989,6 +1026,7 @@ Result<void> SqliteStore::revokeToken(const std::string& id, TimePoint at,
                                       const std::vector<NewEvent>& events) {
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_STORE_TRY(checkFenceLocked());
   RUNWAY_STORE_TRY_ASSIGN(existing, findTokenLocked(id));
   if (!existing) return fail(ErrorCode::NotFound, "token " + id + " not found");
   if (!existing->revoked_at) {

@@ -200,6 +200,29 @@ TEST_F(PostgresStoreTest, LeaseTermChangesOnlyWhenTheLeaseChangesHands) {
   EXPECT_EQ(psql("SELECT term FROM leases WHERE name = 'leader'"), "3\n");
 }
 
+// Fencing across two servers: the old leader's store, paused past its lease, has its write
+// refused once another store took the lease; the new leader's write goes through.
+TEST_F(PostgresStoreTest, AStaleLeadersWriteIsRefusedAfterAnotherStoreTookTheLease) {
+  auto other = openOrFail({url_, std::nullopt});
+  ASSERT_NE(other, nullptr);
+  ASSERT_TRUE(*store_->acquireLease("controller", "server-1", std::chrono::seconds(10), at(0)));
+  store_->setFence(Fence{"controller", "server-1", (*store_->getLease("controller"))->term});
+  ASSERT_TRUE(store_->createDeployment(deployment("dep-1"), {event("created", "dep-1")}));
+  DeploymentRecord change = *store_->getDeployment("dep-1");
+
+  ASSERT_TRUE(*other->acquireLease("controller", "server-2", std::chrono::seconds(10), at(11'000)));
+  other->setFence(Fence{"controller", "server-2", (*other->getLease("controller"))->term});
+  change.phase = "Aborted";
+  auto stale = store_->updateDeployment(change, {event("aborted", "dep-1")});
+  ASSERT_FALSE(stale);
+  EXPECT_EQ(stale.error().code, ErrorCode::FailedPrecondition);
+  EXPECT_THAT(stale.error().message, HasSubstr("held by server-2 at term 2"));
+  change.phase = "Progressing";
+  ASSERT_TRUE(other->updateDeployment(change, {event("progressing", "dep-1")}));
+  EXPECT_EQ(store_->getDeployment("dep-1")->phase, "Progressing");
+  EXPECT_EQ(other->verifyChain()->events, 2);
+}
+
 // Point 5 of issue 18: a database restart between two writes, and a write during the outage.
 TEST(PostgresRestart, AWriteDuringTheOutageErrorsAndTheNextCallAfterItReconnects) {
   auto server = test::PostgresServer::start({"runway-pg-restart", std::nullopt});
