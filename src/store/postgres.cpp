@@ -51,8 +51,13 @@ std::int64_t Rows::affected() const {
 Result<Connection> Connection::open(const ConnectOptions& options) {
   // Keywords before "dbname" are defaults the URL may override; "password" comes after it, so
   // the password given separately is the one used.
-  std::vector<const char*> keys = {"connect_timeout", "application_name", "dbname"};
-  std::vector<const char*> values = {"5", "runway", options.url.c_str()};
+  // TCP keepalives and tcp_user_timeout: a connection whose peer vanished without a reset (a
+  // network partition) fails within about 30 s instead of hanging a call forever.
+  std::vector<const char*> keys = {"connect_timeout", "application_name", "keepalives",
+                                   "keepalives_idle", "keepalives_interval", "keepalives_count",
+                                   "tcp_user_timeout", "dbname"};
+  std::vector<const char*> values = {"5", "runway", "1", "10", "5", "3", "30000",
+                                     options.url.c_str()};
   if (options.password) {
     keys.push_back("password");
     values.push_back(options.password->c_str());

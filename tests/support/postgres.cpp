@@ -1,6 +1,8 @@
 #include "support/postgres.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +11,7 @@
 
 #include "support/net.hpp"
 #include "support/poll.hpp"
+#include "test_paths.hpp"
 
 namespace runway::test {
 namespace {
@@ -47,6 +50,36 @@ Result<std::string> runToEnd(std::vector<std::string> argv,
   return out->out;
 }
 
+// The initdb of a trust-auth cluster, made once per build tree (initdb takes seconds; ctest runs
+// each test in its own process) under a lock, and copied for each server.
+Result<fs::path> templateCluster() {
+  const fs::path dir = fs::path(binaryDir()) / "tests" / "postgres-template";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  const int lock = ::open((dir / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock < 0 || ::flock(lock, LOCK_EX) != 0) {
+    if (lock >= 0) ::close(lock);
+    return fail(ErrorCode::Internal, "cannot lock " + (dir / "lock").string());
+  }
+  Result<fs::path> result = dir / "pgdata";
+  if (!fs::exists(dir / "ready")) {
+    fs::remove_all(dir / "pgdata", ec);
+    fs::create_directories(dir / "pgdata");
+    if (::geteuid() == 0 && ::chown((dir / "pgdata").c_str(), kNobody, kNobody) != 0) {
+      result = fail(ErrorCode::Internal, "cannot give " + (dir / "pgdata").string() + " to nobody");
+    } else if (auto init = runToEnd(asServerUser({(kPgBin / "initdb").string(), "-D",
+                                                  (dir / "pgdata").string(), "-U", "postgres",
+                                                  "-E", "UTF8", "--no-sync", "-A", "trust"}));
+               !init) {
+      result = fail(ErrorCode::Internal, "initdb: " + init.error().message);
+    } else {
+      std::ofstream(dir / "ready") << "initdb done\n";
+    }
+  }
+  ::close(lock);  // releases the lock
+  return result;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<PostgresServer>> PostgresServer::start(Options options) {
@@ -58,24 +91,26 @@ Result<std::unique_ptr<PostgresServer>> PostgresServer::start(Options options) {
   std::unique_ptr<PostgresServer> server(new PostgresServer(std::move(options)));
   ::chmod(server->dir_.path().c_str(), 0755);
   server->pgdata_ = server->dir_ / "pgdata";
-  fs::create_directories(server->pgdata_);
-  std::vector<std::string> initdb = {(kPgBin / "initdb").string(), "-D", server->pgdata_.string(),
-                                     "-U", "postgres", "-E", "UTF8", "--no-sync"};
-  if (server->options_.password) {
+  if (!server->options_.password) {
+    auto cluster = templateCluster();
+    if (!cluster) return fail(cluster.error());
+    auto copied = runToEnd({"cp", "-a", cluster->string(), server->pgdata_.string()});
+    if (!copied) return fail(ErrorCode::Internal, "copying the template cluster: " + copied.error().message);
+  } else {
+    fs::create_directories(server->pgdata_);
     auto pwfile = server->dir_.write("pwfile", *server->options_.password + "\n");
     if (!pwfile) return fail(pwfile.error());
     ::chmod(pwfile->c_str(), 0644);
-    initdb.insert(initdb.end(), {"--pwfile", pwfile->string(), "--auth-local=trust",
-                                 "--auth-host=scram-sha-256"});
-  } else {
-    initdb.insert(initdb.end(), {"-A", "trust"});
+    if (::geteuid() == 0 && ::chown(server->pgdata_.c_str(), kNobody, kNobody) != 0) {
+      return fail(ErrorCode::Internal, "cannot give " + server->pgdata_.string() + " to nobody");
+    }
+    auto init = runToEnd(asServerUser({(kPgBin / "initdb").string(), "-D",
+                                       server->pgdata_.string(), "-U", "postgres", "-E", "UTF8",
+                                       "--no-sync", "--pwfile", pwfile->string(),
+                                       "--auth-local=trust", "--auth-host=scram-sha-256"}));
+    if (!init) return fail(ErrorCode::Internal, "initdb: " + init.error().message);
+    fs::remove(server->dir_ / "pwfile");
   }
-  if (::geteuid() == 0 && ::chown(server->pgdata_.c_str(), kNobody, kNobody) != 0) {
-    return fail(ErrorCode::Internal, "cannot give " + server->pgdata_.string() + " to nobody");
-  }
-  auto init = runToEnd(asServerUser(std::move(initdb)));
-  if (!init) return fail(ErrorCode::Internal, "initdb: " + init.error().message);
-  if (server->options_.password) fs::remove(server->dir_ / "pwfile");
   auto port = freeLoopbackPort();
   if (!port) return fail(port.error());
   server->port_ = *port;
@@ -102,7 +137,7 @@ Result<void> PostgresServer::launch() {
                          std::to_string(port_)})
             .has_value();
       },
-      deadlineIn(60s), 200ms);
+      deadlineIn(60s), 50ms);
   if (auto exited = server_->tryWait()) {
     server_.reset();
     return fail(ErrorCode::Unavailable, "postgres exited (" + exited->describe() +

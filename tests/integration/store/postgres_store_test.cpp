@@ -188,18 +188,6 @@ TEST_F(PostgresStoreTest, TwoStoresOnOneDatabaseKeepOneChainAndOneRevision) {
   EXPECT_EQ(other->verifyChain()->events, 102);
 }
 
-TEST_F(PostgresStoreTest, LeaseTermChangesOnlyWhenTheLeaseChangesHands) {
-  ASSERT_EQ(store_->acquireLease("leader", "a", std::chrono::seconds(10), at(0)), true);
-  ASSERT_EQ(store_->acquireLease("leader", "a", std::chrono::seconds(10), at(5'000)), true);
-  EXPECT_EQ(psql("SELECT term FROM leases WHERE name = 'leader'"), "1\n");
-  ASSERT_EQ(store_->acquireLease("leader", "b", std::chrono::seconds(10), at(15'000)), true);
-  EXPECT_EQ(psql("SELECT term FROM leases WHERE name = 'leader'"), "2\n");
-  ASSERT_TRUE(store_->releaseLease("leader", "b"));
-  EXPECT_EQ(store_->getLease("leader")->has_value(), false);
-  ASSERT_EQ(store_->acquireLease("leader", "a", std::chrono::seconds(10), at(16'000)), true);
-  EXPECT_EQ(psql("SELECT term FROM leases WHERE name = 'leader'"), "3\n");
-}
-
 // Fencing across two servers: the old leader's store, paused past its lease, has its write
 // refused once another store took the lease; the new leader's write goes through.
 TEST_F(PostgresStoreTest, AStaleLeadersWriteIsRefusedAfterAnotherStoreTookTheLease) {
