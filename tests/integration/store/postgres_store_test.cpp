@@ -4,11 +4,13 @@
 // schema versions, and the copy of an SQLite store (`runway store migrate`).
 
 #include <atomic>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
 
 #include "runway/store/postgres_store.hpp"
+#include "support/poll.hpp"
 #include "support/postgres.hpp"
 #include "unit/store/store_contract.hpp"
 
@@ -250,6 +252,64 @@ TEST(PostgresRestart, AWriteDuringTheOutageErrorsAndTheNextCallAfterItReconnects
   ASSERT_TRUE(report);
   EXPECT_TRUE(report->intact());
   EXPECT_EQ(report->events, 3);
+}
+
+// The connection lost during COMMIT itself: the outcome is unknown to the store, which says so
+// (Unavailable, "may or may not have been stored") instead of reporting either; the next call
+// reconnects and reads what is there. A deferred trigger holds the COMMIT long enough for the
+// test to terminate that backend (as a failover or a killed server would).
+TEST(PostgresRestart, TheConnectionLostDuringCommitIsAnUnknownOutcomeNeverASuccess) {
+  auto server = test::PostgresServer::start({"runway-pg-commit", std::nullopt});
+  ASSERT_TRUE(server) << server.error().message;
+  ASSERT_TRUE((*server)->createDatabase("commit"));
+  auto store = openOrFail({(*server)->url("commit"), std::nullopt});
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->createDeployment(deployment("dep-1"), {event("created", "dep-1")}));
+  ASSERT_TRUE((*server)->psql("commit",
+                              "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS "
+                              "$$ BEGIN PERFORM pg_sleep(60); RETURN NULL; END $$; "
+                              "CREATE CONSTRAINT TRIGGER slow_commit AFTER UPDATE ON deployments "
+                              "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()"));
+
+  DeploymentRecord change = *store->getDeployment("dep-1");
+  change.phase = "Progressing";
+  std::optional<Result<DeploymentRecord>> outcome;
+  std::thread writer([&] { outcome = store->updateDeployment(change, {event("progressing", "dep-1")}); });
+  std::string pid;
+  const bool in_commit = test::pollUntil(
+      [&] {
+        auto out = (*server)->psql("commit",
+                                   "SELECT pid FROM pg_stat_activity WHERE query = 'COMMIT' AND "
+                                   "state = 'active' AND pid <> pg_backend_pid()");
+        if (!out || out->empty()) return false;
+        pid = out->substr(0, out->find('\n'));
+        return true;
+      },
+      test::deadlineIn(std::chrono::seconds(30)));
+  if (in_commit) {
+    EXPECT_TRUE((*server)->psql("commit", "SELECT pg_terminate_backend(" + pid + ")"));
+  }
+  writer.join();
+  ASSERT_TRUE(in_commit) << "the write never reached its COMMIT";
+  ASSERT_TRUE(outcome.has_value());
+  ASSERT_FALSE(*outcome) << "a write whose COMMIT lost its connection reported success";
+  EXPECT_EQ(outcome->error().code, ErrorCode::Unavailable);
+  EXPECT_THAT(outcome->error().message, HasSubstr("may or may not have been stored"));
+
+  ASSERT_TRUE((*server)->psql("commit", "DROP TRIGGER slow_commit ON deployments"));
+  // Here the server aborted the transaction: read back, the revision is the old one, and the
+  // same write, retried on a new connection, is committed once.
+  auto stored = store->getDeployment("dep-1");
+  ASSERT_TRUE(stored) << stored.error().message;
+  EXPECT_EQ(stored->revision, 1);
+  EXPECT_EQ(stored->phase, "Pending");
+  auto retried = store->updateDeployment(change, {event("progressing", "dep-1")});
+  ASSERT_TRUE(retried) << retried.error().message;
+  EXPECT_EQ(retried->revision, 2);
+  auto report = store->verifyChain();
+  ASSERT_TRUE(report);
+  EXPECT_TRUE(report->intact());
+  EXPECT_EQ(report->events, 2);
 }
 
 TEST(PostgresLogin, PasswordComesSeparatelyAndNeverAppearsInAMessage) {
