@@ -36,6 +36,7 @@
 #include "runway/core/logging.hpp"
 #include "runway/core/ids.hpp"
 #include "runway/core/redact.hpp"
+#include "runway/core/repeated_failure.hpp"
 #include "runway/incident/service.hpp"
 #include "runway/notify/outbox.hpp"
 #include "runway/router/admin_client.hpp"
@@ -527,10 +528,17 @@ int serve(const ServeOptions& opts) {
   std::condition_variable reminders_cv;
   bool reminders_stop = false;
   std::thread reminders([&] {
+    RepeatedFailure failures;
     std::unique_lock wait_lock(reminders_mu);
     while (!reminders_cv.wait_for(wait_lock, std::chrono::seconds(1), [&] { return reminders_stop; })) {
       wait_lock.unlock();
-      if (auto r = incidents->sendReminders(); !r) spdlog::error("incident reminders: {}", r.error().message);
+      if (auto r = incidents->sendReminders(); !r) {
+        if (auto line = failures.failed(r.error(), RepeatedFailure::Clock::now())) {
+          spdlog::error("incident reminders: {}", *line);
+        }
+      } else if (auto line = failures.succeeded()) {
+        spdlog::info("incident reminders: {}", *line);
+      }
       wait_lock.lock();
     }
   });
@@ -603,10 +611,17 @@ int serve(const ServeOptions& opts) {
   std::thread snapshot_thread([&] {
     report::TrafficSnapshots snapshots(report::SnapshotOptions{
         store, runtime, clock, [ctrl] { return ctrl->config(); }, *report_window});
+    RepeatedFailure failures;
     std::unique_lock held(snapshot_mu);
     while (!snapshot_stop) {
       held.unlock();
-      if (auto r = snapshots.tick(); !r) spdlog::warn("report snapshots: {}", r.error().message);
+      if (auto r = snapshots.tick(); !r) {
+        if (auto line = failures.failed(r.error(), RepeatedFailure::Clock::now())) {
+          spdlog::warn("report snapshots: {}", *line);
+        }
+      } else if (auto line = failures.succeeded()) {
+        spdlog::info("report snapshots: {}", *line);
+      }
       held.lock();
       snapshot_cv.wait_for(held, std::chrono::milliseconds(250), [&] { return snapshot_stop; });
     }

@@ -102,6 +102,11 @@ std::vector<std::string> eventKinds(ServeFixture& server, const std::string& id,
   return kinds;
 }
 
+std::string serveLog(const TempDir& dir) {
+  auto text = readFile(dir.path() / "serve.log");
+  return text ? *text : "(no serve.log)";
+}
+
 TEST(StoreRestartTest, PostgresRestartedMidCanaryTheRolloutContinuesAndNothingIsLost) {
   ASSERT_TRUE(std::filesystem::exists(binaryPath("runway-demo-app")));
   auto pg = PostgresServer::start({"runway-pg-restart", std::nullopt});
@@ -116,7 +121,7 @@ TEST(StoreRestartTest, PostgresRestartedMidCanaryTheRolloutContinuesAndNothingIs
   std::string error;
   const std::string v1 = server.deploy("canary", "v1", &error);
   ASSERT_FALSE(v1.empty()) << error;
-  ASSERT_EQ(server.waitTerminal(v1, 90s), "Succeeded");
+  ASSERT_EQ(server.waitTerminal(v1, 90s), "Succeeded") << serveLog(dir);
   const std::string address = server.serviceAddress("canary", "web");
   ASSERT_FALSE(address.empty());
   LoadGenerator load("http://" + address + "/");
@@ -160,7 +165,7 @@ TEST(StoreRestartTest, PostgresRestartedMidCanaryTheRolloutContinuesAndNothingIs
   EXPECT_GT(writes, 0);
 
   ASSERT_TRUE((*pg)->restart());
-  EXPECT_EQ(server.waitTerminal(v2, 120s), "Succeeded");
+  EXPECT_EQ(server.waitTerminal(v2, 120s), "Succeeded") << serveLog(dir);
   load.stop();
 
   // Each step started exactly once (5 steps), nothing skipped, nothing promoted by the refused
@@ -195,6 +200,15 @@ TEST(StoreRestartTest, PostgresRestartedMidCanaryTheRolloutContinuesAndNothingIs
   const auto log = readFile(dir.path() / "serve.log");
   ASSERT_TRUE(log);
   EXPECT_NE(log->find("cannot commit its next state"), std::string::npos) << *log;
+  // The loops that poll the store (outbox every 200 ms, snapshots every 250 ms) say that it is
+  // down once per message, not once per pass, and say when it works again.
+  int outbox_lines = 0;
+  for (auto at = log->find("notification outbox: "); at != std::string::npos;
+       at = log->find("notification outbox: ", at + 1)) {
+    ++outbox_lines;
+  }
+  EXPECT_LE(outbox_lines, 5) << *log;
+  EXPECT_NE(log->find("notification outbox: works again after"), std::string::npos) << *log;
 }
 
 }  // namespace
