@@ -84,7 +84,7 @@ TEST(StoreServeTest, MigrateThenServeOnPostgresKeepsTheHistoryAndTheChain) {
   std::string error;
   const std::string v1 = server.deploy("sim", "v1", &error);
   ASSERT_FALSE(v1.empty()) << error;
-  ASSERT_EQ(server.waitTerminal(v1, 60s), "Succeeded");
+  ASSERT_EQ(server.waitTerminal(v1, 60s), "Succeeded") << fileText(dir.path() / "serve.log");
   ASSERT_TRUE(server.terminate());
 
   // A URL with the password in it is refused, and the refusal does not repeat it.
@@ -113,7 +113,7 @@ TEST(StoreServeTest, MigrateThenServeOnPostgresKeepsTheHistoryAndTheChain) {
   EXPECT_EQ(server.phase(v1), "Succeeded");
   const std::string v2 = server.deploy("sim", "v2", &error);
   ASSERT_FALSE(v2.empty()) << error;
-  ASSERT_EQ(server.waitTerminal(v2, 60s), "Succeeded");
+  ASSERT_EQ(server.waitTerminal(v2, 60s), "Succeeded") << fileText(dir.path() / "serve.log");
   auto env = server.getJson("/api/v1/environments/sim");
   ASSERT_TRUE(env.is_object());
   EXPECT_EQ(env.at("currentRelease").as_string(), "v2");
