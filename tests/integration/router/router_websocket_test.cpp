@@ -173,7 +173,22 @@ TEST(RouterWebSocketTest, EchoThroughTheRouterSurvivesAWeightChange) {
 
   const std::string v1 = "listener=\"chat.test\",version=\"v1\"";
   const std::string v2 = "listener=\"chat.test\",version=\"v2\"";
-  auto metrics = router.metrics();
+  // The router counts a relayed piece when its write has completed, which may be just after the
+  // client has read it: wait for the counts to include the big echo.
+  std::string metrics;
+  const auto counted = [&](const std::string& labels, const char* direction, double above) {
+    const std::string key =
+        "runway_router_tunnel_bytes_total{" + labels + ",direction=\"" + direction + "\"} ";
+    const auto at = metrics.find(key);
+    return at != std::string::npos && std::stod(metrics.substr(at + key.size())) > above;
+  };
+  EXPECT_TRUE(test::pollUntil(
+      [&] {
+        metrics = router.metrics();
+        return counted(v1, "to_upstream", 100'000.0) && counted(v1, "to_client", 100'000.0) &&
+               counted(v2, "to_client", 0.0);
+      },
+      test::deadlineIn(std::chrono::seconds(10))));
   EXPECT_THAT(metrics, HasSubstr("runway_router_upgraded_connections_total{" + v1 + "} 1\n"));
   EXPECT_THAT(metrics, HasSubstr("runway_router_upgraded_connections_total{" + v2 + "} 1\n"));
   EXPECT_THAT(metrics, HasSubstr("runway_router_open_tunnels{" + v1 + "} 1\n"));
