@@ -822,7 +822,8 @@ void Reconciler::abandon(const std::string& id, const std::string& why, Phase ph
   const TimePoint now = o_.clock->now();
   auto r = deployments_.commit(id, std::move(doc), now, {store::NewEvent{now, actor, event, id, why, "{}"}});
   // One whose start hooks are still running stays live, and holds its environment, until they
-  // finish (startHooksRan): the next queued release's hooks must not run beside them.
+  // finish (runStartHooksThenStart's callback): the next queued release's hooks must not run
+  // beside them.
   if (r && executor_.starting().count(id) == 0) forget(id);
   if (r && o_.on_commit) o_.on_commit();
 }
