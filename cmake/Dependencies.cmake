@@ -17,6 +17,8 @@ pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
 # sd_notify(3) for runway.service's Type=notify readiness (libsystemd-dev; libsystemd0 is on every
 # Debian 12 machine, apt itself depends on it).
 pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
+# libpq (libpq-dev): the PostgreSQL store (src/store/postgres.cpp).
+pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
 if(RUNWAY_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()

@@ -14,7 +14,7 @@ packages=(
   build-essential cmake ninja-build ccache mold pkg-config git
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libboost-filesystem1.81-dev libboost-system1.81-dev
-  libyaml-cpp-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev libcli11-dev
+  libyaml-cpp-dev libsqlite3-dev sqlite3 libpq-dev libcurl4-openssl-dev libcli11-dev
   libspdlog-dev libfmt-dev libexpected-dev libssl-dev libre2-dev libexpat1-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   prometheus prometheus-alertmanager curl procps python3 python3-venv r-base-core

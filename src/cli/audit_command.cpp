@@ -1,4 +1,4 @@
-// `runway audit verify [--data DIR]`: walks the event log's hash chain.
+// `runway audit verify [--data DIR] [--store postgres://...]`: walks the event log's hash chain.
 
 #include <filesystem>
 #include <optional>
@@ -9,7 +9,9 @@
 #include "commands.hpp"
 #include "runway/core/clock.hpp"
 #include "runway/core/error.hpp"
+#include "runway/store/postgres_store.hpp"
 #include "runway/store/store.hpp"
+#include "store_flags.hpp"
 
 namespace runway::cli {
 
@@ -26,10 +28,24 @@ void addAuditCommand(CLI::App& app, Context& ctx) {
   verify->add_option("--data", *data, "Data directory of the server")->capture_default_str();
   verify->add_option("--audit-key-file", *key_file,
                      "The audit key the chain is linked with (default: DATA/audit.key when it exists)");
-  verify->callback([&ctx, data, key_file] {
+  auto store_flags = std::make_shared<StoreFlags>();
+  addStoreFlags(verify, *store_flags, "--store",
+                "Verify the PostgreSQL store of a server started with --store (postgres://...) "
+                "instead of DATA/runway.db");
+  verify->callback([&ctx, data, key_file, store_flags] {
     const auto db = std::filesystem::path(*data) / "runway.db";
+    std::optional<store::PostgresOptions> pg;
+    if (!store_flags->url.empty()) {
+      auto options = postgresOptions(*store_flags);
+      if (!options) {
+        fmt::print(stderr, "runway: {}\n", options.error().message);
+        ctx.exit_code = kExitUsage;
+        return;
+      }
+      pg = std::move(*options);
+    }
     std::error_code ec;
-    if (!std::filesystem::exists(db, ec)) {
+    if (!pg && !std::filesystem::exists(db, ec)) {
       fmt::print(stderr, "runway: no store at {} (is --data right?)\n", db.string());
       ctx.exit_code = kExitFailed;
       return;
@@ -51,7 +67,7 @@ void addAuditCommand(CLI::App& app, Context& ctx) {
     } else {
       fmt::print("checking without an audit key ({} does not exist)\n", key_path.string());
     }
-    auto store = store::openSqliteStore(db.string(), key);
+    auto store = pg ? store::openPostgresStore(*pg, key) : store::openSqliteStore(db.string(), key);
     if (!store) {
       fmt::print(stderr, "runway: {}\n", store.error().message);
       ctx.exit_code = exitCode(store.error().code);

@@ -133,6 +133,7 @@ int run(int argc, char** argv) {
   addValidateCommand(app, ctx);
   addRehearseCommand(app, ctx);
   addAuditCommand(app, ctx);
+  addStoreCommand(app, ctx);
   addNotificationsCommand(app, ctx);
   addAlertsCommand(app, ctx);
   addIncidentCommand(app, ctx);

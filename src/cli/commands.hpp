@@ -21,6 +21,8 @@ void addValidateCommand(CLI::App& app, Context& ctx);
 // rehearse (rehearse_command.cpp)
 void addRehearseCommand(CLI::App& app, Context& ctx);
 void addAuditCommand(CLI::App& app, Context& ctx);
+// store migrate (store_command.cpp)
+void addStoreCommand(CLI::App& app, Context& ctx);
 void addRouterCommand(CLI::App& app, Context& ctx);
 // preflight, health, smoke, perf, backup (checks_command.cpp)
 void addCheckCommands(CLI::App& app, Context& ctx);

@@ -36,6 +36,7 @@
 #include "runway/core/logging.hpp"
 #include "runway/core/ids.hpp"
 #include "runway/core/redact.hpp"
+#include "runway/core/repeated_failure.hpp"
 #include "runway/incident/service.hpp"
 #include "runway/notify/outbox.hpp"
 #include "runway/router/admin_client.hpp"
@@ -45,6 +46,8 @@
 #include "runway/runtime/records.hpp"
 #include "runway/runtime/router_backend.hpp"
 #include "runway/runtime/simulated_runtime.hpp"
+#include "runway/store/postgres_store.hpp"
+#include "store_flags.hpp"
 #include "runway/runtime/traffic_statistics.hpp"
 #include "runway/core/duration.hpp"
 #include "runway/rehearse/simulated_gates.hpp"
@@ -75,7 +78,45 @@ struct ServeOptions {
   int max_event_streams = 64;
   std::string report_window = "5m";  // traffic snapshots around each deployment (docs/reports.md)
   std::string session_ttl = "8h";    // dashboard sessions (docs/dashboard.md)
+  StoreFlags store;                  // "" = SQLite in DATA/runway.db
 };
+
+// The store: DATA/runway.db (SQLite), or the PostgreSQL database of --store. The audit
+// chain's key lives outside the database: the file named, or DATA/audit.key, made on first start
+// (events already in an SQLite store stay verified the old way; audit_key.hpp). A PostgreSQL
+// database that already has events and no key file is refused: a new key would not verify them.
+Result<std::unique_ptr<store::Store>> openStore(const ServeOptions& opts, const fs::path& data) {
+  const fs::path key_file = opts.audit_key_file.empty() ? data / "audit.key" : fs::path(opts.audit_key_file);
+  if (opts.store.url.empty()) {
+    const std::string db_path = (data / "runway.db").string();
+    auto audit_key = opts.audit_key_file.empty() ? store::ensureAuditKey(key_file, db_path)
+                                                 : store::readAuditKey(key_file);
+    if (!audit_key) return fail(audit_key.error().code, "audit key: " + audit_key.error().message);
+    spdlog::info("audit key {} ({})", audit_key->id, audit_key->file);
+    spdlog::info("store: SQLite {}", db_path);
+    return store::openSqliteStore(db_path, *audit_key);
+  }
+  auto pg = postgresOptions(opts.store);
+  if (!pg) return fail(pg.error());
+  auto audit_key = store::readAuditKey(key_file);
+  if (!audit_key && audit_key.error().code == ErrorCode::NotFound && opts.audit_key_file.empty()) {
+    auto bare = store::openPostgresStore(*pg);
+    if (!bare) return fail(bare.error());
+    auto first = (*bare)->listEvents(store::EventFilter{0, "", 1});
+    if (!first) return fail(first.error());
+    if (!first->empty()) {
+      return fail(ErrorCode::FailedPrecondition,
+                  "the store at " + store::redactStoreUrl(pg->url) + " already has events and " +
+                      key_file.string() +
+                      " does not exist: give the key its chain is linked with (--audit-key-file)");
+    }
+    audit_key = store::ensureAuditKey(key_file, std::int64_t{1});
+  }
+  if (!audit_key) return fail(audit_key.error().code, "audit key: " + audit_key.error().message);
+  spdlog::info("audit key {} ({})", audit_key->id, audit_key->file);
+  spdlog::info("store: PostgreSQL {}", store::redactStoreUrl(pg->url));
+  return store::openPostgresStore(*pg, *audit_key);
+}
 
 // The dashboard's files embedded in this binary (web/), as the API serves them.
 std::vector<api::StaticAsset> dashboardAssets() {
@@ -375,17 +416,7 @@ int serve(const ServeOptions& opts) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto clock = systemClock();
-  // The audit chain's key lives outside the database: the file named, or DATA/audit.key, made
-  // on first start (events already in the store stay verified the old way; audit_key.hpp).
-  const std::string db_path = (data / "runway.db").string();
-  auto audit_key = opts.audit_key_file.empty() ? store::ensureAuditKey(data / "audit.key", db_path)
-                                               : store::readAuditKey(opts.audit_key_file);
-  if (!audit_key) {
-    fmt::print(stderr, "runway: audit key: {}\n", audit_key.error().message);
-    return exitCode(audit_key.error().code);
-  }
-  spdlog::info("audit key {} ({})", audit_key->id, audit_key->file);
-  auto opened = store::openSqliteStore(db_path, *audit_key);
+  auto opened = openStore(opts, data);
   if (!opened) {
     fmt::print(stderr, "runway: {}\n", opened.error().message);
     return exitCode(opened.error().code);
@@ -510,10 +541,17 @@ int serve(const ServeOptions& opts) {
   std::condition_variable reminders_cv;
   bool reminders_stop = false;
   std::thread reminders([&] {
+    RepeatedFailure failures;
     std::unique_lock wait_lock(reminders_mu);
     while (!reminders_cv.wait_for(wait_lock, std::chrono::seconds(1), [&] { return reminders_stop; })) {
       wait_lock.unlock();
-      if (auto r = incidents->sendReminders(); !r) spdlog::error("incident reminders: {}", r.error().message);
+      if (auto r = incidents->sendReminders(); !r) {
+        if (auto line = failures.failed(r.error(), RepeatedFailure::Clock::now())) {
+          spdlog::error("incident reminders: {}", *line);
+        }
+      } else if (auto line = failures.succeeded()) {
+        spdlog::info("incident reminders: {}", *line);
+      }
       wait_lock.lock();
     }
   });
@@ -588,10 +626,17 @@ int serve(const ServeOptions& opts) {
   std::thread snapshot_thread([&] {
     report::TrafficSnapshots snapshots(report::SnapshotOptions{
         store, runtime, clock, [ctrl] { return ctrl->config(); }, *report_window});
+    RepeatedFailure failures;
     std::unique_lock held(snapshot_mu);
     while (!snapshot_stop) {
       held.unlock();
-      if (auto r = snapshots.tick(); !r) spdlog::warn("report snapshots: {}", r.error().message);
+      if (auto r = snapshots.tick(); !r) {
+        if (auto line = failures.failed(r.error(), RepeatedFailure::Clock::now())) {
+          spdlog::warn("report snapshots: {}", *line);
+        }
+      } else if (auto line = failures.succeeded()) {
+        spdlog::info("report snapshots: {}", *line);
+      }
       held.lock();
       snapshot_cv.wait_for(held, std::chrono::milliseconds(250), [&] { return snapshot_stop; });
     }
@@ -665,6 +710,9 @@ void addServeCommand(CLI::App& app, Context& ctx) {
   cmd->add_option("--audit-key-file", opts->audit_key_file,
                   "The audit chain's HMAC key (hex; kept outside the database). Default: DATA/audit.key, "
                   "created 0600 on first start");
+  addStoreFlags(cmd, opts->store, "--store",
+                "The store: a PostgreSQL database, postgres://USER@HOST:PORT/DB (no password in "
+                "the URL; see --store-password-file). Default: SQLite in DATA/runway.db");
   cmd->add_option("--router-threads", opts->router_threads, "Worker threads of the router it starts")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));

@@ -39,7 +39,7 @@ Reconciler::Reconciler(ControllerOptions options, Scheduler& scheduler, MetricsR
       releases_(*o_.store),
       executor_(o_.runtime, o_.hooks, o_.checks, scheduler, metrics, o_.retire_grace),
       analysis_(o_.provider, o_.clock, scheduler, metrics,
-                [this](const std::string& id, const engine::AnalysisResult& r) { (void)handle(id, r); }),
+                [this](const std::string& id, const engine::AnalysisResult& r) { deliver(id, r); }),
       checklist_(o_.checklist, scheduler) {}
 
 void Reconciler::reload(std::shared_ptr<const config::Config> config) {
@@ -130,6 +130,7 @@ Result<void> Reconciler::recover() {
 Result<void> Reconciler::handle(const std::string& id, const engine::Input& input,
                                 std::optional<engine::Admission>* admission,
                                 const std::vector<store::ApprovalRecord>& approvals) {
+  commit_failed_ = false;
   auto* d = deployments_.find(id);
   if (d == nullptr) return fail(ErrorCode::NotFound, "deployment " + id + " is not active");
   const auto started = std::chrono::steady_clock::now();
@@ -174,6 +175,7 @@ Result<void> Reconciler::handle(const std::string& id, const engine::Input& inpu
   events.insert(events.end(), incident_events.begin(), incident_events.end());
   if (auto committed = deployments_.commit(id, std::move(doc), now, events, approvals, serving, notifications);
       !committed) {
+    commit_failed_ = true;
     metrics_.countFailure("commit");
     spdlog::error("deployment {}: cannot commit its next state: {}", id, committed.error().message);
     return committed;
@@ -190,6 +192,36 @@ Result<void> Reconciler::handle(const std::string& id, const engine::Input& inpu
   afterCommit(id);
   if (refused) return fail(*refused);
   return {};
+}
+
+// handle() can end a deployment (afterCommit → forget), which erases its queue: look it up
+// again after each call instead of holding a reference or an iterator.
+void Reconciler::deliver(const std::string& id, engine::Input input) {
+  if (auto it = undelivered_.find(id); it != undelivered_.end() && !it->second.empty()) {
+    it->second.push_back(std::move(input));  // after those before it
+    return;
+  }
+  (void)handle(id, input);
+  if (commit_failed_ && deployments_.contains(id)) undelivered_[id].push_back(std::move(input));
+}
+
+void Reconciler::redeliver() {
+  std::vector<std::string> ids;
+  for (const auto& [id, inputs] : undelivered_) ids.push_back(id);
+  for (const auto& id : ids) {
+    for (;;) {
+      auto it = undelivered_.find(id);
+      if (it == undelivered_.end()) break;
+      if (it->second.empty() || !deployments_.contains(id)) {
+        undelivered_.erase(it);
+        break;
+      }
+      const engine::Input input = it->second.front();
+      (void)handle(id, input);
+      if (commit_failed_) break;  // still not written: the next pass tries again
+      if (it = undelivered_.find(id); it != undelivered_.end()) it->second.pop_front();
+    }
+  }
 }
 
 void Reconciler::execute(const std::string& id, const std::vector<engine::Action>& actions) {
@@ -371,6 +403,7 @@ void Reconciler::tick(bool refresh) {
     refreshReports();
     if (runtime_dirty_) reapplyIntents();
   }
+  redeliver();
   fireTimers();
   analysis_.measureDue();
   retireDue();
@@ -383,7 +416,7 @@ void Reconciler::startAnalysis(const std::string& id, const engine::StartAnalysi
   const auto* d = deployments_.find(id);
   if (d == nullptr) return;
   if (auto failed = analysis_.start(*d, a)) {
-    scheduler_.post([this, id, result = *failed] { (void)handle(id, result); });
+    scheduler_.post([this, id, result = *failed] { deliver(id, result); });
   }
 }
 
@@ -391,7 +424,7 @@ void Reconciler::runChecks(const std::string& id, const engine::RunChecks& c) {
   const auto* d = deployments_.find(id);
   if (d == nullptr) return;
   executor_.runChecks(*d, c, [this, id](const engine::CheckResult& result) {
-    if (deployments_.contains(id)) (void)handle(id, result);
+    if (deployments_.contains(id)) deliver(id, result);
   });
 }
 
@@ -402,6 +435,7 @@ void Reconciler::forget(const std::string& id) {
   analysis_.forget(id);
   executor_.forgetChecks(id);
   fired_.erase(id);
+  undelivered_.erase(id);
 }
 
 void Reconciler::evictIfIdle(const std::string& id) {

@@ -14,6 +14,7 @@
 //
 // Strand only, except reload() and config() (any thread).
 
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -72,6 +73,11 @@ class Reconciler {
   Result<void> handle(const std::string& id, const engine::Input& input,
                       std::optional<engine::Admission>* admission = nullptr,
                       const std::vector<store::ApprovalRecord>& approvals = {});
+  // handle() for the result of work that ran once (a measurement, a check): when its commit
+  // fails (the store unreachable, a conflict), the result is kept and delivered again, in order
+  // with the others of its deployment, on each pass until it is committed; never dropped.
+  void deliver(const std::string& id, engine::Input input);
+  void redeliver();
   void execute(const std::string& id, const std::vector<engine::Action>& actions);
   void setTraffic(const LiveDeployment& d, const engine::SetTraffic& a);
   void reportWeights(const std::string& id, const engine::SetTraffic& applied);
@@ -131,6 +137,10 @@ class Reconciler {
   };
   std::map<std::string, Fired> fired_;
   bool runtime_dirty_ = false;
+  // Set by each handle(): whether its input failed at the commit (nothing of it written).
+  bool commit_failed_ = false;
+  // Results whose commit failed, per deployment, oldest first (deliver()).
+  std::map<std::string, std::deque<engine::Input>> undelivered_;
 };
 
 }  // namespace runway::controller

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "runway/core/repeated_failure.hpp"
 #include "runway/notify/message.hpp"
 #include "runway/notify/render.hpp"
 
@@ -211,13 +212,18 @@ void OutboxRunner::stop() {
 }
 
 void OutboxRunner::run() {
+  RepeatedFailure failures;  // a store that is down fails every pass: say so once a minute
   while (true) {
     {
       std::lock_guard lock(mu_);
       if (stop_) return;
     }
     if (auto r = worker_->deliverDue(); !r) {
-      spdlog::error("notification outbox: {}", r.error().message);
+      if (auto line = failures.failed(r.error(), RepeatedFailure::Clock::now())) {
+        spdlog::error("notification outbox: {}", *line);
+      }
+    } else if (auto line = failures.succeeded()) {
+      spdlog::info("notification outbox: {}", *line);
     }
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, poll_, [this] { return stop_ || woken_; });

@@ -146,6 +146,13 @@ Result<AuditKey> ensureAuditKey(const fs::path& file, const std::string& db_path
   if (existing || existing.error().code != ErrorCode::NotFound) return existing;
   auto since = nextEventSeq(db_path);
   if (!since) return fail(since.error());
+  return ensureAuditKey(file, *since);
+}
+
+Result<AuditKey> ensureAuditKey(const fs::path& file, std::int64_t since_if_created) {
+  auto existing = readAuditKey(file);
+  if (existing || existing.error().code != ErrorCode::NotFound) return existing;
+  const std::optional<std::int64_t> since = since_if_created;
   std::string secret(kKeyBytes, '\0');
   if (RAND_bytes(reinterpret_cast<unsigned char*>(secret.data()), static_cast<int>(secret.size())) != 1) {
     return fail(ErrorCode::Internal, "the system random generator failed (OpenSSL RAND_bytes)");

@@ -16,6 +16,7 @@
 #include <boost/json.hpp>
 
 #include "chain.hpp"
+#include "records.hpp"
 #include "runway/store/store.hpp"
 #include "sqlite.hpp"
 
@@ -163,46 +164,14 @@ ALTER TABLE events ADD COLUMN key_id TEXT NOT NULL DEFAULT '';
 -- never is.
 ALTER TABLE deployments ADD COLUMN evidence_json TEXT NOT NULL DEFAULT '{}';
 )sql"},
+    {8, R"sql(
+-- The fencing token of a lease: + 1 each time it changes hands (Store::setFence). A released
+-- lease keeps its row (holder '') so that its next term is still a new one.
+ALTER TABLE leases ADD COLUMN term INTEGER NOT NULL DEFAULT 1;
+)sql"},
 };
 
 constexpr int kLatestSchema = std::size(kMigrations);
-
-bool isJson(std::string_view text) {
-  boost::system::error_code ec;
-  boost::json::parse(text, ec);
-  return !ec;
-}
-
-Result<void> validateEvent(const NewEvent& event) {
-  if (event.kind.empty()) return fail(ErrorCode::InvalidArgument, "event kind is empty");
-  if (!isJson(event.data_json)) {
-    return fail(ErrorCode::InvalidArgument,
-                "event " + event.kind + ": data_json is not valid JSON: " + event.data_json);
-  }
-  return {};
-}
-
-std::string artifactsToJson(const std::map<std::string, std::string>& artifacts) {
-  boost::json::object object;
-  for (const auto& [service, ref] : artifacts) object[service] = ref;
-  return boost::json::serialize(object);
-}
-
-Result<std::map<std::string, std::string>> artifactsFromJson(const std::string& text) {
-  boost::system::error_code ec;
-  boost::json::value value = boost::json::parse(text, ec);
-  if (ec || !value.is_object()) {
-    return fail(ErrorCode::Internal, "stored release artifacts are not a JSON object");
-  }
-  std::map<std::string, std::string> artifacts;
-  for (const auto& [service, ref] : value.as_object()) {
-    if (!ref.is_string()) {
-      return fail(ErrorCode::Internal, "stored release artifact is not a string");
-    }
-    artifacts.emplace(std::string(service), std::string(ref.as_string()));
-  }
-  return artifacts;
-}
 
 constexpr const char* kDeploymentColumns =
     "id, environment, application, version, phase, state_json, revision, created_at_ms, "
@@ -241,26 +210,6 @@ EventRecord readEvent(const Statement& row) {
   return record;
 }
 
-std::string rolesToJson(const std::vector<std::string>& roles) {
-  boost::json::array array;
-  for (const std::string& role : roles) array.emplace_back(role);
-  return boost::json::serialize(array);
-}
-
-Result<std::vector<std::string>> rolesFromJson(const std::string& text) {
-  boost::system::error_code ec;
-  boost::json::value value = boost::json::parse(text, ec);
-  if (ec || !value.is_array()) {
-    return fail(ErrorCode::Internal, "stored token roles are not a JSON array");
-  }
-  std::vector<std::string> roles;
-  for (const auto& role : value.as_array()) {
-    if (!role.is_string()) return fail(ErrorCode::Internal, "stored token role is not a string");
-    roles.emplace_back(role.as_string());
-  }
-  return roles;
-}
-
 // revoked_at_ms is NULL while the token is live; the statement selects the NULL test as its own
 // column because Statement::int64 cannot tell NULL from 0.
 constexpr const char* kTokenColumns =
@@ -284,16 +233,6 @@ Result<TokenRecord> readToken(const Statement& row) {
 }
 
 Result<void> configure(Connection& conn, const std::string& path);
-
-Result<void> validateNotification(const NewNotification& n) {
-  if (n.channel.empty() || n.event.empty() || n.dedup_key.empty()) {
-    return fail(ErrorCode::InvalidArgument, "a notification needs a channel, an event and a dedup key");
-  }
-  if (!isJson(n.message_json)) {
-    return fail(ErrorCode::InvalidArgument, "notification message for " + n.channel + " is not valid JSON");
-  }
-  return {};
-}
 
 constexpr const char* kNotificationColumns =
     "id, created_at_ms, channel, event, subject, environment, dedup_key, message_json, status, "
@@ -348,6 +287,7 @@ class SqliteStore final : public Store {
                             TimePoint now) override;
   Result<void> releaseLease(const std::string& name, const std::string& holder) override;
   Result<std::optional<Lease>> getLease(const std::string& name) override;
+  void setFence(std::optional<Fence> fence) override;
   Result<void> createToken(const TokenRecord& token, const std::vector<NewEvent>& events) override;
   Result<TokenRecord> getToken(const std::string& id) override;
   Result<std::vector<TokenRecord>> listTokens() override;
@@ -362,6 +302,7 @@ class SqliteStore final : public Store {
 
  private:
   // REQUIRES: mutex_ held and a write transaction open.
+  Result<void> checkFenceLocked();
   Result<EventRecord> appendLocked(const NewEvent& event);
   Result<void> appendAllLocked(std::span<const NewEvent> events);
   Result<void> insertApprovalLocked(const ApprovalRecord& approval);
@@ -373,27 +314,12 @@ class SqliteStore final : public Store {
   Connection conn_;
   const std::string path_;
   const std::optional<AuditKey> key_;  // links new events and verifies the chain
+  std::optional<Fence> fence_;         // guarded by mutex_
   // verifyChain() reads through its own connection, opened on first use: in WAL mode a long
   // read does not block writers, so walking millions of records does not stall the controller.
   std::mutex verify_mutex_;  // guards verify_conn_
   std::optional<Connection> verify_conn_;
 };
-
-// Propagates the error of a Result<T> expression, otherwise yields its value.
-#define RUNWAY_STORE_TRY_ASSIGN(lhs, expr)         \
-  auto lhs##_result = (expr);                \
-  if (!lhs##_result) {                       \
-    return fail(std::move(lhs##_result).error()); \
-  }                                          \
-  auto lhs = std::move(*lhs##_result)
-
-#define RUNWAY_STORE_TRY(expr)                           \
-  do {                                             \
-    auto runway_try_result = (expr);               \
-    if (!runway_try_result) {                      \
-      return fail(std::move(runway_try_result).error()); \
-    }                                              \
-  } while (false)
 
 Result<void> SqliteStore::putRelease(const Release& release) {
   if (release.application.empty() || release.version.empty()) {
@@ -401,6 +327,7 @@ Result<void> SqliteStore::putRelease(const Release& release) {
   }
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_STORE_TRY(checkFenceLocked());
   {
     RUNWAY_STORE_TRY_ASSIGN(
         select, conn_.prepare(
@@ -477,6 +404,7 @@ Result<DeploymentRecord> SqliteStore::createDeployment(const DeploymentRecord& r
   }
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_STORE_TRY(checkFenceLocked());
   RUNWAY_STORE_TRY_ASSIGN(existing, findDeploymentLocked(record.id));
   if (existing) {
     return fail(ErrorCode::Conflict, "deployment " + record.id + " already exists");
@@ -516,6 +444,7 @@ Result<DeploymentRecord> SqliteStore::updateDeployment(const DeploymentRecord& r
   }
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_STORE_TRY(checkFenceLocked());
   RUNWAY_STORE_TRY_ASSIGN(existing, findDeploymentLocked(record.id));
   if (!existing) return fail(ErrorCode::NotFound, "deployment " + record.id + " not found");
   if (existing->revision != record.revision) {
@@ -651,6 +580,7 @@ Result<void> SqliteStore::addApproval(const ApprovalRecord& approval,
                                       const std::vector<NewEvent>& events) {
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_STORE_TRY(checkFenceLocked());
   RUNWAY_STORE_TRY_ASSIGN(deployment, findDeploymentLocked(approval.deployment_id));
   if (!deployment) {
     return fail(ErrorCode::NotFound, "deployment " + approval.deployment_id + " not found");
@@ -748,6 +678,7 @@ Result<void> SqliteStore::appendAllLocked(std::span<const NewEvent> events) {
 Result<EventRecord> SqliteStore::appendEvent(const NewEvent& event) {
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_STORE_TRY(checkFenceLocked());
   RUNWAY_STORE_TRY_ASSIGN(record, appendLocked(event));
   RUNWAY_STORE_TRY(tx.commit());
   return record;
@@ -833,9 +764,10 @@ Result<bool> SqliteStore::acquireLease(const std::string& name, const std::strin
       return false;  // another holder's lease is live; nothing to write
     }
   }
-  RUNWAY_STORE_TRY_ASSIGN(upsert, conn_.prepare("INSERT INTO leases (name, holder, expires_at_ms) "
-                                          "VALUES (?1, ?2, ?3) ON CONFLICT (name) DO UPDATE SET "
-                                          "holder = excluded.holder, "
+  RUNWAY_STORE_TRY_ASSIGN(upsert, conn_.prepare("INSERT INTO leases (name, holder, expires_at_ms, term) "
+                                          "VALUES (?1, ?2, ?3, 1) ON CONFLICT (name) DO UPDATE SET "
+                                          "term = CASE WHEN holder = excluded.holder THEN term "
+                                          "ELSE term + 1 END, holder = excluded.holder, "
                                           "expires_at_ms = excluded.expires_at_ms"));
   upsert.bind(1, name).bind(2, holder).bind(3, toUnixMillis(now + ttl));
   RUNWAY_STORE_TRY(upsert.run());
@@ -850,13 +782,15 @@ Result<void> SqliteStore::releaseLease(const std::string& name, const std::strin
     RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare("SELECT holder FROM leases WHERE name = ?1"));
     select.bind(1, name);
     RUNWAY_STORE_TRY_ASSIGN(found, select.step());
-    if (!found) return {};
+    if (!found || select.text(0).empty()) return {};  // free: nothing to release
     if (select.text(0) != holder) {
       return fail(ErrorCode::Conflict,
                   "lease " + name + " is held by " + select.text(0) + ", not " + holder);
     }
   }
-  RUNWAY_STORE_TRY_ASSIGN(remove, conn_.prepare("DELETE FROM leases WHERE name = ?1 AND holder = ?2"));
+  // The row stays (holder '', expired), so that whoever takes the lease next gets a new term.
+  RUNWAY_STORE_TRY_ASSIGN(remove, conn_.prepare("UPDATE leases SET holder = '', expires_at_ms = 0 "
+                                                "WHERE name = ?1 AND holder = ?2"));
   remove.bind(1, name).bind(2, holder);
   RUNWAY_STORE_TRY(remove.run());
   return tx.commit();
@@ -864,12 +798,30 @@ Result<void> SqliteStore::releaseLease(const std::string& name, const std::strin
 
 Result<std::optional<Lease>> SqliteStore::getLease(const std::string& name) {
   std::lock_guard lock(mutex_);
-  RUNWAY_STORE_TRY_ASSIGN(select,
-                    conn_.prepare("SELECT holder, expires_at_ms FROM leases WHERE name = ?1"));
+  RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare("SELECT holder, expires_at_ms, term FROM leases "
+                                                "WHERE name = ?1 AND holder <> ''"));
   select.bind(1, name);
   RUNWAY_STORE_TRY_ASSIGN(found, select.step());
   if (!found) return std::optional<Lease>();
-  return std::optional<Lease>(Lease{name, select.text(0), fromUnixMillis(select.int64(1))});
+  return std::optional<Lease>(
+      Lease{name, select.text(0), fromUnixMillis(select.int64(1)), select.int64(2)});
+}
+
+void SqliteStore::setFence(std::optional<Fence> fence) {
+  std::lock_guard lock(mutex_);
+  fence_ = std::move(fence);
+}
+
+// One writer at a time (BEGIN IMMEDIATE): the lease cannot change between this check and the
+// commit.
+Result<void> SqliteStore::checkFenceLocked() {
+  if (!fence_) return {};
+  RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare("SELECT holder, term FROM leases WHERE name = ?1"));
+  select.bind(1, fence_->lease);
+  RUNWAY_STORE_TRY_ASSIGN(found, select.step());
+  if (found && select.text(0) == fence_->holder && select.int64(1) == fence_->term) return {};
+  return fail(ErrorCode::FailedPrecondition,
+              fenceMessage(*fence_, found ? select.text(0) : std::string(), found ? select.int64(1) : 0));
 }
 
 Result<std::optional<TokenRecord>> SqliteStore::findTokenLocked(const std::string& id) {
@@ -895,6 +847,7 @@ Result<void> SqliteStore::createToken(const TokenRecord& token,
   }
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_STORE_TRY(checkFenceLocked());
   RUNWAY_STORE_TRY_ASSIGN(existing, findTokenLocked(token.id));
   if (existing) return fail(ErrorCode::Conflict, "token " + token.id + " already exists");
   {
@@ -971,6 +924,7 @@ Result<void> SqliteStore::enqueueNotifications(const std::vector<NewNotification
   for (const auto& n : notifications) RUNWAY_STORE_TRY(validateNotification(n));
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_STORE_TRY(checkFenceLocked());
   RUNWAY_STORE_TRY(insertNotificationsLocked(notifications));
   RUNWAY_STORE_TRY(appendAllLocked(events));
   return tx.commit();
@@ -1001,6 +955,7 @@ Result<NotificationRecord> SqliteStore::recordDeliveryAttempt(const DeliveryAtte
   }
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_STORE_TRY(checkFenceLocked());
   std::optional<NotificationRecord> found;
   {
     RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare(std::string("SELECT ") + kNotificationColumns +
@@ -1071,6 +1026,7 @@ Result<void> SqliteStore::revokeToken(const std::string& id, TimePoint at,
                                       const std::vector<NewEvent>& events) {
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_STORE_TRY(checkFenceLocked());
   RUNWAY_STORE_TRY_ASSIGN(existing, findTokenLocked(id));
   if (!existing) return fail(ErrorCode::NotFound, "token " + id + " not found");
   if (!existing->revoked_at) {

@@ -55,6 +55,7 @@ class ForwardingStore : public store::Store {
   }
   Result<void> releaseLease(const std::string& n, const std::string& h) override { return inner_->releaseLease(n, h); }
   Result<std::optional<store::Lease>> getLease(const std::string& n) override { return inner_->getLease(n); }
+  void setFence(std::optional<store::Fence> f) override { inner_->setFence(std::move(f)); }
   Result<void> createToken(const store::TokenRecord& t, const std::vector<store::NewEvent>& e) override {
     return inner_->createToken(t, e);
   }

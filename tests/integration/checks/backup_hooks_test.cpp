@@ -13,6 +13,7 @@
 #include "runway/config/loader.hpp"
 #include "support/net.hpp"
 #include "support/poll.hpp"
+#include "support/postgres.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -22,15 +23,6 @@ namespace {
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
-
-const fs::path kPgBin = "/usr/lib/postgresql/15/bin";
-
-// PostgreSQL refuses to run as root: as root, run it (and its tools) as "nobody".
-std::vector<std::string> asPostgresUser(std::vector<std::string> argv) {
-  if (::geteuid() != 0) return argv;
-  argv.insert(argv.begin(), {"runuser", "-u", "nobody", "--"});
-  return argv;
-}
 
 Result<test::CapturedOutput> runToEnd(std::vector<std::string> argv) {
   test::SubprocessOptions options;
@@ -75,35 +67,11 @@ spec:
 class PostgresBackupTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!fs::exists(kPgBin / "initdb")) GTEST_SKIP() << "PostgreSQL 15 is not installed";
     ::chmod(dir_.path().c_str(), 0755);
-    pgdata_ = dir_ / "pgdata";
-    fs::create_directories(pgdata_);
-    if (::geteuid() == 0) {
-      ASSERT_EQ(::chown(pgdata_.c_str(), 65534, 65534), 0);  // nobody:nogroup
-    }
-    auto init = runToEnd(asPostgresUser(
-        {(kPgBin / "initdb").string(), "-D", pgdata_.string(), "-A", "trust", "-U", "postgres"}));
-    ASSERT_TRUE(init) << init.error().message;
-    auto port = test::freeLoopbackPort();
-    ASSERT_TRUE(port);
-    port_ = *port;
-    test::SubprocessOptions options;
-    options.argv = asPostgresUser({(kPgBin / "postgres").string(), "-D", pgdata_.string(), "-k",
-                                   pgdata_.string(), "-h", "127.0.0.1", "-p",
-                                   std::to_string(port_)});
-    options.stdout_to = test::Output::file(dir_ / "postgres.log");
-    options.stderr_to = test::Output::file(dir_ / "postgres.log");
-    auto server = test::Subprocess::start(std::move(options));
+    auto server = test::PostgresServer::start();
     ASSERT_TRUE(server) << server.error().message;
-    server_.emplace(std::move(*server));
-    ASSERT_TRUE(test::pollUntil(
-        [&] {
-          return runToEnd({(kPgBin / "pg_isready").string(), "-h", "127.0.0.1", "-p",
-                           std::to_string(port_)})
-              .has_value();
-        },
-        test::deadlineIn(30s), 200ms));
+    pg_ = std::move(*server);
+    port_ = pg_->port();
     ASSERT_TRUE(psql("postgres", "CREATE DATABASE shop"));
     ASSERT_TRUE(psql("shop",
                      "CREATE TABLE leads (id int primary key, name text); "
@@ -111,16 +79,12 @@ class PostgresBackupTest : public ::testing::Test {
   }
 
   Result<std::string> psql(const std::string& db, const std::string& sql) {
-    auto out = runToEnd({"psql", "-X", "-q", "-t", "-A", "-h", "127.0.0.1", "-p",
-                         std::to_string(port_), "-U", "postgres", "-d", db, "-c", sql});
-    if (!out) return fail(out.error());
-    return out->out;
+    return pg_->psql(db, sql);
   }
 
   test::TempDir dir_{"runway-pg"};
-  fs::path pgdata_;
+  std::unique_ptr<test::PostgresServer> pg_;
   int port_ = 0;
-  std::optional<test::Subprocess> server_;
 };
 
 TEST_F(PostgresBackupTest, PgDumpBackupRestoresAndRetentionKeepsTheNewest) {

@@ -125,6 +125,7 @@ class BrokenTokenStore final : public store::Store {
   Result<std::optional<store::Lease>> getLease(const std::string& n) override {
     return inner_.getLease(n);
   }
+  void setFence(std::optional<store::Fence> f) override { inner_.setFence(std::move(f)); }
   Result<void> createToken(const store::TokenRecord& t,
                            const std::vector<store::NewEvent>& e) override {
     if (breaks_ == Breaks::CreateToken) return fail(ErrorCode::Unavailable, "disk I/O error");

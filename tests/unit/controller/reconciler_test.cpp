@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "forwarding_store.hpp"
 #include "harness.hpp"
 #include "runway/incident/incident.hpp"
 
@@ -76,6 +77,56 @@ TEST_F(ReconcilerTest, AnAnalysisThatCannotMeasureNeverPromotes) {
   h_->advance(Duration{20000});
   EXPECT_EQ(h_->phaseOf(v2), "RolledBack");
   EXPECT_EQ(h_->runtime->serving("canary", "web"), "v1");
+}
+
+// A store whose deployment commits fail with Unavailable while `down` (PostgreSQL stopped).
+class StoreThatGoesDown final : public runway::testing::ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  bool down = false;
+  int refused = 0;
+  using ForwardingStore::updateDeployment;
+  Result<store::DeploymentRecord> updateDeployment(const store::DeploymentRecord& r,
+                                                   const std::vector<store::NewEvent>& e,
+                                                   const std::vector<store::ApprovalRecord>& a,
+                                                   const std::optional<store::ServingRecord>& s,
+                                                   const std::vector<store::NewNotification>& n) override {
+    if (down) {
+      ++refused;
+      return fail(ErrorCode::Unavailable, "cannot reach the store");
+    }
+    return ForwardingStore::updateDeployment(r, e, a, s, n);
+  }
+};
+
+// The failing measurement of a bad build is taken while the store is down: its commit fails,
+// and the verdict (the run is complete in memory; nothing measures again) is delivered when
+// the store is back. Before, it was dropped and the deployment waited in its analysis step.
+TEST(ReconcilerStoreDownTest, AVerdictWhoseCommitFailedIsDeliveredWhenTheStoreIsBack) {
+  auto cfg = loadTestConfig();
+  ASSERT_NE(cfg, nullptr);
+  Harness h(cfg);
+  auto flaky = std::make_shared<StoreThatGoesDown>(h.store);
+  h.store = flaky;
+  ASSERT_TRUE(h.boot());
+  auto v1 = h.r().deploy(deployOf("canary", "v1"));
+  ASSERT_TRUE(v1);
+  h.advance(Duration{1000});
+  ASSERT_EQ(h.phaseOf(v1->deployment_id), "Succeeded");
+  h.provider->error_rate["v2"] = 0.5;
+  auto v2 = h.r().deploy(deployOf("canary", "v2"));
+  ASSERT_TRUE(v2);
+  h.advance(Duration{1000});
+  ASSERT_EQ(h.phaseOf(v2->deployment_id), "Paused");
+  ASSERT_TRUE(h.r().command(commandOf(v2->deployment_id, Kind::Promote)));
+  flaky->down = true;  // committed: the analysis step has started, nothing measured yet
+  h.advance(Duration{10000});
+  ASSERT_GT(flaky->refused, 0);
+  EXPECT_EQ(h.phaseOf(v2->deployment_id), "Progressing");  // nothing judged was written
+  flaky->down = false;
+  h.advance(Duration{10000});
+  EXPECT_EQ(h.phaseOf(v2->deployment_id), "RolledBack");
+  EXPECT_EQ(h.runtime->serving("canary", "web"), "v1");
 }
 
 // A crash after the commit and before its traffic action: recovery executes the committed

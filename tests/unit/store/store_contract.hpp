@@ -674,6 +674,77 @@ TEST_P(StoreContract, LeaseInvalidArgumentsAreRejected) {
   EXPECT_FALSE(store_->getLease("controller")->has_value());
 }
 
+TEST_P(StoreContract, LeaseTermIsNewEachTimeTheLeaseChangesHands) {
+  ASSERT_TRUE(*store_->acquireLease("controller", "node-a", Duration{10'000}, at(0)));
+  EXPECT_EQ((*store_->getLease("controller"))->term, 1);
+  ASSERT_TRUE(*store_->acquireLease("controller", "node-a", Duration{10'000}, at(5'000)));
+  EXPECT_EQ((*store_->getLease("controller"))->term, 1);  // a renewal keeps the term
+  ASSERT_TRUE(*store_->acquireLease("controller", "node-b", Duration{10'000}, at(15'000)));
+  EXPECT_EQ((*store_->getLease("controller"))->term, 2);
+  ASSERT_TRUE(store_->releaseLease("controller", "node-b").has_value());
+  EXPECT_TRUE(store_->releaseLease("controller", "node-a").has_value());  // free: a no-op
+  ASSERT_TRUE(*store_->acquireLease("controller", "node-a", Duration{10'000}, at(16'000)));
+  EXPECT_EQ((*store_->getLease("controller"))->term, 3);  // released and taken again: new term
+}
+
+// Fencing (issue 18): a server that lost its lease has every write refused, and nothing of it
+// is visible; under the current term the same writes go through.
+TEST_P(StoreContract, FencedWritesUnderAStaleTermAreRefusedAndWriteNothing) {
+  ASSERT_TRUE(*store_->acquireLease("controller", "node-a", Duration{10'000}, at(0)));
+  const std::int64_t term_a = (*store_->getLease("controller"))->term;
+  store_->setFence(Fence{"controller", "node-a", term_a});
+  ASSERT_TRUE(store_->createDeployment(deployment("dep-1"), {event("created", "dep-1")}));
+  ASSERT_TRUE(store_->enqueueNotifications(
+      {{at(1), "slack", "deployment.started", "dep-1", "staging", "dep-1", "{}"}}, {}));
+  ASSERT_TRUE(store_->createToken(token("0000000000000001"), {}));
+
+  // node-a is paused past its lease; node-b takes over.
+  ASSERT_TRUE(*store_->acquireLease("controller", "node-b", Duration{10'000}, at(20'000)));
+  const std::int64_t events_before = eventCount();
+  DeploymentRecord change = *store_->getDeployment("dep-1");
+  change.phase = "Progressing";
+  const auto notification = (*store_->listNotifications({}))[0];
+  std::vector<Error> refusals;
+  auto expectRefused = [&](auto result) {
+    ASSERT_FALSE(result.has_value());
+    refusals.push_back(result.error());
+  };
+  expectRefused(store_->updateDeployment(change, {event("progressing", "dep-1")}));
+  expectRefused(store_->createDeployment(deployment("dep-2"), {event("created", "dep-2")}));
+  expectRefused(store_->appendEvent(event("late")));
+  expectRefused(store_->putRelease({"shop", "v9", {{"api", "api:v9"}}, at(2)}));
+  expectRefused(store_->addApproval({"dep-1", "bob", "tech-lead", true, "", at(2)}, {}));
+  expectRefused(store_->createToken(token("0000000000000002"), {}));
+  expectRefused(store_->revokeToken("0000000000000001", at(2), {}));
+  expectRefused(store_->enqueueNotifications(
+      {{at(2), "slack", "deployment.paused", "dep-1", "staging", "dep-1", "{}"}}, {}));
+  expectRefused(store_->recordDeliveryAttempt(
+      {notification.id, std::string(kNotificationDelivered), at(2), 200, "", at(2)}));
+  ASSERT_EQ(refusals.size(), 9u);
+  for (const Error& e : refusals) {
+    EXPECT_EQ(e.code, ErrorCode::FailedPrecondition) << e.message;
+    EXPECT_THAT(e.message, ::testing::HasSubstr("node-a no longer holds lease controller"));
+  }
+  // Nothing of it is visible.
+  EXPECT_EQ(store_->getDeployment("dep-1")->revision, 1);
+  EXPECT_EQ(store_->getDeployment("dep-2").error().code, ErrorCode::NotFound);
+  EXPECT_EQ(eventCount(), events_before);
+  EXPECT_EQ(store_->getRelease("shop", "v9").error().code, ErrorCode::NotFound);
+  EXPECT_TRUE(store_->listApprovals("dep-1")->empty());
+  EXPECT_EQ(store_->listTokens()->size(), 1u);
+  EXPECT_FALSE(store_->getToken("0000000000000001")->revoked_at.has_value());
+  EXPECT_EQ(store_->listNotifications({})->size(), 1u);
+  EXPECT_EQ((*store_->listNotifications({}))[0].status, kNotificationPending);
+  EXPECT_TRUE(store_->verifyChain()->intact());
+
+  // node-b, at its term, writes.
+  store_->setFence(Fence{"controller", "node-b", (*store_->getLease("controller"))->term});
+  EXPECT_TRUE(store_->updateDeployment(change, {event("progressing", "dep-1")}).has_value());
+  // Unfenced again, as a single server is.
+  store_->setFence(std::nullopt);
+  EXPECT_TRUE(store_->appendEvent(event("unfenced")).has_value());
+}
+
 // ---- tokens -----------------------------------------------------------------------------------
 
 TEST_P(StoreContract, TokenCreateThenGetRoundTripsEveryField) {

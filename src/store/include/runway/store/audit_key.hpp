@@ -42,5 +42,8 @@ Result<AuditKey> readAuditKey(const std::filesystem::path& file);
 // event of the store at `db_path` (1 for a new or missing store). Errors as readAuditKey, and
 // Unavailable when the file cannot be written or the store read.
 Result<AuditKey> ensureAuditKey(const std::filesystem::path& file, const std::string& db_path);
+// The same with "since" given: for a store that is not an SQLite file (PostgreSQL), whose
+// caller knows the seq its next event will get.
+Result<AuditKey> ensureAuditKey(const std::filesystem::path& file, std::int64_t since_if_created);
 
 }  // namespace runway::store

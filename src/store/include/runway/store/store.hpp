@@ -220,6 +220,16 @@ struct Lease {
   std::string name;
   std::string holder;
   TimePoint expires_at;
+  // 1 for the first holder, + 1 each time the lease changes hands (a renewal keeps it): the
+  // fencing token of whoever holds it (Fence).
+  std::int64_t term = 0;
+};
+
+// The lease a server writes under: `holder` holding lease `lease` at `term` (Lease::term).
+struct Fence {
+  std::string lease;
+  std::string holder;
+  std::int64_t term = 0;
 };
 
 class Store {
@@ -297,11 +307,21 @@ class Store {
   // renewed to now + ttl); it returns false when another holder's lease is still live.
   // InvalidArgument for an empty name or holder or a ttl <= 0. releaseLease is a no-op for a
   // free lease and Conflict when another holder has it. getLease returns the stored lease even
-  // when it has expired (compare expires_at with now).
+  // when it has expired (compare expires_at with now), nullopt once released. A released lease
+  // taken again gets a new term.
   virtual Result<bool> acquireLease(const std::string& name, const std::string& holder,
                                     Duration ttl, TimePoint now) = 0;
   virtual Result<void> releaseLease(const std::string& name, const std::string& holder) = 0;
   virtual Result<std::optional<Lease>> getLease(const std::string& name) = 0;
+
+  // Fencing. With a fence set, every write through this Store (all but the lease calls) first
+  // checks, inside its own transaction, that `fence.holder` still holds lease `fence.lease` at
+  // `fence.term`; when it does not (the lease changed hands: another server took over while
+  // this one was paused or cut off), the write is refused with FailedPrecondition and nothing
+  // of it is written. The check holds the lease row until the write commits, so a takeover
+  // lands either before the write (refused) or after it (the write was the old term's).
+  // nullopt (the default): writes are not fenced. Thread-safe.
+  virtual void setFence(std::optional<Fence> fence) = 0;
 
   // API tokens. createToken stores `token` (roles in the given order) and appends `events` in
   // the same transaction; Conflict if the id exists; InvalidArgument for an empty id, name, salt
