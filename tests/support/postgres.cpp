@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <functional>
 
 #include "support/net.hpp"
 #include "support/poll.hpp"
@@ -51,11 +52,17 @@ Result<std::string> runToEnd(std::vector<std::string> argv,
 }
 
 // The initdb of a trust-auth cluster, made once per build tree (initdb takes seconds; ctest runs
-// each test in its own process) under a lock, and copied for each server.
+// each test in its own process) under a lock, and copied for each server. It lives in the
+// system's temporary directory, not in the build tree: as root the server runs as "nobody",
+// which must reach the cluster, and a clone is often in a directory only its owner may enter
+// (CI clones into `mktemp -d`, mode 0700).
 Result<fs::path> templateCluster() {
-  const fs::path dir = fs::path(binaryDir()) / "tests" / "postgres-template";
+  const fs::path dir = fs::temp_directory_path() /
+                       ("runway-postgres-template-" + std::to_string(::geteuid()) + "-" +
+                        std::to_string(std::hash<std::string>{}(binaryDir())));
   std::error_code ec;
   fs::create_directories(dir, ec);
+  ::chmod(dir.c_str(), 0755);
   const int lock = ::open((dir / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lock < 0 || ::flock(lock, LOCK_EX) != 0) {
     if (lock >= 0) ::close(lock);
