@@ -759,6 +759,7 @@ Result<void> PostgresStore::checkFenceLocked() {
   if (rows.size() == 1 && rows.text(0, 0) == fence_->holder && rows.int64(0, 1) == fence_->term) {
     return {};
   }
+  if (fence_->on_refused) fence_->on_refused();
   return fail(ErrorCode::FailedPrecondition,
               fenceMessage(*fence_, rows.size() == 1 ? rows.text(0, 0) : std::string(),
                            rows.size() == 1 ? rows.int64(0, 1) : 0));

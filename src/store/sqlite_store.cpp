@@ -820,6 +820,7 @@ Result<void> SqliteStore::checkFenceLocked() {
   select.bind(1, fence_->lease);
   RUNWAY_STORE_TRY_ASSIGN(found, select.step());
   if (found && select.text(0) == fence_->holder && select.int64(1) == fence_->term) return {};
+  if (fence_->on_refused) fence_->on_refused();
   return fail(ErrorCode::FailedPrecondition,
               fenceMessage(*fence_, found ? select.text(0) : std::string(), found ? select.int64(1) : 0));
 }

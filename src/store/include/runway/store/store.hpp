@@ -11,6 +11,7 @@
 // runway's back is found by verifyChain().
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -230,6 +231,10 @@ struct Fence {
   std::string lease;
   std::string holder;
   std::int64_t term = 0;
+  // Called (on the writing thread, inside the store's lock: it must not call the store) each
+  // time a write is refused because the lease changed hands: the server steps down at once
+  // rather than at its next renewal. May be empty.
+  std::function<void()> on_refused;
 };
 
 class Store {
