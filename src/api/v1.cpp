@@ -1103,6 +1103,31 @@ std::string metricsText(const Ctx& c) {
   return out;
 }
 
+// GET /api/v1/cluster: who leads the servers on this store, and what this one is.
+json::object clusterJson(const std::shared_ptr<ApiContext>& c) {
+  ClusterView view;
+  if (c->cluster) {
+    view = c->cluster();
+  } else {
+    view.leading = true;
+  }
+  json::value leader = nullptr;
+  if (!view.leader_id.empty()) {
+    leader = json::object{
+        {"serverId", view.leader_id},
+        {"url", view.leader_url.empty() ? json::value(nullptr) : json::value(view.leader_url)},
+        {"term", view.term},
+        {"leaseExpiresAt", view.lease_expires_at ? json::value(formatTimestamp(*view.lease_expires_at))
+                                                 : json::value(nullptr)}};
+  }
+  return json::object{{"store", view.store.empty() ? json::value(nullptr) : json::value(view.store)},
+                      {"serverId", view.server_id},
+                      {"url", view.url},
+                      {"role", view.leading ? "leader" : "follower"},
+                      {"leader", std::move(leader)},
+                      {"leaseTtlMs", view.lease_ttl.count()}};
+}
+
 }  // namespace
 
 std::vector<std::string> knownRoles(const config::Config& config) {
@@ -1130,11 +1155,27 @@ std::vector<Route> v1Routes(std::shared_ptr<ApiContext> c) {
   };
   add("GET", "/healthz", std::nullopt, [](HttpRequest&) { return ok(json::object{{"status", "ok"}}); });
   add("GET", "/readyz", std::nullopt, [c](HttpRequest& req) {
-    if (c->ready && !c->ready()) {
-      return error(req, Error{ErrorCode::Unavailable, "not ready: still recovering deployments"});
+    if (!c->cluster) {
+      if (c->ready && !c->ready()) {
+        return error(req, Error{ErrorCode::Unavailable, "not ready: still recovering deployments"});
+      }
+      return ok(json::object{{"status", "ready"}});
     }
-    return ok(json::object{{"status", "ready"}});
+    // Several servers: the leader is ready once its controller recovered the deployments; a
+    // follower while a live lease names a leader to forward writes to.
+    const ClusterView view = c->cluster();
+    if (view.leading) {
+      if (c->ready && !c->ready()) {
+        return error(req, Error{ErrorCode::Unavailable, "not ready: leading, still recovering deployments"});
+      }
+      return ok(json::object{{"status", "ready"}, {"role", "leader"}});
+    }
+    if (view.leader_id.empty() || !view.lease_expires_at || *view.lease_expires_at <= c->clock->now()) {
+      return error(req, Error{ErrorCode::Unavailable, "not ready: no server leads yet (an election is under way)"});
+    }
+    return ok(json::object{{"status", "ready"}, {"role", "follower"}, {"leader", view.leader_url}});
   });
+  add("GET", "/api/v1/cluster", viewer, [c](HttpRequest&) { return ok(clusterJson(c)); });
   add("GET", "/metrics", std::nullopt, [c](HttpRequest&) {
     return HttpResponse::text(200, metricsText(c), "text/plain; version=0.0.4");
   });

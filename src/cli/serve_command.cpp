@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
@@ -33,6 +34,7 @@
 #include "runway/api/v1.hpp"
 #include "runway/config/loader.hpp"
 #include "runway/controller/controller.hpp"
+#include "runway/controller/leader_election.hpp"
 #include "runway/core/logging.hpp"
 #include "runway/core/ids.hpp"
 #include "runway/core/redact.hpp"
@@ -53,6 +55,7 @@
 #include "runway/rehearse/simulated_gates.hpp"
 #include "runway/report/snapshots.hpp"
 #include "runway/web/assets.hpp"
+#include "leadership.hpp"
 #include "server_files.hpp"
 #include "service_manager.hpp"
 
@@ -79,6 +82,10 @@ struct ServeOptions {
   std::string report_window = "5m";  // traffic snapshots around each deployment (docs/reports.md)
   std::string session_ttl = "8h";    // dashboard sessions (docs/dashboard.md)
   StoreFlags store;                  // "" = SQLite in DATA/runway.db
+  // Several servers on one PostgreSQL store (docs/operations.md#several-servers).
+  std::string server_id;        // "" = HOST:PID
+  std::string lease_ttl = "10s";
+  std::string advertise;        // the API address followers forward writes to; "" = the listen URL
 };
 
 // The store: DATA/runway.db (SQLite), or the PostgreSQL database of --store. The audit
@@ -371,19 +378,225 @@ Result<void> ensureRouter(const fs::path& data, int threads, runtime::ProcessLau
   return fail(ErrorCode::Unavailable, "the router did not come up; see " + spec.log_path);
 }
 
+// What every leadership term of this server shares: made once at start.
+struct LeaderDeps {
+  fs::path data;
+  int router_threads = 1;
+  std::shared_ptr<runtime::ProcessLauncher> launcher;
+  router::ProxySettings proxy_settings;
+  std::shared_ptr<Clock> clock;
+  std::shared_ptr<store::Store> store;
+  std::shared_ptr<LeaderOnlyRuntime> local_slot;  // where the term's local runtime goes
+  std::shared_ptr<runtime::Runtime> runtime;      // what the controller drives (local_slot and the others)
+  std::shared_ptr<analysis::MetricProvider> provider;
+  std::shared_ptr<controller::CheckRunner> checks;
+  std::shared_ptr<controller::LifecycleHooks> hooks;
+  std::shared_ptr<controller::ChecklistRunner> checklist;
+  std::shared_ptr<LeaderOnlyController> controller_slot;  // where the term's controller goes
+  std::shared_ptr<notify::OutboxWorker> outbox;
+  std::shared_ptr<incident::IncidentService> incidents;
+  Duration report_window{};
+  std::atomic<bool>* ready = nullptr;
+};
+
+// One term of leadership: everything only the leader runs. The local runtime (it adopts and
+// supervises the instances of DATA/run/ and pushes the router's table), the router's upkeep,
+// the controller (recovering every live deployment from the store as a restart does), the
+// notification outbox, incident reminders and report snapshots. Made when this server starts
+// leading, destroyed when it stops: the router and the instances keep running.
+class LeaderTerm {
+ public:
+  // `runtime_lock`: take DATA/serve.lock first (several servers sharing the data directory:
+  // the lock, not only the lease, says who drives the local runtime, so that a leader paused
+  // past its lease cannot touch the instances once another one drives them). While waiting
+  // for it, `still_leading` is asked every 100 ms; false ends the wait (Cancelled).
+  // `url`: written to DATA/server.json for the CLI and `runway down` ("" = the caller does).
+  static Result<std::unique_ptr<LeaderTerm>> start(const LeaderDeps& deps, bool runtime_lock,
+                                                   const std::function<bool()>& still_leading, std::string url) {
+    std::unique_ptr<LeaderTerm> term(new LeaderTerm(deps));
+    if (runtime_lock) {
+      bool said = false;
+      while (true) {
+        auto lock = lockDataDir(deps.data);
+        if (lock) {
+          term->lock_fd_ = *lock;
+          break;
+        }
+        if (!still_leading()) return fail(ErrorCode::Unavailable, "no longer leading");
+        if (!said) {
+          spdlog::warn("leading, waiting for {} (another runway serve on this data directory still drives the "
+                       "local runtime)",
+                       (deps.data / "serve.lock").string());
+          said = true;
+        }
+        ::usleep(100'000);
+      }
+    }
+    if (auto r = ensureRouter(deps.data, deps.router_threads, *deps.launcher); !r) {
+      return fail(r.error().code, "router: " + r.error().message);
+    }
+    runtime::LocalRuntimeOptions ro;
+    ro.data_dir = deps.data;
+    ro.clock = deps.clock;
+    ro.launcher = deps.launcher;
+    ro.traffic = runtime::routerTrafficBackend(routerSocket(deps.data).string(), Duration{5'000}, deps.proxy_settings);
+    ro.kill_timeout = Duration{5000};
+    ro.scale_down_grace = Duration{5000};
+    auto rt = runtime::LocalRuntime::open(std::move(ro));
+    if (!rt) return fail(rt.error().code, "runtime: " + rt.error().message);
+    term->local_ = std::move(*rt);
+    deps.local_slot->set(term->local_);
+
+    controller::ControllerOptions co;
+    co.store = deps.store;
+    co.runtime = deps.runtime;
+    co.provider = deps.provider;
+    co.checks = deps.checks;
+    co.hooks = deps.hooks;
+    co.checklist = deps.checklist;
+    co.clock = deps.clock;
+    co.config = deps.controller_slot->config();
+    auto started = controller::Controller::start(std::move(co));
+    if (!started) return fail(started.error().code, "controller: " + started.error().message);
+    term->controller_ = std::move(*started);
+    deps.controller_slot->set(term->controller_);
+    *deps.ready = true;
+
+    // Notifications the controller committed are delivered from the outbox on their own thread.
+    term->outbox_runner_ = std::make_unique<notify::OutboxRunner>(deps.outbox, std::chrono::milliseconds(200));
+    // Incidents' reminders and escalations, checked every second on their own thread.
+    term->reminders_ = std::thread([t = term.get()] {
+      t->everyUntilStopped(std::chrono::milliseconds(1000), "incident reminders",
+                           [t]() -> Result<void> {
+                             if (auto r = t->deps_.incidents->sendReminders(); !r) return fail(r.error());
+                             return {};
+                           });
+    });
+    // Traffic snapshots around each deployment for the release report (report/snapshots.hpp),
+    // on their own thread so that a slow router never delays anything else.
+    term->snapshots_ = std::thread([t = term.get()] {
+      auto slot = t->deps_.controller_slot;
+      report::TrafficSnapshots snapshots(report::SnapshotOptions{t->deps_.store, t->deps_.runtime, t->deps_.clock,
+                                                                 [slot] { return slot->config(); },
+                                                                 t->deps_.report_window});
+      t->everyUntilStopped(std::chrono::milliseconds(250), "report snapshots", [&] { return snapshots.tick(); });
+    });
+    if (!url.empty()) {
+      if (auto w = writeServerFile(deps.data, ServerFile{static_cast<int>(::getpid()), url}); !w) {
+        spdlog::warn("cannot write {}: {}", (deps.data / "server.json").string(), w.error().message);
+      }
+      term->wrote_server_file_ = true;
+    }
+    return term;
+  }
+
+  ~LeaderTerm() {
+    *deps_.ready = false;
+    deps_.controller_slot->set(nullptr);
+    {
+      std::lock_guard held(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (snapshots_.joinable()) snapshots_.join();
+    if (reminders_.joinable()) reminders_.join();
+    if (outbox_runner_) outbox_runner_->stop();
+    if (controller_) controller_->stop();
+    // No runtime event may reach the stopped controller.
+    deps_.runtime->setEventHandler(nullptr);
+    deps_.local_slot->set(nullptr);
+    local_.reset();
+    if (wrote_server_file_) {
+      if (auto file = readServerFile(deps_.data); file && file->pid == static_cast<int>(::getpid())) {
+        removeServerFile(deps_.data);
+      }
+    }
+    if (lock_fd_ >= 0) ::close(lock_fd_);
+  }
+  LeaderTerm(const LeaderTerm&) = delete;
+  LeaderTerm& operator=(const LeaderTerm&) = delete;
+
+  // Brings the router back if it died.
+  void watchRouter() {
+    router::AdminClient client(routerSocket(deps_.data).string(), Duration{1000});
+    if (!client.table()) {
+      if (auto r = ensureRouter(deps_.data, deps_.router_threads, *deps_.launcher); !r) {
+        spdlog::error("router: {}", r.error().message);
+      }
+    }
+  }
+
+ private:
+  explicit LeaderTerm(LeaderDeps deps) : deps_(std::move(deps)) {}
+
+  // Runs `pass` every `period` until the term ends; a failure is logged as RepeatedFailure
+  // says (once, again when it changes, then once when it works again).
+  void everyUntilStopped(std::chrono::milliseconds period, const char* what, const std::function<Result<void>()>& pass) {
+    RepeatedFailure failures;
+    std::unique_lock held(mutex_);
+    while (!stop_) {
+      held.unlock();
+      if (auto r = pass(); !r) {
+        if (auto line = failures.failed(r.error(), RepeatedFailure::Clock::now())) spdlog::warn("{}: {}", what, *line);
+      } else if (auto line = failures.succeeded()) {
+        spdlog::info("{}: {}", what, *line);
+      }
+      held.lock();
+      cv_.wait_for(held, period, [&] { return stop_; });
+    }
+  }
+
+  LeaderDeps deps_;
+  int lock_fd_ = -1;
+  std::shared_ptr<runtime::LocalRuntime> local_;
+  std::shared_ptr<controller::Controller> controller_;
+  std::unique_ptr<notify::OutboxRunner> outbox_runner_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread reminders_;
+  std::thread snapshots_;
+  bool wrote_server_file_ = false;
+};
+
+// This process's server id when --server-id is not given: HOST:PID.
+std::string defaultServerId() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') std::snprintf(host, sizeof host, "localhost");
+  return fmt::format("{}:{}", host, ::getpid());
+}
+
 int serve(const ServeOptions& opts) {
   const fs::path data = fs::absolute(opts.data);
   std::error_code ec;
   fs::create_directories(data, ec);
   ::chmod(data.c_str(), 0700);
-  auto lock = lockDataDir(data);
-  if (!lock) {
-    fmt::print(stderr, "runway: {}\n", lock.error().message);
-    return exitCode(lock.error().code);
+  // SQLite: one server per data directory, for its whole life. PostgreSQL: several servers may
+  // share the database (and the data directory); the lock is the leader's (LeaderTerm).
+  const bool clustered = !opts.store.url.empty();
+  if (!clustered) {
+    auto lock = lockDataDir(data);
+    if (!lock) {
+      fmt::print(stderr, "runway: {}{}\n", lock.error().message,
+                 lock.error().code == ErrorCode::FailedPrecondition
+                     ? " (several servers need a PostgreSQL store: --store postgres://...)"
+                     : "");
+      return exitCode(lock.error().code);
+    }
   }
   auto listen = parseListen(opts.listen);
   if (!listen) {
     fmt::print(stderr, "runway: {}\n", listen.error().message);
+    return kExitUsage;
+  }
+  const std::string server_id = opts.server_id.empty() ? defaultServerId() : opts.server_id;
+  if (server_id.find_first_of(" \t\r\n") != std::string::npos || server_id.size() > 200) {
+    fmt::print(stderr, "runway: --server-id must be 1 to 200 characters without spaces\n");
+    return kExitUsage;
+  }
+  auto lease_ttl = parseDuration(opts.lease_ttl);
+  if (!lease_ttl || *lease_ttl < std::chrono::seconds(1) || *lease_ttl > std::chrono::minutes(5)) {
+    fmt::print(stderr, "runway: --lease-ttl must be a duration from 1s to 5m\n");
     return kExitUsage;
   }
   const std::string config_path = fs::absolute(opts.config).string();
@@ -405,6 +618,17 @@ int serve(const ServeOptions& opts) {
   if (!session_ttl || *session_ttl < api::kMinSessionTtl || *session_ttl > api::kMaxSessionTtl) {
     fmt::print(stderr, "runway: --session-ttl must be a duration from 1s to 30d\n");
     return kExitUsage;
+  }
+  router::ProxySettings proxy_settings;
+  if (!opts.router_metrics.empty()) {
+    // A port alone is a loopback address.
+    proxy_settings.metrics_address = opts.router_metrics.find(':') == std::string::npos
+                                         ? "127.0.0.1:" + opts.router_metrics
+                                         : opts.router_metrics;
+    if (auto hp = router::parseHostPort(proxy_settings.metrics_address); !hp) {
+      fmt::print(stderr, "runway: --router-metrics: {}\n", hp.error().message);
+      return kExitUsage;
+    }
   }
 
   // Signals are taken by sigwait below; block them before any thread starts.
@@ -430,38 +654,11 @@ int serve(const ServeOptions& opts) {
   if (*bootstrapped) spdlog::info("wrote the bootstrap admin token to {}", (data / "admin.token").string());
 
   std::shared_ptr<runtime::ProcessLauncher> launcher = runtime::posixProcessLauncher();
-  if (auto r = ensureRouter(data, opts.router_threads, *launcher); !r) {
-    fmt::print(stderr, "runway: router: {}\n", r.error().message);
-    return exitCode(r.error().code);
-  }
   const std::string socket = routerSocket(data).string();
-  runtime::LocalRuntimeOptions ro;
-  ro.data_dir = data;
-  ro.clock = clock;
-  ro.launcher = launcher;
-  router::ProxySettings proxy_settings;
-  if (!opts.router_metrics.empty()) {
-    // A port alone is a loopback address.
-    proxy_settings.metrics_address = opts.router_metrics.find(':') == std::string::npos
-                                         ? "127.0.0.1:" + opts.router_metrics
-                                         : opts.router_metrics;
-    if (auto hp = router::parseHostPort(proxy_settings.metrics_address); !hp) {
-      fmt::print(stderr, "runway: --router-metrics: {}\n", hp.error().message);
-      return kExitUsage;
-    }
-  }
-  ro.traffic = runtime::routerTrafficBackend(socket, Duration{5'000}, proxy_settings);
-  ro.kill_timeout = Duration{5000};
-  ro.scale_down_grace = Duration{5000};
-  auto rt = runtime::LocalRuntime::open(std::move(ro));
-  if (!rt) {
-    fmt::print(stderr, "runway: runtime: {}\n", rt.error().message);
-    return exitCode(rt.error().code);
-  }
-  std::shared_ptr<runtime::LocalRuntime> local_runtime = std::move(*rt);
   // Environments on Kubernetes go to the kubernetes runtime (one cluster connection each), the
-  // others to the local one; the controller sees one Runtime. Which runtime an environment is
-  // on is read here, at start: a reload that moves an environment takes a restart.
+  // simulated ones to the simulated runtime, the others to the local one (the leader's: it
+  // needs the data directory's lock); the controller sees one Runtime. Which runtime an
+  // environment is on is read here, at start: a reload that moves an environment takes a restart.
   std::set<std::string> kubernetes_environments;
   std::set<std::string> simulated_environments;
   for (const auto& env : config->environments) {
@@ -484,11 +681,12 @@ int serve(const ServeOptions& opts) {
   runtime::SimulatedRuntimeOptions so_sim;
   so_sim.clock = clock;
   auto simulated_runtime = std::make_shared<runtime::SimulatedRuntime>(std::move(so_sim));
+  auto local_slot = std::make_shared<LeaderOnlyRuntime>();
   std::map<std::string, std::shared_ptr<runtime::Runtime>> by_environment;
   for (const auto& env : kubernetes_environments) by_environment.emplace(env, kubernetes_runtime);
   for (const auto& env : simulated_environments) by_environment.emplace(env, simulated_runtime);
   std::shared_ptr<runtime::Runtime> runtime =
-      std::make_shared<runtime::DispatchingRuntime>(local_runtime, std::move(by_environment));
+      std::make_shared<runtime::DispatchingRuntime>(local_slot, std::move(by_environment));
 
   // Analysis reads the statistics of the environment measured: the router's, or the simulated
   // runtime's model.
@@ -504,69 +702,71 @@ int serve(const ServeOptions& opts) {
       std::make_shared<analysis::ProviderSet>(analysis::ProviderSet::standard(nullptr)));
 
   std::atomic<bool> ready{false};
-  controller::ControllerOptions co;
-  co.store = store;
-  co.runtime = runtime;
-  co.provider = provider;
+  auto controller_slot = std::make_shared<LeaderOnlyController>(config);
   auto gate = std::make_shared<GateChecks>(runtime, socket, clock);
   gate->setDataDir(data);
   gate->setKubernetes(kubernetes_runtime);
-  co.checks = gate;
-  co.hooks = std::make_shared<ConfigHooks>(data, clock);
   auto checklist = std::make_shared<ConfigChecklist>(clock, data, store);
-  co.checklist = checklist;
-  co.clock = clock;
-  co.config = config;
-  auto started = controller::Controller::start(std::move(co));
-  if (!started) {
-    fmt::print(stderr, "runway: controller: {}\n", started.error().message);
-    return exitCode(started.error().code);
-  }
-  std::shared_ptr<controller::Controller> ctrl = std::move(*started);
-  ready = true;
 
-  // Notifications the controller committed are delivered from the outbox on their own thread.
   notify::OutboxOptions oo;
   oo.store = store;
   oo.clock = clock;
   oo.transport = notify::httpTransport();
-  oo.config = [ctrl] { return ctrl->config(); };
+  oo.config = [controller_slot] { return controller_slot->config(); };
   auto outbox = std::make_shared<notify::OutboxWorker>(std::move(oo));
-  notify::OutboxRunner outbox_runner(outbox, std::chrono::milliseconds(200));
+  auto incidents = std::make_shared<incident::IncidentService>(
+      store, clock, [controller_slot] { return controller_slot->config(); }, systemRandom());
 
-  // Incidents, and their reminders and escalations (checked every second on their own thread).
-  auto incidents = std::make_shared<incident::IncidentService>(store, clock, [ctrl] { return ctrl->config(); },
-                                                               systemRandom());
-  std::mutex reminders_mu;
-  std::condition_variable reminders_cv;
-  bool reminders_stop = false;
-  std::thread reminders([&] {
-    RepeatedFailure failures;
-    std::unique_lock wait_lock(reminders_mu);
-    while (!reminders_cv.wait_for(wait_lock, std::chrono::seconds(1), [&] { return reminders_stop; })) {
-      wait_lock.unlock();
-      if (auto r = incidents->sendReminders(); !r) {
-        if (auto line = failures.failed(r.error(), RepeatedFailure::Clock::now())) {
-          spdlog::error("incident reminders: {}", *line);
-        }
-      } else if (auto line = failures.succeeded()) {
-        spdlog::info("incident reminders: {}", *line);
-      }
-      wait_lock.lock();
+  LeaderDeps deps;
+  deps.data = data;
+  deps.router_threads = opts.router_threads;
+  deps.launcher = launcher;
+  deps.proxy_settings = proxy_settings;
+  deps.clock = clock;
+  deps.store = store;
+  deps.local_slot = local_slot;
+  deps.runtime = runtime;
+  deps.provider = provider;
+  deps.checks = gate;
+  deps.hooks = std::make_shared<ConfigHooks>(data, clock);
+  deps.checklist = checklist;
+  deps.controller_slot = controller_slot;
+  deps.outbox = outbox;
+  deps.incidents = incidents;
+  deps.report_window = *report_window;
+  deps.ready = &ready;
+
+  // The current term (nullptr while this server does not lead).
+  std::mutex term_mu;
+  std::unique_ptr<LeaderTerm> term;
+  if (!clustered) {
+    // One server: it leads from the start, before the API answers (as it always did).
+    auto started = LeaderTerm::start(deps, false, [] { return true; }, "");
+    if (!started) {
+      fmt::print(stderr, "runway: {}\n", started.error().message);
+      return exitCode(started.error().code);
     }
-  });
-  const auto stopReminders = [&] {
-    {
-      std::lock_guard stop_lock(reminders_mu);
-      reminders_stop = true;
-    }
-    reminders_cv.notify_one();
-    if (reminders.joinable()) reminders.join();
+    term = std::move(*started);
+  }
+  // Set once the election runs (PostgreSQL); read by the API's threads.
+  std::atomic<controller::LeaderElection*> election_at{nullptr};
+  const auto leading = [&election_at, clustered] {
+    if (!clustered) return true;
+    auto* e = election_at.load();
+    return e != nullptr && e->leading();
+  };
+  const auto leader_address = [&election_at, clock]() -> std::optional<LeaderAddress> {
+    auto* e = election_at.load();
+    if (e == nullptr) return std::nullopt;
+    const auto status = e->status();
+    if (!status.lease || status.lease->expires_at <= clock->now()) return std::nullopt;
+    const auto holder = parseLeaseHolder(status.lease->holder);
+    return LeaderAddress{holder.server_id, holder.url};
   };
 
   auto ctx = std::make_shared<api::ApiContext>();
   ctx->store = store;
-  ctx->controller = ctrl;
+  ctx->controller = controller_slot;
   ctx->runtime = runtime;
   ctx->clock = clock;
   ctx->load_config = [config_path] {
@@ -586,6 +786,33 @@ int serve(const ServeOptions& opts) {
     auto text = client.metrics();
     return text ? *text : std::string();
   };
+  // Filled in once the URL is known (below); read by /api/v1/cluster.
+  auto advertised = std::make_shared<std::string>();
+  ctx->cluster = [&election_at, clustered, server_id, advertised, ttl = *lease_ttl] {
+    api::ClusterView view;
+    view.store = clustered ? "postgres" : "sqlite";
+    view.server_id = server_id;
+    view.url = *advertised;
+    if (!clustered) {
+      view.leading = true;
+      view.leader_id = server_id;
+      view.leader_url = *advertised;
+      return view;
+    }
+    view.lease_ttl = ttl;
+    auto* e = election_at.load();
+    if (e == nullptr) return view;
+    const auto status = e->status();
+    view.leading = e->leading();
+    if (status.lease) {
+      const auto holder = parseLeaseHolder(status.lease->holder);
+      view.leader_id = holder.server_id;
+      view.leader_url = holder.url;
+      view.term = status.lease->term;
+      view.lease_expires_at = status.lease->expires_at;
+    }
+    return view;
+  };
   api::ServerOptions so;
   so.address = listen->first;
   so.port = listen->second;
@@ -599,48 +826,85 @@ int serve(const ServeOptions& opts) {
   auto authenticator = api::storeAuthenticator(store, clock);
   auto routes = api::v1Routes(ctx);
   for (auto& r : api::dashboardRoutes(ctx, authenticator, sessions, dashboardAssets())) routes.push_back(std::move(r));
+  if (clustered) forwardWritesToLeader(routes, server_id, leading, leader_address);
   auto server = api::startHttpServer(so, std::move(routes), authenticator);
   if (!server) {
     fmt::print(stderr, "runway: {}\n", server.error().message);
-    stopReminders();
-    ctrl->stop();
+    term.reset();
     return exitCode(server.error().code);
   }
   const bool tls = !opts.tls_cert.empty();
   const std::string host = listen->first.find(':') != std::string::npos ? "[" + listen->first + "]" : listen->first;
   const std::string url = fmt::format("{}://{}:{}", tls ? "https" : "http", host, (*server)->port());
-  if (auto w = writeServerFile(data, ServerFile{static_cast<int>(::getpid()), url}); !w) {
-    spdlog::warn("cannot write {}: {}", (data / "server.json").string(), w.error().message);
+  *advertised = opts.advertise.empty() ? url : opts.advertise;
+  if (!clustered) {
+    if (auto w = writeServerFile(data, ServerFile{static_cast<int>(::getpid()), url}); !w) {
+      spdlog::warn("cannot write {}: {}", (data / "server.json").string(), w.error().message);
+    }
+  }
+  // Several servers: this one leads while it holds the lease (controller/leader_election.hpp).
+  std::unique_ptr<controller::LeaderElection> election;
+  if (clustered) {
+    controller::LeaderElectionOptions eo;
+    eo.store = store;
+    eo.clock = clock;
+    eo.holder = formatLeaseHolder(server_id, *advertised, fmt::format("{:016x}", systemRandom()->next()));
+    eo.ttl = *lease_ttl;
+    eo.follower_poll = std::clamp<Duration>(*lease_ttl / 10, Duration{100}, Duration{1000});
+    eo.on_elected = [&](const store::Lease& lease, controller::LeaderElection& self) {
+      // Fenced before anything the controller writes: once another server holds the lease,
+      // every write of this one is refused (and makes it step down at once).
+      store->setFence(self.fence(lease.term));
+      auto started = LeaderTerm::start(deps, true, [&self] { return self.leading(); }, url);
+      if (!started) {
+        if (self.leading()) {
+          spdlog::error("cannot lead: {}; giving the lease up", started.error().message);
+          self.resign();
+        }
+        return;
+      }
+      spdlog::info("leading at term {}: the controller runs", lease.term);
+      std::lock_guard held(term_mu);
+      term = std::move(*started);
+    };
+    eo.on_deposed = [&] {
+      std::unique_ptr<LeaderTerm> ending;
+      {
+        std::lock_guard held(term_mu);
+        ending = std::move(term);
+      }
+      ending.reset();
+      spdlog::info("following: the controller stopped");
+    };
+    auto started = controller::LeaderElection::start(std::move(eo));
+    if (!started) {
+      fmt::print(stderr, "runway: {}\n", started.error().message);
+      (*server)->stop(std::chrono::milliseconds(1000));
+      return exitCode(started.error().code);
+    }
+    election = std::move(*started);
+    election_at = election.get();
+    spdlog::info("server {} on a shared store: lease TTL {} ms; the server holding the lease leads", server_id,
+                 lease_ttl->count());
+  }
+  if (clustered) {
+    // Said to be listening once it can take requests: leading with its deployments recovered,
+    // or following a live leader (a lease left by a server that died expires first).
+    const auto settle_by = std::chrono::steady_clock::now() + 2 * *lease_ttl + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < settle_by) {
+      const auto view = ctx->cluster();
+      if (view.leading ? ready.load()
+                       : !view.leader_id.empty() && view.lease_expires_at && *view.lease_expires_at > clock->now()) {
+        break;
+      }
+      ::usleep(20'000);
+    }
   }
   fmt::print("runway serve: listening on {} (data {}, config {})\n", url, data.string(), config_path);
   fmt::print("runway serve: dashboard at {}/ (sign in with an API token)\n", url);
   std::fflush(stdout);
   // systemd (runway.service, Type=notify): started once the API answers.
   notifyServiceManager(fmt::format("READY=1\nMAINPID={}\nSTATUS=listening on {}", ::getpid(), url));
-
-  // Traffic snapshots around each deployment for the release report (report/snapshots.hpp),
-  // taken on their own thread so that a slow router never delays the signal loop.
-  std::mutex snapshot_mu;
-  std::condition_variable snapshot_cv;
-  bool snapshot_stop = false;
-  std::thread snapshot_thread([&] {
-    report::TrafficSnapshots snapshots(report::SnapshotOptions{
-        store, runtime, clock, [ctrl] { return ctrl->config(); }, *report_window});
-    RepeatedFailure failures;
-    std::unique_lock held(snapshot_mu);
-    while (!snapshot_stop) {
-      held.unlock();
-      if (auto r = snapshots.tick(); !r) {
-        if (auto line = failures.failed(r.error(), RepeatedFailure::Clock::now())) {
-          spdlog::warn("report snapshots: {}", *line);
-        }
-      } else if (auto line = failures.succeeded()) {
-        spdlog::info("report snapshots: {}", *line);
-      }
-      held.lock();
-      snapshot_cv.wait_for(held, std::chrono::milliseconds(250), [&] { return snapshot_stop; });
-    }
-  });
 
   int exit_code = kExitOk;
   while (true) {
@@ -658,7 +922,7 @@ int serve(const ServeOptions& opts) {
             url, reloaded.diagnostics.size()));
       } else {
         declareSecrets(*reloaded.config);
-        ctrl->reload(std::make_shared<const config::Config>(std::move(*reloaded.config)));
+        controller_slot->reload(std::make_shared<const config::Config>(std::move(*reloaded.config)));
         spdlog::info("SIGHUP: configuration reloaded from {}", config_path);
         notifyServiceManager(fmt::format("READY=1\nSTATUS=listening on {}; configuration reloaded", url));
       }
@@ -669,25 +933,21 @@ int serve(const ServeOptions& opts) {
       spdlog::info("{}: stopping; the router and the instances keep running", sig == SIGTERM ? "SIGTERM" : "SIGINT");
       break;
     }
-    // Watch the router: bring it back if it died.
-    router::AdminClient client(socket, Duration{1000});
-    if (!client.table()) {
-      if (auto r = ensureRouter(data, opts.router_threads, *launcher); !r) {
-        spdlog::error("router: {}", r.error().message);
-      }
-    }
+    // The leader watches the router: it brings it back if it died.
+    std::lock_guard held(term_mu);
+    if (term) term->watchRouter();
+  }
+  (*server)->stop(std::chrono::milliseconds(5000));
+  if (election) {
+    // Stops the term, then gives the lease back: a follower takes over at once.
+    election->stop();
+    election_at = nullptr;
   }
   {
-    std::lock_guard held(snapshot_mu);
-    snapshot_stop = true;
+    std::lock_guard held(term_mu);
+    term.reset();
   }
-  snapshot_cv.notify_all();
-  snapshot_thread.join();
-  (*server)->stop(std::chrono::milliseconds(5000));
-  outbox_runner.stop();
-  stopReminders();
-  ctrl->stop();
-  removeServerFile(data);
+  if (!clustered) removeServerFile(data);
   return exit_code;
 }
 
@@ -713,6 +973,15 @@ void addServeCommand(CLI::App& app, Context& ctx) {
   addStoreFlags(cmd, opts->store, "--store",
                 "The store: a PostgreSQL database, postgres://USER@HOST:PORT/DB (no password in "
                 "the URL; see --store-password-file). Default: SQLite in DATA/runway.db");
+  cmd->add_option("--server-id", opts->server_id,
+                  "This server's name among several on one PostgreSQL store (default HOST:PID)");
+  cmd->add_option("--lease-ttl", opts->lease_ttl,
+                  "With a PostgreSQL store: how long the leader's lease lasts without renewal (renewed every "
+                  "third of it; 1s to 5m). A follower takes over within about this long after the leader dies")
+      ->capture_default_str();
+  cmd->add_option("--advertise", opts->advertise,
+                  "With a PostgreSQL store: the URL other servers forward writes to while this one leads "
+                  "(default: the URL it listens on)");
   cmd->add_option("--router-threads", opts->router_threads, "Worker threads of the router it starts")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));

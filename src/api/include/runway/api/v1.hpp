@@ -4,7 +4,9 @@
 // history, audit, tokens, configuration reload, the event stream, notifications, health and
 // metrics.
 
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +21,20 @@
 #include "runway/store/store.hpp"
 
 namespace runway::api {
+
+// Who leads the servers sharing this store (GET /api/v1/cluster, /readyz).
+struct ClusterView {
+  std::string store;      // "sqlite" (one server, always the leader) or "postgres"
+  std::string server_id;  // this server
+  std::string url;        // this server's advertised API address
+  bool leading = false;
+  // The leader named by the lease ("" when the lease is free or unknown) and its address.
+  std::string leader_id;
+  std::string leader_url;
+  std::int64_t term = 0;                  // the lease's term (0: no lease, SQLite)
+  std::optional<TimePoint> lease_expires_at;
+  Duration lease_ttl{0};                  // 0: no lease
+};
 
 struct ApiContext {
   std::shared_ptr<store::Store> store;
@@ -43,6 +59,8 @@ struct ApiContext {
   // Judges checklists for `POST /environments/{env}/checklist`: the runner the controller's
   // gate uses, so both judge alike. Null: that route answers 503.
   std::shared_ptr<controller::ChecklistRunner> checklist;
+  // Who leads (several servers on one PostgreSQL store); null = a single server that leads.
+  std::function<ClusterView()> cluster;
 };
 
 // The built-in roles. Approver roles (tech-lead, ...) are whatever the configuration names.
