@@ -31,9 +31,19 @@ namespace runway::test {
 class ServeFixture {
  public:
   explicit ServeFixture(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  // A server with its own log (dir/LOG_NAME) on a data directory it may share with others
+  // (several servers on one PostgreSQL store).
+  ServeFixture(std::filesystem::path dir, std::filesystem::path data, std::string log_name)
+      : dir_(std::move(dir)), data_(std::move(data)), log_name_(std::move(log_name)) {}
   ~ServeFixture() { down(); }
 
-  std::filesystem::path data() const { return dir_ / "data"; }
+  std::filesystem::path data() const { return data_.empty() ? dir_ / "data" : data_; }
+  std::filesystem::path logPath() const { return dir_ / log_name_; }
+  // The destructor leaves everything running (servers sharing a data directory: the test runs
+  // `runway down` once, after stopping them all).
+  void skipDown() { downed_ = true; }
+  // Sends a signal to the server (SIGSTOP, SIGCONT, ...); false when none runs.
+  bool signal(int sig) { return server_ && static_cast<bool>(server_->signal(sig)); }
   std::filesystem::path configPath() const { return dir_ / "runway.yaml"; }
   const std::string& url() const { return url_; }
   const std::string& adminToken() const { return admin_; }
@@ -53,7 +63,7 @@ class ServeFixture {
     o.argv = {binaryPath("runway").string(), "serve", "--config", configPath().string(), "--data",
               data().string(), "--listen", "127.0.0.1:0"};
     o.argv.insert(o.argv.end(), extra_args.begin(), extra_args.end());
-    o.stderr_to = Output::file(dir_ / "serve.log");
+    o.stderr_to = Output::file(dir_ / log_name_);
     o.env = env_;
     auto p = Subprocess::start(std::move(o));
     if (!p) return tl::unexpected(p.error());
@@ -159,6 +169,8 @@ class ServeFixture {
 
  private:
   std::filesystem::path dir_;
+  std::filesystem::path data_;  // "" = dir_/data
+  std::string log_name_ = "serve.log";
   std::vector<std::pair<std::string, std::string>> env_;
   std::optional<Subprocess> server_;
   std::string url_;
