@@ -234,7 +234,7 @@ struct Fence {
   // Called (on the writing thread, inside the store's lock: it must not call the store) each
   // time a write is refused because the lease changed hands: the server steps down at once
   // rather than at its next renewal. May be empty.
-  std::function<void()> on_refused;
+  std::function<void()> on_refused{};
 };
 
 class Store {
