@@ -1124,6 +1124,8 @@ json::object clusterJson(const std::shared_ptr<ApiContext>& c) {
                       {"serverId", view.server_id},
                       {"url", view.url},
                       {"role", view.leading ? "leader" : "follower"},
+                      {"leadingSince", view.leading_since ? json::value(formatTimestamp(*view.leading_since))
+                                                          : json::value(nullptr)},
                       {"leader", std::move(leader)},
                       {"leaseTtlMs", view.lease_ttl.count()}};
 }

@@ -228,7 +228,9 @@ void forwardWritesToLeader(std::vector<api::Route>& routes, std::string server_i
       if (!target || target->url.empty()) {
         return unavailable("no server leads right now (an election is under way); try again", "");
       }
-      if (req.header("authorization").empty()) {
+      // Signed in by a dashboard session (a cookie, no bearer token): the session is this
+      // server's. (An Alertmanager post signed with the HMAC key has neither: it is forwarded.)
+      if (req.header("authorization").empty() && !req.header("cookie").empty()) {
         return unavailable("this server does not lead and a dashboard session cannot be forwarded: sign in on the "
                            "leader, " + target->url,
                            target->url);

@@ -110,7 +110,8 @@ struct LeaderAddress {
 // X-Runway-Forwarded-By, and the leader's answer is returned. A forwarded request that reaches
 // a server that does not lead is not forwarded again (503). No leader, or one that does not
 // answer: 503 unavailable (Retry-After: 1). A write authenticated by a dashboard session
-// cookie cannot be forwarded (the session is this server's): 503 naming the leader.
+// cookie (no Authorization header) cannot be forwarded (the session is this server's): 503
+// naming the leader. Cookies are never forwarded.
 void forwardWritesToLeader(std::vector<api::Route>& routes, std::string server_id,
                            std::function<bool()> leading, std::function<std::optional<LeaderAddress>()> leader);
 

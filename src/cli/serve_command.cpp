@@ -804,6 +804,7 @@ int serve(const ServeOptions& opts) {
     if (e == nullptr) return view;
     const auto status = e->status();
     view.leading = e->leading();
+    view.leading_since = status.leading_since;
     if (status.lease) {
       const auto holder = parseLeaseHolder(status.lease->holder);
       view.leader_id = holder.server_id;
@@ -845,8 +846,17 @@ int serve(const ServeOptions& opts) {
   // Several servers: this one leads while it holds the lease (controller/leader_election.hpp).
   std::unique_ptr<controller::LeaderElection> election;
   if (clustered) {
+    // The lease on a connection of its own: a renewal never waits behind the store's other
+    // work (one connection, one statement at a time), which could let the lease lapse.
+    auto pg = postgresOptions(opts.store);
+    auto lease_store = pg ? store::openPostgresStore(*pg) : Result<std::unique_ptr<store::Store>>(fail(pg.error()));
+    if (!lease_store) {
+      fmt::print(stderr, "runway: {}\n", lease_store.error().message);
+      (*server)->stop(std::chrono::milliseconds(1000));
+      return exitCode(lease_store.error().code);
+    }
     controller::LeaderElectionOptions eo;
-    eo.store = store;
+    eo.store = std::move(*lease_store);
     eo.clock = clock;
     eo.holder = formatLeaseHolder(server_id, *advertised, fmt::format("{:016x}", systemRandom()->next()));
     eo.ttl = *lease_ttl;

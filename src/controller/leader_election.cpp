@@ -44,7 +44,8 @@ void LeaderElection::resign() {
 
 LeadershipStatus LeaderElection::status() const {
   std::lock_guard lock(mutex_);
-  return LeadershipStatus{leading_, lease_, options_.holder};
+  return LeadershipStatus{leading_, lease_, options_.holder,
+                          leading_ ? std::optional<TimePoint>(elected_at_) : std::nullopt};
 }
 
 void LeaderElection::stop() {
@@ -131,6 +132,7 @@ void LeaderElection::run() {
         {
           std::lock_guard lock(mutex_);
           leading_ = true;
+          elected_at_ = asked_at;
         }
         if (activation_.joinable()) activation_.join();
         activation_ = std::thread([this, lease = *seen] { options_.on_elected(lease, *this); });

@@ -28,6 +28,7 @@
 #include <gtest/gtest.h>
 
 #include "integration/serve/serve_fixture.hpp"
+#include "runway/core/clock.hpp"
 #include "support/postgres.hpp"
 #include "support/temp_dir.hpp"
 
@@ -138,6 +139,16 @@ std::int64_t termOf(ServeFixture& server) {
   return v.at("leader").at("term").to_number<std::int64_t>();
 }
 
+// How long after `before` (wall clock) `server` took the lease it holds now (its leadingSince).
+std::chrono::milliseconds leaseTakenAfter(ServeFixture& server, std::chrono::system_clock::time_point before) {
+  auto v = clusterOf(server);
+  if (!v.is_object() || !v.at("leadingSince").is_string()) return std::chrono::milliseconds::max();
+  auto since = parseTimestamp(std::string(v.at("leadingSince").as_string()));
+  if (!since) return std::chrono::milliseconds::max();
+  return std::chrono::milliseconds(toUnixMillis(*since)) -
+         std::chrono::duration_cast<std::chrono::milliseconds>(before.time_since_epoch());
+}
+
 // Servers on one PostgreSQL database and one data directory.
 class Cluster {
  public:
@@ -222,6 +233,7 @@ void failoverTrials(std::size_t server_count, int default_trials) {
   LoadGenerator load("http://" + address + "/");
 
   std::vector<long> takeover_ms;
+  std::vector<long> seen_ms;
   for (int trial = 0; trial < trials; ++trial) {
     SCOPED_TRACE(fmt::format("trial {} of {} (seed {})", trial + 1, trials, seed));
     ASSERT_TRUE(pollUntil([&] { return (leader = cluster.leader()).has_value(); }, deadlineIn(30s)))
@@ -235,6 +247,7 @@ void failoverTrials(std::size_t server_count, int default_trials) {
     std::this_thread::sleep_for(std::chrono::milliseconds(random() % 4000));
     const auto old_term = termOf(cluster.at(*leader));
     const auto killed_at = std::chrono::steady_clock::now();
+    const auto killed_wall = std::chrono::system_clock::now();
     cluster.kill9(*leader);
     std::optional<std::size_t> next;
     ASSERT_TRUE(pollUntil(
@@ -249,9 +262,13 @@ void failoverTrials(std::size_t server_count, int default_trials) {
         },
         deadlineIn(kTtl + 10s), 10ms))
         << cluster.logs();
-    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - killed_at);
+    const auto seen = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - killed_at);
+    // When it took the lease, by its own clock (the same machine's): the takeover itself,
+    // without the time this test's polling took to see it on a loaded machine.
+    const auto took = leaseTakenAfter(cluster.at(*next), killed_wall);
     takeover_ms.push_back(static_cast<long>(took.count()));
-    EXPECT_LE(took, kTtl + 1s) << "server " << *next << " took over " << took.count() << " ms after the kill";
+    seen_ms.push_back(static_cast<long>(seen.count()));
+    EXPECT_LE(took, kTtl + 1s) << "server " << *next << " took the lease " << took.count() << " ms after the kill";
     ASSERT_TRUE(cluster.start(*leader));  // back, as a follower
     ASSERT_EQ(cluster.at(*next).waitTerminal(id, 120s), "Succeeded") << cluster.logs();
     const auto kinds = eventKinds(cluster.at(*next), id);
@@ -259,10 +276,12 @@ void failoverTrials(std::size_t server_count, int default_trials) {
     EXPECT_EQ(countOf(kinds, "step.skipped"), 0);
   }
   load.stop();
-  std::string times;
+  std::string times, seen_times;
   for (auto t : takeover_ms) times += fmt::format(" {}", t);
-  std::printf("failover with %zu servers, %d trials (seed %u): takeover ms:%s\n", server_count, trials, seed,
-              times.c_str());
+  for (auto t : seen_ms) seen_times += fmt::format(" {}", t);
+  std::printf("failover with %zu servers, %d trials (seed %u): lease taken ms after the kill:%s\n", server_count,
+              trials, seed, times.c_str());
+  std::printf("seen leading by the test (ms):%s\n", seen_times.c_str());
   std::printf("requests through the router: %d ok, %d failed\n", load.ok(), load.failed());
   EXPECT_GT(load.ok(), 100);
   EXPECT_EQ(load.failed(), 0) << load.firstFailure();
@@ -301,11 +320,11 @@ TEST(ClusterTest, ALeaderPausedPastItsLeaseIsFencedAndStepsDown) {
   ASSERT_TRUE(pollUntil([&] { return countOf(eventKinds(other, v2), "step.started") >= 2; }, deadlineIn(60s)));
   const auto old_term = termOf(old_leader);
   ASSERT_GT(old_term, 0);
+  const auto stopped_wall = std::chrono::system_clock::now();
   ASSERT_TRUE(old_leader.signal(SIGSTOP));
-  const auto stopped_at = std::chrono::steady_clock::now();
   // server-1 takes the lease once it has expired...
   ASSERT_TRUE(pollUntil([&] { return leads(other, old_term); }, deadlineIn(kTtl + 10s), 10ms)) << cluster.logs();
-  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - stopped_at);
+  const auto took = leaseTakenAfter(other, stopped_wall);
   std::printf("server-1 holds the lease %ld ms after server-0 was stopped\n", static_cast<long>(took.count()));
   EXPECT_LE(took, kTtl + 1s);
   // ... but does not drive the local runtime beside a process that may still push a routing

@@ -28,6 +28,7 @@ struct ClusterView {
   std::string server_id;  // this server
   std::string url;        // this server's advertised API address
   bool leading = false;
+  std::optional<TimePoint> leading_since;  // when this server took the lease, while it leads
   // The leader named by the lease ("" when the lease is free or unknown) and its address.
   std::string leader_id;
   std::string leader_url;

@@ -59,6 +59,9 @@ struct LeadershipStatus {
   // The lease as last read (holder, term, expiry); nullopt before the first read or when free.
   std::optional<store::Lease> lease;
   std::string holder;  // this server's holder string
+  // When this server took the lease at its current term (by the clock); nullopt when it does
+  // not lead.
+  std::optional<TimePoint> leading_since;
 };
 
 class LeaderElection {
@@ -102,6 +105,7 @@ class LeaderElection {
   // When the last successful renewal was asked for (by options_.clock): our lease lasts at
   // least until then + ttl, and no longer than that as far as we may assume.
   TimePoint renewed_at_{};
+  TimePoint elected_at_{};
   std::thread activation_;  // runs on_elected; joined before on_deposed
   std::thread thread_;
 };
