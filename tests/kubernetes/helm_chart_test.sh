@@ -3,7 +3,8 @@
 # (scripts/release-tools.sh), against the real kube-apiserver of the kubernetes tests
 # (RUNWAY_KUBE_CLUSTER, brought up by the kube_cluster fixture):
 #   - helm lint --strict, for the default values and for each values-*.yaml shipped;
-#   - replicaCount 2 is refused with the reason (no HA store yet);
+#   - replicaCount 2 is refused with the reason (the chart does not render the PostgreSQL store
+#     and its leader election yet);
 #   - the configuration the ConfigMap carries passes `runway validate`;
 #   - every manifest is accepted by the API server (server-side dry run), the ServiceMonitor
 #     excepted (its CRD is the Prometheus Operator's, not in this cluster: it is rendered only);
@@ -46,7 +47,7 @@ done
 if out=$("$helm" template rw "$chart" --set replicaCount=2 2>&1); then
   bad "replicaCount=2 rendered"
 else
-  [[ $out == *"replicaCount must be 1"*"PostgreSQL store"* ]] && ok "replicaCount=2 refused: no HA store yet" || bad "replicaCount=2: $out"
+  [[ $out == *"replicaCount must be 1"*"PostgreSQL store"* ]] && ok "replicaCount=2 refused: the chart has no HA rendering yet" || bad "replicaCount=2: $out"
 fi
 
 render() { # NAME ARGS...: renders into $work/NAME.yaml
