@@ -758,7 +758,7 @@ int serve(const ServeOptions& opts) {
   const auto leader_address = [&election_at, clock]() -> std::optional<LeaderAddress> {
     auto* e = election_at.load();
     if (e == nullptr) return std::nullopt;
-    const auto status = e->status();
+    const auto status = e->freshStatus();
     if (!status.lease || status.lease->expires_at <= clock->now()) return std::nullopt;
     const auto holder = parseLeaseHolder(status.lease->holder);
     return LeaderAddress{holder.server_id, holder.url};

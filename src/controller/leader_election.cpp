@@ -58,6 +58,19 @@ void LeaderElection::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+LeadershipStatus LeaderElection::freshStatus() {
+  auto status = this->status();
+  if (status.lease && status.lease->expires_at > options_.clock->now()) return status;
+  if (auto read = options_.store->getLease(options_.lease); read && *read) {
+    std::lock_guard lock(mutex_);
+    // Another thread may have read a newer one meanwhile: keep the higher term.
+    if (!lease_ || (*read)->term >= lease_->term) lease_ = *read;
+    return LeadershipStatus{leading_, lease_, options_.holder,
+                            leading_ ? std::optional<TimePoint>(elected_at_) : std::nullopt};
+  }
+  return status;
+}
+
 bool LeaderElection::leading() const {
   std::lock_guard lock(mutex_);
   return leading_;

@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -195,6 +196,21 @@ class Cluster {
     }
     return std::nullopt;
   }
+  // The lines of every server's log about leadership, for a failure's message.
+  std::string keyLines() const {
+    std::string out;
+    for (const auto& l : logs_) {
+      std::istringstream in(logOf(l));
+      for (std::string line; std::getline(in, line);) {
+        if (line.find("leader election") != std::string::npos || line.find("leading") != std::string::npos ||
+            line.find("following") != std::string::npos || line.find("refused") != std::string::npos ||
+            line.find("SIGTERM") != std::string::npos) {
+          out += l.filename().string() + ": " + line + "\n";
+        }
+      }
+    }
+    return out;
+  }
   std::string logs() const {
     std::string all;
     for (const auto& l : logs_) all += "==== " + l.filename().string() + "\n" + logOf(l) + "\n";
@@ -245,9 +261,25 @@ void failoverTrials(std::size_t server_count, int default_trials) {
     // A random moment of the canary (about 4 s long): before its first step, in a pause, at
     // a weight change, or once it is over.
     std::this_thread::sleep_for(std::chrono::milliseconds(random() % 4000));
+    // Exactly one server says it leads (a deposed one says so at most until its next renewal:
+    // not across the random wait above).
+    std::string views;
+    int leading = 0;
+    for (std::size_t i = 0; i < cluster.size(); ++i) {
+      if (!cluster.alive(i)) continue;
+      auto v = clusterOf(cluster.at(i));
+      views += fmt::format("server-{}: {}\n", i, bjson::serialize(v));
+      if (v.is_object() && v.at("role").as_string() == "leader") ++leading;
+    }
+    EXPECT_EQ(leading, 1) << views << cluster.keyLines();
     const auto old_term = termOf(cluster.at(*leader));
+    ASSERT_GT(old_term, 0) << views << cluster.keyLines();
     const auto killed_at = std::chrono::steady_clock::now();
     const auto killed_wall = std::chrono::system_clock::now();
+    std::printf("trial %d: deployed %s through server-%zu; killing server-%zu (term %lld) at %s\n", trial + 1,
+                version.c_str(), via, *leader, static_cast<long long>(old_term),
+                formatTimestamp(std::chrono::time_point_cast<std::chrono::milliseconds>(killed_wall)).c_str());
+    std::fflush(stdout);
     cluster.kill9(*leader);
     std::optional<std::size_t> next;
     ASSERT_TRUE(pollUntil(
@@ -269,6 +301,8 @@ void failoverTrials(std::size_t server_count, int default_trials) {
     takeover_ms.push_back(static_cast<long>(took.count()));
     seen_ms.push_back(static_cast<long>(seen.count()));
     EXPECT_LE(took, kTtl + 1s) << "server " << *next << " took the lease " << took.count() << " ms after the kill";
+    EXPECT_GT(took.count(), 0) << cluster.keyLines();
+    EXPECT_LE(seen, took + 2s) << "the test saw it " << seen.count() << " ms after the kill\n" << cluster.keyLines();
     ASSERT_TRUE(cluster.start(*leader));  // back, as a follower
     ASSERT_EQ(cluster.at(*next).waitTerminal(id, 120s), "Succeeded") << cluster.logs();
     const auto kinds = eventKinds(cluster.at(*next), id);

@@ -85,6 +85,10 @@ class LeaderElection {
   // joins the thread. Idempotent.
   void stop();
   LeadershipStatus status() const;
+  // status(), with the lease read from the store now when the one last read has expired by
+  // the clock (a follower asked where the leader is right after a takeover: its own read may
+  // be up to follower_poll old). Thread-safe; a store error leaves the last read.
+  LeadershipStatus freshStatus();
   // Whether this server holds the lease now (set before on_elected runs, cleared before
   // on_deposed runs).
   bool leading() const;
