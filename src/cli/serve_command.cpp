@@ -337,6 +337,28 @@ Result<std::pair<std::string, std::uint16_t>> parseListen(const std::string& tex
 
 // The router for this data directory: the running one when its admin socket answers, else a
 // new `runway router` process in its own process group (it outlives this server).
+// The simulated runtime's world lives in memory: at start, each simulated environment gets back
+// the version its serving record says serves (SimulatedRuntime::restoreServing), as a real
+// runtime's instances outlive the server. Without it a canary after a restart waits for a
+// stable version that no longer exists.
+Result<void> restoreSimulated(runtime::SimulatedRuntime& simulated, store::Store& store,
+                              const config::Config& config) {
+  for (const auto& env : config.environments) {
+    if (env.runtime.kind != config::RuntimeSpec::Kind::Simulated) continue;
+    auto serving = store.getServing(env.name);
+    if (!serving) return fail(std::move(serving).error());
+    const auto* app = config.applicationFor(env);
+    if (!*serving || app == nullptr) continue;
+    for (const auto& svc : app->services) {
+      if (auto r = simulated.restoreServing(env, svc, (*serving)->version, svc.instances); !r) {
+        return fail(r.error().code, fmt::format("environment {}: {} {}: {}", env.name, svc.name,
+                                                (*serving)->version, r.error().message));
+      }
+    }
+  }
+  return {};
+}
+
 Result<void> ensureRouter(const fs::path& data, int threads, runtime::ProcessLauncher& launcher) {
   const auto socket = routerSocket(data);
   router::AdminClient client(socket.string(), Duration{1000});
@@ -484,6 +506,10 @@ int serve(const ServeOptions& opts) {
   runtime::SimulatedRuntimeOptions so_sim;
   so_sim.clock = clock;
   auto simulated_runtime = std::make_shared<runtime::SimulatedRuntime>(std::move(so_sim));
+  if (auto restored = restoreSimulated(*simulated_runtime, *store, *config); !restored) {
+    fmt::print(stderr, "runway: simulated runtime: {}\n", restored.error().message);
+    return exitCode(restored.error().code);
+  }
   std::map<std::string, std::shared_ptr<runtime::Runtime>> by_environment;
   for (const auto& env : kubernetes_environments) by_environment.emplace(env, kubernetes_runtime);
   for (const auto& env : simulated_environments) by_environment.emplace(env, simulated_runtime);
