@@ -344,6 +344,28 @@ Result<std::pair<std::string, std::uint16_t>> parseListen(const std::string& tex
 
 // The router for this data directory: the running one when its admin socket answers, else a
 // new `runway router` process in its own process group (it outlives this server).
+// The simulated runtime's world lives in memory: at start, each simulated environment gets back
+// the version its serving record says serves (SimulatedRuntime::restoreServing), as a real
+// runtime's instances outlive the server. Without it a canary after a restart waits for a
+// stable version that no longer exists.
+Result<void> restoreSimulated(runtime::SimulatedRuntime& simulated, store::Store& store,
+                              const config::Config& config) {
+  for (const auto& env : config.environments) {
+    if (env.runtime.kind != config::RuntimeSpec::Kind::Simulated) continue;
+    auto serving = store.getServing(env.name);
+    if (!serving) return fail(std::move(serving).error());
+    const auto* app = config.applicationFor(env);
+    if (!*serving || app == nullptr) continue;
+    for (const auto& svc : app->services) {
+      if (auto r = simulated.restoreServing(env, svc, (*serving)->version, svc.instances); !r) {
+        return fail(r.error().code, fmt::format("environment {}: {} {}: {}", env.name, svc.name,
+                                                (*serving)->version, r.error().message));
+      }
+    }
+  }
+  return {};
+}
+
 Result<void> ensureRouter(const fs::path& data, int threads, runtime::ProcessLauncher& launcher) {
   const auto socket = routerSocket(data);
   router::AdminClient client(socket.string(), Duration{1000});
@@ -393,6 +415,7 @@ struct LeaderDeps {
   std::shared_ptr<controller::LifecycleHooks> hooks;
   std::shared_ptr<controller::ChecklistRunner> checklist;
   std::shared_ptr<LeaderOnlyController> controller_slot;  // where the term's controller goes
+  std::shared_ptr<runtime::SimulatedRuntime> simulated;
   std::shared_ptr<notify::OutboxWorker> outbox;
   std::shared_ptr<incident::IncidentService> incidents;
   Duration report_window{};
@@ -434,6 +457,12 @@ class LeaderTerm {
     }
     if (auto r = ensureRouter(deps.data, deps.router_threads, *deps.launcher); !r) {
       return fail(r.error().code, "router: " + r.error().message);
+    }
+    // The simulated environments' world lives in memory: the version each one's serving record
+    // names is put back before the controller recovers (restoreSimulated). A server that led
+    // before keeps the world it had (restoreServing leaves a service that runs a version alone).
+    if (auto restored = restoreSimulated(*deps.simulated, *deps.store, *deps.controller_slot->config()); !restored) {
+      return fail(restored.error().code, "simulated runtime: " + restored.error().message);
     }
     runtime::LocalRuntimeOptions ro;
     ro.data_dir = deps.data;
@@ -681,6 +710,8 @@ int serve(const ServeOptions& opts) {
   runtime::SimulatedRuntimeOptions so_sim;
   so_sim.clock = clock;
   auto simulated_runtime = std::make_shared<runtime::SimulatedRuntime>(std::move(so_sim));
+  // Its world is put back from the store's serving records when a term of leadership starts
+  // (LeaderTerm::start: at start with SQLite, at each takeover with PostgreSQL).
   auto local_slot = std::make_shared<LeaderOnlyRuntime>();
   std::map<std::string, std::shared_ptr<runtime::Runtime>> by_environment;
   for (const auto& env : kubernetes_environments) by_environment.emplace(env, kubernetes_runtime);
@@ -731,6 +762,7 @@ int serve(const ServeOptions& opts) {
   deps.hooks = std::make_shared<ConfigHooks>(data, clock);
   deps.checklist = checklist;
   deps.controller_slot = controller_slot;
+  deps.simulated = simulated_runtime;
   deps.outbox = outbox;
   deps.incidents = incidents;
   deps.report_window = *report_window;

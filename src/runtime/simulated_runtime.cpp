@@ -188,6 +188,31 @@ Result<void> SimulatedRuntime::startVersion(const config::Environment& environme
   return {};
 }
 
+Result<void> SimulatedRuntime::restoreServing(const config::Environment& environment,
+                                              const config::Service& service,
+                                              std::string_view version, int instances) {
+  if (auto valid = validateVersionName(version); !valid) return valid;
+  if (instances < 1 || instances > kMaxInstances) {
+    return fail(ErrorCode::InvalidArgument,
+                fmt::format("instance count {} is outside 1..{}", instances, kMaxInstances));
+  }
+  std::lock_guard lock(mu_);
+  const Key key{environment.name, service.name};
+  auto& world = world_[key];
+  if (!world.versions.empty()) return {};
+  world.model = modelOf(environment);
+  const TimePoint now = options_.clock->now();
+  auto& v = world.versions[std::string(version)];
+  // Started long enough ago to be Ready now; announced, as a server that was running saw it.
+  v.started.assign(static_cast<std::size_t>(instances), now - world.model.ready_after);
+  v.announced.assign(static_cast<std::size_t>(instances), true);
+  v.ready_announced = true;
+  world.split = TrafficSplit{};
+  world.split.weights[std::string(version)] = 1000;
+  world.history.push_back(Split{now, world.split.weights});
+  return {};
+}
+
 Result<void> SimulatedRuntime::setTraffic(std::string_view environment, std::string_view service,
                                           const TrafficSplit& split) {
   std::lock_guard lock(mu_);

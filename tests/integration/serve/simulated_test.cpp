@@ -93,5 +93,44 @@ TEST(SimulatedServeTest, ACanaryOnTheSimulatedRuntimeIsJudgedOnTheModelAndPromot
   EXPECT_EQ(measured, 3);
 }
 
+// The simulated world lives in memory; a restarted server puts back what its store says serves
+// (as a real runtime's instances outlive it). Before, the restarted server had no stable
+// version, and a canary after the restart waited for one until its progress deadline (seen as
+// a rollout stuck in Progressing on PostgreSQL).
+TEST(SimulatedServeTest, ARestartedServerStillServesThePromotedVersionAndTheNextCanaryEnds) {
+  TempDir dir;
+  ServeFixture server(dir.path());
+  server.writeConfig(kSimulatedConfig);
+  auto started = server.start();
+  ASSERT_TRUE(started) << started.error().message;
+  std::string error;
+  const auto v1 = server.deploy("sim", "v1", &error);
+  ASSERT_FALSE(v1.empty()) << error;
+  ASSERT_EQ(server.waitTerminal(v1, 60s), "Succeeded");
+  ASSERT_TRUE(server.terminate());
+  started = server.start();
+  ASSERT_TRUE(started) << started.error().message;
+  auto env = server.getJson("/api/v1/environments/sim");
+  const auto& web = env.at("services").as_array().at(0).as_object();
+  EXPECT_EQ(boost::json::serialize(web.at("traffic")), R"({"v1":100})");
+  const auto& instances = web.at("instances").as_array();
+  ASSERT_EQ(instances.size(), 2u) << boost::json::serialize(web);
+  for (const auto& i : instances) {
+    EXPECT_EQ(i.at("version").as_string(), "v1");
+    EXPECT_EQ(i.at("state").as_string(), "Ready");
+  }
+  const auto v2 = server.deploy("sim", "v2", &error);
+  ASSERT_FALSE(v2.empty()) << error;
+  ASSERT_EQ(server.waitTerminal(v2, 60s), "Succeeded")
+      << boost::json::serialize(server.getJson("/api/v1/deployments/" + v2));
+  // The stable version was measured beside the canary: it was really there.
+  auto d = server.getJson("/api/v1/deployments/" + v2);
+  for (const auto& e : d.at("events").as_array()) {
+    if (e.at("kind").as_string() != "runtime.report") continue;
+    EXPECT_EQ(std::string(e.at("reason").as_string()).find("v1: 0 ready"), std::string::npos)
+        << boost::json::serialize(e);
+  }
+}
+
 }  // namespace
 }  // namespace runway::test

@@ -113,7 +113,9 @@ TEST(StoreServeTest, MigrateThenServeOnPostgresKeepsTheHistoryAndTheChain) {
   EXPECT_EQ(server.phase(v1), "Succeeded");
   const std::string v2 = server.deploy("sim", "v2", &error);
   ASSERT_FALSE(v2.empty()) << error;
-  ASSERT_EQ(server.waitTerminal(v2, 60s), "Succeeded") << fileText(dir.path() / "serve.log");
+  ASSERT_EQ(server.waitTerminal(v2, 60s), "Succeeded")
+      << fileText(dir.path() / "serve.log") << "\ndeployment: "
+      << boost::json::serialize(server.getJson("/api/v1/deployments/" + v2));
   auto env = server.getJson("/api/v1/environments/sim");
   ASSERT_TRUE(env.is_object());
   EXPECT_EQ(env.at("currentRelease").as_string(), "v2");

@@ -77,6 +77,36 @@ TEST(SimulatedRuntimeTest, InstancesBecomeReadyAfterTheDelayAndSayWhen) {
   EXPECT_EQ(w.runtime->instances("prod", "web")->back().state, InstanceState::Starting);
 }
 
+TEST(SimulatedRuntimeTest, WhatServedBeforeAStartIsRestoredReadyAndTakingAllTheTraffic) {
+  World w;
+  int events = 0;
+  w.runtime->setEventHandler([&](const RuntimeEvent&) { ++events; });
+  ASSERT_TRUE(w.runtime->restoreServing(environment("prod"), service("web"), "v1", 2));
+  const auto status = w.runtime->versionStatus("prod", "web", "v1");
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->state, VersionState::Ready);
+  EXPECT_EQ(status->ready, 2);
+  EXPECT_EQ(w.runtime->traffic("prod", "web")->weights, (std::map<std::string, int>{{"v1", 1000}}));
+  EXPECT_FALSE(w.runtime->nextChange().has_value());
+  w.runtime->publish();
+  EXPECT_EQ(events, 0);  // nothing changed: it was already running
+  // It serves from the restore on: a canary's split can include it and it is measured.
+  ASSERT_TRUE(w.runtime->startVersion(environment("prod"), service("web"), "v2", 1, {}));
+  ASSERT_TRUE(w.runtime->setTraffic("prod", "web", split({{"v1", 500}, {"v2", 500}})));
+  w.clock->advance(10s);
+  EXPECT_EQ(w.runtime->snapshot("prod", "web", "v1", w.clock->now() - 10s, w.clock->now()).requests,
+            500u);
+  // A service that already runs something is left as it is.
+  ASSERT_TRUE(w.runtime->restoreServing(environment("prod"), service("web"), "v0", 1));
+  EXPECT_FALSE(w.runtime->versionStatus("prod", "web", "v0"));
+  EXPECT_EQ(w.runtime->traffic("prod", "web")->weights.at("v2"), 500);
+  EXPECT_EQ(w.runtime->restoreServing(environment("prod"), service("api"), "v1", 0).error().code,
+            ErrorCode::InvalidArgument);
+  EXPECT_EQ(w.runtime->restoreServing(environment("prod"), service("api"), "../v1", 1).error().code,
+            ErrorCode::InvalidArgument);
+  EXPECT_FALSE(w.runtime->instances("prod", "api")->size());
+}
+
 TEST(SimulatedRuntimeTest, AnEnvironmentOnTheSimulatedRuntimeUsesItsOwnModel) {
   World w;
   config::SimulatedRuntime model;

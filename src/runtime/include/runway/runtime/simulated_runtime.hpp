@@ -67,6 +67,15 @@ class SimulatedRuntime final : public Runtime {
   // Delivers the events of changes that happened by now (instances that became Ready).
   void publish();
 
+  // What kept running while no server watched: `instances` Ready instances of `version` taking
+  // all of `service`'s traffic, as the serving record of `environment` says. The simulated
+  // world is a model of a cluster that outlives its controller; it lives in memory, so a server
+  // that starts (a restart, a new leader) puts back what its store says serves before the
+  // controller recovers live deployments. Does nothing when the service already runs a version.
+  Result<void> restoreServing(const config::Environment& environment,
+                              const config::Service& service, std::string_view version,
+                              int instances);
+
   // The traffic `version` of `service` served in [from, to) (to is clipped at now).
   analysis::TrafficSnapshot snapshot(std::string_view environment, std::string_view service,
                                      std::string_view version, TimePoint from, TimePoint to) const;
