@@ -186,7 +186,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Reads one request header into `p`, using the idle deadline until its first byte arrives
   // and the header deadline after that.
   asio::awaitable<error_code> readHeader(http::request_parser<http::buffer_body>& p, bool first,
-                                         const ProxySettings& s, bool& got_bytes) {
+                                         const ListenerLimits& s, bool& got_bytes) {
     got_bytes = buffer_.size() > 0;
     setDeadline(got_bytes || first ? s.header_timeout : s.idle_timeout);
     for (;;) {
@@ -280,13 +280,17 @@ class Session : public std::enable_shared_from_this<Session> {
   // --- one request -------------------------------------------------------------------------
   asio::awaitable<bool> handleOne(bool first) {
     std::shared_ptr<const CompiledTable> table = w_.snapshot();
-    // A copy: `table` is replaced below, and the old one may go with it.
-    ProxySettings s = table->source.settings;
     http::request_parser<http::buffer_body> p;
-    p.header_limit(s.max_header_bytes);
-    p.body_limit(s.max_body_bytes);
+    p.header_limit(table->source.settings.max_header_bytes);
+    {
+      // The limits of the table the connection waits on; a copy (no allocation), since `table`
+      // is replaced below and the old one may go with it.
+      const CompiledListener* waiting = table->find(listener_);
+      limits_ = waiting != nullptr ? waiting->limits : ListenerLimits{};
+    }
+    p.body_limit(limits_.max_body_bytes);
     bool got_bytes = false;
-    if (auto ec = co_await readHeader(p, first, s, got_bytes)) {
+    if (auto ec = co_await readHeader(p, first, limits_, got_bytes)) {
       const CompiledListener* l = table->find(listener_);
       if (tookTimeout()) {
         if (!got_bytes && !first) co_return false;  // idle keep-alive connection: just close
@@ -302,7 +306,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     // The table may have changed while this connection was idle.
     table = w_.snapshot();
-    s = table->source.settings;
+    const ProxySettings& s = table->source.settings;
     const auto start = SteadyClock::now();
     auto& req = p.get();
     const CompiledListener* listener = table->find(listener_);
@@ -313,6 +317,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (listener == nullptr) {
       co_return co_await refuse(503, "this listener was removed", false);
     }
+    // The body limit stays the one the parser was given when the request started.
+    const ListenerLimits& lim = listener->limits;
     const bool client_keep_alive = req.keep_alive();
     const unsigned client_version = req.version();
     const bool head = req.method() == http::verb::head;
@@ -453,7 +459,7 @@ class Session : public std::enable_shared_from_this<Session> {
         if (!p.is_done()) {
           req.body().data = relay.get();
           req.body().size = kRelay;
-          setDeadline(s.idle_timeout);
+          setDeadline(lim.idle_timeout);
           auto [ec, n] = co_await http::async_read(client_, buffer_, p, kTuple);
           if (ec == http::error::need_buffer) ec = {};
           if (ec) {
@@ -478,7 +484,7 @@ class Session : public std::enable_shared_from_this<Session> {
           req.body().size = 0;
           req.body().more = false;
         }
-        setDeadline(s.response_timeout);
+        setDeadline(lim.request_timeout);
         active_upstream_ = &up->socket;
         auto [wec, wn] = co_await http::async_write(up->socket, sr, kTuple);
         active_upstream_ = nullptr;
@@ -495,7 +501,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
     // Read the response header, skipping interim 1xx responses.
     std::optional<http::response_parser<http::buffer_body>> rp;
-    setDeadline(s.response_timeout);
+    setDeadline(lim.request_timeout);
     for (;;) {
       rp.emplace();
       rp->header_limit(static_cast<std::uint32_t>(kMaxResponseHeader));
@@ -532,7 +538,7 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       res.version(11);
       http::response_serializer<http::buffer_body> rs{res};
-      setDeadline(s.response_timeout);
+      setDeadline(lim.request_timeout);
       auto [ec, n] = co_await http::async_write_header(client_, rs, kTuple);
       finishInstance(ec ? 0 : 101, false);
       if (ec) co_return false;
@@ -574,7 +580,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // Relay the response.
     http::response_serializer<http::buffer_body> rs{res};
     if (no_body) {
-      setDeadline(s.response_timeout);
+      setDeadline(lim.request_timeout);
       auto [ec, n] = co_await http::async_write_header(client_, rs, kTuple);
       if (ec) {
         finishInstance(status, false);
@@ -585,7 +591,7 @@ class Session : public std::enable_shared_from_this<Session> {
         if (!rp->is_done()) {
           res.body().data = relay.get();
           res.body().size = kRelay;
-          setDeadline(s.response_timeout);
+          setDeadline(lim.request_timeout);
           active_upstream_ = &up->socket;
           auto [ec, n] = co_await http::async_read(up->socket, up->buffer, *rp, kTuple);
           active_upstream_ = nullptr;
@@ -605,7 +611,7 @@ class Session : public std::enable_shared_from_this<Session> {
           res.body().size = 0;
           res.body().more = false;
         }
-        setDeadline(s.response_timeout);
+        setDeadline(lim.request_timeout);
         auto [wec, wn] = co_await http::async_write(client_, rs, kTuple);
         if (wec == http::error::need_buffer) wec = {};
         if (wec) {
@@ -636,6 +642,7 @@ class Session : public std::enable_shared_from_this<Session> {
   tcp::socket* active_upstream_ = nullptr;
   std::string listener_;
   std::string client_ip_;
+  ListenerLimits limits_;  // of the request being read
 };
 
 // --- Worker --------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ struct CompiledListener {
   std::vector<CompiledVersion> versions;
   std::vector<CompiledRule> rules;
   std::optional<StickySession> sticky;
+  ListenerLimits limits;
   std::string set_cookie_suffix;  // "; Path=/; Max-Age=3600; HttpOnly"
   std::uint32_t unrouted_series = 0;  // requests no version could take
 };

@@ -53,15 +53,15 @@ class RouterProxyTest : public ::testing::Test {
   // v1 (two instances) and v2 (one), v2 at `v2_permille`.
   RoutingTable table(std::uint32_t v2_permille) {
     RoutingTable t;
-    t.settings.header_timeout = Duration{400};
     t.settings.connect_timeout = Duration{500};
-    t.settings.response_timeout = Duration{10'000};
     t.settings.max_header_bytes = 4096;
-    t.settings.max_body_bytes = 1024 * 1024;
     Listener l;
     l.service = "shop";
     l.environment = "test";
     l.port = static_cast<std::uint16_t>(port_);
+    l.limits.header_timeout = Duration{400};
+    l.limits.request_timeout = Duration{10'000};
+    l.limits.max_body_bytes = 1024 * 1024;
     l.versions.push_back(Version{"v1", 1000 - v2_permille, {instanceOf(v1a_), instanceOf(v1b_)}});
     l.versions.push_back(Version{"v2", v2_permille, {instanceOf(v2_)}});
     t.listeners.push_back(l);
@@ -254,6 +254,52 @@ TEST_F(RouterProxyTest, SlowClientGets408AndOthersAreServed) {
   expectServed();
 }
 
+// Each listener has its own limits: a body one listener refuses with 413 the other relays; a
+// header stalled past one listener's header timeout gets 408 there while the other still waits;
+// an idle keep-alive connection is closed after its listener's idle timeout.
+TEST_F(RouterProxyTest, EachListenerHasItsOwnTimeoutsAndBodyLimit) {
+  auto t = table(0);
+  Listener strict = t.listeners[0];
+  strict.service = "strict";
+  strict.port = 0;
+  for (auto& v : strict.versions) {
+    for (auto& in : v.instances) in.id = "strict-" + in.id;
+  }
+  strict.limits.max_body_bytes = 1000;
+  strict.limits.header_timeout = Duration{200};
+  strict.limits.idle_timeout = Duration{300};
+  t.listeners[0].limits.header_timeout = Duration{60'000};
+  t.listeners.push_back(strict);
+  ASSERT_TRUE(router_->setTable(t));
+  const int strict_port = *router_->boundPort("strict.test");
+
+  const std::string post = "POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n" +
+                           std::string(1001, 'b');
+  RawClient refused(strict_port);
+  ASSERT_TRUE(refused.send(post));
+  EXPECT_THAT(refused.readUntilClose(5s), StartsWith("HTTP/1.1 413"));
+  RawClient relayed(port_);
+  ASSERT_TRUE(relayed.send(post));
+  EXPECT_THAT(relayed.readUntil("\r\n\r\n", 5s), StartsWith("HTTP/1.1 200"));
+
+  RawClient slow_strict(strict_port);
+  RawClient slow_lenient(port_);
+  ASSERT_TRUE(slow_strict.send("GET / HTTP/1.1\r\nHost: x\r\nX-Slow: "));
+  ASSERT_TRUE(slow_lenient.send("GET / HTTP/1.1\r\nHost: x\r\nX-Slow: "));
+  EXPECT_THAT(slow_strict.readUntilClose(5s), StartsWith("HTTP/1.1 408"));
+  // The lenient listener's header timeout is a minute: its client is still waiting, and
+  // finishing the header gets it served.
+  ASSERT_TRUE(slow_lenient.send("1\r\n\r\n"));
+  EXPECT_THAT(slow_lenient.readUntil("\r\n\r\n", 5s), StartsWith("HTTP/1.1 200"));
+
+  RawClient idle(strict_port);
+  ASSERT_TRUE(idle.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_THAT(idle.readUntil("\r\n\r\n", 5s), StartsWith("HTTP/1.1 200"));
+  // Closed without another response once idle past 300 ms (the default would be a minute).
+  EXPECT_THAT(idle.readUntilClose(5s), Not(HasSubstr("HTTP/1.1")));
+  EXPECT_TRUE(idle.closed());
+}
+
 TEST_F(RouterProxyTest, KeepsClientConnectionsAlive) {
   test::HttpClient client;
   for (int i = 0; i < 20; ++i) {
@@ -307,7 +353,7 @@ TEST_F(RouterProxyTest, Answers502WhenNoInstanceAcceptsAndRetriesOtherInstances)
 
 TEST_F(RouterProxyTest, Answers504WhenTheUpstreamIsTooSlow) {
   auto t = table(1000);
-  t.settings.response_timeout = Duration{300};  // the backend's /slow takes 1.5 s
+  t.listeners[0].limits.request_timeout = Duration{300};  // the backend's /slow takes 1.5 s
   ASSERT_TRUE(router_->setTable(t));
   auto r = test::httpGet(url("/slow"));
   ASSERT_TRUE(r) << r.error().message;

@@ -71,6 +71,25 @@ struct StickySession {
   bool operator==(const StickySession&) const = default;
 };
 
+// The client-side timeouts and limits of one listener. The defaults are what the router used
+// before they could be configured.
+struct ListenerLimits {
+  // A request header, once its first byte arrived (and the first request of a connection from
+  // the accept), must be complete within this: else 408 and the connection closes.
+  Duration header_timeout = Duration{10'000};
+  // A keep-alive connection may wait this long for its next request (then it is closed without
+  // a response); a request body that stalls this long gets 408.
+  Duration idle_timeout = Duration{60'000};
+  // Upstream side of a request: sending it, its response header, and each piece of the response
+  // (a stall, not the whole transfer) must each happen within this: else 504 (or, once the
+  // response started, the connection closes).
+  Duration request_timeout = Duration{30'000};
+  // Largest request body accepted (Content-Length or the sum of the chunks): 413 above it.
+  std::uint64_t max_body_bytes = 64ull * 1024 * 1024;
+
+  bool operator==(const ListenerLimits&) const = default;
+};
+
 // One listening address for one service in one environment.
 struct Listener {
   std::string service;      // valid name (isValidName)
@@ -80,6 +99,7 @@ struct Listener {
   std::vector<Version> versions;
   std::vector<MatchRule> rules;
   std::optional<StickySession> sticky;
+  ListenerLimits limits;
 
   // "service.environment": the listener's unique key in tables, statistics and metrics.
   std::string name() const { return service + "." + environment; }
@@ -87,14 +107,10 @@ struct Listener {
   bool operator==(const Listener&) const = default;
 };
 
-// Limits and timeouts that apply to every listener.
+// Limits and timeouts that apply to every listener (each listener's own are its `limits`).
 struct ProxySettings {
-  Duration header_timeout = Duration{10'000};       // client must send a full header: 408
-  Duration idle_timeout = Duration{60'000};         // keep-alive client between requests
   Duration connect_timeout = Duration{2'000};       // upstream TCP connect: 504
-  Duration response_timeout = Duration{30'000};     // upstream response header: 504
   std::uint32_t max_header_bytes = 16 * 1024;        // request line + headers: 431
-  std::uint64_t max_body_bytes = 64ull * 1024 * 1024;  // request body: 413
   std::uint32_t max_idle_upstream = 64;              // pooled connections per instance per thread
   // Where Prometheus scrapes GET /metrics (the same text as the admin socket's), "host:port"
   // with a numeric IP; port 0 = any free port (in-process use, see Router::boundMetricsPort).
@@ -127,15 +143,19 @@ Result<void> validate(const RoutingTable& table);
 Result<std::pair<std::string, std::uint16_t>> parseHostPort(std::string_view text);
 
 // JSON encoding (Boost.JSON). The shape:
-// {"revision":7,"settings":{"header_timeout_ms":10000,...},
+// {"revision":7,"settings":{"connect_timeout_ms":2000,...},
 //  "listeners":[{"service":"api","environment":"production","bind_address":"127.0.0.1",
-//    "port":8080,"versions":[{"name":"v1","weight_permille":900,
+//    "port":8080,"limits":{"header_timeout_ms":10000,"idle_timeout_ms":60000,
+//      "request_timeout_ms":30000,"max_body_bytes":67108864},"versions":[{"name":"v1","weight_permille":900,
 //      "instances":[{"id":"api-v1-0","host":"127.0.0.1","port":9001,"state":"ready"}]}],
 //    "rules":[{"source":"header","name":"x-canary","kind":"exact","value":"1","version":"v2"}],
 //    "sticky":{"cookie":"runway-version","max_age_ms":3600000}}]}
 std::string toJson(const RoutingTable& table);
 // Parses and validates; InvalidArgument with the JSON path of the first malformed field, or the
-// validate() errors. Missing "settings" fields keep their defaults; unknown fields are errors.
+// validate() errors. Missing "settings" and "limits" fields keep their defaults; unknown fields
+// are errors. A table persisted before limits were per listener (settings.header_timeout_ms,
+// idle_timeout_ms, response_timeout_ms, max_body_bytes) is read with those values as the
+// limits of each listener that has no "limits" of its own.
 Result<RoutingTable> tableFromJson(std::string_view json);
 
 }  // namespace runway::router
