@@ -143,6 +143,7 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<bool> writeRaw(std::string text) {
     setDeadline(std::chrono::seconds(5));
     auto [ec, n] = co_await asio::async_write(client_, asio::buffer(text), kTuple);
+    bytes_out_ += n;
     co_return !ec;
   }
 
@@ -177,6 +178,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void recordLocal(const CompiledListener* listener, int status) {
+    log_status_ = status;
     if (listener == nullptr) return;
     auto& shard = w_.shard();
     shard.begin(listener->unrouted_series, -1);
@@ -194,6 +196,7 @@ class Session : public std::enable_shared_from_this<Session> {
         error_code ec;
         const auto n = p.put(buffer_.data(), ec);
         buffer_.consume(n);
+        bytes_in_ += n;
         if (!ec && p.is_header_done()) co_return error_code{};
         if (ec && ec != http::error::need_more) co_return ec;
       }
@@ -281,6 +284,44 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<bool> handleOne(bool first) {
     std::shared_ptr<const CompiledTable> table = w_.snapshot();
     http::request_parser<http::buffer_body> p;
+    // Writes the request's access-log line when this request ends, whichever way (only if the
+    // log is on and the request got a status: an idle connection closing logs nothing).
+    log_status_ = -1;
+    bytes_in_ = 0;
+    bytes_out_ = 0;
+    log_version_ = {};
+    log_instance_ = {};
+    request_id_.clear();
+    const auto log_start = SteadyClock::now();
+    struct AccessLine {
+      Session& s;
+      const http::request_parser<http::buffer_body>& p;
+      SteadyClock::time_point start;
+      ~AccessLine() {
+        if (s.log_status_ < 0 || !s.w_.accessLog().enabled()) return;
+        const auto& req = p.get();
+        AccessRecord r;
+        r.unix_ms = s.w_.nowMillis();
+        r.listener = s.listener_;
+        r.client = s.client_ip_;
+        r.method = req.method_string();
+        r.target = req.target();
+        r.status = s.log_status_;
+        r.bytes_in = s.bytes_in_;
+        r.bytes_out = s.bytes_out_;
+        r.duration_us = microsSince(start);
+        r.version = s.log_version_;
+        r.instance = s.log_instance_;
+        // A request refused before it was routed has no id of the router's: the client's,
+        // when it is usable.
+        r.request_id = s.request_id_;
+        if (r.request_id.empty()) {
+          const auto given = req["X-Request-Id"];
+          if (isUsableRequestId(given)) r.request_id = given;
+        }
+        s.w_.accessLog().append(r);
+      }
+    } access_line{*this, p, log_start};
     p.header_limit(table->source.settings.max_header_bytes);
     {
       // The limits of the table the connection waits on; a copy (no allocation), since `table`
@@ -315,6 +356,7 @@ class Session : public std::enable_shared_from_this<Session> {
       co_return co_await refuse(400, *why, false);
     }
     if (listener == nullptr) {
+      log_status_ = 503;
       co_return co_await refuse(503, "this listener was removed", false);
     }
     // The body limit stays the one the parser was given when the request started.
@@ -332,6 +374,7 @@ class Session : public std::enable_shared_from_this<Session> {
       co_return co_await refuse(503, "no version takes traffic", client_keep_alive && p.is_done());
     }
     const CompiledVersion& version = listener->versions[static_cast<std::size_t>(choice.version)];
+    log_version_ = version.name;
     auto& shard = w_.shard();
     w_.requestStarted();
     struct Finish {
@@ -340,6 +383,7 @@ class Session : public std::enable_shared_from_this<Session> {
     } finish{w_};
     RequestOutcome outcome;
     auto finishVersionOnly = [&](int status) {
+      log_status_ = status;
       outcome.status = status;
       outcome.router_generated = status >= 502 && status <= 504;
       outcome.latency_us = microsSince(start);
@@ -387,7 +431,9 @@ class Session : public std::enable_shared_from_this<Session> {
                                 client_keep_alive && p.is_done());
     }
     shard.begin(version.series, instance->series);
+    log_instance_ = instance->id;
     auto finishInstance = [&](int status, bool router_generated) {
+      log_status_ = status;
       outcome.status = status;
       outcome.router_generated = router_generated;
       outcome.latency_us = microsSince(start);
@@ -416,10 +462,12 @@ class Session : public std::enable_shared_from_this<Session> {
     // X-Request-Id: a usable one from the client passes through, else the router makes one;
     // the upstream gets it, and so does the client in the response (unless the upstream set
     // its own).
-    std::string request_id(req["X-Request-Id"]);
-    if (!isUsableRequestId(request_id)) {
-      request_id = fmt::format("{:016x}{:016x}", w_.random().next(), w_.random().next());
-      req.set("X-Request-Id", request_id);
+    request_id_.assign(req["X-Request-Id"]);
+    if (!isUsableRequestId(request_id_)) {
+      request_id_.clear();
+      fmt::format_to(std::back_inserter(request_id_), "{:016x}{:016x}", w_.random().next(),
+                     w_.random().next());
+      req.set("X-Request-Id", request_id_);
     }
     if (upgrade) {
       req.set(http::field::connection, "Upgrade");
@@ -461,6 +509,7 @@ class Session : public std::enable_shared_from_this<Session> {
           req.body().size = kRelay;
           setDeadline(lim.idle_timeout);
           auto [ec, n] = co_await http::async_read(client_, buffer_, p, kTuple);
+          bytes_in_ += n;
           if (ec == http::error::need_buffer) ec = {};
           if (ec) {
             // Nothing has been sent to the client yet, so it can still get a status.
@@ -525,7 +574,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     auto& res = rp->get();
     const auto status = static_cast<int>(res.result_int());
-    if (res.find("X-Request-Id") == res.end()) res.set("X-Request-Id", request_id);
+    if (res.find("X-Request-Id") == res.end()) res.set("X-Request-Id", request_id_);
     if (status == 101 && upgrade) {
       const std::string protocol(res[http::field::upgrade]);
       stripHopByHop(res);
@@ -540,6 +589,7 @@ class Session : public std::enable_shared_from_this<Session> {
       http::response_serializer<http::buffer_body> rs{res};
       setDeadline(lim.request_timeout);
       auto [ec, n] = co_await http::async_write_header(client_, rs, kTuple);
+      bytes_out_ += n;
       finishInstance(ec ? 0 : 101, false);
       if (ec) co_return false;
       shard.tunnelOpened(version.series);
@@ -582,6 +632,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (no_body) {
       setDeadline(lim.request_timeout);
       auto [ec, n] = co_await http::async_write_header(client_, rs, kTuple);
+      bytes_out_ += n;
       if (ec) {
         finishInstance(status, false);
         co_return false;
@@ -613,6 +664,7 @@ class Session : public std::enable_shared_from_this<Session> {
         }
         setDeadline(lim.request_timeout);
         auto [wec, wn] = co_await http::async_write(client_, rs, kTuple);
+        bytes_out_ += wn;
         if (wec == http::error::need_buffer) wec = {};
         if (wec) {
           finishInstance(0, false);
@@ -643,6 +695,13 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string listener_;
   std::string client_ip_;
   ListenerLimits limits_;  // of the request being read
+  // The access-log line of the request being handled (see AccessLine in handleOne).
+  int log_status_ = -1;
+  std::uint64_t bytes_in_ = 0;
+  std::uint64_t bytes_out_ = 0;
+  std::string_view log_version_;   // into the request's table, which outlives the line
+  std::string_view log_instance_;
+  std::string request_id_;  // reused: no allocation per request once grown
 };
 
 // --- Worker --------------------------------------------------------------------------------
@@ -658,7 +717,31 @@ Worker::~Worker() {
   ioc_.reset();
 }
 
+namespace {
+
+// Hands the worker's buffered access-log lines to the log every 250 ms, so that a quiet
+// router's lines still reach the file soon.
+asio::awaitable<void> flushAccessLogEvery250ms(Worker& worker) {
+  asio::steady_timer timer(worker.context());
+  for (;;) {
+    timer.expires_after(std::chrono::milliseconds(250));
+    auto [ec] = co_await timer.async_wait(kTuple);
+    if (ec) co_return;
+    worker.flushAccessLog();
+  }
+}
+
+}  // namespace
+
 void Worker::startThread() {
+  asio::co_spawn(*ioc_, flushAccessLogEvery250ms(*this), [](const std::exception_ptr& e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::error("router: the access log's flush timer failed: {}", ex.what());
+    }
+  });
   thread_.emplace([this] {
     auto guard = asio::make_work_guard(*ioc_);
     ioc_->run();
@@ -728,6 +811,7 @@ const std::shared_ptr<const CompiledTable>& Worker::snapshot() {
   if (generation != snapshot_generation_) {
     snapshot_ = std::atomic_load(&shared_.table);
     snapshot_generation_ = generation;
+    access_log_.attach(std::atomic_load(&shared_.access_log));
     purgePools(*snapshot_);
   }
   return snapshot_;

@@ -16,6 +16,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
+#include "access_log.hpp"
 #include "routing.hpp"
 #include "runway/core/clock.hpp"
 #include "stats_store.hpp"
@@ -29,6 +30,9 @@ struct SharedState {
   std::shared_ptr<const CompiledTable> table;
   std::atomic<std::uint64_t> generation{0};
   std::shared_ptr<Clock> clock;
+  // The access log of the settings of `table`, or null; std::atomic_load / std::atomic_store
+  // only, stored before `generation` is bumped.
+  std::shared_ptr<AccessLog> access_log;
 };
 
 struct Upstream {
@@ -69,6 +73,11 @@ class Worker {
   std::unique_ptr<char[]> takeRelayBuffer();
   void returnRelayBuffer(std::unique_ptr<char[]> buffer);
   std::int64_t nowSecond() const { return toUnixMillis(shared_.clock->now()) / 1000; }
+  std::int64_t nowMillis() const { return toUnixMillis(shared_.clock->now()); }
+  AccessLogBuffer& accessLog() { return access_log_; }
+  // Hands the buffered access-log lines to the log. REQUIRES: the worker's thread is stopped
+  // (or this is called on it).
+  void flushAccessLog() { access_log_.flush(); }
   void requestStarted() { active_requests_.store(activeRequests() + 1, std::memory_order_relaxed); }
   void requestFinished() { active_requests_.store(activeRequests() - 1, std::memory_order_relaxed); }
 
@@ -87,6 +96,7 @@ class Worker {
   std::vector<std::uint32_t> round_robin_;
   std::vector<std::vector<std::unique_ptr<Upstream>>> pools_;
   std::vector<std::unique_ptr<char[]>> relay_buffers_;
+  AccessLogBuffer access_log_;
   std::atomic<std::int64_t> active_requests_{0};
 };
 

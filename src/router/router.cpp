@@ -76,6 +76,7 @@ class RouterImpl final : public Router {
     admin_.reset();
     metrics_listener_.reset();
     for (auto& w : workers_) w->stopAndJoin();
+    for (auto& w : workers_) w->flushAccessLog();
     std::lock_guard lock(mu_);
     bindings_.clear();
     workers_.clear();
@@ -162,6 +163,20 @@ class RouterImpl final : public Router {
       }
       new_metrics = std::move(*started);
     }
+    // The access log: opened before the swap (a path that cannot be opened refuses the
+    // table), kept while its settings are unchanged.
+    std::shared_ptr<AccessLog> access_log = std::atomic_load(&shared_.access_log);
+    if (table.settings.access_log != table_.settings.access_log) {
+      access_log.reset();
+      if (!table.settings.access_log.path.empty()) {
+        auto opened_log = AccessLog::open(table.settings.access_log);
+        if (!opened_log) {
+          for (const auto& n : opened) closeBinding(next[n]);
+          return fail(opened_log.error());
+        }
+        access_log = std::move(*opened_log);
+      }
+    }
     if (!options_.state_dir.empty()) {
       if (auto r = writeFileAtomically(statePath(), toJson(table)); !r) {
         for (const auto& n : opened) closeBinding(next[n]);
@@ -175,6 +190,10 @@ class RouterImpl final : public Router {
         spdlog::info("router: metrics on http://{}/metrics (port {})", metrics_address_,
                      metrics_listener_->port());
       }
+    }
+    if (access_log != std::atomic_load(&shared_.access_log)) {
+      if (access_log) spdlog::info("router: access log {}", table.settings.access_log.path);
+      std::atomic_store(&shared_.access_log, access_log);
     }
     std::atomic_store(&shared_.table, std::shared_ptr<const CompiledTable>(compiled));
     shared_.generation.fetch_add(1, std::memory_order_release);

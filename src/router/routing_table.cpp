@@ -127,6 +127,17 @@ Result<void> validate(const RoutingTable& table) {
   };
   positive(s.connect_timeout, "connect_timeout_ms");
   if (s.max_header_bytes < 1024) errs.push_back("settings.max_header_bytes: must be at least 1024");
+  if (!s.access_log.path.empty()) {
+    if (s.access_log.path.front() != '/') {
+      errs.push_back("settings.access_log.path: \"" + s.access_log.path + "\" is not absolute");
+    }
+    if (s.access_log.max_bytes < 4096) {
+      errs.push_back("settings.access_log.max_bytes: must be at least 4096");
+    }
+    if (s.access_log.keep < 1 || s.access_log.keep > 100) {
+      errs.push_back("settings.access_log.keep: must be 1..100");
+    }
+  }
   std::optional<std::pair<std::string, std::uint16_t>> metrics;
   if (!s.metrics_address.empty()) {
     if (auto hp = parseHostPort(s.metrics_address)) {
@@ -204,6 +215,9 @@ std::string toJson(const RoutingTable& table) {
       {"max_header_bytes", s.max_header_bytes},
       {"max_idle_upstream", s.max_idle_upstream},
       {"metrics_address", s.metrics_address},
+      {"access_log", json::object{{"path", s.access_log.path},
+                                  {"max_bytes", s.access_log.max_bytes},
+                                  {"keep", s.access_log.keep}}},
   };
   json::array listeners;
   for (const auto& l : table.listeners) {
@@ -461,6 +475,21 @@ Result<SettingsAndLegacyLimits> settingsFrom(const json::value& v) {
     } else if (key == "metrics_address") {
       RUNWAY_ROUTER_TRY(addr, asString(kv.value(), kp));
       s.metrics_address = std::move(addr);
+    } else if (key == "access_log") {
+      RUNWAY_ROUTER_TRY(ao, asObject(kv.value(), kp));
+      if (auto r = onlyKeys(*ao, kp, {"path", "max_bytes", "keep"}); !r) return fail(r.error());
+      if (const auto* p = ao->if_contains("path")) {
+        RUNWAY_ROUTER_TRY(log_path, asString(*p, kp + ".path"));
+        s.access_log.path = std::move(log_path);
+      }
+      if (const auto* m = ao->if_contains("max_bytes")) {
+        RUNWAY_ROUTER_TRY(n, asUnsigned(*m, kp + ".max_bytes", UINT64_MAX));
+        s.access_log.max_bytes = n;
+      }
+      if (const auto* k = ao->if_contains("keep")) {
+        RUNWAY_ROUTER_TRY(n, asUnsigned(*k, kp + ".keep", 100));
+        s.access_log.keep = static_cast<std::uint32_t>(n);
+      }
     } else {
       return invalid(path, fmt::format("unknown field \"{}\"", key));
     }

@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include <boost/json.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -298,6 +299,69 @@ TEST_F(RouterProxyTest, EachListenerHasItsOwnTimeoutsAndBodyLimit) {
   // Closed without another response once idle past 300 ms (the default would be a minute).
   EXPECT_THAT(idle.readUntilClose(5s), Not(HasSubstr("HTTP/1.1")));
   EXPECT_TRUE(idle.closed());
+}
+
+// The access log through the router: a line per request with its version, instance, status,
+// sizes and request id, refusals included; never the Authorization or Cookie values.
+TEST_F(RouterProxyTest, WritesAnAccessLogWithoutSecrets) {
+  test::TempDir dir;
+  const auto path = (dir / "access.log").string();
+  auto t = table(0);
+  t.settings.access_log = AccessLogSettings{path, 1 << 20, 2};
+  ASSERT_TRUE(router_->setTable(t));
+  auto r = test::httpRequest(url("/echo"), "GET", "",
+                             {{"Authorization", "Bearer secret-token-1"},
+                              {"Cookie", "session=secret-cookie-2"},
+                              {"X-Request-Id", "log-me-1"}});
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->status, 200);
+  RawClient refused(port_);
+  ASSERT_TRUE(refused.send("POST /body HTTP/1.1\r\nHost: x\r\nX-Request-Id: log-me-2\r\n"
+                           "Content-Length: 2000000\r\n\r\n"));
+  EXPECT_THAT(refused.readUntilClose(5s), StartsWith("HTTP/1.1 413"));
+  // Lines reach the file within the workers' 250 ms flush.
+  std::vector<boost::json::object> lines;
+  ASSERT_TRUE(test::pollUntil(
+      [&] {
+        lines.clear();
+        std::ifstream in(path);
+        for (std::string line; std::getline(in, line);) {
+          lines.push_back(boost::json::parse(line).as_object());
+        }
+        return lines.size() >= 2;
+      },
+      test::deadlineIn(5s)));
+  auto line = [&](std::string_view id) -> const boost::json::object* {
+    for (const auto& l : lines) {
+      if (l.at("request_id").as_string() == id) return &l;
+    }
+    return nullptr;
+  };
+  const auto* ok = line("log-me-1");
+  ASSERT_NE(ok, nullptr);
+  EXPECT_EQ(ok->at("listener").as_string(), kListener);
+  EXPECT_EQ(ok->at("client").as_string(), "127.0.0.1");
+  EXPECT_EQ(ok->at("method").as_string(), "GET");
+  EXPECT_EQ(ok->at("target").as_string(), "/echo");
+  EXPECT_EQ(ok->at("status").as_int64(), 200);
+  EXPECT_EQ(ok->at("version").as_string(), "v1");
+  EXPECT_THAT(std::string(ok->at("instance").as_string()), ::testing::StartsWith("v1-"));
+  EXPECT_GT(ok->at("bytes_in").as_int64(), 50);
+  // The echo's body lists the request's headers: out is more than in.
+  EXPECT_GT(ok->at("bytes_out").as_int64(), ok->at("bytes_in").as_int64());
+  EXPECT_GE(ok->at("duration_ms").as_double(), 0.0);
+  const auto* big = line("log-me-2");
+  ASSERT_NE(big, nullptr);
+  EXPECT_EQ(big->at("status").as_int64(), 413);
+  EXPECT_EQ(big->at("target").as_string(), "/body");
+  const auto text = test::readFile(path);
+  ASSERT_TRUE(text);
+  EXPECT_THAT(*text, Not(HasSubstr("secret-token-1")));
+  EXPECT_THAT(*text, Not(HasSubstr("secret-cookie-2")));
+  // Turned off: no more lines.
+  ASSERT_TRUE(router_->setTable(table(0)));
+  expectServed();
+  EXPECT_EQ(test::readFile(path).value_or(""), *text);
 }
 
 TEST_F(RouterProxyTest, KeepsClientConnectionsAlive) {

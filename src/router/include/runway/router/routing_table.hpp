@@ -107,6 +107,18 @@ struct Listener {
   bool operator==(const Listener&) const = default;
 };
 
+// The access log: a JSON object per request and line (time, listener, client, method, target,
+// status, bytes in and out, duration, version, instance, request id; never a header's value
+// besides X-Request-Id), in `path`, rotated when it would pass `max_bytes`: path.1 is the
+// newest old file, path.<keep> the oldest kept.
+struct AccessLogSettings {
+  std::string path;  // absolute; "" = no access log
+  std::uint64_t max_bytes = 100ull * 1024 * 1024;  // at least 4096
+  std::uint32_t keep = 5;                          // 1..100
+
+  bool operator==(const AccessLogSettings&) const = default;
+};
+
 // Limits and timeouts that apply to every listener (each listener's own are its `limits`).
 struct ProxySettings {
   Duration connect_timeout = Duration{2'000};       // upstream TCP connect: 504
@@ -116,6 +128,7 @@ struct ProxySettings {
   // with a numeric IP; port 0 = any free port (in-process use, see Router::boundMetricsPort).
   // "" = no metrics listener.
   std::string metrics_address;
+  AccessLogSettings access_log;
 
   bool operator==(const ProxySettings&) const = default;
 };
@@ -135,7 +148,8 @@ struct RoutingTable {
 // hosts numeric IP addresses; weights 0..1000 and summing to 1000 when the listener has at least
 // one ready instance (at most 1000 otherwise); rules name existing versions and their regexes
 // compile; sticky cookie names are valid cookie tokens; metrics_address is empty or
-// "IP:port" ("[IPv6]:port") and no listener's address.
+// "IP:port" ("[IPv6]:port") and no listener's address; the access log's path is empty or
+// absolute, max_bytes >= 4096, keep 1..100.
 Result<void> validate(const RoutingTable& table);
 
 // "127.0.0.1:9464" -> {"127.0.0.1", 9464}; "[::1]:9464" -> {"::1", 9464}. InvalidArgument
