@@ -405,7 +405,7 @@ class Session : public std::enable_shared_from_this<Session> {
       const auto& cand = version.instances[version.ready[(rr + k) % version.ready.size()]];
       up = w_.takeIdle(cand.pool_key);
       if (!up) {
-        up = std::make_unique<Upstream>(w_.context());
+        up = std::make_unique<Upstream>(w_.context(), w_.shard());
         setDeadline(s.connect_timeout);
         active_upstream_ = &up->socket;
         auto [ec] = co_await up->socket.async_connect(cand.endpoint, kTuple);
@@ -417,6 +417,7 @@ class Session : public std::enable_shared_from_this<Session> {
           up.reset();
           continue;
         }
+        up->connected(cand.series);
         error_code ignored;
         up->socket.set_option(tcp::no_delay(true), ignored);
       }
@@ -719,14 +720,16 @@ Worker::~Worker() {
 
 namespace {
 
-// Hands the worker's buffered access-log lines to the log every 250 ms, so that a quiet
-// router's lines still reach the file soon.
-asio::awaitable<void> flushAccessLogEvery250ms(Worker& worker) {
+// Every 250 ms: takes up a new table even when no request comes (so that pooled connections to
+// instances that left it close, and they drain), and hands the buffered access-log lines to the
+// log (so that a quiet router's lines still reach the file soon).
+asio::awaitable<void> housekeepingEvery250ms(Worker& worker) {
   asio::steady_timer timer(worker.context());
   for (;;) {
     timer.expires_after(std::chrono::milliseconds(250));
     auto [ec] = co_await timer.async_wait(kTuple);
     if (ec) co_return;
+    (void)worker.snapshot();
     worker.flushAccessLog();
   }
 }
@@ -734,12 +737,12 @@ asio::awaitable<void> flushAccessLogEvery250ms(Worker& worker) {
 }  // namespace
 
 void Worker::startThread() {
-  asio::co_spawn(*ioc_, flushAccessLogEvery250ms(*this), [](const std::exception_ptr& e) {
+  asio::co_spawn(*ioc_, housekeepingEvery250ms(*this), [](const std::exception_ptr& e) {
     if (!e) return;
     try {
       std::rethrow_exception(e);
     } catch (const std::exception& ex) {
-      spdlog::error("router: the access log's flush timer failed: {}", ex.what());
+      spdlog::error("router: the worker's housekeeping timer failed: {}", ex.what());
     }
   });
   thread_.emplace([this] {
@@ -827,6 +830,11 @@ void Worker::purgePools(const CompiledTable& table) {
   for (std::size_t key = 0; key < pools_.size(); ++key) {
     if (ready.count(static_cast<std::uint32_t>(key)) == 0) pools_[key].clear();
   }
+  ready_pools_.assign(ready_pools_.size(), false);
+  for (const auto key : ready) {
+    if (key >= ready_pools_.size()) ready_pools_.resize(key + 1, false);
+    ready_pools_[key] = true;
+  }
 }
 
 std::uint32_t Worker::nextRoundRobin(std::uint32_t version_series) {
@@ -850,6 +858,7 @@ std::unique_ptr<Upstream> Worker::takeIdle(std::uint32_t pool_key) {
 
 void Worker::giveIdle(std::uint32_t pool_key, std::unique_ptr<Upstream> upstream,
                       std::uint32_t max_idle) {
+  if (pool_key >= ready_pools_.size() || !ready_pools_[pool_key]) return;  // closes it
   if (pool_key >= pools_.size()) pools_.resize(pool_key + 1);
   auto& pool = pools_[pool_key];
   if (pool.size() < max_idle) pool.push_back(std::move(upstream));

@@ -35,10 +35,23 @@ struct SharedState {
   std::shared_ptr<AccessLog> access_log;
 };
 
+// A connection to an instance. Counted in the instance's open connections (statistics) from
+// connected() until it is destroyed. Worker thread only.
 struct Upstream {
-  explicit Upstream(boost::asio::io_context& ioc) : socket(ioc) {}
+  Upstream(boost::asio::io_context& ioc, StatsShard& stats) : socket(ioc), shard(stats) {}
+  ~Upstream() {
+    if (series >= 0) shard.connectionClosed(static_cast<std::uint32_t>(series));
+  }
+  Upstream(const Upstream&) = delete;
+  Upstream& operator=(const Upstream&) = delete;
+  void connected(std::uint32_t instance_series) {
+    series = instance_series;
+    shard.connectionOpened(instance_series);
+  }
   boost::asio::ip::tcp::socket socket;
   boost::beast::flat_buffer buffer;
+  StatsShard& shard;
+  std::int64_t series = -1;
 };
 
 class Session;
@@ -69,6 +82,9 @@ class Worker {
   FastRandom& random() { return random_; }
   std::uint32_t nextRoundRobin(std::uint32_t version_series);
   std::unique_ptr<Upstream> takeIdle(std::uint32_t pool_key);
+  // Pools the connection for the next request to its instance, unless the instance is no
+  // longer Ready in the snapshot (draining or removed: the connection closes, so that the
+  // instance drains) or its pool is full.
   void giveIdle(std::uint32_t pool_key, std::unique_ptr<Upstream> upstream, std::uint32_t max_idle);
   std::unique_ptr<char[]> takeRelayBuffer();
   void returnRelayBuffer(std::unique_ptr<char[]> buffer);
@@ -95,6 +111,7 @@ class Worker {
   FastRandom random_;
   std::vector<std::uint32_t> round_robin_;
   std::vector<std::vector<std::unique_ptr<Upstream>>> pools_;
+  std::vector<bool> ready_pools_;  // by pool key: an instance of the snapshot that is Ready
   std::vector<std::unique_ptr<char[]>> relay_buffers_;
   AccessLogBuffer access_log_;
   std::atomic<std::int64_t> active_requests_{0};

@@ -237,11 +237,11 @@ class RouterImpl final : public Router {
   }
 
   StatsReport stats(Duration window) const override {
-    return mergeStats(shards(), registry_, shared_.clock->now(), window);
+    return mergeStats(shards(), registry_, table(), shared_.clock->now(), window);
   }
 
   std::string metrics() const override {
-    return prometheusText(shards(), registry_, table().revision);
+    return prometheusText(shards(), registry_, table());
   }
 
   std::optional<std::uint16_t> boundPort(std::string_view listener) const override {

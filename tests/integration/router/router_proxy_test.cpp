@@ -606,6 +606,63 @@ TEST_F(RouterProxyTest, DrainedInstanceGetsNoNewRequests) {
   EXPECT_EQ(missing.error().code, ErrorCode::NotFound);
 }
 
+// Graceful draining per instance: an instance removed from the table while a request is on it
+// takes no new request, finishes the one it has, and the statistics and metrics show it
+// "draining" with its open connection until the request ends and its connection closes; then
+// it is "removed" with nothing open.
+TEST_F(RouterProxyTest, ARemovedInstanceDrainsVisiblyInStats) {
+  auto t = table(0);
+  t.listeners[0].versions[0].instances = {instanceOf(v1a_)};
+  ASSERT_TRUE(router_->setTable(t));
+  RawClient slow(port_);
+  ASSERT_TRUE(slow.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto v1a = [&] {
+    const auto stats = router_->stats(Duration{60'000});
+    const auto* v = stats.find(kListener, "v1");
+    TrafficCounts c;
+    if (v != nullptr && v->instances.count("v1-a") != 0) c = v->instances.at("v1-a");
+    return c;
+  };
+  ASSERT_TRUE(test::pollUntil([&] { return v1a().in_flight == 1; }, test::deadlineIn(5s)));
+  EXPECT_EQ(v1a().state, "ready");
+  EXPECT_EQ(v1a().open_connections, 1);
+
+  t.listeners[0].versions[0].instances = {instanceOf(v1b_)};
+  ASSERT_TRUE(router_->setTable(t));
+  const auto draining = v1a();
+  EXPECT_EQ(draining.state, "draining");
+  EXPECT_EQ(draining.in_flight, 1);
+  EXPECT_EQ(draining.open_connections, 1);
+  const auto metrics = router_->metrics();
+  EXPECT_THAT(metrics, HasSubstr("runway_router_instance_draining{listener=\"shop.test\","
+                                 "version=\"v1\",instance=\"v1-a\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("runway_router_instance_open_connections{listener=\"shop.test\","
+                                 "version=\"v1\",instance=\"v1-a\"} 1\n"));
+  // No new request reaches it.
+  for (int i = 0; i < 10; ++i) {
+    auto r = test::httpGet(url("/"));
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->body, "v1-b");
+  }
+  // The request it had finishes; its connection is closed, not pooled.
+  const auto reply = slow.readUntil("v1-a", 10s);
+  EXPECT_THAT(reply, StartsWith("HTTP/1.1 200"));
+  EXPECT_THAT(reply, HasSubstr("v1-a"));
+  ASSERT_TRUE(test::pollUntil(
+      [&] {
+        const auto c = v1a();
+        return c.state == "removed" && c.in_flight == 0 && c.open_connections == 0;
+      },
+      test::deadlineIn(5s)))
+      << "state " << v1a().state << ", open " << v1a().open_connections;
+  EXPECT_THAT(router_->metrics(), Not(HasSubstr("runway_router_instance_draining{listener=\"shop.test\","
+                                                "version=\"v1\",instance=\"v1-a\"}")));
+  // v1-b kept its pooled connection: ready, open.
+  const auto stats = router_->stats(Duration{60'000});
+  EXPECT_EQ(stats.find(kListener, "v1")->instances.at("v1-b").state, "ready");
+  EXPECT_GE(stats.find(kListener, "v1")->instances.at("v1-b").open_connections, 1);
+}
+
 TEST_F(RouterProxyTest, AddsAndRemovesListeners) {
   auto t = table(0);
   Listener other = t.listeners[0];
