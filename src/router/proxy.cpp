@@ -13,6 +13,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http.hpp>
@@ -20,10 +21,12 @@
 #include <spdlog/spdlog.h>
 
 #include "awaitable.hpp"
+#include "tls.hpp"
 #include "runway/core/ids.hpp"
 
 namespace runway::router {
 namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
@@ -77,25 +80,42 @@ std::uint64_t microsSince(SteadyClock::time_point start) {
 
 }  // namespace
 
-// One client connection. Runs as a coroutine on its worker's thread; every operation has a
-// deadline enforced by a single per-connection timer (the watchdog), which cancels the
-// outstanding I/O when the deadline passes.
-class Session : public std::enable_shared_from_this<Session> {
+// One client connection: plain TCP (ClientStream = tcp::socket) or TLS terminated here
+// (ssl::stream<tcp::socket>, which starts with the handshake). Runs as a coroutine on its
+// worker's thread; every operation has a deadline enforced by a single per-connection timer
+// (the watchdog), which cancels the outstanding I/O when the deadline passes.
+template <class ClientStream>
+class Session : public std::enable_shared_from_this<Session<ClientStream>> {
+  static constexpr bool kTls = !std::is_same_v<ClientStream, tcp::socket>;
+
  public:
-  Session(Worker& worker, tcp::socket socket, std::string listener)
+  // `tls`: the listener's context when kTls (the connection keeps it for its life, whatever
+  // reloads happen), null otherwise.
+  Session(Worker& worker, tcp::socket socket, std::string listener,
+          std::shared_ptr<ssl::context> tls = nullptr)
       : w_(worker),
-        client_(std::move(socket)),
+        tls_(std::move(tls)),
+        client_(makeStream(std::move(socket), tls_.get())),
         timer_(worker.context()),
         listener_(std::move(listener)) {
     error_code ec;
-    auto ep = client_.remote_endpoint(ec);
+    auto ep = lowest().remote_endpoint(ec);
     if (!ec) client_ip_ = ep.address().to_string();
   }
 
   asio::awaitable<void> run() {
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
     setDeadline(std::chrono::hours(1));
     armTimer();
+    if constexpr (kTls) {
+      const CompiledListener* l = w_.snapshot()->find(listener_);
+      setDeadline(l != nullptr ? l->limits.header_timeout : ListenerLimits{}.header_timeout);
+      auto [ec] = co_await client_.async_handshake(ssl::stream_base::server, kTuple);
+      if (ec) {
+        closeAll();
+        co_return;
+      }
+    }
     bool first = true;
     try {
       while (co_await handleOne(first)) first = false;
@@ -107,6 +127,17 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   enum class Step { Done, KeepAlive, Close };
+
+  static ClientStream makeStream(tcp::socket socket, ssl::context* tls) {
+    if constexpr (kTls) {
+      return ClientStream(std::move(socket), *tls);
+    } else {
+      (void)tls;
+      return socket;
+    }
+  }
+
+  tcp::socket& lowest() { return beast::get_lowest_layer(client_); }
 
   // --- deadlines -------------------------------------------------------------------------
   void setDeadline(SteadyClock::duration d) {
@@ -121,7 +152,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void armTimer() {
     armed_ = deadline_;
     timer_.expires_at(armed_);
-    timer_.async_wait([self = shared_from_this()](const error_code&) { self->onTimer(); });
+    timer_.async_wait([self = this->shared_from_this()](const error_code&) { self->onTimer(); });
   }
 
   void onTimer() {
@@ -129,7 +160,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (SteadyClock::now() >= deadline_) {
       timed_out_ = true;
       error_code ignored;
-      client_.cancel(ignored);
+      lowest().cancel(ignored);
       if (active_upstream_ != nullptr) active_upstream_->cancel(ignored);
       // If nothing was pending, try again shortly rather than spinning.
       deadline_ = SteadyClock::now() + std::chrono::seconds(1);
@@ -158,7 +189,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   asio::awaitable<void> lingeringClose() {
     error_code ec;
-    client_.shutdown(tcp::socket::shutdown_send, ec);
+    lowest().shutdown(tcp::socket::shutdown_send, ec);
     setDeadline(std::chrono::seconds(2));
     std::array<char, 4096> scratch{};
     std::size_t drained = 0;
@@ -173,7 +204,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void closeAll() {
     open_ = false;
     error_code ignored;
-    client_.close(ignored);
+    lowest().close(ignored);
     timer_.cancel();
   }
 
@@ -248,8 +279,8 @@ class Session : public std::enable_shared_from_this<Session> {
     up.socket.close(ignored);
   }
 
-  asio::awaitable<void> pump(tcp::socket& from, tcp::socket& to, bool to_upstream,
-                             std::uint32_t series) {
+  template <class From, class To>
+  asio::awaitable<void> pump(From& from, To& to, bool to_upstream, std::uint32_t series) {
     auto buffer = w_.takeRelayBuffer();
     struct GiveBack {
       Worker& w;
@@ -266,14 +297,15 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       if (rec == asio::error::eof) {
         error_code ignored;
-        to.shutdown(tcp::socket::shutdown_send, ignored);  // pass the end on; the other way goes on
+        // Pass the end on; the other way goes on.
+        beast::get_lowest_layer(to).shutdown(tcp::socket::shutdown_send, ignored);
         co_return;
       }
       if (rec) {
         // Failed, cancelled by the watchdog or by the other direction: end both.
         error_code ignored;
-        from.close(ignored);
-        to.close(ignored);
+        beast::get_lowest_layer(from).close(ignored);
+        beast::get_lowest_layer(to).close(ignored);
         co_return;
       }
       setDeadline(kTunnelIdleTimeout);
@@ -459,7 +491,7 @@ class Session : public std::enable_shared_from_this<Session> {
     stripHopByHop(req);
     req.erase("X-Forwarded-For");
     req.set("X-Forwarded-For", forwarded_for);
-    req.set("X-Forwarded-Proto", "http");
+    req.set("X-Forwarded-Proto", kTls ? "https" : "http");
     // X-Request-Id: a usable one from the client passes through, else the router makes one;
     // the upstream gets it, and so does the client in the response (unless the upstream set
     // its own).
@@ -679,13 +711,14 @@ class Session : public std::enable_shared_from_this<Session> {
     finishInstance(status, false);
     if (!keep_alive) {
       error_code ignored;
-      client_.shutdown(tcp::socket::shutdown_send, ignored);
+      lowest().shutdown(tcp::socket::shutdown_send, ignored);
     }
     co_return keep_alive;
   }
 
   Worker& w_;
-  tcp::socket client_;
+  std::shared_ptr<ssl::context> tls_;  // before client_, which uses it
+  ClientStream client_;
   beast::flat_buffer buffer_;
   asio::steady_timer timer_;
   SteadyClock::time_point deadline_{};
@@ -760,8 +793,20 @@ void Worker::stopAndJoin() {
 
 namespace {
 
+template <class S>
+void spawnSession(Worker& worker, std::shared_ptr<S> session) {
+  asio::co_spawn(worker.context(), session->run(), [](const std::exception_ptr& e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::error("router: session ended with an error: {}", ex.what());
+    }
+  });
+}
+
 asio::awaitable<void> acceptLoop(Worker& worker, std::shared_ptr<tcp::acceptor> acceptor,
-                                 std::string listener) {
+                                 std::string listener, std::shared_ptr<ListenerTlsState> tls) {
   asio::steady_timer backoff(worker.context());
   for (;;) {
     auto [ec, socket] = co_await acceptor->async_accept(kTuple);
@@ -775,23 +820,23 @@ asio::awaitable<void> acceptLoop(Worker& worker, std::shared_ptr<tcp::acceptor> 
     }
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    auto session = std::make_shared<Session>(worker, std::move(socket), listener);
-    asio::co_spawn(worker.context(), session->run(), [](const std::exception_ptr& e) {
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        spdlog::error("router: session ended with an error: {}", ex.what());
-      }
-    });
+    if (auto slot = tls->slot()) {
+      spawnSession(worker, std::make_shared<Session<ssl::stream<tcp::socket>>>(
+                               worker, std::move(socket), listener, slot->context()));
+    } else {
+      spawnSession(worker, std::make_shared<Session<tcp::socket>>(worker, std::move(socket),
+                                                                  listener));
+    }
   }
 }
 
 }  // namespace
 
-void Worker::accept(std::shared_ptr<tcp::acceptor> acceptor, std::string listener) {
-  asio::post(*ioc_, [this, acceptor = std::move(acceptor), listener = std::move(listener)] {
-    asio::co_spawn(*ioc_, acceptLoop(*this, acceptor, listener), [](const std::exception_ptr& e) {
+void Worker::accept(std::shared_ptr<tcp::acceptor> acceptor, std::string listener,
+                    std::shared_ptr<ListenerTlsState> tls) {
+  asio::post(*ioc_, [this, acceptor = std::move(acceptor), listener = std::move(listener),
+                     tls = std::move(tls)] {
+    asio::co_spawn(*ioc_, acceptLoop(*this, acceptor, listener, tls), [](const std::exception_ptr& e) {
       if (!e) return;
       try {
         std::rethrow_exception(e);

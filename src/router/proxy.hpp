@@ -54,7 +54,9 @@ struct Upstream {
   std::int64_t series = -1;
 };
 
+template <class ClientStream>
 class Session;
+class ListenerTlsState;
 
 class Worker {
  public:
@@ -68,8 +70,10 @@ class Worker {
   // Stops the io_context and joins the thread; open connections are closed.
   void stopAndJoin();
 
-  // Starts accepting connections for `listener` on this worker's thread. Thread-safe.
-  void accept(std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor, std::string listener);
+  // Starts accepting connections for `listener` on this worker's thread; each connection
+  // terminates TLS with the context of the moment when `tls` has a slot then. Thread-safe.
+  void accept(std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor, std::string listener,
+              std::shared_ptr<ListenerTlsState> tls);
   // Closes the acceptor on this worker's thread. Thread-safe.
   void closeAcceptor(std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor);
 

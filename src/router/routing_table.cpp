@@ -109,6 +109,14 @@ void validateListener(const Listener& l, const std::string& path, std::vector<st
   positive(l.limits.header_timeout, "header_timeout_ms");
   positive(l.limits.idle_timeout, "idle_timeout_ms");
   positive(l.limits.request_timeout, "request_timeout_ms");
+  if (l.tls) {
+    for (const auto& [file, name] : {std::pair{&l.tls->certificate_file, "certificate_file"},
+                                     std::pair{&l.tls->key_file, "key_file"}}) {
+      if (file->empty() || file->front() != '/') {
+        errs.push_back(fmt::format("{}.tls.{}: \"{}\" is not an absolute path", path, name, *file));
+      }
+    }
+  }
   if (l.sticky) {
     if (!isToken(l.sticky->cookie)) {
       errs.push_back(path + ".sticky.cookie: invalid cookie name \"" + l.sticky->cookie + "\"");
@@ -230,6 +238,10 @@ std::string toJson(const RoutingTable& table) {
                                 {"idle_timeout_ms", l.limits.idle_timeout.count()},
                                 {"request_timeout_ms", l.limits.request_timeout.count()},
                                 {"max_body_bytes", l.limits.max_body_bytes}};
+    if (l.tls) {
+      lo["tls"] = json::object{{"certificate_file", l.tls->certificate_file},
+                               {"key_file", l.tls->key_file}};
+    }
     json::array versions;
     for (const auto& v : l.versions) {
       json::array instances;
@@ -385,7 +397,7 @@ Result<Listener> listenerFrom(const json::value& v, const std::string& path,
                               const ListenerLimits& default_limits) {
   RUNWAY_ROUTER_TRY(o, asObject(v, path));
   if (auto r = onlyKeys(*o, path, {"service", "environment", "bind_address", "port", "limits",
-                                   "versions", "rules", "sticky"});
+                                   "tls", "versions", "rules", "sticky"});
       !r) {
     return fail(r.error());
   }
@@ -408,6 +420,20 @@ Result<Listener> listenerFrom(const json::value& v, const std::string& path,
   if (const auto* lim = o->if_contains("limits")) {
     RUNWAY_ROUTER_TRY(limits, limitsFrom(*lim, path + ".limits", default_limits));
     l.limits = limits;
+  }
+  if (const auto* t = o->if_contains("tls"); t != nullptr && !t->is_null()) {
+    const std::string tp = path + ".tls";
+    RUNWAY_ROUTER_TRY(to, asObject(*t, tp));
+    if (auto r = onlyKeys(*to, tp, {"certificate_file", "key_file"}); !r) return fail(r.error());
+    ListenerTls tls;
+    for (auto [key, dest] : {std::pair{"certificate_file", &tls.certificate_file},
+                             std::pair{"key_file", &tls.key_file}}) {
+      const auto* f = to->if_contains(key);
+      if (f == nullptr) return invalid(tp + "." + key, "required");
+      RUNWAY_ROUTER_TRY(file, asString(*f, tp + "." + key));
+      *dest = std::move(file);
+    }
+    l.tls = std::move(tls);
   }
   if (const auto* vs = o->if_contains("versions")) {
     RUNWAY_ROUTER_TRY(arr, asArray(*vs, path + ".versions"));

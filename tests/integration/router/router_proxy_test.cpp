@@ -8,6 +8,8 @@
 #include <set>
 #include <thread>
 
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -30,6 +32,7 @@ using ::testing::StartsWith;
 using testing::Backend;
 using testing::RawClient;
 using namespace std::chrono_literals;
+namespace ssl = boost::asio::ssl;
 
 constexpr const char* kListener = "shop.test";
 
@@ -661,6 +664,161 @@ TEST_F(RouterProxyTest, ARemovedInstanceDrainsVisiblyInStats) {
   const auto stats = router_->stats(Duration{60'000});
   EXPECT_EQ(stats.find(kListener, "v1")->instances.at("v1-b").state, "ready");
   EXPECT_GE(stats.find(kListener, "v1")->instances.at("v1-b").open_connections, 1);
+}
+
+// --- TLS termination ---------------------------------------------------------------------
+
+struct ToolResult {
+  int code = -1;
+  std::string output;  // stdout and stderr
+};
+
+ToolResult runTool(std::vector<std::string> argv) {
+  test::SubprocessOptions o;
+  o.argv = std::move(argv);
+  o.stdout_to = test::Output::pipe();
+  o.stderr_to = test::Output::pipe();
+  auto p = test::Subprocess::start(std::move(o));
+  if (!p) return {-1, p.error().message};
+  auto out = p->readToEnd(test::deadlineIn(30s));
+  auto status = p->waitExit(test::deadlineIn(30s));
+  ToolResult r;
+  r.code = status && status->exited ? status->code : -1;
+  if (out) r.output = out->out + out->err;
+  return r;
+}
+
+// A test CA made here with the openssl CLI, and server certificates for 127.0.0.1 it signs
+// (P-256 keys: quick to make).
+class TestCa {
+ public:
+  TestCa() {
+    const auto r = runTool({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+                            path("ca.key"), "-out", path("ca.pem"), "-days", "1", "-subj",
+                            "/CN=runway test CA"});
+    EXPECT_EQ(r.code, 0) << r.output;
+    EXPECT_TRUE(dir_.write("san.cnf", "subjectAltName=IP:127.0.0.1\n"));
+  }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string caFile() const { return path("ca.pem"); }
+  // Writes <name>.pem and <name>.key for CN=<cn>.
+  void issue(const std::string& name, const std::string& cn) {
+    auto r = runTool({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                      "-nodes", "-keyout", path(name + ".key"), "-out", path(name + ".csr"),
+                      "-subj", "/CN=" + cn});
+    ASSERT_EQ(r.code, 0) << r.output;
+    r = runTool({"openssl", "x509", "-req", "-in", path(name + ".csr"), "-CA", caFile(), "-CAkey",
+                 path("ca.key"), "-CAcreateserial", "-out", path(name + ".pem"), "-days", "1",
+                 "-extfile", path("san.cnf")});
+    ASSERT_EQ(r.code, 0) << r.output;
+  }
+
+ private:
+  test::TempDir dir_;
+};
+
+// Replaces `to` by `from` in one step (rename), as a deployment tool would.
+void installFile(const std::string& from, const std::string& to) {
+  std::filesystem::copy_file(from, to + ".new", std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::rename(to + ".new", to);
+}
+
+// A TLS client connection made in the test, kept open across requests.
+class TlsClient {
+ public:
+  TlsClient(int port, const std::string& ca_file) : ctx_(ssl::context::tls_client), stream_(ioc_, ctx_) {
+    ctx_.load_verify_file(ca_file);
+    ctx_.set_verify_mode(ssl::verify_peer);
+    stream_.next_layer().connect(
+        {boost::asio::ip::make_address("127.0.0.1"), static_cast<std::uint16_t>(port)});
+    stream_.handshake(ssl::stream_base::client);
+  }
+  // One GET on this connection; the status line and body.
+  std::string get(const std::string& target) {
+    namespace http = boost::beast::http;
+    http::request<http::empty_body> req{http::verb::get, target, 11};
+    req.set(http::field::host, "127.0.0.1");
+    http::write(stream_, req);
+    http::response<http::string_body> res;
+    http::read(stream_, buffer_, res);
+    return std::to_string(res.result_int()) + " " + res.body();
+  }
+
+ private:
+  boost::asio::io_context ioc_;
+  ssl::context ctx_;
+  ssl::stream<boost::asio::ip::tcp::socket> stream_;
+  boost::beast::flat_buffer buffer_;
+};
+
+TEST_F(RouterProxyTest, TerminatesTlsAndReloadsTheCertificateKeepingConnections) {
+  TestCa ca;
+  ca.issue("first", "runway-first");
+  ca.issue("second", "runway-second");
+  test::TempDir live;
+  const auto cert = (live / "tls.pem").string();
+  const auto key = (live / "tls.key").string();
+  installFile(ca.path("first.pem"), cert);
+  installFile(ca.path("first.key"), key);
+  auto t = table(0);
+  t.listeners[0].tls = ListenerTls{cert, key};
+  ASSERT_TRUE(router_->setTable(t));
+  const std::string base = "https://127.0.0.1:" + std::to_string(port_);
+
+  // curl trusts it through the test CA; the instance hears it came over https.
+  auto curl = runTool({"curl", "-sSv", "--max-time", "10", "--cacert", ca.caFile(), base + "/echo"});
+  ASSERT_EQ(curl.code, 0) << curl.output;
+  EXPECT_THAT(curl.output, HasSubstr("X-Forwarded-Proto: https"));
+  // Plain HTTP on the TLS port is not served.
+  const auto plain = test::httpGet(url("/"), 2s);
+  EXPECT_TRUE(!plain || plain->status != 200);
+
+  // ALPN http/1.1, TLS 1.2 or later.
+  auto alpn = runTool({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(port_),
+                       "-alpn", "http/1.1", "-CAfile", ca.caFile()});
+  EXPECT_THAT(alpn.output, HasSubstr("ALPN protocol: http/1.1")) << alpn.output;
+  EXPECT_THAT(alpn.output, HasSubstr("runway-first")) << alpn.output;
+  EXPECT_THAT(alpn.output, HasSubstr("Verify return code: 0 (ok)")) << alpn.output;
+  auto old_tls = runTool({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(port_),
+                          "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0", "-brief"});
+  EXPECT_NE(old_tls.code, 0) << old_tls.output;
+  EXPECT_THAT(old_tls.output, HasSubstr("alert protocol version")) << old_tls.output;
+
+  // An established connection, then new files: new connections get the new certificate within
+  // the watcher's second, and the old connection goes on.
+  TlsClient established(port_, ca.caFile());
+  EXPECT_THAT(established.get("/"), StartsWith("200 v1-"));
+  installFile(ca.path("second.key"), key);
+  installFile(ca.path("second.pem"), cert);
+  EXPECT_TRUE(test::pollUntil(
+      [&] {
+        return runTool({"openssl", "s_client", "-connect",
+                        "127.0.0.1:" + std::to_string(port_), "-CAfile", ca.caFile(), "-brief"})
+                   .output.find("runway-second") != std::string::npos;
+      },
+      test::deadlineIn(10s), 200ms));
+  EXPECT_THAT(established.get("/"), StartsWith("200 v1-"));
+
+  // A broken file at reload: logged, and the certificate in use stays.
+  std::ofstream(cert, std::ios::trunc) << "not a certificate\n";
+  router_->reloadTls();
+  auto still = runTool({"curl", "-sS", "--max-time", "10", "--cacert", ca.caFile(), base + "/"});
+  EXPECT_EQ(still.code, 0) << still.output;
+  auto after = runTool({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(port_),
+                        "-CAfile", ca.caFile(), "-brief"});
+  EXPECT_THAT(after.output, HasSubstr("runway-second")) << after.output;
+
+  // A table naming files that cannot be used is refused, naming the file; the listener goes on
+  // with what it had.
+  auto bad = table(0);
+  bad.listeners[0].tls = ListenerTls{(live / "missing.pem").string(), key};
+  auto refused = router_->setTable(bad);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::InvalidArgument);
+  EXPECT_THAT(refused.error().message, HasSubstr("missing.pem"));
+  EXPECT_EQ(router_->table().listeners[0].tls, (ListenerTls{cert, key}));
+  EXPECT_THAT(established.get("/"), StartsWith("200 v1-"));
 }
 
 TEST_F(RouterProxyTest, AddsAndRemovesListeners) {

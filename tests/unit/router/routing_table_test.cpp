@@ -25,6 +25,7 @@ RoutingTable sampleTable() {
   l.rules.push_back(MatchRule{MatchSource::Cookie, "group", MatchKind::Regex, "beta-[0-9]+", "v2"});
   l.sticky = StickySession{"runway-version", Duration{60'000}};
   l.limits = ListenerLimits{Duration{1'000}, Duration{2'000}, Duration{3'000}, 4096};
+  l.tls = ListenerTls{"/etc/runway/api.pem", "/etc/runway/api.key"};
   t.listeners.push_back(l);
   return t;
 }
@@ -113,6 +114,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{R"({"settings":{"colour":1}})", "unknown field \"colour\""},
         BadCase{R"({"listeners":[{"service":"a","environment":"x","limits":{"idle_timeout_ms":0}}]})",
                 "listeners[0].limits.idle_timeout_ms: must be positive"},
+        BadCase{R"({"listeners":[{"service":"a","environment":"x","tls":{"certificate_file":"a.pem","key_file":"/k"}}]})",
+                "listeners[0].tls.certificate_file: \"a.pem\" is not an absolute path"},
+        BadCase{R"({"listeners":[{"service":"a","environment":"x","tls":{"certificate_file":"/a.pem"}}]})",
+                "listeners[0].tls.key_file: required"},
         BadCase{R"({"listeners":[{"service":"a","environment":"x","limits":{"colour":1}}]})",
                 "unknown field \"colour\""},
         BadCase{R"({"listeners":[{"service":"a","environment":"x","sticky":{"cookie":"a b"}}]})",

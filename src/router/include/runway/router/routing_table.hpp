@@ -90,6 +90,18 @@ struct ListenerLimits {
   bool operator==(const ListenerLimits&) const = default;
 };
 
+// TLS termination on a listener: PEM files read by the router (absolute paths), TLS 1.2+, ALPN
+// http/1.1. The router loads them when the table is set (a file it cannot use refuses the
+// table) and again whenever either file changes (or on SIGHUP): new connections get the new
+// certificate, established ones keep theirs; a pair that fails to load then is logged and the
+// one in use stays.
+struct ListenerTls {
+  std::string certificate_file;  // the certificate, then any intermediates
+  std::string key_file;          // its private key, unencrypted
+
+  bool operator==(const ListenerTls&) const = default;
+};
+
 // One listening address for one service in one environment.
 struct Listener {
   std::string service;      // valid name (isValidName)
@@ -100,6 +112,7 @@ struct Listener {
   std::vector<MatchRule> rules;
   std::optional<StickySession> sticky;
   ListenerLimits limits;
+  std::optional<ListenerTls> tls;  // nullopt = plain HTTP
 
   // "service.environment": the listener's unique key in tables, statistics and metrics.
   std::string name() const { return service + "." + environment; }
