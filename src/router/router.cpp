@@ -149,13 +149,13 @@ class RouterImpl final : public Router {
       const bool tls_same = it != bindings_.end() && it->second.tls_files == l.tls;
       std::shared_ptr<TlsSlot> tls_slot;
       if (!tls_same && l.tls) {
-        auto ctx = loadTlsContext(*l.tls);
-        if (!ctx) {
+        auto loaded = TlsSlot::load(*l.tls);
+        if (!loaded) {
           for (const auto& n : opened) closeBinding(next[n]);
           return fail(ErrorCode::InvalidArgument,
-                      fmt::format("listener {}: {}", name, ctx.error().message));
+                      fmt::format("listener {}: {}", name, loaded.error().message));
         }
-        tls_slot = std::make_shared<TlsSlot>(*l.tls, std::move(*ctx));
+        tls_slot = std::move(*loaded);
       }
       // Same address, and the same port or the one port 0 was given: keep the acceptors, so
       // that no connection waiting in a closing accept queue is reset.

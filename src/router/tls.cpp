@@ -55,8 +55,16 @@ Result<std::shared_ptr<ssl::context>> loadTlsContext(const ListenerTls& tls) {
   return ctx;
 }
 
-TlsSlot::TlsSlot(ListenerTls files, std::shared_ptr<ssl::context> context)
-    : files_(std::move(files)), context_(std::move(context)), loaded_(stamp()) {}
+Result<std::shared_ptr<TlsSlot>> TlsSlot::load(ListenerTls files) {
+  TlsSlot probe(files, nullptr, Stamp{});
+  const Stamp before = probe.stamp();
+  auto ctx = loadTlsContext(files);
+  if (!ctx) return fail(ctx.error());
+  return std::shared_ptr<TlsSlot>(new TlsSlot(std::move(files), std::move(*ctx), before));
+}
+
+TlsSlot::TlsSlot(ListenerTls files, std::shared_ptr<ssl::context> context, Stamp loaded)
+    : files_(std::move(files)), context_(std::move(context)), loaded_(loaded) {}
 
 std::shared_ptr<ssl::context> TlsSlot::context() const {
   std::lock_guard lock(mu_);
@@ -74,7 +82,7 @@ TlsSlot::Stamp TlsSlot::stamp() const {
 }
 
 Result<bool> TlsSlot::reloadIfChanged(bool force) {
-  const Stamp now = stamp();
+  const Stamp now = stamp();  // before reading, like load()
   {
     std::lock_guard lock(mu_);
     if (!force && now == loaded_) return false;

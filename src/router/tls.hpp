@@ -26,7 +26,9 @@ Result<std::shared_ptr<boost::asio::ssl::context>> loadTlsContext(const Listener
 // The current context of one TLS listener. Thread-safe.
 class TlsSlot {
  public:
-  TlsSlot(ListenerTls files, std::shared_ptr<boost::asio::ssl::context> context);
+  // Loads the files (loadTlsContext's errors). Their modification times and sizes are taken
+  // before they are read, so that a change while they are read is seen by the next check.
+  static Result<std::shared_ptr<TlsSlot>> load(ListenerTls files);
 
   const ListenerTls& files() const { return files_; }
   std::shared_ptr<boost::asio::ssl::context> context() const;
@@ -44,6 +46,7 @@ class TlsSlot {
     bool operator==(const Stamp&) const = default;
   };
   Stamp stamp() const;
+  TlsSlot(ListenerTls files, std::shared_ptr<boost::asio::ssl::context> context, Stamp loaded);
 
   const ListenerTls files_;
   mutable std::mutex mu_;
