@@ -6,6 +6,7 @@
 #
 #   bench/router/run.sh                 # builds build/bench (Release) unless RUNWAY_BIN is set
 #   RUNWAY_BIN=/path/to/runway DURATION=10 bench/router/run.sh
+#   ACCESS_LOG=1 bench/router/run.sh    # the router writes its access log (to the work dir)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -74,8 +75,10 @@ wait_http "http://127.0.0.1:$B1/"; wait_http "http://127.0.0.1:$B2/"
 RUNWAY_PID=$!
 PIDS+=($RUNWAY_PID)
 for _ in $(seq 1 200); do curl -fs --unix-socket "$WORK/router.sock" http://r/healthz >/dev/null && break; sleep 0.05; done
+SETTINGS='{}'
+[[ "${ACCESS_LOG:-0}" == 1 ]] && SETTINGS="{\"access_log\":{\"path\":\"$WORK/access.log\"}}"
 curl -fs --unix-socket "$WORK/router.sock" -X PUT http://r/table --data-binary @- >/dev/null <<JSON
-{"revision":1,"listeners":[{"service":"bench","environment":"local","bind_address":"127.0.0.1",
+{"revision":1,"settings":$SETTINGS,"listeners":[{"service":"bench","environment":"local","bind_address":"127.0.0.1",
  "port":$P_RUNWAY,"versions":[
   {"name":"v1","weight_permille":900,"instances":[{"id":"v1-0","host":"127.0.0.1","port":$B1}]},
   {"name":"v2","weight_permille":100,"instances":[{"id":"v2-0","host":"127.0.0.1","port":$B2}]}]}]}

@@ -49,6 +49,7 @@ void addRouterCommand(CLI::App& app, Context& ctx) {
     // Install the handlers before any thread starts.
     boost::asio::io_context signals_ctx{1};
     boost::asio::signal_set signals(signals_ctx, SIGTERM, SIGINT);
+    boost::asio::signal_set reload(signals_ctx, SIGHUP);
     std::signal(SIGPIPE, SIG_IGN);
     router::RouterOptions options;
     options.admin_socket = opts->admin_socket;
@@ -63,8 +64,18 @@ void addRouterCommand(CLI::App& app, Context& ctx) {
     auto& router = **r;
     spdlog::info("router: admin socket {}, state in {}", opts->admin_socket, opts->state_dir);
     int received = 0;
+    // SIGHUP: load the TLS listeners' certificates and keys again, and keep serving.
+    std::function<void(const boost::system::error_code&, int)> on_hup =
+        [&](const boost::system::error_code& ec, int) {
+          if (ec) return;
+          spdlog::info("router: SIGHUP: loading the TLS certificates again");
+          router.reloadTls();
+          reload.async_wait(on_hup);
+        };
+    reload.async_wait(on_hup);
     signals.async_wait([&](const boost::system::error_code& ec, int signo) {
       if (!ec) received = signo;
+      reload.cancel();
     });
     signals_ctx.run();
     spdlog::info("router: signal {} received; finishing in-flight requests", received);

@@ -78,6 +78,9 @@ struct ServeOptions {
   std::string audit_key_file;  // "" = DATA/audit.key, created on first start
   int router_threads = 1;
   std::string router_metrics;  // HOST:PORT of the router's /metrics for Prometheus; "" = none
+  std::string router_access_log;  // file of the router's access log; "" = none
+  std::uint64_t router_access_log_max_bytes = 100ull * 1024 * 1024;
+  std::uint32_t router_access_log_keep = 5;
   int max_event_streams = 64;
   std::string report_window = "5m";  // traffic snapshots around each deployment (docs/reports.md)
   std::string session_ttl = "8h";    // dashboard sessions (docs/dashboard.md)
@@ -659,6 +662,14 @@ int serve(const ServeOptions& opts) {
       return kExitUsage;
     }
   }
+  if (!opts.router_access_log.empty()) {
+    std::error_code absolute_error;
+    const auto path = std::filesystem::absolute(opts.router_access_log, absolute_error);
+    proxy_settings.access_log.path =
+        absolute_error ? opts.router_access_log : path.lexically_normal().string();
+    proxy_settings.access_log.max_bytes = opts.router_access_log_max_bytes;
+    proxy_settings.access_log.keep = opts.router_access_log_keep;
+  }
 
   // Signals are taken by sigwait below; block them before any thread starts.
   sigset_t signals;
@@ -1031,6 +1042,17 @@ void addServeCommand(CLI::App& app, Context& ctx) {
                   "Serve the router's per-version statistics for Prometheus at "
                   "http://HOST:PORT/metrics (a port alone: 127.0.0.1:PORT); default: none (they "
                   "stay on the router's admin socket and runway serve's /metrics)");
+  cmd->add_option("--router-access-log", opts->router_access_log,
+                  "Write the router's access log (a JSON line per request) to this file; "
+                  "default: none");
+  cmd->add_option("--router-access-log-max-bytes", opts->router_access_log_max_bytes,
+                  "Rotate the access log when it would pass this size")
+      ->capture_default_str()
+      ->check(CLI::Range(std::uint64_t{4096}, std::uint64_t{1} << 40));
+  cmd->add_option("--router-access-log-keep", opts->router_access_log_keep,
+                  "Rotated access logs kept (FILE.1 the newest)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
   cmd->add_option("--max-event-streams", opts->max_event_streams,
                   "Concurrent server-sent-event streams (runway watch, status -w); one more is "
                   "answered 503 with Retry-After")

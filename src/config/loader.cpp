@@ -1338,7 +1338,7 @@ HeaderRoute Loader::parseHeaderRoute(Reader& r, const Val& value) {
 TrafficRouting Loader::parseTraffic(Reader& r, const Val& v) {
   TrafficRouting traffic;
   traffic.location = v.location;
-  const Fields f(r, v, {"routes", "stickySessions"});
+  const Fields f(r, v, {"routes", "stickySessions", "listener"});
   if (!f.isMap()) return traffic;
   if (auto routes = f.get("routes")) {
     if (auto items = detail::readList(r, *routes)) {
@@ -1360,6 +1360,28 @@ TrafficRouting Loader::parseTraffic(Reader& r, const Val& v) {
       sf.duration("maxAge", sticky.max_age, Duration{1000});
     }
     traffic.sticky = std::move(sticky);
+  }
+  if (auto lv = f.get("listener")) {
+    ListenerSettings listener;
+    listener.location = lv->location;
+    const Fields lf(r, *lv, {"headerTimeout", "idleTimeout", "requestTimeout", "maxRequestBody"});
+    if (lf.isMap()) {
+      lf.duration("headerTimeout", listener.header_timeout, Duration{1});
+      lf.duration("idleTimeout", listener.idle_timeout, Duration{1});
+      lf.duration("requestTimeout", listener.request_timeout, Duration{1});
+      if (auto body = lf.get("maxRequestBody")) {
+        if (auto text = detail::scalarText(r, *body, "a size such as 10Mi")) {
+          if (auto bytes = detail::parseByteSize(*text); bytes && *bytes > (1ull << 40)) {
+            error(body->location, body->path, fmt::format("must be at most 1Ti, got {}", *text));
+          } else if (bytes) {
+            listener.max_request_body = *bytes;
+          } else {
+            error(body->location, body->path, bytes.error().message);
+          }
+        }
+      }
+    }
+    traffic.listener = std::move(listener);
   }
   return traffic;
 }
@@ -1395,6 +1417,11 @@ void Loader::checkKubernetesRouting(const Environment& env) {
       check(env.canary.steps[i].header_route,
             fmt::format("{}canary.steps[{}].setHeaderRoute", prefix, i));
     }
+  }
+  if (env.traffic.listener) {
+    error(env.traffic.listener->location, prefix + "traffic.listener",
+          "listener timeouts and limits are settings of runway's router (runtime: local); on "
+          "the kubernetes runtime set them on the Gateway or ingress in front of the Service");
   }
   if (env.traffic.sticky) {
     error(env.traffic.sticky->location, prefix + "traffic.stickySessions",

@@ -179,6 +179,13 @@ std::string summarizeImpl(const Config& cfg) {
       fmt::format_to(std::back_inserter(out), "    sticky sessions: cookie {}, max age {}\n",
                      env.traffic.sticky->cookie, formatDuration(env.traffic.sticky->max_age));
     }
+    if (const auto& l = env.traffic.listener) {
+      fmt::format_to(std::back_inserter(out),
+                     "    listener: header timeout {}, idle timeout {}, request timeout {}, "
+                     "request body at most {} bytes\n",
+                     formatDuration(l->header_timeout), formatDuration(l->idle_timeout),
+                     formatDuration(l->request_timeout), l->max_request_body);
+    }
     if (env.post_deploy.duration.count() > 0) {
       fmt::format_to(std::back_inserter(out), "    post-deploy watch {}: {}\n", formatDuration(env.post_deploy.duration),
                  describeRef(env.post_deploy.analysis));

@@ -83,34 +83,51 @@ Result<int> parseUtcOffset(std::string_view text) {
   return text[0] == '-' ? -offset : offset;
 }
 
-Result<std::int64_t> parseMemoryMiB(std::string_view text) {
+Result<std::uint64_t> parseByteSize(std::string_view text) {
   const auto bad = [&] {
     return fail(ErrorCode::InvalidArgument,
-                fmt::format("invalid memory quantity \"{}\": write e.g. 256Mi, 1Gi, 512M or a "
-                            "number of bytes",
+                fmt::format("invalid size \"{}\": write a number of bytes, optionally with Ki, "
+                            "Mi, Gi, Ti (1024) or K, M, G, T (1000), e.g. 64Mi",
                             text));
   };
   std::size_t digits = 0;
   while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
   if (digits == 0) return bad();
-  const auto number = parseInteger(text.substr(0, digits));
-  if (!number) return bad();
+  std::uint64_t number = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + digits, number);
+  if (ec != std::errc{} || end != text.data() + digits) return bad();
   const auto suffix = text.substr(digits);
   struct Suffix {
     std::string_view name;
-    double bytes;
+    std::uint64_t bytes;
   };
-  constexpr Suffix kSuffixes[] = {{"", 1.0},      {"Ki", 1024.0}, {"Mi", 1048576.0},
-                                  {"Gi", 1073741824.0}, {"Ti", 1099511627776.0}, {"K", 1e3},
-                                  {"M", 1e6},     {"G", 1e9},     {"T", 1e12}};
+  constexpr Suffix kSuffixes[] = {{"", 1},
+                                  {"Ki", 1ull << 10},
+                                  {"Mi", 1ull << 20},
+                                  {"Gi", 1ull << 30},
+                                  {"Ti", 1ull << 40},
+                                  {"K", 1'000},
+                                  {"M", 1'000'000},
+                                  {"G", 1'000'000'000},
+                                  {"T", 1'000'000'000'000}};
   for (const auto& s : kSuffixes) {
-    if (s.name == suffix) {
-      const double mib = std::ceil(static_cast<double>(*number) * s.bytes / 1048576.0);
-      if (mib > 1e12) return bad();
-      return static_cast<std::int64_t>(mib);
-    }
+    if (s.name != suffix) continue;
+    if (number > std::numeric_limits<std::uint64_t>::max() / s.bytes) return bad();
+    return number * s.bytes;
   }
   return bad();
+}
+
+Result<std::int64_t> parseMemoryMiB(std::string_view text) {
+  const auto bytes = parseByteSize(text);
+  constexpr std::uint64_t kMiB = 1ull << 20;
+  if (!bytes || *bytes / kMiB > 1'000'000'000'000ull) {
+    return fail(ErrorCode::InvalidArgument,
+                fmt::format("invalid memory quantity \"{}\": write e.g. 256Mi, 1Gi, 512M or a "
+                            "number of bytes",
+                            text));
+  }
+  return static_cast<std::int64_t>((*bytes + kMiB - 1) / kMiB);
 }
 
 Result<double> parseCpu(std::string_view text) {

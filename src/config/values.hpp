@@ -26,6 +26,9 @@ Result<int> parseUtcOffset(std::string_view text);
 
 // A Kubernetes-style memory quantity -> MiB, rounded up: "256Mi", "1Gi", "512M", "1073741824".
 Result<std::int64_t> parseMemoryMiB(std::string_view text);
+// A number of bytes with an optional suffix: Ki, Mi, Gi, Ti (powers of 1024) or K, M, G, T
+// (powers of 1000): "64Mi" -> 67108864, "1500" -> 1500. InvalidArgument otherwise.
+Result<std::uint64_t> parseByteSize(std::string_view text);
 
 // CPU cores: a number ("0.5", "2") or millicores ("500m").
 Result<double> parseCpu(std::string_view text);

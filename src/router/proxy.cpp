@@ -13,6 +13,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http.hpp>
@@ -20,10 +21,12 @@
 #include <spdlog/spdlog.h>
 
 #include "awaitable.hpp"
+#include "tls.hpp"
 #include "runway/core/ids.hpp"
 
 namespace runway::router {
 namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
@@ -77,25 +80,42 @@ std::uint64_t microsSince(SteadyClock::time_point start) {
 
 }  // namespace
 
-// One client connection. Runs as a coroutine on its worker's thread; every operation has a
-// deadline enforced by a single per-connection timer (the watchdog), which cancels the
-// outstanding I/O when the deadline passes.
-class Session : public std::enable_shared_from_this<Session> {
+// One client connection: plain TCP (ClientStream = tcp::socket) or TLS terminated here
+// (ssl::stream<tcp::socket>, which starts with the handshake). Runs as a coroutine on its
+// worker's thread; every operation has a deadline enforced by a single per-connection timer
+// (the watchdog), which cancels the outstanding I/O when the deadline passes.
+template <class ClientStream>
+class Session : public std::enable_shared_from_this<Session<ClientStream>> {
+  static constexpr bool kTls = !std::is_same_v<ClientStream, tcp::socket>;
+
  public:
-  Session(Worker& worker, tcp::socket socket, std::string listener)
+  // `tls`: the listener's context when kTls (the connection keeps it for its life, whatever
+  // reloads happen), null otherwise.
+  Session(Worker& worker, tcp::socket socket, std::string listener,
+          std::shared_ptr<ssl::context> tls = nullptr)
       : w_(worker),
-        client_(std::move(socket)),
+        tls_(std::move(tls)),
+        client_(makeStream(std::move(socket), tls_.get())),
         timer_(worker.context()),
         listener_(std::move(listener)) {
     error_code ec;
-    auto ep = client_.remote_endpoint(ec);
+    auto ep = lowest().remote_endpoint(ec);
     if (!ec) client_ip_ = ep.address().to_string();
   }
 
   asio::awaitable<void> run() {
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
     setDeadline(std::chrono::hours(1));
     armTimer();
+    if constexpr (kTls) {
+      const CompiledListener* l = w_.snapshot()->find(listener_);
+      setDeadline(l != nullptr ? l->limits.header_timeout : ListenerLimits{}.header_timeout);
+      auto [ec] = co_await client_.async_handshake(ssl::stream_base::server, kTuple);
+      if (ec) {
+        closeAll();
+        co_return;
+      }
+    }
     bool first = true;
     try {
       while (co_await handleOne(first)) first = false;
@@ -107,6 +127,17 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   enum class Step { Done, KeepAlive, Close };
+
+  static ClientStream makeStream(tcp::socket socket, ssl::context* tls) {
+    if constexpr (kTls) {
+      return ClientStream(std::move(socket), *tls);
+    } else {
+      (void)tls;
+      return socket;
+    }
+  }
+
+  tcp::socket& lowest() { return beast::get_lowest_layer(client_); }
 
   // --- deadlines -------------------------------------------------------------------------
   void setDeadline(SteadyClock::duration d) {
@@ -121,7 +152,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void armTimer() {
     armed_ = deadline_;
     timer_.expires_at(armed_);
-    timer_.async_wait([self = shared_from_this()](const error_code&) { self->onTimer(); });
+    timer_.async_wait([self = this->shared_from_this()](const error_code&) { self->onTimer(); });
   }
 
   void onTimer() {
@@ -129,7 +160,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (SteadyClock::now() >= deadline_) {
       timed_out_ = true;
       error_code ignored;
-      client_.cancel(ignored);
+      lowest().cancel(ignored);
       if (active_upstream_ != nullptr) active_upstream_->cancel(ignored);
       // If nothing was pending, try again shortly rather than spinning.
       deadline_ = SteadyClock::now() + std::chrono::seconds(1);
@@ -143,6 +174,7 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<bool> writeRaw(std::string text) {
     setDeadline(std::chrono::seconds(5));
     auto [ec, n] = co_await asio::async_write(client_, asio::buffer(text), kTuple);
+    bytes_out_ += n;
     co_return !ec;
   }
 
@@ -157,7 +189,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   asio::awaitable<void> lingeringClose() {
     error_code ec;
-    client_.shutdown(tcp::socket::shutdown_send, ec);
+    lowest().shutdown(tcp::socket::shutdown_send, ec);
     setDeadline(std::chrono::seconds(2));
     std::array<char, 4096> scratch{};
     std::size_t drained = 0;
@@ -172,11 +204,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void closeAll() {
     open_ = false;
     error_code ignored;
-    client_.close(ignored);
+    lowest().close(ignored);
     timer_.cancel();
   }
 
   void recordLocal(const CompiledListener* listener, int status) {
+    log_status_ = status;
     if (listener == nullptr) return;
     auto& shard = w_.shard();
     shard.begin(listener->unrouted_series, -1);
@@ -186,7 +219,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Reads one request header into `p`, using the idle deadline until its first byte arrives
   // and the header deadline after that.
   asio::awaitable<error_code> readHeader(http::request_parser<http::buffer_body>& p, bool first,
-                                         const ProxySettings& s, bool& got_bytes) {
+                                         const ListenerLimits& s, bool& got_bytes) {
     got_bytes = buffer_.size() > 0;
     setDeadline(got_bytes || first ? s.header_timeout : s.idle_timeout);
     for (;;) {
@@ -194,6 +227,7 @@ class Session : public std::enable_shared_from_this<Session> {
         error_code ec;
         const auto n = p.put(buffer_.data(), ec);
         buffer_.consume(n);
+        bytes_in_ += n;
         if (!ec && p.is_header_done()) co_return error_code{};
         if (ec && ec != http::error::need_more) co_return ec;
       }
@@ -245,8 +279,8 @@ class Session : public std::enable_shared_from_this<Session> {
     up.socket.close(ignored);
   }
 
-  asio::awaitable<void> pump(tcp::socket& from, tcp::socket& to, bool to_upstream,
-                             std::uint32_t series) {
+  template <class From, class To>
+  asio::awaitable<void> pump(From& from, To& to, bool to_upstream, std::uint32_t series) {
     auto buffer = w_.takeRelayBuffer();
     struct GiveBack {
       Worker& w;
@@ -263,14 +297,15 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       if (rec == asio::error::eof) {
         error_code ignored;
-        to.shutdown(tcp::socket::shutdown_send, ignored);  // pass the end on; the other way goes on
+        // Pass the end on; the other way goes on.
+        beast::get_lowest_layer(to).shutdown(tcp::socket::shutdown_send, ignored);
         co_return;
       }
       if (rec) {
         // Failed, cancelled by the watchdog or by the other direction: end both.
         error_code ignored;
-        from.close(ignored);
-        to.close(ignored);
+        beast::get_lowest_layer(from).close(ignored);
+        beast::get_lowest_layer(to).close(ignored);
         co_return;
       }
       setDeadline(kTunnelIdleTimeout);
@@ -280,13 +315,55 @@ class Session : public std::enable_shared_from_this<Session> {
   // --- one request -------------------------------------------------------------------------
   asio::awaitable<bool> handleOne(bool first) {
     std::shared_ptr<const CompiledTable> table = w_.snapshot();
-    // A copy: `table` is replaced below, and the old one may go with it.
-    ProxySettings s = table->source.settings;
     http::request_parser<http::buffer_body> p;
-    p.header_limit(s.max_header_bytes);
-    p.body_limit(s.max_body_bytes);
+    // Writes the request's access-log line when this request ends, whichever way (only if the
+    // log is on and the request got a status: an idle connection closing logs nothing).
+    log_status_ = -1;
+    bytes_in_ = 0;
+    bytes_out_ = 0;
+    log_version_ = {};
+    log_instance_ = {};
+    request_id_.clear();
+    const auto log_start = SteadyClock::now();
+    struct AccessLine {
+      Session& s;
+      const http::request_parser<http::buffer_body>& p;
+      SteadyClock::time_point start;
+      ~AccessLine() {
+        if (s.log_status_ < 0 || !s.w_.accessLog().enabled()) return;
+        const auto& req = p.get();
+        AccessRecord r;
+        r.unix_ms = s.w_.nowMillis();
+        r.listener = s.listener_;
+        r.client = s.client_ip_;
+        r.method = req.method_string();
+        r.target = req.target();
+        r.status = s.log_status_;
+        r.bytes_in = s.bytes_in_;
+        r.bytes_out = s.bytes_out_;
+        r.duration_us = microsSince(start);
+        r.version = s.log_version_;
+        r.instance = s.log_instance_;
+        // A request refused before it was routed has no id of the router's: the client's,
+        // when it is usable.
+        r.request_id = s.request_id_;
+        if (r.request_id.empty()) {
+          const auto given = req["X-Request-Id"];
+          if (isUsableRequestId(given)) r.request_id = given;
+        }
+        s.w_.accessLog().append(r);
+      }
+    } access_line{*this, p, log_start};
+    p.header_limit(table->source.settings.max_header_bytes);
+    {
+      // The limits of the table the connection waits on; a copy (no allocation), since `table`
+      // is replaced below and the old one may go with it.
+      const CompiledListener* waiting = table->find(listener_);
+      limits_ = waiting != nullptr ? waiting->limits : ListenerLimits{};
+    }
+    p.body_limit(limits_.max_body_bytes);
     bool got_bytes = false;
-    if (auto ec = co_await readHeader(p, first, s, got_bytes)) {
+    if (auto ec = co_await readHeader(p, first, limits_, got_bytes)) {
       const CompiledListener* l = table->find(listener_);
       if (tookTimeout()) {
         if (!got_bytes && !first) co_return false;  // idle keep-alive connection: just close
@@ -302,7 +379,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     // The table may have changed while this connection was idle.
     table = w_.snapshot();
-    s = table->source.settings;
+    const ProxySettings& s = table->source.settings;
     const auto start = SteadyClock::now();
     auto& req = p.get();
     const CompiledListener* listener = table->find(listener_);
@@ -311,8 +388,11 @@ class Session : public std::enable_shared_from_this<Session> {
       co_return co_await refuse(400, *why, false);
     }
     if (listener == nullptr) {
+      log_status_ = 503;
       co_return co_await refuse(503, "this listener was removed", false);
     }
+    // The body limit stays the one the parser was given when the request started.
+    const ListenerLimits& lim = listener->limits;
     const bool client_keep_alive = req.keep_alive();
     const unsigned client_version = req.version();
     const bool head = req.method() == http::verb::head;
@@ -326,6 +406,7 @@ class Session : public std::enable_shared_from_this<Session> {
       co_return co_await refuse(503, "no version takes traffic", client_keep_alive && p.is_done());
     }
     const CompiledVersion& version = listener->versions[static_cast<std::size_t>(choice.version)];
+    log_version_ = version.name;
     auto& shard = w_.shard();
     w_.requestStarted();
     struct Finish {
@@ -334,6 +415,7 @@ class Session : public std::enable_shared_from_this<Session> {
     } finish{w_};
     RequestOutcome outcome;
     auto finishVersionOnly = [&](int status) {
+      log_status_ = status;
       outcome.status = status;
       outcome.router_generated = status >= 502 && status <= 504;
       outcome.latency_us = microsSince(start);
@@ -355,7 +437,7 @@ class Session : public std::enable_shared_from_this<Session> {
       const auto& cand = version.instances[version.ready[(rr + k) % version.ready.size()]];
       up = w_.takeIdle(cand.pool_key);
       if (!up) {
-        up = std::make_unique<Upstream>(w_.context());
+        up = std::make_unique<Upstream>(w_.context(), w_.shard());
         setDeadline(s.connect_timeout);
         active_upstream_ = &up->socket;
         auto [ec] = co_await up->socket.async_connect(cand.endpoint, kTuple);
@@ -367,6 +449,7 @@ class Session : public std::enable_shared_from_this<Session> {
           up.reset();
           continue;
         }
+        up->connected(cand.series);
         error_code ignored;
         up->socket.set_option(tcp::no_delay(true), ignored);
       }
@@ -381,7 +464,9 @@ class Session : public std::enable_shared_from_this<Session> {
                                 client_keep_alive && p.is_done());
     }
     shard.begin(version.series, instance->series);
+    log_instance_ = instance->id;
     auto finishInstance = [&](int status, bool router_generated) {
+      log_status_ = status;
       outcome.status = status;
       outcome.router_generated = router_generated;
       outcome.latency_us = microsSince(start);
@@ -406,14 +491,16 @@ class Session : public std::enable_shared_from_this<Session> {
     stripHopByHop(req);
     req.erase("X-Forwarded-For");
     req.set("X-Forwarded-For", forwarded_for);
-    req.set("X-Forwarded-Proto", "http");
+    req.set("X-Forwarded-Proto", kTls ? "https" : "http");
     // X-Request-Id: a usable one from the client passes through, else the router makes one;
     // the upstream gets it, and so does the client in the response (unless the upstream set
     // its own).
-    std::string request_id(req["X-Request-Id"]);
-    if (!isUsableRequestId(request_id)) {
-      request_id = fmt::format("{:016x}{:016x}", w_.random().next(), w_.random().next());
-      req.set("X-Request-Id", request_id);
+    request_id_.assign(req["X-Request-Id"]);
+    if (!isUsableRequestId(request_id_)) {
+      request_id_.clear();
+      fmt::format_to(std::back_inserter(request_id_), "{:016x}{:016x}", w_.random().next(),
+                     w_.random().next());
+      req.set("X-Request-Id", request_id_);
     }
     if (upgrade) {
       req.set(http::field::connection, "Upgrade");
@@ -453,8 +540,9 @@ class Session : public std::enable_shared_from_this<Session> {
         if (!p.is_done()) {
           req.body().data = relay.get();
           req.body().size = kRelay;
-          setDeadline(s.idle_timeout);
+          setDeadline(lim.idle_timeout);
           auto [ec, n] = co_await http::async_read(client_, buffer_, p, kTuple);
+          bytes_in_ += n;
           if (ec == http::error::need_buffer) ec = {};
           if (ec) {
             // Nothing has been sent to the client yet, so it can still get a status.
@@ -478,7 +566,7 @@ class Session : public std::enable_shared_from_this<Session> {
           req.body().size = 0;
           req.body().more = false;
         }
-        setDeadline(s.response_timeout);
+        setDeadline(lim.request_timeout);
         active_upstream_ = &up->socket;
         auto [wec, wn] = co_await http::async_write(up->socket, sr, kTuple);
         active_upstream_ = nullptr;
@@ -495,7 +583,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
     // Read the response header, skipping interim 1xx responses.
     std::optional<http::response_parser<http::buffer_body>> rp;
-    setDeadline(s.response_timeout);
+    setDeadline(lim.request_timeout);
     for (;;) {
       rp.emplace();
       rp->header_limit(static_cast<std::uint32_t>(kMaxResponseHeader));
@@ -519,7 +607,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     auto& res = rp->get();
     const auto status = static_cast<int>(res.result_int());
-    if (res.find("X-Request-Id") == res.end()) res.set("X-Request-Id", request_id);
+    if (res.find("X-Request-Id") == res.end()) res.set("X-Request-Id", request_id_);
     if (status == 101 && upgrade) {
       const std::string protocol(res[http::field::upgrade]);
       stripHopByHop(res);
@@ -532,8 +620,9 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       res.version(11);
       http::response_serializer<http::buffer_body> rs{res};
-      setDeadline(s.response_timeout);
+      setDeadline(lim.request_timeout);
       auto [ec, n] = co_await http::async_write_header(client_, rs, kTuple);
+      bytes_out_ += n;
       finishInstance(ec ? 0 : 101, false);
       if (ec) co_return false;
       shard.tunnelOpened(version.series);
@@ -574,8 +663,9 @@ class Session : public std::enable_shared_from_this<Session> {
     // Relay the response.
     http::response_serializer<http::buffer_body> rs{res};
     if (no_body) {
-      setDeadline(s.response_timeout);
+      setDeadline(lim.request_timeout);
       auto [ec, n] = co_await http::async_write_header(client_, rs, kTuple);
+      bytes_out_ += n;
       if (ec) {
         finishInstance(status, false);
         co_return false;
@@ -585,7 +675,7 @@ class Session : public std::enable_shared_from_this<Session> {
         if (!rp->is_done()) {
           res.body().data = relay.get();
           res.body().size = kRelay;
-          setDeadline(s.response_timeout);
+          setDeadline(lim.request_timeout);
           active_upstream_ = &up->socket;
           auto [ec, n] = co_await http::async_read(up->socket, up->buffer, *rp, kTuple);
           active_upstream_ = nullptr;
@@ -605,8 +695,9 @@ class Session : public std::enable_shared_from_this<Session> {
           res.body().size = 0;
           res.body().more = false;
         }
-        setDeadline(s.response_timeout);
+        setDeadline(lim.request_timeout);
         auto [wec, wn] = co_await http::async_write(client_, rs, kTuple);
+        bytes_out_ += wn;
         if (wec == http::error::need_buffer) wec = {};
         if (wec) {
           finishInstance(0, false);
@@ -620,13 +711,14 @@ class Session : public std::enable_shared_from_this<Session> {
     finishInstance(status, false);
     if (!keep_alive) {
       error_code ignored;
-      client_.shutdown(tcp::socket::shutdown_send, ignored);
+      lowest().shutdown(tcp::socket::shutdown_send, ignored);
     }
     co_return keep_alive;
   }
 
   Worker& w_;
-  tcp::socket client_;
+  std::shared_ptr<ssl::context> tls_;  // before client_, which uses it
+  ClientStream client_;
   beast::flat_buffer buffer_;
   asio::steady_timer timer_;
   SteadyClock::time_point deadline_{};
@@ -636,6 +728,14 @@ class Session : public std::enable_shared_from_this<Session> {
   tcp::socket* active_upstream_ = nullptr;
   std::string listener_;
   std::string client_ip_;
+  ListenerLimits limits_;  // of the request being read
+  // The access-log line of the request being handled (see AccessLine in handleOne).
+  int log_status_ = -1;
+  std::uint64_t bytes_in_ = 0;
+  std::uint64_t bytes_out_ = 0;
+  std::string_view log_version_;   // into the request's table, which outlives the line
+  std::string_view log_instance_;
+  std::string request_id_;  // reused: no allocation per request once grown
 };
 
 // --- Worker --------------------------------------------------------------------------------
@@ -651,7 +751,33 @@ Worker::~Worker() {
   ioc_.reset();
 }
 
+namespace {
+
+// Every 250 ms: takes up a new table even when no request comes (so that pooled connections to
+// instances that left it close, and they drain), and hands the buffered access-log lines to the
+// log (so that a quiet router's lines still reach the file soon).
+asio::awaitable<void> housekeepingEvery250ms(Worker& worker) {
+  asio::steady_timer timer(worker.context());
+  for (;;) {
+    timer.expires_after(std::chrono::milliseconds(250));
+    auto [ec] = co_await timer.async_wait(kTuple);
+    if (ec) co_return;
+    (void)worker.snapshot();
+    worker.flushAccessLog();
+  }
+}
+
+}  // namespace
+
 void Worker::startThread() {
+  asio::co_spawn(*ioc_, housekeepingEvery250ms(*this), [](const std::exception_ptr& e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::error("router: the worker's housekeeping timer failed: {}", ex.what());
+    }
+  });
   thread_.emplace([this] {
     auto guard = asio::make_work_guard(*ioc_);
     ioc_->run();
@@ -667,8 +793,20 @@ void Worker::stopAndJoin() {
 
 namespace {
 
+template <class S>
+void spawnSession(Worker& worker, std::shared_ptr<S> session) {
+  asio::co_spawn(worker.context(), session->run(), [](const std::exception_ptr& e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::error("router: session ended with an error: {}", ex.what());
+    }
+  });
+}
+
 asio::awaitable<void> acceptLoop(Worker& worker, std::shared_ptr<tcp::acceptor> acceptor,
-                                 std::string listener) {
+                                 std::string listener, std::shared_ptr<ListenerTlsState> tls) {
   asio::steady_timer backoff(worker.context());
   for (;;) {
     auto [ec, socket] = co_await acceptor->async_accept(kTuple);
@@ -682,23 +820,23 @@ asio::awaitable<void> acceptLoop(Worker& worker, std::shared_ptr<tcp::acceptor> 
     }
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    auto session = std::make_shared<Session>(worker, std::move(socket), listener);
-    asio::co_spawn(worker.context(), session->run(), [](const std::exception_ptr& e) {
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        spdlog::error("router: session ended with an error: {}", ex.what());
-      }
-    });
+    if (auto slot = tls->slot()) {
+      spawnSession(worker, std::make_shared<Session<ssl::stream<tcp::socket>>>(
+                               worker, std::move(socket), listener, slot->context()));
+    } else {
+      spawnSession(worker, std::make_shared<Session<tcp::socket>>(worker, std::move(socket),
+                                                                  listener));
+    }
   }
 }
 
 }  // namespace
 
-void Worker::accept(std::shared_ptr<tcp::acceptor> acceptor, std::string listener) {
-  asio::post(*ioc_, [this, acceptor = std::move(acceptor), listener = std::move(listener)] {
-    asio::co_spawn(*ioc_, acceptLoop(*this, acceptor, listener), [](const std::exception_ptr& e) {
+void Worker::accept(std::shared_ptr<tcp::acceptor> acceptor, std::string listener,
+                    std::shared_ptr<ListenerTlsState> tls) {
+  asio::post(*ioc_, [this, acceptor = std::move(acceptor), listener = std::move(listener),
+                     tls = std::move(tls)] {
+    asio::co_spawn(*ioc_, acceptLoop(*this, acceptor, listener, tls), [](const std::exception_ptr& e) {
       if (!e) return;
       try {
         std::rethrow_exception(e);
@@ -721,6 +859,7 @@ const std::shared_ptr<const CompiledTable>& Worker::snapshot() {
   if (generation != snapshot_generation_) {
     snapshot_ = std::atomic_load(&shared_.table);
     snapshot_generation_ = generation;
+    access_log_.attach(std::atomic_load(&shared_.access_log));
     purgePools(*snapshot_);
   }
   return snapshot_;
@@ -735,6 +874,11 @@ void Worker::purgePools(const CompiledTable& table) {
   }
   for (std::size_t key = 0; key < pools_.size(); ++key) {
     if (ready.count(static_cast<std::uint32_t>(key)) == 0) pools_[key].clear();
+  }
+  ready_pools_.assign(ready_pools_.size(), false);
+  for (const auto key : ready) {
+    if (key >= ready_pools_.size()) ready_pools_.resize(key + 1, false);
+    ready_pools_[key] = true;
   }
 }
 
@@ -759,6 +903,7 @@ std::unique_ptr<Upstream> Worker::takeIdle(std::uint32_t pool_key) {
 
 void Worker::giveIdle(std::uint32_t pool_key, std::unique_ptr<Upstream> upstream,
                       std::uint32_t max_idle) {
+  if (pool_key >= ready_pools_.size() || !ready_pools_[pool_key]) return;  // closes it
   if (pool_key >= pools_.size()) pools_.resize(pool_key + 1);
   auto& pool = pools_[pool_key];
   if (pool.size() < max_idle) pool.push_back(std::move(upstream));

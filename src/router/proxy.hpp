@@ -16,6 +16,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
+#include "access_log.hpp"
 #include "routing.hpp"
 #include "runway/core/clock.hpp"
 #include "stats_store.hpp"
@@ -29,15 +30,33 @@ struct SharedState {
   std::shared_ptr<const CompiledTable> table;
   std::atomic<std::uint64_t> generation{0};
   std::shared_ptr<Clock> clock;
+  // The access log of the settings of `table`, or null; std::atomic_load / std::atomic_store
+  // only, stored before `generation` is bumped.
+  std::shared_ptr<AccessLog> access_log;
 };
 
+// A connection to an instance. Counted in the instance's open connections (statistics) from
+// connected() until it is destroyed. Worker thread only.
 struct Upstream {
-  explicit Upstream(boost::asio::io_context& ioc) : socket(ioc) {}
+  Upstream(boost::asio::io_context& ioc, StatsShard& stats) : socket(ioc), shard(stats) {}
+  ~Upstream() {
+    if (series >= 0) shard.connectionClosed(static_cast<std::uint32_t>(series));
+  }
+  Upstream(const Upstream&) = delete;
+  Upstream& operator=(const Upstream&) = delete;
+  void connected(std::uint32_t instance_series) {
+    series = instance_series;
+    shard.connectionOpened(instance_series);
+  }
   boost::asio::ip::tcp::socket socket;
   boost::beast::flat_buffer buffer;
+  StatsShard& shard;
+  std::int64_t series = -1;
 };
 
+template <class ClientStream>
 class Session;
+class ListenerTlsState;
 
 class Worker {
  public:
@@ -51,8 +70,10 @@ class Worker {
   // Stops the io_context and joins the thread; open connections are closed.
   void stopAndJoin();
 
-  // Starts accepting connections for `listener` on this worker's thread. Thread-safe.
-  void accept(std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor, std::string listener);
+  // Starts accepting connections for `listener` on this worker's thread; each connection
+  // terminates TLS with the context of the moment when `tls` has a slot then. Thread-safe.
+  void accept(std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor, std::string listener,
+              std::shared_ptr<ListenerTlsState> tls);
   // Closes the acceptor on this worker's thread. Thread-safe.
   void closeAcceptor(std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor);
 
@@ -65,10 +86,18 @@ class Worker {
   FastRandom& random() { return random_; }
   std::uint32_t nextRoundRobin(std::uint32_t version_series);
   std::unique_ptr<Upstream> takeIdle(std::uint32_t pool_key);
+  // Pools the connection for the next request to its instance, unless the instance is no
+  // longer Ready in the snapshot (draining or removed: the connection closes, so that the
+  // instance drains) or its pool is full.
   void giveIdle(std::uint32_t pool_key, std::unique_ptr<Upstream> upstream, std::uint32_t max_idle);
   std::unique_ptr<char[]> takeRelayBuffer();
   void returnRelayBuffer(std::unique_ptr<char[]> buffer);
   std::int64_t nowSecond() const { return toUnixMillis(shared_.clock->now()) / 1000; }
+  std::int64_t nowMillis() const { return toUnixMillis(shared_.clock->now()); }
+  AccessLogBuffer& accessLog() { return access_log_; }
+  // Hands the buffered access-log lines to the log. REQUIRES: the worker's thread is stopped
+  // (or this is called on it).
+  void flushAccessLog() { access_log_.flush(); }
   void requestStarted() { active_requests_.store(activeRequests() + 1, std::memory_order_relaxed); }
   void requestFinished() { active_requests_.store(activeRequests() - 1, std::memory_order_relaxed); }
 
@@ -86,7 +115,9 @@ class Worker {
   FastRandom random_;
   std::vector<std::uint32_t> round_robin_;
   std::vector<std::vector<std::unique_ptr<Upstream>>> pools_;
+  std::vector<bool> ready_pools_;  // by pool key: an instance of the snapshot that is Ready
   std::vector<std::unique_ptr<char[]>> relay_buffers_;
+  AccessLogBuffer access_log_;
   std::atomic<std::int64_t> active_requests_{0};
 };
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -22,6 +23,7 @@
 #include "proxy.hpp"
 #include "routing.hpp"
 #include "stats_store.hpp"
+#include "tls.hpp"
 
 namespace runway::router {
 namespace asio = boost::asio;
@@ -73,9 +75,16 @@ class RouterImpl final : public Router {
   }
 
   ~RouterImpl() override {
+    {
+      std::lock_guard lock(watch_mu_);
+      watch_stop_ = true;
+    }
+    watch_cv_.notify_all();
+    if (tls_watcher_.joinable()) tls_watcher_.join();
     admin_.reset();
     metrics_listener_.reset();
     for (auto& w : workers_) w->stopAndJoin();
+    for (auto& w : workers_) w->flushAccessLog();
     std::lock_guard lock(mu_);
     bindings_.clear();
     workers_.clear();
@@ -94,6 +103,7 @@ class RouterImpl final : public Router {
       workers_.push_back(std::make_unique<Worker>(shared_, seed));
     }
     for (auto& w : workers_) w->startThread();
+    tls_watcher_ = std::thread([this] { watchTlsFiles(); });
     if (!options_.state_dir.empty()) {
       std::error_code ec;
       std::filesystem::create_directories(options_.state_dir, ec);
@@ -129,14 +139,33 @@ class RouterImpl final : public Router {
     auto compiled = compileTable(table, registry_);
     std::map<std::string, Binding> next;
     std::vector<std::string> opened;
+    std::vector<std::pair<std::shared_ptr<ListenerTlsState>, std::shared_ptr<TlsSlot>>> tls_changes;
     for (const auto& l : table.listeners) {
       const auto name = l.name();
       auto it = bindings_.find(name);
+      // TLS on, off or other files: the new slot is loaded now (a file it cannot use refuses
+      // the table) and installed only when the table is (see tls_changes), on the same
+      // acceptors.
+      const bool tls_same = it != bindings_.end() && it->second.tls_files == l.tls;
+      std::shared_ptr<TlsSlot> tls_slot;
+      if (!tls_same && l.tls) {
+        auto loaded = TlsSlot::load(*l.tls);
+        if (!loaded) {
+          for (const auto& n : opened) closeBinding(next[n]);
+          return fail(ErrorCode::InvalidArgument,
+                      fmt::format("listener {}: {}", name, loaded.error().message));
+        }
+        tls_slot = std::move(*loaded);
+      }
       // Same address, and the same port or the one port 0 was given: keep the acceptors, so
       // that no connection waiting in a closing accept queue is reset.
       if (it != bindings_.end() && it->second.bind_address == l.bind_address &&
           (it->second.configured_port == l.port || it->second.bound_port == l.port)) {
-        next.emplace(name, it->second);
+        auto& kept = next.emplace(name, it->second).first->second;
+        if (!tls_same) {
+          tls_changes.push_back({kept.tls, std::move(tls_slot)});
+          kept.tls_files = l.tls;
+        }
         continue;
       }
       auto b = bind(l);
@@ -144,6 +173,9 @@ class RouterImpl final : public Router {
         for (const auto& n : opened) closeBinding(next[n]);
         return fail(b.error());
       }
+      b->tls = std::make_shared<ListenerTlsState>();
+      b->tls_files = l.tls;
+      tls_changes.push_back({b->tls, std::move(tls_slot)});
       next.emplace(name, std::move(*b));
       opened.push_back(name);
     }
@@ -162,6 +194,20 @@ class RouterImpl final : public Router {
       }
       new_metrics = std::move(*started);
     }
+    // The access log: opened before the swap (a path that cannot be opened refuses the
+    // table), kept while its settings are unchanged.
+    std::shared_ptr<AccessLog> access_log = std::atomic_load(&shared_.access_log);
+    if (table.settings.access_log != table_.settings.access_log) {
+      access_log.reset();
+      if (!table.settings.access_log.path.empty()) {
+        auto opened_log = AccessLog::open(table.settings.access_log);
+        if (!opened_log) {
+          for (const auto& n : opened) closeBinding(next[n]);
+          return fail(opened_log.error());
+        }
+        access_log = std::move(*opened_log);
+      }
+    }
     if (!options_.state_dir.empty()) {
       if (auto r = writeFileAtomically(statePath(), toJson(table)); !r) {
         for (const auto& n : opened) closeBinding(next[n]);
@@ -176,12 +222,19 @@ class RouterImpl final : public Router {
                      metrics_listener_->port());
       }
     }
+    if (access_log != std::atomic_load(&shared_.access_log)) {
+      if (access_log) spdlog::info("router: access log {}", table.settings.access_log.path);
+      std::atomic_store(&shared_.access_log, access_log);
+    }
+    for (auto& [state, slot] : tls_changes) state->set(std::move(slot));
     std::atomic_store(&shared_.table, std::shared_ptr<const CompiledTable>(compiled));
     shared_.generation.fetch_add(1, std::memory_order_release);
     for (const auto& n : opened) {
       if (!accepting_) break;
       auto& b = next[n];
-      for (std::size_t i = 0; i < workers_.size(); ++i) workers_[i]->accept(b.acceptors[i], n);
+      for (std::size_t i = 0; i < workers_.size(); ++i) {
+        workers_[i]->accept(b.acceptors[i], n, b.tls);
+      }
     }
     for (auto& [name, b] : bindings_) {
       auto it = next.find(name);
@@ -218,11 +271,11 @@ class RouterImpl final : public Router {
   }
 
   StatsReport stats(Duration window) const override {
-    return mergeStats(shards(), registry_, shared_.clock->now(), window);
+    return mergeStats(shards(), registry_, table(), shared_.clock->now(), window);
   }
 
   std::string metrics() const override {
-    return prometheusText(shards(), registry_, table().revision);
+    return prometheusText(shards(), registry_, table());
   }
 
   std::optional<std::uint16_t> boundPort(std::string_view listener) const override {
@@ -237,6 +290,8 @@ class RouterImpl final : public Router {
     if (!metrics_listener_) return std::nullopt;
     return metrics_listener_->port();
   }
+
+  void reloadTls() override { reloadTlsFiles(true); }
 
   void stopAccepting() override {
     std::lock_guard lock(mu_);
@@ -256,7 +311,41 @@ class RouterImpl final : public Router {
     std::uint16_t configured_port = 0;
     std::uint16_t bound_port = 0;
     std::vector<std::shared_ptr<tcp::acceptor>> acceptors;  // one per worker
+    std::optional<ListenerTls> tls_files;
+    std::shared_ptr<ListenerTlsState> tls;  // shared by the binding's accept loops
   };
+
+  // Every second: each TLS listener's files, loaded again when they changed.
+  void watchTlsFiles() {
+    std::unique_lock lock(watch_mu_);
+    while (!watch_stop_) {
+      watch_cv_.wait_for(lock, std::chrono::seconds(1));
+      if (watch_stop_) break;
+      lock.unlock();
+      reloadTlsFiles(false);
+      lock.lock();
+    }
+  }
+
+  void reloadTlsFiles(bool force) {
+    std::vector<std::pair<std::string, std::shared_ptr<TlsSlot>>> slots;
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& [name, b] : bindings_) {
+        if (auto slot = b.tls->slot()) slots.emplace_back(name, std::move(slot));
+      }
+    }
+    for (const auto& [name, slot] : slots) {
+      auto r = slot->reloadIfChanged(force);
+      if (!r) {
+        spdlog::warn("router: listener {}: keeping the TLS certificate in use: {}", name,
+                     r.error().message);
+      } else if (*r) {
+        spdlog::info("router: listener {}: TLS certificate and key loaded again from {}", name,
+                     slot->files().certificate_file);
+      }
+    }
+  }
 
   std::string statePath() const { return options_.state_dir + "/" + kTableFile; }
 
@@ -315,6 +404,10 @@ class RouterImpl final : public Router {
   std::unique_ptr<AdminServer> admin_;
   std::string metrics_address_;  // as configured ("" = none)
   std::unique_ptr<MetricsListener> metrics_listener_;
+  std::mutex watch_mu_;
+  std::condition_variable watch_cv_;
+  bool watch_stop_ = false;
+  std::thread tls_watcher_;
 };
 
 }  // namespace

@@ -75,6 +75,7 @@ std::shared_ptr<const CompiledTable> compileTable(RoutingTable table, SeriesRegi
       cl.rules.push_back(std::move(cr));
     }
     cl.sticky = l.sticky;
+    cl.limits = l.limits;
     if (l.sticky) {
       cl.set_cookie_suffix =
           fmt::format("; Path=/; Max-Age={}; HttpOnly", l.sticky->max_age.count() / 1000);

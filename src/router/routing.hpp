@@ -53,17 +53,24 @@ struct CompiledListener {
   std::vector<CompiledVersion> versions;
   std::vector<CompiledRule> rules;
   std::optional<StickySession> sticky;
+  ListenerLimits limits;
   std::string set_cookie_suffix;  // "; Path=/; Max-Age=3600; HttpOnly"
   std::uint32_t unrouted_series = 0;  // requests no version could take
+};
+
+// Lets by_name be searched with a string_view, without making a std::string per request.
+struct ListenerNameHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
 };
 
 struct CompiledTable {
   RoutingTable source;
   std::vector<CompiledListener> listeners;
-  std::unordered_map<std::string, std::size_t> by_name;
+  std::unordered_map<std::string, std::size_t, ListenerNameHash, std::equal_to<>> by_name;
 
   const CompiledListener* find(std::string_view name) const {
-    auto it = by_name.find(std::string(name));
+    auto it = by_name.find(name);
     return it == by_name.end() ? nullptr : &listeners[it->second];
   }
 };

@@ -103,6 +103,20 @@ void validateListener(const Listener& l, const std::string& path, std::vector<st
       }
     }
   }
+  auto positive = [&](Duration d, std::string_view name) {
+    if (d.count() <= 0) errs.push_back(fmt::format("{}.limits.{}: must be positive", path, name));
+  };
+  positive(l.limits.header_timeout, "header_timeout_ms");
+  positive(l.limits.idle_timeout, "idle_timeout_ms");
+  positive(l.limits.request_timeout, "request_timeout_ms");
+  if (l.tls) {
+    for (const auto& [file, name] : {std::pair{&l.tls->certificate_file, "certificate_file"},
+                                     std::pair{&l.tls->key_file, "key_file"}}) {
+      if (file->empty() || file->front() != '/') {
+        errs.push_back(fmt::format("{}.tls.{}: \"{}\" is not an absolute path", path, name, *file));
+      }
+    }
+  }
   if (l.sticky) {
     if (!isToken(l.sticky->cookie)) {
       errs.push_back(path + ".sticky.cookie: invalid cookie name \"" + l.sticky->cookie + "\"");
@@ -119,11 +133,19 @@ Result<void> validate(const RoutingTable& table) {
   auto positive = [&](Duration d, std::string_view name) {
     if (d.count() <= 0) errs.push_back(fmt::format("settings.{}: must be positive", name));
   };
-  positive(s.header_timeout, "header_timeout_ms");
-  positive(s.idle_timeout, "idle_timeout_ms");
   positive(s.connect_timeout, "connect_timeout_ms");
-  positive(s.response_timeout, "response_timeout_ms");
   if (s.max_header_bytes < 1024) errs.push_back("settings.max_header_bytes: must be at least 1024");
+  if (!s.access_log.path.empty()) {
+    if (s.access_log.path.front() != '/') {
+      errs.push_back("settings.access_log.path: \"" + s.access_log.path + "\" is not absolute");
+    }
+    if (s.access_log.max_bytes < 4096) {
+      errs.push_back("settings.access_log.max_bytes: must be at least 4096");
+    }
+    if (s.access_log.keep < 1 || s.access_log.keep > 100) {
+      errs.push_back("settings.access_log.keep: must be 1..100");
+    }
+  }
   std::optional<std::pair<std::string, std::uint16_t>> metrics;
   if (!s.metrics_address.empty()) {
     if (auto hp = parseHostPort(s.metrics_address)) {
@@ -197,14 +219,13 @@ std::string toJson(const RoutingTable& table) {
   root["revision"] = table.revision;
   const auto& s = table.settings;
   root["settings"] = json::object{
-      {"header_timeout_ms", s.header_timeout.count()},
-      {"idle_timeout_ms", s.idle_timeout.count()},
       {"connect_timeout_ms", s.connect_timeout.count()},
-      {"response_timeout_ms", s.response_timeout.count()},
       {"max_header_bytes", s.max_header_bytes},
-      {"max_body_bytes", s.max_body_bytes},
       {"max_idle_upstream", s.max_idle_upstream},
       {"metrics_address", s.metrics_address},
+      {"access_log", json::object{{"path", s.access_log.path},
+                                  {"max_bytes", s.access_log.max_bytes},
+                                  {"keep", s.access_log.keep}}},
   };
   json::array listeners;
   for (const auto& l : table.listeners) {
@@ -213,6 +234,14 @@ std::string toJson(const RoutingTable& table) {
     lo["environment"] = l.environment;
     lo["bind_address"] = l.bind_address;
     lo["port"] = l.port;
+    lo["limits"] = json::object{{"header_timeout_ms", l.limits.header_timeout.count()},
+                                {"idle_timeout_ms", l.limits.idle_timeout.count()},
+                                {"request_timeout_ms", l.limits.request_timeout.count()},
+                                {"max_body_bytes", l.limits.max_body_bytes}};
+    if (l.tls) {
+      lo["tls"] = json::object{{"certificate_file", l.tls->certificate_file},
+                               {"key_file", l.tls->key_file}};
+    }
     json::array versions;
     for (const auto& v : l.versions) {
       json::array instances;
@@ -343,10 +372,32 @@ Result<MatchRule> ruleFrom(const json::value& v, const std::string& path) {
   return rule;
 }
 
-Result<Listener> listenerFrom(const json::value& v, const std::string& path) {
+Result<ListenerLimits> limitsFrom(const json::value& v, const std::string& path,
+                                  ListenerLimits limits) {
   RUNWAY_ROUTER_TRY(o, asObject(v, path));
-  if (auto r = onlyKeys(*o, path, {"service", "environment", "bind_address", "port", "versions",
-                                   "rules", "sticky"});
+  for (const auto& kv : *o) {
+    const std::string key(kv.key());
+    const std::string kp = path + "." + key;
+    if (key == "header_timeout_ms" || key == "idle_timeout_ms" || key == "request_timeout_ms") {
+      RUNWAY_ROUTER_TRY(d, durationMs(kv.value(), kp));
+      if (key == "header_timeout_ms") limits.header_timeout = d;
+      if (key == "idle_timeout_ms") limits.idle_timeout = d;
+      if (key == "request_timeout_ms") limits.request_timeout = d;
+    } else if (key == "max_body_bytes") {
+      RUNWAY_ROUTER_TRY(n, asUnsigned(kv.value(), kp, UINT64_MAX));
+      limits.max_body_bytes = n;
+    } else {
+      return invalid(path, fmt::format("unknown field \"{}\"", key));
+    }
+  }
+  return limits;
+}
+
+Result<Listener> listenerFrom(const json::value& v, const std::string& path,
+                              const ListenerLimits& default_limits) {
+  RUNWAY_ROUTER_TRY(o, asObject(v, path));
+  if (auto r = onlyKeys(*o, path, {"service", "environment", "bind_address", "port", "limits",
+                                   "tls", "versions", "rules", "sticky"});
       !r) {
     return fail(r.error());
   }
@@ -364,6 +415,25 @@ Result<Listener> listenerFrom(const json::value& v, const std::string& path) {
   if (const auto* p = o->if_contains("port")) {
     RUNWAY_ROUTER_TRY(port, asUnsigned(*p, path + ".port", 65535));
     l.port = static_cast<std::uint16_t>(port);
+  }
+  l.limits = default_limits;
+  if (const auto* lim = o->if_contains("limits")) {
+    RUNWAY_ROUTER_TRY(limits, limitsFrom(*lim, path + ".limits", default_limits));
+    l.limits = limits;
+  }
+  if (const auto* t = o->if_contains("tls"); t != nullptr && !t->is_null()) {
+    const std::string tp = path + ".tls";
+    RUNWAY_ROUTER_TRY(to, asObject(*t, tp));
+    if (auto r = onlyKeys(*to, tp, {"certificate_file", "key_file"}); !r) return fail(r.error());
+    ListenerTls tls;
+    for (auto [key, dest] : {std::pair{"certificate_file", &tls.certificate_file},
+                             std::pair{"key_file", &tls.key_file}}) {
+      const auto* f = to->if_contains(key);
+      if (f == nullptr) return invalid(tp + "." + key, "required");
+      RUNWAY_ROUTER_TRY(file, asString(*f, tp + "." + key));
+      *dest = std::move(file);
+    }
+    l.tls = std::move(tls);
   }
   if (const auto* vs = o->if_contains("versions")) {
     RUNWAY_ROUTER_TRY(arr, asArray(*vs, path + ".versions"));
@@ -397,37 +467,60 @@ Result<Listener> listenerFrom(const json::value& v, const std::string& path) {
   return l;
 }
 
-Result<ProxySettings> settingsFrom(const json::value& v) {
+// The settings, and the listener limits of a table persisted before limits were per listener
+// (its settings held them).
+struct SettingsAndLegacyLimits {
+  ProxySettings settings;
+  ListenerLimits limits;
+};
+
+Result<SettingsAndLegacyLimits> settingsFrom(const json::value& v) {
   const std::string path = "settings";
   RUNWAY_ROUTER_TRY(o, asObject(v, path));
-  ProxySettings s;
+  SettingsAndLegacyLimits out;
+  ProxySettings& s = out.settings;
   for (const auto& kv : *o) {
     const std::string key(kv.key());
     const std::string kp = path + "." + key;
     if (key == "header_timeout_ms" || key == "idle_timeout_ms" || key == "connect_timeout_ms" ||
         key == "response_timeout_ms") {
       RUNWAY_ROUTER_TRY(d, durationMs(kv.value(), kp));
-      if (key == "header_timeout_ms") s.header_timeout = d;
-      if (key == "idle_timeout_ms") s.idle_timeout = d;
+      if (key == "header_timeout_ms") out.limits.header_timeout = d;
+      if (key == "idle_timeout_ms") out.limits.idle_timeout = d;
       if (key == "connect_timeout_ms") s.connect_timeout = d;
-      if (key == "response_timeout_ms") s.response_timeout = d;
+      if (key == "response_timeout_ms") out.limits.request_timeout = d;
     } else if (key == "max_header_bytes") {
       RUNWAY_ROUTER_TRY(n, asUnsigned(kv.value(), kp, 1024 * 1024));
       s.max_header_bytes = static_cast<std::uint32_t>(n);
     } else if (key == "max_body_bytes") {
       RUNWAY_ROUTER_TRY(n, asUnsigned(kv.value(), kp, UINT64_MAX));
-      s.max_body_bytes = n;
+      out.limits.max_body_bytes = n;
     } else if (key == "max_idle_upstream") {
       RUNWAY_ROUTER_TRY(n, asUnsigned(kv.value(), kp, 100000));
       s.max_idle_upstream = static_cast<std::uint32_t>(n);
     } else if (key == "metrics_address") {
       RUNWAY_ROUTER_TRY(addr, asString(kv.value(), kp));
       s.metrics_address = std::move(addr);
+    } else if (key == "access_log") {
+      RUNWAY_ROUTER_TRY(ao, asObject(kv.value(), kp));
+      if (auto r = onlyKeys(*ao, kp, {"path", "max_bytes", "keep"}); !r) return fail(r.error());
+      if (const auto* p = ao->if_contains("path")) {
+        RUNWAY_ROUTER_TRY(log_path, asString(*p, kp + ".path"));
+        s.access_log.path = std::move(log_path);
+      }
+      if (const auto* m = ao->if_contains("max_bytes")) {
+        RUNWAY_ROUTER_TRY(n, asUnsigned(*m, kp + ".max_bytes", UINT64_MAX));
+        s.access_log.max_bytes = n;
+      }
+      if (const auto* k = ao->if_contains("keep")) {
+        RUNWAY_ROUTER_TRY(n, asUnsigned(*k, kp + ".keep", 100));
+        s.access_log.keep = static_cast<std::uint32_t>(n);
+      }
     } else {
       return invalid(path, fmt::format("unknown field \"{}\"", key));
     }
   }
-  return s;
+  return out;
 }
 
 }  // namespace
@@ -441,14 +534,16 @@ Result<RoutingTable> tableFromJson(std::string_view text) {
     RUNWAY_ROUTER_TRY(n, asUnsigned(*rev, "revision", UINT64_MAX));
     t.revision = n;
   }
+  ListenerLimits legacy_limits;
   if (const auto* s = o->if_contains("settings")) {
     RUNWAY_ROUTER_TRY(settings, settingsFrom(*s));
-    t.settings = settings;
+    t.settings = settings.settings;
+    legacy_limits = settings.limits;
   }
   if (const auto* ls = o->if_contains("listeners")) {
     RUNWAY_ROUTER_TRY(arr, asArray(*ls, "listeners"));
     for (std::size_t i = 0; i < arr->size(); ++i) {
-      RUNWAY_ROUTER_TRY(l, listenerFrom((*arr)[i], fmt::format("listeners[{}]", i)));
+      RUNWAY_ROUTER_TRY(l, listenerFrom((*arr)[i], fmt::format("listeners[{}]", i), legacy_limits));
       t.listeners.push_back(std::move(l));
     }
   }

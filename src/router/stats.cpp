@@ -40,6 +40,10 @@ json::object countsToJson(const TrafficCounts& c, bool with_latency) {
   o["upstream_errors"] = c.upstream_errors;
   o["router_errors"] = c.router_errors;
   o["in_flight"] = c.in_flight;
+  if (!with_latency) {
+    o["open_connections"] = c.open_connections;
+    o["state"] = c.state;
+  }
   if (with_latency) {
     o["latency_ms"] = json::object{{"p50", c.latency.p50_ms},   {"p95", c.latency.p95_ms},
                                    {"p99", c.latency.p99_ms},   {"mean", c.latency.mean_ms},
@@ -66,6 +70,14 @@ Result<TrafficCounts> countsFromJson(const json::value& v, const std::string& pa
   if (const auto* f = o->if_contains("in_flight")) {
     RUNWAY_ROUTER_TRY(inf, asInt(*f, path + ".in_flight"));
     c.in_flight = inf;
+  }
+  if (const auto* f = o->if_contains("open_connections")) {
+    RUNWAY_ROUTER_TRY(open, asInt(*f, path + ".open_connections"));
+    c.open_connections = open;
+  }
+  if (const auto* f = o->if_contains("state")) {
+    RUNWAY_ROUTER_TRY(state, asString(*f, path + ".state"));
+    c.state = std::move(state);
   }
   if (const auto* f = o->if_contains("by_class")) {
     RUNWAY_ROUTER_TRY(classes, asObject(*f, path + ".by_class"));

@@ -137,6 +137,16 @@ void StatsShard::tunnelClosed(std::uint32_t version_series) {
   series(version_series, true).open_tunnels--;
 }
 
+void StatsShard::connectionOpened(std::uint32_t instance_series) {
+  std::lock_guard lock(mu_);
+  series(instance_series, false).open_connections++;
+}
+
+void StatsShard::connectionClosed(std::uint32_t instance_series) {
+  std::lock_guard lock(mu_);
+  series(instance_series, false).open_connections--;
+}
+
 void StatsShard::upstreamError(std::uint32_t instance_series, std::int64_t now_second) {
   std::lock_guard lock(mu_);
   auto& s = series(instance_series, false);
@@ -154,10 +164,31 @@ struct Accumulator {
   bool active = false;
 };
 
+// "listener\0instance" -> the instance's state in the table.
+std::map<std::pair<std::string, std::string>, InstanceState> instanceStates(
+    const RoutingTable& table) {
+  std::map<std::pair<std::string, std::string>, InstanceState> out;
+  for (const auto& l : table.listeners) {
+    for (const auto& v : l.versions) {
+      for (const auto& in : v.instances) out[{l.name(), in.id}] = in.state;
+    }
+  }
+  return out;
+}
+
+std::string stateOf(const std::map<std::pair<std::string, std::string>, InstanceState>& states,
+                    const SeriesRegistry::Key& key, std::int64_t in_flight,
+                    std::int64_t open_connections) {
+  auto it = states.find({key.listener, key.instance});
+  if (it != states.end()) return std::string(toString(it->second));
+  return in_flight != 0 || open_connections != 0 ? "draining" : "removed";
+}
+
 }  // namespace
 
 StatsReport mergeStats(const std::vector<const StatsShard*>& shards, const SeriesRegistry& registry,
-                       TimePoint now, Duration window) {
+                       const RoutingTable& table, TimePoint now, Duration window) {
+  const auto states = instanceStates(table);
   window = std::clamp(window, Duration{1000}, Duration{kRingSeconds * 1000});
   const std::int64_t now_second = toUnixMillis(now) / 1000;
   const std::int64_t first_second = now_second - window.count() / 1000 + 1;
@@ -166,7 +197,8 @@ StatsReport mergeStats(const std::vector<const StatsShard*>& shards, const Serie
     shard->forEach([&](std::uint32_t id, const Series& s) {
       auto& a = acc[id];
       a.counts.in_flight += s.in_flight;
-      a.active = a.active || s.in_flight != 0;
+      a.counts.open_connections += s.open_connections;
+      a.active = a.active || s.in_flight != 0 || s.open_connections != 0;
       for (const auto& sl : s.ring) {
         if (sl.second < first_second || sl.second > now_second) continue;
         a.active = true;
@@ -210,6 +242,7 @@ StatsReport mergeStats(const std::vector<const StatsShard*>& shards, const Serie
         l.max_ms = static_cast<double>(a.latency_max_us) / 1000.0;
       }
     } else {
+      a.counts.state = stateOf(states, key, a.counts.in_flight, a.counts.open_connections);
       v.instances[key.instance] = a.counts;
     }
   }
@@ -241,6 +274,7 @@ struct Totals {
   std::uint64_t upstream_errors = 0;
   std::uint64_t router_errors = 0;
   std::int64_t in_flight = 0;
+  std::int64_t open_connections = 0;
   std::uint64_t latency_sum_us = 0;
   std::unique_ptr<histogram::WideCounts> hist;
   std::uint64_t upgrades = 0;
@@ -252,7 +286,8 @@ struct Totals {
 }  // namespace
 
 std::string prometheusText(const std::vector<const StatsShard*>& shards,
-                           const SeriesRegistry& registry, std::uint64_t table_revision) {
+                           const SeriesRegistry& registry, const RoutingTable& table) {
+  const auto states = instanceStates(table);
   std::map<std::uint32_t, Totals> totals;
   for (const auto* shard : shards) {
     shard->forEach([&](std::uint32_t id, const Series& s) {
@@ -261,6 +296,7 @@ std::string prometheusText(const std::vector<const StatsShard*>& shards,
       t.upstream_errors += s.upstream_errors_total;
       t.router_errors += s.router_errors_total;
       t.in_flight += s.in_flight;
+      t.open_connections += s.open_connections;
       t.latency_sum_us += s.latency_sum_us_total;
       t.upgrades += s.upgrades_total;
       t.open_tunnels += s.open_tunnels;
@@ -279,6 +315,7 @@ std::string prometheusText(const std::vector<const StatsShard*>& shards,
     std::string labels;  // listener="..",version=".."[,instance=".."]
     bool instance;
     const Totals* totals;
+    std::string state;  // instances: see TrafficCounts::state
   };
   std::vector<Labeled> rows;
   for (const auto& [id, t] : totals) {
@@ -286,7 +323,10 @@ std::string prometheusText(const std::vector<const StatsShard*>& shards,
     std::string labels = fmt::format("listener=\"{}\",version=\"{}\"", escapeLabel(key.listener),
                                      escapeLabel(key.version));
     if (!key.instance.empty()) labels += fmt::format(",instance=\"{}\"", escapeLabel(key.instance));
-    rows.push_back(Labeled{std::move(labels), !key.instance.empty(), &t});
+    rows.push_back(Labeled{std::move(labels), !key.instance.empty(), &t,
+                           key.instance.empty()
+                               ? std::string()
+                               : stateOf(states, key, t.in_flight, t.open_connections)});
   }
   std::string out;
   auto family = [&](std::string_view name, std::string_view type, std::string_view help) {
@@ -327,6 +367,21 @@ std::string prometheusText(const std::vector<const StatsShard*>& shards,
   family("runway_router_in_flight_requests", "gauge", "Requests being proxied now.");
   for (const auto& r : rows) {
     out += fmt::format("runway_router_in_flight_requests{{{}}} {}\n", r.labels, r.totals->in_flight);
+  }
+  family("runway_router_instance_open_connections", "gauge",
+         "Upstream connections open to an instance now (in use, pooled or tunnels).");
+  for (const auto& r : rows) {
+    if (!r.instance) continue;
+    out += fmt::format("runway_router_instance_open_connections{{{}}} {}\n", r.labels,
+                       r.totals->open_connections);
+  }
+  family("runway_router_instance_draining", "gauge",
+         "1 while an instance drains: marked draining, or removed from the table with requests or "
+         "connections left; 0 otherwise.");
+  for (const auto& r : rows) {
+    if (!r.instance || r.state == "removed") continue;
+    out += fmt::format("runway_router_instance_draining{{{}}} {}\n", r.labels,
+                       r.state == "draining" ? 1 : 0);
   }
   family("runway_router_request_duration_seconds", "histogram",
          "Time from a request's header to the end of its response.");
@@ -373,7 +428,7 @@ std::string prometheusText(const std::vector<const StatsShard*>& shards,
                        r.labels, r.totals->tunnel_to_client);
   }
   family("runway_router_table_revision", "gauge", "Revision of the routing table being served.");
-  out += fmt::format("runway_router_table_revision {}\n", table_revision);
+  out += fmt::format("runway_router_table_revision {}\n", table.revision);
   return out;
 }
 

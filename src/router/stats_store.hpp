@@ -16,6 +16,7 @@
 
 #include "histogram.hpp"
 #include "runway/core/clock.hpp"
+#include "runway/router/routing_table.hpp"
 #include "runway/router/stats.hpp"
 
 namespace runway::router {
@@ -65,6 +66,7 @@ struct SecondSlot {
 struct Series {
   bool with_latency = false;
   std::int64_t in_flight = 0;
+  std::int64_t open_connections = 0;  // instance series: upstream connections open now
   std::vector<SecondSlot> ring;  // kRingSeconds slots, allocated on first use
   // Since start, for Prometheus.
   std::vector<CodeCount> codes_total;
@@ -100,6 +102,9 @@ class StatsShard {
   void tunnelOpened(std::uint32_t version_series);
   void tunnelBytes(std::uint32_t version_series, std::uint64_t to_upstream, std::uint64_t to_client);
   void tunnelClosed(std::uint32_t version_series);
+  // An upstream connection to an instance was established / closed (worker thread only).
+  void connectionOpened(std::uint32_t instance_series);
+  void connectionClosed(std::uint32_t instance_series);
 
   // Any thread: calls f(series_id, const Series&) under the shard lock.
   template <typename F>
@@ -119,11 +124,13 @@ class StatsShard {
 };
 
 // Merges shards into a report over the last `window` (clamped to 1 s .. 15 min) ending now.
+// Instances are listed with their state in `table` (see TrafficCounts::state); one no longer in
+// it is listed while it has requests in the window or anything open.
 StatsReport mergeStats(const std::vector<const StatsShard*>& shards, const SeriesRegistry& registry,
-                       TimePoint now, Duration window);
+                       const RoutingTable& table, TimePoint now, Duration window);
 
 // Prometheus text format 0.0.4 of the totals since start.
 std::string prometheusText(const std::vector<const StatsShard*>& shards,
-                           const SeriesRegistry& registry, std::uint64_t table_revision);
+                           const SeriesRegistry& registry, const RoutingTable& table);
 
 }  // namespace runway::router

@@ -792,6 +792,7 @@ TrafficTable LocalRuntimeImpl::buildTable() const {
     st.service = s.traffic.service;
     st.listen_address = s.traffic.listen_address;
     st.listen_port = s.traffic.listen_port;
+    st.limits = s.traffic.limits;
     st.split = s.traffic.split;
     for (const auto& [name, v] : s.versions) {
       for (const auto& [index, in] : v.instances) {
@@ -1004,6 +1005,15 @@ Result<void> LocalRuntimeImpl::startVersion(const config::Environment& environme
     }
     if (s.traffic.listen_address != environment.runtime.local.bind_address) {
       s.traffic.listen_address = environment.runtime.local.bind_address;
+      traffic_changed = true;
+    }
+    ListenerLimits limits;
+    if (const auto& l = environment.traffic.listener) {
+      limits = ListenerLimits{l->header_timeout, l->idle_timeout, l->request_timeout,
+                              l->max_request_body};
+    }
+    if (s.traffic.limits != limits) {
+      s.traffic.limits = limits;
       traffic_changed = true;
     }
     if (wanted_port != 0 && s.traffic.listen_port != wanted_port) {

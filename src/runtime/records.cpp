@@ -227,6 +227,10 @@ std::string toJson(const TrafficRecord& r) {
   o["service"] = r.service;
   o["listen_address"] = r.listen_address;
   o["listen_port"] = r.listen_port;
+  o["limits"] = json::object{{"header_timeout_ms", r.limits.header_timeout.count()},
+                             {"idle_timeout_ms", r.limits.idle_timeout.count()},
+                             {"request_timeout_ms", r.limits.request_timeout.count()},
+                             {"max_request_body", r.limits.max_request_body}};
   json::object weights;
   for (const auto& [version, weight] : r.split.weights) weights[version] = weight;
   o["weights"] = std::move(weights);
@@ -255,6 +259,22 @@ Result<TrafficRecord> parseTrafficRecord(std::string_view text) {
   RUNWAY_READ(r.service, in.string("service"));
   RUNWAY_READ(r.listen_address, in.string("listen_address"));
   RUNWAY_READ(r.listen_port, in.smallInt("listen_port"));
+  if (object->contains("limits")) {  // absent in records written before listeners had limits
+    json::object limits;
+    RUNWAY_READ(limits, in.object("limits"));
+    const Reader limit_reader(limits);
+    std::int64_t ms = 0;
+    RUNWAY_READ(ms, limit_reader.integer("header_timeout_ms"));
+    r.limits.header_timeout = Duration{ms};
+    RUNWAY_READ(ms, limit_reader.integer("idle_timeout_ms"));
+    r.limits.idle_timeout = Duration{ms};
+    RUNWAY_READ(ms, limit_reader.integer("request_timeout_ms"));
+    r.limits.request_timeout = Duration{ms};
+    std::int64_t body = 0;
+    RUNWAY_READ(body, limit_reader.integer("max_request_body"));
+    if (body < 0) return fail(ErrorCode::InvalidArgument, "field 'max_request_body' is negative");
+    r.limits.max_request_body = static_cast<std::uint64_t>(body);
+  }
   json::object weights;
   RUNWAY_READ(weights, in.object("weights"));
   const Reader weight_reader(weights);

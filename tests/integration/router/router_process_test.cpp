@@ -87,10 +87,14 @@ TEST_F(RouterProcessTest, ComesBackWithItsPersistedTableAfterAKill) {
   auto served = admin.table();
   ASSERT_TRUE(served) << served.error().message;
   EXPECT_EQ(*served, table(*port));
-  auto stats = admin.stats(Duration{60'000});
-  ASSERT_TRUE(stats) << stats.error().message;
-  ASSERT_NE(stats->find("shop.prod", "v1"), nullptr);
-  EXPECT_GE(stats->find("shop.prod", "v1")->total.requests, 1u);
+  // A request is counted once its response is written, which the client may see first: wait.
+  EXPECT_TRUE(test::pollUntil(
+      [&] {
+        auto stats = admin.stats(Duration{60'000});
+        return stats && stats->find("shop.prod", "v1") != nullptr &&
+               stats->find("shop.prod", "v1")->total.requests >= 1;
+      },
+      test::deadlineIn(5s)));
   auto metrics = admin.metrics();
   ASSERT_TRUE(metrics);
   EXPECT_THAT(*metrics, HasSubstr("runway_router_table_revision 3"));

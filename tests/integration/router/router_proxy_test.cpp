@@ -8,6 +8,9 @@
 #include <set>
 #include <thread>
 
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -29,6 +32,7 @@ using ::testing::StartsWith;
 using testing::Backend;
 using testing::RawClient;
 using namespace std::chrono_literals;
+namespace ssl = boost::asio::ssl;
 
 constexpr const char* kListener = "shop.test";
 
@@ -53,15 +57,15 @@ class RouterProxyTest : public ::testing::Test {
   // v1 (two instances) and v2 (one), v2 at `v2_permille`.
   RoutingTable table(std::uint32_t v2_permille) {
     RoutingTable t;
-    t.settings.header_timeout = Duration{400};
     t.settings.connect_timeout = Duration{500};
-    t.settings.response_timeout = Duration{10'000};
     t.settings.max_header_bytes = 4096;
-    t.settings.max_body_bytes = 1024 * 1024;
     Listener l;
     l.service = "shop";
     l.environment = "test";
     l.port = static_cast<std::uint16_t>(port_);
+    l.limits.header_timeout = Duration{400};
+    l.limits.request_timeout = Duration{10'000};
+    l.limits.max_body_bytes = 1024 * 1024;
     l.versions.push_back(Version{"v1", 1000 - v2_permille, {instanceOf(v1a_), instanceOf(v1b_)}});
     l.versions.push_back(Version{"v2", v2_permille, {instanceOf(v2_)}});
     t.listeners.push_back(l);
@@ -254,6 +258,115 @@ TEST_F(RouterProxyTest, SlowClientGets408AndOthersAreServed) {
   expectServed();
 }
 
+// Each listener has its own limits: a body one listener refuses with 413 the other relays; a
+// header stalled past one listener's header timeout gets 408 there while the other still waits;
+// an idle keep-alive connection is closed after its listener's idle timeout.
+TEST_F(RouterProxyTest, EachListenerHasItsOwnTimeoutsAndBodyLimit) {
+  auto t = table(0);
+  Listener strict = t.listeners[0];
+  strict.service = "strict";
+  strict.port = 0;
+  for (auto& v : strict.versions) {
+    for (auto& in : v.instances) in.id = "strict-" + in.id;
+  }
+  strict.limits.max_body_bytes = 1000;
+  strict.limits.header_timeout = Duration{200};
+  strict.limits.idle_timeout = Duration{300};
+  t.listeners[0].limits.header_timeout = Duration{60'000};
+  t.listeners.push_back(strict);
+  ASSERT_TRUE(router_->setTable(t));
+  const int strict_port = *router_->boundPort("strict.test");
+
+  const std::string post = "POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n" +
+                           std::string(1001, 'b');
+  RawClient refused(strict_port);
+  ASSERT_TRUE(refused.send(post));
+  EXPECT_THAT(refused.readUntilClose(5s), StartsWith("HTTP/1.1 413"));
+  RawClient relayed(port_);
+  ASSERT_TRUE(relayed.send(post));
+  EXPECT_THAT(relayed.readUntil("\r\n\r\n", 5s), StartsWith("HTTP/1.1 200"));
+
+  RawClient slow_strict(strict_port);
+  RawClient slow_lenient(port_);
+  ASSERT_TRUE(slow_strict.send("GET / HTTP/1.1\r\nHost: x\r\nX-Slow: "));
+  ASSERT_TRUE(slow_lenient.send("GET / HTTP/1.1\r\nHost: x\r\nX-Slow: "));
+  EXPECT_THAT(slow_strict.readUntilClose(5s), StartsWith("HTTP/1.1 408"));
+  // The lenient listener's header timeout is a minute: its client is still waiting, and
+  // finishing the header gets it served.
+  ASSERT_TRUE(slow_lenient.send("1\r\n\r\n"));
+  EXPECT_THAT(slow_lenient.readUntil("\r\n\r\n", 5s), StartsWith("HTTP/1.1 200"));
+
+  RawClient idle(strict_port);
+  ASSERT_TRUE(idle.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_THAT(idle.readUntil("\r\n\r\n", 5s), StartsWith("HTTP/1.1 200"));
+  // Closed without another response once idle past 300 ms (the default would be a minute).
+  EXPECT_THAT(idle.readUntilClose(5s), Not(HasSubstr("HTTP/1.1")));
+  EXPECT_TRUE(idle.closed());
+}
+
+// The access log through the router: a line per request with its version, instance, status,
+// sizes and request id, refusals included; never the Authorization or Cookie values.
+TEST_F(RouterProxyTest, WritesAnAccessLogWithoutSecrets) {
+  test::TempDir dir;
+  const auto path = (dir / "access.log").string();
+  auto t = table(0);
+  t.settings.access_log = AccessLogSettings{path, 1 << 20, 2};
+  ASSERT_TRUE(router_->setTable(t));
+  auto r = test::httpRequest(url("/echo"), "GET", "",
+                             {{"Authorization", "Bearer secret-token-1"},
+                              {"Cookie", "session=secret-cookie-2"},
+                              {"X-Request-Id", "log-me-1"}});
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->status, 200);
+  RawClient refused(port_);
+  ASSERT_TRUE(refused.send("POST /body HTTP/1.1\r\nHost: x\r\nX-Request-Id: log-me-2\r\n"
+                           "Content-Length: 2000000\r\n\r\n"));
+  EXPECT_THAT(refused.readUntilClose(5s), StartsWith("HTTP/1.1 413"));
+  // Lines reach the file within the workers' 250 ms flush.
+  std::vector<boost::json::object> lines;
+  ASSERT_TRUE(test::pollUntil(
+      [&] {
+        lines.clear();
+        std::ifstream in(path);
+        for (std::string line; std::getline(in, line);) {
+          lines.push_back(boost::json::parse(line).as_object());
+        }
+        return lines.size() >= 2;
+      },
+      test::deadlineIn(5s)));
+  auto line = [&](std::string_view id) -> const boost::json::object* {
+    for (const auto& l : lines) {
+      if (l.at("request_id").as_string() == id) return &l;
+    }
+    return nullptr;
+  };
+  const auto* ok = line("log-me-1");
+  ASSERT_NE(ok, nullptr);
+  EXPECT_EQ(ok->at("listener").as_string(), kListener);
+  EXPECT_EQ(ok->at("client").as_string(), "127.0.0.1");
+  EXPECT_EQ(ok->at("method").as_string(), "GET");
+  EXPECT_EQ(ok->at("target").as_string(), "/echo");
+  EXPECT_EQ(ok->at("status").as_int64(), 200);
+  EXPECT_EQ(ok->at("version").as_string(), "v1");
+  EXPECT_THAT(std::string(ok->at("instance").as_string()), ::testing::StartsWith("v1-"));
+  EXPECT_GT(ok->at("bytes_in").as_int64(), 50);
+  // The echo's body lists the request's headers: out is more than in.
+  EXPECT_GT(ok->at("bytes_out").as_int64(), ok->at("bytes_in").as_int64());
+  EXPECT_GE(ok->at("duration_ms").as_double(), 0.0);
+  const auto* big = line("log-me-2");
+  ASSERT_NE(big, nullptr);
+  EXPECT_EQ(big->at("status").as_int64(), 413);
+  EXPECT_EQ(big->at("target").as_string(), "/body");
+  const auto text = test::readFile(path);
+  ASSERT_TRUE(text);
+  EXPECT_THAT(*text, Not(HasSubstr("secret-token-1")));
+  EXPECT_THAT(*text, Not(HasSubstr("secret-cookie-2")));
+  // Turned off: no more lines.
+  ASSERT_TRUE(router_->setTable(table(0)));
+  expectServed();
+  EXPECT_EQ(test::readFile(path).value_or(""), *text);
+}
+
 TEST_F(RouterProxyTest, KeepsClientConnectionsAlive) {
   test::HttpClient client;
   for (int i = 0; i < 20; ++i) {
@@ -307,7 +420,7 @@ TEST_F(RouterProxyTest, Answers502WhenNoInstanceAcceptsAndRetriesOtherInstances)
 
 TEST_F(RouterProxyTest, Answers504WhenTheUpstreamIsTooSlow) {
   auto t = table(1000);
-  t.settings.response_timeout = Duration{300};  // the backend's /slow takes 1.5 s
+  t.listeners[0].limits.request_timeout = Duration{300};  // the backend's /slow takes 1.5 s
   ASSERT_TRUE(router_->setTable(t));
   auto r = test::httpGet(url("/slow"));
   ASSERT_TRUE(r) << r.error().message;
@@ -494,6 +607,218 @@ TEST_F(RouterProxyTest, DrainedInstanceGetsNoNewRequests) {
   auto missing = router_->drain("nope");
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, ErrorCode::NotFound);
+}
+
+// Graceful draining per instance: an instance removed from the table while a request is on it
+// takes no new request, finishes the one it has, and the statistics and metrics show it
+// "draining" with its open connection until the request ends and its connection closes; then
+// it is "removed" with nothing open.
+TEST_F(RouterProxyTest, ARemovedInstanceDrainsVisiblyInStats) {
+  auto t = table(0);
+  t.listeners[0].versions[0].instances = {instanceOf(v1a_)};
+  ASSERT_TRUE(router_->setTable(t));
+  RawClient slow(port_);
+  ASSERT_TRUE(slow.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto v1a = [&] {
+    const auto stats = router_->stats(Duration{60'000});
+    const auto* v = stats.find(kListener, "v1");
+    TrafficCounts c;
+    if (v != nullptr && v->instances.count("v1-a") != 0) c = v->instances.at("v1-a");
+    return c;
+  };
+  ASSERT_TRUE(test::pollUntil([&] { return v1a().in_flight == 1; }, test::deadlineIn(5s)));
+  EXPECT_EQ(v1a().state, "ready");
+  EXPECT_EQ(v1a().open_connections, 1);
+
+  t.listeners[0].versions[0].instances = {instanceOf(v1b_)};
+  ASSERT_TRUE(router_->setTable(t));
+  const auto draining = v1a();
+  EXPECT_EQ(draining.state, "draining");
+  EXPECT_EQ(draining.in_flight, 1);
+  EXPECT_EQ(draining.open_connections, 1);
+  const auto metrics = router_->metrics();
+  EXPECT_THAT(metrics, HasSubstr("runway_router_instance_draining{listener=\"shop.test\","
+                                 "version=\"v1\",instance=\"v1-a\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("runway_router_instance_open_connections{listener=\"shop.test\","
+                                 "version=\"v1\",instance=\"v1-a\"} 1\n"));
+  // No new request reaches it.
+  for (int i = 0; i < 10; ++i) {
+    auto r = test::httpGet(url("/"));
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->body, "v1-b");
+  }
+  // The request it had finishes; its connection is closed, not pooled.
+  const auto reply = slow.readUntil("v1-a", 10s);
+  EXPECT_THAT(reply, StartsWith("HTTP/1.1 200"));
+  EXPECT_THAT(reply, HasSubstr("v1-a"));
+  ASSERT_TRUE(test::pollUntil(
+      [&] {
+        const auto c = v1a();
+        return c.state == "removed" && c.in_flight == 0 && c.open_connections == 0;
+      },
+      test::deadlineIn(5s)))
+      << "state " << v1a().state << ", open " << v1a().open_connections;
+  EXPECT_THAT(router_->metrics(), Not(HasSubstr("runway_router_instance_draining{listener=\"shop.test\","
+                                                "version=\"v1\",instance=\"v1-a\"}")));
+  // v1-b kept its pooled connection: ready, open.
+  const auto stats = router_->stats(Duration{60'000});
+  EXPECT_EQ(stats.find(kListener, "v1")->instances.at("v1-b").state, "ready");
+  EXPECT_GE(stats.find(kListener, "v1")->instances.at("v1-b").open_connections, 1);
+}
+
+// --- TLS termination ---------------------------------------------------------------------
+
+struct ToolResult {
+  int code = -1;
+  std::string output;  // stdout and stderr
+};
+
+ToolResult runTool(std::vector<std::string> argv) {
+  test::SubprocessOptions o;
+  o.argv = std::move(argv);
+  o.stdout_to = test::Output::pipe();
+  o.stderr_to = test::Output::pipe();
+  auto p = test::Subprocess::start(std::move(o));
+  if (!p) return {-1, p.error().message};
+  auto out = p->readToEnd(test::deadlineIn(30s));
+  auto status = p->waitExit(test::deadlineIn(30s));
+  ToolResult r;
+  r.code = status && status->exited ? status->code : -1;
+  if (out) r.output = out->out + out->err;
+  return r;
+}
+
+// A test CA made here with the openssl CLI, and server certificates for 127.0.0.1 it signs
+// (P-256 keys: quick to make).
+class TestCa {
+ public:
+  TestCa() {
+    const auto r = runTool({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+                            path("ca.key"), "-out", path("ca.pem"), "-days", "1", "-subj",
+                            "/CN=runway test CA"});
+    EXPECT_EQ(r.code, 0) << r.output;
+    EXPECT_TRUE(dir_.write("san.cnf", "subjectAltName=IP:127.0.0.1\n"));
+  }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string caFile() const { return path("ca.pem"); }
+  // Writes <name>.pem and <name>.key for CN=<cn>.
+  void issue(const std::string& name, const std::string& cn) {
+    auto r = runTool({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                      "-nodes", "-keyout", path(name + ".key"), "-out", path(name + ".csr"),
+                      "-subj", "/CN=" + cn});
+    ASSERT_EQ(r.code, 0) << r.output;
+    r = runTool({"openssl", "x509", "-req", "-in", path(name + ".csr"), "-CA", caFile(), "-CAkey",
+                 path("ca.key"), "-CAcreateserial", "-out", path(name + ".pem"), "-days", "1",
+                 "-extfile", path("san.cnf")});
+    ASSERT_EQ(r.code, 0) << r.output;
+  }
+
+ private:
+  test::TempDir dir_;
+};
+
+// Replaces `to` by `from` in one step (rename), as a deployment tool would.
+void installFile(const std::string& from, const std::string& to) {
+  std::filesystem::copy_file(from, to + ".new", std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::rename(to + ".new", to);
+}
+
+// A TLS client connection made in the test, kept open across requests.
+class TlsClient {
+ public:
+  TlsClient(int port, const std::string& ca_file) : ctx_(ssl::context::tls_client), stream_(ioc_, ctx_) {
+    ctx_.load_verify_file(ca_file);
+    ctx_.set_verify_mode(ssl::verify_peer);
+    stream_.next_layer().connect(
+        {boost::asio::ip::make_address("127.0.0.1"), static_cast<std::uint16_t>(port)});
+    stream_.handshake(ssl::stream_base::client);
+  }
+  // One GET on this connection; the status line and body.
+  std::string get(const std::string& target) {
+    namespace http = boost::beast::http;
+    http::request<http::empty_body> req{http::verb::get, target, 11};
+    req.set(http::field::host, "127.0.0.1");
+    http::write(stream_, req);
+    http::response<http::string_body> res;
+    http::read(stream_, buffer_, res);
+    return std::to_string(res.result_int()) + " " + res.body();
+  }
+
+ private:
+  boost::asio::io_context ioc_;
+  ssl::context ctx_;
+  ssl::stream<boost::asio::ip::tcp::socket> stream_;
+  boost::beast::flat_buffer buffer_;
+};
+
+TEST_F(RouterProxyTest, TerminatesTlsAndReloadsTheCertificateKeepingConnections) {
+  TestCa ca;
+  ca.issue("first", "runway-first");
+  ca.issue("second", "runway-second");
+  test::TempDir live;
+  const auto cert = (live / "tls.pem").string();
+  const auto key = (live / "tls.key").string();
+  installFile(ca.path("first.pem"), cert);
+  installFile(ca.path("first.key"), key);
+  auto t = table(0);
+  t.listeners[0].tls = ListenerTls{cert, key};
+  ASSERT_TRUE(router_->setTable(t));
+  const std::string base = "https://127.0.0.1:" + std::to_string(port_);
+
+  // curl trusts it through the test CA; the instance hears it came over https.
+  auto curl = runTool({"curl", "-sSv", "--max-time", "10", "--cacert", ca.caFile(), base + "/echo"});
+  ASSERT_EQ(curl.code, 0) << curl.output;
+  EXPECT_THAT(curl.output, HasSubstr("X-Forwarded-Proto: https"));
+  // Plain HTTP on the TLS port is not served.
+  const auto plain = test::httpGet(url("/"), 2s);
+  EXPECT_TRUE(!plain || plain->status != 200);
+
+  // ALPN http/1.1, TLS 1.2 or later.
+  auto alpn = runTool({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(port_),
+                       "-alpn", "http/1.1", "-CAfile", ca.caFile()});
+  EXPECT_THAT(alpn.output, HasSubstr("ALPN protocol: http/1.1")) << alpn.output;
+  EXPECT_THAT(alpn.output, HasSubstr("runway-first")) << alpn.output;
+  EXPECT_THAT(alpn.output, HasSubstr("Verify return code: 0 (ok)")) << alpn.output;
+  auto old_tls = runTool({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(port_),
+                          "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0", "-brief"});
+  EXPECT_NE(old_tls.code, 0) << old_tls.output;
+  EXPECT_THAT(old_tls.output, HasSubstr("alert protocol version")) << old_tls.output;
+
+  // An established connection, then new files: new connections get the new certificate within
+  // the watcher's second, and the old connection goes on.
+  TlsClient established(port_, ca.caFile());
+  EXPECT_THAT(established.get("/"), StartsWith("200 v1-"));
+  installFile(ca.path("second.key"), key);
+  installFile(ca.path("second.pem"), cert);
+  EXPECT_TRUE(test::pollUntil(
+      [&] {
+        return runTool({"openssl", "s_client", "-connect",
+                        "127.0.0.1:" + std::to_string(port_), "-CAfile", ca.caFile(), "-brief"})
+                   .output.find("runway-second") != std::string::npos;
+      },
+      test::deadlineIn(10s), 200ms));
+  EXPECT_THAT(established.get("/"), StartsWith("200 v1-"));
+
+  // A broken file at reload: logged, and the certificate in use stays.
+  std::ofstream(cert, std::ios::trunc) << "not a certificate\n";
+  router_->reloadTls();
+  auto still = runTool({"curl", "-sS", "--max-time", "10", "--cacert", ca.caFile(), base + "/"});
+  EXPECT_EQ(still.code, 0) << still.output;
+  auto after = runTool({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(port_),
+                        "-CAfile", ca.caFile(), "-brief"});
+  EXPECT_THAT(after.output, HasSubstr("runway-second")) << after.output;
+
+  // A table naming files that cannot be used is refused, naming the file; the listener goes on
+  // with what it had.
+  auto bad = table(0);
+  bad.listeners[0].tls = ListenerTls{(live / "missing.pem").string(), key};
+  auto refused = router_->setTable(bad);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::InvalidArgument);
+  EXPECT_THAT(refused.error().message, HasSubstr("missing.pem"));
+  EXPECT_EQ(router_->table().listeners[0].tls, (ListenerTls{cert, key}));
+  EXPECT_THAT(established.get("/"), StartsWith("200 v1-"));
 }
 
 TEST_F(RouterProxyTest, AddsAndRemovesListeners) {

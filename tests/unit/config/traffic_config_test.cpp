@@ -100,6 +100,51 @@ TEST(TrafficConfigTest, EachBadInputNamesItsPlace) {
                           "t.yaml:20:5: spec.traffic.weights: unknown field \"weights\""));
 }
 
+TEST(TrafficConfigTest, ReadsListenerTimeoutsAndBodyLimit) {
+  const auto result = loadTraffic(R"(  traffic:
+    listener: {headerTimeout: 5s, idleTimeout: 2m, requestTimeout: 90s, maxRequestBody: 10Mi}
+)");
+  ASSERT_TRUE(result.ok()) << ::testing::PrintToString(messages(result));
+  const auto& l = result.config->environments.at(0).traffic.listener;
+  ASSERT_TRUE(l.has_value());
+  EXPECT_EQ(l->header_timeout, Duration{5'000});
+  EXPECT_EQ(l->idle_timeout, Duration{120'000});
+  EXPECT_EQ(l->request_timeout, Duration{90'000});
+  EXPECT_EQ(l->max_request_body, 10u * 1024 * 1024);
+  EXPECT_THAT(summarize(*result.config),
+              ::testing::HasSubstr("    listener: header timeout 5s, idle timeout 2m, request "
+                                   "timeout 1m30s, request body at most 10485760 bytes\n"));
+  // Unset fields keep the router's defaults.
+  const auto partial = loadTraffic("  traffic: {listener: {maxRequestBody: 1500}}\n");
+  ASSERT_TRUE(partial.ok()) << ::testing::PrintToString(messages(partial));
+  const auto& p = partial.config->environments.at(0).traffic.listener;
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->max_request_body, 1500u);
+  EXPECT_EQ(p->header_timeout, Duration{10'000});
+  EXPECT_EQ(p->idle_timeout, Duration{60'000});
+  EXPECT_EQ(p->request_timeout, Duration{30'000});
+}
+
+TEST(TrafficConfigTest, BadListenerSettingsNameTheirPlace) {
+  const auto result = loadTraffic(R"(  traffic:
+    listener:
+      headerTimeout: 0s
+      idleTimeout: soon
+      maxRequestBody: 10MB
+      bodyLimit: 1
+)");
+  EXPECT_THAT(messages(result),
+              ElementsAre("t.yaml:14:22: spec.traffic.listener.headerTimeout: must be longer "
+                          "than 0s, got 0s",
+                          "t.yaml:15:20: spec.traffic.listener.idleTimeout: invalid duration "
+                          "\"soon\": expected a number (write e.g. 30s, 15m, 1h30m, 2d)",
+                          "t.yaml:16:23: spec.traffic.listener.maxRequestBody: invalid size "
+                          "\"10MB\": write a number of bytes, optionally with Ki, Mi, Gi, Ti "
+                          "(1024) or K, M, G, T (1000), e.g. 64Mi",
+                          "t.yaml:17:7: spec.traffic.listener.bodyLimit: unknown field "
+                          "\"bodyLimit\""));
+}
+
 TEST(TrafficConfigTest, KubernetesTakesHeaderRoutesOnAnHttpRouteOnly) {
   const auto ok = loadTraffic(R"(  runtime: {kubernetes: {gateway: {name: public}}}
   traffic:
@@ -120,6 +165,7 @@ TEST(TrafficConfigTest, KubernetesTakesHeaderRoutesOnAnHttpRouteOnly) {
       - {cookie: beta, value: "1"}
       - {header: X-Build, match: prefix, value: "v2."}
     stickySessions: {cookie: v}
+    listener: {maxRequestBody: 1Mi}
 )");
   EXPECT_THAT(
       messages(bad),
@@ -132,7 +178,10 @@ TEST(TrafficConfigTest, KubernetesTakesHeaderRoutesOnAnHttpRouteOnly) {
           "or by regular expression, not by prefix",
           "t.yaml:22:21: spec.traffic.stickySessions: sticky sessions need runway's router "
           "(runtime: local); the kubernetes runtime has none (a Gateway API HTTPRoute has no "
-          "session persistence in its standard channel)"));
+          "session persistence in its standard channel)",
+          "t.yaml:23:15: spec.traffic.listener: listener timeouts and limits are settings of "
+          "runway's router (runtime: local); on the kubernetes runtime set them on the Gateway "
+          "or ingress in front of the Service"));
 
   const auto replicas = loadTraffic(R"(  runtime: {kubernetes: {}}
   traffic:

@@ -60,6 +60,14 @@ TEST(ValuesTest, Quantities) {
   EXPECT_EQ(detail::parseMemoryMiB("1048576").value(), 1);
   EXPECT_FALSE(detail::parseMemoryMiB("Mi"));
   EXPECT_FALSE(detail::parseMemoryMiB("1.5Gi"));
+  EXPECT_EQ(detail::parseByteSize("64Mi").value(), 64u * 1024 * 1024);
+  EXPECT_EQ(detail::parseByteSize("1500").value(), 1500u);
+  EXPECT_EQ(detail::parseByteSize("2K").value(), 2000u);
+  EXPECT_EQ(detail::parseByteSize("0").value(), 0u);
+  EXPECT_FALSE(detail::parseByteSize("64MB"));
+  EXPECT_FALSE(detail::parseByteSize("-1"));
+  EXPECT_FALSE(detail::parseByteSize("99999999999999999999"));
+  EXPECT_FALSE(detail::parseByteSize("20000000Ti"));  // over 2^64
   EXPECT_EQ(detail::parseCpu("500m").value(), 0.5);
   EXPECT_EQ(detail::parseCpu("2").value(), 2.0);
   EXPECT_FALSE(detail::parseCpu("half"));

@@ -69,7 +69,8 @@ TEST(StatsStore, SlidingWindowsAndPerThreadMerge) {
   b.upstreamError(i0, t0);
   const std::vector<const StatsShard*> shards{&a, &b};
   const auto now = fromUnixMillis(t0 * 1000 + 500);
-  auto last_minute = mergeStats(shards, registry, now, Duration{60'000});
+  RoutingTable table;  // v2-0 is not in it: removed while a request is in flight
+  auto last_minute = mergeStats(shards, registry, table, now, Duration{60'000});
   const auto* s = last_minute.find("api.prod", "v2");
   ASSERT_NE(s, nullptr);
   EXPECT_EQ(s->total.requests, 10u);
@@ -80,7 +81,9 @@ TEST(StatsStore, SlidingWindowsAndPerThreadMerge) {
   EXPECT_NEAR(s->total.latency.p50_ms, 50.0, 2.5);
   EXPECT_EQ(s->instances.at("v2-0").requests, 9u);
   EXPECT_EQ(s->instances.at("v2-0").upstream_errors, 1u);
-  auto ten_minutes = mergeStats(shards, registry, now, Duration{600'000});
+  EXPECT_EQ(s->instances.at("v2-0").state, "draining");
+  EXPECT_EQ(s->instances.at("v2-0").open_connections, 0);
+  auto ten_minutes = mergeStats(shards, registry, table, now, Duration{600'000});
   s = ten_minutes.find("api.prod", "v2");
   ASSERT_NE(s, nullptr);
   EXPECT_EQ(s->total.requests, 110u);
@@ -88,7 +91,8 @@ TEST(StatsStore, SlidingWindowsAndPerThreadMerge) {
   // Older than the ring: gone, and the slot is reused.
   a.begin(v, i0);
   a.end(v, i0, RequestOutcome{200, 1000, false, 0}, t0 - 300 + kRingSeconds);
-  auto later = mergeStats(shards, registry, fromUnixMillis((t0 + 600) * 1000), Duration{900'000});
+  auto later = mergeStats(shards, registry, table, fromUnixMillis((t0 + 600) * 1000),
+                          Duration{900'000});
   EXPECT_EQ(later.find("api.prod", "v2")->total.by_code.at(200), 10u);
 }
 
@@ -99,7 +103,17 @@ TEST(StatsStore, PrometheusTextHasEveryFamily) {
   StatsShard s;
   s.begin(v, i);
   s.end(v, i, RequestOutcome{200, 3000, false, 0}, 100);
-  const auto text = prometheusText({&s}, registry, 9);
+  s.connectionOpened(i);
+  s.connectionOpened(i);
+  s.connectionClosed(i);
+  RoutingTable table;
+  table.revision = 9;
+  Listener l;
+  l.service = "api";
+  l.environment = "prod";
+  l.versions.push_back(Version{"v\"1", 1000, {Instance{"a", "127.0.0.1", 9000, InstanceState::Draining}}});
+  table.listeners.push_back(l);
+  const auto text = prometheusText({&s}, registry, table);
   EXPECT_NE(text.find("runway_router_requests_total{listener=\"api.prod\",version=\"v\\\"1\",code=\"200\"} 1"),
             std::string::npos)
       << text;
@@ -108,6 +122,11 @@ TEST(StatsStore, PrometheusTextHasEveryFamily) {
   EXPECT_NE(text.find("le=\"0.005\"} 1"), std::string::npos);
   EXPECT_NE(text.find("runway_router_table_revision 9"), std::string::npos);
   EXPECT_NE(text.find("runway_router_instance_requests_total{listener=\"api.prod\",version=\"v\\\"1\",instance=\"a\",code=\"200\"} 1"),
+            std::string::npos);
+  EXPECT_NE(text.find("runway_router_instance_open_connections{listener=\"api.prod\",version=\"v\\\"1\",instance=\"a\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("runway_router_instance_draining{listener=\"api.prod\",version=\"v\\\"1\",instance=\"a\"} 1\n"),
             std::string::npos);
 }
 

@@ -24,6 +24,8 @@ RoutingTable sampleTable() {
   l.rules.push_back(MatchRule{MatchSource::Header, "X-Canary", MatchKind::Exact, "1", "v2"});
   l.rules.push_back(MatchRule{MatchSource::Cookie, "group", MatchKind::Regex, "beta-[0-9]+", "v2"});
   l.sticky = StickySession{"runway-version", Duration{60'000}};
+  l.limits = ListenerLimits{Duration{1'000}, Duration{2'000}, Duration{3'000}, 4096};
+  l.tls = ListenerTls{"/etc/runway/api.pem", "/etc/runway/api.key"};
   t.listeners.push_back(l);
   return t;
 }
@@ -44,6 +46,23 @@ TEST(RoutingTableJson, DefaultsForMissingOptionalFields) {
   EXPECT_EQ(t->settings, ProxySettings{});
   EXPECT_EQ(t->listeners[0].bind_address, "127.0.0.1");
   EXPECT_EQ(t->listeners[0].port, 0);
+  EXPECT_EQ(t->listeners[0].limits, ListenerLimits{});
+}
+
+// A table persisted before limits were per listener kept them in its settings: they become the
+// limits of each listener without its own.
+TEST(RoutingTableJson, ReadsLimitsFromAnOlderTablesSettings) {
+  auto t = tableFromJson(
+      R"({"settings":{"header_timeout_ms":1000,"idle_timeout_ms":2000,"connect_timeout_ms":500,)"
+      R"("response_timeout_ms":3000,"max_header_bytes":4096,"max_body_bytes":5000},)"
+      R"("listeners":[{"service":"web","environment":"dev"},)"
+      R"({"service":"api","environment":"dev","limits":{"max_body_bytes":10}}]})");
+  ASSERT_TRUE(t) << t.error().message;
+  EXPECT_EQ(t->settings.connect_timeout, Duration{500});
+  EXPECT_EQ(t->listeners[0].limits,
+            (ListenerLimits{Duration{1000}, Duration{2000}, Duration{3000}, 5000}));
+  EXPECT_EQ(t->listeners[1].limits,
+            (ListenerLimits{Duration{1000}, Duration{2000}, Duration{3000}, 10}));
 }
 
 struct BadCase {
@@ -93,6 +112,14 @@ INSTANTIATE_TEST_SUITE_P(
                 "duplicate listener \"a.x\""},
         BadCase{R"({"settings":{"connect_timeout_ms":0}})", "connect_timeout_ms: must be positive"},
         BadCase{R"({"settings":{"colour":1}})", "unknown field \"colour\""},
+        BadCase{R"({"listeners":[{"service":"a","environment":"x","limits":{"idle_timeout_ms":0}}]})",
+                "listeners[0].limits.idle_timeout_ms: must be positive"},
+        BadCase{R"({"listeners":[{"service":"a","environment":"x","tls":{"certificate_file":"a.pem","key_file":"/k"}}]})",
+                "listeners[0].tls.certificate_file: \"a.pem\" is not an absolute path"},
+        BadCase{R"({"listeners":[{"service":"a","environment":"x","tls":{"certificate_file":"/a.pem"}}]})",
+                "listeners[0].tls.key_file: required"},
+        BadCase{R"({"listeners":[{"service":"a","environment":"x","limits":{"colour":1}}]})",
+                "unknown field \"colour\""},
         BadCase{R"({"listeners":[{"service":"a","environment":"x","sticky":{"cookie":"a b"}}]})",
                 "invalid cookie name"}));
 

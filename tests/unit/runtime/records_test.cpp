@@ -74,6 +74,7 @@ TEST(TrafficRecordTest, RoundTrips) {
                     TrafficRoute{"", "beta", TrafficRoute::Match::Regex, "^y.*", "v2"}};
   r.split.sticky_cookie = "runway-version";
   r.split.sticky_max_age = Duration{120'000};
+  r.limits = ListenerLimits{Duration{1'000}, Duration{2'000}, Duration{3'000}, 4096};
   auto back = parseTrafficRecord(toJson(r));
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(*back, r);
@@ -87,6 +88,8 @@ TEST(TrafficRecordTest, ReadsARecordWithoutMaxAge) {
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(back->split.sticky_cookie, "rv");
   EXPECT_EQ(back->split.sticky_max_age, Duration{3'600'000});
+  // ... and, written before listeners had limits, with the router's defaults.
+  EXPECT_EQ(back->limits, ListenerLimits{});
 }
 
 TEST(FilesTest, WriteAtomicallyThenRead) {

@@ -18,6 +18,7 @@ TrafficTable sampleTable() {
                     TrafficRoute{"", "beta", TrafficRoute::Match::Prefix, "y", "v2"}};
   s.split.sticky_cookie = "runway-version";
   s.split.sticky_max_age = Duration{90'000};
+  s.limits = ListenerLimits{Duration{1'000}, Duration{2'000}, Duration{3'000}, 4096};
   s.endpoints = {TrafficEndpoint{"v1", 0, "127.0.0.1", 9000, false},
                  TrafficEndpoint{"v1", 1, "127.0.0.1", 9001, true},
                  TrafficEndpoint{"v2", 0, "127.0.0.1", 9002, false}};
@@ -49,6 +50,8 @@ TEST(RouterBackendTest, ConvertsToAValidRoutingTable) {
   ASSERT_TRUE(l.sticky);
   EXPECT_EQ(l.sticky->cookie, "runway-version");
   EXPECT_EQ(l.sticky->max_age, Duration{90'000});
+  EXPECT_EQ(l.limits, (router::ListenerLimits{Duration{1'000}, Duration{2'000}, Duration{3'000},
+                                              4096}));
 }
 
 TEST(RouterBackendTest, NoSplitYetMeansNothingRouted) {

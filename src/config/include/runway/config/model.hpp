@@ -220,6 +220,23 @@ struct StickySessions {
   SourceLocation location;
 };
 
+// The client side of the router's listeners of an environment's services (`traffic.listener`,
+// runtime local only). The defaults are the router's.
+struct ListenerSettings {
+  // A request header must be complete this long after its first byte (or the connection's
+  // accept): else 408.
+  Duration header_timeout{std::chrono::seconds(10)};
+  // A keep-alive connection waits this long for its next request; a request body stalled this
+  // long gets 408.
+  Duration idle_timeout{std::chrono::seconds(60)};
+  // Each step of the upstream exchange (sending the request, the response header, each piece of
+  // the response body) must happen within this: else 504.
+  Duration request_timeout{std::chrono::seconds(30)};
+  // Largest request body (bytes; "1Mi", "64Mi" in the file): 413 above it.
+  std::uint64_t max_request_body = 64ull * 1024 * 1024;
+  SourceLocation location;  // of `listener:`; none when absent
+};
+
 // How the router treats a release next to the stable version (`traffic:` of an environment):
 // requests matching one of `routes` go to the new version whatever the weights (A/B routing: a
 // canary from its first traffic step until it is promoted or aborted, a blue-green's new colour
@@ -227,6 +244,7 @@ struct StickySessions {
 struct TrafficRouting {
   std::vector<HeaderRoute> routes;
   std::optional<StickySessions> sticky;
+  std::optional<ListenerSettings> listener;  // nullopt = the router's defaults
   SourceLocation location;
 };
 

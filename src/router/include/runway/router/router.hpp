@@ -52,6 +52,10 @@ class Router {
   virtual std::optional<std::uint16_t> boundPort(std::string_view listener) const = 0;
   // The port of the metrics listener (ProxySettings::metrics_address), if there is one.
   virtual std::optional<std::uint16_t> boundMetricsPort() const = 0;
+  // Loads every TLS listener's certificate and key again now (SIGHUP), as the router also does
+  // by itself within a second of either file changing; a pair that fails keeps the one in use
+  // (logged). Thread-safe.
+  virtual void reloadTls() = 0;
   // Stops accepting new connections on every listener (graceful shutdown, first step).
   virtual void stopAccepting() = 0;
   // Requests being proxied now, over all workers.

@@ -71,6 +71,37 @@ struct StickySession {
   bool operator==(const StickySession&) const = default;
 };
 
+// The client-side timeouts and limits of one listener. The defaults are what the router used
+// before they could be configured.
+struct ListenerLimits {
+  // A request header, once its first byte arrived (and the first request of a connection from
+  // the accept), must be complete within this: else 408 and the connection closes.
+  Duration header_timeout = Duration{10'000};
+  // A keep-alive connection may wait this long for its next request (then it is closed without
+  // a response); a request body that stalls this long gets 408.
+  Duration idle_timeout = Duration{60'000};
+  // Upstream side of a request: sending it, its response header, and each piece of the response
+  // (a stall, not the whole transfer) must each happen within this: else 504 (or, once the
+  // response started, the connection closes).
+  Duration request_timeout = Duration{30'000};
+  // Largest request body accepted (Content-Length or the sum of the chunks): 413 above it.
+  std::uint64_t max_body_bytes = 64ull * 1024 * 1024;
+
+  bool operator==(const ListenerLimits&) const = default;
+};
+
+// TLS termination on a listener: PEM files read by the router (absolute paths), TLS 1.2+, ALPN
+// http/1.1. The router loads them when the table is set (a file it cannot use refuses the
+// table) and again whenever either file changes (or on SIGHUP): new connections get the new
+// certificate, established ones keep theirs; a pair that fails to load then is logged and the
+// one in use stays.
+struct ListenerTls {
+  std::string certificate_file;  // the certificate, then any intermediates
+  std::string key_file;          // its private key, unencrypted
+
+  bool operator==(const ListenerTls&) const = default;
+};
+
 // One listening address for one service in one environment.
 struct Listener {
   std::string service;      // valid name (isValidName)
@@ -80,6 +111,8 @@ struct Listener {
   std::vector<Version> versions;
   std::vector<MatchRule> rules;
   std::optional<StickySession> sticky;
+  ListenerLimits limits;
+  std::optional<ListenerTls> tls;  // nullopt = plain HTTP
 
   // "service.environment": the listener's unique key in tables, statistics and metrics.
   std::string name() const { return service + "." + environment; }
@@ -87,19 +120,28 @@ struct Listener {
   bool operator==(const Listener&) const = default;
 };
 
-// Limits and timeouts that apply to every listener.
+// The access log: a JSON object per request and line (time, listener, client, method, target,
+// status, bytes in and out, duration, version, instance, request id; never a header's value
+// besides X-Request-Id), in `path`, rotated when it would pass `max_bytes`: path.1 is the
+// newest old file, path.<keep> the oldest kept.
+struct AccessLogSettings {
+  std::string path;  // absolute; "" = no access log
+  std::uint64_t max_bytes = 100ull * 1024 * 1024;  // at least 4096
+  std::uint32_t keep = 5;                          // 1..100
+
+  bool operator==(const AccessLogSettings&) const = default;
+};
+
+// Limits and timeouts that apply to every listener (each listener's own are its `limits`).
 struct ProxySettings {
-  Duration header_timeout = Duration{10'000};       // client must send a full header: 408
-  Duration idle_timeout = Duration{60'000};         // keep-alive client between requests
   Duration connect_timeout = Duration{2'000};       // upstream TCP connect: 504
-  Duration response_timeout = Duration{30'000};     // upstream response header: 504
   std::uint32_t max_header_bytes = 16 * 1024;        // request line + headers: 431
-  std::uint64_t max_body_bytes = 64ull * 1024 * 1024;  // request body: 413
   std::uint32_t max_idle_upstream = 64;              // pooled connections per instance per thread
   // Where Prometheus scrapes GET /metrics (the same text as the admin socket's), "host:port"
   // with a numeric IP; port 0 = any free port (in-process use, see Router::boundMetricsPort).
   // "" = no metrics listener.
   std::string metrics_address;
+  AccessLogSettings access_log;
 
   bool operator==(const ProxySettings&) const = default;
 };
@@ -119,7 +161,8 @@ struct RoutingTable {
 // hosts numeric IP addresses; weights 0..1000 and summing to 1000 when the listener has at least
 // one ready instance (at most 1000 otherwise); rules name existing versions and their regexes
 // compile; sticky cookie names are valid cookie tokens; metrics_address is empty or
-// "IP:port" ("[IPv6]:port") and no listener's address.
+// "IP:port" ("[IPv6]:port") and no listener's address; the access log's path is empty or
+// absolute, max_bytes >= 4096, keep 1..100.
 Result<void> validate(const RoutingTable& table);
 
 // "127.0.0.1:9464" -> {"127.0.0.1", 9464}; "[::1]:9464" -> {"::1", 9464}. InvalidArgument
@@ -127,15 +170,19 @@ Result<void> validate(const RoutingTable& table);
 Result<std::pair<std::string, std::uint16_t>> parseHostPort(std::string_view text);
 
 // JSON encoding (Boost.JSON). The shape:
-// {"revision":7,"settings":{"header_timeout_ms":10000,...},
+// {"revision":7,"settings":{"connect_timeout_ms":2000,...},
 //  "listeners":[{"service":"api","environment":"production","bind_address":"127.0.0.1",
-//    "port":8080,"versions":[{"name":"v1","weight_permille":900,
+//    "port":8080,"limits":{"header_timeout_ms":10000,"idle_timeout_ms":60000,
+//      "request_timeout_ms":30000,"max_body_bytes":67108864},"versions":[{"name":"v1","weight_permille":900,
 //      "instances":[{"id":"api-v1-0","host":"127.0.0.1","port":9001,"state":"ready"}]}],
 //    "rules":[{"source":"header","name":"x-canary","kind":"exact","value":"1","version":"v2"}],
 //    "sticky":{"cookie":"runway-version","max_age_ms":3600000}}]}
 std::string toJson(const RoutingTable& table);
 // Parses and validates; InvalidArgument with the JSON path of the first malformed field, or the
-// validate() errors. Missing "settings" fields keep their defaults; unknown fields are errors.
+// validate() errors. Missing "settings" and "limits" fields keep their defaults; unknown fields
+// are errors. A table persisted before limits were per listener (settings.header_timeout_ms,
+// idle_timeout_ms, response_timeout_ms, max_body_bytes) is read with those values as the
+// limits of each listener that has no "limits" of its own.
 Result<RoutingTable> tableFromJson(std::string_view json);
 
 }  // namespace runway::router

@@ -69,6 +69,7 @@ struct TrafficRecord {
   std::string service;
   std::string listen_address = "127.0.0.1";
   int listen_port = 0;
+  ListenerLimits limits;
   TrafficSplit split;
 
   friend bool operator==(const TrafficRecord&, const TrafficRecord&) = default;

@@ -102,6 +102,17 @@ struct TrafficSplit {
   friend bool operator==(const TrafficSplit&, const TrafficSplit&) = default;
 };
 
+// The client-side timeouts and body limit of a service's router listener (config
+// `traffic.listener`); the defaults are the router's.
+struct ListenerLimits {
+  Duration header_timeout{std::chrono::seconds(10)};
+  Duration idle_timeout{std::chrono::seconds(60)};
+  Duration request_timeout{std::chrono::seconds(30)};
+  std::uint64_t max_request_body = 64ull * 1024 * 1024;
+
+  friend bool operator==(const ListenerLimits&, const ListenerLimits&) = default;
+};
+
 // Per-version request statistics over a sliding window, as measured by the router.
 struct VersionStatistics {
   std::string version;

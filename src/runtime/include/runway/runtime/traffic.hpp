@@ -33,6 +33,7 @@ struct ServiceTraffic {
   std::string service;
   std::string listen_address = "127.0.0.1";
   int listen_port = 0;  // the router's listener for this service
+  ListenerLimits limits;
   TrafficSplit split;
   // Ready instances, and draining ones while they are being stopped; sorted by version, index.
   std::vector<TrafficEndpoint> endpoints;
