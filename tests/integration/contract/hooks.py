@@ -14,6 +14,8 @@ PROTECTED = {i for i in os.environ.get("RUNWAY_PROTECTED_TOKEN_IDS", "").split("
 
 
 def _phase(case):
+    # "examples", "coverage", "fuzzing" or "stateful". Schemathesis 4.32.5 (pinned) keeps it in
+    # the case's private metadata; the public hook API does not say which phase a case is from.
     meta = getattr(case, "_meta", None)
     phase = getattr(getattr(meta, "phase", None), "name", None)
     return str(phase) if phase is not None else None
@@ -49,8 +51,6 @@ def map_case(ctx, case):
 # of the right shape (environment and version strings) is pointed at the test's environment
 # with a fresh, valid version; every other body (wrong types, missing fields, extra fields) goes
 # as generated, so negative cases stay negative.
-
-
 @schemathesis.hook
 def map_body(ctx, body):
     if ctx.operation.method.upper() != "POST":
