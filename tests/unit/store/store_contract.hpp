@@ -208,6 +208,21 @@ TEST_P(StoreContract, ReleaseWithoutVersionIsInvalid) {
   EXPECT_EQ(put.error().code, ErrorCode::InvalidArgument);
 }
 
+TEST_P(StoreContract, AConfigSnapshotIsStoredOncePerContentUnderItsSha256) {
+  const std::string text = R"([{"name":"a.yaml","text":"x"}])";
+  auto k1 = store_->putConfigSnapshot(text);
+  ASSERT_TRUE(k1) << k1.error().message;
+  EXPECT_EQ(k1->size(), 64u);
+  EXPECT_EQ(*store_->putConfigSnapshot(text), *k1);  // again: the same key, nothing new
+  auto k2 = store_->putConfigSnapshot("second");
+  ASSERT_TRUE(k2);
+  EXPECT_NE(*k2, *k1);
+  EXPECT_EQ(*store_->getConfigSnapshot(*k1), text);
+  EXPECT_EQ(*store_->getConfigSnapshot(*k2), "second");
+  EXPECT_EQ(store_->putConfigSnapshot("").error().code, ErrorCode::InvalidArgument);
+  EXPECT_EQ(store_->getConfigSnapshot(std::string(64, '0')).error().code, ErrorCode::NotFound);
+}
+
 TEST_P(StoreContract, ReleasesListNewestFirstPerApplication) {
   ASSERT_TRUE(store_->putRelease(Release{"shop", "v1", {}, at(10)}).has_value());
   ASSERT_TRUE(store_->putRelease(Release{"shop", "v3", {}, at(30)}).has_value());

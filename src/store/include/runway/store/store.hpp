@@ -314,6 +314,15 @@ class Store {
   virtual Result<void> releaseLease(const std::string& name, const std::string& holder) = 0;
   virtual Result<std::optional<Lease>> getLease(const std::string& name) = 0;
 
+  // Configuration snapshots: the configuration a deployment was requested under (its source
+  // files, as the caller serialises them), stored once per content under its key, the SHA-256
+  // of `text` in hex, which putConfigSnapshot returns; the deployments of one configuration
+  // share one copy instead of each writing the whole configuration with every commit.
+  // putConfigSnapshot is idempotent (the same text again: its key, nothing written);
+  // InvalidArgument for an empty text. getConfigSnapshot: NotFound for an unknown key.
+  virtual Result<std::string> putConfigSnapshot(const std::string& text) = 0;
+  virtual Result<std::string> getConfigSnapshot(const std::string& key) = 0;
+
   // Fencing. With a fence set, every write through this Store (all but the lease calls) first
   // checks, inside its own transaction, that `fence.holder` still holds lease `fence.lease` at
   // `fence.term`; when it does not (the lease changed hands: another server took over while
