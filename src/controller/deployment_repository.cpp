@@ -26,10 +26,14 @@ DeploymentRepository::DeploymentRepository(std::shared_ptr<store::Store> store)
 
 Result<void> DeploymentRepository::loadLive(
     const std::shared_ptr<const config::Config>& live_config) {
+  // Every page: live deployments can be older than the newest thousand (thousands of
+  // concurrent canaries, or one old deployment still watching or running its hooks).
   store::DeploymentFilter filter;
   filter.limit = 1000;
+  for (;; filter.offset += filter.limit) {
   auto records = store_->listDeployments(filter);
   if (!records) return fail(records.error());
+  const bool last = records->size() < static_cast<std::size_t>(filter.limit);
   for (auto& record : *records) {
     auto doc = parsePersisted(record.state_json);
     if (!doc) {
@@ -45,7 +49,8 @@ Result<void> DeploymentRepository::loadLive(
     const std::string id = d.record.id;
     live_.insert_or_assign(id, std::move(d));
   }
-  return {};
+  if (last) return {};
+  }
 }
 
 Result<std::string> DeploymentRepository::storeSnapshot(

@@ -547,8 +547,8 @@ Result<DeploymentRecord> PostgresStore::getDeployment(const std::string& id) {
 }
 
 Result<std::vector<DeploymentRecord>> PostgresStore::listDeployments(const DeploymentFilter& filter) {
-  if (filter.limit <= 0) {
-    return fail(ErrorCode::InvalidArgument, "deployment list limit must be positive");
+  if (filter.limit <= 0 || filter.offset < 0) {
+    return fail(ErrorCode::InvalidArgument, "deployment list limit must be positive and offset not negative");
   }
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(tx, Tx::begin(conn_, Tx::Mode::Read));
@@ -556,9 +556,9 @@ Result<std::vector<DeploymentRecord>> PostgresStore::listDeployments(const Deplo
       rows, conn_.exec(std::string("SELECT ") + kPgDeploymentColumns +
                            " FROM deployments WHERE ($1 = '' OR environment = $1) "
                            "AND ($2 = '' OR phase = $2) AND ($3 = '' OR version = $3) "
-                           "ORDER BY created_at_ms DESC, ord DESC LIMIT $4",
+                           "ORDER BY created_at_ms DESC, ord DESC LIMIT $4 OFFSET $5",
                        {filter.environment, filter.phase, filter.version,
-                        std::int64_t{filter.limit}}));
+                        std::int64_t{filter.limit}, std::int64_t{filter.offset}}));
   RUNWAY_STORE_TRY(tx.commit());
   std::vector<DeploymentRecord> records;
   for (int r = 0; r < rows.size(); ++r) records.push_back(deploymentAt(rows, r));

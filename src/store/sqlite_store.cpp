@@ -536,19 +536,20 @@ Result<DeploymentRecord> SqliteStore::getDeployment(const std::string& id) {
 
 Result<std::vector<DeploymentRecord>> SqliteStore::listDeployments(
     const DeploymentFilter& filter) {
-  if (filter.limit <= 0) {
-    return fail(ErrorCode::InvalidArgument, "deployment list limit must be positive");
+  if (filter.limit <= 0 || filter.offset < 0) {
+    return fail(ErrorCode::InvalidArgument, "deployment list limit must be positive and offset not negative");
   }
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(select,
                     conn_.prepare(std::string("SELECT ") + kDeploymentColumns +
                                   " FROM deployments WHERE (?1 = '' OR environment = ?1) "
                                   "AND (?2 = '' OR phase = ?2) AND (?3 = '' OR version = ?3) "
-                                  "ORDER BY created_at_ms DESC, rowid DESC LIMIT ?4"));
+                                  "ORDER BY created_at_ms DESC, rowid DESC LIMIT ?4 OFFSET ?5"));
   select.bind(1, filter.environment)
       .bind(2, filter.phase)
       .bind(3, filter.version)
-      .bind(4, std::int64_t{filter.limit});
+      .bind(4, std::int64_t{filter.limit})
+      .bind(5, std::int64_t{filter.offset});
   std::vector<DeploymentRecord> records;
   while (true) {
     RUNWAY_STORE_TRY_ASSIGN(row, select.step());

@@ -1,6 +1,7 @@
 // The controller's small parts on their own: release bookkeeping, gates, folding actions into
 // the persisted intent, the deployment repository's compare-and-swap.
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "deployment_repository.hpp"
@@ -178,6 +179,25 @@ TEST_F(StoreFixture, ASnapshotKeyTheStoreLacksIsASnapshotError) {
   const auto* d = repo.find("dep-1");
   ASSERT_NE(d, nullptr);
   EXPECT_NE(d->snapshot_error.find("cannot be read"), std::string::npos) << d->snapshot_error;
+}
+
+// A restart (or a new leader) drives every live deployment, not only those among the newest
+// thousand: here the one live deployment is older than 1,001 that ended.
+TEST_F(StoreFixture, ALiveDeploymentOlderThanTheNewestThousandIsLoaded) {
+  auto make = [&](const std::string& id, Phase phase, std::int64_t ms) {
+    auto r = record(id, "v1", std::string(engine::toString(phase)), ms);
+    PersistedDeployment doc;
+    doc.state = stateOf("v1", "");
+    doc.state.phase = phase;
+    r.state_json = toJson(doc);
+    return store_->createDeployment(r, {}).has_value();
+  };
+  ASSERT_TRUE(make("dep-0000-live", Phase::Progressing, 1));
+  for (int i = 1; i <= 1001; ++i) ASSERT_TRUE(make(fmt::format("dep-{:04d}", i), Phase::Succeeded, 1 + i));
+  DeploymentRepository repo(store_);
+  ASSERT_TRUE(repo.loadLive(loadTestConfig()));
+  EXPECT_NE(repo.find("dep-0000-live"), nullptr);
+  EXPECT_EQ(repo.all().size(), 1u);
 }
 
 TEST(GatesTest, ABusyEnvironmentQueuesRejectsOrSupersedesByPolicy) {

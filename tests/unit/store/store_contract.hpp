@@ -320,11 +320,15 @@ TEST_P(StoreContract, DeploymentsListNewestFirstWithFilters) {
   EXPECT_THAT(ids({"", "", "v1", 100}), ::testing::ElementsAre("d2", "d1"));
   EXPECT_THAT(ids({"production", "Pending", "v1", 100}), ::testing::ElementsAre("d2"));
   EXPECT_THAT(ids({"", "", "", 2}), ::testing::ElementsAre("d4", "d3"));
+  EXPECT_THAT(ids({"", "", "", 2, 2}), ::testing::ElementsAre("d2", "d1"));  // the next page
+  EXPECT_THAT(ids({"", "", "", 2, 3}), ::testing::ElementsAre("d1"));
+  EXPECT_TRUE(ids({"", "", "", 2, 4}).empty());
   EXPECT_TRUE(ids({"development", "", "", 100}).empty());
 
   auto bad = store_->listDeployments({"", "", "", 0});
   ASSERT_FALSE(bad.has_value());
   EXPECT_EQ(bad.error().code, ErrorCode::InvalidArgument);
+  EXPECT_EQ(store_->listDeployments({"", "", "", 10, -1}).error().code, ErrorCode::InvalidArgument);
 }
 
 TEST_P(StoreContract, DeploymentUpdateWithCurrentRevisionBumpsIt) {

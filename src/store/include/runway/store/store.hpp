@@ -62,6 +62,7 @@ struct DeploymentFilter {
   std::string phase;        // "" = any
   std::string version;      // "" = any
   int limit = 100;          // newest first
+  int offset = 0;           // skips this many of the newest (the next page: offset + limit)
 };
 
 struct ApprovalRecord {
@@ -284,7 +285,8 @@ class Store {
   // ever promoted there, or the store predates serving records).
   virtual Result<std::optional<ServingRecord>> getServing(const std::string& environment) = 0;
   virtual Result<DeploymentRecord> getDeployment(const std::string& id) = 0;
-  // Newest created first (ties in insertion order, newest first); InvalidArgument for limit <= 0.
+  // Newest created first (ties in insertion order, newest first); InvalidArgument for limit <= 0
+  // or offset < 0.
   virtual Result<std::vector<DeploymentRecord>> listDeployments(const DeploymentFilter& filter) = 0;
 
   // Approvals; Conflict if this actor already decided for this role on this deployment;
