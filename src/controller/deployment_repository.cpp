@@ -26,10 +26,14 @@ DeploymentRepository::DeploymentRepository(std::shared_ptr<store::Store> store)
 
 Result<void> DeploymentRepository::loadLive(
     const std::shared_ptr<const config::Config>& live_config) {
+  // Every page: live deployments can be older than the newest thousand (thousands of
+  // concurrent canaries, or one old deployment still watching or running its hooks).
   store::DeploymentFilter filter;
   filter.limit = 1000;
+  for (;; filter.offset += filter.limit) {
   auto records = store_->listDeployments(filter);
   if (!records) return fail(records.error());
+  const bool last = records->size() < static_cast<std::size_t>(filter.limit);
   for (auto& record : *records) {
     auto doc = parsePersisted(record.state_json);
     if (!doc) {
@@ -38,14 +42,49 @@ Result<void> DeploymentRepository::loadLive(
     }
     if (!doc->live()) continue;
     LiveDeployment d;
-    d.config = snapshots_.restore(doc->spec_sources, live_config, &d.snapshot_error);
-    if (!d.snapshot_error.empty()) spdlog::error("deployment {}: {}", record.id, d.snapshot_error);
     d.record = std::move(record);
     d.doc = std::move(*doc);
+    restoreConfig(d, live_config);
+    if (!d.snapshot_error.empty()) spdlog::error("deployment {}: {}", d.record.id, d.snapshot_error);
     const std::string id = d.record.id;
     live_.insert_or_assign(id, std::move(d));
   }
-  return {};
+  if (last) return {};
+  }
+}
+
+Result<std::string> DeploymentRepository::storeSnapshot(
+    const std::shared_ptr<const std::vector<config::SourceFile>>& sources) {
+  if (!sources || sources->empty()) return std::string();
+  if (sources == last_sources_) return last_key_;
+  auto key = store_->putConfigSnapshot(sourcesToJson(*sources));
+  if (!key) return fail(key.error());
+  last_sources_ = sources;
+  last_key_ = *key;
+  by_key_[*key] = sources;
+  return *key;
+}
+
+void DeploymentRepository::restoreConfig(LiveDeployment& d,
+                                         const std::shared_ptr<const config::Config>& live_config) {
+  auto& doc = d.doc;
+  if (!doc.spec_sources && !doc.spec_key.empty()) {
+    std::erase_if(by_key_, [](const auto& entry) { return entry.second.expired(); });
+    if (auto it = by_key_.find(doc.spec_key); it != by_key_.end()) doc.spec_sources = it->second.lock();
+    if (!doc.spec_sources) {
+      auto text = store_->getConfigSnapshot(doc.spec_key);
+      auto files = text ? sourcesFromJson(*text) : Result<std::vector<config::SourceFile>>(fail(text.error()));
+      if (!files) {
+        // As a snapshot that no longer loads: the live configuration, good only for stopping it.
+        d.snapshot_error = "its configuration snapshot " + doc.spec_key + " cannot be read: " + files.error().message;
+        d.config = live_config;
+        return;
+      }
+      doc.spec_sources = std::make_shared<const std::vector<config::SourceFile>>(std::move(*files));
+      by_key_[doc.spec_key] = doc.spec_sources;
+    }
+  }
+  d.config = snapshots_.restore(doc.spec_sources, live_config, &d.snapshot_error);
 }
 
 Result<LiveDeployment*> DeploymentRepository::create(const store::DeploymentRecord& record,
@@ -71,9 +110,9 @@ Result<LiveDeployment*> DeploymentRepository::load(
   auto doc = parsePersisted(record->state_json);
   if (!doc) return fail(doc.error());
   LiveDeployment d;
-  d.config = snapshots_.restore(doc->spec_sources, live_config, &d.snapshot_error);
   d.record = std::move(*record);
   d.doc = std::move(*doc);
+  restoreConfig(d, live_config);
   auto [it, inserted] = live_.emplace(id, std::move(d));
   (void)inserted;
   return &it->second;

@@ -48,6 +48,11 @@ class DeploymentRepository {
   // logged and skipped. Errors: the store's.
   Result<void> loadLive(const std::shared_ptr<const config::Config>& live_config);
 
+  // Stores the configuration snapshot `sources` (store::Store::putConfigSnapshot) unless it was
+  // stored already, and returns its key: once per configuration, not once per deployment.
+  // Errors: the store's.
+  Result<std::string> storeSnapshot(const std::shared_ptr<const std::vector<config::SourceFile>>& sources);
+
   // Stores a new deployment (revision 1) with `events`, and keeps it. Errors: the store's.
   Result<LiveDeployment*> create(const store::DeploymentRecord& record, PersistedDeployment doc,
                                  const std::vector<store::NewEvent>& events,
@@ -83,8 +88,17 @@ class DeploymentRepository {
   store::Store& store() { return *store_; }
 
  private:
+  // A stored document's configuration: its files, read from the store by key (shared by every
+  // deployment with that key) when the document names one, then loaded (SpecSnapshots).
+  void restoreConfig(LiveDeployment& d, const std::shared_ptr<const config::Config>& live_config);
+
   std::shared_ptr<store::Store> store_;
   SpecSnapshots snapshots_;
+  // Snapshots by key, shared while some deployment holds them.
+  std::map<std::string, std::weak_ptr<const std::vector<config::SourceFile>>> by_key_;
+  // The sources stored last and their key: admissions under one configuration store it once.
+  std::shared_ptr<const std::vector<config::SourceFile>> last_sources_;
+  std::string last_key_;
   std::map<std::string, LiveDeployment> live_;
 };
 

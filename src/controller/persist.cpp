@@ -198,9 +198,11 @@ std::string toJson(const PersistedDeployment& doc) {
                                   {"waivers", std::move(waivers)}, {"runs", c.runs},
                                   {"judgedAt", toUnixMillis(c.judged_at)}};
   }
-  if (!doc.spec_sources.empty()) {
+  if (!doc.spec_key.empty()) {
+    o["spec"] = json::object{{"key", doc.spec_key}};
+  } else if (doc.spec_sources && !doc.spec_sources->empty()) {
     json::array files;
-    for (const auto& f : doc.spec_sources) files.push_back(json::object{{"name", f.name}, {"text", f.text}});
+    for (const auto& f : *doc.spec_sources) files.push_back(json::object{{"name", f.name}, {"text", f.text}});
     o["spec"] = json::object{{"files", std::move(files)}};
   }
   return json::serialize(o);
@@ -336,9 +338,16 @@ Result<PersistedDeployment> parsePersisted(std::string_view text) {
     doc.checklist = std::move(c);
   }
   if (const auto* spec = o.if_contains("spec"); spec != nullptr && spec->is_object()) {
-    for (const auto& item : r.arr(spec->get_object(), "files")) {
-      const auto& x = r.obj(item);
-      doc.spec_sources.push_back(config::SourceFile{r.str(x, "name"), r.str(x, "text")});
+    // Either the snapshot's key in the store, or (documents written before) the files.
+    if (spec->get_object().contains("key")) {
+      doc.spec_key = r.str(spec->get_object(), "key");
+    } else {
+      std::vector<config::SourceFile> files;
+      for (const auto& item : r.arr(spec->get_object(), "files")) {
+        const auto& x = r.obj(item);
+        files.push_back(config::SourceFile{r.str(x, "name"), r.str(x, "text")});
+      }
+      if (!files.empty()) doc.spec_sources = std::make_shared<const std::vector<config::SourceFile>>(std::move(files));
     }
   }
   if (!r.error.empty()) return fail(ErrorCode::InvalidArgument, "deployment document: " + r.error);

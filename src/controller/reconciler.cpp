@@ -514,7 +514,14 @@ Result<Admitted> Reconciler::admit(const std::string& environment, const std::st
   doc.state.updated_at = now;
   doc.rollback = rollback;
   doc.queued = true;
-  doc.spec_sources = cfg->sources;
+  if (snapshot_config_ != cfg) {
+    snapshot_config_ = cfg;
+    snapshot_sources_ = std::make_shared<const std::vector<config::SourceFile>>(cfg->sources);
+  }
+  doc.spec_sources = snapshot_sources_;
+  auto snapshot = deployments_.storeSnapshot(doc.spec_sources);
+  if (!snapshot) return fail(snapshot.error());
+  doc.spec_key = *snapshot;
   for (const auto& artifact : artifacts) {
     // Not a structured binding: clang 14 (the fuzz build's) cannot capture one in a lambda.
     const auto& service = artifact.first;

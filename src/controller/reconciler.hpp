@@ -126,6 +126,10 @@ class Reconciler {
   IdGenerator ids_;
 
   DeploymentRepository deployments_;
+  // The configuration admissions were last snapshotted from, and its files shared by every
+  // deployment requested under it (PersistedDeployment::spec_sources).
+  std::shared_ptr<const config::Config> snapshot_config_;
+  std::shared_ptr<const std::vector<config::SourceFile>> snapshot_sources_;
   ReleaseBook releases_;
   ActionExecutor executor_;
   AnalysisRunner analysis_;

@@ -21,9 +21,9 @@ class SpecSnapshots {
   // accepted), `*error` says why and `live` is returned only so that the deployment can be
   // stopped and rolled back: the caller must not let it go on under a spec it was not requested
   // with. Strand only.
-  std::shared_ptr<const config::Config> restore(const std::vector<config::SourceFile>& sources,
-                                                const std::shared_ptr<const config::Config>& live,
-                                                std::string* error);
+  std::shared_ptr<const config::Config> restore(
+      const std::shared_ptr<const std::vector<config::SourceFile>>& sources,
+      const std::shared_ptr<const config::Config>& live, std::string* error);
 
  private:
   struct Entry {
@@ -32,5 +32,10 @@ class SpecSnapshots {
   };
   std::vector<Entry> cache_;
 };
+
+// The text a snapshot is stored as (store::Store::putConfigSnapshot): a JSON array of
+// {"name", "text"}, the files in order; and back. InvalidArgument for text that is not one.
+std::string sourcesToJson(const std::vector<config::SourceFile>& sources);
+Result<std::vector<config::SourceFile>> sourcesFromJson(std::string_view text);
 
 }  // namespace runway::controller

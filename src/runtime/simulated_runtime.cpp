@@ -103,7 +103,12 @@ void SimulatedRuntime::publish() {
 }
 
 void SimulatedRuntime::collectReady(TimePoint now, std::vector<RuntimeEvent>& events) {
-  for (auto& [key, world] : world_) {
+  for (auto& [key, world] : world_) collectReady(key, world, now, events);
+}
+
+void SimulatedRuntime::collectReady(const Key& key, ServiceWorld& world, TimePoint now,
+                                    std::vector<RuntimeEvent>& events) {
+  {
     for (auto& [name, v] : world.versions) {
       bool all = true;
       for (std::size_t i = 0; i < v.started.size(); ++i) {
@@ -182,7 +187,7 @@ Result<void> SimulatedRuntime::startVersion(const config::Environment& environme
     auto& world = world_[key];
     world.model = modelOf(environment);
     if (auto r = resize(world, key, std::string(version), instances, now, events); !r) return r;
-    collectReady(now, events);
+    collectReady(key, world, now, events);
   }
   deliver(events);
   return {};
@@ -278,7 +283,7 @@ Result<void> SimulatedRuntime::scale(std::string_view environment, std::string_v
     const TimePoint now = options_.clock->now();
     if (auto r = resize(it->second, key, std::string(version), instances, now, events); !r)
       return r;
-    collectReady(now, events);
+    collectReady(key, it->second, now, events);
   }
   deliver(events);
   return {};
@@ -289,8 +294,11 @@ Result<std::vector<InstanceInfo>> SimulatedRuntime::instances(std::string_view e
   std::lock_guard lock(mu_);
   const TimePoint now = options_.clock->now();
   std::vector<InstanceInfo> out;
-  for (const auto& [key, world] : world_) {
-    if (key.first != environment || (!service.empty() && key.second != service)) continue;
+  // The environment's services are adjacent in the map (ordered by environment, then service).
+  for (auto it = world_.lower_bound(Key{environment, service});
+       it != world_.end() && it->first.first == environment; ++it) {
+    const auto& [key, world] = *it;
+    if (!service.empty() && key.second != service) break;
     for (const auto& [version, v] : world.versions) {
       for (std::size_t i = 0; i < v.started.size(); ++i) {
         InstanceInfo info;
@@ -362,8 +370,9 @@ Result<void> SimulatedRuntime::retainOnly(
   std::vector<std::pair<std::string, std::string>> leftovers;
   {
     std::lock_guard lock(mu_);
-    for (const auto& [key, world] : world_) {
-      if (key.first != environment) continue;
+    for (auto it = world_.lower_bound(Key{environment, ""});
+         it != world_.end() && it->first.first == environment; ++it) {
+      const auto& [key, world] = *it;
       for (const auto& [version, v] : world.versions) {
         if (std::find(keep.begin(), keep.end(), std::make_pair(key.second, version)) ==
             keep.end()) {

@@ -89,6 +89,8 @@ Result<StoreCopyReport> copyInto(sqlite::Connection& from, pg::Connection& to,
                                {head.int64(0), head.int64(1), head.text(2)}));
     }
   }
+  RUNWAY_STORE_TRY(copyTable(from, to, "SELECT key, text FROM config_snapshots ORDER BY rowid",
+                             "INSERT INTO config_snapshots (key, text) VALUES ($1, $2)", 2, {}));
   RUNWAY_STORE_TRY_ASSIGN(serving, copyTable(from, to,
       "SELECT environment, version, deployment_id, colour, updated_at_ms FROM serving ORDER BY rowid",
       "INSERT INTO serving (environment, version, deployment_id, colour, updated_at_ms) "

@@ -149,6 +149,14 @@ CREATE TABLE notifications (
 CREATE INDEX notifications_due ON notifications (status, next_attempt_at_ms, id);
 CREATE INDEX notifications_by_subject ON notifications (subject, id);
 )sql"},
+    {2, R"sql(
+-- Configuration snapshots, one row per content (SQLite's migration 9).
+CREATE TABLE config_snapshots (
+  ord  BIGSERIAL NOT NULL,
+  key  TEXT PRIMARY KEY,
+  text TEXT NOT NULL
+);
+)sql"},
 };
 
 constexpr int kPgLatestSchema = static_cast<int>(std::size(kPgMigrations));
@@ -322,6 +330,8 @@ class PostgresStore final : public Store {
   Result<void> releaseLease(const std::string& name, const std::string& holder) override;
   Result<std::optional<Lease>> getLease(const std::string& name) override;
   void setFence(std::optional<Fence> fence) override;
+  Result<std::string> putConfigSnapshot(const std::string& text) override;
+  Result<std::string> getConfigSnapshot(const std::string& key) override;
   Result<void> createToken(const TokenRecord& token, const std::vector<NewEvent>& events) override;
   Result<TokenRecord> getToken(const std::string& id) override;
   Result<std::vector<TokenRecord>> listTokens() override;
@@ -537,8 +547,8 @@ Result<DeploymentRecord> PostgresStore::getDeployment(const std::string& id) {
 }
 
 Result<std::vector<DeploymentRecord>> PostgresStore::listDeployments(const DeploymentFilter& filter) {
-  if (filter.limit <= 0) {
-    return fail(ErrorCode::InvalidArgument, "deployment list limit must be positive");
+  if (filter.limit <= 0 || filter.offset < 0) {
+    return fail(ErrorCode::InvalidArgument, "deployment list limit must be positive and offset not negative");
   }
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(tx, Tx::begin(conn_, Tx::Mode::Read));
@@ -546,9 +556,9 @@ Result<std::vector<DeploymentRecord>> PostgresStore::listDeployments(const Deplo
       rows, conn_.exec(std::string("SELECT ") + kPgDeploymentColumns +
                            " FROM deployments WHERE ($1 = '' OR environment = $1) "
                            "AND ($2 = '' OR phase = $2) AND ($3 = '' OR version = $3) "
-                           "ORDER BY created_at_ms DESC, ord DESC LIMIT $4",
+                           "ORDER BY created_at_ms DESC, ord DESC LIMIT $4 OFFSET $5",
                        {filter.environment, filter.phase, filter.version,
-                        std::int64_t{filter.limit}}));
+                        std::int64_t{filter.limit}, std::int64_t{filter.offset}}));
   RUNWAY_STORE_TRY(tx.commit());
   std::vector<DeploymentRecord> records;
   for (int r = 0; r < rows.size(); ++r) records.push_back(deploymentAt(rows, r));
@@ -773,6 +783,28 @@ Result<std::optional<TokenRecord>> PostgresStore::findTokenLocked(const std::str
   if (rows.size() == 0) return std::optional<TokenRecord>();
   RUNWAY_STORE_TRY_ASSIGN(record, tokenAt(rows, 0));
   return std::optional<TokenRecord>(std::move(record));
+}
+
+Result<std::string> PostgresStore::putConfigSnapshot(const std::string& text) {
+  if (text.empty()) return fail(ErrorCode::InvalidArgument, "a configuration snapshot needs text");
+  const std::string key = sha256Hex(text);
+  std::lock_guard lock(mutex_);
+  RUNWAY_STORE_TRY_ASSIGN(tx, Tx::begin(conn_, Tx::Mode::Write));
+  RUNWAY_STORE_TRY(checkFenceLocked());
+  RUNWAY_STORE_TRY(conn_.exec("INSERT INTO config_snapshots (key, text) VALUES ($1, $2) "
+                              "ON CONFLICT (key) DO NOTHING",
+                              {key, text}));
+  RUNWAY_STORE_TRY(tx.commit());
+  return key;
+}
+
+Result<std::string> PostgresStore::getConfigSnapshot(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  RUNWAY_STORE_TRY_ASSIGN(tx, Tx::begin(conn_, Tx::Mode::Read));
+  RUNWAY_STORE_TRY_ASSIGN(rows, conn_.exec("SELECT text FROM config_snapshots WHERE key = $1", {key}));
+  RUNWAY_STORE_TRY(tx.commit());
+  if (rows.size() == 0) return fail(ErrorCode::NotFound, "configuration snapshot " + key + " not found");
+  return rows.text(0, 0);
 }
 
 Result<void> PostgresStore::createToken(const TokenRecord& token,

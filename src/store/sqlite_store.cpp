@@ -169,6 +169,14 @@ ALTER TABLE deployments ADD COLUMN evidence_json TEXT NOT NULL DEFAULT '{}';
 -- lease keeps its row (holder '') so that its next term is still a new one.
 ALTER TABLE leases ADD COLUMN term INTEGER NOT NULL DEFAULT 1;
 )sql"},
+    {9, R"sql(
+-- Configuration snapshots, one row per content (Store::putConfigSnapshot): deployments name
+-- theirs by key in state_json instead of carrying the whole configuration in every commit.
+CREATE TABLE config_snapshots (
+  key  TEXT PRIMARY KEY,
+  text TEXT NOT NULL
+);
+)sql"},
 };
 
 constexpr int kLatestSchema = std::size(kMigrations);
@@ -288,6 +296,8 @@ class SqliteStore final : public Store {
   Result<void> releaseLease(const std::string& name, const std::string& holder) override;
   Result<std::optional<Lease>> getLease(const std::string& name) override;
   void setFence(std::optional<Fence> fence) override;
+  Result<std::string> putConfigSnapshot(const std::string& text) override;
+  Result<std::string> getConfigSnapshot(const std::string& key) override;
   Result<void> createToken(const TokenRecord& token, const std::vector<NewEvent>& events) override;
   Result<TokenRecord> getToken(const std::string& id) override;
   Result<std::vector<TokenRecord>> listTokens() override;
@@ -526,19 +536,20 @@ Result<DeploymentRecord> SqliteStore::getDeployment(const std::string& id) {
 
 Result<std::vector<DeploymentRecord>> SqliteStore::listDeployments(
     const DeploymentFilter& filter) {
-  if (filter.limit <= 0) {
-    return fail(ErrorCode::InvalidArgument, "deployment list limit must be positive");
+  if (filter.limit <= 0 || filter.offset < 0) {
+    return fail(ErrorCode::InvalidArgument, "deployment list limit must be positive and offset not negative");
   }
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(select,
                     conn_.prepare(std::string("SELECT ") + kDeploymentColumns +
                                   " FROM deployments WHERE (?1 = '' OR environment = ?1) "
                                   "AND (?2 = '' OR phase = ?2) AND (?3 = '' OR version = ?3) "
-                                  "ORDER BY created_at_ms DESC, rowid DESC LIMIT ?4"));
+                                  "ORDER BY created_at_ms DESC, rowid DESC LIMIT ?4 OFFSET ?5"));
   select.bind(1, filter.environment)
       .bind(2, filter.phase)
       .bind(3, filter.version)
-      .bind(4, std::int64_t{filter.limit});
+      .bind(4, std::int64_t{filter.limit})
+      .bind(5, std::int64_t{filter.offset});
   std::vector<DeploymentRecord> records;
   while (true) {
     RUNWAY_STORE_TRY_ASSIGN(row, select.step());
@@ -833,6 +844,32 @@ Result<std::optional<TokenRecord>> SqliteStore::findTokenLocked(const std::strin
   if (!found) return std::optional<TokenRecord>();
   RUNWAY_STORE_TRY_ASSIGN(record, readToken(select));
   return std::optional<TokenRecord>(std::move(record));
+}
+
+Result<std::string> SqliteStore::putConfigSnapshot(const std::string& text) {
+  if (text.empty()) return fail(ErrorCode::InvalidArgument, "a configuration snapshot needs text");
+  const std::string key = sha256Hex(text);
+  std::lock_guard lock(mutex_);
+  RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Write));
+  RUNWAY_STORE_TRY(checkFenceLocked());
+  {
+    RUNWAY_STORE_TRY_ASSIGN(
+        insert, conn_.prepare("INSERT INTO config_snapshots (key, text) VALUES (?1, ?2) "
+                              "ON CONFLICT (key) DO NOTHING"));
+    insert.bind(1, key).bind(2, text);
+    RUNWAY_STORE_TRY(insert.run());
+  }
+  RUNWAY_STORE_TRY(tx.commit());
+  return key;
+}
+
+Result<std::string> SqliteStore::getConfigSnapshot(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare("SELECT text FROM config_snapshots WHERE key = ?1"));
+  select.bind(1, key);
+  RUNWAY_STORE_TRY_ASSIGN(row, select.step());
+  if (!row) return fail(ErrorCode::NotFound, "configuration snapshot " + key + " not found");
+  return select.text(0);
 }
 
 Result<void> SqliteStore::createToken(const TokenRecord& token,

@@ -36,6 +36,8 @@ class ForwardingStore : public store::Store {
     return inner_->getServing(env);
   }
   Result<store::DeploymentRecord> getDeployment(const std::string& id) override { return inner_->getDeployment(id); }
+  Result<std::string> putConfigSnapshot(const std::string& t) override { return inner_->putConfigSnapshot(t); }
+  Result<std::string> getConfigSnapshot(const std::string& k) override { return inner_->getConfigSnapshot(k); }
   Result<std::vector<store::DeploymentRecord>> listDeployments(const store::DeploymentFilter& f) override {
     return inner_->listDeployments(f);
   }

@@ -47,6 +47,8 @@ class ServeFixture {
   std::filesystem::path configPath() const { return dir_ / "runway.yaml"; }
   const std::string& url() const { return url_; }
   const std::string& adminToken() const { return admin_; }
+  // The server's process id; 0 when it is not running.
+  pid_t pid() const { return server_ ? server_->pid() : 0; }
   // More arguments for `runway serve` (set before start()).
   std::vector<std::string> extra_args;
 

@@ -94,6 +94,12 @@ class BrokenTokenStore final : public store::Store {
   Result<std::optional<store::ServingRecord>> getServing(const std::string& env) override {
     return inner_.getServing(env);
   }
+  Result<std::string> putConfigSnapshot(const std::string& t) override {
+    return inner_.putConfigSnapshot(t);
+  }
+  Result<std::string> getConfigSnapshot(const std::string& k) override {
+    return inner_.getConfigSnapshot(k);
+  }
   Result<store::DeploymentRecord> getDeployment(const std::string& id) override {
     return inner_.getDeployment(id);
   }

@@ -227,10 +227,13 @@ TEST_F(ControllerTest, ADeploymentWhoseSnapshotNoLongerLoadsIsStoppedNotContinue
 
   auto record = store_->getDeployment(v2);
   ASSERT_TRUE(record.has_value()) << record.error().message;
+  // Its document names its snapshot by key; point it at one that a newer runway would refuse.
   auto state = boost::json::parse(record->state_json);
-  auto& files = state.at("spec").at("files").as_array();
-  ASSERT_FALSE(files.empty());
-  files[0].as_object()["text"] = "apiVersion: runway/v1\nkind: Environment\nmetadata: {name: x}\nspec: {nonsense: 1}\n";
+  ASSERT_TRUE(state.at("spec").as_object().contains("key")) << record->state_json;
+  auto broken = store_->putConfigSnapshot(
+      R"([{"name":"x.yaml","text":"apiVersion: runway/v1\nkind: Environment\nmetadata: {name: x}\nspec: {nonsense: 1}\n"}])");
+  ASSERT_TRUE(broken.has_value());
+  state.at("spec").as_object()["key"] = *broken;
   record->state_json = boost::json::serialize(state);
   ASSERT_TRUE(store_->updateDeployment(*record, {}).has_value());
 

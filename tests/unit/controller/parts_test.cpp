@@ -1,6 +1,7 @@
 // The controller's small parts on their own: release bookkeeping, gates, folding actions into
 // the persisted intent, the deployment repository's compare-and-swap.
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "deployment_repository.hpp"
@@ -108,7 +109,8 @@ TEST_F(StoreFixture, AStaleCommitChangesNothing) {
   EXPECT_EQ(store_->getDeployment("dep-1")->phase, "Queued");
 }
 
-// A deployment read back from the store gets the configuration it was requested under.
+// A deployment read back from the store gets the configuration it was requested under: from
+// the files in its document (as written before snapshots were stored by key)...
 TEST_F(StoreFixture, ALoadedDeploymentGetsItsSpecSnapshot) {
   auto requested_under = loadTestConfig();
   ConfigKnobs changed;
@@ -116,7 +118,7 @@ TEST_F(StoreFixture, ALoadedDeploymentGetsItsSpecSnapshot) {
   auto live = loadTestConfig(changed);
   PersistedDeployment doc;
   doc.state = stateOf("v1", "");
-  doc.spec_sources = requested_under->sources;
+  doc.spec_sources = std::make_shared<const std::vector<config::SourceFile>>(requested_under->sources);
   auto rec = record("dep-1", "v1", "Progressing", 1);
   rec.state_json = toJson(doc);
   ASSERT_TRUE(store_->createDeployment(rec, {}));
@@ -126,6 +128,76 @@ TEST_F(StoreFixture, ALoadedDeploymentGetsItsSpecSnapshot) {
   ASSERT_NE(d, nullptr);
   const auto* app = d->config->applicationFor(*d->config->findEnvironment("canary"));
   EXPECT_EQ(app->services.front().local->command.front(), "web-v1");
+}
+
+// ... or from the store by its key: the document holds the key, not the configuration, and
+// deployments requested under one configuration share one stored copy and one in memory.
+TEST_F(StoreFixture, ASnapshotIsStoredOnceByKeyAndRestoredFromIt) {
+  auto requested_under = loadTestConfig();
+  ConfigKnobs changed;
+  changed.web = "web-v2";
+  auto live = loadTestConfig(changed);
+  auto sources = std::make_shared<const std::vector<config::SourceFile>>(requested_under->sources);
+  DeploymentRepository writer(store_);
+  auto key = writer.storeSnapshot(sources);
+  ASSERT_TRUE(key) << key.error().message;
+  EXPECT_EQ(*writer.storeSnapshot(sources), *key);
+  for (const char* id : {"dep-1", "dep-2"}) {
+    PersistedDeployment doc;
+    doc.state = stateOf("v1", "");
+    doc.spec_sources = sources;
+    doc.spec_key = *key;
+    auto rec = record(id, "v1", "Progressing", 1);
+    rec.state_json = toJson(doc);
+    EXPECT_EQ(rec.state_json.find("web-v1"), std::string::npos);  // the key, not the files
+    ASSERT_TRUE(store_->createDeployment(rec, {}));
+  }
+  DeploymentRepository repo(store_);
+  ASSERT_TRUE(repo.loadLive(live));
+  const auto* d1 = repo.find("dep-1");
+  const auto* d2 = repo.find("dep-2");
+  ASSERT_NE(d1, nullptr);
+  ASSERT_NE(d2, nullptr);
+  EXPECT_TRUE(d1->snapshot_error.empty()) << d1->snapshot_error;
+  const auto* app = d1->config->applicationFor(*d1->config->findEnvironment("canary"));
+  EXPECT_EQ(app->services.front().local->command.front(), "web-v1");
+  EXPECT_EQ(d1->doc.spec_sources, d2->doc.spec_sources);  // one copy
+  EXPECT_EQ(d1->config, d2->config);
+}
+
+// A key the store does not have is a snapshot that cannot be restored: the deployment gets the
+// live configuration only to be stopped (LiveDeployment::snapshot_error), never to go on.
+TEST_F(StoreFixture, ASnapshotKeyTheStoreLacksIsASnapshotError) {
+  PersistedDeployment doc;
+  doc.state = stateOf("v1", "");
+  doc.spec_key = std::string(64, 'a');
+  auto rec = record("dep-1", "v1", "Progressing", 1);
+  rec.state_json = toJson(doc);
+  ASSERT_TRUE(store_->createDeployment(rec, {}));
+  DeploymentRepository repo(store_);
+  ASSERT_TRUE(repo.loadLive(loadTestConfig()));
+  const auto* d = repo.find("dep-1");
+  ASSERT_NE(d, nullptr);
+  EXPECT_NE(d->snapshot_error.find("cannot be read"), std::string::npos) << d->snapshot_error;
+}
+
+// A restart (or a new leader) drives every live deployment, not only those among the newest
+// thousand: here the one live deployment is older than 1,001 that ended.
+TEST_F(StoreFixture, ALiveDeploymentOlderThanTheNewestThousandIsLoaded) {
+  auto make = [&](const std::string& id, Phase phase, std::int64_t ms) {
+    auto r = record(id, "v1", std::string(engine::toString(phase)), ms);
+    PersistedDeployment doc;
+    doc.state = stateOf("v1", "");
+    doc.state.phase = phase;
+    r.state_json = toJson(doc);
+    return store_->createDeployment(r, {}).has_value();
+  };
+  ASSERT_TRUE(make("dep-0000-live", Phase::Progressing, 1));
+  for (int i = 1; i <= 1001; ++i) ASSERT_TRUE(make(fmt::format("dep-{:04d}", i), Phase::Succeeded, 1 + i));
+  DeploymentRepository repo(store_);
+  ASSERT_TRUE(repo.loadLive(loadTestConfig()));
+  EXPECT_NE(repo.find("dep-0000-live"), nullptr);
+  EXPECT_EQ(repo.all().size(), 1u);
 }
 
 TEST(GatesTest, ABusyEnvironmentQueuesRejectsOrSupersedesByPolicy) {

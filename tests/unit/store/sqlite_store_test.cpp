@@ -462,7 +462,7 @@ TEST_F(SqliteStoreTest, FileIsInWalModeWithMigrationsRecorded) {
   EXPECT_EQ(raw.scalar("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(raw.scalar("SELECT group_concat(version) FROM "
                        "(SELECT version FROM schema_migrations ORDER BY version)"),
-            "1,2,3,4,5,6,7,8");
+            "1,2,3,4,5,6,7,8,9");
 }
 
 // A store written by the release before tokens (schema 1) gains the tokens table on open and
@@ -474,7 +474,7 @@ TEST_F(SqliteStoreTest, SchemaOneStoreIsMigratedToTokensKeepingItsData) {
     RawDb raw(path_);
     ASSERT_EQ(raw.exec("DROP TABLE tokens; DROP TABLE serving; DROP TABLE notifications; "
                        "ALTER TABLE events DROP COLUMN key_id; ALTER TABLE deployments DROP COLUMN evidence_json; "
-                       "ALTER TABLE leases DROP COLUMN term; DELETE FROM schema_migrations WHERE version >= 2"),
+                       "ALTER TABLE leases DROP COLUMN term; DROP TABLE config_snapshots; DELETE FROM schema_migrations WHERE version >= 2"),
               "");
   }
   store_ = open();
@@ -484,7 +484,7 @@ TEST_F(SqliteStoreTest, SchemaOneStoreIsMigratedToTokensKeepingItsData) {
   EXPECT_EQ(store_->getToken("aaaaaaaaaaaaaaaa")->name, "alice");
   EXPECT_TRUE(store_->verifyChain()->intact());
   RawDb raw(path_);
-  EXPECT_EQ(raw.scalar("SELECT COUNT(*) FROM schema_migrations"), "8");
+  EXPECT_EQ(raw.scalar("SELECT COUNT(*) FROM schema_migrations"), "9");
 }
 
 // A store written before serving records (schema 2) gains the serving table on open, empty: what
@@ -497,7 +497,7 @@ TEST_F(SqliteStoreTest, SchemaTwoStoreGainsAnEmptyServingTable) {
     ASSERT_EQ(raw.exec("DROP TABLE serving; DROP TABLE notifications; "
                        "ALTER TABLE tokens DROP COLUMN expires_at_ms; ALTER TABLE events DROP COLUMN key_id; "
                        "ALTER TABLE deployments DROP COLUMN evidence_json; "
-                       "ALTER TABLE leases DROP COLUMN term; DELETE FROM schema_migrations WHERE version >= 3"),
+                       "ALTER TABLE leases DROP COLUMN term; DROP TABLE config_snapshots; DELETE FROM schema_migrations WHERE version >= 3"),
               "");
   }
   store_ = open();
@@ -518,7 +518,7 @@ TEST_F(SqliteStoreTest, SchemaFourStoreKeepsItsTokensWithoutExpiry) {
     RawDb raw(path_);
     ASSERT_EQ(raw.exec("ALTER TABLE tokens DROP COLUMN expires_at_ms; ALTER TABLE events DROP COLUMN key_id; "
                        "ALTER TABLE deployments DROP COLUMN evidence_json; "
-                       "ALTER TABLE leases DROP COLUMN term; DELETE FROM schema_migrations WHERE version >= 5"),
+                       "ALTER TABLE leases DROP COLUMN term; DROP TABLE config_snapshots; DELETE FROM schema_migrations WHERE version >= 5"),
               "");
   }
   store_ = open();
@@ -542,7 +542,7 @@ TEST_F(SqliteStoreTest, SchemaThreeStoreGainsAnEmptyOutbox) {
     RawDb raw(path_);
     ASSERT_EQ(raw.exec("DROP TABLE notifications; ALTER TABLE tokens DROP COLUMN expires_at_ms; "
                        "ALTER TABLE events DROP COLUMN key_id; ALTER TABLE deployments DROP COLUMN evidence_json; "
-                       "ALTER TABLE leases DROP COLUMN term; DELETE FROM schema_migrations WHERE version >= 4"),
+                       "ALTER TABLE leases DROP COLUMN term; DROP TABLE config_snapshots; DELETE FROM schema_migrations WHERE version >= 4"),
               "");
   }
   store_ = open();
@@ -565,7 +565,7 @@ TEST_F(SqliteStoreTest, SchemaFourStoreGainsEmptyEvidenceAndNewDeploymentsKeepTh
     RawDb raw(path_);
     ASSERT_EQ(raw.exec("ALTER TABLE deployments DROP COLUMN evidence_json; "
                        "ALTER TABLE tokens DROP COLUMN expires_at_ms; ALTER TABLE events DROP COLUMN key_id; "
-                       "ALTER TABLE leases DROP COLUMN term; DELETE FROM schema_migrations WHERE version >= 5"),
+                       "ALTER TABLE leases DROP COLUMN term; DROP TABLE config_snapshots; DELETE FROM schema_migrations WHERE version >= 5"),
               "");
   }
   store_ = open();

@@ -208,6 +208,21 @@ TEST_P(StoreContract, ReleaseWithoutVersionIsInvalid) {
   EXPECT_EQ(put.error().code, ErrorCode::InvalidArgument);
 }
 
+TEST_P(StoreContract, AConfigSnapshotIsStoredOncePerContentUnderItsSha256) {
+  const std::string text = R"([{"name":"a.yaml","text":"x"}])";
+  auto k1 = store_->putConfigSnapshot(text);
+  ASSERT_TRUE(k1) << k1.error().message;
+  EXPECT_EQ(k1->size(), 64u);
+  EXPECT_EQ(*store_->putConfigSnapshot(text), *k1);  // again: the same key, nothing new
+  auto k2 = store_->putConfigSnapshot("second");
+  ASSERT_TRUE(k2);
+  EXPECT_NE(*k2, *k1);
+  EXPECT_EQ(*store_->getConfigSnapshot(*k1), text);
+  EXPECT_EQ(*store_->getConfigSnapshot(*k2), "second");
+  EXPECT_EQ(store_->putConfigSnapshot("").error().code, ErrorCode::InvalidArgument);
+  EXPECT_EQ(store_->getConfigSnapshot(std::string(64, '0')).error().code, ErrorCode::NotFound);
+}
+
 TEST_P(StoreContract, ReleasesListNewestFirstPerApplication) {
   ASSERT_TRUE(store_->putRelease(Release{"shop", "v1", {}, at(10)}).has_value());
   ASSERT_TRUE(store_->putRelease(Release{"shop", "v3", {}, at(30)}).has_value());
@@ -305,11 +320,15 @@ TEST_P(StoreContract, DeploymentsListNewestFirstWithFilters) {
   EXPECT_THAT(ids({"", "", "v1", 100}), ::testing::ElementsAre("d2", "d1"));
   EXPECT_THAT(ids({"production", "Pending", "v1", 100}), ::testing::ElementsAre("d2"));
   EXPECT_THAT(ids({"", "", "", 2}), ::testing::ElementsAre("d4", "d3"));
+  EXPECT_THAT(ids({"", "", "", 2, 2}), ::testing::ElementsAre("d2", "d1"));  // the next page
+  EXPECT_THAT(ids({"", "", "", 2, 3}), ::testing::ElementsAre("d1"));
+  EXPECT_TRUE(ids({"", "", "", 2, 4}).empty());
   EXPECT_TRUE(ids({"development", "", "", 100}).empty());
 
   auto bad = store_->listDeployments({"", "", "", 0});
   ASSERT_FALSE(bad.has_value());
   EXPECT_EQ(bad.error().code, ErrorCode::InvalidArgument);
+  EXPECT_EQ(store_->listDeployments({"", "", "", 10, -1}).error().code, ErrorCode::InvalidArgument);
 }
 
 TEST_P(StoreContract, DeploymentUpdateWithCurrentRevisionBumpsIt) {

@@ -284,9 +284,13 @@ struct PersistedDeployment {
   // The spec snapshot: the configuration in force when the deployment was requested, as its
   // files read (config::Config::sources). Everything the deployment does (the engine spec,
   // analysis templates, services' commands and env, checks, hooks) comes from it, so a reload
-  // reaches only deployments requested after it. Empty in documents written before snapshots
+  // reaches only deployments requested after it. Null in documents written before snapshots
   // were kept (and for configurations built in code): those read the live configuration.
-  std::vector<config::SourceFile> spec_sources;
+  // Shared by every deployment requested under the same configuration (it can be megabytes).
+  std::shared_ptr<const std::vector<config::SourceFile>> spec_sources;
+  // The snapshot's key in the store (Store::putConfigSnapshot): what the stored document holds
+  // instead of the files. "" in documents that carry the files themselves (written before).
+  std::string spec_key;
   bool queued = false;  // admitted to a busy environment; starts when it frees up
   bool rollback = false;
   bool emergency = false;

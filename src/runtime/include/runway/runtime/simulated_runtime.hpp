@@ -125,7 +125,9 @@ class SimulatedRuntime final : public Runtime {
 
   Result<void> resize(ServiceWorld& world, const Key& key, const std::string& version,
                       int instances, TimePoint now, std::vector<RuntimeEvent>& events);
-  void collectReady(TimePoint now, std::vector<RuntimeEvent>& events);
+  void collectReady(TimePoint now, std::vector<RuntimeEvent>& events);  // every service
+  void collectReady(const Key& key, ServiceWorld& world, TimePoint now,
+                    std::vector<RuntimeEvent>& events);
   void deliver(const std::vector<RuntimeEvent>& events) const;
   double requests(const ServiceWorld& world, const std::string& version, TimePoint from,
                   TimePoint to) const;

@@ -63,6 +63,7 @@ struct DeploymentFilter {
   std::string phase;        // "" = any
   std::string version;      // "" = any
   int limit = 100;          // newest first
+  int offset = 0;           // skips this many of the newest (the next page: offset + limit)
 };
 
 struct ApprovalRecord {
@@ -289,7 +290,8 @@ class Store {
   // ever promoted there, or the store predates serving records).
   virtual Result<std::optional<ServingRecord>> getServing(const std::string& environment) = 0;
   virtual Result<DeploymentRecord> getDeployment(const std::string& id) = 0;
-  // Newest created first (ties in insertion order, newest first); InvalidArgument for limit <= 0.
+  // Newest created first (ties in insertion order, newest first); InvalidArgument for limit <= 0
+  // or offset < 0.
   virtual Result<std::vector<DeploymentRecord>> listDeployments(const DeploymentFilter& filter) = 0;
 
   // Approvals; Conflict if this actor already decided for this role on this deployment;
@@ -318,6 +320,15 @@ class Store {
                                     Duration ttl, TimePoint now) = 0;
   virtual Result<void> releaseLease(const std::string& name, const std::string& holder) = 0;
   virtual Result<std::optional<Lease>> getLease(const std::string& name) = 0;
+
+  // Configuration snapshots: the configuration a deployment was requested under (its source
+  // files, as the caller serialises them), stored once per content under its key, the SHA-256
+  // of `text` in hex, which putConfigSnapshot returns; the deployments of one configuration
+  // share one copy instead of each writing the whole configuration with every commit.
+  // putConfigSnapshot is idempotent (the same text again: its key, nothing written);
+  // InvalidArgument for an empty text. getConfigSnapshot: NotFound for an unknown key.
+  virtual Result<std::string> putConfigSnapshot(const std::string& text) = 0;
+  virtual Result<std::string> getConfigSnapshot(const std::string& key) = 0;
 
   // Fencing. With a fence set, every write through this Store (all but the lease calls) first
   // checks, inside its own transaction, that `fence.holder` still holds lease `fence.lease` at
