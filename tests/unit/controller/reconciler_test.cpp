@@ -129,6 +129,37 @@ TEST(ReconcilerStoreDownTest, AVerdictWhoseCommitFailedIsDeliveredWhenTheStoreIs
   EXPECT_EQ(h.runtime->serving("canary", "web"), "v1");
 }
 
+class StoreWithoutSnapshots final : public runway::testing::ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  bool refuse = true;
+  Result<std::string> putConfigSnapshot(const std::string& text) override {
+    if (refuse) return fail(ErrorCode::Unavailable, "cannot reach the store");
+    return ForwardingStore::putConfigSnapshot(text);
+  }
+};
+
+// A deployment is created only with its configuration snapshot stored: when the store refuses
+// the snapshot, the request fails with the store's error and nothing of it exists; the next
+// request, with the store back, stores the snapshot and starts.
+TEST(ReconcilerSnapshotTest, ADeploymentWhoseSnapshotCannotBeStoredIsNotCreated) {
+  auto cfg = loadTestConfig();
+  ASSERT_NE(cfg, nullptr);
+  Harness h(cfg);
+  auto store = std::make_shared<StoreWithoutSnapshots>(h.store);
+  h.store = store;
+  ASSERT_TRUE(h.boot());
+  auto refused = h.r().deploy(deployOf("canary", "v1"));
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::Unavailable);
+  EXPECT_TRUE(store->inner().listDeployments({})->empty());
+  store->refuse = false;
+  auto v1 = h.r().deploy(deployOf("canary", "v1"));
+  ASSERT_TRUE(v1) << v1.error().message;
+  h.advance(Duration{1000});
+  EXPECT_EQ(h.phaseOf(v1->deployment_id), "Succeeded");
+}
+
 // A crash after the commit and before its traffic action: recovery executes the committed
 // intent again, and the deployment carries on from the committed step (not from the start).
 TEST_F(ReconcilerTest, ACrashBetweenCommitAndActionReExecutesTheIntent) {
