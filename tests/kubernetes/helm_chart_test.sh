@@ -3,8 +3,9 @@
 # (scripts/release-tools.sh), against the real kube-apiserver of the kubernetes tests
 # (RUNWAY_KUBE_CLUSTER, brought up by the kube_cluster fixture):
 #   - helm lint --strict, for the default values and for each values-*.yaml shipped;
-#   - replicaCount 2 is refused with the reason (the chart does not render the PostgreSQL store
-#     and its leader election yet);
+#   - replicaCount 2 is refused with SQLite, and without a shared audit key, each with the reason;
+#     values-ha.yaml renders several pods on PostgreSQL (no volume claim, each pod named as a
+#     server, the password and the audit key from Secrets);
 #   - the configuration the ConfigMap carries passes `runway validate`;
 #   - every manifest is accepted by the API server (server-side dry run), the ServiceMonitor
 #     excepted (its CRD is the Prometheus Operator's, not in this cluster: it is rendered only);
@@ -45,10 +46,27 @@ for v in "${values_files[@]}"; do
 done
 
 if out=$("$helm" template rw "$chart" --set replicaCount=2 2>&1); then
-  bad "replicaCount=2 rendered"
+  bad "replicaCount=2 rendered on SQLite"
 else
-  [[ $out == *"replicaCount must be 1"*"PostgreSQL store"* ]] && ok "replicaCount=2 refused: the chart has no HA rendering yet" || bad "replicaCount=2: $out"
+  [[ $out == *"replicaCount must be 1 with SQLite"*"PostgreSQL store"* ]] && ok "replicaCount=2 on SQLite refused" || bad "replicaCount=2: $out"
 fi
+if out=$("$helm" template rw "$chart" --set replicaCount=2 --set store.postgres=postgres://runway@db:5432/runway 2>&1); then
+  bad "replicaCount=2 rendered without a shared audit key"
+else
+  [[ $out == *"auditKey.existingSecret"* ]] && ok "replicaCount=2 without a shared audit key refused" || bad "no audit key: $out"
+fi
+if out=$("$helm" template rw "$chart" --set store.postgres=postgres://runway:secret@db:5432/runway 2>&1); then
+  bad "a password in store.postgres rendered"
+else
+  [[ $out == *"must not carry the password"* && $out != *"secret@"* ]] && ok "a password in store.postgres refused (not repeated)" || bad "password in URL: $out"
+fi
+ha=$("$helm" template rw "$chart" -f "$chart/values-ha.yaml")
+for want in "replicas: 3" "type: RollingUpdate" "- --store" '- "$(POD_NAME)"' "- --audit-key-file" "secretName: runway-store" \
+  "secretName: runway-audit-key" "fieldPath: status.podIP"; do
+  [[ $ha == *"$want"* ]] && ok "values-ha.yaml renders: $want" || bad "values-ha.yaml lacks: $want"
+done
+[[ $ha != *"kind: PersistentVolumeClaim"* ]] && ok "values-ha.yaml: no volume claim (each pod's data directory is its own)" ||
+  bad "values-ha.yaml renders a PersistentVolumeClaim"
 
 render() { # NAME ARGS...: renders into $work/NAME.yaml
   local name=$1
