@@ -1,5 +1,6 @@
 #include "leadership.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include <boost/json.hpp>
@@ -210,7 +211,15 @@ void forwardWritesToLeader(std::vector<api::Route>& routes, std::string server_i
     if (!route.pattern.starts_with("/api/v1/") || route.pattern == "/api/v1/session") continue;
     route.handler = [inner = std::move(route.handler), server_id, leading,
                      leader](api::HttpRequest& req) -> api::HttpResponse {
-      if (leading()) return inner(req);
+      if (leading()) {
+        api::HttpResponse resp = inner(req);
+        // Between winning the lease and the term's controller running (or while a term ends),
+        // the leader answers 503 (notLeading()): a moment's wait, say when to try again.
+        const bool says_when = std::any_of(resp.headers.begin(), resp.headers.end(),
+                                           [](const auto& h) { return h.first == "Retry-After"; });
+        if (resp.status == 503 && !says_when) resp.headers.emplace_back("Retry-After", "1");
+        return resp;
+      }
       const auto unavailable = [&](std::string message, const std::string& leader_url) {
         boost::json::object details;
         if (!leader_url.empty()) details["leader"] = leader_url;

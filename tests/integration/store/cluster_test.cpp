@@ -256,7 +256,19 @@ void failoverTrials(std::size_t server_count, int default_trials) {
         << cluster.logs();
     const std::size_t via = random() % server_count;
     const std::string version = fmt::format("v{}", trial + 2);
-    const std::string id = cluster.at(via).deploy("canary", version, &error);
+    // As a client does: a 503 with Retry-After that wrote nothing (the lease just changed
+    // hands, the new term's controller is starting) is tried again.
+    std::string id;
+    ASSERT_TRUE(pollUntil(
+        [&] {
+          id = cluster.at(via).deploy("canary", version, &error);
+          // Only refusals that wrote nothing: a leader that did not answer a forwarded request
+          // leaves its outcome unknown, and is a failure here.
+          return !id.empty() || (error.find("does not lead") == std::string::npos &&
+                                 error.find("no server leads") == std::string::npos);
+        },
+        deadlineIn(kTtl + 10s), 250ms))
+        << error;
     ASSERT_FALSE(id.empty()) << error;
     // A random moment of the canary (about 4 s long): before its first step, in a pause, at
     // a weight change, or once it is over.
