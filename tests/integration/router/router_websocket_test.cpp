@@ -56,10 +56,12 @@ class WebSocketEcho {
 
   ~WebSocketEcho() {
     stopped_ = true;
+    // shutdown() wakes the blocked accept(); the acceptor is closed only once its thread is done
+    // with it (closing it under accept() is a data race, which ThreadSanitizer reported).
     ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
+    accept_thread_.join();
     boost::system::error_code ec;
     acceptor_.close(ec);
-    accept_thread_.join();
     {
       std::lock_guard lock(mu_);
       for (int fd : fds_) ::shutdown(fd, SHUT_RDWR);
