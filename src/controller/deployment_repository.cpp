@@ -31,25 +31,25 @@ Result<void> DeploymentRepository::loadLive(
   store::DeploymentFilter filter;
   filter.limit = 1000;
   for (;; filter.offset += filter.limit) {
-  auto records = store_->listDeployments(filter);
-  if (!records) return fail(records.error());
-  const bool last = records->size() < static_cast<std::size_t>(filter.limit);
-  for (auto& record : *records) {
-    auto doc = parsePersisted(record.state_json);
-    if (!doc) {
-      spdlog::error("deployment {}: cannot read its stored state: {}", record.id, doc.error().message);
-      continue;
+    auto records = store_->listDeployments(filter);
+    if (!records) return fail(records.error());
+    const bool last = records->size() < static_cast<std::size_t>(filter.limit);
+    for (auto& record : *records) {
+      auto doc = parsePersisted(record.state_json);
+      if (!doc) {
+        spdlog::error("deployment {}: cannot read its stored state: {}", record.id, doc.error().message);
+        continue;
+      }
+      if (!doc->live()) continue;
+      LiveDeployment d;
+      d.record = std::move(record);
+      d.doc = std::move(*doc);
+      restoreConfig(d, live_config);
+      if (!d.snapshot_error.empty()) spdlog::error("deployment {}: {}", d.record.id, d.snapshot_error);
+      const std::string id = d.record.id;
+      live_.insert_or_assign(id, std::move(d));
     }
-    if (!doc->live()) continue;
-    LiveDeployment d;
-    d.record = std::move(record);
-    d.doc = std::move(*doc);
-    restoreConfig(d, live_config);
-    if (!d.snapshot_error.empty()) spdlog::error("deployment {}: {}", d.record.id, d.snapshot_error);
-    const std::string id = d.record.id;
-    live_.insert_or_assign(id, std::move(d));
-  }
-  if (last) return {};
+    if (last) return {};
   }
 }
 
@@ -73,7 +73,7 @@ void DeploymentRepository::restoreConfig(LiveDeployment& d,
     if (auto it = by_key_.find(doc.spec_key); it != by_key_.end()) doc.spec_sources = it->second.lock();
     if (!doc.spec_sources) {
       auto text = store_->getConfigSnapshot(doc.spec_key);
-      auto files = text ? sourcesFromJson(*text) : Result<std::vector<config::SourceFile>>(fail(text.error()));
+      auto files = text ? sourcesFromJson(*text) : fail(text.error());
       if (!files) {
         // As a snapshot that no longer loads: the live configuration, good only for stopping it.
         d.snapshot_error = "its configuration snapshot " + doc.spec_key + " cannot be read: " + files.error().message;
