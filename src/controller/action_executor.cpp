@@ -1,5 +1,7 @@
 #include "action_executor.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -71,12 +73,15 @@ bool ActionExecutor::startVersion(const LiveDeployment& d, const engine::StartVe
     for (const auto& art : d.doc.state.artifacts) artifacts[art.service] = art.ref;
   }
   auto r = runtime_->startVersionFor(d.record.id, *env, *svc, a.version, a.instances, artifacts);
+  const auto key = std::make_tuple(d.record.id, a.service, a.version);
   if (!r) {
     metrics_.countFailure("startVersion");
     spdlog::error("deployment {}: start {} {} x{}: {}", d.record.id, a.service, a.version,
                   a.instances, r.error().message);
+    if (r.error().code == ErrorCode::InvalidArgument) refused_starts_[key] = r.error().message;
     return false;
   }
+  refused_starts_.erase(key);
   return true;
 }
 
@@ -133,8 +138,11 @@ std::optional<engine::RuntimeReport> ActionExecutor::observe(const LiveDeploymen
                                                              const std::string& service,
                                                              const std::string& version,
                                                              int traffic_weight) {
+  const auto refused = refused_starts_.find({d.record.id, service, version});
   auto instances = runtime_->instances(d.record.environment, service);
-  if (!instances) return std::nullopt;
+  // A service that runs nothing yet has no instances to list; a refused start is still news.
+  if (!instances && refused == refused_starts_.end()) return std::nullopt;
+  if (!instances) instances = std::vector<runtime::InstanceInfo>{};
   engine::RuntimeReport r;
   r.service = service;
   r.version = version;
@@ -152,6 +160,10 @@ std::optional<engine::RuntimeReport> ActionExecutor::observe(const LiveDeploymen
       r.failed++;
       if (r.failure_detail.empty()) r.failure_detail = i.diagnosis;
     }
+  }
+  if (refused != refused_starts_.end()) {
+    r.failed = std::max(r.failed, 1);
+    r.failure_detail = "the runtime refused to start it: " + refused->second;
   }
   return r;
 }
@@ -199,8 +211,9 @@ void ActionExecutor::runChecks(const LiveDeployment& d, const engine::RunChecks&
   });
 }
 
-void ActionExecutor::forgetChecks(const std::string& id) {
+void ActionExecutor::forget(const std::string& id) {
   std::erase_if(checks_in_flight_, [&](const auto& k) { return k.first == id; });
+  std::erase_if(refused_starts_, [&](const auto& k) { return std::get<0>(k.first) == id; });
 }
 
 void ActionExecutor::runHookIntents(

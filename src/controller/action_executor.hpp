@@ -9,10 +9,12 @@
 // Strand only.
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 
 #include "deployment_repository.hpp"
 #include "metrics.hpp"
@@ -33,7 +35,11 @@ class ActionExecutor {
 
   // Runtime ------------------------------------------------------------------------------
   // Starts `a` with the services of the deployment's spec snapshot. False when it failed
-  // (logged, counted; the intent is executed again later).
+  // (logged, counted; the intent is executed again later). A start the runtime refuses as
+  // invalid (InvalidArgument: a command it cannot find, TLS files it cannot use) is also
+  // remembered, and observe() reports the version as failed with the runtime's reason until a
+  // start of it succeeds: the deployment ends at once, saying why, rather than waiting for
+  // instances that cannot come until its progress deadline.
   bool startVersion(const LiveDeployment& d, const engine::StartVersion& a);
   // Sets a service's split. Applied when the runtime has it (the caller reports the weights in
   // effect to the engine); Failed (logged, counted) when the runtime refused it; Nothing when
@@ -63,7 +69,8 @@ class ActionExecutor {
   // `done` gets its result on the strand.
   void runChecks(const LiveDeployment& d, const engine::RunChecks& c,
                  std::function<void(engine::CheckResult)> done);
-  void forgetChecks(const std::string& id);
+  // Forgets a deployment that ended: its checks in flight and its refused starts.
+  void forget(const std::string& id);
 
   // Hooks --------------------------------------------------------------------------------
   bool hooksConfigured() const { return hooks_ != nullptr; }
@@ -89,6 +96,8 @@ class ActionExecutor {
   std::set<std::string> starting_;         // deployments whose start hooks are running
   std::set<std::string> hooks_in_flight_;  // "<id>/<point>/<attempt>"
   std::set<std::pair<std::string, std::uint32_t>> checks_in_flight_;
+  // (deployment, service, version) -> why the runtime refused to start it.
+  std::map<std::tuple<std::string, std::string, std::string>, std::string> refused_starts_;
 };
 
 }  // namespace runway::controller

@@ -433,7 +433,7 @@ void Reconciler::runChecks(const std::string& id, const engine::RunChecks& c) {
 void Reconciler::forget(const std::string& id) {
   deployments_.erase(id);
   analysis_.forget(id);
-  executor_.forgetChecks(id);
+  executor_.forget(id);
   fired_.erase(id);
   undelivered_.erase(id);
 }

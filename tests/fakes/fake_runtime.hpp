@@ -14,6 +14,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -37,6 +38,16 @@ class FakeRuntime final : public runtime::Runtime {
   std::set<std::string> never_ready;
   // The same for one service's instances only: {service, version}.
   std::set<std::pair<std::string, std::string>> never_ready_in;
+  // From now on, starts of `version` are refused with `error` (an unusable TLS pair, a command
+  // the runtime cannot find: InvalidArgument; a runtime that cannot be reached: Unavailable).
+  void refuseStart(const std::string& version, Error error) {
+    std::lock_guard lock(mu_);
+    refuse_start_[version] = std::move(error);
+  }
+  void allowStart(const std::string& version) {
+    std::lock_guard lock(mu_);
+    refuse_start_.erase(version);
+  }
   // What statistics() answers (none when unset).
   std::function<Result<std::vector<runtime::VersionStatistics>>(std::string_view, std::string_view, Duration)>
       on_statistics;
@@ -48,6 +59,9 @@ class FakeRuntime final : public runtime::Runtime {
     Effect e{"start", environment.name, service.name, fmt::format("{} x{}", version, instances)};
     effect(e);
     std::lock_guard lock(mu_);
+    if (const auto refused = refuse_start_.find(std::string(version)); refused != refuse_start_.end()) {
+      return tl::unexpected(refused->second);
+    }
     auto& svc = world_[{environment.name, service.name}];
     svc.versions[std::string(version)] = instances;
     svc.artifacts[std::string(version)] = artifacts;
@@ -238,6 +252,7 @@ class FakeRuntime final : public runtime::Runtime {
   }
 
   mutable std::mutex mu_;
+  std::map<std::string, Error> refuse_start_;
   std::map<std::pair<std::string, std::string>, ServiceWorld> world_;
   std::vector<Effect> journal_;
 };

@@ -302,5 +302,39 @@ TEST_F(ControllerTest, AFirstReleaseRolledBackWithdrawsItsTrafficAndRetiresOnce)
   EXPECT_EQ(*currentRelease(*store_, "rolling"), "");
 }
 
+// A start the runtime refuses as invalid (here: the listener's TLS pair does not match) ends the
+// deployment at once with the runtime's reason and counts against the release: nothing of it
+// takes traffic, the stable version keeps serving. A refusal that may pass (the runtime
+// unreachable) is tried again until it does.
+TEST_F(ControllerTest, AStartTheRuntimeRefusesAsInvalidEndsTheDeploymentSayingWhy) {
+  const auto v1 = deploy("rolling", "v1");
+  ASSERT_TRUE(reach(v1, "Succeeded", Duration{1000})) << phaseOf(v1);
+
+  const std::string why =
+      "traffic.listener.tls of environment 'rolling': TLS private key /etc/tls/other.key does "
+      "not match the certificate /etc/tls/web.pem";
+  runtime_->refuseStart("v2", Error{ErrorCode::InvalidArgument, why});
+  const auto v2 = deploy("rolling", "v2");
+  ASSERT_TRUE(reach(v2, "RolledBack", Duration{100})) << phaseOf(v2);
+  auto record = store_->getDeployment(v2);
+  ASSERT_TRUE(record.has_value());
+  const auto doc = boost::json::parse(record->state_json);
+  const std::string reason(doc.at("state").at("abortReason").as_string());
+  EXPECT_NE(reason.find("the runtime refused to start it: " + why), std::string::npos) << reason;
+  EXPECT_EQ(runtime_->serving("rolling", "web"), "v1");
+  EXPECT_EQ(*currentRelease(*store_, "rolling"), "v1");
+  for (const auto& e : runtime_->journal()) {
+    EXPECT_FALSE(e.kind == "traffic" && e.detail.find("v2") != std::string::npos) << e.detail;
+  }
+
+  runtime_->refuseStart("v3", Error{ErrorCode::Unavailable, "the router's admin socket is gone"});
+  const auto v3 = deploy("rolling", "v3");
+  for (int i = 0; i < 50; ++i) clock_->advance(Duration{100});
+  ASSERT_TRUE(test::pollUntil([&] { return phaseOf(v3) == "Progressing"; }, test::deadlineIn(10s)))
+      << phaseOf(v3);
+  runtime_->allowStart("v3");
+  ASSERT_TRUE(reach(v3, "Succeeded", Duration{1000})) << phaseOf(v3);
+}
+
 }  // namespace
 }  // namespace runway::controller::testing
