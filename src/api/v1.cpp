@@ -464,6 +464,7 @@ HttpResponse environmentsView(const Ctx& c, const HttpRequest& req, const std::s
         json::object so{{"name", svc.name}};
         auto address = c->runtime->serviceAddress(env.name, svc.name);
         so["address"] = address ? json::value(*address) : json::value(nullptr);
+        so["tls"] = env.traffic.listener && env.traffic.listener->tls;
         // Percent; whole numbers as integers (Boost.JSON writes 100.0 as 1E2).
         const auto percent = [](const std::map<std::string, int>& per_mille) {
           json::object out;

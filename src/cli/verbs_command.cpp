@@ -243,7 +243,12 @@ void printEnvironment(const json::value& e) {
         split += fmt::format("{}={:g}%", std::string_view(kv.key()), pct);
       }
     }
-    fmt::print("  service {:<12} {:<28} traffic {}\n", text(s, "name"), orDash(text(s, "address")), orDash(split));
+    // A listener that terminates TLS is reached with https; its address says so.
+    const auto& tls = member(s, "tls");
+    const std::string address = text(s, "address").empty() || !(tls.is_bool() && tls.get_bool())
+                                    ? text(s, "address")
+                                    : "https://" + text(s, "address");
+    fmt::print("  service {:<12} {:<28} traffic {}\n", text(s, "name"), orDash(address), orDash(split));
     if (const auto& routes = member(s, "routes"); routes.is_array()) {
       for (const auto& r : routes.get_array()) {
         const bool header = !text(r, "header").empty();

@@ -10,6 +10,8 @@
 #include <map>
 #include <sstream>
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
@@ -42,6 +44,9 @@ using detail::Reader;
 using detail::Val;
 
 constexpr std::string_view kApiVersion = "runway/v1";
+
+// The absolute directory of the file `r` reads (below).
+std::string configDir(const Reader& r);
 
 const std::vector<std::string> kKinds{"Application", "Environment", "AnalysisTemplate",
                                       "NotificationChannel", "AlertRule", "IncidentSeverity",
@@ -143,6 +148,7 @@ class Loader {
   CanaryStep parseStep(Reader& r, const Val& v);
   HeaderRoute parseHeaderRoute(Reader& r, const Val& v);
   TrafficRouting parseTraffic(Reader& r, const Val& v);
+  ListenerSettings::Tls parseListenerTls(Reader& r, const Val& v);
   void checkKubernetesRouting(const Environment& env);
   ApprovalPolicy parseApprovals(Reader& r, const Val& v);
   ChangeWindow parseWindow(Reader& r, const Val& v);
@@ -1364,7 +1370,8 @@ TrafficRouting Loader::parseTraffic(Reader& r, const Val& v) {
   if (auto lv = f.get("listener")) {
     ListenerSettings listener;
     listener.location = lv->location;
-    const Fields lf(r, *lv, {"headerTimeout", "idleTimeout", "requestTimeout", "maxRequestBody"});
+    const Fields lf(r, *lv,
+                    {"headerTimeout", "idleTimeout", "requestTimeout", "maxRequestBody", "tls"});
     if (lf.isMap()) {
       lf.duration("headerTimeout", listener.header_timeout, Duration{1});
       lf.duration("idleTimeout", listener.idle_timeout, Duration{1});
@@ -1380,10 +1387,35 @@ TrafficRouting Loader::parseTraffic(Reader& r, const Val& v) {
           }
         }
       }
+      if (auto tv = lf.get("tls")) listener.tls = parseListenerTls(r, *tv);
     }
     traffic.listener = std::move(listener);
   }
   return traffic;
+}
+
+// `traffic.listener.tls`: both files required, each a readable regular file, a relative path
+// taken from the configuration file's directory. Whether they hold a usable certificate and key
+// is the router's to say when the listener is set up (the local runtime asks it first).
+ListenerSettings::Tls Loader::parseListenerTls(Reader& r, const Val& v) {
+  ListenerSettings::Tls tls;
+  tls.location = v.location;
+  const Fields f(r, v, {"certificate", "key"});
+  if (!f.isMap()) return tls;
+  for (auto [name, out] : {std::pair{"certificate", &tls.certificate}, std::pair{"key", &tls.key}}) {
+    if (!f.require(name) || !f.str(name, *out)) continue;  // str refuses an empty name
+    const auto field = *f.get(name);
+    std::filesystem::path file(*out);
+    if (file.is_relative()) file = std::filesystem::path(configDir(r)) / file;
+    *out = file.lexically_normal().string();
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(file, ec)) {
+      error(field.location, field.path, fmt::format("\"{}\" is not a file", *out));
+    } else if (::access(out->c_str(), R_OK) != 0) {
+      error(field.location, field.path, fmt::format("\"{}\" cannot be read", *out));
+    }
+  }
+  return tls;
 }
 
 // What of `traffic:` and setHeaderRoute steps the kubernetes runtime can do: a Gateway API

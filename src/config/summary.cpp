@@ -185,6 +185,10 @@ std::string summarizeImpl(const Config& cfg) {
                      "request body at most {} bytes\n",
                      formatDuration(l->header_timeout), formatDuration(l->idle_timeout),
                      formatDuration(l->request_timeout), l->max_request_body);
+      if (l->tls) {
+        fmt::format_to(std::back_inserter(out), "    listener TLS: certificate {}, key {}\n",
+                       l->tls->certificate, l->tls->key);
+      }
     }
     if (env.post_deploy.duration.count() > 0) {
       fmt::format_to(std::back_inserter(out), "    post-deploy watch {}: {}\n", formatDuration(env.post_deploy.duration),

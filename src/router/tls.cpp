@@ -55,6 +55,12 @@ Result<std::shared_ptr<ssl::context>> loadTlsContext(const ListenerTls& tls) {
   return ctx;
 }
 
+Result<void> checkListenerTls(const ListenerTls& tls) {
+  auto ctx = loadTlsContext(tls);
+  if (!ctx) return fail(ctx.error());
+  return {};
+}
+
 Result<std::shared_ptr<TlsSlot>> TlsSlot::load(ListenerTls files) {
   TlsSlot probe(files, nullptr, Stamp{});
   const Stamp before = probe.stamp();

@@ -24,6 +24,7 @@
 #include "runway/core/ids.hpp"
 #include "runway/core/pattern.hpp"
 #include "runway/core/suggest.hpp"
+#include "runway/router/routing_table.hpp"
 #include "runway/runtime/records.hpp"
 
 namespace runway::runtime {
@@ -793,6 +794,7 @@ TrafficTable LocalRuntimeImpl::buildTable() const {
     st.listen_address = s.traffic.listen_address;
     st.listen_port = s.traffic.listen_port;
     st.limits = s.traffic.limits;
+    st.tls = s.traffic.tls;
     st.split = s.traffic.split;
     for (const auto& [name, v] : s.versions) {
       for (const auto& [index, in] : v.instances) {
@@ -986,6 +988,19 @@ Result<void> LocalRuntimeImpl::startVersion(const config::Environment& environme
   for (const auto& [key, value] : record.env) {
     if (auto ok = substitute(value, probe_values, "env." + key); !ok) return fail(ok.error());
   }
+  // The listener's TLS files, loaded as the router will load them: a pair it cannot use fails
+  // this call rather than the router's next table, which it would refuse whole (every
+  // service's traffic with it).
+  std::optional<ListenerTlsFiles> tls;
+  if (const auto& l = environment.traffic.listener; l && l->tls) {
+    tls = ListenerTlsFiles{l->tls->certificate, l->tls->key};
+    if (auto usable = router::checkListenerTls(router::ListenerTls{tls->certificate_file, tls->key_file});
+        !usable) {
+      return fail(ErrorCode::InvalidArgument,
+                  fmt::format("traffic.listener.tls of environment '{}': {}", environment.name,
+                              usable.error().message));
+    }
+  }
 
   {
     std::lock_guard lock(mutex_);
@@ -1014,6 +1029,10 @@ Result<void> LocalRuntimeImpl::startVersion(const config::Environment& environme
     }
     if (s.traffic.limits != limits) {
       s.traffic.limits = limits;
+      traffic_changed = true;
+    }
+    if (s.traffic.tls != tls) {
+      s.traffic.tls = tls;
       traffic_changed = true;
     }
     if (wanted_port != 0 && s.traffic.listen_port != wanted_port) {

@@ -231,6 +231,10 @@ std::string toJson(const TrafficRecord& r) {
                              {"idle_timeout_ms", r.limits.idle_timeout.count()},
                              {"request_timeout_ms", r.limits.request_timeout.count()},
                              {"max_request_body", r.limits.max_request_body}};
+  if (r.tls) {
+    o["tls"] = json::object{{"certificate_file", r.tls->certificate_file},
+                            {"key_file", r.tls->key_file}};
+  }
   json::object weights;
   for (const auto& [version, weight] : r.split.weights) weights[version] = weight;
   o["weights"] = std::move(weights);
@@ -274,6 +278,15 @@ Result<TrafficRecord> parseTrafficRecord(std::string_view text) {
     RUNWAY_READ(body, limit_reader.integer("max_request_body"));
     if (body < 0) return fail(ErrorCode::InvalidArgument, "field 'max_request_body' is negative");
     r.limits.max_request_body = static_cast<std::uint64_t>(body);
+  }
+  if (object->contains("tls")) {  // absent for a plain listener
+    json::object tls;
+    RUNWAY_READ(tls, in.object("tls"));
+    const Reader tls_reader(tls);
+    ListenerTlsFiles files;
+    RUNWAY_READ(files.certificate_file, tls_reader.string("certificate_file"));
+    RUNWAY_READ(files.key_file, tls_reader.string("key_file"));
+    r.tls = std::move(files);
   }
   json::object weights;
   RUNWAY_READ(weights, in.object("weights"));

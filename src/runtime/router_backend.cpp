@@ -26,6 +26,7 @@ router::RoutingTable toRoutingTable(const TrafficTable& table,
     listener.port = static_cast<std::uint16_t>(s.listen_port);
     listener.limits = router::ListenerLimits{s.limits.header_timeout, s.limits.idle_timeout,
                                              s.limits.request_timeout, s.limits.max_request_body};
+    if (s.tls) listener.tls = router::ListenerTls{s.tls->certificate_file, s.tls->key_file};
     std::set<std::string> names;
     for (const auto& [version, weight] : s.split.weights) names.insert(version);
     for (const auto& route : s.split.routes) names.insert(route.version);

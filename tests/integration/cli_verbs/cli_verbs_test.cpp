@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <boost/json.hpp>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "support/http.hpp"
@@ -15,6 +16,7 @@
 #include "support/net.hpp"
 #include "support/poll.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_ca.hpp"
 #include "test_paths.hpp"
 
 namespace runway {
@@ -706,6 +708,115 @@ TEST_F(CliTrafficTest, RoutesAndStickySessionsReachTheRouterAndStatusShowsThem) 
       },
       test::deadlineIn(60s), 200ms))
       << json::serialize(env);
+}
+
+// Issue 20: TLS on a service's router listener from the Environment (`traffic.listener.tls`):
+// the listener serves https with the configured certificate, status says so, and a pair the
+// router could not use fails the deployment that would set it up, naming the file, without
+// touching what other environments serve.
+class CliTlsTest : public CliVerbsTest {
+ protected:
+  std::string configPath() override {
+    auto made = test::TestCa::make();
+    if (!made) {
+      ADD_FAILURE() << made.error().message;
+      return "";
+    }
+    ca_.emplace(std::move(*made));
+    for (const auto* name : {"web", "other"}) {
+      if (auto ok = ca_->issue(name, name); !ok) {
+        ADD_FAILURE() << ok.error().message;
+        return "";
+      }
+    }
+    // staging has a certificate with another certificate's key: files that exist (the
+    // configuration loads) but that the router cannot use.
+    const std::string text = fmt::format(R"(apiVersion: runway/v1
+kind: Application
+metadata: {{name: shop}}
+spec:
+  services:
+    - name: web
+      local: {{command: ["runway-demo-app", "--port", "${{PORT}}"]}}
+      env: {{VERSION: "${{VERSION}}"}}
+      health: {{path: /health, period: 200ms}}
+---
+apiVersion: runway/v1
+kind: Environment
+metadata: {{name: production}}
+spec:
+  runtime: {{local: {{}}}}
+  strategy: rolling
+  traffic:
+    listener:
+      tls: {{certificate: {}, key: {}}}
+---
+apiVersion: runway/v1
+kind: Environment
+metadata: {{name: staging}}
+spec:
+  runtime: {{local: {{}}}}
+  strategy: rolling
+  traffic:
+    listener:
+      tls: {{certificate: {}, key: {}}}
+)",
+                                         ca_->path("web.pem"), ca_->path("web.key"),
+                                         ca_->path("web.pem"), ca_->path("other.key"));
+    auto written = tmp_.write("runway.yaml", text);
+    return written ? written->string() : "";
+  }
+  std::optional<test::TestCa> ca_;
+};
+
+TEST_F(CliTlsTest, AListenerServesHttpsWithTheConfiguredCertificate) {
+  auto deploy = cli({"deploy", "production", "v1", "--wait", "--timeout", "60s"});
+  ASSERT_TRUE(deploy.status.exitedWith(0)) << describe(deploy) << "\n" << log();
+  const auto env = statusOf("production");
+  const auto& svc = env.at("services").at(0);
+  EXPECT_TRUE(svc.at("tls").as_bool()) << json::serialize(svc);
+  const std::string address = str(svc, "address");
+  auto table = cli({"status", "production"});
+  EXPECT_NE(table.out.find("https://" + address), std::string::npos) << table.out;
+
+  // Verified against the test CA: the router presents the configured certificate.
+  test::HttpRequest request;
+  request.url = "https://" + address + "/";
+  request.ca_file = ca_->caFile();
+  for (int i = 0; i < 5; ++i) {
+    auto r = test::httpRequest(request);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->header("x-version").value_or(""), "v1");
+  }
+  auto subject = test::runTool({"openssl", "s_client", "-connect", address, "-CAfile", ca_->caFile(),
+                                "-alpn", "http/1.1"});
+  EXPECT_NE(subject.output.find("CN = web"), std::string::npos) << subject.output;
+  EXPECT_NE(subject.output.find("ALPN protocol: http/1.1"), std::string::npos) << subject.output;
+  // Plain HTTP on the TLS listener gets no HTTP answer.
+  auto plain = test::httpGet("http://" + address + "/", 5s);
+  EXPECT_TRUE(!plain || plain->status == 400) << (plain ? plain->body : "");
+
+  // staging's pair cannot be used: its deployment fails, naming the key, and counts against the
+  // release (nothing becomes staging's current release); production keeps serving.
+  auto bad = cli({"deploy", "staging", "v1", "--wait", "--timeout", "60s", "-o", "json"});
+  EXPECT_FALSE(bad.status.exitedWith(0)) << describe(bad);
+  const auto staging = statusOf("staging");
+  EXPECT_EQ(str(staging, "currentRelease"), "") << json::serialize(staging);
+  auto history = cli({"history", "staging", "-o", "json"});
+  const auto h = parse(history.out);
+  ASSERT_TRUE(h.is_object()) << history.out;
+  ASSERT_EQ(h.at("deployments").as_array().size(), 1u) << history.out;
+  const auto& ended = h.at("deployments").at(0);
+  EXPECT_EQ(str(ended, "phase"), "RolledBack") << history.out;
+  EXPECT_NE(str(ended, "abortReason").find("the runtime refused to start it: traffic.listener.tls of "
+                                           "environment 'staging': TLS private key " +
+                                           ca_->path("other.key")),
+            std::string::npos)
+      << history.out;
+  auto again = test::httpRequest(request);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->status, 200);
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include "support/poll.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_ca.hpp"
 
 namespace runway::router {
 namespace {
@@ -668,55 +669,8 @@ TEST_F(RouterProxyTest, ARemovedInstanceDrainsVisiblyInStats) {
 
 // --- TLS termination ---------------------------------------------------------------------
 
-struct ToolResult {
-  int code = -1;
-  std::string output;  // stdout and stderr
-};
-
-ToolResult runTool(std::vector<std::string> argv) {
-  test::SubprocessOptions o;
-  o.argv = std::move(argv);
-  o.stdout_to = test::Output::pipe();
-  o.stderr_to = test::Output::pipe();
-  auto p = test::Subprocess::start(std::move(o));
-  if (!p) return {-1, p.error().message};
-  auto out = p->readToEnd(test::deadlineIn(30s));
-  auto status = p->waitExit(test::deadlineIn(30s));
-  ToolResult r;
-  r.code = status && status->exited ? status->code : -1;
-  if (out) r.output = out->out + out->err;
-  return r;
-}
-
-// A test CA made here with the openssl CLI, and server certificates for 127.0.0.1 it signs
-// (P-256 keys: quick to make).
-class TestCa {
- public:
-  TestCa() {
-    const auto r = runTool({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                            "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
-                            path("ca.key"), "-out", path("ca.pem"), "-days", "1", "-subj",
-                            "/CN=runway test CA"});
-    EXPECT_EQ(r.code, 0) << r.output;
-    EXPECT_TRUE(dir_.write("san.cnf", "subjectAltName=IP:127.0.0.1\n"));
-  }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  std::string caFile() const { return path("ca.pem"); }
-  // Writes <name>.pem and <name>.key for CN=<cn>.
-  void issue(const std::string& name, const std::string& cn) {
-    auto r = runTool({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                      "-nodes", "-keyout", path(name + ".key"), "-out", path(name + ".csr"),
-                      "-subj", "/CN=" + cn});
-    ASSERT_EQ(r.code, 0) << r.output;
-    r = runTool({"openssl", "x509", "-req", "-in", path(name + ".csr"), "-CA", caFile(), "-CAkey",
-                 path("ca.key"), "-CAcreateserial", "-out", path(name + ".pem"), "-days", "1",
-                 "-extfile", path("san.cnf")});
-    ASSERT_EQ(r.code, 0) << r.output;
-  }
-
- private:
-  test::TempDir dir_;
-};
+using test::runTool;
+using test::TestCa;
 
 // Replaces `to` by `from` in one step (rename), as a deployment tool would.
 void installFile(const std::string& from, const std::string& to) {
@@ -753,9 +707,11 @@ class TlsClient {
 };
 
 TEST_F(RouterProxyTest, TerminatesTlsAndReloadsTheCertificateKeepingConnections) {
-  TestCa ca;
-  ca.issue("first", "runway-first");
-  ca.issue("second", "runway-second");
+  auto made = TestCa::make();
+  ASSERT_TRUE(made) << made.error().message;
+  const TestCa& ca = *made;
+  ASSERT_TRUE(ca.issue("first", "runway-first"));
+  ASSERT_TRUE(ca.issue("second", "runway-second"));
   test::TempDir live;
   const auto cert = (live / "tls.pem").string();
   const auto key = (live / "tls.key").string();

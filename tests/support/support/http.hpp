@@ -29,6 +29,7 @@ struct HttpRequest {
   std::string body;
   HttpHeaders headers;
   std::chrono::milliseconds timeout{10000};  // the whole exchange, connect included
+  std::string ca_file{};  // https: the PEM CA to verify the server with ("" = the system's)
 };
 
 // Performs one HTTP exchange through libcurl on a fresh connection; proxies from the

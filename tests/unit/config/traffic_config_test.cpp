@@ -8,6 +8,7 @@
 
 #include "runway/config/loader.hpp"
 #include "runway/config/summary.hpp"
+#include "support/temp_dir.hpp"
 #include "text.hpp"
 
 namespace runway::config {
@@ -143,6 +144,58 @@ TEST(TrafficConfigTest, BadListenerSettingsNameTheirPlace) {
                           "(1024) or K, M, G, T (1000), e.g. 64Mi",
                           "t.yaml:17:7: spec.traffic.listener.bodyLimit: unknown field "
                           "\"bodyLimit\""));
+}
+
+// `traffic.listener.tls`: the files are taken from the configuration file's directory when
+// relative, must exist, and runway validate names them.
+TEST(TrafficConfigTest, ReadsListenerTlsFilesFromTheConfigurationsDirectory) {
+  runway::test::TempDir dir;
+  ASSERT_TRUE(dir.write("tls/cert.pem", "certificate"));
+  ASSERT_TRUE(dir.write("tls/key.pem", "key"));
+  const std::string file = (dir / "runway.yaml").string();
+  const auto result = loadConfigText(kTrafficApp + test::env(R"(  traffic:
+    listener:
+      tls: {certificate: tls/cert.pem, key: )" + (dir / "tls/key.pem").string() + R"(}
+)"),
+                                     file);
+  ASSERT_TRUE(result.ok()) << ::testing::PrintToString(messages(result));
+  const auto& l = result.config->environments.at(0).traffic.listener;
+  ASSERT_TRUE(l.has_value());
+  ASSERT_TRUE(l->tls.has_value());
+  EXPECT_EQ(l->tls->certificate, (dir / "tls/cert.pem").string());
+  EXPECT_EQ(l->tls->key, (dir / "tls/key.pem").string());
+  EXPECT_EQ(l->tls->location.line, 14);
+  // The other listener settings keep the router's defaults.
+  EXPECT_EQ(l->header_timeout, Duration{10'000});
+  EXPECT_THAT(summarize(*result.config),
+              ::testing::HasSubstr("    listener TLS: certificate " + (dir / "tls/cert.pem").string() +
+                                   ", key " + (dir / "tls/key.pem").string() + "\n"));
+}
+
+TEST(TrafficConfigTest, BadListenerTlsNamesItsPlace) {
+  runway::test::TempDir dir;
+  ASSERT_TRUE(dir.write("cert.pem", "certificate"));
+  const std::string file = (dir / "runway.yaml").string();
+  const auto result = loadConfigText(kTrafficApp + test::env(R"(  traffic:
+    listener:
+      tls: {certificate: cert.pem}
+---
+apiVersion: runway/v1
+kind: Environment
+metadata: {name: staging}
+spec:
+  traffic:
+    listener:
+      tls: {certificate: missing.pem, key: "", ca: x}
+)"),
+                                     file);
+  const std::string missing = (dir / "missing.pem").string();
+  EXPECT_THAT(messages(result),
+              ElementsAre(file + ":14:12: spec.traffic.listener.tls.key: required field is missing",
+                          file + ":22:26: spec.traffic.listener.tls.certificate: \"" + missing +
+                              "\" is not a file",
+                          file + ":22:44: spec.traffic.listener.tls.key: must not be empty",
+                          file + ":22:48: spec.traffic.listener.tls.ca: unknown field \"ca\""));
 }
 
 TEST(TrafficConfigTest, KubernetesTakesHeaderRoutesOnAnHttpRouteOnly) {

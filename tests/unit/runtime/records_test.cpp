@@ -78,6 +78,11 @@ TEST(TrafficRecordTest, RoundTrips) {
   auto back = parseTrafficRecord(toJson(r));
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(*back, r);
+  EXPECT_FALSE(back->tls.has_value());
+  r.tls = ListenerTlsFiles{"/etc/runway/tls/web.pem", "/etc/runway/tls/web.key"};
+  back = parseTrafficRecord(toJson(r));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(*back, r);
 }
 
 // A record written before sticky sessions had a max age reads with the default hour.

@@ -234,6 +234,15 @@ struct ListenerSettings {
   Duration request_timeout{std::chrono::seconds(30)};
   // Largest request body (bytes; "1Mi", "64Mi" in the file): 413 above it.
   std::uint64_t max_request_body = 64ull * 1024 * 1024;
+  // TLS termination on the listener (`tls: {certificate, key}`): PEM files, absolute once
+  // loaded (a relative path is taken from the configuration file's directory). The router reads
+  // them again whenever either changes. nullopt = plain HTTP.
+  struct Tls {
+    std::string certificate;  // the certificate, then any intermediates
+    std::string key;          // its private key, unencrypted
+    SourceLocation location;  // of `tls:`
+  };
+  std::optional<Tls> tls;
   SourceLocation location;  // of `listener:`; none when absent
 };
 

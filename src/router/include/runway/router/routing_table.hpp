@@ -165,6 +165,12 @@ struct RoutingTable {
 // absolute, max_bytes >= 4096, keep 1..100.
 Result<void> validate(const RoutingTable& table);
 
+// Loads a listener's TLS files as the router does when a table names them, so that a caller can
+// refuse what the router would refuse before the whole table is: InvalidArgument naming the
+// file and the reason (unreadable, not PEM, the key not the certificate's). Never includes the
+// key's content.
+Result<void> checkListenerTls(const ListenerTls& tls);
+
 // "127.0.0.1:9464" -> {"127.0.0.1", 9464}; "[::1]:9464" -> {"::1", 9464}. InvalidArgument
 // unless the host is a numeric IP address and the port 0..65535.
 Result<std::pair<std::string, std::uint16_t>> parseHostPort(std::string_view text);

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,6 +71,7 @@ struct TrafficRecord {
   std::string listen_address = "127.0.0.1";
   int listen_port = 0;
   ListenerLimits limits;
+  std::optional<ListenerTlsFiles> tls;  // nullopt = plain HTTP
   TrafficSplit split;
 
   friend bool operator==(const TrafficRecord&, const TrafficRecord&) = default;

@@ -113,6 +113,15 @@ struct ListenerLimits {
   friend bool operator==(const ListenerLimits&, const ListenerLimits&) = default;
 };
 
+// TLS termination on a service's router listener (config `traffic.listener.tls`): absolute
+// paths of PEM files the router reads, and reads again when they change.
+struct ListenerTlsFiles {
+  std::string certificate_file;
+  std::string key_file;
+
+  friend bool operator==(const ListenerTlsFiles&, const ListenerTlsFiles&) = default;
+};
+
 // Per-version request statistics over a sliding window, as measured by the router.
 struct VersionStatistics {
   std::string version;

@@ -5,6 +5,7 @@
 // TrafficBackend, which in production is the router's admin socket.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,7 @@ struct ServiceTraffic {
   std::string listen_address = "127.0.0.1";
   int listen_port = 0;  // the router's listener for this service
   ListenerLimits limits;
+  std::optional<ListenerTlsFiles> tls;  // nullopt = plain HTTP
   TrafficSplit split;
   // Ready instances, and draining ones while they are being stopped; sorted by version, index.
   std::vector<TrafficEndpoint> endpoints;
