@@ -23,14 +23,12 @@ struct CommandResult {
 // argv[0]: a path, or a bare name looked up on PATH. The command's environment is
 // baseChildEnvironment() (PATH, HOME, LANG, LC_ALL, TZ, TMPDIR as runway has them) plus `env`,
 // never the rest of runway's environment.
-// Errors: NotFound (no such program), Internal (spawn failed).
+// The program is found and started as everything runway starts is (runway/core/spawn.hpp): no
+// descriptor of runway's leaks into it. Errors: InvalidArgument (no such program, not
+// executable), Internal (spawn failed).
 Result<CommandResult> runCommand(const std::vector<std::string>& argv,
                                  const std::map<std::string, std::string>& env,
                                  const std::string& working_dir, std::chrono::milliseconds timeout,
                                  std::size_t max_output = 64 * 1024);
-
-// The executable `name` resolves to (PATH lookup for bare names), or NotFound / the reason it
-// cannot be executed.
-Result<std::string> findExecutable(const std::string& name, const std::string& working_dir);
 
 }  // namespace runway::checks::detail

@@ -16,6 +16,7 @@
 #include "http.hpp"
 #include "runway/checks/health.hpp"
 #include "runway/checks/registry.hpp"
+#include "runway/core/spawn.hpp"
 #include "runway/engine/spec.hpp"
 
 namespace runway::checks {
@@ -86,20 +87,10 @@ void artifactItems(const config::Environment& env, const config::Application& ap
       const auto& name = svc.local->command.front();
       fs::path working = svc.local->base_dir;
       if (!svc.local->working_dir.empty()) working /= svc.local->working_dir;
-      Result<std::string> found = fail(ErrorCode::NotFound, "");
-      if (name.find('/') == std::string::npos) {
-        for (const auto& dir : extra) {
-          std::error_code ec;
-          if (fs::is_regular_file(dir / name, ec) && ::access((dir / name).c_str(), X_OK) == 0) {
-            found = (dir / name).string();
-            break;
-          }
-        }
-      }
-      if (!found) found = detail::findExecutable(name, working.string());
+      auto found = findExecutable(name, working, searchPath(extra));
       if (found) {
         report.add({"artifact", fmt::format("{} command", svc.name), ItemStatus::Passed,
-                    fmt::format("{} is executable", *found), 0});
+                    fmt::format("{} is executable", found->string()), 0});
       } else {
         report.add({"artifact", fmt::format("{} command", svc.name), ItemStatus::Failed,
                     found.error().message, 0});

@@ -23,6 +23,7 @@
 #include "runway/core/duration.hpp"
 #include "runway/core/ids.hpp"
 #include "runway/core/pattern.hpp"
+#include "runway/core/spawn.hpp"
 #include "runway/core/suggest.hpp"
 #include "runway/router/routing_table.hpp"
 #include "runway/runtime/records.hpp"
@@ -85,34 +86,6 @@ std::string artifactVariable(std::string_view service) {
     name += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   }
   return name;
-}
-
-Result<fs::path> resolveCommand(std::string_view command, const fs::path& working_dir,
-                                const std::vector<fs::path>& search_path) {
-  if (command.empty()) return fail(ErrorCode::InvalidArgument, "the command is empty");
-  auto executable = [](const fs::path& p) {
-    std::error_code ec;
-    return fs::is_regular_file(p, ec) && ::access(p.c_str(), X_OK) == 0;
-  };
-  if (command.find('/') != std::string_view::npos) {
-    fs::path p(command);
-    if (p.is_relative()) p = working_dir / p;
-    if (!executable(p)) {
-      return fail(ErrorCode::InvalidArgument,
-                  fmt::format("command '{}' is not an executable file ({})", command, p.string()));
-    }
-    return p;
-  }
-  std::string searched;
-  for (const auto& dir : search_path) {
-    if (dir.empty()) continue;
-    const auto p = dir / command;
-    if (executable(p)) return p;
-    if (!searched.empty()) searched += ':';
-    searched += dir.string();
-  }
-  return fail(ErrorCode::InvalidArgument,
-              fmt::format("command '{}' not found in {}", command, searched));
 }
 
 Result<bool> rotateLogIfLarger(const fs::path& path, std::uint64_t max_bytes, int keep) {
@@ -230,20 +203,6 @@ std::vector<fs::path> defaultExtraPath() {
   return {self.parent_path()};
 }
 
-std::vector<fs::path> splitPath(const char* path) {
-  std::vector<fs::path> out;
-  if (path == nullptr) return out;
-  std::string_view rest(path);
-  while (!rest.empty()) {
-    const auto colon = rest.find(':');
-    const auto part = rest.substr(0, colon);
-    if (!part.empty()) out.emplace_back(part);
-    if (colon == std::string_view::npos) break;
-    rest.remove_prefix(colon + 1);
-  }
-  return out;
-}
-
 std::string instanceName(std::string_view env, std::string_view service, std::string_view version,
                          int index) {
   return fmt::format("{}/{}/{}-{}", env, service, version, index);
@@ -252,8 +211,7 @@ std::string instanceName(std::string_view env, std::string_view service, std::st
 class LocalRuntimeImpl final : public LocalRuntime {
  public:
   explicit LocalRuntimeImpl(LocalRuntimeOptions options) : options_(std::move(options)) {
-    search_path_ = options_.extra_path;
-    for (auto& p : splitPath(std::getenv("PATH"))) search_path_.push_back(std::move(p));
+    search_path_ = searchPath(options_.extra_path);
     std::string path_env;
     for (const auto& p : search_path_) {
       if (!path_env.empty()) path_env += ':';
@@ -498,7 +456,7 @@ Result<void> LocalRuntimeImpl::spawn(Version& v, Instance& in) {
     if (!arg) return fail(arg.error());
     argv.push_back(std::move(*arg));
   }
-  auto resolved = resolveCommand(argv[0], r.working_dir, search_path_);
+  auto resolved = findExecutable(argv[0], r.working_dir, search_path_);
   if (!resolved) return fail(resolved.error());
 
   // An explicit environment, not runway's: that holds runway's own credentials
@@ -980,7 +938,7 @@ Result<void> LocalRuntimeImpl::startVersion(const config::Environment& environme
     auto arg = substitute(record.command[i], probe_values, fmt::format("command[{}]", i));
     if (!arg) return fail(arg.error());
     if (i == 0) {
-      if (auto found = resolveCommand(*arg, record.working_dir, search_path_); !found) {
+      if (auto found = findExecutable(*arg, record.working_dir, search_path_); !found) {
         return fail(found.error());
       }
     }

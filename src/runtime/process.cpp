@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -19,6 +18,8 @@
 #include <sstream>
 
 #include <fmt/format.h>
+
+#include "runway/core/spawn.hpp"
 
 namespace runway::runtime {
 namespace {
@@ -37,62 +38,10 @@ class PosixProcessLauncher final : public ProcessLauncher {
  public:
   // ProcessLauncher
   Result<ProcessIdentity> launch(const LaunchSpec& spec) override {
-    if (spec.argv.empty()) return fail(ErrorCode::InvalidArgument, "empty command");
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawnattr_init(&attr);
-    struct Cleanup {
-      posix_spawn_file_actions_t* a;
-      posix_spawnattr_t* b;
-      ~Cleanup() {
-        posix_spawn_file_actions_destroy(a);
-        posix_spawnattr_destroy(b);
-      }
-    } cleanup{&actions, &attr};
-
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, spec.log_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_APPEND, 0600);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    // Nothing else of ours leaks into the instance (sockets, the router's admin connection).
-    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-    if (!spec.working_dir.empty()) {
-      posix_spawn_file_actions_addchdir_np(&actions, spec.working_dir.c_str());
-    }
-    sigset_t empty_mask;
-    sigemptyset(&empty_mask);
-    sigset_t defaults;
-    sigfillset(&defaults);
-    sigdelset(&defaults, SIGKILL);
-    sigdelset(&defaults, SIGSTOP);
-    posix_spawnattr_setsigmask(&attr, &empty_mask);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, static_cast<short>(POSIX_SPAWN_SETPGROUP |
-                                                       POSIX_SPAWN_SETSIGMASK |
-                                                       POSIX_SPAWN_SETSIGDEF));
-
-    std::vector<char*> argv;
-    argv.reserve(spec.argv.size() + 1);
-    for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    std::vector<char*> envp;
-    envp.reserve(spec.env.size() + 1);
-    for (const auto& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
-    envp.push_back(nullptr);
-
-    pid_t pid = 0;
-    const int rc = posix_spawn(&pid, spec.argv[0].c_str(), &actions, &attr, argv.data(),
-                               envp.data());
-    if (rc != 0) {
-      const ErrorCode code =
-          (rc == ENOENT || rc == EACCES || rc == ENOEXEC) ? ErrorCode::InvalidArgument
-                                                          : ErrorCode::Internal;
-      return fail(code, fmt::format("cannot start '{}': {}", spec.argv[0], errnoText(rc)));
-    }
-    ProcessIdentity identity{pid, pid, 0};
-    if (auto stat = readProcStat(pid)) identity.start_ticks = stat->start_ticks;
+    auto pid = spawnProcess(SpawnSpec{spec.argv, spec.env, spec.working_dir, spec.log_path});
+    if (!pid) return fail(pid.error());
+    ProcessIdentity identity{*pid, *pid, 0};
+    if (auto stat = readProcStat(*pid)) identity.start_ticks = stat->start_ticks;
     return identity;
   }
 

@@ -95,6 +95,55 @@ TEST_F(KubernetesServeTest, CanaryMovesTheRouteWeightsAndRetiresTheOldDeployment
   EXPECT_NE(status.out.find("web." + ns.name() + ".svc:8080"), std::string::npos) << status.out;
 }
 
+// Issue 20 on Kubernetes: an Environment's header routes become HTTPRoute rules matching the
+// header (exactly or by regular expression) ahead of the weighted rule, accepted by the real
+// kube-apiserver's Gateway API schema, while a canary runs; they end with the promotion.
+TEST_F(KubernetesServeTest, HeaderRoutesBecomeHttpRouteMatchesWhileACanaryRuns) {
+  TestNamespace ns("routes");
+  start(application() + environment("prod", kubeconfigPath(), ns.name(), "public", R"(  strategy: canary
+  canary:
+    steps:
+      - setWeight: 10
+      - pause: {}
+      - setWeight: 100
+    scaleDownDelay: 1s
+  traffic:
+    routes:
+      - {header: X-Canary, value: always}
+      - {header: X-Beta, match: regex, value: "yes|true"})"));
+  ASSERT_EQ(deployAndWait("prod", "v1"), "Succeeded");
+  const auto id = server_->deploy("prod", "v2");
+  ASSERT_FALSE(id.empty());
+  json::value rules;
+  ASSERT_TRUE(pollUntil(
+      [&] {
+        auto route = admin_->get(kube::Resource::httpRoutes(), ns.name(), "web");
+        if (!route) return false;
+        rules = route->at("spec").at("rules");
+        return rules.as_array().size() == 3;
+      },
+      deadlineIn(60s)))
+      << json::serialize(rules) << "\n" << serveLog();
+  const auto headerRule = [&](std::size_t i) {
+    const auto& rule = rules.as_array()[i].as_object();
+    const auto& header = rule.at("matches").as_array()[0].at("headers").as_array()[0].as_object();
+    const auto& backend = rule.at("backendRefs").as_array()[0].as_object();
+    return fmt::format("{} {} {} -> {}", header.at("type").as_string(), header.at("name").as_string(),
+                       header.at("value").as_string(), backend.at("name").as_string());
+  };
+  EXPECT_EQ(headerRule(0), "Exact X-Canary always -> web-v2");
+  EXPECT_EQ(headerRule(1), "RegularExpression X-Beta yes|true -> web-v2");
+  EXPECT_EQ(weights(*admin_, ns.name()), (std::map<std::string, int>{{"v1", 900}, {"v2", 100}}));
+
+  const auto promoted = cli({"promote", "prod"});
+  ASSERT_EQ(promoted.code, 0) << promoted.out << promoted.err;
+  EXPECT_EQ(server_->waitTerminal(id, std::chrono::seconds(120)), "Succeeded");
+  auto route = admin_->get(kube::Resource::httpRoutes(), ns.name(), "web");
+  ASSERT_TRUE(route) << route.error().message;
+  EXPECT_EQ(route->at("spec").at("rules").as_array().size(), 1u) << json::serialize(*route);
+  EXPECT_EQ(weights(*admin_, ns.name()), (std::map<std::string, int>{{"v2", 1000}}));
+}
+
 TEST_F(KubernetesServeTest, BlueGreenSwitchesTheServiceSelectorInOneStep) {
   TestNamespace ns("bluegreen");
   start(application() + environment("prod", kubeconfigPath(), ns.name(), "", kBlueGreen));

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "runway/core/spawn.hpp"
 #include "runway/runtime/local_runtime.hpp"
 #include "runway/runtime/process.hpp"
 #include "support/temp_dir.hpp"
@@ -49,35 +50,35 @@ TEST(BackoffTest, DoublesFromInitialAndCaps) {
   EXPECT_EQ(backoffDelay(policy, 1000).count(), 30000);
 }
 
-TEST(ResolveCommandTest, FindsBareNamesInTheSearchPathInOrder) {
+TEST(FindExecutableTest, FindsBareNamesInTheSearchPathInOrder) {
   test::TempDir dir;
   auto first = dir.write("a/tool", "#!/bin/sh\n");
   auto second = dir.write("b/tool", "#!/bin/sh\n");
   ASSERT_TRUE(first && second);
   fs::permissions(*first, fs::perms::owner_all);
   fs::permissions(*second, fs::perms::owner_all);
-  auto found = resolveCommand("tool", "/", {dir / "missing", dir / "a", dir / "b"});
+  auto found = findExecutable("tool", "/", {dir / "missing", dir / "a", dir / "b"});
   ASSERT_TRUE(found) << found.error().message;
   EXPECT_EQ(*found, *first);
 }
 
-TEST(ResolveCommandTest, NotFoundNamesTheDirectories) {
-  auto found = resolveCommand("no-such-tool-xyz", "/", {"/nonexistent-a", "/nonexistent-b"});
+TEST(FindExecutableTest, NotFoundNamesTheDirectories) {
+  auto found = findExecutable("no-such-tool-xyz", "/", {"/nonexistent-a", "/nonexistent-b"});
   ASSERT_FALSE(found);
   EXPECT_EQ(found.error().code, ErrorCode::InvalidArgument);
   EXPECT_NE(found.error().message.find("/nonexistent-a:/nonexistent-b"), std::string::npos);
 }
 
-TEST(ResolveCommandTest, RelativePathsAreAgainstTheWorkingDirectory) {
+TEST(FindExecutableTest, RelativePathsAreAgainstTheWorkingDirectory) {
   test::TempDir dir;
   auto script = dir.write("bin/run.sh", "#!/bin/sh\n");
   ASSERT_TRUE(script);
   fs::permissions(*script, fs::perms::owner_read);
-  auto not_exec = resolveCommand("./bin/run.sh", dir.path(), {});
+  auto not_exec = findExecutable("./bin/run.sh", dir.path(), {});
   ASSERT_FALSE(not_exec);
   EXPECT_NE(not_exec.error().message.find("not an executable"), std::string::npos);
   fs::permissions(*script, fs::perms::owner_all);
-  auto found = resolveCommand("./bin/run.sh", dir.path(), {});
+  auto found = findExecutable("./bin/run.sh", dir.path(), {});
   ASSERT_TRUE(found) << found.error().message;
   EXPECT_EQ(fs::weakly_canonical(*found), fs::weakly_canonical(*script));
 }

@@ -111,13 +111,6 @@ Result<std::string> substitute(std::string_view text, const Substitutions& value
 std::string artifactOf(const VersionRecord& record);
 std::string artifactVariable(std::string_view service);
 
-// Resolves command[0]: a name with a '/' against `working_dir`; a bare name against
-// `search_path` directories, in order. Errors: InvalidArgument ("command 'x' not found in
-// <dirs>" / "not executable").
-Result<std::filesystem::path> resolveCommand(std::string_view command,
-                                             const std::filesystem::path& working_dir,
-                                             const std::vector<std::filesystem::path>& search_path);
-
 // Rotates `path` when it is larger than `max_bytes`: path.(K-1) -> path.K ... path -> path.1
 // by copying and truncating in place, so a process appending to it (O_APPEND) keeps writing to
 // `path` without being told. Lines written between the copy and the truncation can be lost.
