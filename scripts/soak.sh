@@ -24,9 +24,9 @@ log=build/test-logs/soak.log
 echo "soak: $trials trials, seed $seed (log: $log)"
 start=$(date +%s)
 status=0
-RUNWAY_SOAK_TRIALS=$trials RUNWAY_SOAK_SEED=$seed RUNWAY_SOAK_SECONDS=$budget \
+RUNWAY_SOAK_LANES=1 RUNWAY_SOAK_TRIALS=$trials RUNWAY_SOAK_SEED=$seed RUNWAY_SOAK_SECONDS=$budget \
   build/ci/tests/e2e/serve_crash/serve_crash_test \
-  --gtest_filter=Shard/ServeCrashTest.KillNineDuringCanariesLosesAndRepeatsNothing/0 >"$log" 2>&1 || status=$?
+  --gtest_filter=ServeCrashTest.KillNineDuringCanariesLosesAndRepeatsNothing >"$log" 2>&1 || status=$?
 grep -E 'Failure|^ *(Expected|Value|Which)|deployment .* ended|started .* times|processes' "$log" | head -40 || true
 if ! grep -E '^soak: ' "$log"; then
   last=$(grep -E '^trial [0-9]+: ' "$log" | tail -1 || true)
