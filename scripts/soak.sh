@@ -9,7 +9,7 @@
 #   scripts/soak.sh [TRIALS] [SEED] [SECONDS]   default 1000 trials, a random seed (printed), no
 #                                               time limit; with SECONDS, no trial starts after it
 # Prints: trials, requests through the router, failed requests, invariant violations. The whole
-# run's output is in build/test-logs/soak.log. About 5 s per trial on the 2-core machine.
+# run's output is in build/test-logs/soak.log. About 3 s per trial on the 2-core machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 trials=${1:-1000}
