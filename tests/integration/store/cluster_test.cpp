@@ -21,7 +21,10 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <atomic>
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <random>
 #include <set>
@@ -296,9 +299,31 @@ class FailoverLane {
   int trialsRun() const { return static_cast<int>(takeover_ms_.size()); }
 
  private:
-  // What the cluster's database and processes are doing (a slow takeover's message).
-  std::string stuck(Cluster& cluster) const {
-    std::string out = "lease: ";
+  // A live server as the watchdog sees it (copied, so that it never touches a ServeFixture the
+  // lane's thread may be replacing).
+  struct Member {
+    std::size_t index = 0;
+    std::string url;
+    std::string token;
+    pid_t pid = 0;
+  };
+  void publish(Cluster& cluster) {
+    std::vector<Member> members;
+    for (std::size_t i = 0; i < cluster.size(); ++i) {
+      if (cluster.alive(i)) members.push_back({i, cluster.at(i).url(), cluster.at(i).adminToken(), cluster.at(i).pid()});
+    }
+    std::lock_guard lock(members_mu_);
+    members_ = std::move(members);
+  }
+  std::vector<Member> members() const {
+    std::lock_guard lock(members_mu_);
+    return members_;
+  }
+
+  // What the cluster's database and processes are doing (a slow takeover's or a stalled
+  // leader's message).
+  std::string stuck() const {
+    std::string out = "lease (holder|term|expires at ms|now ms): ";
     auto lease = pg_.psql(name_, "SELECT holder, term, expires_at_ms, "
                                  "(extract(epoch from clock_timestamp()) * 1000)::bigint FROM leases");
     out += lease ? *lease : lease.error().message;
@@ -309,11 +334,49 @@ class FailoverLane {
                "'g'), 100) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
     out += activity ? *activity : activity.error().message;
     out += "\nservers:\n";
-    for (std::size_t i = 0; i < cluster.size(); ++i) {
-      if (!cluster.alive(i)) continue;
-      out += fmt::format(" server-{}\n", i) + processState(cluster.at(i).pid(), pg_.port());
-    }
+    for (const auto& m : members()) out += fmt::format(" server-{}\n", m.index) + processState(m.pid, pg_.port());
     return out;
+  }
+
+  // Every 250 ms, asks each live server who it thinks leads: one that says it leads while the
+  // lease it last read expired over a second ago has stopped renewing (a renewal every TTL/3)
+  // without stepping down; one that does not answer at all may be stalled whole. Diagnostic only (fencing makes such a leader harmless, and the
+  // trial's own checks judge the outcome): what it and PostgreSQL are doing then is printed,
+  // once per server and term, for the record.
+  void watch() {
+    std::set<std::string> reported;
+    while (!stop_watch_) {
+      for (const auto& m : members()) {
+        auto r = httpRequest(m.url + "/api/v1/cluster", "GET", "", {{"Authorization", "Bearer " + m.token}}, 2s);
+        if (!r && r.error().code == ErrorCode::Timeout && ::kill(m.pid, 0) == 0 &&
+            reported.insert(fmt::format("{}/pid {}", m.index, m.pid)).second) {
+          // Alive (not killed by the trial) but not answering: the whole process may be stalled.
+          std::printf("%s: server-%zu (pid %d) did not answer GET /api/v1/cluster: %s\n%s\n", name_.c_str(), m.index,
+                      static_cast<int>(m.pid), r.error().message.c_str(), stuck().c_str());
+          std::fflush(stdout);
+        }
+        if (!r || r->status != 200) continue;
+        bjson::error_code ec;
+        auto v = bjson::parse(r->body, ec);
+        const auto* role = ec || !v.is_object() ? nullptr : v.as_object().if_contains("role");
+        const auto* leader = ec || !v.is_object() ? nullptr : v.as_object().if_contains("leader");
+        const auto* until = leader != nullptr && leader->is_object() ? leader->as_object().if_contains("leaseExpiresAt")
+                                                                     : nullptr;
+        if (role == nullptr || !role->is_string() || role->as_string() != "leader" || until == nullptr ||
+            !until->is_string()) {
+          continue;
+        }
+        const auto expires = parseTimestamp(std::string(until->as_string()));
+        if (!expires || std::chrono::system_clock::now() - *expires < 1s) continue;
+        const auto key = fmt::format("{}/{}", m.index, bjson::serialize(*leader));
+        if (!reported.insert(key).second) continue;
+        std::printf("%s: server-%zu says it leads, but the lease it last read expired at %s: it stopped renewing\n%s\n",
+                    name_.c_str(), m.index, std::string(until->as_string()).c_str(), stuck().c_str());
+        std::fflush(stdout);
+      }
+      std::unique_lock lock(members_mu_);
+      watch_cv_.wait_for(lock, 250ms, [this] { return stop_watch_.load(); });
+    }
   }
 
   void runTrials() {
@@ -324,6 +387,20 @@ class FailoverLane {
     TempDir dir("runway-" + name_);
     Cluster cluster(dir, pg_.url(name_), kLocalCanary);
     for (std::size_t i = 0; i < server_count_; ++i) ASSERT_TRUE(cluster.start(i));
+    publish(cluster);
+    std::thread watchdog([this] { watch(); });
+    struct StopWatch {
+      FailoverLane* lane;
+      std::thread& thread;
+      ~StopWatch() {
+        {
+          std::lock_guard lock(lane->members_mu_);
+          lane->stop_watch_ = true;
+        }
+        lane->watch_cv_.notify_all();
+        thread.join();
+      }
+    } stop_watch{this, watchdog};
     std::optional<std::size_t> leader;
     ASSERT_TRUE(pollUntil([&] { return (leader = cluster.leader()).has_value(); }, deadlineIn(30s)))
         << cluster.logs();
@@ -377,9 +454,9 @@ class FailoverLane {
         views += fmt::format("server-{}: {}\n", i, bjson::serialize(v));
         if (v.is_object() && v.at("role").as_string() == "leader") ++leading;
       }
-      EXPECT_EQ(leading, 1) << views << cluster.keyLines() << stuck(cluster);
+      EXPECT_EQ(leading, 1) << views << cluster.keyLines() << stuck();
       const auto old_term = termOf(cluster.at(*leader));
-      ASSERT_GT(old_term, 0) << views << cluster.keyLines() << stuck(cluster);
+      ASSERT_GT(old_term, 0) << views << cluster.keyLines() << stuck();
       const auto killed_at = std::chrono::steady_clock::now();
       const auto killed_wall = std::chrono::system_clock::now();
       std::printf("%s trial %d: deployed %s through server-%zu; killing server-%zu (term %lld) at %s\n",
@@ -387,6 +464,7 @@ class FailoverLane {
                   formatTimestamp(std::chrono::time_point_cast<std::chrono::milliseconds>(killed_wall)).c_str());
       std::fflush(stdout);
       cluster.kill9(*leader);
+      publish(cluster);
       std::optional<std::size_t> next;
       const bool taken = pollUntil(
           [&] {
@@ -401,7 +479,8 @@ class FailoverLane {
           deadlineIn(kTtl + 1s), 10ms);
       if (!taken) {
         // Past the promise: say what everything is doing now, then wait on for the record.
-        ADD_FAILURE() << "no server leads " << (kTtl + 1s).count() << " ms after the kill\n" << stuck(cluster);
+        ADD_FAILURE() << "no server leads " << std::chrono::milliseconds(kTtl + 1s).count() << " ms after the kill\n"
+                      << stuck();
         ASSERT_TRUE(pollUntil(
             [&] {
               for (std::size_t i = 0; i < cluster.size(); ++i) {
@@ -425,10 +504,11 @@ class FailoverLane {
       EXPECT_LE(took, kTtl + 1s) << "server " << *next << " took the lease " << took.count() << " ms after the kill";
       EXPECT_GT(took.count(), 0) << cluster.keyLines();
       EXPECT_LE(seen, took + 2s) << "the test saw it " << seen.count() << " ms after the kill\n"
-                                 << cluster.keyLines() << stuck(cluster);
+                                 << cluster.keyLines() << stuck();
       ASSERT_TRUE(cluster.start(*leader));  // back, as a follower
+      publish(cluster);
       const auto state = cluster.at(*next).waitTerminal(id, 120s);
-      ASSERT_EQ(state, "Succeeded") << stuck(cluster) << cluster.logs();
+      ASSERT_EQ(state, "Succeeded") << stuck() << cluster.logs();
       const auto kinds = eventKinds(cluster.at(*next), id);
       EXPECT_EQ(countOf(kinds, "step.started"), 5) << fmt::format("{}", fmt::join(kinds, " "));
       EXPECT_EQ(countOf(kinds, "step.skipped"), 0);
@@ -454,6 +534,10 @@ class FailoverLane {
   int ok_ = 0;
   int failed_ = 0;
   double seconds_ = 0;
+  mutable std::mutex members_mu_;
+  std::vector<Member> members_;
+  std::condition_variable watch_cv_;
+  std::atomic<bool> stop_watch_{false};
 };
 
 // One ctest entry per cluster size: `lanes` failover lanes at once on one PostgreSQL (a
