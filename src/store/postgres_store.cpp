@@ -157,6 +157,12 @@ CREATE TABLE config_snapshots (
   text TEXT NOT NULL
 );
 )sql"},
+    {3, R"sql(
+-- Makes a lease's holder and term key columns (name alone is already unique): a fenced write
+-- holds its lease row FOR KEY SHARE, which a takeover (a new holder and term) waits for and the
+-- holder's renewal (the expiry only) does not.
+CREATE UNIQUE INDEX leases_holder_term ON leases (name, holder, term);
+)sql"},
 };
 
 constexpr int kPgLatestSchema = static_cast<int>(std::size(kPgMigrations));
@@ -712,15 +718,33 @@ Result<bool> PostgresStore::acquireLease(const std::string& name, const std::str
   }
   std::lock_guard lock(mutex_);
   RUNWAY_STORE_TRY_ASSIGN(tx, Tx::begin(conn_, Tx::Mode::Write));
-  // One statement decides: take a free or expired lease (a new term), renew our own (the same
-  // term), or leave another holder's live lease alone (no row returned).
+  // Our own lease: the expiry only. Holder and term stay as they are, so this never waits for
+  // the holder's fenced writes in flight (they hold the row FOR KEY SHARE: checkFenceLocked).
+  // A renewal that queued behind them would let the lease lapse while the leader waited.
+  RUNWAY_STORE_TRY_ASSIGN(renewed, conn_.exec("UPDATE leases SET expires_at_ms = $3 WHERE name = $1 AND holder = $2 "
+                                              "RETURNING term",
+                                              {name, holder, ms(now + ttl)}));
+  if (renewed.size() == 1) {
+    RUNWAY_STORE_TRY(tx.commit());
+    return true;
+  }
+  // Another holder's live lease: left alone, without locking its row (followers ask often).
+  RUNWAY_STORE_TRY_ASSIGN(live, conn_.exec("SELECT 1 FROM leases WHERE name = $1 AND holder <> '' AND "
+                                           "expires_at_ms > $2",
+                                           {name, ms(now)}));
+  if (live.size() == 1) {
+    RUNWAY_STORE_TRY(tx.commit());
+    return false;
+  }
+  // Free or expired: take it, a new term. Changing holder and term waits for the previous
+  // holder's fenced writes in flight, so none of them is visible after the new term began; a
+  // server that took it meanwhile makes the condition false (no row returned).
   RUNWAY_STORE_TRY_ASSIGN(
       taken, conn_.exec("INSERT INTO leases (name, holder, term, expires_at_ms) "
                         "VALUES ($1, $2, 1, $3) ON CONFLICT (name) DO UPDATE SET "
                         "holder = excluded.holder, expires_at_ms = excluded.expires_at_ms, "
-                        "term = CASE WHEN leases.holder = excluded.holder THEN leases.term "
-                        "ELSE leases.term + 1 END "
-                        "WHERE leases.holder = excluded.holder OR leases.expires_at_ms <= $4 "
+                        "term = leases.term + 1 "
+                        "WHERE leases.holder = '' OR leases.expires_at_ms <= $4 "
                         "RETURNING term",
                         {name, holder, ms(now + ttl), ms(now)}));
   RUNWAY_STORE_TRY(tx.commit());
@@ -760,11 +784,13 @@ void PostgresStore::setFence(std::optional<Fence> fence) {
   fence_ = std::move(fence);
 }
 
-// FOR SHARE holds the lease row until this transaction ends: a takeover's update of the row
-// waits for the write to commit, so the write is never visible after the new term began.
+// FOR KEY SHARE holds the lease row until this transaction ends: a takeover, which changes the
+// row's key columns holder and term (migration 3), waits for the write to commit, so the write is
+// never visible after the new term began; the holder's renewal, which changes only the expiry,
+// does not wait (FOR SHARE would make it: the leader's lease would lapse behind its own writes).
 Result<void> PostgresStore::checkFenceLocked() {
   if (!fence_) return {};
-  RUNWAY_STORE_TRY_ASSIGN(rows, conn_.exec("SELECT holder, term FROM leases WHERE name = $1 FOR SHARE",
+  RUNWAY_STORE_TRY_ASSIGN(rows, conn_.exec("SELECT holder, term FROM leases WHERE name = $1 FOR KEY SHARE",
                                            {fence_->lease}));
   if (rows.size() == 1 && rows.text(0, 0) == fence_->holder && rows.int64(0, 1) == fence_->term) {
     return {};

@@ -1,4 +1,5 @@
-// Acceptance (issue 6): crash safety. 30 trials (1,000 in scripts/soak.sh), each a canary with short pauses during which
+// Acceptance (issue 6): crash safety. 30 trials in CI, three lanes of 10 at once (1,000 in
+// scripts/soak.sh), each a canary with short pauses during which
 // the server is killed with SIGKILL at a random moment and started again. Each deployment must
 // end where it would have without the crash (Succeeded), its event log must show each step
 // started once and the whole log must verify, no instance may be orphaned or duplicated, and a
@@ -7,6 +8,7 @@
 
 #include <dirent.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +18,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -62,9 +65,9 @@ spec:
   canary:
     steps:
       - setWeight: 34
-      - pause: {{ duration: 1s }}
+      - pause: {{ duration: 500ms }}
       - setWeight: 67
-      - pause: {{ duration: 1s }}
+      - pause: {{ duration: 500ms }}
       - setWeight: 100
   progressDeadline: 1m
 )",
@@ -118,18 +121,29 @@ std::map<int, std::string> reportedInstances(ServeFixture& s) {
   return out;
 }
 
-// The number of trials: 30 in CI; scripts/soak.sh runs 1,000 (RUNWAY_SOAK_TRIALS). The seed of
-// the kill moments is printed so that a failing run can be repeated (RUNWAY_SOAK_SEED).
+// The number of trials per lane: 10 in CI (30 in all); scripts/soak.sh runs 1,000 in one lane
+// (RUNWAY_SOAK_TRIALS). The seed of the kill moments is printed so that a failing run can be
+// repeated (RUNWAY_SOAK_SEED).
 int envInt(const char* name, int fallback) {
   const char* v = std::getenv(name);
   return v != nullptr && *v != '\0' ? std::atoi(v) : fallback;
 }
 
-TEST(ServeCrashTest, KillNineDuringCanariesLosesAndRepeatsNothing) {
-  const int trials = envInt("RUNWAY_SOAK_TRIALS", 30);
-  const auto seed = static_cast<unsigned>(envInt("RUNWAY_SOAK_SEED", ::getpid()));
+// What one lane saw (a lane: one server, its data directory and instances, its trials one
+// after the other).
+struct LaneTotals {
+  int trials = 0;
+  int requests = 0;
+  int failed = 0;
+  int violations = 0;
+};
+
+// Runs `trials` kill -9 trials on a server of its own; `lane` tells its lines and processes apart.
+void crashLane(int lane, int lanes, int trials, unsigned seed, LaneTotals& totals) {
+  const std::string prefix = lanes > 1 ? fmt::format("lane {} ", lane) : std::string();
+  SCOPED_TRACE(fmt::format("{}seed {}", prefix, seed));
   TempDir dir;
-  const std::string marker = fmt::format("crash-{}", ::getpid());
+  const std::string marker = fmt::format("crash-{}-{}", ::getpid(), lane);
   ServeFixture server(dir.path());
   server.writeConfig(config(marker));
   auto started = server.start();
@@ -140,12 +154,13 @@ TEST(ServeCrashTest, KillNineDuringCanariesLosesAndRepeatsNothing) {
   ASSERT_EQ(server.waitTerminal(first, 60s), "Succeeded");
   const std::string address = server.serviceAddress("production", "web");
   ASSERT_FALSE(address.empty());
-  LoadGenerator load("http://" + address + "/");
+  // Several lanes at once on a small machine: their users space their requests out a little.
+  LoadGenerator load("http://" + address + "/", lanes > 1 ? 5ms : 2ms);
 
   // Each broken invariant is counted (and fails the test) rather than ending the run, so that a
   // soak run reports them all: a deployment not Succeeded, a step started twice, a second
   // "succeeded", an orphaned or missing instance, the wrong number of the new version's.
-  int violations = 0;
+  int& violations = totals.violations;
   auto violated = [&](bool ok, const std::string& what) {
     if (!ok) {
       ++violations;
@@ -153,14 +168,16 @@ TEST(ServeCrashTest, KillNineDuringCanariesLosesAndRepeatsNothing) {
     }
   };
   std::mt19937 random(seed);
-  std::uniform_int_distribution<int> delay_ms(0, 2500);
+  // A random moment of the canary (its steps and two 500 ms pauses take about 1.5 s), or
+  // just after it.
+  std::uniform_int_distribution<int> delay_ms(0, 1800);
   // A soak run may be given a wall-time budget: no trial starts after it (RUNWAY_SOAK_SECONDS).
   const int budget_s = envInt("RUNWAY_SOAK_SECONDS", 0);
   const auto began = std::chrono::steady_clock::now();
   int trial = 1;
   for (; trial <= trials; ++trial) {
     if (budget_s > 0 && std::chrono::steady_clock::now() - began > std::chrono::seconds(budget_s)) break;
-    SCOPED_TRACE(fmt::format("trial {} (seed {})", trial, seed));
+    SCOPED_TRACE(fmt::format("trial {}", trial));
     const std::string version = fmt::format("v{}", trial);
     const std::string id = server.deploy("production", version, &error);
     ASSERT_FALSE(id.empty()) << error;
@@ -201,8 +218,8 @@ TEST(ServeCrashTest, KillNineDuringCanariesLosesAndRepeatsNothing) {
     for (const auto& [pid, v] : seen) per_version[v]++;
     violated(per_version[version] == 2, fmt::format("{} instances of {}", per_version[version], version));
     // One line a trial (scripts/soak.sh sums them when a long run is stopped before its end).
-    std::printf("trial %d: %d requests through the router so far, %d failed, %d invariant violations\n", trial,
-                load.ok() + load.failed(), load.failed(), violations);
+    std::printf("%strial %d: %d requests through the router so far, %d failed, %d invariant violations\n",
+                prefix.c_str(), trial, load.ok() + load.failed(), load.failed(), violations);
     std::fflush(stdout);
   }
   // Old versions retire; in the end only the last one runs, twice.
@@ -222,9 +239,37 @@ TEST(ServeCrashTest, KillNineDuringCanariesLosesAndRepeatsNothing) {
   violated(audit.at("intact").as_bool(), "the audit chain does not verify");
   EXPECT_EQ(server.down(), 0);
   violated(markedProcesses(marker).empty(), "instances left after the server stopped");
+  totals.trials = trial - 1;
+  totals.requests = load.ok() + load.failed();
+  totals.failed = load.failed();
+}
+
+// CI's 30 trials run as three lanes of 10 at once (RUNWAY_SOAK_LANES, RUNWAY_SOAK_TRIALS per
+// lane) in one ctest entry: each lane mostly waits on its canary's pauses and its server's
+// restarts. scripts/soak.sh runs one lane of RUNWAY_SOAK_TRIALS.
+TEST(ServeCrashTest, KillNineDuringCanariesLosesAndRepeatsNothing) {
+  const int lanes = std::max(1, envInt("RUNWAY_SOAK_LANES", 3));
+  const int trials = envInt("RUNWAY_SOAK_TRIALS", 10);
+  const auto seed = static_cast<unsigned>(envInt("RUNWAY_SOAK_SEED", ::getpid()));
+  std::vector<LaneTotals> totals(static_cast<std::size_t>(lanes));
+  std::vector<std::thread> threads;
+  for (int lane = 0; lane < lanes; ++lane) {
+    threads.emplace_back([&, lane] {
+      crashLane(lane, lanes, trials, seed + static_cast<unsigned>(lane), totals[static_cast<std::size_t>(lane)]);
+    });
+  }
+  for (auto& t : threads) t.join();
+  LaneTotals all;
+  for (const auto& t : totals) {
+    all.trials += t.trials;
+    all.requests += t.requests;
+    all.failed += t.failed;
+    all.violations += t.violations;
+  }
   // scripts/soak.sh reads this line.
-  std::printf("soak: %d trials (seed %u), %d requests through the router, %d failed, %d invariant violations\n",
-              trial - 1, seed, load.ok() + load.failed(), load.failed(), violations);
+  std::printf("soak: %d trials (seed %u, %d lanes), %d requests through the router, %d failed, %d invariant "
+              "violations\n",
+              all.trials, seed, lanes, all.requests, all.failed, all.violations);
 }
 
 }  // namespace

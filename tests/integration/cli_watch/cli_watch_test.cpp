@@ -1,5 +1,5 @@
 // `runway status --watch` on a terminal (tmux) and through a pipe during a production canary of
-// examples/quickstart under traffic; `runway logs` (tail, several files, -f across a rotation);
+// examples/quickstart (its bakes shortened) under traffic; `runway logs` (tail, several files, -f across a rotation);
 // `runway completion bash`.
 
 #include <signal.h>
@@ -101,10 +101,29 @@ bool contains(const std::string& s, const std::string& part) { return s.find(par
 class CliWatchTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    // The quickstart with its bakes shortened (the canary's pauses 10s/10s/5s -> 5s/5s/2s,
+    // staging's verification 10s -> 3s, the analysis every second): the same story, half the
+    // wait. Each change must find its text, so a change to the example shows here.
+    auto example = test::readFile(std::string(RUNWAY_SOURCE_DIR) + "/examples/quickstart/runway.yaml");
+    ASSERT_TRUE(example) << example.error().message;
+    std::string config = *example;
+    const auto shorten = [&](const std::string& from, const std::string& to, int times) {
+      int replaced = 0;
+      for (auto at = config.find(from); at != std::string::npos; at = config.find(from, at + to.size())) {
+        config.replace(at, from.size(), to);
+        ++replaced;
+      }
+      EXPECT_EQ(replaced, times) << from;
+    };
+    shorten("pause: { duration: 10s }", "pause: { duration: 5s }", 2);
+    shorten("pause: { duration: 5s }\n    analysis", "pause: { duration: 2s }\n    analysis", 1);
+    shorten("verification: 10s", "verification: 3s", 1);
+    shorten("scaleDownDelay: 5s", "scaleDownDelay: 1s", 1);
+    shorten("initialDelay: 2s\n      interval: 2s", "initialDelay: 1s\n      interval: 1s", 1);
+    std::ofstream(tmp_ / "runway.yaml") << config;
     test::SubprocessOptions o;
-    o.argv = {test::binaryPath("runway").string(), "serve", "--config",
-              std::string(RUNWAY_SOURCE_DIR) + "/examples/quickstart/runway.yaml", "--data", data_.string(),
-              "--listen", "127.0.0.1:0"};
+    o.argv = {test::binaryPath("runway").string(), "serve", "--config", (tmp_ / "runway.yaml").string(), "--data",
+              data_.string(), "--listen", "127.0.0.1:0"};
     o.env = {{"PATH", pathWithBin()}};
     o.stdout_to = test::Output::pipe();
     o.stderr_to = test::Output::file(tmp_ / "serve.log");
@@ -241,7 +260,7 @@ TEST_F(CliWatchTest, WatchShowsTheCanaryOnATerminalAndAsTimestampedLinesThroughA
         screen = tmux.capture();
         return contains(screen, "weights of v1.1.0: api=10% backend=10% frontend=10%") &&
                contains(screen, "1. setWeight  10%              completed") &&
-               contains(screen, ">  2. pause      10s              running") &&
+               contains(screen, ">  2. pause      5s               running") &&
                contains(screen, "3. setWeight  50%              pending") && contains(screen, "bake: baking ") &&
                contains(screen, "pending approvals: -") && std::regex_search(screen, analysis);
       },
@@ -285,9 +304,9 @@ TEST_F(CliWatchTest, WatchShowsTheCanaryOnATerminalAndAsTimestampedLinesThroughA
     }
     return -1;
   };
-  const int w10 = index("Progressing  step 2/6 pause 10s  weights api=10% backend=10% frontend=10%");
-  const int w50 = index("step 4/6 pause 10s  weights api=50% backend=50% frontend=50%");
-  const int w100 = index("step 6/6 pause 5s  weights api=100% backend=100% frontend=100%");
+  const int w10 = index("Progressing  step 2/6 pause 5s  weights api=10% backend=10% frontend=10%");
+  const int w50 = index("step 4/6 pause 5s  weights api=50% backend=50% frontend=50%");
+  const int w100 = index("step 6/6 pause 2s  weights api=100% backend=100% frontend=100%");
   EXPECT_GT(w10, 0) << lines.out;
   EXPECT_GT(w50, w10) << lines.out;
   EXPECT_GT(w100, w50) << lines.out;

@@ -184,8 +184,11 @@ class ServeFixture {
 // the application while a test deploys, kills or restarts things.
 class LoadGenerator {
  public:
-  explicit LoadGenerator(std::string url) : url_(std::move(url)) {
-    thread_ = std::thread([this] {
+  // `pause`: between one answer and the next request (the default keeps one connection busy;
+  // tests that run several generators at once on a small machine space them out).
+  explicit LoadGenerator(std::string url, std::chrono::milliseconds pause = std::chrono::milliseconds(2))
+      : url_(std::move(url)) {
+    thread_ = std::thread([this, pause] {
       HttpClient client;
       while (!stop_) {
         auto r = client.get(url_, std::chrono::seconds(10));
@@ -198,7 +201,7 @@ class LoadGenerator {
         } else {
           ok_++;
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        std::this_thread::sleep_for(pause);
       }
     });
   }

@@ -11,6 +11,7 @@
 
 #include "runway/store/postgres_store.hpp"
 #include "support/poll.hpp"
+#include "support/process.hpp"
 #include "support/postgres.hpp"
 #include "unit/store/store_contract.hpp"
 
@@ -19,6 +20,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
+using namespace std::chrono_literals;
 
 // The executable's server: started by the first test that needs it, stopped after the last.
 test::PostgresServer* sharedServer() {
@@ -94,11 +96,11 @@ class PostgresStoreTest : public ::testing::Test {
 };
 
 TEST_F(PostgresStoreTest, MigrationsAreRecordedOnceAndReopeningAppliesNothing) {
-  EXPECT_EQ(psql("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations"), "1,2\n");
+  EXPECT_EQ(psql("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations"), "1,2,3\n");
   ASSERT_TRUE(store_->putRelease({"shop", "v1", {{"api", "api:v1"}}, at(0)}));
   auto again = openOrFail({url_, std::nullopt});
   ASSERT_NE(again, nullptr);
-  EXPECT_EQ(psql("SELECT count(*) FROM schema_migrations"), "2\n");
+  EXPECT_EQ(psql("SELECT count(*) FROM schema_migrations"), "3\n");
   EXPECT_EQ(again->getRelease("shop", "v1")->artifacts.at("api"), "api:v1");
 }
 
@@ -125,7 +127,7 @@ TEST_F(PostgresStoreTest, ServersStartingTogetherMigrateOnce) {
   auto out = sharedServer()->psql(url->substr(url->rfind('/') + 1),
                                   "SELECT count(*) FROM schema_migrations");
   ASSERT_TRUE(out);
-  EXPECT_EQ(*out, "2\n");
+  EXPECT_EQ(*out, "3\n");
 }
 
 TEST_F(PostgresStoreTest, GuardTriggerRefusesUpdateAndTheChainFindsAnEditBehindItsBack) {
@@ -210,6 +212,64 @@ TEST_F(PostgresStoreTest, AStaleLeadersWriteIsRefusedAfterAnotherStoreTookTheLea
   change.phase = "Progressing";
   ASSERT_TRUE(other->updateDeployment(change, {event("progressing", "dep-1")}));
   EXPECT_EQ(store_->getDeployment("dep-1")->phase, "Progressing");
+  EXPECT_EQ(other->verifyChain()->events, 2);
+}
+
+// The leader's renewal never waits for its own fenced writes. A write of the leader's in flight
+// (here stalled behind the chain head, which another session holds) has its lease row locked for
+// the fence; a renewal queued behind it let the lease lapse while the leader waited, silently,
+// and another server took over (issue 18's three-server trials: a leader "froze" 12-19 s, then
+// its next write was refused). A takeover by another holder still waits for that write, so the
+// write is never visible after the new term began.
+TEST_F(PostgresStoreTest, TheHoldersRenewalDoesNotWaitForItsFencedWriteInFlight) {
+  auto leader = openOrFail({url_, std::nullopt});  // the leader's main store; store_ holds its lease
+  auto other = openOrFail({url_, std::nullopt});   // another server's lease connection
+  ASSERT_NE(leader, nullptr);
+  ASSERT_NE(other, nullptr);
+  ASSERT_TRUE(*store_->acquireLease("controller", "server-1", std::chrono::seconds(2), at(0)));
+  const auto term = (*store_->getLease("controller"))->term;
+  leader->setFence(Fence{"controller", "server-1", term});
+  ASSERT_TRUE(leader->appendEvent(event("first")));
+  // Another session holds the chain head for a while: the leader's next append waits behind it.
+  test::SubprocessOptions o;
+  o.argv = {"psql", "-X", "-q", "-h", "127.0.0.1", "-p", std::to_string(sharedServer()->port()), "-U", "postgres",
+            "-d", database_, "-c", "BEGIN; SELECT seq FROM event_chain_head FOR UPDATE; SELECT pg_sleep(6); COMMIT;"};
+  o.stdout_to = test::Output::null();
+  auto hold = test::Subprocess::start(std::move(o));
+  ASSERT_TRUE(hold) << hold.error().message;
+  const auto waiting = [&](const std::string& condition) {
+    return psql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND " + condition) == "1\n";
+  };
+  ASSERT_TRUE(test::pollUntil([&] { return waiting("wait_event = 'PgSleep'"); }, test::deadlineIn(30s)));
+  Result<EventRecord> appended = fail(ErrorCode::Internal, "not yet");
+  std::thread write([&] { appended = leader->appendEvent(event("second")); });
+  // (EXPECT, not ASSERT, while a thread of the test runs: it is joined below either way.)
+  EXPECT_TRUE(test::pollUntil([&] { return waiting("wait_event_type = 'Lock' AND query LIKE '%event_chain_head%'"); },
+                              test::deadlineIn(30s)));
+  // The renewal goes through at once (it waited for the hold's 6 s before).
+  const auto asked = std::chrono::steady_clock::now();
+  auto renewed = store_->acquireLease("controller", "server-1", std::chrono::seconds(2), at(1'000));
+  const auto took = std::chrono::steady_clock::now() - asked;
+  EXPECT_TRUE(renewed && *renewed) << (renewed ? "" : renewed.error().message);
+  EXPECT_LT(took, std::chrono::seconds(2));
+  EXPECT_TRUE(waiting("wait_event_type = 'Lock' AND query LIKE '%event_chain_head%'"))
+      << "the write was still to be in flight while the lease was renewed";
+  // Once the lease has expired, another server's takeover waits for the write in flight.
+  Result<bool> taken = false;
+  std::thread takeover([&] { taken = other->acquireLease("controller", "server-2", std::chrono::seconds(2), at(4'000)); });
+  EXPECT_TRUE(test::pollUntil([&] { return waiting("wait_event_type = 'Lock' AND query LIKE '%INSERT INTO leases%'"); },
+                              test::deadlineIn(30s)));
+  write.join();
+  takeover.join();
+  ASSERT_TRUE(appended) << appended.error().message;  // committed at the old term, before the takeover
+  ASSERT_TRUE(taken) << taken.error().message;
+  EXPECT_TRUE(*taken);
+  EXPECT_EQ((*other->getLease("controller"))->term, term + 1);
+  (void)hold->waitExit(test::deadlineIn(30s));
+  // The old term's next write is refused.
+  auto stale = leader->appendEvent(event("third"));
+  ASSERT_FALSE(stale);
+  EXPECT_EQ(stale.error().code, ErrorCode::FailedPrecondition);
   EXPECT_EQ(other->verifyChain()->events, 2);
 }
 
