@@ -504,6 +504,15 @@ class LeaderTerm {
                              return {};
                            });
     });
+    // The simulated environments' instances become Ready as time passes, which no call
+    // observes: their events are published every 100 ms, so the controller hears of them as
+    // it would from a real runtime (it refreshes only what a runtime says changed).
+    term->simulated_events_ = std::thread([t = term.get()] {
+      t->everyUntilStopped(std::chrono::milliseconds(100), "simulated runtime events", [t]() -> Result<void> {
+        t->deps_.simulated->publish();
+        return {};
+      });
+    });
     // Traffic snapshots around each deployment for the release report (report/snapshots.hpp),
     // on their own thread so that a slow router never delays anything else.
     term->snapshots_ = std::thread([t = term.get()] {
@@ -531,6 +540,7 @@ class LeaderTerm {
     }
     cv_.notify_all();
     if (snapshots_.joinable()) snapshots_.join();
+    if (simulated_events_.joinable()) simulated_events_.join();
     if (reminders_.joinable()) reminders_.join();
     if (outbox_runner_) outbox_runner_->stop();
     if (controller_) controller_->stop();
@@ -588,6 +598,7 @@ class LeaderTerm {
   bool stop_ = false;
   std::thread reminders_;
   std::thread snapshots_;
+  std::thread simulated_events_;
   bool wrote_server_file_ = false;
 };
 
@@ -863,6 +874,9 @@ int serve(const ServeOptions& opts) {
   so.tls_cert_file = opts.tls_cert;
   so.tls_key_file = opts.tls_key;
   so.max_event_streams = static_cast<std::size_t>(opts.max_event_streams);
+  // Handlers block: a write waits for the controller's strand, a read for the store. Enough of
+  // them that reads are not queued behind writes waiting their turn on the strand.
+  so.handler_threads = 16;
   // Dashboard sessions live in this process (sessions.hpp says why); each use rechecks its token.
   auto sessions = std::make_shared<api::SessionTable>(
       api::SessionOptions{clock, *session_ttl, 10'000, !opts.tls_cert.empty(), store});

@@ -89,54 +89,78 @@ std::optional<engine::AnalysisResult> AnalysisRunner::start(const LiveDeployment
     result.run_complete = true;
     return result;
   }
-  runs_[d.record.id].insert_or_assign(a.run, std::move(exec));
+  auto& runs = runs_[d.record.id];
+  if (auto old = runs.find(a.run); old != runs.end()) unschedule(d.record.id, a.run, old->second);
+  auto& placed = runs.insert_or_assign(a.run, std::move(exec)).first->second;
+  for (std::size_t si = 0; si < placed.services.size(); ++si) {
+    schedule(RunKey{d.record.id, a.run, si}, placed.services[si]);
+  }
   return std::nullopt;
+}
+
+void AnalysisRunner::schedule(const RunKey& key, const ServiceRun& sr) {
+  std::optional<TimePoint> next;
+  const auto& metrics = sr.run.metrics();
+  for (std::size_t mi = 0; mi < metrics.size(); ++mi) {
+    if (sr.in_flight.count(mi) != 0) continue;  // rescheduled when its answer is recorded
+    const auto at = metrics[mi].nextMeasurementAt();
+    if (at && (!next || *at < *next)) next = at;
+  }
+  due_.set(key, next);
+}
+
+void AnalysisRunner::unschedule(const std::string& id, std::uint32_t run_id, const RunExec& exec) {
+  for (std::size_t si = 0; si < exec.services.size(); ++si) due_.erase(RunKey{id, run_id, si});
 }
 
 void AnalysisRunner::stop(const std::string& id, std::uint32_t run) {
   auto it = runs_.find(id);
-  if (it != runs_.end()) it->second.erase(run);
+  if (it == runs_.end()) return;
+  if (auto r = it->second.find(run); r != it->second.end()) {
+    unschedule(id, run, r->second);
+    it->second.erase(r);
+  }
 }
 
-void AnalysisRunner::forget(const std::string& id) { runs_.erase(id); }
+void AnalysisRunner::forget(const std::string& id) {
+  auto it = runs_.find(id);
+  if (it == runs_.end()) return;
+  for (const auto& [run_id, exec] : it->second) unschedule(id, run_id, exec);
+  runs_.erase(it);
+}
 
 void AnalysisRunner::measureDue() {
   const TimePoint now = clock_->now();
-  for (auto& [id, runs] : runs_) {
-    for (auto& [run_id, exec] : runs) {
-      for (std::size_t si = 0; si < exec.services.size(); ++si) {
-        auto& sr = exec.services[si];
-        for (std::size_t mi : sr.run.dueMetrics(now)) {
-          if (sr.in_flight.count(mi) != 0) continue;
-          sr.in_flight.insert(mi);
-          config::MetricSpec metric = sr.run.metrics()[mi].spec();
-          analysis::MeasureContext ctx = sr.run.context();
-          ctx.now = now;
-          scheduler_.offload([this, provider = provider_, id = id, run_id = run_id, si, mi,
-                              metric = std::move(metric), ctx = std::move(ctx)]() -> std::function<void()> {
-            auto answer = provider->measure(metric, ctx);
-            return [this, id, run_id, si, mi, answer = std::move(answer)] {
-              record(id, run_id, si, mi, answer);
-            };
-          });
-        }
-      }
+  for (const auto& key : due_.due(now)) {
+    const auto& [id, run_id, si] = key;
+    RunExec* exec = nullptr;
+    if (auto dit = runs_.find(id); dit != runs_.end()) {
+      if (auto rit = dit->second.find(run_id); rit != dit->second.end()) exec = &rit->second;
     }
+    if (exec == nullptr || si >= exec->services.size()) {
+      due_.erase(key);
+      continue;
+    }
+    auto& sr = exec->services[si];
+    for (std::size_t mi : sr.run.dueMetrics(now)) {
+      if (sr.in_flight.count(mi) != 0) continue;
+      sr.in_flight.insert(mi);
+      config::MetricSpec metric = sr.run.metrics()[mi].spec();
+      analysis::MeasureContext ctx = sr.run.context();
+      ctx.now = now;
+      scheduler_.offload([this, provider = provider_, id = id, run_id = run_id, si = si, mi,
+                          metric = std::move(metric), ctx = std::move(ctx)]() -> std::function<void()> {
+        auto answer = provider->measure(metric, ctx);
+        return [this, id, run_id, si, mi, answer = std::move(answer)] {
+          record(id, run_id, si, mi, answer);
+        };
+      });
+    }
+    schedule(key, sr);
   }
 }
 
-std::optional<TimePoint> AnalysisRunner::nextWakeup() const {
-  std::optional<TimePoint> next;
-  for (const auto& [id, runs] : runs_) {
-    for (const auto& [run_id, exec] : runs) {
-      for (const auto& sr : exec.services) {
-        const auto at = sr.run.nextWakeup();
-        if (at && (!next || *at < *next)) next = at;
-      }
-    }
-  }
-  return next;
-}
+std::optional<TimePoint> AnalysisRunner::nextWakeup() const { return due_.earliest(); }
 
 void AnalysisRunner::record(const std::string& id, std::uint32_t run_id, std::size_t si,
                             std::size_t mi, const Result<analysis::MetricValue>& answer) {
@@ -150,6 +174,7 @@ void AnalysisRunner::record(const std::string& id, std::uint32_t run_id, std::si
   const auto& status = sr.run.metrics()[mi].status();
   const std::size_t before = status.measurements.size();
   sr.run.record(mi, clock_->now(), answer);
+  schedule(RunKey{id, run_id, si}, sr);
   const auto& after = sr.run.metrics()[mi].status();
   if (after.measurements.size() == before) return;  // the metric was already complete
   const analysis::Measurement& m = after.measurements.back();

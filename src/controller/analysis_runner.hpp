@@ -16,9 +16,11 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "deployment_repository.hpp"
+#include "due_index.hpp"
 #include "metrics.hpp"
 #include "runway/analysis/analysis.hpp"
 #include "runway/analysis/provider.hpp"
@@ -44,7 +46,8 @@ class AnalysisRunner {
   void stop(const std::string& id, std::uint32_t run);
   void forget(const std::string& id);
 
-  // Takes every due measurement of every run off the strand.
+  // Takes every due measurement of every run off the strand (the runs due, from a schedule:
+  // not a scan of every run).
   void measureDue();
 
   // The earliest time a measurement of a running run is due; nullopt when none is.
@@ -63,6 +66,11 @@ class AnalysisRunner {
 
   void record(const std::string& id, std::uint32_t run_id, std::size_t si, std::size_t mi,
               const Result<analysis::MetricValue>& answer);
+  // Deployment, run, service index: one service's AnalysisRun.
+  using RunKey = std::tuple<std::string, std::uint32_t, std::size_t>;
+  // Keeps `sr`'s place in due_: its next measurement not already being taken.
+  void schedule(const RunKey& key, const ServiceRun& sr);
+  void unschedule(const std::string& id, std::uint32_t run_id, const RunExec& exec);
 
   std::shared_ptr<analysis::MetricProvider> provider_;
   std::shared_ptr<Clock> clock_;
@@ -70,6 +78,7 @@ class AnalysisRunner {
   MetricsRecorder& metrics_;
   Report report_;
   std::map<std::string, std::map<std::uint32_t, RunExec>> runs_;  // deployment -> run -> exec
+  DueIndex<RunKey> due_;
 };
 
 }  // namespace runway::controller

@@ -12,6 +12,8 @@
 
 #include "runway/controller/controller.hpp"
 
+#include <atomic>
+
 #include "loop.hpp"
 #include "metrics.hpp"
 #include "reconciler.hpp"
@@ -23,13 +25,16 @@ namespace {
 class ControllerImpl final : public Controller {
  public:
   explicit ControllerImpl(ControllerOptions options)
-      : loop_(options.workers, options.poll), reconciler_(std::move(options), loop_, metrics_) {}
+      : runtime_(options.runtime), loop_(options.workers, options.poll), reconciler_(std::move(options), loop_, metrics_) {}
 
   ~ControllerImpl() override { stop(); }
 
   Result<void> recover() { return reconciler_.recover(); }
   void run() {
-    loop_.run([this](bool refresh) { reconciler_.tick(refresh); });
+    // Changes the runtime reports reach the strand as they happen; the periodic pass refreshes
+    // only what changed, plus a slice of the rest (Reconciler::pass).
+    runtime_->setEventHandler(reconciler_.runtimeEventHandler());
+    loop_.run([this](bool refresh) { return reconciler_.pass(refresh, kPassBudget); });
   }
 
   // Controller
@@ -53,7 +58,10 @@ class ControllerImpl final : public Controller {
   }
   std::shared_ptr<const config::Config> config() const override { return reconciler_.config(); }
   ControllerMetrics metrics() const override { return metrics_.snapshot(); }
-  void stop() override { loop_.stop(); }
+  void stop() override {
+    if (!stopped_.exchange(true)) runtime_->setEventHandler(nullptr);
+    loop_.stop();
+  }
 
  private:
   template <typename R, typename F>
@@ -62,6 +70,11 @@ class ControllerImpl final : public Controller {
                          [] { return R(fail(ErrorCode::Unavailable, "the server is shutting down")); });
   }
 
+  // How long one periodic pass may work before the requests waiting get their turn.
+  static constexpr std::chrono::milliseconds kPassBudget{5};
+
+  std::shared_ptr<runtime::Runtime> runtime_;
+  std::atomic<bool> stopped_{false};
   MetricsRecorder metrics_;
   Loop loop_;
   Reconciler reconciler_;

@@ -48,6 +48,7 @@ Result<void> DeploymentRepository::loadLive(
       if (!d.snapshot_error.empty()) spdlog::error("deployment {}: {}", d.record.id, d.snapshot_error);
       const std::string id = d.record.id;
       live_.insert_or_assign(id, std::move(d));
+      changed(id);
     }
     if (last) return {};
   }
@@ -99,6 +100,7 @@ Result<LiveDeployment*> DeploymentRepository::create(const store::DeploymentReco
   d.config = std::move(config);
   auto [it, inserted] = live_.insert_or_assign(record.id, std::move(d));
   (void)inserted;
+  changed(record.id);
   return &it->second;
 }
 
@@ -115,6 +117,7 @@ Result<LiveDeployment*> DeploymentRepository::load(
   restoreConfig(d, live_config);
   auto [it, inserted] = live_.emplace(id, std::move(d));
   (void)inserted;
+  changed(id);
   return &it->second;
 }
 
@@ -134,7 +137,14 @@ Result<void> DeploymentRepository::commit(const std::string& id, PersistedDeploy
   if (!updated) return fail(updated.error());
   d.record = std::move(*updated);
   d.doc = std::move(doc);
+  changed(id);
   return {};
+}
+
+void DeploymentRepository::retimeRetirements(const std::string& id,
+                                             std::vector<engine::RetireVersion> retirements) {
+  at(id).doc.retirements = std::move(retirements);
+  changed(id);
 }
 
 LiveDeployment* DeploymentRepository::find(const std::string& id) {
@@ -144,9 +154,40 @@ LiveDeployment* DeploymentRepository::find(const std::string& id) {
 
 LiveDeployment& DeploymentRepository::at(const std::string& id) { return live_.at(id); }
 
+void DeploymentRepository::erase(const std::string& id) {
+  if (live_.erase(id) != 0) changed(id);
+}
+
 void DeploymentRepository::evictIfIdle(const std::string& id) {
   auto it = live_.find(id);
-  if (it != live_.end() && !it->second.doc.live()) live_.erase(it);
+  if (it != live_.end() && !it->second.doc.live()) erase(id);
+}
+
+const std::set<std::string>& DeploymentRepository::inEnvironment(const std::string& environment) const {
+  static const std::set<std::string> kNone;
+  auto it = by_environment_.find(environment);
+  return it == by_environment_.end() ? kNone : it->second;
+}
+
+void DeploymentRepository::changed(const std::string& id) {
+  if (auto it = indexed_.find(id); it != indexed_.end()) {
+    if (auto env = by_environment_.find(it->second.environment); env != by_environment_.end()) {
+      env->second.erase(id);
+      if (env->second.empty()) by_environment_.erase(env);
+    }
+    if (auto phase = by_phase_.find(it->second.phase); phase != by_phase_.end() && --phase->second == 0) {
+      by_phase_.erase(phase);
+    }
+    indexed_.erase(it);
+  }
+  if (const auto* d = find(id)) {
+    Indexed entry{d->record.environment,
+                  d->doc.queued ? std::string("Queued") : std::string(engine::toString(d->doc.state.phase))};
+    by_environment_[entry.environment].insert(id);
+    ++by_phase_[entry.phase];
+    indexed_.emplace(id, std::move(entry));
+  }
+  if (observer_) observer_(id);
 }
 
 }  // namespace runway::controller

@@ -7,9 +7,12 @@
 //
 // Strand only.
 
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -73,17 +76,30 @@ class DeploymentRepository {
                       const std::optional<store::ServingRecord>& serving = std::nullopt,
                       const std::vector<store::NewNotification>& notifications = {});
 
+  // Replaces the in-memory retirements of a kept deployment (retirements tried again later are
+  // re-timed without a commit: what is committed stays due). REQUIRES: `id` is kept.
+  void retimeRetirements(const std::string& id, std::vector<engine::RetireVersion> retirements);
+
+  // A kept deployment; change it only through commit() and retimeRetirements(), which keep the
+  // indexes below and tell the observer.
   LiveDeployment* find(const std::string& id);
   // REQUIRES: `id` is kept.
   LiveDeployment& at(const std::string& id);
   bool contains(const std::string& id) const { return live_.count(id) != 0; }
-  void erase(const std::string& id) { live_.erase(id); }
+  void erase(const std::string& id);
   // Lets a deployment go once nothing is left to drive (PersistedDeployment::live()).
   void evictIfIdle(const std::string& id);
 
   // Oldest first (ids sort by creation time).
-  std::map<std::string, LiveDeployment>& all() { return live_; }
   const std::map<std::string, LiveDeployment>& all() const { return live_; }
+  // The ids of the kept deployments of one environment (the same order).
+  const std::set<std::string>& inEnvironment(const std::string& environment) const;
+  // How many kept deployments are in each phase ("Queued" while queued): the phase gauge.
+  const std::map<std::string, std::uint64_t>& countByPhase() const { return by_phase_; }
+
+  // Called with the id after every change of a kept deployment: created, loaded, committed,
+  // re-timed, let go (then find() is null). The reconciler keeps its schedules with it.
+  void observe(std::function<void(const std::string& id)> observer) { observer_ = std::move(observer); }
 
   store::Store& store() { return *store_; }
 
@@ -100,6 +116,17 @@ class DeploymentRepository {
   std::shared_ptr<const std::vector<config::SourceFile>> last_sources_;
   std::string last_key_;
   std::map<std::string, LiveDeployment> live_;
+
+  // After any change of `id` (or its removal): the indexes, then the observer.
+  void changed(const std::string& id);
+  struct Indexed {
+    std::string environment;
+    std::string phase;
+  };
+  std::map<std::string, Indexed> indexed_;
+  std::map<std::string, std::set<std::string>> by_environment_;
+  std::map<std::string, std::uint64_t> by_phase_;
+  std::function<void(const std::string& id)> observer_;
 };
 
 }  // namespace runway::controller

@@ -24,8 +24,8 @@ std::string joined(const std::vector<std::string>& items) {
 const LiveDeployment* activeIn(const DeploymentRepository& deployments,
                                const std::string& environment,
                                const std::set<std::string>& starting) {
-  for (const auto& [id, d] : deployments.all()) {
-    if (d.record.environment != environment) continue;
+  for (const auto& id : deployments.inEnvironment(environment)) {
+    const LiveDeployment& d = deployments.all().at(id);
     if ((!d.doc.queued && !engine::isTerminal(d.doc.state.phase)) || starting.count(id) != 0 ||
         trafficHeld(d.doc) || checklistHolds(d.doc)) {
       return &d;

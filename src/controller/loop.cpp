@@ -11,7 +11,7 @@ Loop::Loop(int workers, std::chrono::milliseconds poll)
 
 Loop::~Loop() { stop(); }
 
-void Loop::run(std::function<void(bool refresh)> periodic) {
+void Loop::run(std::function<bool(bool refresh)> periodic) {
   thread_ = std::thread([this, periodic = std::move(periodic)] { loop(periodic); });
 }
 
@@ -41,27 +41,45 @@ void Loop::offload(std::function<std::function<void()>()> job) {
   });
 }
 
-void Loop::loop(std::function<void(bool refresh)> periodic) {
+void Loop::runRequests() {
+  std::deque<std::function<void()>> requests;
+  {
+    std::lock_guard lock(mu_);
+    requests.swap(requests_);
+  }
+  for (auto& r : requests) r();
+}
+
+void Loop::loop(std::function<bool(bool refresh)> periodic) {
   auto last_refresh = std::chrono::steady_clock::now();
+  bool more = false;  // the last pass left work
   while (true) {
     std::deque<std::function<void()>> tasks;
     {
       std::unique_lock lock(mu_);
-      cv_.wait_for(lock, poll_, [&] { return stopping_ || !tasks_.empty(); });
+      const auto ready = [&] { return stopping_ || !tasks_.empty() || !requests_.empty(); };
+      if (!more) cv_.wait_for(lock, poll_, ready);
       if (stopping_) {
         // Answer waiting callers before leaving.
+        std::deque<std::function<void()>> requests;
+        requests.swap(requests_);
         tasks.swap(tasks_);
         lock.unlock();
+        for (auto& r : requests) r();
         for (auto& t : tasks) t();
         return;
       }
       tasks.swap(tasks_);
     }
-    for (auto& t : tasks) t();
+    runRequests();
+    for (auto& t : tasks) {
+      t();
+      runRequests();
+    }
     const auto steady = std::chrono::steady_clock::now();
     const bool refresh = steady - last_refresh >= std::chrono::milliseconds(250);
     if (refresh) last_refresh = steady;
-    periodic(refresh);
+    more = periodic(refresh);
   }
 }
 

@@ -10,6 +10,7 @@
 #include "gates.hpp"
 #include "intent.hpp"
 #include "notifications.hpp"
+#include "runway/engine/runtime_report.hpp"
 #include "runway/runtime/local_runtime.hpp"
 
 namespace runway::controller {
@@ -20,6 +21,13 @@ using engine::DeploymentState;
 using engine::Phase;
 
 constexpr std::string_view kController = "runway";
+
+// The sweep of runtime reports (Reconciler::pass): each refresh looks at 1/kSweepSlices of the
+// live deployments, at least kSweepMinimum of them. With refreshes every 250 ms, up to 64 live
+// deployments are all looked at on each refresh, as before the sweep was sliced; 2,560 or more
+// are all looked at every 10 s.
+constexpr std::size_t kSweepSlices = 40;
+constexpr std::size_t kSweepMinimum = 64;
 
 const char* phaseName(Phase p) { return engine::toString(p).data(); }
 
@@ -40,7 +48,33 @@ Reconciler::Reconciler(ControllerOptions options, Scheduler& scheduler, MetricsR
       executor_(o_.runtime, o_.hooks, o_.checks, scheduler, metrics, o_.retire_grace),
       analysis_(o_.provider, o_.clock, scheduler, metrics,
                 [this](const std::string& id, const engine::AnalysisResult& r) { deliver(id, r); }),
-      checklist_(o_.checklist, scheduler) {}
+      checklist_(o_.checklist, scheduler),
+      changes_(std::make_shared<RuntimeChanges>([this] { scheduler_.post([this] { takeRuntimeChanges(); }); })) {
+  deployments_.observe([this](const std::string& id) { scheduled(id); });
+}
+
+Reconciler::~Reconciler() { changes_->detach(); }
+
+void RuntimeChanges::add(const std::string& environment, const std::string& service) {
+  std::lock_guard lock(mu_);
+  const bool first = changed_.empty();
+  changed_.emplace(environment, service);
+  if (first && wake_) wake_();
+}
+
+std::set<std::pair<std::string, std::string>> RuntimeChanges::take() {
+  std::lock_guard lock(mu_);
+  return std::exchange(changed_, {});
+}
+
+void RuntimeChanges::detach() {
+  std::lock_guard lock(mu_);
+  wake_ = nullptr;
+}
+
+runtime::EventHandler Reconciler::runtimeEventHandler() const {
+  return [changes = changes_](const runtime::RuntimeEvent& e) { changes->add(e.environment, e.service); };
+}
 
 void Reconciler::reload(std::shared_ptr<const config::Config> config) {
   std::lock_guard lock(config_mu_);
@@ -285,7 +319,10 @@ void Reconciler::report(const std::string& id, const std::string& service,
                         const std::string& version, int traffic_weight) {
   const auto* d = deployments_.find(id);
   if (d == nullptr || engine::isTerminal(d->doc.state.phase)) return;
-  if (auto r = executor_.observe(*d, service, version, traffic_weight)) (void)handle(id, *r);
+  // Most reports change nothing (the sweep, a change of another version): no engine step then.
+  if (auto r = executor_.observe(*d, service, version, traffic_weight); r && engine::reportChanges(d->doc.state, *r)) {
+    (void)handle(id, *r);
+  }
 }
 
 void Reconciler::applyIntent(const std::string& id) {
@@ -306,30 +343,63 @@ void Reconciler::reapplyIntents() {
 }
 
 void Reconciler::refreshReports() {
-  std::vector<std::tuple<std::string, std::string, std::string>> todo;
-  for (const auto& [id, d] : deployments_.all()) {
-    const auto& s = d.doc.state;
-    if (d.doc.queued || engine::isTerminal(s.phase) || s.phase == Phase::Pending) continue;
-    for (const auto& sv : s.services) {
-      todo.emplace_back(id, sv.name, s.version);
-      if (!s.stable_version.empty()) todo.emplace_back(id, sv.name, s.stable_version);
-    }
-  }
-  for (const auto& [id, service, version] : todo) report(id, service, version, -1);
+  std::vector<std::string> ids;
+  for (const auto& [id, d] : deployments_.all()) ids.push_back(id);
+  for (const auto& id : ids) refreshDeployment(id, nullptr);
 }
 
-void Reconciler::retireDue() {
-  const TimePoint now = o_.clock->now();
+// What the runtime runs for a deployment's versions (of one service, or all), as reports.
+void Reconciler::refreshDeployment(const std::string& id, const std::string* only_service) {
+  const auto* d = deployments_.find(id);
+  if (d == nullptr) return;
+  const auto& s = d->doc.state;
+  if (d->doc.queued || engine::isTerminal(s.phase) || s.phase == Phase::Pending) return;
+  std::vector<std::pair<std::string, std::string>> todo;
+  for (const auto& sv : s.services) {
+    if (only_service != nullptr && sv.name != *only_service) continue;
+    todo.emplace_back(sv.name, s.version);
+    if (!s.stable_version.empty()) todo.emplace_back(sv.name, s.stable_version);
+  }
+  for (const auto& [service, version] : todo) report(id, service, version, -1);
+}
+
+void Reconciler::takeRuntimeChanges() {
+  for (auto& change : changes_->take()) runtime_pending_.insert(std::move(change));
+}
+
+// The live deployments of each environment whose service the runtime said changed.
+void Reconciler::refreshChanged(const Budget& budget) {
+  while (!runtime_pending_.empty() && !budget.spent()) {
+    const auto [environment, service] = *runtime_pending_.begin();
+    runtime_pending_.erase(runtime_pending_.begin());
+    const auto& in = deployments_.inEnvironment(environment);
+    const std::vector<std::string> ids(in.begin(), in.end());  // a report can end one
+    for (const auto& id : ids) refreshDeployment(id, &service);
+  }
+}
+
+// The next slice of live deployments, round all of them.
+void Reconciler::sweep(const Budget& budget) {
+  const auto& all = deployments_.all();
+  const std::size_t slice =
+      std::min(all.size(), std::max(kSweepMinimum, (all.size() + kSweepSlices - 1) / kSweepSlices));
   std::vector<std::string> ids;
-  for (const auto& [id, d] : deployments_.all()) {
-    for (const auto& r : d.doc.retirements) {
-      if (r.at <= now) {
-        ids.push_back(id);
-        break;
-      }
-    }
+  auto it = all.upper_bound(sweep_cursor_);
+  for (std::size_t n = 0; n < slice; ++n, ++it) {
+    if (it == all.end()) it = all.begin();
+    ids.push_back(it->first);
   }
   for (const auto& id : ids) {
+    if (budget.spent()) return;
+    sweep_cursor_ = id;
+    refreshDeployment(id, nullptr);
+  }
+}
+
+void Reconciler::retireDue(const Budget& budget) {
+  const TimePoint now = o_.clock->now();
+  for (const auto& id : retirements_.due(now)) {
+    if (budget.spent()) return;
     auto* d = deployments_.find(id);
     if (d == nullptr) continue;
     PersistedDeployment doc = d->doc;
@@ -349,7 +419,7 @@ void Reconciler::retireDue() {
       changed = true;
     }
     if (!changed) {
-      d->doc.retirements = doc.retirements;
+      deployments_.retimeRetirements(id, std::move(doc.retirements));
       continue;
     }
     if (auto r = deployments_.commit(id, std::move(doc), now, {}); !r) {
@@ -362,38 +432,52 @@ void Reconciler::retireDue() {
 
 // ---- timers -----------------------------------------------------------------------------------
 
-void Reconciler::fireTimers() {
-  const TimePoint now = o_.clock->now();
-  std::vector<std::string> due;
-  for (const auto& [id, d] : deployments_.all()) {
-    const auto& wake = d.doc.state.wake_at;
-    if (!wake || *wake > now || d.doc.queued) continue;
-    // The same wake-up is delivered once, then at most once a second while it stays.
-    Fired& fired = fired_[id];
-    if (fired.wake == wake && now - fired.at < Duration{1000}) continue;
-    fired.wake = wake;
-    fired.at = now;
-    due.push_back(id);
+// When a deployment's timer is due: its wake_at; the same wake-up is delivered once, then at
+// most once a second while it stays. nullopt while queued or without a wake-up.
+std::optional<TimePoint> Reconciler::timerDue(const std::string& id, const LiveDeployment& d) const {
+  const auto& wake = d.doc.state.wake_at;
+  if (!wake || d.doc.queued) return std::nullopt;
+  const auto fired = fired_.find(id);
+  if (fired != fired_.end() && fired->second.wake == wake) return std::max(*wake, fired->second.at + Duration{1000});
+  return *wake;
+}
+
+// After any change of a kept deployment (DeploymentRepository::observe) and of its fired_
+// entry: its place in the schedules.
+void Reconciler::scheduled(const std::string& id) {
+  phases_changed_ = true;
+  const auto* d = deployments_.find(id);
+  if (d == nullptr) {
+    timers_.erase(id);
+    retirements_.erase(id);
+    return;
   }
-  for (const auto& id : due) (void)handle(id, engine::Timer{});
+  timers_.set(id, timerDue(id, *d));
+  std::optional<TimePoint> retire;
+  for (const auto& r : d->doc.retirements) {
+    if (!retire || r.at < *retire) retire = r.at;
+  }
+  retirements_.set(id, retire);
+}
+
+void Reconciler::fireTimers(const Budget& budget) {
+  const TimePoint now = o_.clock->now();
+  for (const auto& id : timers_.due(now)) {
+    if (budget.spent()) return;
+    const auto* d = deployments_.find(id);
+    if (d == nullptr) continue;
+    Fired& fired = fired_[id];
+    fired.wake = d->doc.state.wake_at;
+    fired.at = now;
+    scheduled(id);
+    (void)handle(id, engine::Timer{});
+  }
 }
 
 std::optional<TimePoint> Reconciler::nextDue() const {
   std::optional<TimePoint> next = analysis_.nextWakeup();
-  const auto consider = [&next](TimePoint t) {
-    if (!next || t < *next) next = t;
-  };
-  for (const auto& [id, d] : deployments_.all()) {
-    if (d.doc.queued) continue;
-    if (const auto& wake = d.doc.state.wake_at) {
-      const auto fired = fired_.find(id);
-      if (fired != fired_.end() && fired->second.wake == wake) {
-        consider(std::max(*wake, fired->second.at + Duration{1000}));
-      } else {
-        consider(*wake);
-      }
-    }
-    for (const auto& r : d.doc.retirements) consider(r.at);
+  for (const auto& t : {timers_.earliest(), retirements_.earliest()}) {
+    if (t && (!next || *t < *next)) next = t;
   }
   return next;
 }
@@ -403,11 +487,29 @@ void Reconciler::tick(bool refresh) {
     refreshReports();
     if (runtime_dirty_) reapplyIntents();
   }
+  takeRuntimeChanges();
+  refreshChanged({});
   redeliver();
   fireTimers();
   analysis_.measureDue();
   retireDue();
   updatePhaseGauge();
+}
+
+bool Reconciler::pass(bool refresh, std::chrono::steady_clock::duration budget_time) {
+  const Budget budget{std::chrono::steady_clock::now() + budget_time};
+  takeRuntimeChanges();
+  redeliver();
+  fireTimers(budget);
+  analysis_.measureDue();
+  retireDue(budget);
+  refreshChanged(budget);
+  if (refresh && !budget.spent()) {
+    sweep(budget);
+    if (runtime_dirty_) reapplyIntents();
+  }
+  updatePhaseGauge();
+  return budget.spent();
 }
 
 // ---- analysis and checks ----------------------------------------------------------------------
@@ -460,8 +562,9 @@ void Reconciler::startNextQueued(const std::string& environment) {
   if (activeIn(environment) != nullptr) return;
   // Oldest first by creation time (ids sort by creation); a rollback jumps ahead.
   std::string chosen;
-  for (const auto& [id, d] : deployments_.all()) {
-    if (d.record.environment != environment || !d.doc.queued) continue;
+  for (const auto& id : deployments_.inEnvironment(environment)) {
+    const LiveDeployment& d = deployments_.at(id);
+    if (!d.doc.queued) continue;
     if (chosen.empty()) chosen = id;
     if (d.doc.rollback) {
       chosen = id;
@@ -826,8 +929,9 @@ Result<void> Reconciler::applyStart(const std::string& id) {
 void Reconciler::keepRunning(const std::string& by, const std::string& environment,
                              const std::string& version) {
   std::vector<std::string> ids;
-  for (const auto& [id, d] : deployments_.all()) {
-    if (id == by || d.record.environment != environment) continue;
+  for (const auto& id : deployments_.inEnvironment(environment)) {
+    if (id == by) continue;
+    const LiveDeployment& d = deployments_.at(id);
     for (const auto& r : d.doc.retirements) {
       if (r.version == version) {
         ids.push_back(id);
@@ -1010,8 +1114,8 @@ Result<std::string> Reconciler::retry(const std::string& id, const engine::Opera
 Result<std::string> Reconciler::decide(ApprovalRequest request) {
   std::string id = request.deployment_id;
   if (id.empty()) {
-    for (const auto& [lid, d] : deployments_.all()) {
-      if (d.record.environment == request.environment && d.doc.state.phase == Phase::AwaitingApproval) id = lid;
+    for (const auto& lid : deployments_.inEnvironment(request.environment)) {
+      if (deployments_.at(lid).doc.state.phase == Phase::AwaitingApproval) id = lid;
     }
     if (id.empty()) {
       return fail(ErrorCode::NotFound, "no deployment in " + request.environment + " is awaiting approval");
@@ -1042,11 +1146,9 @@ Result<std::string> Reconciler::decide(ApprovalRequest request) {
 }
 
 void Reconciler::updatePhaseGauge() {
-  std::map<std::string, std::uint64_t> by_phase;
-  for (const auto& [id, d] : deployments_.all()) {
-    by_phase[d.doc.queued ? "Queued" : std::string(engine::toString(d.doc.state.phase))]++;
-  }
-  metrics_.setLiveByPhase(std::move(by_phase));
+  if (!phases_changed_) return;
+  phases_changed_ = false;
+  metrics_.setLiveByPhase(deployments_.countByPhase());
 }
 
 }  // namespace runway::controller

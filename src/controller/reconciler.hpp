@@ -12,9 +12,11 @@
 // driven and observed step by step, and a "crash" is dropping the Reconciler and building a
 // new one on the same store and runtime.
 //
-// Strand only, except reload() and config() (any thread).
+// Strand only, except reload(), config() and runtimeEventHandler()'s handler (any thread).
 
+#include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -26,6 +28,7 @@
 #include "analysis_runner.hpp"
 #include "checklist_gate.hpp"
 #include "deployment_repository.hpp"
+#include "due_index.hpp"
 #include "metrics.hpp"
 #include "release_book.hpp"
 #include "runway/controller/controller.hpp"
@@ -35,11 +38,38 @@
 
 namespace runway::controller {
 
+// The services the runtime said changed (runtime::EventHandler), kept until the strand takes
+// them. Any thread. `wake` (on the strand's side: Scheduler::post) is called under the lock when
+// the first change of a batch arrives, and never after detach(), so a late event from the
+// runtime's thread cannot reach a controller that has stopped.
+class RuntimeChanges {
+ public:
+  explicit RuntimeChanges(std::function<void()> wake) : wake_(std::move(wake)) {}
+  void add(const std::string& environment, const std::string& service);
+  std::set<std::pair<std::string, std::string>> take();
+  void detach();
+
+ private:
+  std::mutex mu_;
+  std::set<std::pair<std::string, std::string>> changed_;
+  std::function<void()> wake_;
+};
+
+// How long a periodic pass may go on (Reconciler::pass): spent once `until` has passed. A default
+// Budget is never spent.
+struct Budget {
+  std::chrono::steady_clock::time_point until = std::chrono::steady_clock::time_point::max();
+  bool spent() const { return std::chrono::steady_clock::now() >= until; }
+};
+
 class Reconciler {
  public:
   // REQUIRES: options has a store, runtime, clock, config and provider; `scheduler` and
   // `metrics` outlive the Reconciler.
   Reconciler(ControllerOptions options, Scheduler& scheduler, MetricsRecorder& metrics);
+  ~Reconciler();
+  Reconciler(const Reconciler&) = delete;
+  Reconciler& operator=(const Reconciler&) = delete;
 
   // Loads live deployments, executes their committed intents again (runtime calls, analysis
   // and check runs, hook intents), retires what no deployment and no current release wants, and
@@ -53,9 +83,26 @@ class Reconciler {
   Result<std::string> decide(ApprovalRequest request);
   Result<std::string> waive(WaiverRequest request);
 
-  // The loop's periodic work: runtime reports and re-execution of intents that failed (when
-  // `refresh`), due timers, due measurements, due retirements, the phase gauge.
+  // All of the periodic work at once: runtime reports of every live deployment and
+  // re-execution of intents that failed (when `refresh`), the services the runtime said changed,
+  // every due timer, measurement and retirement, the phase gauge. What a test or a discrete-event
+  // driver (stepper.hpp) calls.
   void tick(bool refresh);
+
+  // The server's periodic pass (loop.hpp), whose work does not grow with the number of live
+  // deployments: the services the runtime said changed (runtimeEventHandler()), the timers,
+  // measurements and retirements due (from schedules ordered by time, not a scan), and when
+  // `refresh`, the runtime reports of the next slice of live deployments (a sweep that goes
+  // round all of them every few seconds: the safety net for a change no event reported) and the
+  // re-execution of intents that failed. Stops once `budget` has passed, between two inputs;
+  // returns true when it stopped with work left (the loop then passes again at once, after the
+  // requests that wait).
+  bool pass(bool refresh, std::chrono::steady_clock::duration budget);
+
+  // What the runtime reports as it happens (runtime::Runtime::setEventHandler): each event
+  // marks its service changed for the next pass. Any thread; safe to call after the
+  // Reconciler is gone.
+  runtime::EventHandler runtimeEventHandler() const;
 
   // The earliest time tick() has something to do that is not due yet: a deployment's timer
   // (a wake-up already delivered comes again a second later, as fireTimers() repeats it), a
@@ -85,9 +132,15 @@ class Reconciler {
               int traffic_weight);
   void applyIntent(const std::string& id);
   void refreshReports();
+  void refreshDeployment(const std::string& id, const std::string* only_service);
+  void takeRuntimeChanges();
+  void refreshChanged(const Budget& budget);
+  void sweep(const Budget& budget);
+  void scheduled(const std::string& id);
+  std::optional<TimePoint> timerDue(const std::string& id, const LiveDeployment& d) const;
   void reapplyIntents();
-  void retireDue();
-  void fireTimers();
+  void retireDue(const Budget& budget = {});
+  void fireTimers(const Budget& budget = {});
   void startAnalysis(const std::string& id, const engine::StartAnalysis& a);
   void runChecks(const std::string& id, const engine::RunChecks& c);
   void afterCommit(const std::string& id);
@@ -140,6 +193,16 @@ class Reconciler {
     TimePoint at{};
   };
   std::map<std::string, Fired> fired_;
+  // When each live deployment's timer (timerDue()) and its earliest pending retirement are
+  // due, kept by scheduled() after every change of a deployment.
+  DueIndex<std::string> timers_;
+  DueIndex<std::string> retirements_;
+  bool phases_changed_ = true;
+  // Services the runtime reported changed (any thread), then taken by the strand.
+  std::shared_ptr<RuntimeChanges> changes_;
+  std::set<std::pair<std::string, std::string>> runtime_pending_;
+  // Where the sweep of runtime reports goes on from (the last id it refreshed).
+  std::string sweep_cursor_;
   bool runtime_dirty_ = false;
   // Set by each handle(): whether its input failed at the commit (nothing of it written).
   bool commit_failed_ = false;

@@ -1,4 +1,5 @@
 #include "runway/engine/engine.hpp"
+#include "runway/engine/runtime_report.hpp"
 
 #include <algorithm>
 #include <set>
@@ -1270,6 +1271,7 @@ void Machine::on(const CheckResult& in) {
 }
 
 void Machine::on(const RuntimeReport& in) {
+  if (!reportChanges(s_, in)) return;
   ServiceProgress* sv = nullptr;
   for (auto& x : s_.services) {
     if (x.name == in.service) sv = &x;
@@ -1657,6 +1659,26 @@ bool isTerminal(Phase phase) {
     case Phase::Superseded: return true;
     default: return false;
   }
+}
+
+bool reportChanges(const DeploymentState& state, const RuntimeReport& in) {
+  const ServiceProgress* sv = nullptr;
+  for (const auto& x : state.services) {
+    if (x.name == in.service) sv = &x;
+  }
+  if (sv == nullptr || in.version.empty()) return false;
+  const int ready = std::max(0, in.ready);
+  const int failed = std::max(0, in.failed);
+  const bool others_changed = in.others >= 0 && in.others != sv->others;
+  if (in.version == state.version) {
+    const int applied = in.traffic_weight >= 0 ? in.traffic_weight : sv->applied_weight;
+    return sv->new_ready != ready || sv->new_failed != failed || sv->applied_weight != applied || others_changed;
+  }
+  if (in.version == state.stable_version) {
+    const int applied = in.traffic_weight >= 0 ? 100 - in.traffic_weight : sv->applied_weight;
+    return sv->stable_ready != ready || sv->applied_weight != applied || others_changed;
+  }
+  return others_changed;
 }
 
 Admission admitRelease(const DeploymentState* active, bool rollback, ConcurrencyPolicy policy) {

@@ -68,18 +68,18 @@ Result<void> IncidentService::commit(const Incident& inc, const store::NewEvent&
 }
 
 Result<std::vector<std::string>> IncidentService::idsLocked() {
-  std::vector<std::string> ids;
-  std::int64_t after = 0;
+  // From where the last look stopped: records are appended in the order of their seq (one
+  // writer at a time holds the chain's head), so none can appear behind it later.
   while (true) {
-    auto page = store_->listEvents(store::EventFilter{after, "", 1000});
+    auto page = store_->listEvents(store::EventFilter{read_to_, "", 1000});
     if (!page) return fail(page.error());
     for (const auto& e : *page) {
-      if (e.kind == "incident.opened") ids.push_back(e.subject);
-      after = e.seq;
+      if (e.kind == "incident.opened") opened_.push_back(e.subject);
+      read_to_ = e.seq;
     }
     if (page->size() < 1000) break;
   }
-  return ids;
+  return opened_;
 }
 
 Result<Incident> IncidentService::getLocked(const std::string& id) {

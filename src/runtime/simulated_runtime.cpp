@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -97,7 +98,20 @@ void SimulatedRuntime::publish() {
   std::vector<RuntimeEvent> events;
   {
     std::lock_guard lock(mu_);
-    collectReady(options_.clock->now(), events);
+    const TimePoint now = options_.clock->now();
+    std::set<Key> due;
+    while (!pending_ready_.empty() && pending_ready_.begin()->first <= now) {
+      due.insert(std::move(pending_ready_.begin()->second));
+      pending_ready_.erase(pending_ready_.begin());
+    }
+    for (const auto& key : due) {
+      auto it = world_.find(key);
+      if (it == world_.end()) continue;
+      std::optional<TimePoint> next;
+      collectReady(key, it->second, now, events, &next);
+      // Still starting (the model's readyAfter changed since): looked at again then.
+      if (next) pending_ready_.emplace(*next, key);
+    }
   }
   deliver(events);
 }
@@ -107,7 +121,8 @@ void SimulatedRuntime::collectReady(TimePoint now, std::vector<RuntimeEvent>& ev
 }
 
 void SimulatedRuntime::collectReady(const Key& key, ServiceWorld& world, TimePoint now,
-                                    std::vector<RuntimeEvent>& events) {
+                                    std::vector<RuntimeEvent>& events,
+                                    std::optional<TimePoint>* next_ready) {
   {
     for (auto& [name, v] : world.versions) {
       bool all = true;
@@ -115,6 +130,7 @@ void SimulatedRuntime::collectReady(const Key& key, ServiceWorld& world, TimePoi
         const TimePoint ready = v.started[i] + world.model.ready_after;
         if (ready > now) {
           all = false;
+          if (next_ready != nullptr && (!*next_ready || ready < **next_ready)) *next_ready = ready;
           continue;
         }
         if (!v.announced[i]) {
@@ -165,6 +181,7 @@ Result<void> SimulatedRuntime::resize(ServiceWorld& world, const Key& key,
     v.started.push_back(now);
     v.announced.push_back(false);
     v.ready_announced = false;
+    pending_ready_.emplace(now + world.model.ready_after, key);
   }
   return {};
 }
@@ -391,6 +408,7 @@ Result<void> SimulatedRuntime::stopAll(Duration grace) {
   (void)grace;
   std::lock_guard lock(mu_);
   world_.clear();
+  pending_ready_.clear();
   return {};
 }
 

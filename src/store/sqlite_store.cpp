@@ -1,10 +1,13 @@
-// The SQLite implementation of Store: one connection per Store, WAL mode, every write one
-// BEGIN IMMEDIATE transaction, schema migrations applied on open.
+// The SQLite implementation of Store: one connection for writes, WAL mode, every write one
+// BEGIN IMMEDIATE transaction, schema migrations applied on open; lookups and lists read through
+// a few read-only connections of their own.
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -242,6 +245,41 @@ Result<TokenRecord> readToken(const Statement& row) {
 
 Result<void> configure(Connection& conn, const std::string& path);
 
+Result<std::optional<DeploymentRecord>> findDeploymentIn(Connection& conn, const std::string& id) {
+  RUNWAY_STORE_TRY_ASSIGN(select, conn.prepare(std::string("SELECT ") + kDeploymentColumns +
+                                               " FROM deployments WHERE id = ?1"));
+  select.bind(1, id);
+  RUNWAY_STORE_TRY_ASSIGN(found, select.step());
+  if (!found) return std::optional<DeploymentRecord>();
+  return std::optional<DeploymentRecord>(readDeployment(select));
+}
+
+Result<std::optional<TokenRecord>> findTokenIn(Connection& conn, const std::string& id) {
+  RUNWAY_STORE_TRY_ASSIGN(select, conn.prepare(std::string("SELECT ") + kTokenColumns +
+                                               " FROM tokens WHERE id = ?1"));
+  select.bind(1, id);
+  RUNWAY_STORE_TRY_ASSIGN(found, select.step());
+  if (!found) return std::optional<TokenRecord>();
+  RUNWAY_STORE_TRY_ASSIGN(record, readToken(select));
+  return std::optional<TokenRecord>(std::move(record));
+}
+
+// The statement of listDeployments(): only the filters given, so that SQLite can use the index
+// on (environment, created_at_ms) for one environment. A condition written `(?1 = '' OR
+// environment = ?1)` cannot use an index: it scanned every deployment ever made.
+std::string listDeploymentsSql(const DeploymentFilter& filter) {
+  std::string where;
+  const auto add = [&where](const char* condition) {
+    where += where.empty() ? " WHERE " : " AND ";
+    where += condition;
+  };
+  if (!filter.environment.empty()) add("environment = ?1");
+  if (!filter.phase.empty()) add("phase = ?2");
+  if (!filter.version.empty()) add("version = ?3");
+  return std::string("SELECT ") + kDeploymentColumns + " FROM deployments" + where +
+         " ORDER BY created_at_ms DESC, rowid DESC LIMIT ?4 OFFSET ?5";
+}
+
 constexpr const char* kNotificationColumns =
     "id, created_at_ms, channel, event, subject, environment, dedup_key, message_json, status, "
     "attempts, next_attempt_at_ms, last_status, last_error, updated_at_ms";
@@ -320,6 +358,23 @@ class SqliteStore final : public Store {
   Result<std::optional<TokenRecord>> findTokenLocked(const std::string& id);
   Result<void> insertNotificationsLocked(const std::vector<NewNotification>& notifications);
 
+  // A read-only connection lent to one call at a time (reader()).
+  struct Reader {
+    std::mutex mutex;  // guards conn
+    std::optional<Connection> conn;
+  };
+  class ReadLease {
+   public:
+    ReadLease(std::unique_lock<std::mutex> lock, Connection& conn) : lock_(std::move(lock)), conn_(&conn) {}
+    Connection& conn() { return *conn_; }
+
+   private:
+    std::unique_lock<std::mutex> lock_;
+    Connection* conn_;
+  };
+  // A free reader if there is one, else the next in turn once it is free; opened on first use.
+  Result<ReadLease> reader();
+
   std::mutex mutex_;  // guards conn_
   Connection conn_;
   const std::string path_;
@@ -329,7 +384,37 @@ class SqliteStore final : public Store {
   // read does not block writers, so walking millions of records does not stall the controller.
   std::mutex verify_mutex_;  // guards verify_conn_
   std::optional<Connection> verify_conn_;
+  // Lookups and lists (the API's GETs, the authenticator's token lookups, the report snapshots)
+  // read through these: in WAL mode a reader sees every committed transaction and neither waits
+  // for the writer nor holds it up, so a GET does not queue behind the controller's commits.
+  static constexpr std::size_t kReaders = 3;
+  std::array<Reader, kReaders> readers_;
+  std::atomic<std::size_t> next_reader_{0};
 };
+
+Result<SqliteStore::ReadLease> SqliteStore::reader() {
+  const std::size_t first = next_reader_.fetch_add(1, std::memory_order_relaxed) % kReaders;
+  std::unique_lock<std::mutex> lock;
+  std::size_t chosen = first;
+  for (std::size_t i = 0; i < kReaders; ++i) {
+    const std::size_t at = (first + i) % kReaders;
+    std::unique_lock<std::mutex> attempt(readers_[at].mutex, std::try_to_lock);
+    if (attempt.owns_lock()) {
+      lock = std::move(attempt);
+      chosen = at;
+      break;
+    }
+  }
+  if (!lock.owns_lock()) lock = std::unique_lock<std::mutex>(readers_[chosen].mutex);
+  Reader& r = readers_[chosen];
+  if (!r.conn) {
+    RUNWAY_STORE_TRY_ASSIGN(opened, Connection::open(path_, /*create=*/false));
+    RUNWAY_STORE_TRY(configure(opened, path_));
+    RUNWAY_STORE_TRY(opened.exec("PRAGMA query_only = ON"));
+    r.conn = std::move(opened);
+  }
+  return ReadLease(std::move(lock), *r.conn);
+}
 
 Result<void> SqliteStore::putRelease(const Release& release) {
   if (release.application.empty() || release.version.empty()) {
@@ -363,8 +448,8 @@ Result<void> SqliteStore::putRelease(const Release& release) {
 
 Result<Release> SqliteStore::getRelease(const std::string& application,
                                         const std::string& version) {
-  std::lock_guard lock(mutex_);
-  RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare("SELECT artifacts_json, created_at_ms FROM releases "
+  RUNWAY_STORE_TRY_ASSIGN(read, reader());
+  RUNWAY_STORE_TRY_ASSIGN(select, read.conn().prepare("SELECT artifacts_json, created_at_ms FROM releases "
                                           "WHERE application = ?1 AND version = ?2"));
   select.bind(1, application).bind(2, version);
   RUNWAY_STORE_TRY_ASSIGN(found, select.step());
@@ -376,8 +461,8 @@ Result<Release> SqliteStore::getRelease(const std::string& application,
 }
 
 Result<std::vector<Release>> SqliteStore::listReleases(const std::string& application) {
-  std::lock_guard lock(mutex_);
-  RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare("SELECT version, artifacts_json, created_at_ms FROM "
+  RUNWAY_STORE_TRY_ASSIGN(read, reader());
+  RUNWAY_STORE_TRY_ASSIGN(select, read.conn().prepare("SELECT version, artifacts_json, created_at_ms FROM "
                                           "releases WHERE application = ?1 "
                                           "ORDER BY created_at_ms DESC, rowid DESC"));
   select.bind(1, application);
@@ -393,12 +478,7 @@ Result<std::vector<Release>> SqliteStore::listReleases(const std::string& applic
 }
 
 Result<std::optional<DeploymentRecord>> SqliteStore::findDeploymentLocked(const std::string& id) {
-  RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare(std::string("SELECT ") + kDeploymentColumns +
-                                          " FROM deployments WHERE id = ?1"));
-  select.bind(1, id);
-  RUNWAY_STORE_TRY_ASSIGN(found, select.step());
-  if (!found) return std::optional<DeploymentRecord>();
-  return std::optional<DeploymentRecord>(readDeployment(select));
+  return findDeploymentIn(conn_, id);
 }
 
 Result<DeploymentRecord> SqliteStore::createDeployment(const DeploymentRecord& record,
@@ -512,8 +592,8 @@ Result<DeploymentRecord> SqliteStore::updateDeployment(const DeploymentRecord& r
 }
 
 Result<std::optional<ServingRecord>> SqliteStore::getServing(const std::string& environment) {
-  std::lock_guard lock(mutex_);
-  RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare("SELECT version, deployment_id, colour, updated_at_ms "
+  RUNWAY_STORE_TRY_ASSIGN(read, reader());
+  RUNWAY_STORE_TRY_ASSIGN(select, read.conn().prepare("SELECT version, deployment_id, colour, updated_at_ms "
                                                 "FROM serving WHERE environment = ?1"));
   select.bind(1, environment);
   RUNWAY_STORE_TRY_ASSIGN(row, select.step());
@@ -528,8 +608,8 @@ Result<std::optional<ServingRecord>> SqliteStore::getServing(const std::string& 
 }
 
 Result<DeploymentRecord> SqliteStore::getDeployment(const std::string& id) {
-  std::lock_guard lock(mutex_);
-  RUNWAY_STORE_TRY_ASSIGN(found, findDeploymentLocked(id));
+  RUNWAY_STORE_TRY_ASSIGN(read, reader());
+  RUNWAY_STORE_TRY_ASSIGN(found, findDeploymentIn(read.conn(), id));
   if (!found) return fail(ErrorCode::NotFound, "deployment " + id + " not found");
   return std::move(*found);
 }
@@ -539,17 +619,12 @@ Result<std::vector<DeploymentRecord>> SqliteStore::listDeployments(
   if (filter.limit <= 0 || filter.offset < 0) {
     return fail(ErrorCode::InvalidArgument, "deployment list limit must be positive and offset not negative");
   }
-  std::lock_guard lock(mutex_);
-  RUNWAY_STORE_TRY_ASSIGN(select,
-                    conn_.prepare(std::string("SELECT ") + kDeploymentColumns +
-                                  " FROM deployments WHERE (?1 = '' OR environment = ?1) "
-                                  "AND (?2 = '' OR phase = ?2) AND (?3 = '' OR version = ?3) "
-                                  "ORDER BY created_at_ms DESC, rowid DESC LIMIT ?4 OFFSET ?5"));
-  select.bind(1, filter.environment)
-      .bind(2, filter.phase)
-      .bind(3, filter.version)
-      .bind(4, std::int64_t{filter.limit})
-      .bind(5, std::int64_t{filter.offset});
+  RUNWAY_STORE_TRY_ASSIGN(read, reader());
+  RUNWAY_STORE_TRY_ASSIGN(select, read.conn().prepare(listDeploymentsSql(filter)));
+  if (!filter.environment.empty()) select.bind(1, filter.environment);
+  if (!filter.phase.empty()) select.bind(2, filter.phase);
+  if (!filter.version.empty()) select.bind(3, filter.version);
+  select.bind(4, std::int64_t{filter.limit}).bind(5, std::int64_t{filter.offset});
   std::vector<DeploymentRecord> records;
   while (true) {
     RUNWAY_STORE_TRY_ASSIGN(row, select.step());
@@ -602,13 +677,13 @@ Result<void> SqliteStore::addApproval(const ApprovalRecord& approval,
 }
 
 Result<std::vector<ApprovalRecord>> SqliteStore::listApprovals(const std::string& deployment_id) {
-  std::lock_guard lock(mutex_);
-  RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(conn_, Transaction::Mode::Read));
-  RUNWAY_STORE_TRY_ASSIGN(deployment, findDeploymentLocked(deployment_id));
+  RUNWAY_STORE_TRY_ASSIGN(read, reader());
+  RUNWAY_STORE_TRY_ASSIGN(tx, Transaction::begin(read.conn(), Transaction::Mode::Read));
+  RUNWAY_STORE_TRY_ASSIGN(deployment, findDeploymentIn(read.conn(), deployment_id));
   if (!deployment) return fail(ErrorCode::NotFound, "deployment " + deployment_id + " not found");
   std::vector<ApprovalRecord> approvals;
   {
-    RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare("SELECT actor, role, approved, comment, at_ms FROM "
+    RUNWAY_STORE_TRY_ASSIGN(select, read.conn().prepare("SELECT actor, role, approved, comment, at_ms FROM "
                                             "approvals WHERE deployment_id = ?1 ORDER BY rowid"));
     select.bind(1, deployment_id);
     while (true) {
@@ -699,11 +774,15 @@ Result<std::vector<EventRecord>> SqliteStore::listEvents(const EventFilter& filt
   if (filter.limit <= 0) {
     return fail(ErrorCode::InvalidArgument, "event list limit must be positive");
   }
-  std::lock_guard lock(mutex_);
-  RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare(std::string("SELECT ") + kEventColumns +
-                                          " FROM events WHERE seq > ?1 AND "
-                                          "(?2 = '' OR subject = ?2) ORDER BY seq LIMIT ?3"));
-  select.bind(1, filter.after_seq).bind(2, filter.subject).bind(3, std::int64_t{filter.limit});
+  RUNWAY_STORE_TRY_ASSIGN(read, reader());
+  // One subject's records through the index on (subject, seq); `(?2 = '' OR subject = ?2)`
+  // cannot use it and read the whole log for each deployment's events.
+  RUNWAY_STORE_TRY_ASSIGN(select, read.conn().prepare(
+                                      std::string("SELECT ") + kEventColumns + " FROM events WHERE seq > ?1" +
+                                      (filter.subject.empty() ? "" : " AND subject = ?2") +
+                                      " ORDER BY seq LIMIT ?3"));
+  select.bind(1, filter.after_seq).bind(3, std::int64_t{filter.limit});
+  if (!filter.subject.empty()) select.bind(2, filter.subject);
   std::vector<EventRecord> records;
   while (true) {
     RUNWAY_STORE_TRY_ASSIGN(row, select.step());
@@ -837,13 +916,7 @@ Result<void> SqliteStore::checkFenceLocked() {
 }
 
 Result<std::optional<TokenRecord>> SqliteStore::findTokenLocked(const std::string& id) {
-  RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare(std::string("SELECT ") + kTokenColumns +
-                                                " FROM tokens WHERE id = ?1"));
-  select.bind(1, id);
-  RUNWAY_STORE_TRY_ASSIGN(found, select.step());
-  if (!found) return std::optional<TokenRecord>();
-  RUNWAY_STORE_TRY_ASSIGN(record, readToken(select));
-  return std::optional<TokenRecord>(std::move(record));
+  return findTokenIn(conn_, id);
 }
 
 Result<std::string> SqliteStore::putConfigSnapshot(const std::string& text) {
@@ -864,8 +937,8 @@ Result<std::string> SqliteStore::putConfigSnapshot(const std::string& text) {
 }
 
 Result<std::string> SqliteStore::getConfigSnapshot(const std::string& key) {
-  std::lock_guard lock(mutex_);
-  RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare("SELECT text FROM config_snapshots WHERE key = ?1"));
+  RUNWAY_STORE_TRY_ASSIGN(read, reader());
+  RUNWAY_STORE_TRY_ASSIGN(select, read.conn().prepare("SELECT text FROM config_snapshots WHERE key = ?1"));
   select.bind(1, key);
   RUNWAY_STORE_TRY_ASSIGN(row, select.step());
   if (!row) return fail(ErrorCode::NotFound, "configuration snapshot " + key + " not found");
@@ -915,15 +988,15 @@ Result<void> SqliteStore::createToken(const TokenRecord& token,
 }
 
 Result<TokenRecord> SqliteStore::getToken(const std::string& id) {
-  std::lock_guard lock(mutex_);
-  RUNWAY_STORE_TRY_ASSIGN(found, findTokenLocked(id));
+  RUNWAY_STORE_TRY_ASSIGN(read, reader());
+  RUNWAY_STORE_TRY_ASSIGN(found, findTokenIn(read.conn(), id));
   if (!found) return fail(ErrorCode::NotFound, "token " + id + " not found");
   return std::move(*found);
 }
 
 Result<std::vector<TokenRecord>> SqliteStore::listTokens() {
-  std::lock_guard lock(mutex_);
-  RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare(std::string("SELECT ") + kTokenColumns +
+  RUNWAY_STORE_TRY_ASSIGN(read, reader());
+  RUNWAY_STORE_TRY_ASSIGN(select, read.conn().prepare(std::string("SELECT ") + kTokenColumns +
                                                 " FROM tokens ORDER BY created_at_ms, rowid"));
   std::vector<TokenRecord> tokens;
   while (true) {
@@ -970,9 +1043,9 @@ Result<void> SqliteStore::enqueueNotifications(const std::vector<NewNotification
 
 Result<std::vector<NotificationRecord>> SqliteStore::dueNotifications(TimePoint now, int limit) {
   if (limit <= 0) return fail(ErrorCode::InvalidArgument, "notification limit must be positive");
-  std::lock_guard lock(mutex_);
+  RUNWAY_STORE_TRY_ASSIGN(read, reader());
   RUNWAY_STORE_TRY_ASSIGN(select,
-                          conn_.prepare(std::string("SELECT ") + kNotificationColumns +
+                          read.conn().prepare(std::string("SELECT ") + kNotificationColumns +
                                         " FROM notifications WHERE status = 'pending' AND "
                                         "next_attempt_at_ms <= ?1 ORDER BY next_attempt_at_ms, id "
                                         "LIMIT ?2"));
@@ -1033,9 +1106,9 @@ Result<NotificationRecord> SqliteStore::recordDeliveryAttempt(const DeliveryAtte
 
 Result<std::vector<NotificationRecord>> SqliteStore::listNotifications(const NotificationFilter& filter) {
   if (filter.limit <= 0) return fail(ErrorCode::InvalidArgument, "notification limit must be positive");
-  std::lock_guard lock(mutex_);
+  RUNWAY_STORE_TRY_ASSIGN(read, reader());
   RUNWAY_STORE_TRY_ASSIGN(select,
-                          conn_.prepare(std::string("SELECT ") + kNotificationColumns +
+                          read.conn().prepare(std::string("SELECT ") + kNotificationColumns +
                                         " FROM notifications WHERE (?1 = '' OR status = ?1) AND "
                                         "(?2 = '' OR subject = ?2) ORDER BY id DESC LIMIT ?3"));
   select.bind(1, filter.status).bind(2, filter.subject).bind(3, std::int64_t{filter.limit});
@@ -1049,8 +1122,8 @@ Result<std::vector<NotificationRecord>> SqliteStore::listNotifications(const Not
 }
 
 Result<std::map<std::string, std::int64_t>> SqliteStore::countNotifications() {
-  std::lock_guard lock(mutex_);
-  RUNWAY_STORE_TRY_ASSIGN(select, conn_.prepare("SELECT status, COUNT(*) FROM notifications GROUP BY status"));
+  RUNWAY_STORE_TRY_ASSIGN(read, reader());
+  RUNWAY_STORE_TRY_ASSIGN(select, read.conn().prepare("SELECT status, COUNT(*) FROM notifications GROUP BY status"));
   std::map<std::string, std::int64_t> out;
   while (true) {
     RUNWAY_STORE_TRY_ASSIGN(row, select.step());

@@ -64,6 +64,16 @@ class Harness {
       if (scheduler_.idle()) return;
     }
   }
+  // As settle(), with the server's pass (Reconciler::pass, `refresh` as the loop gives it)
+  // instead of tick(): only what the runtime said changed, a slice of the sweep, what is due.
+  void settlePasses(bool refresh) {
+    for (int i = 0; i < 50 && reconciler_; ++i) {
+      scheduler_.runUntilIdle();
+      if (!reconciler_) return;
+      (void)reconciler_->pass(refresh, std::chrono::hours(1));
+      if (scheduler_.idle()) return;
+    }
+  }
   // Moves the clock by `total` in steps of `step`, settling after each.
   void advance(Duration total, Duration step = Duration{500}) {
     for (Duration done{0}; done < total && reconciler_; done += step) {

@@ -4,8 +4,15 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <future>
+#include <mutex>
+#include <thread>
+
 #include "deployment_repository.hpp"
+#include "due_index.hpp"
 #include "gates.hpp"
+#include "loop.hpp"
 #include "intent.hpp"
 #include "release_book.hpp"
 #include "runway/store/store.hpp"
@@ -198,6 +205,103 @@ TEST_F(StoreFixture, ALiveDeploymentOlderThanTheNewestThousandIsLoaded) {
   ASSERT_TRUE(repo.loadLive(loadTestConfig()));
   EXPECT_NE(repo.find("dep-0000-live"), nullptr);
   EXPECT_EQ(repo.all().size(), 1u);
+}
+
+TEST(DueIndexTest, KeysComeDueInTimeOrderAndMoveWhenSetAgain) {
+  DueIndex<std::string> index;
+  EXPECT_FALSE(index.earliest().has_value());
+  index.set("b", at(200));
+  index.set("a", at(100));
+  index.set("c", at(300));
+  EXPECT_EQ(index.earliest(), at(100));
+  EXPECT_EQ(index.due(at(99)), std::vector<std::string>{});
+  EXPECT_EQ(index.due(at(200)), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(index.due(at(300), 1), std::vector<std::string>{"a"});
+  index.set("a", at(400));  // moved, not added
+  EXPECT_EQ(index.due(at(300)), (std::vector<std::string>{"b", "c"}));
+  index.erase("b");
+  index.set("c", std::nullopt);
+  EXPECT_EQ(index.size(), 1u);
+  EXPECT_EQ(index.earliest(), at(400));
+}
+
+TEST_F(StoreFixture, TheRepositoryIndexesItsDeploymentsByEnvironmentAndPhase) {
+  DeploymentRepository repo(store_);
+  auto cfg = loadTestConfig();
+  std::vector<std::string> seen;
+  repo.observe([&seen](const std::string& id) { seen.push_back(id); });
+  const auto make = [&](const std::string& id, const std::string& environment, bool queued, std::int64_t ms) {
+    auto r = record(id, "v1", "Queued", ms);
+    r.environment = environment;
+    PersistedDeployment doc;
+    doc.state = stateOf("v1", "");
+    doc.state.id = id;
+    doc.state.environment = environment;
+    doc.state.phase = Phase::Progressing;
+    doc.queued = queued;
+    EXPECT_TRUE(repo.create(r, doc, {}, cfg).has_value());
+  };
+  make("dep-1", "canary", false, 1);
+  make("dep-2", "canary", true, 2);
+  make("dep-3", "rolling", false, 3);
+  EXPECT_EQ(repo.inEnvironment("canary"), (std::set<std::string>{"dep-1", "dep-2"}));
+  EXPECT_EQ(repo.inEnvironment("rolling"), (std::set<std::string>{"dep-3"}));
+  EXPECT_TRUE(repo.inEnvironment("nowhere").empty());
+  EXPECT_EQ(repo.countByPhase(), (std::map<std::string, std::uint64_t>{{"Progressing", 2}, {"Queued", 1}}));
+  PersistedDeployment done = repo.at("dep-1").doc;
+  done.state.phase = Phase::Succeeded;
+  ASSERT_TRUE(repo.commit("dep-1", done, at(10), {}).has_value());
+  EXPECT_EQ(repo.countByPhase(),
+            (std::map<std::string, std::uint64_t>{{"Progressing", 1}, {"Queued", 1}, {"Succeeded", 1}}));
+  repo.erase("dep-1");
+  repo.erase("dep-3");
+  EXPECT_EQ(repo.inEnvironment("canary"), std::set<std::string>{"dep-2"});
+  EXPECT_TRUE(repo.inEnvironment("rolling").empty());
+  EXPECT_EQ(repo.countByPhase(), (std::map<std::string, std::uint64_t>{{"Queued", 1}}));
+  EXPECT_EQ(seen, (std::vector<std::string>{"dep-1", "dep-2", "dep-3", "dep-1", "dep-1", "dep-3"}));
+}
+
+// A request (call()) runs before the tasks queued ahead of it: it waits for the task in
+// progress, not for the queue.
+TEST(LoopTest, ARequestRunsBeforeTheTasksQueuedAheadOfIt) {
+  Loop loop(1, std::chrono::milliseconds(20));
+  std::mutex mu;
+  std::vector<std::string> order;
+  const auto note = [&](const std::string& what) {
+    std::lock_guard lock(mu);
+    order.push_back(what);
+  };
+  std::promise<void> started;
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  loop.run([](bool) { return false; });
+  loop.post([&] {
+    started.set_value();
+    released.wait();
+    note("first");
+  });
+  started.get_future().wait();
+  for (int i = 0; i < 100; ++i) loop.post([&, i] { note(fmt::format("task {}", i)); });
+  std::thread caller([&] {
+    const int answer = loop.call<int>([&] {
+      note("request");
+      return 7;
+    }, [] { return -1; });
+    EXPECT_EQ(answer, 7);
+  });
+  // Released once the request waits behind the 100 tasks (polled, with a deadline).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (loop.waitingRequests() == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  const std::size_t waiting = loop.waitingRequests();
+  release.set_value();
+  caller.join();
+  loop.stop();
+  EXPECT_EQ(waiting, 1u);
+  std::lock_guard lock(mu);
+  ASSERT_EQ(order.size(), 102u);
+  EXPECT_EQ(order[0], "first");
+  EXPECT_EQ(order[1], "request");
+  EXPECT_EQ(order[2], "task 0");
 }
 
 TEST(GatesTest, ABusyEnvironmentQueuesRejectsOrSupersedesByPolicy) {

@@ -57,6 +57,92 @@ TEST_F(ReconcilerTest, APromotionCommitsWhatServesWithTheState) {
   EXPECT_EQ(h_->runtime->serving("rolling", "api"), "v2");
 }
 
+// The server's pass (Reconciler::pass) does not ask the runtime about every deployment: it
+// refreshes the services the runtime said changed, and a sweep, on refreshes, finds a change
+// no event reported.
+TEST_F(ReconcilerTest, APassRefreshesWhatTheRuntimeSaysChangedAndTheSweepFindsTheRest) {
+  serveV1("rolling");
+  h_->runtime->never_ready.insert("v2");
+  auto r = h_->r().deploy(deployOf("rolling", "v2"));
+  ASSERT_TRUE(r) << r.error().message;
+  const std::string id = r->deployment_id;
+  h_->settlePasses(false);
+  ASSERT_TRUE(h_->r().deployments().contains(id)) << h_->phaseOf(id);
+  const auto ready = [&](const std::string& service) {
+    for (const auto& sv : h_->r().deployments().all().at(id).doc.state.services) {
+      if (sv.name == service) return sv.new_ready;
+    }
+    return -1;
+  };
+  ASSERT_EQ(ready("web"), 0);
+  ASSERT_EQ(ready("api"), 0);
+  // v2's instances become ready and nobody says so: passes without a refresh do not look.
+  h_->runtime->never_ready.clear();
+  h_->clock->advance(Duration{1000});
+  h_->settlePasses(false);
+  EXPECT_EQ(ready("web"), 0);
+  EXPECT_EQ(ready("api"), 0);
+  // The runtime reports web's change: web is refreshed, not api.
+  const auto handler = h_->r().runtimeEventHandler();
+  handler(runtime::RuntimeEvent{runtime::RuntimeEvent::Kind::InstanceReady, "rolling", "web", "v2", 0, "ready", h_->clock->now()});
+  h_->settlePasses(false);
+  EXPECT_GT(ready("web"), 0);
+  EXPECT_EQ(ready("api"), 0);
+  EXPECT_NE(h_->phaseOf(id), "Succeeded");
+  // A refresh sweeps the live deployments: api's change is found without an event, and the
+  // update completes (the deployment is let go once it has ended).
+  h_->settlePasses(true);
+  EXPECT_TRUE(!h_->r().deployments().contains(id) || ready("api") > 0);
+  h_->advance(Duration{5000});
+  EXPECT_EQ(h_->phaseOf(id), "Succeeded");
+}
+
+// Timers come from a schedule kept with every commit, not a scan: a timed pause of a canary
+// ends on the pass at its time, not on one before; once the deployment has ended nothing of it
+// is scheduled.
+TEST(ReconcilerPassTest, ATimedPauseEndsOnThePassAtItsTimeAndNoSooner) {
+  ConfigKnobs knobs;
+  knobs.canary_pause = "pause: {duration: 10s}";
+  auto cfg = loadTestConfig(knobs);
+  ASSERT_NE(cfg, nullptr);
+  Harness h(cfg);
+  ASSERT_TRUE(h.boot());
+  auto first = h.r().deploy(deployOf("canary", "v1"));
+  ASSERT_TRUE(first) << first.error().message;
+  h.settlePasses(true);
+  ASSERT_EQ(h.phaseOf(first->deployment_id), "Succeeded");
+  auto r = h.r().deploy(deployOf("canary", "v2"));
+  ASSERT_TRUE(r) << r.error().message;
+  const std::string id = r->deployment_id;
+  const auto step = [&] { return h.r().deployments().all().at(id).doc.state.step_index; };
+  // At the pause: its end is the deployment's wake-up.
+  const auto pausing = [&] {
+    const auto& s = h.r().deployments().all().at(id).doc.state;
+    return s.step_index == 1 && s.wake_at.has_value();
+  };
+  for (int i = 0; i < 50 && !pausing(); ++i) {
+    h.clock->advance(Duration{100});
+    h.settlePasses(true);
+  }
+  ASSERT_TRUE(pausing()) << h.phaseOf(id) << " at step " << step();
+  const auto wake = h.r().deployments().all().at(id).doc.state.wake_at;
+  ASSERT_TRUE(wake.has_value());
+  ASSERT_EQ(h.r().nextDue(), wake);
+  const auto paused_at = step();
+  h.clock->set(*wake - Duration{1});
+  h.settlePasses(false);
+  EXPECT_EQ(step(), paused_at);
+  h.clock->set(*wake);
+  h.settlePasses(false);
+  EXPECT_GT(step(), paused_at);
+  for (int i = 0; i < 100 && h.r().deployments().contains(id); ++i) {
+    h.clock->advance(Duration{500});
+    h.settlePasses(true);
+  }
+  EXPECT_EQ(h.phaseOf(id), "Succeeded");
+  EXPECT_FALSE(h.r().nextDue().has_value());
+}
+
 TEST_F(ReconcilerTest, ABadBuildRollsBackAndWhatServesStays) {
   serveV1("canary");
   h_->provider->error_rate["v2"] = 0.5;

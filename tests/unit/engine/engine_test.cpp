@@ -7,6 +7,7 @@
 #include "harness.hpp"
 #include "runway/engine/engine.hpp"
 #include "runway/engine/json.hpp"
+#include "runway/engine/runtime_report.hpp"
 
 namespace runway::engine {
 namespace {
@@ -701,6 +702,28 @@ TEST(EngineScenario, ProgressDeadlineDegrades) {
   for (const auto& s : spec->services) sim.feed(RuntimeReport{s.name, "v1.2.3", 2, 0, -1});
   EXPECT_EQ(sim.state.phase, Phase::Progressing);
   EXPECT_EQ(sim.state.canary_weight, 20);
+}
+
+// reportChanges() says whether a report would change the state; when it says no, apply()
+// leaves the state as it is and returns nothing (the controller skips the engine step then).
+TEST(EngineScenario, AReportThatChangesNothingIsKnownAsSuch) {
+  Sim sim;
+  sim.auto_ready = false;
+  sim.feed(startFor(makeSpec(plainEnv(config::StrategyKind::Canary), runbookApp())));
+  const RuntimeReport two{"api", "v1.2.3", 2, 0, -1};
+  EXPECT_TRUE(reportChanges(sim.state, two));
+  sim.feed(two);
+  EXPECT_FALSE(reportChanges(sim.state, two));
+  DeploymentState same = sim.state;
+  std::vector<Action> actions;
+  EXPECT_FALSE(apply(same, two, sim.now, actions).has_value());
+  EXPECT_EQ(same, sim.state);
+  EXPECT_TRUE(actions.empty());
+  EXPECT_TRUE(reportChanges(sim.state, RuntimeReport{"api", "v1.2.3", 2, 1, -1}));   // a failure
+  EXPECT_TRUE(reportChanges(sim.state, RuntimeReport{"api", "v1.2.3", 2, 0, 37}));   // a weight
+  EXPECT_TRUE(reportChanges(sim.state, RuntimeReport{"api", "v1.2.3", 2, 0, -1, 4}));  // others
+  EXPECT_FALSE(reportChanges(sim.state, RuntimeReport{"nope", "v1.2.3", 3, 0, -1}));
+  EXPECT_FALSE(reportChanges(sim.state, RuntimeReport{"api", "v9", 3, 0, -1}));
 }
 
 TEST(EngineScenario, FailedInstancesAbort) {

@@ -12,6 +12,7 @@
 
 #include <functional>
 #include <memory>
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -56,6 +57,11 @@ class IncidentService {
   std::function<std::shared_ptr<const config::Config>()> config_;
   std::mutex mu_;
   IdGenerator ids_;
+  // The incidents opened so far and the last event read for them (guarded by mu_): the event
+  // log is append-only, so each look reads only what was appended since, not the whole log
+  // (every second for the reminders: hundreds of thousands of records with many deployments).
+  std::vector<std::string> opened_;
+  std::int64_t read_to_ = 0;
 };
 
 }  // namespace runway::incident

@@ -64,7 +64,9 @@ class SimulatedRuntime final : public Runtime {
   // Ready); nullopt when nothing will. What a discrete-event driver jumps its clock to.
   std::optional<TimePoint> nextChange() const;
 
-  // Delivers the events of changes that happened by now (instances that became Ready).
+  // Delivers the events of changes that happened by now (instances that became Ready). Looks
+  // only at the services with an instance due to become Ready by now (a schedule kept as they
+  // start), so that calling it often costs little however many services are modelled.
   void publish();
 
   // What kept running while no server watched: `instances` Ready instances of `version` taking
@@ -126,8 +128,10 @@ class SimulatedRuntime final : public Runtime {
   Result<void> resize(ServiceWorld& world, const Key& key, const std::string& version,
                       int instances, TimePoint now, std::vector<RuntimeEvent>& events);
   void collectReady(TimePoint now, std::vector<RuntimeEvent>& events);  // every service
+  // `next_ready` receives the earliest time an instance of the service is still to become Ready.
   void collectReady(const Key& key, ServiceWorld& world, TimePoint now,
-                    std::vector<RuntimeEvent>& events);
+                    std::vector<RuntimeEvent>& events,
+                    std::optional<TimePoint>* next_ready = nullptr);
   void deliver(const std::vector<RuntimeEvent>& events) const;
   double requests(const ServiceWorld& world, const std::string& version, TimePoint from,
                   TimePoint to) const;
@@ -135,6 +139,9 @@ class SimulatedRuntime final : public Runtime {
   SimulatedRuntimeOptions options_;
   mutable std::mutex mu_;
   std::map<Key, ServiceWorld> world_;
+  // When services have an instance due to become Ready (publish()); an entry may be stale (the
+  // version retired meanwhile): publish() then finds nothing to announce.
+  std::multimap<TimePoint, Key> pending_ready_;
   EventHandler handler_;
 };
 
