@@ -9,6 +9,8 @@
 #   bench/router/instructions.sh                       # builds build/bench (Release) first
 #   RUNWAY_BIN=build/ci/bin/runway bench/router/instructions.sh
 #   REQUESTS=5000 CONNS=8 PROFILE=1 bench/router/instructions.sh   # PROFILE=1: router's top functions
+#   AGE=11 bench/router/instructions.sh   # connections 11 s old when measured (past the header
+#                                         # timeout: the router's per-connection timer has fired)
 #
 # Each proxy runs under valgrind --tool=callgrind; WARMUP requests go first (connections to the
 # backends opened, caches filled), then the counters are zeroed (callgrind_control -z), REQUESTS
@@ -157,9 +159,13 @@ for name in runway haproxy nginx; do
   # Instructions per request.
   start_proxy "$name" "$port" valgrind --tool=callgrind --callgrind-out-file="$WORK/$name.cg" \
     --dump-instr=no --collect-jumps=no
-  $PY "$CLIENT" "$port" "$WARMUP" "$CONNS" >/dev/null
+  $PY "$CLIENT" "$port" "$WARMUP" "$CONNS" "${AGE:-0}" "$REQUESTS" "$WORK/zero" >/dev/null &
+  client=$!
+  while [[ ! -e "$WORK/zero" ]]; do sleep 0.05; done
   callgrind_control -z "$PID" >/dev/null 2>&1
-  $PY "$CLIENT" "$port" "$REQUESTS" "$CONNS" >/dev/null
+  touch "$WORK/zeroed"
+  wait "$client"
+  rm -f "$WORK/zero" "$WORK/zeroed"
   callgrind_control -d "$PID" >/dev/null 2>&1
   stop_proxy
   dump=$(ls "$WORK/$name.cg".* | sort -t. -k3 -n | head -1)
@@ -170,11 +176,15 @@ for name in runway haproxy nginx; do
   # System calls per request (natively, strace attached for the measured requests only).
   port=$(free_port)
   start_proxy "$name" "$port"
-  $PY "$CLIENT" "$port" "$WARMUP" "$CONNS" >/dev/null
+  $PY "$CLIENT" "$port" "$WARMUP" "$CONNS" "${AGE:-0}" "$REQUESTS" "$WORK/zero" >/dev/null &
+  client=$!
+  while [[ ! -e "$WORK/zero" ]]; do sleep 0.05; done
   strace -f -c -o "$WORK/$name.strace" -p "$PID" 2>/dev/null &
   spid=$!
   sleep 1  # strace attaches to every thread
-  $PY "$CLIENT" "$port" "$REQUESTS" "$CONNS" >/dev/null
+  touch "$WORK/zeroed"
+  wait "$client"
+  rm -f "$WORK/zero" "$WORK/zeroed"
   kill -INT "$spid"; wait "$spid" 2>/dev/null || true
   stop_proxy
   calls=$(awk '$NF=="total" {print $4}' "$WORK/$name.strace")  # % time, seconds, usecs/call, calls
@@ -183,7 +193,8 @@ for name in runway haproxy nginx; do
 done
 
 echo
-echo "$REQUESTS keep-alive GET requests over $CONNS connections, ~14-byte responses, 90/10 split"
+echo "$REQUESTS keep-alive GET requests over $CONNS connections (after $WARMUP on them, ${AGE:-0} s before)," \
+     "~14-byte responses, 90/10 split"
 printf '%-24s %14s %10s %10s %14s\n' "proxy" "instr/request" "vs HAProxy" "vs nginx" "syscalls/req"
 for name in runway haproxy nginx; do
   label=$name

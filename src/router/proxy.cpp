@@ -149,8 +149,12 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
     }
   }
 
+  // The timer is armed at the deadline or one tick from now, whichever is sooner: a deadline
+  // set later with a duration of at least a tick is then never earlier than the armed time, so
+  // the per-request deadlines (header, request, idle) do not re-arm the timer; it wakes up once
+  // a tick at most while the connection waits and re-arms itself then.
   void armTimer() {
-    armed_ = deadline_;
+    armed_ = std::min(deadline_, SteadyClock::now() + tick_);
     timer_.expires_at(armed_);
     timer_.async_wait([self = this->shared_from_this()](const error_code&) { self->onTimer(); });
   }
@@ -360,6 +364,7 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
       // is replaced below and the old one may go with it.
       const CompiledListener* waiting = table->find(listener_);
       limits_ = waiting != nullptr ? waiting->limits : ListenerLimits{};
+      tick_ = std::min({limits_.header_timeout, limits_.idle_timeout, limits_.request_timeout});
     }
     p.body_limit(limits_.max_body_bytes);
     bool got_bytes = false;
@@ -723,6 +728,10 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
   asio::steady_timer timer_;
   SteadyClock::time_point deadline_{};
   SteadyClock::time_point armed_ = SteadyClock::time_point::max();
+  // The longest the timer waits before it re-arms (see armTimer): the shortest of the
+  // listener's per-request timeouts.
+  SteadyClock::duration tick_ = std::min({ListenerLimits{}.header_timeout, ListenerLimits{}.idle_timeout,
+                                          ListenerLimits{}.request_timeout});
   bool timed_out_ = false;
   bool open_ = true;
   tcp::socket* active_upstream_ = nullptr;
