@@ -533,8 +533,7 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
     const std::string host(req[http::field::host]);
     req.erase(http::field::expect);
     stripHopByHop(req);
-    req.erase("X-Forwarded-For");
-    req.set("X-Forwarded-For", forwarded_for);
+    req.set("X-Forwarded-For", forwarded_for);  // in place of the client's
     req.set("X-Forwarded-Proto", kTls ? "https" : "http");
     // X-Request-Id: a usable one from the client passes through, else the router makes one;
     // the upstream gets it, and so does the client in the response (unless the upstream set
@@ -746,10 +745,21 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
         if (!rp->is_done()) {
           res.body().data = relay.get();
           res.body().size = kRelay;
-          setDeadline(lim.request_timeout);
-          active_upstream_ = &up->socket;
-          auto [ec, n] = co_await http::async_read(up->socket, up->buffer, *rp, kTuple);
-          active_upstream_ = nullptr;
+          // What the upstream already sent (often the whole body, with the header) is parsed
+          // here; the read below only waits for what has not arrived yet.
+          error_code ec;
+          if (up->buffer.size() > 0) {
+            rp->eager(true);
+            up->buffer.consume(rp->put(up->buffer.data(), ec));
+            if (ec == http::error::need_more) ec = {};
+          }
+          if (!ec && !rp->is_done() && res.body().size > 0) {
+            setDeadline(lim.request_timeout);
+            active_upstream_ = &up->socket;
+            auto [rec, n] = co_await http::async_read(up->socket, up->buffer, *rp, kTuple);
+            active_upstream_ = nullptr;
+            ec = rec;
+          }
           if (ec == http::error::need_buffer) ec = {};
           if (ec) {
             // The client already has part of the response; all we can do is close.
