@@ -713,7 +713,11 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
         keep_alive = false;  // HTTP/1.0 client: the end of the body is the end of the connection
       }
     } else if (auto cl = rp->content_length()) {
-      res.content_length(*cl);
+      // The upstream's Content-Length stays as it is when it is already the plain number.
+      const fmt::format_int digits(*cl);
+      if (res[http::field::content_length] != std::string_view(digits.data(), digits.size())) {
+        res.content_length(*cl);
+      }
     } else if (!no_body) {
       upstream_keep_alive = false;  // body ends when the upstream closes
       if (client_version >= 11) {
@@ -728,7 +732,9 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
                              listener->set_cookie_suffix));
     }
     res.version(client_version >= 11 ? 11 : 10);
-    res.keep_alive(keep_alive);
+    // HTTP/1.1 keeps the connection by default: with Connection stripped above, there is
+    // nothing to write then.
+    if (!keep_alive || client_version < 11) res.keep_alive(keep_alive);
 
     // Relay the response.
     http::response_serializer<http::buffer_body> rs{res};
