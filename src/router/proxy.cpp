@@ -677,7 +677,7 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
     }
     auto& res = rp->get();
     const auto status = static_cast<int>(res.result_int());
-    if (res.find("X-Request-Id") == res.end()) res.set("X-Request-Id", request_id_);
+    if (res.find("X-Request-Id") == res.end()) res.insert("X-Request-Id", request_id_);
     if (status == 101 && upgrade) {
       const std::string protocol(res[http::field::upgrade]);
       stripHopByHop(res);
@@ -812,7 +812,8 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
   SteadyClock::time_point armed_ = SteadyClock::time_point::max();
   // The longest the timer waits before it re-arms (see armTimer): the shortest of the
   // listener's per-request timeouts.
-  SteadyClock::duration tick_ = std::min({ListenerLimits{}.header_timeout, ListenerLimits{}.idle_timeout,
+  SteadyClock::duration tick_ = std::min({ListenerLimits{}.header_timeout,
+                                          ListenerLimits{}.idle_timeout,
                                           ListenerLimits{}.request_timeout});
   bool timed_out_ = false;
   bool open_ = true;
