@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Router benchmark: wrk -t1 -c32 keep-alive, small responses, 90/10 split between two nginx
-# backends. Measures direct-to-backend, runway router (1 thread), HAProxy (1 thread) and nginx
-# (1 worker), prints req/s and p99 with ratios to HAProxy, then the router's resident memory with
-# 10,000 idle keep-alive client connections.
+# backends. Measures direct-to-backend, runway router, HAProxy and nginx in ROUNDS interleaved
+# rounds (the order rotates each round so that no target always runs first or last), prints each
+# target's median req/s and p99 with the spread (min..max) and the ratios to HAProxy and nginx,
+# then the router's resident memory with 10,000 idle keep-alive client connections.
 #
 #   bench/router/run.sh                 # builds build/bench (Release) unless RUNWAY_BIN is set
-#   RUNWAY_BIN=/path/to/runway DURATION=10 bench/router/run.sh
+#   RUNWAY_BIN=/path/to/runway DURATION=5 ROUNDS=5 bench/router/run.sh
+#   THREADS=2 bench/router/run.sh       # runway --threads 2, HAProxy nbthread 2, nginx 2 workers
 #   ACCESS_LOG=1 bench/router/run.sh    # the router writes its access log (to the work dir)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-DURATION="${DURATION:-10}"
+DURATION="${DURATION:-5}"
+ROUNDS="${ROUNDS:-5}"
+THREADS="${THREADS:-1}"
 CONNS="${CONNS:-32}"
 IDLE_CONNS="${IDLE_CONNS:-10000}"
 
@@ -71,7 +75,7 @@ PIDS+=($!)
 wait_http "http://127.0.0.1:$B1/"; wait_http "http://127.0.0.1:$B2/"
 
 # --- runway router ---
-"$RUNWAY_BIN" --log-level warn router --admin-socket "$WORK/router.sock" --state-dir "$WORK/router-state" --threads 1 &
+"$RUNWAY_BIN" --log-level warn router --admin-socket "$WORK/router.sock" --state-dir "$WORK/router-state" --threads "$THREADS" &
 RUNWAY_PID=$!
 PIDS+=($RUNWAY_PID)
 for _ in $(seq 1 200); do curl -fs --unix-socket "$WORK/router.sock" http://r/healthz >/dev/null && break; sleep 0.05; done
@@ -88,7 +92,7 @@ wait_http "http://127.0.0.1:$P_RUNWAY/"
 # --- HAProxy, 1 thread, same weights, keep-alive both sides ---
 cat >"$WORK/haproxy.cfg" <<CONF
 global
-  nbthread 1
+  nbthread $THREADS
   maxconn $HAPROXY_MAXCONN
 defaults
   mode http
@@ -112,7 +116,7 @@ wait_http "http://127.0.0.1:$P_HAPROXY/"
 # --- nginx as the proxy, 1 worker, weighted upstream with keepalive ---
 mkdir -p "$WORK/proxy"
 cat >"$WORK/proxy/nginx.conf" <<CONF
-worker_processes 1;
+worker_processes $THREADS;
 pid $WORK/proxy/nginx.pid;
 error_log $WORK/proxy/error.log;
 events { worker_connections 20000; }
@@ -142,27 +146,45 @@ run_wrk() {  # name url -> "rps p99ms"
   echo "$rps $p99"
 }
 
-declare -A RPS P99
-for target in direct:"http://127.0.0.1:$B1/" runway:"http://127.0.0.1:$P_RUNWAY/" \
-              haproxy:"http://127.0.0.1:$P_HAPROXY/" nginx:"http://127.0.0.1:$P_NGINX/"; do
-  name=${target%%:*}; url=${target#*:}
-  read -r r p < <(run_wrk "$name" "$url")
-  RPS[$name]=$r; P99[$name]=$p
+NAMES=(direct runway haproxy nginx)
+declare -A URL=([direct]="http://127.0.0.1:$B1/" [runway]="http://127.0.0.1:$P_RUNWAY/"
+                [haproxy]="http://127.0.0.1:$P_HAPROXY/" [nginx]="http://127.0.0.1:$P_NGINX/")
+declare -A RPS P99  # space-separated per-round values
+for ((round = 0; round < ROUNDS; round++)); do
+  order=()
+  for ((k = 0; k < ${#NAMES[@]}; k++)); do order+=("${NAMES[(k + round) % ${#NAMES[@]}]}"); done
+  line="round $((round + 1))/$ROUNDS:"
+  for name in "${order[@]}"; do
+    read -r r p < <(run_wrk "$name" "${URL[$name]}")
+    RPS[$name]+="$r "; P99[$name]+="$p "
+    line+=" $name $(printf '%.0f' "$r")/s p99 ${p}ms;"
+  done
+  echo "$line"
 done
 
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{v[NR]=$1} END{print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+spread() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk 'NR==1{lo=$1} {hi=$1} END{printf (hi >= 100 ? "%.0f..%.0f" : "%.2f..%.2f"), lo, hi}'; }
+declare -A MR MP
+for name in "${NAMES[@]}"; do MR[$name]=$(median "${RPS[$name]}"); MP[$name]=$(median "${P99[$name]}"); done
+
 echo
-echo "wrk -t1 -c$CONNS -d${DURATION}s, keep-alive, ~14-byte responses, 90/10 split ($(nproc) cores)"
-printf '%-22s %12s %10s %14s %14s\n' "target" "req/s" "p99 ms" "req/s vs HAProxy" "p99 vs HAProxy"
-for name in direct runway haproxy nginx; do
-  ratio=$(awk -v a="${RPS[$name]}" -v b="${RPS[haproxy]}" 'BEGIN{printf "%.2fx", a/b}')
-  pratio=$(awk -v a="${P99[$name]}" -v b="${P99[haproxy]}" 'BEGIN{printf "%.2fx", a/b}')
+echo "wrk -t1 -c$CONNS -d${DURATION}s, keep-alive, ~14-byte responses, 90/10 split, $THREADS thread(s)" \
+     "each, $ROUNDS rounds, medians ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
+printf '%-24s %10s %19s %8s %15s %8s %8s %8s %8s\n' "target" "req/s" "(min..max)" "p99 ms" "(min..max)" \
+  "vs HAP" "vs nginx" "p99/HAP" "p99/ngx"
+for name in "${NAMES[@]}"; do
   label=$name
-  [[ $name == runway ]] && label="runway router (1 thr)"
-  [[ $name == haproxy ]] && label="haproxy (1 thread)"
-  [[ $name == nginx ]] && label="nginx (1 worker)"
+  [[ $name == runway ]] && label="runway router ($THREADS thr)"
+  [[ $name == haproxy ]] && label="haproxy (nbthread $THREADS)"
+  [[ $name == nginx ]] && label="nginx ($THREADS worker)"
   [[ $name == direct ]] && label="direct to backend"
-  printf '%-22s %12.0f %10.2f %14s %14s\n' "$label" "${RPS[$name]}" "${P99[$name]}" "$ratio" "$pratio"
+  ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2fx", a/b}'; }
+  printf '%-24s %10.0f %19s %8.2f %15s %8s %8s %8s %8s\n' "$label" "${MR[$name]}" "($(spread "${RPS[$name]}"))" \
+    "${MP[$name]}" "($(spread "${P99[$name]}"))" "$(ratio "${MR[$name]}" "${MR[haproxy]}")" \
+    "$(ratio "${MR[$name]}" "${MR[nginx]}")" "$(ratio "${MP[$name]}" "${MP[haproxy]}")" \
+    "$(ratio "${MP[$name]}" "${MP[nginx]}")"
 done
+echo
 
 # Split check from the router's own statistics.
 curl -fs --unix-socket "$WORK/router.sock" "http://r/stats?window=15m" | python3 -c '

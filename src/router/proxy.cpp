@@ -73,6 +73,29 @@ bool isParseError(const error_code& ec) {
          ec != http::error::need_more && ec != http::error::need_buffer;
 }
 
+// A request the router may send again on another connection when a pooled connection turns out
+// to have been closed by the upstream while it sat idle (RFC 9112 9.3.1: idempotent methods).
+bool idempotent(http::verb method) {
+  switch (method) {
+    case http::verb::get:
+    case http::verb::head:
+    case http::verb::options:
+    case http::verb::trace:
+    case http::verb::put:
+    case http::verb::delete_:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// How a connection the peer closed fails a write or the first read.
+bool connectionClosed(const error_code& ec) {
+  return ec == http::error::end_of_stream || ec == asio::error::eof ||
+         ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+         ec == asio::error::connection_aborted;
+}
+
 std::uint64_t microsSince(SteadyClock::time_point start) {
   return static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - start).count());
@@ -149,8 +172,12 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
     }
   }
 
+  // The timer is armed at the deadline or one tick from now, whichever is sooner: a deadline
+  // set later with a duration of at least a tick is then never earlier than the armed time, so
+  // the per-request deadlines (header, request, idle) do not re-arm the timer; it wakes up once
+  // a tick at most while the connection waits and re-arms itself then.
   void armTimer() {
-    armed_ = deadline_;
+    armed_ = std::min(deadline_, SteadyClock::now() + tick_);
     timer_.expires_at(armed_);
     timer_.async_wait([self = this->shared_from_this()](const error_code&) { self->onTimer(); });
   }
@@ -312,6 +339,27 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
     }
   }
 
+  // Opens a new connection to `instance`; null (with the error counted) when it fails.
+  asio::awaitable<std::unique_ptr<Upstream>> connectTo(const CompiledInstance& instance,
+                                                       const ProxySettings& s,
+                                                       RequestOutcome& outcome, bool& timed_out) {
+    auto up = std::make_unique<Upstream>(w_.context(), w_.shard());
+    setDeadline(s.connect_timeout);
+    active_upstream_ = &up->socket;
+    auto [ec] = co_await up->socket.async_connect(instance.endpoint, kTuple);
+    active_upstream_ = nullptr;
+    if (ec) {
+      timed_out = tookTimeout();
+      outcome.upstream_errors++;
+      w_.shard().upstreamError(instance.series, w_.nowSecond());
+      co_return nullptr;
+    }
+    up->connected(instance.series);
+    error_code ignored;
+    up->socket.set_option(tcp::no_delay(true), ignored);
+    co_return up;
+  }
+
   // --- one request -------------------------------------------------------------------------
   asio::awaitable<bool> handleOne(bool first) {
     std::shared_ptr<const CompiledTable> table = w_.snapshot();
@@ -360,6 +408,7 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
       // is replaced below and the old one may go with it.
       const CompiledListener* waiting = table->find(listener_);
       limits_ = waiting != nullptr ? waiting->limits : ListenerLimits{};
+      tick_ = std::min({limits_.header_timeout, limits_.idle_timeout, limits_.request_timeout});
     }
     p.body_limit(limits_.max_body_bytes);
     bool got_bytes = false;
@@ -428,30 +477,25 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
                                 client_keep_alive && p.is_done());
     }
 
+    // A body-less idempotent request can be sent again when its pooled connection turns out to
+    // be closed (nothing was received on it): such a connection is taken from the pool without
+    // a check, which would cost a system call per request. Any other request gets a pooled
+    // connection only after a check that the upstream has not closed it.
+    const bool resendable = p.is_done() && idempotent(req.method());
+
     // Pick an instance; a failed connect sent nothing, so the next instance may be tried.
     std::unique_ptr<Upstream> up;
+    bool reused = false;  // `up` came from the pool
     const CompiledInstance* instance = nullptr;
     bool connect_timed_out = false;
     const std::uint32_t rr = w_.nextRoundRobin(version.series);
     for (std::size_t k = 0; k < version.ready.size() && !up; ++k) {
       const auto& cand = version.instances[version.ready[(rr + k) % version.ready.size()]];
-      up = w_.takeIdle(cand.pool_key);
+      up = w_.takeIdle(cand.pool_key, !resendable);
+      reused = up != nullptr;
       if (!up) {
-        up = std::make_unique<Upstream>(w_.context(), w_.shard());
-        setDeadline(s.connect_timeout);
-        active_upstream_ = &up->socket;
-        auto [ec] = co_await up->socket.async_connect(cand.endpoint, kTuple);
-        active_upstream_ = nullptr;
-        if (ec) {
-          connect_timed_out = tookTimeout();
-          outcome.upstream_errors++;
-          shard.upstreamError(cand.series, w_.nowSecond());
-          up.reset();
-          continue;
-        }
-        up->connected(cand.series);
-        error_code ignored;
-        up->socket.set_option(tcp::no_delay(true), ignored);
+        up = co_await connectTo(cand, s, outcome, connect_timed_out);
+        if (!up) continue;
       }
       instance = &cand;
     }
@@ -489,8 +533,7 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
     const std::string host(req[http::field::host]);
     req.erase(http::field::expect);
     stripHopByHop(req);
-    req.erase("X-Forwarded-For");
-    req.set("X-Forwarded-For", forwarded_for);
+    req.set("X-Forwarded-For", forwarded_for);  // in place of the client's
     req.set("X-Forwarded-Proto", kTls ? "https" : "http");
     // X-Request-Id: a usable one from the client passes through, else the router makes one;
     // the upstream gets it, and so does the client in the response (unless the upstream set
@@ -534,80 +577,107 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
       }
     } relay{w_, nullptr};
     constexpr std::size_t kRelay = Worker::kRelayBufferSize;
-    {
-      http::request_serializer<http::buffer_body> sr{req};
-      do {
-        if (!p.is_done()) {
-          req.body().data = relay.get();
-          req.body().size = kRelay;
-          setDeadline(lim.idle_timeout);
-          auto [ec, n] = co_await http::async_read(client_, buffer_, p, kTuple);
-          bytes_in_ += n;
-          if (ec == http::error::need_buffer) ec = {};
-          if (ec) {
-            // Nothing has been sent to the client yet, so it can still get a status.
-            if (tookTimeout()) {
-              finishInstance(408, false);
-              co_return co_await refuse(408, "request body stalled", false);
+    std::optional<http::response_parser<http::buffer_body>> rp;
+    for (;;) {  // once, or again on another connection when a pooled one was found closed
+      bool stale = false;
+      {
+        http::request_serializer<http::buffer_body> sr{req};
+        do {
+          if (!p.is_done()) {
+            req.body().data = relay.get();
+            req.body().size = kRelay;
+            setDeadline(lim.idle_timeout);
+            auto [ec, n] = co_await http::async_read(client_, buffer_, p, kTuple);
+            bytes_in_ += n;
+            if (ec == http::error::need_buffer) ec = {};
+            if (ec) {
+              // Nothing has been sent to the client yet, so it can still get a status.
+              if (tookTimeout()) {
+                finishInstance(408, false);
+                co_return co_await refuse(408, "request body stalled", false);
+              }
+              if (isParseError(ec)) {
+                const int status = statusForParseError(ec);
+                finishInstance(status, false);
+                co_return co_await refuse(status, ec.message(), false);
+              }
+              finishInstance(0, false);
+              co_return false;
             }
-            if (isParseError(ec)) {
-              const int status = statusForParseError(ec);
-              finishInstance(status, false);
-              co_return co_await refuse(status, ec.message(), false);
-            }
-            finishInstance(0, false);
-            co_return false;
+            req.body().size = kRelay - req.body().size;
+            req.body().data = relay.get();
+            req.body().more = !p.is_done();
+          } else {
+            req.body().data = nullptr;
+            req.body().size = 0;
+            req.body().more = false;
           }
-          req.body().size = kRelay - req.body().size;
-          req.body().data = relay.get();
-          req.body().more = !p.is_done();
-        } else {
-          req.body().data = nullptr;
-          req.body().size = 0;
-          req.body().more = false;
-        }
-        setDeadline(lim.request_timeout);
+          setDeadline(lim.request_timeout);
+          active_upstream_ = &up->socket;
+          auto [wec, wn] = co_await http::async_write(up->socket, sr, kTuple);
+          active_upstream_ = nullptr;
+          if (wec == http::error::need_buffer) wec = {};
+          if (wec) {
+            const bool timed_out = tookTimeout();
+            if (reused && resendable && !timed_out && connectionClosed(wec)) {
+              stale = true;
+              break;
+            }
+            upstreamFailed();
+            finishInstance(timed_out ? 504 : 502, true);
+            co_return co_await refuse(timed_out ? 504 : 502, "sending the request upstream failed",
+                                      false);
+          }
+        } while (!p.is_done() || !sr.is_done());
+      }
+
+      // Read the response header, skipping interim 1xx responses.
+      setDeadline(lim.request_timeout);
+      for (bool interim = false; !stale; interim = true) {
+        rp.emplace();
+        rp->header_limit(static_cast<std::uint32_t>(kMaxResponseHeader));
+        rp->body_limit(boost::none);
+        if (head) rp->skip(true);
         active_upstream_ = &up->socket;
-        auto [wec, wn] = co_await http::async_write(up->socket, sr, kTuple);
+        auto [ec, n] = co_await http::async_read_header(up->socket, up->buffer, *rp, kTuple);
         active_upstream_ = nullptr;
-        if (wec == http::error::need_buffer) wec = {};
-        if (wec) {
+        if (ec) {
           const bool timed_out = tookTimeout();
+          if (reused && resendable && !timed_out && !interim && n == 0 && up->buffer.size() == 0 &&
+              connectionClosed(ec)) {
+            stale = true;
+            break;
+          }
           upstreamFailed();
           finishInstance(timed_out ? 504 : 502, true);
-          co_return co_await refuse(timed_out ? 504 : 502, "sending the request upstream failed",
-                                    false);
+          co_return co_await refuse(timed_out ? 504 : 502,
+                                    timed_out ? "upstream did not answer in time"
+                                              : "upstream closed or sent an invalid response",
+                                    client_keep_alive);
         }
-      } while (!p.is_done() || !sr.is_done());
-    }
-
-    // Read the response header, skipping interim 1xx responses.
-    std::optional<http::response_parser<http::buffer_body>> rp;
-    setDeadline(lim.request_timeout);
-    for (;;) {
-      rp.emplace();
-      rp->header_limit(static_cast<std::uint32_t>(kMaxResponseHeader));
-      rp->body_limit(boost::none);
-      if (head) rp->skip(true);
-      active_upstream_ = &up->socket;
-      auto [ec, n] = co_await http::async_read_header(up->socket, up->buffer, *rp, kTuple);
-      active_upstream_ = nullptr;
-      if (ec) {
-        const bool timed_out = tookTimeout();
-        upstreamFailed();
-        finishInstance(timed_out ? 504 : 502, true);
-        co_return co_await refuse(timed_out ? 504 : 502,
-                                  timed_out ? "upstream did not answer in time"
-                                            : "upstream closed or sent an invalid response",
-                                  client_keep_alive);
+        const auto status = static_cast<int>(rp->get().result_int());
+        if (status >= 100 && status < 200 && status != 101) continue;
+        break;
       }
-      const auto status = static_cast<int>(rp->get().result_int());
-      if (status >= 100 && status < 200 && status != 101) continue;
-      break;
+      if (!stale) break;
+      // The pooled connection had been closed by the upstream: another one to the same instance
+      // (pooled, or new, after which no more attempts are made).
+      up = w_.takeIdle(instance->pool_key, false);
+      reused = up != nullptr;
+      if (!up) {
+        up = co_await connectTo(*instance, s, outcome, connect_timed_out);
+        if (!up) {
+          const int status = connect_timed_out ? 504 : 502;
+          finishInstance(status, true);
+          co_return co_await refuse(
+              status, connect_timed_out ? "upstream connect timed out" : "upstream connect failed",
+              client_keep_alive);
+        }
+      }
     }
     auto& res = rp->get();
     const auto status = static_cast<int>(res.result_int());
-    if (res.find("X-Request-Id") == res.end()) res.set("X-Request-Id", request_id_);
+    if (res.find("X-Request-Id") == res.end()) res.insert("X-Request-Id", request_id_);
     if (status == 101 && upgrade) {
       const std::string protocol(res[http::field::upgrade]);
       stripHopByHop(res);
@@ -643,7 +713,11 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
         keep_alive = false;  // HTTP/1.0 client: the end of the body is the end of the connection
       }
     } else if (auto cl = rp->content_length()) {
-      res.content_length(*cl);
+      // The upstream's Content-Length stays as it is when it is already the plain number.
+      const fmt::format_int digits(*cl);
+      if (res[http::field::content_length] != std::string_view(digits.data(), digits.size())) {
+        res.content_length(*cl);
+      }
     } else if (!no_body) {
       upstream_keep_alive = false;  // body ends when the upstream closes
       if (client_version >= 11) {
@@ -658,7 +732,9 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
                              listener->set_cookie_suffix));
     }
     res.version(client_version >= 11 ? 11 : 10);
-    res.keep_alive(keep_alive);
+    // HTTP/1.1 keeps the connection by default: with Connection stripped above, there is
+    // nothing to write then.
+    if (!keep_alive || client_version < 11) res.keep_alive(keep_alive);
 
     // Relay the response.
     http::response_serializer<http::buffer_body> rs{res};
@@ -675,10 +751,21 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
         if (!rp->is_done()) {
           res.body().data = relay.get();
           res.body().size = kRelay;
-          setDeadline(lim.request_timeout);
-          active_upstream_ = &up->socket;
-          auto [ec, n] = co_await http::async_read(up->socket, up->buffer, *rp, kTuple);
-          active_upstream_ = nullptr;
+          // What the upstream already sent (often the whole body, with the header) is parsed
+          // here; the read below only waits for what has not arrived yet.
+          error_code ec;
+          if (up->buffer.size() > 0) {
+            rp->eager(true);
+            up->buffer.consume(rp->put(up->buffer.data(), ec));
+            if (ec == http::error::need_more) ec = {};
+          }
+          if (!ec && !rp->is_done() && res.body().size > 0) {
+            setDeadline(lim.request_timeout);
+            active_upstream_ = &up->socket;
+            auto [rec, n] = co_await http::async_read(up->socket, up->buffer, *rp, kTuple);
+            active_upstream_ = nullptr;
+            ec = rec;
+          }
           if (ec == http::error::need_buffer) ec = {};
           if (ec) {
             // The client already has part of the response; all we can do is close.
@@ -723,6 +810,11 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
   asio::steady_timer timer_;
   SteadyClock::time_point deadline_{};
   SteadyClock::time_point armed_ = SteadyClock::time_point::max();
+  // The longest the timer waits before it re-arms (see armTimer): the shortest of the
+  // listener's per-request timeouts.
+  SteadyClock::duration tick_ = std::min({ListenerLimits{}.header_timeout,
+                                          ListenerLimits{}.idle_timeout,
+                                          ListenerLimits{}.request_timeout});
   bool timed_out_ = false;
   bool open_ = true;
   tcp::socket* active_upstream_ = nullptr;
@@ -887,12 +979,13 @@ std::uint32_t Worker::nextRoundRobin(std::uint32_t version_series) {
   return round_robin_[version_series]++;
 }
 
-std::unique_ptr<Upstream> Worker::takeIdle(std::uint32_t pool_key) {
+std::unique_ptr<Upstream> Worker::takeIdle(std::uint32_t pool_key, bool check) {
   if (pool_key >= pools_.size()) return nullptr;
   auto& pool = pools_[pool_key];
   while (!pool.empty()) {
     auto up = std::move(pool.back());
     pool.pop_back();
+    if (!check) return up;
     // An idle upstream that closed (or sent something unasked) is useless: check before use.
     char byte = 0;
     const auto r = ::recv(up->socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);

@@ -85,7 +85,9 @@ class Worker {
   StatsShard& shard() { return stats_; }
   FastRandom& random() { return random_; }
   std::uint32_t nextRoundRobin(std::uint32_t version_series);
-  std::unique_ptr<Upstream> takeIdle(std::uint32_t pool_key);
+  // A pooled connection to the instance, or null. With `check`, each is first checked (a
+  // system call) to have neither been closed by the upstream nor received anything unasked.
+  std::unique_ptr<Upstream> takeIdle(std::uint32_t pool_key, bool check);
   // Pools the connection for the next request to its instance, unless the instance is no
   // longer Ready in the snapshot (draining or removed: the connection closes, so that the
   // instance drains) or its pool is full.

@@ -5,6 +5,7 @@
 
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
+#include <boost/container/small_vector.hpp>
 #include <fmt/format.h>
 
 #include "stats_store.hpp"
@@ -149,31 +150,40 @@ VersionChoice chooseVersion(const CompiledListener& listener, const http::fields
 }
 
 void stripHopByHop(http::fields& fields) {
-  // Collect the names listed in Connection first: erasing invalidates nothing we still read.
-  std::vector<std::string> named;
+  // One walk over the fields erasing by position: erasing each hop-by-hop name by itself would
+  // search the fields for every name on every message. The names listed in Connection are
+  // views into its values, which stay until the end (Connection itself goes last).
+  boost::container::small_vector<std::string_view, 8> named;
+  bool has_connection = false;
   for (const auto& f : fields) {
     if (f.name() != http::field::connection) continue;
+    has_connection = true;
     std::string_view rest = f.value();
     while (!rest.empty()) {
       const auto comma = rest.find(',');
       const auto token = trim(rest.substr(0, comma));
-      if (!token.empty()) named.emplace_back(token);
+      if (!token.empty()) named.push_back(token);
       rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
     }
   }
-  for (const auto& n : named) fields.erase(n);
-  for (auto f : {http::field::connection, http::field::keep_alive, http::field::te,
-                 http::field::trailer, http::field::transfer_encoding, http::field::upgrade}) {
-    fields.erase(f);
-  }
   for (auto it = fields.begin(); it != fields.end();) {
-    const auto name = it->name_string();
-    if (name.size() >= 6 && iequals(name.substr(0, 6), "proxy-")) {
-      it = fields.erase(it);
-    } else {
-      ++it;
+    bool hop = false;
+    switch (it->name()) {
+      case http::field::connection: break;  // below, once `named` is no longer needed
+      case http::field::keep_alive:
+      case http::field::te:
+      case http::field::trailer:
+      case http::field::transfer_encoding:
+      case http::field::upgrade: hop = true; break;
+      default: {
+        const auto name = it->name_string();
+        hop = name.size() >= 6 && iequals(name.substr(0, 6), "proxy-");
+        for (std::size_t i = 0; i < named.size() && !hop; ++i) hop = iequals(name, named[i]);
+      }
     }
+    it = hop ? fields.erase(it) : std::next(it);
   }
+  if (has_connection) fields.erase(http::field::connection);
 }
 
 std::optional<std::string> upgradeProtocol(const http::fields& fields, unsigned http_version) {

@@ -6,6 +6,8 @@
 //   /body     reads the body piece by piece (progress in bodyBytesSeen()), answers "len=N"
 //   /slow     answers after 1.5 s
 //   /chunked  answers with a chunked body
+//   /close-after  answers as if keeping the connection, then closes it (an upstream whose
+//             keep-alive timeout ran out just after)
 //   anything  answers its name, with X-Backend: name
 
 #include <sys/socket.h>
@@ -119,7 +121,7 @@ class Backend {
         res.prepare_payload();
       }
       http::write(socket, res, ec);
-      if (ec || !req.keep_alive()) break;
+      if (ec || !req.keep_alive() || target == "/close-after") break;
     }
     socket.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
     std::lock_guard lock(mu_);

@@ -382,6 +382,26 @@ TEST_F(RouterProxyTest, KeepsClientConnectionsAlive) {
   EXPECT_FALSE(c.closed());
 }
 
+TEST_F(RouterProxyTest, SendsABodylessRequestAgainWhenItsPooledConnectionWasClosed) {
+  // /close-after answers as if the connection stayed open, then closes it: every request after
+  // the first finds its pooled connection closed by the upstream. A GET is taken from the pool
+  // without a check, so it fails there with nothing received and is sent again on a new
+  // connection; the client sees no error and the statistics count none.
+  ASSERT_TRUE(router_->setTable(table(1000)));
+  test::HttpClient client;
+  for (int i = 0; i < 20; ++i) {
+    auto r = client.get(url("/close-after"));
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status, 200);
+  }
+  const auto stats = router_->stats(Duration{60'000});
+  const auto* v2 = stats.find(kListener, "v2");
+  ASSERT_NE(v2, nullptr);
+  EXPECT_EQ(v2->total.by_code.at(200), 20u);
+  EXPECT_EQ(v2->total.upstream_errors, 0u);
+  EXPECT_EQ(v2->total.router_errors, 0u);
+}
+
 TEST_F(RouterProxyTest, Answers503WhenTheVersionHasNoReadyInstance) {
   auto t = table(1000);
   t.listeners[0].versions[1].instances[0].state = InstanceState::NotReady;
