@@ -329,8 +329,16 @@ void Reconciler::applyIntent(const std::string& id) {
   const auto* d = deployments_.find(id);
   if (d == nullptr) return;
   bool ok = true;
+  // A start the runtime refused is reported by the next look at its service (observe()); no
+  // runtime event will name that service, so it is named here.
+  const std::string environment = d->record.environment;
+  std::vector<std::string> started;
+  for (const auto& s : d->doc.starts) started.push_back(s.service);
   for (const auto& applied : executor_.applyIntent(*d, ok)) reportWeights(id, applied);
-  if (!ok) runtime_dirty_ = true;
+  if (!ok) {
+    runtime_dirty_ = true;
+    for (const auto& service : started) changes_->add(environment, service);
+  }
 }
 
 void Reconciler::reapplyIntents() {
