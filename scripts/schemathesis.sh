@@ -35,10 +35,14 @@ case "${1:-}" in
     flock 9
     [[ -f $VENV/.installed ]] && exit 0
     rm -rf "$VENV"
-    /usr/bin/python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps --require-virtualenv \
-      -r "$requirements"
-    "$VENV/bin/pip" check >/dev/null
+    # pip runs nothing it needs from PATH here (the list is wheels; the venv's python is called by
+    # its path), but its user agent runs `lsb_release -a` and `rustc --version` when they are on
+    # PATH: programs of this machine that a new one lacks (scripts/check-deps.sh saw both in a
+    # fresh machine's CI). With PATH only the venv's bin, they are not found and not run.
+    PATH=$VENV/bin /usr/bin/python3 -m venv "$VENV"
+    PATH=$VENV/bin "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps \
+      --require-virtualenv -r "$requirements"
+    PATH=$VENV/bin "$VENV/bin/pip" check >/dev/null
     "$VENV/bin/schemathesis" --version >/dev/null
     touch "$VENV/.installed"
     echo "schemathesis.sh: Schemathesis $VERSION installed in $VENV" >&2
