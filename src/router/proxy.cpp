@@ -96,6 +96,10 @@ bool connectionClosed(const error_code& ec) {
          ec == asio::error::connection_aborted;
 }
 
+// The parsers of the relayed requests and responses: header fields from the worker's FieldPool.
+using RequestParser = http::request_parser<http::buffer_body, FieldAllocator<char>>;
+using ResponseParser = http::response_parser<http::buffer_body, FieldAllocator<char>>;
+
 std::uint64_t microsSince(SteadyClock::time_point start) {
   return static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - start).count());
@@ -245,7 +249,7 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
 
   // Reads one request header into `p`, using the idle deadline until its first byte arrives
   // and the header deadline after that.
-  asio::awaitable<error_code> readHeader(http::request_parser<http::buffer_body>& p, bool first,
+  asio::awaitable<error_code> readHeader(RequestParser& p, bool first,
                                          const ListenerLimits& s, bool& got_bytes) {
     got_bytes = buffer_.size() > 0;
     setDeadline(got_bytes || first ? s.header_timeout : s.idle_timeout);
@@ -363,7 +367,7 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
   // --- one request -------------------------------------------------------------------------
   asio::awaitable<bool> handleOne(bool first) {
     std::shared_ptr<const CompiledTable> table = w_.snapshot();
-    http::request_parser<http::buffer_body> p;
+    RequestParser p{RequestParser::value_type::header_type{FieldAllocator<char>{w_.fieldPool()}}};
     // Writes the request's access-log line when this request ends, whichever way (only if the
     // log is on and the request got a status: an idle connection closing logs nothing).
     log_status_ = -1;
@@ -375,7 +379,7 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
     const auto log_start = SteadyClock::now();
     struct AccessLine {
       Session& s;
-      const http::request_parser<http::buffer_body>& p;
+      const RequestParser& p;
       SteadyClock::time_point start;
       ~AccessLine() {
         if (s.log_status_ < 0 || !s.w_.accessLog().enabled()) return;
@@ -577,11 +581,11 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
       }
     } relay{w_, nullptr};
     constexpr std::size_t kRelay = Worker::kRelayBufferSize;
-    std::optional<http::response_parser<http::buffer_body>> rp;
+    std::optional<ResponseParser> rp;
     for (;;) {  // once, or again on another connection when a pooled one was found closed
       bool stale = false;
       {
-        http::request_serializer<http::buffer_body> sr{req};
+        http::request_serializer<http::buffer_body, Fields> sr{req};
         do {
           if (!p.is_done()) {
             req.body().data = relay.get();
@@ -634,7 +638,7 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
       // Read the response header, skipping interim 1xx responses.
       setDeadline(lim.request_timeout);
       for (bool interim = false; !stale; interim = true) {
-        rp.emplace();
+        rp.emplace(ResponseParser::value_type::header_type{FieldAllocator<char>{w_.fieldPool()}});
         rp->header_limit(static_cast<std::uint32_t>(kMaxResponseHeader));
         rp->body_limit(boost::none);
         if (head) rp->skip(true);
@@ -689,7 +693,7 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
                                listener->set_cookie_suffix));
       }
       res.version(11);
-      http::response_serializer<http::buffer_body> rs{res};
+      http::response_serializer<http::buffer_body, Fields> rs{res};
       setDeadline(lim.request_timeout);
       auto [ec, n] = co_await http::async_write_header(client_, rs, kTuple);
       bytes_out_ += n;
@@ -737,7 +741,7 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
     if (!keep_alive || client_version < 11) res.keep_alive(keep_alive);
 
     // Relay the response.
-    http::response_serializer<http::buffer_body> rs{res};
+    http::response_serializer<http::buffer_body, Fields> rs{res};
     if (no_body) {
       setDeadline(lim.request_timeout);
       auto [ec, n] = co_await http::async_write_header(client_, rs, kTuple);

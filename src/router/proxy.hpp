@@ -17,6 +17,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 
 #include "access_log.hpp"
+#include "field_pool.hpp"
 #include "routing.hpp"
 #include "runway/core/clock.hpp"
 #include "stats_store.hpp"
@@ -97,6 +98,8 @@ class Worker {
   std::int64_t nowSecond() const { return toUnixMillis(shared_.clock->now()) / 1000; }
   std::int64_t nowMillis() const { return toUnixMillis(shared_.clock->now()); }
   AccessLogBuffer& accessLog() { return access_log_; }
+  // The memory of the relayed requests' and responses' header fields.
+  FieldPool& fieldPool() { return field_pool_; }
   // Hands the buffered access-log lines to the log. REQUIRES: the worker's thread is stopped
   // (or this is called on it).
   void flushAccessLog() { access_log_.flush(); }
@@ -109,6 +112,8 @@ class Worker {
   void purgePools(const CompiledTable& table);
 
   SharedState& shared_;
+  // Before ioc_: the fields of the coroutines ioc_ destroys go back to it.
+  FieldPool field_pool_;
   std::unique_ptr<boost::asio::io_context> ioc_;
   std::optional<std::thread> thread_;
   std::shared_ptr<const CompiledTable> snapshot_;
