@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <exception>
@@ -99,6 +100,56 @@ bool connectionClosed(const error_code& ec) {
 // The parsers of the relayed requests and responses: header fields from the worker's FieldPool.
 using RequestParser = http::request_parser<http::buffer_body, FieldAllocator<char>>;
 using ResponseParser = http::response_parser<http::buffer_body, FieldAllocator<char>>;
+
+// A header the router serializes itself, in memory from the worker's FieldPool.
+using HeadBuffer = std::basic_string<char, std::char_traits<char>, FieldAllocator<char>>;
+constexpr std::size_t kHeadReserve = 1024;  // the pool's largest blocks: one allocation mostly
+
+// The start line and header fields of a message appended to `out`, byte for byte as Beast's
+// serializer writes them. The router writes a rewritten header with Asio's async_write of its own
+// buffer (the body's first piece gathered behind it) unless the body goes out chunked: Beast's
+// serializer walks nested buffers_cat_view sequences through its composed operations, which
+// cost ~3,700 instructions per proxied GET (docs/benchmarks.md, Router).
+void appendVersion(HeadBuffer& out, unsigned version) {
+  out.append("HTTP/");
+  out.push_back(static_cast<char>('0' + version / 10 % 10));
+  out.push_back('.');
+  out.push_back(static_cast<char>('0' + version % 10));
+}
+
+void appendFields(HeadBuffer& out, const Fields& fields) {
+  for (const auto& f : fields) {
+    out.append(f.name_string());
+    out.append(": ");
+    out.append(f.value());
+    out.append("\r\n");
+  }
+  out.append("\r\n");
+}
+
+void appendHeader(HeadBuffer& out, const http::request_header<Fields>& h) {
+  out.append(h.method_string());
+  out.push_back(' ');
+  out.append(h.target());
+  out.push_back(' ');
+  appendVersion(out, h.version());
+  out.append("\r\n");
+  appendFields(out, h);
+}
+
+// REQUIRES: the status has three digits (the response parser accepts no other).
+void appendHeader(HeadBuffer& out, const http::response_header<Fields>& h) {
+  appendVersion(out, h.version());
+  out.push_back(' ');
+  const unsigned code = h.result_int();
+  out.push_back(static_cast<char>('0' + code / 100 % 10));
+  out.push_back(static_cast<char>('0' + code / 10 % 10));
+  out.push_back(static_cast<char>('0' + code % 10));
+  out.push_back(' ');
+  out.append(h.reason());
+  out.append("\r\n");
+  appendFields(out, h);
+}
 
 std::uint64_t microsSince(SteadyClock::time_point start) {
   return static_cast<std::uint64_t>(
@@ -582,10 +633,22 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
     } relay{w_, nullptr};
     constexpr std::size_t kRelay = Worker::kRelayBufferSize;
     std::optional<ResponseParser> rp;
+    // The request's header as this router serializes it (then the response's): see appendHeader.
+    HeadBuffer header_out{FieldAllocator<char>{w_.fieldPool()}};
+    header_out.reserve(kHeadReserve);
     for (;;) {  // once, or again on another connection when a pooled one was found closed
       bool stale = false;
       {
-        http::request_serializer<http::buffer_body, Fields> sr{req};
+        // A chunked body goes through Beast's serializer (it frames the chunks); any other
+        // request is written as the header serialized here, then the body's bytes as they come.
+        std::optional<http::request_serializer<http::buffer_body, Fields>> sr;
+        if (p.chunked()) {
+          sr.emplace(req);
+        } else {
+          header_out.clear();
+          appendHeader(header_out, req);
+        }
+        bool header_sent = false;
         do {
           if (!p.is_done()) {
             req.body().data = relay.get();
@@ -618,7 +681,18 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
           }
           setDeadline(lim.request_timeout);
           active_upstream_ = &up->socket;
-          auto [wec, wn] = co_await http::async_write(up->socket, sr, kTuple);
+          error_code wec;
+          if (sr) {
+            auto [ec, n] = co_await http::async_write(up->socket, *sr, kTuple);
+            wec = ec;
+          } else {
+            const std::array<asio::const_buffer, 2> out{
+                asio::buffer(header_out.data(), header_sent ? 0 : header_out.size()),
+                asio::buffer(req.body().data, req.body().size)};
+            auto [ec, n] = co_await asio::async_write(up->socket, out, kTuple);
+            wec = ec;
+            header_sent = true;
+          }
           active_upstream_ = nullptr;
           if (wec == http::error::need_buffer) wec = {};
           if (wec) {
@@ -632,7 +706,7 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
             co_return co_await refuse(timed_out ? 504 : 502, "sending the request upstream failed",
                                       false);
           }
-        } while (!p.is_done() || !sr.is_done());
+        } while (!p.is_done() || (sr ? !sr->is_done() : !header_sent));
       }
 
       // Read the response header, skipping interim 1xx responses.
@@ -708,11 +782,13 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
     bool keep_alive = client_keep_alive;
     stripHopByHop(res);
     const bool no_body = head || status == 204 || status == 304 || status == 101;
+    bool chunked_out = false;  // the body goes to the client in chunks
     if (rp->chunked()) {
       if (no_body) {
         res.set(http::field::transfer_encoding, "chunked");
       } else if (client_version >= 11) {
         res.chunked(true);
+        chunked_out = true;
       } else {
         keep_alive = false;  // HTTP/1.0 client: the end of the body is the end of the connection
       }
@@ -726,6 +802,7 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
       upstream_keep_alive = false;  // body ends when the upstream closes
       if (client_version >= 11) {
         res.chunked(true);
+        chunked_out = true;
       } else {
         keep_alive = false;
       }
@@ -740,62 +817,72 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
     // nothing to write then.
     if (!keep_alive || client_version < 11) res.keep_alive(keep_alive);
 
-    // Relay the response.
-    http::response_serializer<http::buffer_body, Fields> rs{res};
-    if (no_body) {
-      setDeadline(lim.request_timeout);
-      auto [ec, n] = co_await http::async_write_header(client_, rs, kTuple);
-      bytes_out_ += n;
-      if (ec) {
-        finishInstance(status, false);
-        co_return false;
-      }
+    // Relay the response: chunked through Beast's serializer; otherwise the header serialized
+    // here, with the body's first piece gathered behind it in one write, then the body's bytes.
+    std::optional<http::response_serializer<http::buffer_body, Fields>> rs;
+    if (chunked_out) {
+      rs.emplace(res);
     } else {
-      do {
-        if (!rp->is_done()) {
-          res.body().data = relay.get();
-          res.body().size = kRelay;
-          // What the upstream already sent (often the whole body, with the header) is parsed
-          // here; the read below only waits for what has not arrived yet.
-          error_code ec;
-          if (up->buffer.size() > 0) {
-            rp->eager(true);
-            up->buffer.consume(rp->put(up->buffer.data(), ec));
-            if (ec == http::error::need_more) ec = {};
-          }
-          if (!ec && !rp->is_done() && res.body().size > 0) {
-            setDeadline(lim.request_timeout);
-            active_upstream_ = &up->socket;
-            auto [rec, n] = co_await http::async_read(up->socket, up->buffer, *rp, kTuple);
-            active_upstream_ = nullptr;
-            ec = rec;
-          }
-          if (ec == http::error::need_buffer) ec = {};
-          if (ec) {
-            // The client already has part of the response; all we can do is close.
-            tookTimeout();
-            upstreamFailed();
-            finishInstance(0, false);
-            co_return false;
-          }
-          res.body().size = kRelay - res.body().size;
-          res.body().data = relay.get();
-          res.body().more = !rp->is_done();
-        } else {
-          res.body().data = nullptr;
-          res.body().size = 0;
-          res.body().more = false;
+      header_out.clear();
+      appendHeader(header_out, res);
+    }
+    bool header_sent = false;
+    do {
+      if (!no_body && !rp->is_done()) {
+        res.body().data = relay.get();
+        res.body().size = kRelay;
+        // What the upstream already sent (often the whole body, with the header) is parsed
+        // here; the read below only waits for what has not arrived yet.
+        error_code ec;
+        if (up->buffer.size() > 0) {
+          rp->eager(true);
+          up->buffer.consume(rp->put(up->buffer.data(), ec));
+          if (ec == http::error::need_more) ec = {};
         }
-        setDeadline(lim.request_timeout);
-        auto [wec, wn] = co_await http::async_write(client_, rs, kTuple);
-        bytes_out_ += wn;
-        if (wec == http::error::need_buffer) wec = {};
-        if (wec) {
+        if (!ec && !rp->is_done() && res.body().size > 0) {
+          setDeadline(lim.request_timeout);
+          active_upstream_ = &up->socket;
+          auto [rec, n] = co_await http::async_read(up->socket, up->buffer, *rp, kTuple);
+          active_upstream_ = nullptr;
+          ec = rec;
+        }
+        if (ec == http::error::need_buffer) ec = {};
+        if (ec) {
+          // The client already has part of the response; all we can do is close.
+          tookTimeout();
+          upstreamFailed();
           finishInstance(0, false);
           co_return false;
         }
-      } while (!rp->is_done() || !rs.is_done());
-    }
+        res.body().size = kRelay - res.body().size;
+        res.body().data = relay.get();
+        res.body().more = !rp->is_done();
+      } else {
+        res.body().data = nullptr;
+        res.body().size = 0;
+        res.body().more = false;
+      }
+      setDeadline(lim.request_timeout);
+      error_code wec;
+      if (rs) {
+        auto [ec, n] = co_await http::async_write(client_, *rs, kTuple);
+        wec = ec;
+        bytes_out_ += n;
+      } else {
+        const std::array<asio::const_buffer, 2> out{
+            asio::buffer(header_out.data(), header_sent ? 0 : header_out.size()),
+            asio::buffer(res.body().data, res.body().size)};
+        auto [ec, n] = co_await asio::async_write(client_, out, kTuple);
+        wec = ec;
+        bytes_out_ += n;
+        header_sent = true;
+      }
+      if (wec == http::error::need_buffer) wec = {};
+      if (wec) {
+        finishInstance(no_body ? status : 0, false);
+        co_return false;
+      }
+    } while (rs ? !rp->is_done() || !rs->is_done() : !no_body && !rp->is_done());
     if (upstream_keep_alive && rp->is_done() && up->buffer.size() == 0) {
       w_.giveIdle(instance->pool_key, std::move(up), s.max_idle_upstream);
     }
