@@ -36,6 +36,10 @@ struct SharedState {
   std::shared_ptr<AccessLog> access_log;
 };
 
+// The request path's executor and sockets: bound to the worker's io_context by type.
+using Executor = boost::asio::io_context::executor_type;
+using Socket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, Executor>;
+
 // A connection to an instance. Counted in the instance's open connections (statistics) from
 // connected() until it is destroyed. Worker thread only.
 struct Upstream {
@@ -49,7 +53,7 @@ struct Upstream {
     series = instance_series;
     shard.connectionOpened(instance_series);
   }
-  boost::asio::ip::tcp::socket socket;
+  Socket socket;
   boost::beast::flat_buffer buffer;
   StatsShard& shard;
   std::int64_t series = -1;
