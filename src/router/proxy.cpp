@@ -952,8 +952,14 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
 
 // --- Worker --------------------------------------------------------------------------------
 
+// One thread runs the io_context, and only it touches the worker's sockets: other threads
+// reach them through post() (accept, closeAcceptor; the metrics listener's close) or after the
+// thread has stopped. So the reactor's per-descriptor mutex is off (UNSAFE_IO); the scheduler
+// and the reactor's registration keep theirs, for those posts and for sockets opened elsewhere.
 Worker::Worker(SharedState& shared, std::uint64_t seed)
-    : shared_(shared), ioc_(std::make_unique<asio::io_context>(1)), random_(seed) {}
+    : shared_(shared),
+      ioc_(std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO)),
+      random_(seed) {}
 
 Worker::~Worker() {
   stopAndJoin();
