@@ -165,11 +165,13 @@ void appendHeader(HeadBuffer& out, const http::response_header<Fields>& h) {
   appendFields(out, h);
 }
 
-// Replaces the fields named `name` with one field of `value`. REQUIRES: `name` is none of
+// Replaces the fields named `name` with one field of `value`; `maybe_present` false says there
+// is none to remove (the search costs more than the insertion). REQUIRES: `name` is none of
 // Beast's known fields (http::field::unknown): set() and insert() by name look the name up in
 // Beast's table of known fields first (string_to_field, ~80 instructions a call).
-void setUnknownField(Fields& fields, std::string_view name, std::string_view value) {
-  fields.erase(name);
+void setUnknownField(Fields& fields, std::string_view name, std::string_view value,
+                     bool maybe_present) {
+  if (maybe_present) fields.erase(name);
   fields.insert(http::field::unknown, name, value);
 }
 
@@ -620,11 +622,29 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
     };
 
     // Rewrite the request for the upstream.
+    // One walk over the client's fields: its X-Forwarded-For values (kept, the client's address
+    // appended), its X-Request-Id, and which of the fields the router replaces it sent at all
+    // (only those are searched for and erased below; stripHopByHop may remove some, never add).
     std::string forwarded_for;
+    bool sent_for = false;
+    bool sent_proto = false;
+    bool sent_host = false;
+    bool sent_id = false;
+    request_id_.clear();
     for (const auto& f : req) {
-      if (!beast::iequals(f.name_string(), "X-Forwarded-For")) continue;
-      if (!forwarded_for.empty()) forwarded_for += ", ";
-      forwarded_for.append(f.value());
+      const auto name = f.name_string();
+      if (beast::iequals(name, "X-Forwarded-For")) {
+        sent_for = true;
+        if (!forwarded_for.empty()) forwarded_for += ", ";
+        forwarded_for.append(f.value());
+      } else if (beast::iequals(name, "X-Forwarded-Proto")) {
+        sent_proto = true;
+      } else if (beast::iequals(name, "X-Forwarded-Host")) {
+        sent_host = true;
+      } else if (!sent_id && beast::iequals(name, "X-Request-Id")) {
+        sent_id = true;
+        request_id_.assign(f.value());  // the first, as req["X-Request-Id"] gives
+      }
     }
     if (!forwarded_for.empty()) forwarded_for += ", ";
     forwarded_for += client_ip_;
@@ -632,23 +652,22 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
     req.erase(http::field::expect);
     stripHopByHop(req);
     // Beast knows none of the names below (http::field::unknown): see setUnknownField.
-    setUnknownField(req, "X-Forwarded-For", forwarded_for);  // in place of the client's
-    setUnknownField(req, "X-Forwarded-Proto", kTls ? "https" : "http");
+    setUnknownField(req, "X-Forwarded-For", forwarded_for, sent_for);  // in place of the client's
+    setUnknownField(req, "X-Forwarded-Proto", kTls ? "https" : "http", sent_proto);
     // X-Request-Id: a usable one from the client passes through, else the router makes one;
     // the upstream gets it, and so does the client in the response (unless the upstream set
     // its own).
-    request_id_.assign(req["X-Request-Id"]);
     if (!isUsableRequestId(request_id_)) {
       request_id_.clear();
       appendHex64(request_id_, w_.random().next());
       appendHex64(request_id_, w_.random().next());
-      setUnknownField(req, "X-Request-Id", request_id_);
+      setUnknownField(req, "X-Request-Id", request_id_, sent_id);
     }
     if (upgrade) {
       req.set(http::field::connection, "Upgrade");
       req.set(http::field::upgrade, *upgrade);
     }
-    if (!host.empty()) setUnknownField(req, "X-Forwarded-Host", host);
+    if (!host.empty()) setUnknownField(req, "X-Forwarded-Host", host, sent_host);
     if (p.chunked()) {
       req.chunked(true);
     } else if (auto cl = p.content_length()) {

@@ -102,6 +102,8 @@ TEST_F(RouterProxyTest, ProxiesAndRewritesHeaders) {
                               {"Trailer", "X-T"},
                               {"Upgrade", "h2c"},
                               {"X-Forwarded-For", "10.1.2.3"},
+                              {"x-forwarded-proto", "gopher"},
+                              {"X-Forwarded-Host", "spoofed.example"},
                               {"X-Kept", "yes"},
                               {"Host", "shop.example"}});
   ASSERT_TRUE(r) << r.error().message;
@@ -112,8 +114,9 @@ TEST_F(RouterProxyTest, ProxiesAndRewritesHeaders) {
   EXPECT_THAT(seen, HasSubstr("X-Forwarded-Proto: http"));
   EXPECT_THAT(seen, HasSubstr("X-Forwarded-Host: shop.example"));
   EXPECT_THAT(seen, HasSubstr("Host: shop.example"));
+  // The client's X-Forwarded-Proto and -Host are replaced, not kept beside the router's.
   for (const char* gone : {"X-Drop-Me", "Keep-Alive", "Proxy-", "TE:", "Trailer", "Upgrade",
-                           "Connection"}) {
+                           "Connection", "gopher", "spoofed.example", "x-forwarded-proto"}) {
     EXPECT_THAT(seen, Not(HasSubstr(gone))) << seen;
   }
 }
