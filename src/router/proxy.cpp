@@ -23,6 +23,7 @@
 #include <spdlog/spdlog.h>
 
 #include "awaitable.hpp"
+#include "header_writer.hpp"
 #include "tls.hpp"
 #include "runway/core/ids.hpp"
 
@@ -101,69 +102,6 @@ bool connectionClosed(const error_code& ec) {
 // The parsers of the relayed requests and responses: header fields from the worker's FieldPool.
 using RequestParser = http::request_parser<http::buffer_body, FieldAllocator<char>>;
 using ResponseParser = http::response_parser<http::buffer_body, FieldAllocator<char>>;
-
-// A header the router serializes itself, in memory from the worker's FieldPool.
-using HeadBuffer = std::basic_string<char, std::char_traits<char>, FieldAllocator<char>>;
-// The capacity reserved: with the terminating null, one of the pool's largest blocks (1,024 bytes).
-constexpr std::size_t kHeadReserve = 1023;
-
-// The start line and header fields of a message appended to `out`, byte for byte as Beast's
-// serializer writes them. The router writes a rewritten header with Asio's async_write of its own
-// buffer (the body's first piece gathered behind it) unless the body goes out chunked: Beast's
-// serializer walks nested buffers_cat_view sequences through its composed operations, which
-// cost ~3,700 instructions per proxied GET (docs/benchmarks.md, Router).
-void appendVersion(HeadBuffer& out, unsigned version) {
-  const std::array<char, 8> text{'H', 'T', 'T', 'P', '/', static_cast<char>('0' + version / 10 % 10),
-                                 '.', static_cast<char>('0' + version % 10)};
-  out.append(text.data(), text.size());
-}
-
-// The fields are measured first and copied into the buffer grown once: four appends a field,
-// each checking the capacity, cost twice as much.
-void appendFields(HeadBuffer& out, const Fields& fields) {
-  const std::size_t at = out.size();
-  std::size_t size = at + 2;
-  for (const auto& f : fields) size += f.name_string().size() + f.value().size() + 4;
-  out.resize(size);
-  char* p = out.data() + at;
-  for (const auto& f : fields) {
-    const auto name = f.name_string();
-    const auto value = f.value();
-    std::memcpy(p, name.data(), name.size());
-    p += name.size();
-    *p++ = ':';
-    *p++ = ' ';
-    std::memcpy(p, value.data(), value.size());
-    p += value.size();
-    *p++ = '\r';
-    *p++ = '\n';
-  }
-  p[0] = '\r';
-  p[1] = '\n';
-}
-
-void appendHeader(HeadBuffer& out, const http::request_header<Fields>& h) {
-  out.append(h.method_string());
-  out.push_back(' ');
-  out.append(h.target());
-  out.push_back(' ');
-  appendVersion(out, h.version());
-  out.append("\r\n");
-  appendFields(out, h);
-}
-
-// REQUIRES: the status has three digits (the response parser accepts no other).
-void appendHeader(HeadBuffer& out, const http::response_header<Fields>& h) {
-  appendVersion(out, h.version());
-  const unsigned code = h.result_int();
-  const std::array<char, 5> status{' ', static_cast<char>('0' + code / 100 % 10),
-                                   static_cast<char>('0' + code / 10 % 10),
-                                   static_cast<char>('0' + code % 10), ' '};
-  out.append(status.data(), status.size());
-  out.append(h.reason());
-  out.append("\r\n");
-  appendFields(out, h);
-}
 
 // Replaces the fields named `name` with one field of `value`; `maybe_present` false says there
 // is none to remove (the search costs more than the insertion). REQUIRES: `name` is none of
