@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages runway needs to build and test. Idempotent: it asks apt only
 # for packages that are missing, so a second run takes well under a second.
 #   scripts/install-deps.sh          build + unit/integration test dependencies
-#   scripts/install-deps.sh --bench  also the benchmark peers (wrk, nginx, haproxy) and valgrind
+#   scripts/install-deps.sh --bench  also the benchmark peers (wrk, nginx, haproxy), valgrind and
+#                                    strace (bench/router/instructions.sh)
 #   scripts/install-deps.sh --list   print the package list (one a line) and install nothing;
 #                                    scripts/check-deps.sh checks the build and tests against it
 # Every package a build, a test or a script uses is named here, or is a dependency of one named
@@ -34,7 +35,7 @@ packages=(
 # from here.
 node_packages=(nodejs npm)
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(wrk nginx-light haproxy valgrind)
+  packages+=(wrk nginx-light haproxy valgrind strace)
 fi
 if [[ "${1:-}" == "--list" ]]; then
   printf '%s\n' "${packages[@]}" "${node_packages[@]}"

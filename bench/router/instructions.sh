@@ -9,6 +9,7 @@
 #   bench/router/instructions.sh                       # builds build/bench (Release) first
 #   RUNWAY_BIN=build/ci/bin/runway bench/router/instructions.sh
 #   REQUESTS=5000 CONNS=8 PROFILE=1 bench/router/instructions.sh   # PROFILE=1: router's top functions
+#   PROXIES=runway bench/router/instructions.sh   # only the router (no ratios): quicker
 #   AGE=11 bench/router/instructions.sh   # connections 11 s old when measured (past the header
 #                                         # timeout: the router's per-connection timer has fired)
 #
@@ -20,29 +21,16 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+source "$ROOT/bench/router/common.sh"
 REQUESTS="${REQUESTS:-5000}"
 WARMUP="${WARMUP:-500}"
 CONNS="${CONNS:-8}"
-PY=/usr/bin/python3
+# The proxies measured (the ratio columns need haproxy and nginx among them).
+read -r -a MEASURED <<<"${PROXIES:-runway haproxy nginx}"
 CLIENT="$ROOT/bench/router/fixed_client.py"
 
-need=()
-command -v nginx >/dev/null || need+=(nginx-light)
-command -v haproxy >/dev/null || need+=(haproxy)
-command -v curl >/dev/null || need+=(curl)
-command -v valgrind >/dev/null || need+=(valgrind)
-command -v strace >/dev/null || need+=(strace)
-if ((${#need[@]})); then
-  echo "installing ${need[*]}" >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-
-if [[ -z "${RUNWAY_BIN:-}" ]]; then
-  cmake -S "$ROOT" -B "$ROOT/build/bench" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DRUNWAY_BUILD_TESTS=OFF -DRUNWAY_BUILD_BENCH=ON -DRUNWAY_MOLD=OFF >/dev/null
-  cmake --build "$ROOT/build/bench" --target runway >/dev/null
-  RUNWAY_BIN="$ROOT/build/bench/bin/runway"
-fi
+ensure_commands nginx:nginx-light haproxy:haproxy curl:curl valgrind:valgrind strace:strace
+ensure_runway_bin
 
 WORK="$(mktemp -d /tmp/runway-bench-instr.XXXXXX)"
 PIDS=()
@@ -53,99 +41,29 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-B1=$(free_port); B2=$(free_port)
-
-wait_http() {  # url: up to 60 s (valgrind starts slowly)
-  for _ in $(seq 1 600); do curl -fs -o /dev/null "$1" && return 0; sleep 0.1; done
-  echo "not answering: $1" >&2; return 1
-}
-
-# --- backends: one nginx worker serving two ports with a small body (not measured) ---
-mkdir -p "$WORK/backend"
-cat >"$WORK/backend/nginx.conf" <<CONF
-worker_processes 1;
-pid $WORK/backend/nginx.pid;
-error_log $WORK/backend/error.log;
-events { worker_connections 4000; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server { listen 127.0.0.1:$B1 reuseport backlog=4096; location / { return 200 "hello from v1\n"; } }
-  server { listen 127.0.0.1:$B2 reuseport backlog=4096; location / { return 200 "hello from v2\n"; } }
-}
-CONF
-nginx -c "$WORK/backend/nginx.conf" -g 'daemon off;' &
-PIDS+=($!)
-wait_http "http://127.0.0.1:$B1/"; wait_http "http://127.0.0.1:$B2/"
-
-# --- the three proxies' configurations ---
-write_configs() {  # port
-  local port=$1
-  cat >"$WORK/haproxy.cfg" <<CONF
-global
-  nbthread 1
-  maxconn 4000
-defaults
-  mode http
-  timeout connect 2s
-  timeout client 60s
-  timeout server 30s
-  option http-keep-alive
-  http-reuse always
-frontend fe
-  bind 127.0.0.1:$port
-  default_backend be
-backend be
-  balance roundrobin
-  server v1 127.0.0.1:$B1 weight 90
-  server v2 127.0.0.1:$B2 weight 10
-CONF
-  mkdir -p "$WORK/proxy"
-  cat >"$WORK/proxy/nginx.conf" <<CONF
-worker_processes 1;
-master_process off;
-daemon off;
-pid $WORK/proxy/nginx.pid;
-error_log $WORK/proxy/error.log;
-events { worker_connections 4000; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  upstream be { server 127.0.0.1:$B1 weight=9; server 127.0.0.1:$B2 weight=1; keepalive 64; }
-  server {
-    listen 127.0.0.1:$port backlog=4096;
-    location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }
-}
-CONF
-}
+start_backends 4000
 
 # Starts proxy $1 on port $2 with the command prefix in the rest ("" or valgrind ...); sets PID.
 start_proxy() {
   local name=$1 port=$2; shift 2
-  write_configs "$port"
   case $name in
     runway)
       rm -rf "$WORK/router-state" "$WORK/router.sock"
       "$@" "$RUNWAY_BIN" --log-level warn router --admin-socket "$WORK/router.sock" \
         --state-dir "$WORK/router-state" --threads 1 >"$WORK/$name.out" 2>&1 &
       PID=$!
-      for _ in $(seq 1 600); do
-        curl -fs --unix-socket "$WORK/router.sock" http://r/healthz >/dev/null 2>&1 && break; sleep 0.1
-      done
-      curl -fs --unix-socket "$WORK/router.sock" -X PUT http://r/table --data-binary @- >/dev/null <<JSON
-{"revision":1,"settings":{},"listeners":[{"service":"bench","environment":"local","bind_address":"127.0.0.1",
- "port":$port,"versions":[
-  {"name":"v1","weight_permille":900,"instances":[{"id":"v1-0","host":"127.0.0.1","port":$B1}]},
-  {"name":"v2","weight_permille":100,"instances":[{"id":"v2-0","host":"127.0.0.1","port":$B2}]}]}]}
-JSON
+      put_router_table "$WORK/router.sock" "$port" 60
       ;;
-    haproxy) "$@" haproxy -f "$WORK/haproxy.cfg" -db >"$WORK/$name.out" 2>&1 & PID=$! ;;
-    nginx) "$@" nginx -c "$WORK/proxy/nginx.conf" >"$WORK/$name.out" 2>&1 & PID=$! ;;
+    haproxy)
+      write_haproxy_config "$WORK/haproxy.cfg" "$port" 1 4000
+      "$@" haproxy -f "$WORK/haproxy.cfg" -db >"$WORK/$name.out" 2>&1 & PID=$! ;;
+    nginx)
+      # No master process: valgrind follows the one process that serves.
+      write_nginx_proxy_config "$WORK/proxy" "$port" 1 4000 "master_process off;"
+      "$@" nginx -c "$WORK/proxy/nginx.conf" -g 'daemon off;' >"$WORK/$name.out" 2>&1 & PID=$! ;;
   esac
   PIDS+=("$PID")
-  wait_http "http://127.0.0.1:$port/"
+  wait_http "http://127.0.0.1:$port/" 60  # valgrind starts slowly
 }
 
 stop_proxy() {
@@ -154,7 +72,7 @@ stop_proxy() {
 }
 
 declare -A INSTR SYSC
-for name in runway haproxy nginx; do
+for name in "${MEASURED[@]}"; do
   port=$(free_port)
   # Instructions per request.
   start_proxy "$name" "$port" valgrind --tool=callgrind --callgrind-out-file="$WORK/$name.cg" \
@@ -196,17 +114,20 @@ echo
 echo "$REQUESTS keep-alive GET requests over $CONNS connections (after $WARMUP on them, ${AGE:-0} s before)," \
      "~14-byte responses, 90/10 split"
 printf '%-24s %14s %10s %10s %14s\n' "proxy" "instr/request" "vs HAProxy" "vs nginx" "syscalls/req"
-for name in runway haproxy nginx; do
+ratio() {  # a b: a/b, or - when b was not measured
+  if [[ -n "$2" ]]; then awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2fx", a/b}'; else echo -; fi
+}
+for name in "${MEASURED[@]}"; do
   label=$name
   [[ $name == runway ]] && label="runway router (1 thr)"
   [[ $name == haproxy ]] && label="haproxy (nbthread 1)"
   [[ $name == nginx ]] && label="nginx (1 worker)"
   printf '%-24s %14d %10s %10s %14s\n' "$label" "${INSTR[$name]}" \
-    "$(awk -v a="${INSTR[$name]}" -v b="${INSTR[haproxy]}" 'BEGIN{printf "%.2fx", a/b}')" \
-    "$(awk -v a="${INSTR[$name]}" -v b="${INSTR[nginx]}" 'BEGIN{printf "%.2fx", a/b}')" \
+    "$(ratio "${INSTR[$name]}" "${INSTR[haproxy]:-}")" "$(ratio "${INSTR[$name]}" "${INSTR[nginx]:-}")" \
     "${SYSC[$name]}"
 done
 echo "(instructions: lower is better; runway's ratio below 1.00x means fewer than the peer)"
+[[ -e "$WORK/runway.syscalls" ]] || exit 0
 echo
 echo "runway system calls over the $REQUESTS requests:"
 awk 'NR>2 && $1 !~ /^-/ && $NF!="total" {printf "  %-16s %8d\n", $NF, $4}' \
@@ -221,5 +142,5 @@ if [[ "${PROFILE:-0}" == 1 ]]; then
       if (pct > 50) next
       v=$1; gsub(/,/, "", v); rest=substr(line, RSTART+RLENGTH); sub(/^ +/, "", rest)
       sub(/ \[[^]]*\]$/, "", rest); sub(/^.*\/(usr\/include|src)\//, "", rest)
-      printf "  %7d %5.2f%%  %s\n", v/n, pct, substr(rest, 1, 140)}' | head -"${TOP:-25}"
+      printf "  %7d %5.2f%%  %s\n", v/n, pct, substr(rest, 1, 140)}' | head -"${TOP:-25}" || true
 fi

@@ -7,11 +7,14 @@
 #
 #   bench/router/run.sh                 # builds build/bench (Release) unless RUNWAY_BIN is set
 #   RUNWAY_BIN=/path/to/runway DURATION=5 ROUNDS=5 bench/router/run.sh
-#   THREADS=2 bench/router/run.sh       # runway --threads 2, HAProxy nbthread 2, nginx 2 workers
+#   THREADS=2 bench/router/run.sh       # runway --threads 2, nginx 2 workers, HAProxy both
+#                                       # nbthread 2 and 2 single-thread processes on one port
+#                                       # (SO_REUSEPORT); the ratios use the higher of the two
 #   ACCESS_LOG=1 bench/router/run.sh    # the router writes its access log (to the work dir)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+source "$ROOT/bench/router/common.sh"
 DURATION="${DURATION:-5}"
 ROUNDS="${ROUNDS:-5}"
 THREADS="${THREADS:-1}"
@@ -22,22 +25,8 @@ IDLE_CONNS="${IDLE_CONNS:-10000}"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 HAPROXY_MAXCONN=$(( $(ulimit -n) / 2 - 100 ))
 
-need=()
-command -v wrk >/dev/null || need+=(wrk)
-command -v nginx >/dev/null || need+=(nginx-light)
-command -v haproxy >/dev/null || need+=(haproxy)
-command -v curl >/dev/null || need+=(curl)
-if ((${#need[@]})); then
-  echo "installing ${need[*]}" >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-
-if [[ -z "${RUNWAY_BIN:-}" ]]; then
-  cmake -S "$ROOT" -B "$ROOT/build/bench" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DRUNWAY_BUILD_TESTS=OFF -DRUNWAY_BUILD_BENCH=ON -DRUNWAY_MOLD=OFF >/dev/null
-  cmake --build "$ROOT/build/bench" --target runway >/dev/null
-  RUNWAY_BIN="$ROOT/build/bench/bin/runway"
-fi
+ensure_commands wrk:wrk nginx:nginx-light haproxy:haproxy curl:curl
+ensure_runway_bin
 
 WORK="$(mktemp -d /tmp/runway-bench-router.XXXXXX)"
 PIDS=()
@@ -48,88 +37,40 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-B1=$(free_port); B2=$(free_port); P_RUNWAY=$(free_port); P_HAPROXY=$(free_port); P_NGINX=$(free_port)
-
-wait_http() {  # url
-  for _ in $(seq 1 200); do curl -fs -o /dev/null "$1" && return 0; sleep 0.05; done
-  echo "not answering: $1" >&2; return 1
-}
-
-# --- backends: one nginx worker serving two ports with a small body ---
-mkdir -p "$WORK/backend"
-cat >"$WORK/backend/nginx.conf" <<CONF
-worker_processes 1;
-pid $WORK/backend/nginx.pid;
-error_log $WORK/backend/error.log;
-events { worker_connections 20000; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server { listen 127.0.0.1:$B1 reuseport backlog=4096; location / { return 200 "hello from v1\n"; } }
-  server { listen 127.0.0.1:$B2 reuseport backlog=4096; location / { return 200 "hello from v2\n"; } }
-}
-CONF
-nginx -c "$WORK/backend/nginx.conf" -g 'daemon off;' &
-PIDS+=($!)
-wait_http "http://127.0.0.1:$B1/"; wait_http "http://127.0.0.1:$B2/"
+start_backends 20000
+P_RUNWAY=$(free_port); P_HAPROXY=$(free_port); P_NGINX=$(free_port)
 
 # --- runway router ---
 "$RUNWAY_BIN" --log-level warn router --admin-socket "$WORK/router.sock" --state-dir "$WORK/router-state" --threads "$THREADS" &
 RUNWAY_PID=$!
 PIDS+=($RUNWAY_PID)
-for _ in $(seq 1 200); do curl -fs --unix-socket "$WORK/router.sock" http://r/healthz >/dev/null && break; sleep 0.05; done
 SETTINGS='{}'
 [[ "${ACCESS_LOG:-0}" == 1 ]] && SETTINGS="{\"access_log\":{\"path\":\"$WORK/access.log\"}}"
-curl -fs --unix-socket "$WORK/router.sock" -X PUT http://r/table --data-binary @- >/dev/null <<JSON
-{"revision":1,"settings":$SETTINGS,"listeners":[{"service":"bench","environment":"local","bind_address":"127.0.0.1",
- "port":$P_RUNWAY,"versions":[
-  {"name":"v1","weight_permille":900,"instances":[{"id":"v1-0","host":"127.0.0.1","port":$B1}]},
-  {"name":"v2","weight_permille":100,"instances":[{"id":"v2-0","host":"127.0.0.1","port":$B2}]}]}]}
-JSON
+put_router_table "$WORK/router.sock" "$P_RUNWAY" 20 "$SETTINGS"
 wait_http "http://127.0.0.1:$P_RUNWAY/"
 
-# --- HAProxy, 1 thread, same weights, keep-alive both sides ---
-cat >"$WORK/haproxy.cfg" <<CONF
-global
-  nbthread $THREADS
-  maxconn $HAPROXY_MAXCONN
-defaults
-  mode http
-  timeout connect 2s
-  timeout client 60s
-  timeout server 30s
-  option http-keep-alive
-  http-reuse always
-frontend fe
-  bind 127.0.0.1:$P_HAPROXY
-  default_backend be
-backend be
-  balance roundrobin
-  server v1 127.0.0.1:$B1 weight 90
-  server v2 127.0.0.1:$B2 weight 10
-CONF
+# --- HAProxy, THREADS threads, same weights, keep-alive both sides ---
+write_haproxy_config "$WORK/haproxy.cfg" "$P_HAPROXY" "$THREADS" "$HAPROXY_MAXCONN"
 haproxy -f "$WORK/haproxy.cfg" -db &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$P_HAPROXY/"
 
-# --- nginx as the proxy, 1 worker, weighted upstream with keepalive ---
-mkdir -p "$WORK/proxy"
-cat >"$WORK/proxy/nginx.conf" <<CONF
-worker_processes $THREADS;
-pid $WORK/proxy/nginx.pid;
-error_log $WORK/proxy/error.log;
-events { worker_connections 20000; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  upstream be { server 127.0.0.1:$B1 weight=9; server 127.0.0.1:$B2 weight=1; keepalive 64; }
-  server {
-    listen 127.0.0.1:$P_NGINX backlog=4096;
-    location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }
-}
-CONF
+# --- with THREADS > 1, also THREADS single-thread HAProxy processes on one port: each binds it
+# with SO_REUSEPORT (HAProxy's default), so the kernel spreads the connections over them by a
+# hash of their addresses (wrk's 32 connections: about half each). The issue's peer is the
+# higher of the two HAProxy figures. ---
+if ((THREADS > 1)); then
+  P_HAPROXY_PROCS=$(free_port)
+  write_haproxy_config "$WORK/haproxy-procs.cfg" "$P_HAPROXY_PROCS" 1 "$HAPROXY_MAXCONN"
+  for ((k = 0; k < THREADS; k++)); do
+    haproxy -f "$WORK/haproxy-procs.cfg" -db &
+    PIDS+=($!)
+  done
+  wait_http "http://127.0.0.1:$P_HAPROXY_PROCS/"
+fi
+
+# --- nginx as the proxy, THREADS workers, weighted upstream with keepalive ---
+write_nginx_proxy_config "$WORK/proxy" "$P_NGINX" "$THREADS" 20000
 nginx -c "$WORK/proxy/nginx.conf" -g 'daemon off;' &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$P_NGINX/"
@@ -149,6 +90,10 @@ run_wrk() {  # name url -> "rps p99ms"
 NAMES=(direct runway haproxy nginx)
 declare -A URL=([direct]="http://127.0.0.1:$B1/" [runway]="http://127.0.0.1:$P_RUNWAY/"
                 [haproxy]="http://127.0.0.1:$P_HAPROXY/" [nginx]="http://127.0.0.1:$P_NGINX/")
+if ((THREADS > 1)); then
+  NAMES+=(haproxy_procs)
+  URL[haproxy_procs]="http://127.0.0.1:$P_HAPROXY_PROCS/"
+fi
 declare -A RPS P99  # space-separated per-round values
 for ((round = 0; round < ROUNDS; round++)); do
   order=()
@@ -166,28 +111,36 @@ median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{v[NR]=$1} END{print (N
 spread() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk 'NR==1{lo=$1} {hi=$1} END{printf (hi >= 100 ? "%.0f..%.0f" : "%.2f..%.2f"), lo, hi}'; }
 declare -A MR MP
 for name in "${NAMES[@]}"; do MR[$name]=$(median "${RPS[$name]}"); MP[$name]=$(median "${P99[$name]}"); done
+# The HAProxy the ratios compare with: the higher median of nbthread THREADS and THREADS
+# single-thread processes (the latter only measured with THREADS > 1).
+HAP=haproxy
+if ((THREADS > 1)) && awk -v a="${MR[haproxy_procs]}" -v b="${MR[haproxy]}" 'BEGIN{exit !(a > b)}'; then
+  HAP=haproxy_procs
+fi
 
 echo
 echo "wrk -t1 -c$CONNS -d${DURATION}s, keep-alive, ~14-byte responses, 90/10 split, $THREADS thread(s)" \
      "each, $ROUNDS rounds, medians ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
-printf '%-24s %10s %19s %8s %15s %8s %8s %8s %8s\n' "target" "req/s" "(min..max)" "p99 ms" "(min..max)" \
+echo "HAProxy compared with (vs HAP, p99/HAP): $HAP"
+printf '%-26s %10s %19s %8s %15s %8s %8s %8s %8s\n' "target" "req/s" "(min..max)" "p99 ms" "(min..max)" \
   "vs HAP" "vs nginx" "p99/HAP" "p99/ngx"
 for name in "${NAMES[@]}"; do
   label=$name
   [[ $name == runway ]] && label="runway router ($THREADS thr)"
   [[ $name == haproxy ]] && label="haproxy (nbthread $THREADS)"
+  [[ $name == haproxy_procs ]] && label="haproxy ($THREADS procs x 1 thr)"
   [[ $name == nginx ]] && label="nginx ($THREADS worker)"
   [[ $name == direct ]] && label="direct to backend"
   ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2fx", a/b}'; }
-  printf '%-24s %10.0f %19s %8.2f %15s %8s %8s %8s %8s\n' "$label" "${MR[$name]}" "($(spread "${RPS[$name]}"))" \
-    "${MP[$name]}" "($(spread "${P99[$name]}"))" "$(ratio "${MR[$name]}" "${MR[haproxy]}")" \
-    "$(ratio "${MR[$name]}" "${MR[nginx]}")" "$(ratio "${MP[$name]}" "${MP[haproxy]}")" \
+  printf '%-26s %10.0f %19s %8.2f %15s %8s %8s %8s %8s\n' "$label" "${MR[$name]}" "($(spread "${RPS[$name]}"))" \
+    "${MP[$name]}" "($(spread "${P99[$name]}"))" "$(ratio "${MR[$name]}" "${MR[$HAP]}")" \
+    "$(ratio "${MR[$name]}" "${MR[nginx]}")" "$(ratio "${MP[$name]}" "${MP[$HAP]}")" \
     "$(ratio "${MP[$name]}" "${MP[nginx]}")"
 done
 echo
 
 # Split check from the router's own statistics.
-curl -fs --unix-socket "$WORK/router.sock" "http://r/stats?window=15m" | python3 -c '
+curl -fs --unix-socket "$WORK/router.sock" "http://r/stats?window=15m" | $PY -c '
 import json,sys
 d=json.load(sys.stdin); tot={v["version"]: v["total"]["requests"] for v in d["versions"]}
 s=sum(tot.values()) or 1
@@ -197,7 +150,7 @@ print("router stats: " + ", ".join(f"{k} {n} ({100*n/s:.1f}%)" for k,n in sorted
 echo
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 before=$(rss_kb "$RUNWAY_PID")
-python3 - "$P_RUNWAY" "$IDLE_CONNS" "$RUNWAY_PID" <<'PY'
+$PY - "$P_RUNWAY" "$IDLE_CONNS" "$RUNWAY_PID" <<'PY'
 import os, resource, socket, sys, time
 port, n, pid = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -2,8 +2,10 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <exception>
 #include <unordered_set>
 
@@ -21,6 +23,7 @@
 #include <spdlog/spdlog.h>
 
 #include "awaitable.hpp"
+#include "header_writer.hpp"
 #include "tls.hpp"
 #include "runway/core/ids.hpp"
 
@@ -96,6 +99,41 @@ bool connectionClosed(const error_code& ec) {
          ec == asio::error::connection_aborted;
 }
 
+// The parsers of the relayed requests and responses: header fields from the worker's FieldPool.
+using RequestParser = http::request_parser<http::buffer_body, FieldAllocator<char>>;
+using ResponseParser = http::response_parser<http::buffer_body, FieldAllocator<char>>;
+
+// Replaces the fields named `name` with one field of `value`; `maybe_present` false says there
+// is none to remove (the search costs more than the insertion). REQUIRES: `name` is none of
+// Beast's known fields (http::field::unknown): set() and insert() by name look the name up in
+// Beast's table of known fields first (string_to_field, ~80 instructions a call).
+void setUnknownField(Fields& fields, std::string_view name, std::string_view value,
+                     bool maybe_present) {
+  if (maybe_present) fields.erase(name);
+  fields.insert(http::field::unknown, name, value);
+}
+
+// Appends v as 16 lowercase hexadecimal digits.
+void appendHex64(std::string& out, std::uint64_t v) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::array<char, 16> digits{};
+  // Two digits a step, from the last.
+  for (std::size_t i = digits.size(); i > 0; i -= 2, v >>= 8) {
+    digits[i - 1] = kDigits[v & 15];
+    digits[i - 2] = kDigits[(v >> 4) & 15];
+  }
+  out.append(digits.data(), digits.size());
+}
+
+// The request path's coroutines and I/O objects are bound to their worker's io_context by type:
+// with Asio's type-erased any_io_executor every composed operation, work guard and coroutine
+// frame copied or moved a polymorphic executor (~1,450 instructions per proxied request).
+template <class T>
+using Task = asio::awaitable<T, Executor>;
+using Timer = asio::basic_waitable_timer<SteadyClock, asio::wait_traits<SteadyClock>, Executor>;
+// Awaiting with this token yields (error_code, results...) instead of throwing.
+constexpr auto kIo = asio::as_tuple(asio::use_awaitable_t<Executor>{});
+
 std::uint64_t microsSince(SteadyClock::time_point start) {
   return static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - start).count());
@@ -103,18 +141,18 @@ std::uint64_t microsSince(SteadyClock::time_point start) {
 
 }  // namespace
 
-// One client connection: plain TCP (ClientStream = tcp::socket) or TLS terminated here
-// (ssl::stream<tcp::socket>, which starts with the handshake). Runs as a coroutine on its
+// One client connection: plain TCP (ClientStream = Socket) or TLS terminated here
+// (ssl::stream<Socket>, which starts with the handshake). Runs as a coroutine on its
 // worker's thread; every operation has a deadline enforced by a single per-connection timer
 // (the watchdog), which cancels the outstanding I/O when the deadline passes.
 template <class ClientStream>
 class Session : public std::enable_shared_from_this<Session<ClientStream>> {
-  static constexpr bool kTls = !std::is_same_v<ClientStream, tcp::socket>;
+  static constexpr bool kTls = !std::is_same_v<ClientStream, Socket>;
 
  public:
   // `tls`: the listener's context when kTls (the connection keeps it for its life, whatever
   // reloads happen), null otherwise.
-  Session(Worker& worker, tcp::socket socket, std::string listener,
+  Session(Worker& worker, Socket socket, std::string listener,
           std::shared_ptr<ssl::context> tls = nullptr)
       : w_(worker),
         tls_(std::move(tls)),
@@ -126,14 +164,14 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
     if (!ec) client_ip_ = ep.address().to_string();
   }
 
-  asio::awaitable<void> run() {
+  Task<void> run() {
     auto self = this->shared_from_this();
     setDeadline(std::chrono::hours(1));
     armTimer();
     if constexpr (kTls) {
       const CompiledListener* l = w_.snapshot()->find(listener_);
       setDeadline(l != nullptr ? l->limits.header_timeout : ListenerLimits{}.header_timeout);
-      auto [ec] = co_await client_.async_handshake(ssl::stream_base::server, kTuple);
+      auto [ec] = co_await client_.async_handshake(ssl::stream_base::server, kIo);
       if (ec) {
         closeAll();
         co_return;
@@ -151,7 +189,7 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
  private:
   enum class Step { Done, KeepAlive, Close };
 
-  static ClientStream makeStream(tcp::socket socket, ssl::context* tls) {
+  static ClientStream makeStream(Socket socket, ssl::context* tls) {
     if constexpr (kTls) {
       return ClientStream(std::move(socket), *tls);
     } else {
@@ -160,7 +198,7 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
     }
   }
 
-  tcp::socket& lowest() { return beast::get_lowest_layer(client_); }
+  Socket& lowest() { return beast::get_lowest_layer(client_); }
 
   // --- deadlines -------------------------------------------------------------------------
   void setDeadline(SteadyClock::duration d) {
@@ -198,30 +236,30 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
   bool tookTimeout() { return std::exchange(timed_out_, false); }
 
   // --- small helpers ---------------------------------------------------------------------
-  asio::awaitable<bool> writeRaw(std::string text) {
+  Task<bool> writeRaw(std::string text) {
     setDeadline(std::chrono::seconds(5));
-    auto [ec, n] = co_await asio::async_write(client_, asio::buffer(text), kTuple);
+    auto [ec, n] = co_await asio::async_write(client_, asio::buffer(text), kIo);
     bytes_out_ += n;
     co_return !ec;
   }
 
   // Sends an error response; closes (with a lingering read so the client sees the response)
   // unless keep_alive.
-  asio::awaitable<bool> refuse(int status, std::string_view detail, bool keep_alive) {
+  Task<bool> refuse(int status, std::string_view detail, bool keep_alive) {
     const bool ok = co_await writeRaw(errorResponse(status, detail, keep_alive));
     if (ok && keep_alive) co_return true;
     co_await lingeringClose();
     co_return false;
   }
 
-  asio::awaitable<void> lingeringClose() {
+  Task<void> lingeringClose() {
     error_code ec;
-    lowest().shutdown(tcp::socket::shutdown_send, ec);
+    lowest().shutdown(Socket::shutdown_send, ec);
     setDeadline(std::chrono::seconds(2));
     std::array<char, 4096> scratch{};
     std::size_t drained = 0;
     while (!ec && drained < 1024 * 1024) {
-      auto [rec, n] = co_await client_.async_read_some(asio::buffer(scratch), kTuple);
+      auto [rec, n] = co_await client_.async_read_some(asio::buffer(scratch), kIo);
       ec = rec;
       drained += n;
     }
@@ -245,7 +283,7 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
 
   // Reads one request header into `p`, using the idle deadline until its first byte arrives
   // and the header deadline after that.
-  asio::awaitable<error_code> readHeader(http::request_parser<http::buffer_body>& p, bool first,
+  Task<error_code> readHeader(RequestParser& p, bool first,
                                          const ListenerLimits& s, bool& got_bytes) {
     got_bytes = buffer_.size() > 0;
     setDeadline(got_bytes || first ? s.header_timeout : s.idle_timeout);
@@ -260,7 +298,7 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
       }
       const std::size_t want = std::clamp<std::size_t>(buffer_.capacity() - buffer_.size(), 1024,
                                                         64 * 1024);
-      auto [ec, n] = co_await client_.async_read_some(buffer_.prepare(want), kTuple);
+      auto [ec, n] = co_await client_.async_read_some(buffer_.prepare(want), kIo);
       if (ec) {
         if (ec == asio::error::eof) {
           co_return got_bytes ? http::error::partial_message : http::error::end_of_stream;
@@ -280,19 +318,19 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
   // end of stream is passed on as a half-close) or either fails or stays idle past
   // kTunnelIdleTimeout (then both are closed). The routing table plays no part any more: a
   // new table does not touch an open tunnel.
-  asio::awaitable<void> tunnel(Upstream& up, std::uint32_t series) {
+  Task<void> tunnel(Upstream& up, std::uint32_t series) {
     auto& shard = w_.shard();
     setDeadline(kTunnelIdleTimeout);
     // What each side sent after its header is the tunnel's first bytes.
     if (up.buffer.size() > 0) {
-      auto [ec, n] = co_await asio::async_write(client_, up.buffer.data(), kTuple);
+      auto [ec, n] = co_await asio::async_write(client_, up.buffer.data(), kIo);
       if (ec) co_return;
       shard.tunnelBytes(series, 0, n);
       up.buffer.consume(n);
     }
     if (buffer_.size() > 0) {
       active_upstream_ = &up.socket;
-      auto [ec, n] = co_await asio::async_write(up.socket, buffer_.data(), kTuple);
+      auto [ec, n] = co_await asio::async_write(up.socket, buffer_.data(), kIo);
       active_upstream_ = nullptr;
       if (ec) co_return;
       shard.tunnelBytes(series, n, 0);
@@ -307,7 +345,7 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
   }
 
   template <class From, class To>
-  asio::awaitable<void> pump(From& from, To& to, bool to_upstream, std::uint32_t series) {
+  Task<void> pump(From& from, To& to, bool to_upstream, std::uint32_t series) {
     auto buffer = w_.takeRelayBuffer();
     struct GiveBack {
       Worker& w;
@@ -315,17 +353,17 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
       ~GiveBack() { w.returnRelayBuffer(std::move(b)); }
     } give_back{w_, buffer};
     for (;;) {
-      auto [rec, n] = co_await from.async_read_some(asio::buffer(buffer.get(), Worker::kRelayBufferSize), kTuple);
+      auto [rec, n] = co_await from.async_read_some(asio::buffer(buffer.get(), Worker::kRelayBufferSize), kIo);
       if (n > 0) {
         setDeadline(kTunnelIdleTimeout);
-        auto [wec, wn] = co_await asio::async_write(to, asio::buffer(buffer.get(), n), kTuple);
+        auto [wec, wn] = co_await asio::async_write(to, asio::buffer(buffer.get(), n), kIo);
         w_.shard().tunnelBytes(series, to_upstream ? wn : 0, to_upstream ? 0 : wn);
         if (wec) rec = wec;
       }
       if (rec == asio::error::eof) {
         error_code ignored;
         // Pass the end on; the other way goes on.
-        beast::get_lowest_layer(to).shutdown(tcp::socket::shutdown_send, ignored);
+        beast::get_lowest_layer(to).shutdown(Socket::shutdown_send, ignored);
         co_return;
       }
       if (rec) {
@@ -340,13 +378,13 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
   }
 
   // Opens a new connection to `instance`; null (with the error counted) when it fails.
-  asio::awaitable<std::unique_ptr<Upstream>> connectTo(const CompiledInstance& instance,
+  Task<std::unique_ptr<Upstream>> connectTo(const CompiledInstance& instance,
                                                        const ProxySettings& s,
                                                        RequestOutcome& outcome, bool& timed_out) {
     auto up = std::make_unique<Upstream>(w_.context(), w_.shard());
     setDeadline(s.connect_timeout);
     active_upstream_ = &up->socket;
-    auto [ec] = co_await up->socket.async_connect(instance.endpoint, kTuple);
+    auto [ec] = co_await up->socket.async_connect(instance.endpoint, kIo);
     active_upstream_ = nullptr;
     if (ec) {
       timed_out = tookTimeout();
@@ -361,9 +399,9 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
   }
 
   // --- one request -------------------------------------------------------------------------
-  asio::awaitable<bool> handleOne(bool first) {
+  Task<bool> handleOne(bool first) {
     std::shared_ptr<const CompiledTable> table = w_.snapshot();
-    http::request_parser<http::buffer_body> p;
+    RequestParser p{RequestParser::value_type::header_type{FieldAllocator<char>{w_.fieldPool()}}};
     // Writes the request's access-log line when this request ends, whichever way (only if the
     // log is on and the request got a status: an idle connection closing logs nothing).
     log_status_ = -1;
@@ -375,7 +413,7 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
     const auto log_start = SteadyClock::now();
     struct AccessLine {
       Session& s;
-      const http::request_parser<http::buffer_body>& p;
+      const RequestParser& p;
       SteadyClock::time_point start;
       ~AccessLine() {
         if (s.log_status_ < 0 || !s.w_.accessLog().enabled()) return;
@@ -522,34 +560,52 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
     };
 
     // Rewrite the request for the upstream.
+    // One walk over the client's fields: its X-Forwarded-For values (kept, the client's address
+    // appended), its X-Request-Id, and which of the fields the router replaces it sent at all
+    // (only those are searched for and erased below; stripHopByHop may remove some, never add).
     std::string forwarded_for;
+    bool sent_for = false;
+    bool sent_proto = false;
+    bool sent_host = false;
+    bool sent_id = false;
+    request_id_.clear();
     for (const auto& f : req) {
-      if (!beast::iequals(f.name_string(), "X-Forwarded-For")) continue;
-      if (!forwarded_for.empty()) forwarded_for += ", ";
-      forwarded_for.append(f.value());
+      const auto name = f.name_string();
+      if (beast::iequals(name, "X-Forwarded-For")) {
+        sent_for = true;
+        if (!forwarded_for.empty()) forwarded_for += ", ";
+        forwarded_for.append(f.value());
+      } else if (beast::iequals(name, "X-Forwarded-Proto")) {
+        sent_proto = true;
+      } else if (beast::iequals(name, "X-Forwarded-Host")) {
+        sent_host = true;
+      } else if (!sent_id && beast::iequals(name, "X-Request-Id")) {
+        sent_id = true;
+        request_id_.assign(f.value());  // the first, as req["X-Request-Id"] gives
+      }
     }
     if (!forwarded_for.empty()) forwarded_for += ", ";
     forwarded_for += client_ip_;
     const std::string host(req[http::field::host]);
     req.erase(http::field::expect);
     stripHopByHop(req);
-    req.set("X-Forwarded-For", forwarded_for);  // in place of the client's
-    req.set("X-Forwarded-Proto", kTls ? "https" : "http");
+    // Beast knows none of the names below (http::field::unknown): see setUnknownField.
+    setUnknownField(req, "X-Forwarded-For", forwarded_for, sent_for);  // in place of the client's
+    setUnknownField(req, "X-Forwarded-Proto", kTls ? "https" : "http", sent_proto);
     // X-Request-Id: a usable one from the client passes through, else the router makes one;
     // the upstream gets it, and so does the client in the response (unless the upstream set
     // its own).
-    request_id_.assign(req["X-Request-Id"]);
     if (!isUsableRequestId(request_id_)) {
       request_id_.clear();
-      fmt::format_to(std::back_inserter(request_id_), "{:016x}{:016x}", w_.random().next(),
-                     w_.random().next());
-      req.set("X-Request-Id", request_id_);
+      appendHex64(request_id_, w_.random().next());
+      appendHex64(request_id_, w_.random().next());
+      setUnknownField(req, "X-Request-Id", request_id_, sent_id);
     }
     if (upgrade) {
       req.set(http::field::connection, "Upgrade");
       req.set(http::field::upgrade, *upgrade);
     }
-    if (!host.empty()) req.set("X-Forwarded-Host", host);
+    if (!host.empty()) setUnknownField(req, "X-Forwarded-Host", host, sent_host);
     if (p.chunked()) {
       req.chunked(true);
     } else if (auto cl = p.content_length()) {
@@ -577,17 +633,29 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
       }
     } relay{w_, nullptr};
     constexpr std::size_t kRelay = Worker::kRelayBufferSize;
-    std::optional<http::response_parser<http::buffer_body>> rp;
+    std::optional<ResponseParser> rp;
+    // The request's header as this router serializes it (then the response's): see appendHeader.
+    HeadBuffer header_out{FieldAllocator<char>{w_.fieldPool()}};
+    header_out.reserve(kHeadReserve);
     for (;;) {  // once, or again on another connection when a pooled one was found closed
       bool stale = false;
       {
-        http::request_serializer<http::buffer_body> sr{req};
+        // A chunked body goes through Beast's serializer (it frames the chunks); any other
+        // request is written as the header serialized here, then the body's bytes as they come.
+        std::optional<http::request_serializer<http::buffer_body, Fields>> sr;
+        if (p.chunked()) {
+          sr.emplace(req);
+        } else {
+          header_out.clear();
+          appendHeader(header_out, req);
+        }
+        bool header_sent = false;
         do {
           if (!p.is_done()) {
             req.body().data = relay.get();
             req.body().size = kRelay;
             setDeadline(lim.idle_timeout);
-            auto [ec, n] = co_await http::async_read(client_, buffer_, p, kTuple);
+            auto [ec, n] = co_await http::async_read(client_, buffer_, p, kIo);
             bytes_in_ += n;
             if (ec == http::error::need_buffer) ec = {};
             if (ec) {
@@ -614,7 +682,18 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
           }
           setDeadline(lim.request_timeout);
           active_upstream_ = &up->socket;
-          auto [wec, wn] = co_await http::async_write(up->socket, sr, kTuple);
+          error_code wec;
+          if (sr) {
+            auto [ec, n] = co_await http::async_write(up->socket, *sr, kIo);
+            wec = ec;
+          } else {
+            const std::array<asio::const_buffer, 2> out{
+                asio::buffer(header_out.data(), header_sent ? 0 : header_out.size()),
+                asio::buffer(req.body().data, req.body().size)};
+            auto [ec, n] = co_await asio::async_write(up->socket, out, kIo);
+            wec = ec;
+            header_sent = true;
+          }
           active_upstream_ = nullptr;
           if (wec == http::error::need_buffer) wec = {};
           if (wec) {
@@ -628,18 +707,18 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
             co_return co_await refuse(timed_out ? 504 : 502, "sending the request upstream failed",
                                       false);
           }
-        } while (!p.is_done() || !sr.is_done());
+        } while (!p.is_done() || (sr ? !sr->is_done() : !header_sent));
       }
 
       // Read the response header, skipping interim 1xx responses.
       setDeadline(lim.request_timeout);
       for (bool interim = false; !stale; interim = true) {
-        rp.emplace();
+        rp.emplace(ResponseParser::value_type::header_type{FieldAllocator<char>{w_.fieldPool()}});
         rp->header_limit(static_cast<std::uint32_t>(kMaxResponseHeader));
         rp->body_limit(boost::none);
         if (head) rp->skip(true);
         active_upstream_ = &up->socket;
-        auto [ec, n] = co_await http::async_read_header(up->socket, up->buffer, *rp, kTuple);
+        auto [ec, n] = co_await http::async_read_header(up->socket, up->buffer, *rp, kIo);
         active_upstream_ = nullptr;
         if (ec) {
           const bool timed_out = tookTimeout();
@@ -677,7 +756,9 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
     }
     auto& res = rp->get();
     const auto status = static_cast<int>(res.result_int());
-    if (res.find("X-Request-Id") == res.end()) res.insert("X-Request-Id", request_id_);
+    if (res.find("X-Request-Id") == res.end()) {
+      res.insert(http::field::unknown, "X-Request-Id", request_id_);
+    }
     if (status == 101 && upgrade) {
       const std::string protocol(res[http::field::upgrade]);
       stripHopByHop(res);
@@ -689,9 +770,9 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
                                listener->set_cookie_suffix));
       }
       res.version(11);
-      http::response_serializer<http::buffer_body> rs{res};
+      http::response_serializer<http::buffer_body, Fields> rs{res};
       setDeadline(lim.request_timeout);
-      auto [ec, n] = co_await http::async_write_header(client_, rs, kTuple);
+      auto [ec, n] = co_await http::async_write_header(client_, rs, kIo);
       bytes_out_ += n;
       finishInstance(ec ? 0 : 101, false);
       if (ec) co_return false;
@@ -704,11 +785,13 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
     bool keep_alive = client_keep_alive;
     stripHopByHop(res);
     const bool no_body = head || status == 204 || status == 304 || status == 101;
+    bool chunked_out = false;  // the body goes to the client in chunks
     if (rp->chunked()) {
       if (no_body) {
         res.set(http::field::transfer_encoding, "chunked");
       } else if (client_version >= 11) {
         res.chunked(true);
+        chunked_out = true;
       } else {
         keep_alive = false;  // HTTP/1.0 client: the end of the body is the end of the connection
       }
@@ -722,6 +805,7 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
       upstream_keep_alive = false;  // body ends when the upstream closes
       if (client_version >= 11) {
         res.chunked(true);
+        chunked_out = true;
       } else {
         keep_alive = false;
       }
@@ -736,69 +820,79 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
     // nothing to write then.
     if (!keep_alive || client_version < 11) res.keep_alive(keep_alive);
 
-    // Relay the response.
-    http::response_serializer<http::buffer_body> rs{res};
-    if (no_body) {
-      setDeadline(lim.request_timeout);
-      auto [ec, n] = co_await http::async_write_header(client_, rs, kTuple);
-      bytes_out_ += n;
-      if (ec) {
-        finishInstance(status, false);
-        co_return false;
-      }
+    // Relay the response: chunked through Beast's serializer; otherwise the header serialized
+    // here, with the body's first piece gathered behind it in one write, then the body's bytes.
+    std::optional<http::response_serializer<http::buffer_body, Fields>> rs;
+    if (chunked_out) {
+      rs.emplace(res);
     } else {
-      do {
-        if (!rp->is_done()) {
-          res.body().data = relay.get();
-          res.body().size = kRelay;
-          // What the upstream already sent (often the whole body, with the header) is parsed
-          // here; the read below only waits for what has not arrived yet.
-          error_code ec;
-          if (up->buffer.size() > 0) {
-            rp->eager(true);
-            up->buffer.consume(rp->put(up->buffer.data(), ec));
-            if (ec == http::error::need_more) ec = {};
-          }
-          if (!ec && !rp->is_done() && res.body().size > 0) {
-            setDeadline(lim.request_timeout);
-            active_upstream_ = &up->socket;
-            auto [rec, n] = co_await http::async_read(up->socket, up->buffer, *rp, kTuple);
-            active_upstream_ = nullptr;
-            ec = rec;
-          }
-          if (ec == http::error::need_buffer) ec = {};
-          if (ec) {
-            // The client already has part of the response; all we can do is close.
-            tookTimeout();
-            upstreamFailed();
-            finishInstance(0, false);
-            co_return false;
-          }
-          res.body().size = kRelay - res.body().size;
-          res.body().data = relay.get();
-          res.body().more = !rp->is_done();
-        } else {
-          res.body().data = nullptr;
-          res.body().size = 0;
-          res.body().more = false;
+      header_out.clear();
+      appendHeader(header_out, res);
+    }
+    bool header_sent = false;
+    do {
+      if (!no_body && !rp->is_done()) {
+        res.body().data = relay.get();
+        res.body().size = kRelay;
+        // What the upstream already sent (often the whole body, with the header) is parsed
+        // here; the read below only waits for what has not arrived yet.
+        error_code ec;
+        if (up->buffer.size() > 0) {
+          rp->eager(true);
+          up->buffer.consume(rp->put(up->buffer.data(), ec));
+          if (ec == http::error::need_more) ec = {};
         }
-        setDeadline(lim.request_timeout);
-        auto [wec, wn] = co_await http::async_write(client_, rs, kTuple);
-        bytes_out_ += wn;
-        if (wec == http::error::need_buffer) wec = {};
-        if (wec) {
+        if (!ec && !rp->is_done() && res.body().size > 0) {
+          setDeadline(lim.request_timeout);
+          active_upstream_ = &up->socket;
+          auto [rec, n] = co_await http::async_read(up->socket, up->buffer, *rp, kIo);
+          active_upstream_ = nullptr;
+          ec = rec;
+        }
+        if (ec == http::error::need_buffer) ec = {};
+        if (ec) {
+          // The client already has part of the response; all we can do is close.
+          tookTimeout();
+          upstreamFailed();
           finishInstance(0, false);
           co_return false;
         }
-      } while (!rp->is_done() || !rs.is_done());
-    }
+        res.body().size = kRelay - res.body().size;
+        res.body().data = relay.get();
+        res.body().more = !rp->is_done();
+      } else {
+        res.body().data = nullptr;
+        res.body().size = 0;
+        res.body().more = false;
+      }
+      setDeadline(lim.request_timeout);
+      error_code wec;
+      if (rs) {
+        auto [ec, n] = co_await http::async_write(client_, *rs, kIo);
+        wec = ec;
+        bytes_out_ += n;
+      } else {
+        const std::array<asio::const_buffer, 2> out{
+            asio::buffer(header_out.data(), header_sent ? 0 : header_out.size()),
+            asio::buffer(res.body().data, res.body().size)};
+        auto [ec, n] = co_await asio::async_write(client_, out, kIo);
+        wec = ec;
+        bytes_out_ += n;
+        header_sent = true;
+      }
+      if (wec == http::error::need_buffer) wec = {};
+      if (wec) {
+        finishInstance(no_body ? status : 0, false);
+        co_return false;
+      }
+    } while (rs ? !rp->is_done() || !rs->is_done() : !no_body && !rp->is_done());
     if (upstream_keep_alive && rp->is_done() && up->buffer.size() == 0) {
       w_.giveIdle(instance->pool_key, std::move(up), s.max_idle_upstream);
     }
     finishInstance(status, false);
     if (!keep_alive) {
       error_code ignored;
-      lowest().shutdown(tcp::socket::shutdown_send, ignored);
+      lowest().shutdown(Socket::shutdown_send, ignored);
     }
     co_return keep_alive;
   }
@@ -807,7 +901,7 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
   std::shared_ptr<ssl::context> tls_;  // before client_, which uses it
   ClientStream client_;
   beast::flat_buffer buffer_;
-  asio::steady_timer timer_;
+  Timer timer_;
   SteadyClock::time_point deadline_{};
   SteadyClock::time_point armed_ = SteadyClock::time_point::max();
   // The longest the timer waits before it re-arms (see armTimer): the shortest of the
@@ -817,7 +911,7 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
                                           ListenerLimits{}.request_timeout});
   bool timed_out_ = false;
   bool open_ = true;
-  tcp::socket* active_upstream_ = nullptr;
+  Socket* active_upstream_ = nullptr;
   std::string listener_;
   std::string client_ip_;
   ListenerLimits limits_;  // of the request being read
@@ -832,8 +926,14 @@ class Session : public std::enable_shared_from_this<Session<ClientStream>> {
 
 // --- Worker --------------------------------------------------------------------------------
 
+// One thread runs the io_context, and only it touches the worker's sockets: other threads
+// reach them through post() (accept, closeAcceptor; the metrics listener's close) or after the
+// thread has stopped. So the reactor's per-descriptor mutex is off (UNSAFE_IO); the scheduler
+// and the reactor's registration keep theirs, for those posts and for sockets opened elsewhere.
 Worker::Worker(SharedState& shared, std::uint64_t seed)
-    : shared_(shared), ioc_(std::make_unique<asio::io_context>(1)), random_(seed) {}
+    : shared_(shared),
+      ioc_(std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO)),
+      random_(seed) {}
 
 Worker::~Worker() {
   stopAndJoin();
@@ -901,7 +1001,8 @@ asio::awaitable<void> acceptLoop(Worker& worker, std::shared_ptr<tcp::acceptor> 
                                  std::string listener, std::shared_ptr<ListenerTlsState> tls) {
   asio::steady_timer backoff(worker.context());
   for (;;) {
-    auto [ec, socket] = co_await acceptor->async_accept(kTuple);
+    // The connection's socket is bound to the worker's io_context (Socket), not any_io_executor.
+    auto [ec, socket] = co_await acceptor->async_accept(worker.context(), kTuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
       // Out of descriptors or similar: wait a little instead of spinning.
@@ -913,10 +1014,10 @@ asio::awaitable<void> acceptLoop(Worker& worker, std::shared_ptr<tcp::acceptor> 
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     if (auto slot = tls->slot()) {
-      spawnSession(worker, std::make_shared<Session<ssl::stream<tcp::socket>>>(
+      spawnSession(worker, std::make_shared<Session<ssl::stream<Socket>>>(
                                worker, std::move(socket), listener, slot->context()));
     } else {
-      spawnSession(worker, std::make_shared<Session<tcp::socket>>(worker, std::move(socket),
+      spawnSession(worker, std::make_shared<Session<Socket>>(worker, std::move(socket),
                                                                   listener));
     }
   }

@@ -17,6 +17,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 
 #include "access_log.hpp"
+#include "field_pool.hpp"
 #include "routing.hpp"
 #include "runway/core/clock.hpp"
 #include "stats_store.hpp"
@@ -35,6 +36,10 @@ struct SharedState {
   std::shared_ptr<AccessLog> access_log;
 };
 
+// The request path's executor and sockets: bound to the worker's io_context by type.
+using Executor = boost::asio::io_context::executor_type;
+using Socket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, Executor>;
+
 // A connection to an instance. Counted in the instance's open connections (statistics) from
 // connected() until it is destroyed. Worker thread only.
 struct Upstream {
@@ -48,7 +53,7 @@ struct Upstream {
     series = instance_series;
     shard.connectionOpened(instance_series);
   }
-  boost::asio::ip::tcp::socket socket;
+  Socket socket;
   boost::beast::flat_buffer buffer;
   StatsShard& shard;
   std::int64_t series = -1;
@@ -97,6 +102,8 @@ class Worker {
   std::int64_t nowSecond() const { return toUnixMillis(shared_.clock->now()) / 1000; }
   std::int64_t nowMillis() const { return toUnixMillis(shared_.clock->now()); }
   AccessLogBuffer& accessLog() { return access_log_; }
+  // The memory of the relayed requests' and responses' header fields.
+  FieldPool& fieldPool() { return field_pool_; }
   // Hands the buffered access-log lines to the log. REQUIRES: the worker's thread is stopped
   // (or this is called on it).
   void flushAccessLog() { access_log_.flush(); }
@@ -109,6 +116,8 @@ class Worker {
   void purgePools(const CompiledTable& table);
 
   SharedState& shared_;
+  // Before ioc_: the fields of the coroutines ioc_ destroys go back to it.
+  FieldPool field_pool_;
   std::unique_ptr<boost::asio::io_context> ioc_;
   std::optional<std::thread> thread_;
   std::shared_ptr<const CompiledTable> snapshot_;

@@ -97,7 +97,7 @@ int pickWeighted(const CompiledListener& listener, std::uint32_t r) {
   return -1;
 }
 
-std::optional<std::string_view> findCookie(const http::fields& headers, std::string_view name) {
+std::optional<std::string_view> findCookie(const Fields& headers, std::string_view name) {
   // Beast's equal_range spans insertion order, not just equal names: scan all fields.
   for (const auto& f : headers) {
     if (f.name() != http::field::cookie) continue;
@@ -120,7 +120,7 @@ std::optional<std::string_view> findCookie(const http::fields& headers, std::str
   return std::nullopt;
 }
 
-bool ruleMatches(const CompiledRule& rule, const http::fields& headers) {
+bool ruleMatches(const CompiledRule& rule, const Fields& headers) {
   if (rule.source == MatchSource::Cookie) {
     auto v = findCookie(headers, rule.name);
     return v && valueMatches(rule, *v);
@@ -132,7 +132,7 @@ bool ruleMatches(const CompiledRule& rule, const http::fields& headers) {
   return false;
 }
 
-VersionChoice chooseVersion(const CompiledListener& listener, const http::fields& headers,
+VersionChoice chooseVersion(const CompiledListener& listener, const Fields& headers,
                             std::uint32_t r) {
   for (const auto& rule : listener.rules) {
     if (ruleMatches(rule, headers)) return {static_cast<int>(rule.version), false};
@@ -149,7 +149,7 @@ VersionChoice chooseVersion(const CompiledListener& listener, const http::fields
   return {picked, picked >= 0 && listener.sticky.has_value()};
 }
 
-void stripHopByHop(http::fields& fields) {
+void stripHopByHop(Fields& fields) {
   // One walk over the fields erasing by position: erasing each hop-by-hop name by itself would
   // search the fields for every name on every message. The names listed in Connection are
   // views into its values, which stay until the end (Connection itself goes last).
@@ -186,7 +186,7 @@ void stripHopByHop(http::fields& fields) {
   if (has_connection) fields.erase(http::field::connection);
 }
 
-std::optional<std::string> upgradeProtocol(const http::fields& fields, unsigned http_version) {
+std::optional<std::string> upgradeProtocol(const Fields& fields, unsigned http_version) {
   if (http_version < 11) return std::nullopt;
   bool listed = false;
   for (const auto& f : fields) {
@@ -204,7 +204,7 @@ std::optional<std::string> upgradeProtocol(const http::fields& fields, unsigned 
   return std::string(protocol);
 }
 
-std::optional<std::string_view> framingProblem(const http::fields& fields, unsigned http_version) {
+std::optional<std::string_view> framingProblem(const Fields& fields, unsigned http_version) {
   int content_lengths = 0;
   int transfer_encodings = 0;
   int hosts = 0;

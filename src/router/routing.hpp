@@ -12,7 +12,7 @@
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/http/fields.hpp>
+#include "field_pool.hpp"
 
 #include "runway/core/error.hpp"
 #include "runway/router/routing_table.hpp"
@@ -90,28 +90,28 @@ int pickWeighted(const CompiledListener& listener, std::uint32_t r);
 
 // Rules first (first match wins), then a valid sticky cookie, then weights with r.
 VersionChoice chooseVersion(const CompiledListener& listener,
-                            const boost::beast::http::fields& headers, std::uint32_t r);
+                            const Fields& headers, std::uint32_t r);
 
 // The value of cookie `name` in the request's Cookie header(s), if present.
-std::optional<std::string_view> findCookie(const boost::beast::http::fields& headers,
+std::optional<std::string_view> findCookie(const Fields& headers,
                                            std::string_view name);
 
-bool ruleMatches(const CompiledRule& rule, const boost::beast::http::fields& headers);
+bool ruleMatches(const CompiledRule& rule, const Fields& headers);
 
 // Removes hop-by-hop fields: Connection and every field it names, Keep-Alive, Proxy-*, TE,
 // Trailer, Transfer-Encoding and Upgrade.
-void stripHopByHop(boost::beast::http::fields& fields);
+void stripHopByHop(Fields& fields);
 
 // The protocol an HTTP/1.1 request asks to switch to (its Upgrade field, e.g. "websocket")
 // when its Connection field lists "upgrade"; nullopt for any other request (and HTTP/1.0).
-std::optional<std::string> upgradeProtocol(const boost::beast::http::fields& fields,
+std::optional<std::string> upgradeProtocol(const Fields& fields,
                                            unsigned http_version);
 
 // Request framing checks a proxy must make before forwarding (request smuggling): at most one
 // Content-Length, made of digits only; at most one Transfer-Encoding, exactly "chunked", and
 // never together with Content-Length; exactly one Host on HTTP/1.1. Returns the reason when the
 // request must be refused with 400.
-std::optional<std::string_view> framingProblem(const boost::beast::http::fields& fields,
+std::optional<std::string_view> framingProblem(const Fields& fields,
                                                unsigned http_version);
 
 // A small fast generator for weighted picks (xorshift64*), one per worker thread.

@@ -45,7 +45,10 @@ const CompiledTable& table() {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   const ProxySettings settings;
-  http::request_parser<http::buffer_body> p;
+  // The proxy's parser: header fields from a FieldPool kept across inputs, as a worker's is.
+  static FieldPool pool;
+  using RequestParser = http::request_parser<http::buffer_body, FieldAllocator<char>>;
+  RequestParser p{RequestParser::value_type::header_type{FieldAllocator<char>{pool}}};
   p.header_limit(settings.max_header_bytes);
   p.body_limit(64 * 1024);
   boost::system::error_code ec;
@@ -79,7 +82,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Relay the body that is present through a small buffer, serializing as the proxy does.
   char piece[512];
   std::string out;
-  http::request_serializer<http::buffer_body> sr{req};
+  http::request_serializer<http::buffer_body, Fields> sr{req};
   std::size_t offset = used;
   for (int rounds = 0; rounds < 10'000; ++rounds) {
     if (!p.is_done()) {

@@ -33,7 +33,7 @@ TEST(WeightedChoice, CanaryShareOverTenThousandPicks) {
   auto table = compile(listener(100), registry);
   const auto& l = table->listeners[0];
   FastRandom random(12345);
-  http::fields none;
+  Fields none;
   int canary = 0;
   for (int i = 0; i < 10'000; ++i) {
     if (chooseVersion(l, none, random.permille()).version == 1) ++canary;
@@ -73,7 +73,7 @@ TEST(Rules, HeaderExactPrefixRegexAndCookie) {
   auto table = compile(l, registry);
   const auto& cl = table->listeners[0];
   auto pick = [&](std::initializer_list<std::pair<const char*, const char*>> headers) {
-    http::fields f;
+    Fields f;
     for (const auto& [n, v] : headers) f.insert(n, v);
     return chooseVersion(cl, f, 0).version;
   };
@@ -98,10 +98,10 @@ TEST(Rules, ARegexRuleOnAHostileValueMatchesInLinearTime) {
   l.rules.push_back(MatchRule{MatchSource::Header, "X-Group", MatchKind::Regex, "(a|aa)*b", "canary"});
   auto table = compile(l, registry);
   const auto& cl = table->listeners[0];
-  http::fields hostile;
+  Fields hostile;
   hostile.insert("X-Group", std::string(16 * 1024, 'a'));
   EXPECT_EQ(chooseVersion(cl, hostile, 0).version, 0);
-  http::fields matching;
+  Fields matching;
   matching.insert("X-Group", std::string(16 * 1024, 'a') + "b");
   EXPECT_EQ(chooseVersion(cl, matching, 0).version, 1);
 }
@@ -112,14 +112,14 @@ TEST(Rules, StickyCookieHonouredOnlyForVersionsTakingTraffic) {
   l.sticky = StickySession{"rv", Duration{60'000}};
   auto table = compile(l, registry);
   const auto& cl = table->listeners[0];
-  http::fields f;
+  Fields f;
   f.insert(http::field::cookie, "rv=canary");
   for (std::uint32_t r : {0u, 499u, 999u}) {
     auto c = chooseVersion(cl, f, r);
     EXPECT_EQ(c.version, 1);
     EXPECT_FALSE(c.set_cookie);
   }
-  http::fields none;
+  Fields none;
   EXPECT_TRUE(chooseVersion(cl, none, 0).set_cookie);
   // Rolled back: weight 0, the cookie no longer pins the client to it.
   auto rolled = listener(0);
@@ -131,7 +131,7 @@ TEST(Rules, StickyCookieHonouredOnlyForVersionsTakingTraffic) {
 }
 
 TEST(HopByHop, StripsHopByHopAndConnectionNamedFields) {
-  http::fields f;
+  Fields f;
   f.insert(http::field::host, "example");
   f.insert(http::field::connection, "keep-alive, X-Secret ,x-other");
   f.insert(http::field::connection, "Upgrade");
@@ -152,26 +152,26 @@ TEST(HopByHop, StripsHopByHopAndConnectionNamedFields) {
 }
 
 TEST(Upgrade, OnlyAnHttp11RequestListingUpgradeInConnection) {
-  http::fields ws;
+  Fields ws;
   ws.set(http::field::connection, "keep-alive, Upgrade");
   ws.set(http::field::upgrade, " websocket ");
   EXPECT_EQ(upgradeProtocol(ws, 11), std::optional<std::string>("websocket"));
   EXPECT_EQ(upgradeProtocol(ws, 10), std::nullopt);
-  http::fields not_listed;
+  Fields not_listed;
   not_listed.set(http::field::connection, "keep-alive");
   not_listed.set(http::field::upgrade, "websocket");
   EXPECT_EQ(upgradeProtocol(not_listed, 11), std::nullopt);
-  http::fields no_protocol;
+  Fields no_protocol;
   no_protocol.set(http::field::connection, "upgrade");
   EXPECT_EQ(upgradeProtocol(no_protocol, 11), std::nullopt);
-  http::fields plain;
+  Fields plain;
   EXPECT_EQ(upgradeProtocol(plain, 11), std::nullopt);
 }
 
 TEST(Framing, SmugglingShapesAreRefused) {
   auto check = [](std::initializer_list<std::pair<const char*, const char*>> headers,
                   unsigned version = 11) {
-    http::fields f;
+    Fields f;
     for (const auto& [n, v] : headers) f.insert(n, v);
     auto p = framingProblem(f, version);
     return p ? std::string(*p) : std::string("ok");
