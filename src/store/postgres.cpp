@@ -58,6 +58,11 @@ Result<Connection> Connection::open(const ConnectOptions& options) {
                                    "tcp_user_timeout", "dbname"};
   std::vector<const char*> values = {"5", "runway", "1", "10", "5", "3", "30000",
                                      options.url.c_str()};
+  if (options.read_only) {
+    // Before "dbname": settings given in the URL's own options come after and win.
+    keys.insert(keys.end() - 1, "options");
+    values.insert(values.end() - 1, "-c default_transaction_read_only=on");
+  }
   if (options.password) {
     keys.push_back("password");
     values.push_back(options.password->c_str());
@@ -114,6 +119,18 @@ Result<Rows> Connection::exec(std::string_view sql, const std::vector<Param>& pa
   PGresult* raw = PQexecParams(conn_.get(), text.c_str(), static_cast<int>(values.size()),
                                nullptr, values.data(), nullptr, nullptr, 0);
   return check(raw, sql);
+}
+
+Result<Rows> Connection::read(std::string_view sql, const std::vector<Param>& params) {
+  if (broken()) {
+    if (auto again = reconnect(); !again) return fail(std::move(again).error());
+  }
+  auto rows = exec(sql, params);
+  if (!rows && rows.error().code == ErrorCode::Unavailable && broken()) {
+    if (auto again = reconnect(); !again) return fail(std::move(again).error());
+    rows = exec(sql, params);
+  }
+  return rows;
 }
 
 Result<void> Connection::script(const std::string& sql) {

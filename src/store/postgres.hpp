@@ -57,6 +57,9 @@ struct ConnectOptions {
   std::string url;
   std::optional<std::string> password;
   std::string redacted_url;  // what messages say instead of `url`
+  // A session whose transactions are read-only (default_transaction_read_only, set at login so
+  // that it survives reconnect()): the store's read connections.
+  bool read_only = false;
 };
 
 class Connection {
@@ -70,6 +73,10 @@ class Connection {
   // InvalidArgument for data the server refuses (class 22), Internal otherwise.
   Result<Rows> exec(std::string_view sql, std::initializer_list<Param> params = {});
   Result<Rows> exec(std::string_view sql, const std::vector<Param>& params);
+  // Runs one read statement on its own, outside any transaction block (its own transaction:
+  // one round trip). A read repeats nothing, so when the connection is found lost (before, or by
+  // the statement itself) it reconnects and runs the statement once more. Errors: exec()'s.
+  Result<Rows> read(std::string_view sql, const std::vector<Param>& params);
   // Runs several statements without parameters (migrations).
   Result<void> script(const std::string& sql);
   // True when the connection is known to be lost; reconnect() then tries again.

@@ -1,7 +1,11 @@
-// The PostgreSQL implementation of Store: one connection per Store (reconnected when lost),
-// every write one transaction, row locks where SQLite relies on its single writer, schema
-// migrations applied on open under an advisory lock.
+// The PostgreSQL implementation of Store: one connection for writes and three read-only ones
+// for lookups and lists (each reconnected when lost), every write one transaction, row locks
+// where SQLite relies on its single writer, schema migrations applied on open under an advisory
+// lock.
 
+#include <array>
+#include <atomic>
+#include <initializer_list>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -360,6 +364,16 @@ class PostgresStore final : public Store {
   Result<std::optional<TokenRecord>> findTokenLocked(const std::string& id, bool lock);
   Result<void> insertNotificationsLocked(const std::vector<NewNotification>& notifications);
 
+  // A read-only connection lent to one call at a time (read()).
+  struct Reader {
+    std::mutex mutex;  // guards conn
+    std::optional<pg::Connection> conn;
+  };
+  // Runs one read statement on a read connection (pg::Connection::read: its own transaction,
+  // one round trip; reconnects when the connection was lost): a free reader if there is one,
+  // else the next in turn once it is free; each opened on first use.
+  Result<Rows> read(std::string_view sql, std::initializer_list<Param> params = {});
+
   std::mutex mutex_;  // guards conn_
   pg::Connection conn_;
   const pg::ConnectOptions options_;
@@ -369,7 +383,39 @@ class PostgresStore final : public Store {
   // does not hold up the controller's writes.
   std::mutex verify_mutex_;
   std::optional<pg::Connection> verify_conn_;
+  // Lookups and lists (the API's GETs, the authenticator's token lookups, the controller's
+  // serving records, the outbox worker's due messages) read through these, never through conn_:
+  // a GET does not queue behind the controller's commits, which hold mutex_ for their round
+  // trips and the server's fsync. Each statement sees what was committed when it began (READ
+  // COMMITTED), as a read through conn_ did.
+  static constexpr std::size_t kReaders = 3;
+  std::array<Reader, kReaders> readers_;
+  std::atomic<std::size_t> next_reader_{0};
 };
+
+Result<Rows> PostgresStore::read(std::string_view sql, std::initializer_list<Param> params) {
+  const std::size_t first = next_reader_.fetch_add(1, std::memory_order_relaxed) % kReaders;
+  std::unique_lock<std::mutex> lock;
+  std::size_t chosen = first;
+  for (std::size_t i = 0; i < kReaders; ++i) {
+    const std::size_t at = (first + i) % kReaders;
+    std::unique_lock<std::mutex> attempt(readers_[at].mutex, std::try_to_lock);
+    if (attempt.owns_lock()) {
+      lock = std::move(attempt);
+      chosen = at;
+      break;
+    }
+  }
+  if (!lock.owns_lock()) lock = std::unique_lock<std::mutex>(readers_[chosen].mutex);
+  Reader& r = readers_[chosen];
+  if (!r.conn) {
+    pg::ConnectOptions options = options_;
+    options.read_only = true;
+    RUNWAY_STORE_TRY_ASSIGN(opened, pg::Connection::open(options));
+    r.conn.emplace(std::move(opened));
+  }
+  return r.conn->read(sql, std::vector<Param>(params));
+}
 
 Result<void> PostgresStore::putRelease(const Release& release) {
   if (release.application.empty() || release.version.empty()) {
@@ -397,23 +443,18 @@ Result<void> PostgresStore::putRelease(const Release& release) {
 
 Result<Release> PostgresStore::getRelease(const std::string& application,
                                           const std::string& version) {
-  std::lock_guard lock(mutex_);
-  RUNWAY_STORE_TRY_ASSIGN(tx, Tx::begin(conn_, Tx::Mode::Read));
-  RUNWAY_STORE_TRY_ASSIGN(rows, conn_.exec("SELECT artifacts_json, created_at_ms FROM releases "
+  RUNWAY_STORE_TRY_ASSIGN(rows, read("SELECT artifacts_json, created_at_ms FROM releases "
                                            "WHERE application = $1 AND version = $2",
                                            {application, version}));
   if (rows.size() == 0) {
     return fail(ErrorCode::NotFound, "release " + application + "@" + version + " not found");
   }
   RUNWAY_STORE_TRY_ASSIGN(artifacts, artifactsFromJson(rows.text(0, 0)));
-  RUNWAY_STORE_TRY(tx.commit());
   return Release{application, version, std::move(artifacts), fromUnixMillis(rows.int64(0, 1))};
 }
 
 Result<std::vector<Release>> PostgresStore::listReleases(const std::string& application) {
-  std::lock_guard lock(mutex_);
-  RUNWAY_STORE_TRY_ASSIGN(tx, Tx::begin(conn_, Tx::Mode::Read));
-  RUNWAY_STORE_TRY_ASSIGN(rows, conn_.exec("SELECT version, artifacts_json, created_at_ms FROM "
+  RUNWAY_STORE_TRY_ASSIGN(rows, read("SELECT version, artifacts_json, created_at_ms FROM "
                                            "releases WHERE application = $1 "
                                            "ORDER BY created_at_ms DESC, ord DESC",
                                            {application}));
@@ -423,7 +464,6 @@ Result<std::vector<Release>> PostgresStore::listReleases(const std::string& appl
     releases.push_back(Release{application, rows.text(r, 0), std::move(artifacts),
                                fromUnixMillis(rows.int64(r, 2))});
   }
-  RUNWAY_STORE_TRY(tx.commit());
   return releases;
 }
 
@@ -527,12 +567,9 @@ Result<DeploymentRecord> PostgresStore::updateDeployment(
 }
 
 Result<std::optional<ServingRecord>> PostgresStore::getServing(const std::string& environment) {
-  std::lock_guard lock(mutex_);
-  RUNWAY_STORE_TRY_ASSIGN(tx, Tx::begin(conn_, Tx::Mode::Read));
-  RUNWAY_STORE_TRY_ASSIGN(rows, conn_.exec("SELECT version, deployment_id, colour, updated_at_ms "
+  RUNWAY_STORE_TRY_ASSIGN(rows, read("SELECT version, deployment_id, colour, updated_at_ms "
                                            "FROM serving WHERE environment = $1",
                                            {environment}));
-  RUNWAY_STORE_TRY(tx.commit());
   if (rows.size() == 0) return std::optional<ServingRecord>();
   ServingRecord out;
   out.environment = environment;
@@ -544,28 +581,24 @@ Result<std::optional<ServingRecord>> PostgresStore::getServing(const std::string
 }
 
 Result<DeploymentRecord> PostgresStore::getDeployment(const std::string& id) {
-  std::lock_guard lock(mutex_);
-  RUNWAY_STORE_TRY_ASSIGN(tx, Tx::begin(conn_, Tx::Mode::Read));
-  RUNWAY_STORE_TRY_ASSIGN(found, findDeploymentLocked(id, /*lock=*/false));
-  RUNWAY_STORE_TRY(tx.commit());
-  if (!found) return fail(ErrorCode::NotFound, "deployment " + id + " not found");
-  return std::move(*found);
+  RUNWAY_STORE_TRY_ASSIGN(rows, read(std::string("SELECT ") + kPgDeploymentColumns +
+                                         " FROM deployments WHERE id = $1",
+                                     {id}));
+  if (rows.size() == 0) return fail(ErrorCode::NotFound, "deployment " + id + " not found");
+  return deploymentAt(rows, 0);
 }
 
 Result<std::vector<DeploymentRecord>> PostgresStore::listDeployments(const DeploymentFilter& filter) {
   if (filter.limit <= 0 || filter.offset < 0) {
     return fail(ErrorCode::InvalidArgument, "deployment list limit must be positive and offset not negative");
   }
-  std::lock_guard lock(mutex_);
-  RUNWAY_STORE_TRY_ASSIGN(tx, Tx::begin(conn_, Tx::Mode::Read));
   RUNWAY_STORE_TRY_ASSIGN(
-      rows, conn_.exec(std::string("SELECT ") + kPgDeploymentColumns +
+      rows, read(std::string("SELECT ") + kPgDeploymentColumns +
                            " FROM deployments WHERE ($1 = '' OR environment = $1) "
                            "AND ($2 = '' OR phase = $2) AND ($3 = '' OR version = $3) "
                            "ORDER BY created_at_ms DESC, ord DESC LIMIT $4 OFFSET $5",
                        {filter.environment, filter.phase, filter.version,
                         std::int64_t{filter.limit}, std::int64_t{filter.offset}}));
-  RUNWAY_STORE_TRY(tx.commit());
   std::vector<DeploymentRecord> records;
   for (int r = 0; r < rows.size(); ++r) records.push_back(deploymentAt(rows, r));
   return records;
@@ -605,16 +638,16 @@ Result<void> PostgresStore::addApproval(const ApprovalRecord& approval,
 }
 
 Result<std::vector<ApprovalRecord>> PostgresStore::listApprovals(const std::string& deployment_id) {
-  std::lock_guard lock(mutex_);
-  RUNWAY_STORE_TRY_ASSIGN(tx, Tx::begin(conn_, Tx::Mode::Read));
-  RUNWAY_STORE_TRY_ASSIGN(deployment, findDeploymentLocked(deployment_id, /*lock=*/false));
-  if (!deployment) return fail(ErrorCode::NotFound, "deployment " + deployment_id + " not found");
-  RUNWAY_STORE_TRY_ASSIGN(rows, conn_.exec("SELECT actor, role, approved, comment, at_ms FROM "
-                                           "approvals WHERE deployment_id = $1 ORDER BY ord",
-                                           {deployment_id}));
-  RUNWAY_STORE_TRY(tx.commit());
+  // One statement: the deployment (so that an unknown one is NotFound) and its approvals, a row
+  // with NULLs when it has none.
+  RUNWAY_STORE_TRY_ASSIGN(rows, read("SELECT a.actor, a.role, a.approved, a.comment, a.at_ms FROM "
+                                     "deployments d LEFT JOIN approvals a ON a.deployment_id = d.id "
+                                     "WHERE d.id = $1 ORDER BY a.ord",
+                                     {deployment_id}));
+  if (rows.size() == 0) return fail(ErrorCode::NotFound, "deployment " + deployment_id + " not found");
   std::vector<ApprovalRecord> approvals;
   for (int r = 0; r < rows.size(); ++r) {
+    if (rows.null(r, 0)) continue;
     approvals.push_back(ApprovalRecord{deployment_id, rows.text(r, 0), rows.text(r, 1),
                                        rows.int64(r, 2) != 0, rows.text(r, 3),
                                        fromUnixMillis(rows.int64(r, 4))});
@@ -681,14 +714,11 @@ Result<EventRecord> PostgresStore::appendEvent(const NewEvent& event) {
 
 Result<std::vector<EventRecord>> PostgresStore::listEvents(const EventFilter& filter) {
   if (filter.limit <= 0) return fail(ErrorCode::InvalidArgument, "event list limit must be positive");
-  std::lock_guard lock(mutex_);
-  RUNWAY_STORE_TRY_ASSIGN(tx, Tx::begin(conn_, Tx::Mode::Read));
-  RUNWAY_STORE_TRY_ASSIGN(rows, conn_.exec(std::string("SELECT ") + kPgEventColumns +
+  RUNWAY_STORE_TRY_ASSIGN(rows, read(std::string("SELECT ") + kPgEventColumns +
                                                " FROM events WHERE seq > $1 AND "
                                                "($2 = '' OR subject = $2) ORDER BY seq LIMIT $3",
                                            {filter.after_seq, filter.subject,
                                             std::int64_t{filter.limit}}));
-  RUNWAY_STORE_TRY(tx.commit());
   std::vector<EventRecord> records;
   records.reserve(static_cast<std::size_t>(rows.size()));
   for (int r = 0; r < rows.size(); ++r) records.push_back(eventAt(rows, r));
@@ -768,12 +798,9 @@ Result<void> PostgresStore::releaseLease(const std::string& name, const std::str
 }
 
 Result<std::optional<Lease>> PostgresStore::getLease(const std::string& name) {
-  std::lock_guard lock(mutex_);
-  RUNWAY_STORE_TRY_ASSIGN(tx, Tx::begin(conn_, Tx::Mode::Read));
-  RUNWAY_STORE_TRY_ASSIGN(rows, conn_.exec("SELECT holder, expires_at_ms, term FROM leases WHERE "
+  RUNWAY_STORE_TRY_ASSIGN(rows, read("SELECT holder, expires_at_ms, term FROM leases WHERE "
                                            "name = $1 AND holder <> ''",
                                            {name}));
-  RUNWAY_STORE_TRY(tx.commit());
   if (rows.size() == 0) return std::optional<Lease>();
   return std::optional<Lease>(
       Lease{name, rows.text(0, 0), fromUnixMillis(rows.int64(0, 1)), rows.int64(0, 2)});
@@ -825,10 +852,7 @@ Result<std::string> PostgresStore::putConfigSnapshot(const std::string& text) {
 }
 
 Result<std::string> PostgresStore::getConfigSnapshot(const std::string& key) {
-  std::lock_guard lock(mutex_);
-  RUNWAY_STORE_TRY_ASSIGN(tx, Tx::begin(conn_, Tx::Mode::Read));
-  RUNWAY_STORE_TRY_ASSIGN(rows, conn_.exec("SELECT text FROM config_snapshots WHERE key = $1", {key}));
-  RUNWAY_STORE_TRY(tx.commit());
+  RUNWAY_STORE_TRY_ASSIGN(rows, read("SELECT text FROM config_snapshots WHERE key = $1", {key}));
   if (rows.size() == 0) return fail(ErrorCode::NotFound, "configuration snapshot " + key + " not found");
   return rows.text(0, 0);
 }
@@ -863,20 +887,14 @@ Result<void> PostgresStore::createToken(const TokenRecord& token,
 }
 
 Result<TokenRecord> PostgresStore::getToken(const std::string& id) {
-  std::lock_guard lock(mutex_);
-  RUNWAY_STORE_TRY_ASSIGN(tx, Tx::begin(conn_, Tx::Mode::Read));
-  RUNWAY_STORE_TRY_ASSIGN(found, findTokenLocked(id, /*lock=*/false));
-  RUNWAY_STORE_TRY(tx.commit());
-  if (!found) return fail(ErrorCode::NotFound, "token " + id + " not found");
-  return std::move(*found);
+  RUNWAY_STORE_TRY_ASSIGN(rows, read(std::string("SELECT ") + kPgTokenColumns + " FROM tokens WHERE id = $1", {id}));
+  if (rows.size() == 0) return fail(ErrorCode::NotFound, "token " + id + " not found");
+  return tokenAt(rows, 0);
 }
 
 Result<std::vector<TokenRecord>> PostgresStore::listTokens() {
-  std::lock_guard lock(mutex_);
-  RUNWAY_STORE_TRY_ASSIGN(tx, Tx::begin(conn_, Tx::Mode::Read));
-  RUNWAY_STORE_TRY_ASSIGN(rows, conn_.exec(std::string("SELECT ") + kPgTokenColumns +
+  RUNWAY_STORE_TRY_ASSIGN(rows, read(std::string("SELECT ") + kPgTokenColumns +
                                            " FROM tokens ORDER BY created_at_ms, ord"));
-  RUNWAY_STORE_TRY(tx.commit());
   std::vector<TokenRecord> tokens;
   for (int r = 0; r < rows.size(); ++r) {
     RUNWAY_STORE_TRY_ASSIGN(record, tokenAt(rows, r));
@@ -928,14 +946,11 @@ Result<void> PostgresStore::enqueueNotifications(const std::vector<NewNotificati
 
 Result<std::vector<NotificationRecord>> PostgresStore::dueNotifications(TimePoint now, int limit) {
   if (limit <= 0) return fail(ErrorCode::InvalidArgument, "notification limit must be positive");
-  std::lock_guard lock(mutex_);
-  RUNWAY_STORE_TRY_ASSIGN(tx, Tx::begin(conn_, Tx::Mode::Read));
-  RUNWAY_STORE_TRY_ASSIGN(rows, conn_.exec(std::string("SELECT ") + kPgNotificationColumns +
+  RUNWAY_STORE_TRY_ASSIGN(rows, read(std::string("SELECT ") + kPgNotificationColumns +
                                                " FROM notifications WHERE status = 'pending' AND "
                                                "next_attempt_at_ms <= $1 "
                                                "ORDER BY next_attempt_at_ms, id LIMIT $2",
                                            {ms(now), std::int64_t{limit}}));
-  RUNWAY_STORE_TRY(tx.commit());
   std::vector<NotificationRecord> out;
   for (int r = 0; r < rows.size(); ++r) out.push_back(notificationAt(rows, r));
   return out;
@@ -978,24 +993,18 @@ Result<NotificationRecord> PostgresStore::recordDeliveryAttempt(const DeliveryAt
 
 Result<std::vector<NotificationRecord>> PostgresStore::listNotifications(const NotificationFilter& filter) {
   if (filter.limit <= 0) return fail(ErrorCode::InvalidArgument, "notification limit must be positive");
-  std::lock_guard lock(mutex_);
-  RUNWAY_STORE_TRY_ASSIGN(tx, Tx::begin(conn_, Tx::Mode::Read));
-  RUNWAY_STORE_TRY_ASSIGN(rows, conn_.exec(std::string("SELECT ") + kPgNotificationColumns +
+  RUNWAY_STORE_TRY_ASSIGN(rows, read(std::string("SELECT ") + kPgNotificationColumns +
                                                " FROM notifications WHERE ($1 = '' OR status = $1) "
                                                "AND ($2 = '' OR subject = $2) ORDER BY id DESC LIMIT $3",
                                            {filter.status, filter.subject,
                                             std::int64_t{filter.limit}}));
-  RUNWAY_STORE_TRY(tx.commit());
   std::vector<NotificationRecord> out;
   for (int r = 0; r < rows.size(); ++r) out.push_back(notificationAt(rows, r));
   return out;
 }
 
 Result<std::map<std::string, std::int64_t>> PostgresStore::countNotifications() {
-  std::lock_guard lock(mutex_);
-  RUNWAY_STORE_TRY_ASSIGN(tx, Tx::begin(conn_, Tx::Mode::Read));
-  RUNWAY_STORE_TRY_ASSIGN(rows, conn_.exec("SELECT status, COUNT(*) FROM notifications GROUP BY status"));
-  RUNWAY_STORE_TRY(tx.commit());
+  RUNWAY_STORE_TRY_ASSIGN(rows, read("SELECT status, COUNT(*) FROM notifications GROUP BY status"));
   std::map<std::string, std::int64_t> out;
   for (int r = 0; r < rows.size(); ++r) out[rows.text(r, 0)] = rows.int64(r, 1);
   return out;

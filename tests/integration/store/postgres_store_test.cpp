@@ -273,6 +273,52 @@ TEST_F(PostgresStoreTest, TheHoldersRenewalDoesNotWaitForItsFencedWriteInFlight)
   EXPECT_EQ(other->verifyChain()->events, 2);
 }
 
+// Reads go through connections of their own: a lookup or a list answers while a write of the
+// same store waits (here for a row another session holds), instead of queueing behind it.
+TEST_F(PostgresStoreTest, AReadDoesNotWaitForAWriteInProgress) {
+  ASSERT_TRUE(store_->createDeployment(deployment("dep-1"), {event("created", "dep-1")}));
+  ASSERT_TRUE(store_->createToken(token("0123456789abcdef"), {}));
+  test::SubprocessOptions o;
+  o.argv = {"psql", "-X", "-q", "-h", "127.0.0.1", "-p", std::to_string(sharedServer()->port()), "-U", "postgres",
+            "-d", database_, "-c", "BEGIN; SELECT seq FROM event_chain_head FOR UPDATE; SELECT pg_sleep(6); COMMIT;"};
+  o.stdout_to = test::Output::null();
+  auto hold = test::Subprocess::start(std::move(o));
+  ASSERT_TRUE(hold) << hold.error().message;
+  const auto waiting = [&](const std::string& condition) {
+    return psql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND " + condition) == "1\n";
+  };
+  ASSERT_TRUE(test::pollUntil([&] { return waiting("wait_event = 'PgSleep'"); }, test::deadlineIn(30s)));
+  Result<EventRecord> appended = fail(ErrorCode::Internal, "not yet");
+  std::thread write([&] { appended = store_->appendEvent(event("second")); });
+  // (EXPECT, not ASSERT, while a thread of the test runs: it is joined below either way.)
+  EXPECT_TRUE(test::pollUntil([&] { return waiting("wait_event_type = 'Lock' AND query LIKE '%event_chain_head%'"); },
+                              test::deadlineIn(30s)));
+  const auto asked = std::chrono::steady_clock::now();
+  auto found = store_->getDeployment("dep-1");
+  auto listed = store_->listDeployments({});
+  auto events = store_->listEvents({});
+  auto approvals = store_->listApprovals("dep-1");
+  auto tok = store_->getToken("0123456789abcdef");
+  const auto took = std::chrono::steady_clock::now() - asked;
+  EXPECT_TRUE(waiting("wait_event_type = 'Lock' AND query LIKE '%event_chain_head%'"))
+      << "the write was to be still waiting while the reads ran";
+  write.join();
+  (void)hold->waitExit(test::deadlineIn(30s));
+  EXPECT_LT(took, std::chrono::seconds(2)) << "the reads waited for the write";
+  ASSERT_TRUE(found) << found.error().message;
+  EXPECT_EQ(found->revision, 1);
+  ASSERT_TRUE(listed) << listed.error().message;
+  EXPECT_EQ(listed->size(), 1u);
+  ASSERT_TRUE(events) << events.error().message;
+  EXPECT_EQ(events->size(), 1u);  // the append in flight is not visible before it commits
+  ASSERT_TRUE(approvals) << approvals.error().message;
+  EXPECT_TRUE(approvals->empty());
+  ASSERT_TRUE(tok) << tok.error().message;
+  EXPECT_EQ(tok->name, "alice");
+  ASSERT_TRUE(appended) << appended.error().message;
+  EXPECT_EQ(appended->seq, 2);
+}
+
 // Point 5 of issue 18: a database restart between two writes, and a write during the outage.
 TEST(PostgresRestart, AWriteDuringTheOutageErrorsAndTheNextCallAfterItReconnects) {
   auto server = test::PostgresServer::start({"runway-pg-restart", std::nullopt});
@@ -281,9 +327,10 @@ TEST(PostgresRestart, AWriteDuringTheOutageErrorsAndTheNextCallAfterItReconnects
   auto store = openOrFail({(*server)->url("restart"), std::nullopt});
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->createDeployment(deployment("dep-1"), {event("created", "dep-1")}));
+  ASSERT_TRUE(store->getDeployment("dep-1"));  // a read connection, opened before the restart
 
   ASSERT_TRUE((*server)->restart()) << "see " << (*server)->logFile();
-  // The connection the store held died with the old server; this write still succeeds.
+  // The connections the store held died with the old server; this read and write still succeed.
   DeploymentRecord change = *store->getDeployment("dep-1");
   change.phase = "Progressing";
   auto after_restart = store->updateDeployment(change, {event("progressing", "dep-1")});

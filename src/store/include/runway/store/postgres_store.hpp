@@ -38,8 +38,10 @@ Result<void> checkPostgresUrl(std::string_view url);
 // so servers starting together migrate once). Unavailable when the server cannot be reached or
 // refuses the login; FailedPrecondition when the database's schema is newer than this binary.
 //
-// The returned Store is thread-safe (calls are serialised on its one connection). Every write
-// is one transaction. A call that finds the connection lost (the server restarted, the network
+// The returned Store is thread-safe: writes are serialised on its one write connection; lookups
+// and lists go through three read-only connections of their own (opened on first use), one
+// statement each, so a read never waits for a write in progress. Every write is one
+// transaction. A call that finds its connection lost (the server restarted, the network
 // dropped it) reconnects first; a write whose transaction cannot be committed returns an error
 // (Unavailable), never success; when the connection drops during COMMIT itself the error says
 // that the outcome is unknown. The audit key works as for openSqliteStore.
