@@ -159,42 +159,56 @@ class CliWatchTest : public ::testing::Test {
 
   // Requests to every service address of every environment (from GET /api/v1/environments,
   // refreshed every second), as the quickstart's synthetic users do: analysis needs traffic.
+  // Three clients, each going through the list from its own place: on a loaded machine a request
+  // that takes seconds holds up one client, not all the traffic (with one client, a canary's 10 %
+  // of one service once saw no request for a whole 10 s window, and its analysis went
+  // inconclusive).
   void startTraffic() {
     auto token = test::readFile(data_ / "admin.token");
     ASSERT_TRUE(token) << token.error().message;
     std::string t = *token;
     while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
-    traffic_ = std::thread([this, t] {
-      std::vector<std::string> urls;
-      auto refreshed = std::chrono::steady_clock::time_point{};
-      while (!stop_traffic_) {
-        if (std::chrono::steady_clock::now() - refreshed > 1s) {
-          refreshed = std::chrono::steady_clock::now();
-          auto r = test::httpRequest(url_ + "/api/v1/environments", "GET", "", {{"Authorization", "Bearer " + t}});
-          if (r && r->status == 200) {
-            json::error_code ec;
-            auto v = json::parse(r->body, ec);
-            if (!ec) {
-              urls.clear();
-              for (const auto& e : v.at("environments").as_array()) {
-                for (const auto& s : e.at("services").as_array()) {
-                  if (s.at("address").is_string()) {
-                    urls.push_back("http://" + std::string(s.at("address").as_string()) + "/api/leads");
-                  }
+    constexpr std::size_t kClients = 3;
+    for (std::size_t first = 0; first < kClients; ++first) {
+      traffic_.emplace_back([this, t, first] { sendTraffic(t, first); });
+    }
+  }
+
+  void sendTraffic(const std::string& t, std::size_t first) {
+    std::vector<std::string> urls;
+    auto refreshed = std::chrono::steady_clock::time_point{};
+    while (!stop_traffic_) {
+      if (std::chrono::steady_clock::now() - refreshed > 1s) {
+        refreshed = std::chrono::steady_clock::now();
+        auto r = test::httpRequest(url_ + "/api/v1/environments", "GET", "", {{"Authorization", "Bearer " + t}});
+        if (r && r->status == 200) {
+          json::error_code ec;
+          auto v = json::parse(r->body, ec);
+          if (!ec) {
+            urls.clear();
+            for (const auto& e : v.at("environments").as_array()) {
+              for (const auto& s : e.at("services").as_array()) {
+                if (s.at("address").is_string()) {
+                  urls.push_back("http://" + std::string(s.at("address").as_string()) + "/api/leads");
                 }
               }
             }
           }
         }
-        for (const auto& u : urls) (void)test::httpGet(u, 2s);
-        std::this_thread::sleep_for(20ms);
       }
-    });
+      for (std::size_t i = 0; i < urls.size() && !stop_traffic_; ++i) {
+        (void)test::httpGet(urls[(first + i) % urls.size()], 2s);
+      }
+      std::this_thread::sleep_for(20ms);
+    }
   }
 
   void stopTraffic() {
     stop_traffic_ = true;
-    if (traffic_.joinable()) traffic_.join();
+    for (auto& thread : traffic_) {
+      if (thread.joinable()) thread.join();
+    }
+    traffic_.clear();
   }
 
   void deployWait(const std::string& env, const std::string& version) {
@@ -206,7 +220,7 @@ class CliWatchTest : public ::testing::Test {
   std::filesystem::path data_ = tmp_ / "data";
   std::optional<test::Subprocess> server_;
   std::string url_;
-  std::thread traffic_;
+  std::vector<std::thread> traffic_;
   std::atomic<bool> stop_traffic_{false};
 };
 
