@@ -14,6 +14,7 @@
 #include "chain.hpp"
 #include "postgres.hpp"
 #include "postgres_schema.hpp"
+#include "reader_pool.hpp"
 #include "records.hpp"
 #include "runway/core/redact.hpp"
 #include "runway/store/postgres_store.hpp"
@@ -364,11 +365,6 @@ class PostgresStore final : public Store {
   Result<std::optional<TokenRecord>> findTokenLocked(const std::string& id, bool lock);
   Result<void> insertNotificationsLocked(const std::vector<NewNotification>& notifications);
 
-  // A read-only connection lent to one call at a time (read()).
-  struct Reader {
-    std::mutex mutex;  // guards conn
-    std::optional<pg::Connection> conn;
-  };
   // Runs one read statement on a read connection (pg::Connection::read: its own transaction,
   // one round trip; reconnects when the connection was lost): a free reader if there is one,
   // else the next in turn once it is free; each opened on first use.
@@ -388,33 +384,16 @@ class PostgresStore final : public Store {
   // a GET does not queue behind the controller's commits, which hold mutex_ for their round
   // trips and the server's fsync. Each statement sees what was committed when it began (READ
   // COMMITTED), as a read through conn_ did.
-  static constexpr std::size_t kReaders = 3;
-  std::array<Reader, kReaders> readers_;
-  std::atomic<std::size_t> next_reader_{0};
+  ReaderPool<pg::Connection, 3> readers_;
 };
 
 Result<Rows> PostgresStore::read(std::string_view sql, std::initializer_list<Param> params) {
-  const std::size_t first = next_reader_.fetch_add(1, std::memory_order_relaxed) % kReaders;
-  std::unique_lock<std::mutex> lock;
-  std::size_t chosen = first;
-  for (std::size_t i = 0; i < kReaders; ++i) {
-    const std::size_t at = (first + i) % kReaders;
-    std::unique_lock<std::mutex> attempt(readers_[at].mutex, std::try_to_lock);
-    if (attempt.owns_lock()) {
-      lock = std::move(attempt);
-      chosen = at;
-      break;
-    }
-  }
-  if (!lock.owns_lock()) lock = std::unique_lock<std::mutex>(readers_[chosen].mutex);
-  Reader& r = readers_[chosen];
-  if (!r.conn) {
+  RUNWAY_STORE_TRY_ASSIGN(lease, readers_.acquire([&]() -> Result<pg::Connection> {
     pg::ConnectOptions options = options_;
     options.read_only = true;
-    RUNWAY_STORE_TRY_ASSIGN(opened, pg::Connection::open(options));
-    r.conn.emplace(std::move(opened));
-  }
-  return r.conn->read(sql, std::vector<Param>(params));
+    return pg::Connection::open(options);
+  }));
+  return lease.conn().read(sql, std::vector<Param>(params));
 }
 
 Result<void> PostgresStore::putRelease(const Release& release) {

@@ -19,6 +19,7 @@
 #include <boost/json.hpp>
 
 #include "chain.hpp"
+#include "reader_pool.hpp"
 #include "records.hpp"
 #include "runway/store/store.hpp"
 #include "sqlite.hpp"
@@ -358,21 +359,10 @@ class SqliteStore final : public Store {
   Result<std::optional<TokenRecord>> findTokenLocked(const std::string& id);
   Result<void> insertNotificationsLocked(const std::vector<NewNotification>& notifications);
 
-  // A read-only connection lent to one call at a time (reader()).
-  struct Reader {
-    std::mutex mutex;  // guards conn
-    std::optional<Connection> conn;
-  };
-  class ReadLease {
-   public:
-    ReadLease(std::unique_lock<std::mutex> lock, Connection& conn) : lock_(std::move(lock)), conn_(&conn) {}
-    Connection& conn() { return *conn_; }
-
-   private:
-    std::unique_lock<std::mutex> lock_;
-    Connection* conn_;
-  };
-  // A free reader if there is one, else the next in turn once it is free; opened on first use.
+  using Readers = ReaderPool<Connection, 3>;
+  using ReadLease = Readers::Lease;
+  // A read-only connection lent to this call: a free one if there is one, else the next in turn
+  // once it is free; opened on first use.
   Result<ReadLease> reader();
 
   std::mutex mutex_;  // guards conn_
@@ -387,33 +377,16 @@ class SqliteStore final : public Store {
   // Lookups and lists (the API's GETs, the authenticator's token lookups, the report snapshots)
   // read through these: in WAL mode a reader sees every committed transaction and neither waits
   // for the writer nor holds it up, so a GET does not queue behind the controller's commits.
-  static constexpr std::size_t kReaders = 3;
-  std::array<Reader, kReaders> readers_;
-  std::atomic<std::size_t> next_reader_{0};
+  Readers readers_;
 };
 
 Result<SqliteStore::ReadLease> SqliteStore::reader() {
-  const std::size_t first = next_reader_.fetch_add(1, std::memory_order_relaxed) % kReaders;
-  std::unique_lock<std::mutex> lock;
-  std::size_t chosen = first;
-  for (std::size_t i = 0; i < kReaders; ++i) {
-    const std::size_t at = (first + i) % kReaders;
-    std::unique_lock<std::mutex> attempt(readers_[at].mutex, std::try_to_lock);
-    if (attempt.owns_lock()) {
-      lock = std::move(attempt);
-      chosen = at;
-      break;
-    }
-  }
-  if (!lock.owns_lock()) lock = std::unique_lock<std::mutex>(readers_[chosen].mutex);
-  Reader& r = readers_[chosen];
-  if (!r.conn) {
+  return readers_.acquire([&]() -> Result<Connection> {
     RUNWAY_STORE_TRY_ASSIGN(opened, Connection::open(path_, /*create=*/false));
     RUNWAY_STORE_TRY(configure(opened, path_));
     RUNWAY_STORE_TRY(opened.exec("PRAGMA query_only = ON"));
-    r.conn = std::move(opened);
-  }
-  return ReadLease(std::move(lock), *r.conn);
+    return opened;
+  });
 }
 
 Result<void> SqliteStore::putRelease(const Release& release) {

@@ -89,6 +89,23 @@ class PostgresStoreTest : public ::testing::Test {
     EXPECT_TRUE(out) << out.error().message;
     return out ? *out : "";
   }
+  // Whether exactly one session of this database matches `condition` (pg_stat_activity).
+  bool waiting(const std::string& condition) {
+    return psql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND " + condition) == "1\n";
+  }
+  // Another session (psql) that holds the event chain's head row for 6 s: an append waits
+  // behind it. Returns once that session sleeps with the row locked.
+  std::optional<test::Subprocess> holdChainHead() {
+    test::SubprocessOptions o;
+    o.argv = {"psql", "-X", "-q", "-h", "127.0.0.1", "-p", std::to_string(sharedServer()->port()), "-U", "postgres",
+              "-d", database_, "-c", "BEGIN; SELECT seq FROM event_chain_head FOR UPDATE; SELECT pg_sleep(6); COMMIT;"};
+    o.stdout_to = test::Output::null();
+    auto hold = test::Subprocess::start(std::move(o));
+    EXPECT_TRUE(hold) << hold.error().message;
+    if (!hold) return std::nullopt;
+    EXPECT_TRUE(test::pollUntil([&] { return waiting("wait_event = 'PgSleep'"); }, test::deadlineIn(30s)));
+    return std::move(*hold);
+  }
 
   std::string url_;
   std::string database_;
@@ -231,16 +248,8 @@ TEST_F(PostgresStoreTest, TheHoldersRenewalDoesNotWaitForItsFencedWriteInFlight)
   leader->setFence(Fence{"controller", "server-1", term});
   ASSERT_TRUE(leader->appendEvent(event("first")));
   // Another session holds the chain head for a while: the leader's next append waits behind it.
-  test::SubprocessOptions o;
-  o.argv = {"psql", "-X", "-q", "-h", "127.0.0.1", "-p", std::to_string(sharedServer()->port()), "-U", "postgres",
-            "-d", database_, "-c", "BEGIN; SELECT seq FROM event_chain_head FOR UPDATE; SELECT pg_sleep(6); COMMIT;"};
-  o.stdout_to = test::Output::null();
-  auto hold = test::Subprocess::start(std::move(o));
-  ASSERT_TRUE(hold) << hold.error().message;
-  const auto waiting = [&](const std::string& condition) {
-    return psql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND " + condition) == "1\n";
-  };
-  ASSERT_TRUE(test::pollUntil([&] { return waiting("wait_event = 'PgSleep'"); }, test::deadlineIn(30s)));
+  auto hold = holdChainHead();
+  ASSERT_TRUE(hold);
   Result<EventRecord> appended = fail(ErrorCode::Internal, "not yet");
   std::thread write([&] { appended = leader->appendEvent(event("second")); });
   // (EXPECT, not ASSERT, while a thread of the test runs: it is joined below either way.)
@@ -278,16 +287,8 @@ TEST_F(PostgresStoreTest, TheHoldersRenewalDoesNotWaitForItsFencedWriteInFlight)
 TEST_F(PostgresStoreTest, AReadDoesNotWaitForAWriteInProgress) {
   ASSERT_TRUE(store_->createDeployment(deployment("dep-1"), {event("created", "dep-1")}));
   ASSERT_TRUE(store_->createToken(token("0123456789abcdef"), {}));
-  test::SubprocessOptions o;
-  o.argv = {"psql", "-X", "-q", "-h", "127.0.0.1", "-p", std::to_string(sharedServer()->port()), "-U", "postgres",
-            "-d", database_, "-c", "BEGIN; SELECT seq FROM event_chain_head FOR UPDATE; SELECT pg_sleep(6); COMMIT;"};
-  o.stdout_to = test::Output::null();
-  auto hold = test::Subprocess::start(std::move(o));
-  ASSERT_TRUE(hold) << hold.error().message;
-  const auto waiting = [&](const std::string& condition) {
-    return psql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND " + condition) == "1\n";
-  };
-  ASSERT_TRUE(test::pollUntil([&] { return waiting("wait_event = 'PgSleep'"); }, test::deadlineIn(30s)));
+  auto hold = holdChainHead();
+  ASSERT_TRUE(hold);
   Result<EventRecord> appended = fail(ErrorCode::Internal, "not yet");
   std::thread write([&] { appended = store_->appendEvent(event("second")); });
   // (EXPECT, not ASSERT, while a thread of the test runs: it is joined below either way.)
