@@ -445,6 +445,9 @@ Result<void> listAndWatch(Client& client, const Resource& resource, std::string_
       }
       resource_version = listed->resource_version;
       need_list = false;
+      // The server answers again: a failure after this starts the back-off afresh (after an
+      // outage it had grown towards 30 s, and the next blip would have waited that long).
+      wait = kFirstBackoff;
       if (handlers.on_list) handlers.on_list(*listed);
     }
     WatchOptions options;
@@ -453,6 +456,7 @@ Result<void> listAndWatch(Client& client, const Resource& resource, std::string_
     auto ended = client.watch(
         resource, ns, options,
         [&](const WatchEvent& event) {
+          wait = kFirstBackoff;  // the watch works
           if (auto rv = resourceVersionOf(event.object); !rv.empty()) resource_version = std::move(rv);
           if (handlers.on_event) handlers.on_event(event);
           return true;

@@ -303,6 +303,33 @@ TEST_F(ClientTest, ListAndWatchRelistsAfterExpiryAndResumesAfterClose) {
   EXPECT_EQ(sleeps_, (std::vector<Duration>{std::chrono::milliseconds(200)}));
 }
 
+// After an outage the back-off has grown; once the server answers again, the next failure waits
+// the first step again rather than the grown one.
+TEST_F(ClientTest, ListAndWatchStartsItsBackOffAfreshOnceTheServerAnswers) {
+  transport_->push(200, R"({"items":[],"metadata":{"resourceVersion":"10"}})");
+  transport_->pushError(ErrorCode::Unavailable);  // an outage: the watch cannot connect
+  transport_->pushError(ErrorCode::Unavailable);
+  transport_->pushError(ErrorCode::Unavailable);
+  transport_->pushError(ErrorCode::FailedPrecondition);  // back, but the version is gone: relist
+  transport_->push(200, R"({"items":[],"metadata":{"resourceVersion":"20"}})");
+  transport_->pushError(ErrorCode::Unavailable);  // a blip after the server answered again
+  transport_->push(200, event("DELETED", "b", "21"));
+
+  auto c = client();
+  std::stop_source stop;
+  CollectionHandlers handlers;
+  handlers.on_event = [&](const WatchEvent& e) {
+    if (e.type == WatchEvent::Type::Deleted) stop.request_stop();
+  };
+  auto done = listAndWatch(*c, Resource::configMaps(), "shop", "", "", handlers,
+                           [this](Duration d) { sleeps_.push_back(d); }, stop.get_token());
+  ASSERT_TRUE(done) << done.error().message;
+  using std::chrono::milliseconds;
+  // 200, 400, 800 through the outage; the blip after the relist waits 200 ms, not 1,600.
+  EXPECT_EQ(sleeps_, (std::vector<Duration>{milliseconds(200), milliseconds(400), milliseconds(800),
+                                            milliseconds(200)}));
+}
+
 TEST_F(ClientTest, ListAndWatchReturnsPermissionErrors) {
   transport_->push(403, status(403, "Forbidden", "no"));
   auto done = listAndWatch(*client(), Resource::pods(), "shop", "", "", {}, [](Duration) {}, {});
