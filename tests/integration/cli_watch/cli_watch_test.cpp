@@ -102,8 +102,11 @@ class CliWatchTest : public ::testing::Test {
  protected:
   void SetUp() override {
     // The quickstart with its bakes shortened (the canary's pauses 10s/10s/5s -> 5s/5s/2s,
-    // staging's verification 10s -> 3s, the analysis every second): the same story, half the
-    // wait. Each change must find its text, so a change to the example shows here.
+    // staging's verification 10s -> 3s): the same story, half the wait. Each change must find its
+    // text, so a change to the example shows here. The analysis keeps the example's 2 s: measured
+    // every second, its fourth measurement came 4 s into the canary, and on a loaded machine a
+    // service's 10 % had sometimes seen no request by then (inconclusive four times: paused for
+    // a person, as it should be, and the test failed).
     auto example = test::readFile(std::string(RUNWAY_SOURCE_DIR) + "/examples/quickstart/runway.yaml");
     ASSERT_TRUE(example) << example.error().message;
     std::string config = *example;
@@ -119,7 +122,6 @@ class CliWatchTest : public ::testing::Test {
     shorten("pause: { duration: 5s }\n    analysis", "pause: { duration: 2s }\n    analysis", 1);
     shorten("verification: 10s", "verification: 3s", 1);
     shorten("scaleDownDelay: 5s", "scaleDownDelay: 1s", 1);
-    shorten("initialDelay: 2s\n      interval: 2s", "initialDelay: 1s\n      interval: 1s", 1);
     std::ofstream(tmp_ / "runway.yaml") << config;
     test::SubprocessOptions o;
     o.argv = {test::binaryPath("runway").string(), "serve", "--config", (tmp_ / "runway.yaml").string(), "--data",
